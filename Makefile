@@ -1,0 +1,53 @@
+# Eddy's everyday commands. `make run` and `make test` set up everything they need on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: run test lint format bench reliability setup setup-dev system-deps clean
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.runtime
+
+setup-dev: $(VENV)/.dev system-deps
+
+system-deps:
+	bash scripts/system-deps.sh
+
+## run: serve Eddy on http://127.0.0.1:8888 with the embedded default (SQLite in ./data, no servers)
+run: setup
+	$(PY) run.py $(ARGS)
+
+## test: lint, then the whole test suite (starts its own Redis, Chromium and Prometheus)
+test: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## bench: every benchmark in one run, side by side; writes bench/results/ and prints the tables
+bench: setup-dev
+	$(PY) -m bench $(ARGS)
+
+## reliability: the fault, soak and abuse tests with their figures
+reliability: setup-dev
+	$(PY) -m pytest -m reliability -p no:randomly $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,171 @@
+"""Base handlers: `BaseHandler` (security headers, typed context) and `ApiHandler` (JSON in and out,
+JSON errors, bounded bodies), plus the JSON 404 catch-all."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+import msgspec
+import orjson
+from tornado.web import HTTPError, RequestHandler, stream_request_body
+
+from handlers.errors import STATUS_CODES, ApiError
+from handlers.policy import public
+from server.context import AppContext
+
+log = logging.getLogger("eddy.api")
+T = TypeVar("T")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class BaseHandler(RequestHandler):
+    """Every Eddy handler: the context through a typed property and security headers on every answer."""
+
+    @property
+    def ctx(self) -> AppContext:
+        """The process's AppContext, from the application settings."""
+        return self.settings["ctx"]  # type: ignore[no-any-return]
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.set_header("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+        if self.request.protocol == "https":
+            self.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        self.clear_header("Server")
+
+
+def _reject_operator_keys(value: Any, path: str = "$") -> None:
+    """`$`-prefixed and dotted keys never reach a store: reject them anywhere in a body (NoSQL injection)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.startswith("$") or "." in key:
+                raise ApiError(
+                    400,
+                    "invalid_key",
+                    "keys may not start with '$' or contain '.'",
+                    fields={f"{path}.{key}": "forbidden key"},
+                )
+            _reject_operator_keys(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_operator_keys(item, f"{path}[{index}]")
+
+
+def validation_error(error: msgspec.ValidationError) -> ApiError:
+    """Turn msgspec's message (`Expected str, got int - at $.name`) into a 422 with a field map."""
+    text = str(error)
+    message, _, where = text.rpartition(" - at `")
+    if where:
+        field = where.rstrip("`").removeprefix("$.").removeprefix("$") or "$"
+        return ApiError(422, "validation_failed", message, fields={field: message})
+    return ApiError(422, "validation_failed", text, fields={"$": text})
+
+
+@stream_request_body
+class ApiHandler(BaseHandler):
+    """JSON API handler. Bodies are streamed and bounded by `max_body_bytes` (413 before buffering a
+    declared-too-large body); errors are always JSON in the contract's shape."""
+
+    max_body_bytes = 64 * 1024
+
+    def initialize(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def prepare(self) -> Any:
+        length = self.request.headers.get("Content-Length")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                raise ApiError(400, "bad_request", "invalid Content-Length") from None
+            if declared > self.max_body_bytes:
+                raise ApiError(413, "payload_too_large", f"body over {self.max_body_bytes} bytes")
+        # Chunked bodies without a length are cut off by the connection at the same limit.
+        connection = self.request.connection
+        if connection is not None and hasattr(connection, "set_max_body_size"):
+            connection.set_max_body_size(self.max_body_bytes)
+        return None
+
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+
+    @property
+    def body(self) -> bytes:
+        """The whole (bounded) request body."""
+        if len(self._chunks) != 1:
+            self._chunks = [b"".join(self._chunks)]
+        return self._chunks[0]
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+
+    def json_body(self) -> Any:
+        """The body decoded as JSON, with `$`/dotted keys rejected (400)."""
+        body = self.body
+        if not body:
+            raise ApiError(400, "invalid_json", "a JSON body is required")
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+        _reject_operator_keys(data)
+        return data
+
+    def body_as(self, schema: type[T]) -> T:
+        """The body decoded and validated into `schema` (a msgspec Struct): 400 bad JSON, 422 invalid."""
+        data = self.json_body()
+        try:
+            return msgspec.convert(data, schema, strict=True)
+        except msgspec.ValidationError as error:
+            raise validation_error(error) from None
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        """Send `data` as the JSON answer with `status`."""
+        self.set_status(status)
+        self.finish(orjson.dumps(data, default=_default))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, ApiError):
+            for name, value in error.headers.items():
+                self.set_header(name, value)
+            body = {"code": error.code, "message": error.message}
+            if error.fields:
+                body["fields"] = error.fields
+        else:
+            code = STATUS_CODES.get(status_code, "error")
+            message = self._reason if isinstance(error, HTTPError) else code.replace("_", " ")
+            body = {"code": code, "message": message}
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(orjson.dumps({"error": body}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, HTTPError):
+            return  # expected answers, already in the access log
+        super().log_exception(typ, value, tb)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, msgspec.Struct):
+        return msgspec.to_builtins(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+class NotFoundHandler(ApiHandler):
+    """JSON 404 for any path no route matches."""
+
+    @public
+    def prepare(self) -> None:
+        raise ApiError(404, "not_found", "no such resource")

@@ -1,0 +1,31 @@
+"""`make_app`: the Tornado Application for a context. Handlers read their dependencies from the `ctx`
+setting through `BaseHandler.ctx`."""
+
+from __future__ import annotations
+
+from tornado.web import Application
+
+from handlers import all_routes
+from handlers.base import NotFoundHandler
+from server.access_log import log_request
+from server.context import AppContext
+
+# Websocket keep-alive and limits (Tornado's own settings, not hand-rolled pings).
+WEBSOCKET_PING_INTERVAL = 20.0
+WEBSOCKET_PING_TIMEOUT = 30.0
+WEBSOCKET_MAX_MESSAGE_SIZE = 256 * 1024
+
+
+def make_app(ctx: AppContext) -> Application:
+    """The application serving every route for this context."""
+    return Application(
+        all_routes(),
+        ctx=ctx,
+        default_handler_class=NotFoundHandler,
+        log_function=log_request,
+        websocket_ping_interval=WEBSOCKET_PING_INTERVAL,
+        websocket_ping_timeout=WEBSOCKET_PING_TIMEOUT,
+        websocket_max_message_size=WEBSOCKET_MAX_MESSAGE_SIZE,
+        compress_response=True,
+        xsrf_cookies=False,  # no cookie auth anywhere: bearer tokens and API keys only
+    )

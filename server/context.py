@@ -1,0 +1,56 @@
+"""The application context: every dependency a handler may use, built once per process and passed to
+handlers through the Tornado application settings (never module globals)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from server.config import Config
+from server.metrics import Metrics
+from server.secrets import Secrets
+from server.sockets import SocketRegistry
+from storage.ports import Stores
+
+log = logging.getLogger("eddy")
+
+
+class Component(Protocol):
+    """A long-lived part with background work (a writer, a ticker...): started after the stores open,
+    stopped before they close, in reverse order."""
+
+    async def start(self) -> None:
+        """Begin background work."""
+
+    async def stop(self) -> None:
+        """Finish pending work (flush) and stop."""
+
+
+@dataclass
+class AppContext:
+    """Dependencies of one Eddy process. Domain services are attached by `server.services`."""
+
+    config: Config
+    secrets: Secrets
+    stores: Stores
+    metrics: Metrics
+    sockets: SocketRegistry = field(default_factory=SocketRegistry)
+    components: list[Component] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+
+    async def start(self) -> None:
+        """Open the stores, then start every component in order."""
+        await self.stores.open()
+        for component in self.components:
+            await component.start()
+
+    async def stop(self) -> None:
+        """Stop components newest first (each flushes), then close the stores."""
+        for component in reversed(self.components):
+            try:
+                await component.stop()
+            except Exception:
+                log.exception("component %r failed to stop", component)
+        await self.stores.close()

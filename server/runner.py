@@ -1,0 +1,165 @@
+"""Start-up and shutdown of Eddy processes.
+
+One process: `asyncio.run(serve(...))`. Several (`--processes N`): the parent binds the port, creates the
+secrets, forks N workers (each builds its own clients after the fork, inside its own loop) and supervises
+them: SIGTERM/SIGINT are forwarded, a worker that dies unexpectedly is restarted, and the parent exits once
+every worker has stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.web import Application
+
+from server.app import make_app
+from server.config import Config
+from server.secrets import Secrets, load_or_create_secrets
+from server.services import build_context
+
+log = logging.getLogger("eddy")
+SHUTDOWN_GRACE_S = 20.0
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def setup_logging(level: str) -> None:
+    """Plain, timestamped log lines on stderr."""
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def make_http_server(app: Application, config: Config) -> HTTPServer:
+    """The HTTPServer with Eddy's connection limits (tests build theirs through this too)."""
+    return HTTPServer(
+        app,
+        xheaders=config.trust_proxy,
+        max_body_size=MAX_BODY_BYTES,
+        idle_connection_timeout=60,
+        body_timeout=30,
+    )
+
+
+async def serve(config: Config, secrets: Secrets, sockets: list[socket.socket], worker: int = 0) -> None:
+    """Serve on pre-bound sockets until SIGTERM/SIGINT, then drain and stop cleanly."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    ctx = build_context(config, secrets)
+    await ctx.start()
+    server = make_http_server(make_app(ctx), config)
+    server.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
+    log.info(
+        "Eddy worker %d listening on http://%s:%d (%s store, %s bus)",
+        worker,
+        config.host,
+        port,
+        ctx.stores.kinds["events"],
+        ctx.stores.kinds["bus"],
+    )
+    await stop.wait()
+    started = time.monotonic()
+    log.info("shutting down: no new connections, closing websockets, flushing")
+    server.stop()
+    closed = ctx.sockets.close_all()
+    await ctx.stop()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(server.close_all_connections(), timeout=2.0)
+    log.info(
+        "Eddy worker %d stopped cleanly in %.2fs (%d websockets closed)",
+        worker,
+        time.monotonic() - started,
+        closed,
+    )
+
+
+def _install_loop(config: Config) -> None:
+    if not config.use_uvloop:
+        return
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def _run_worker(config: Config, secrets: Secrets, sockets: list[socket.socket], worker: int) -> int:
+    _install_loop(config)
+    asyncio.run(serve(config, secrets, sockets, worker))
+    return 0
+
+
+def _supervise(config: Config, secrets: Secrets, sockets: list[socket.socket]) -> int:
+    """Fork and watch the workers; returns the parent's exit status."""
+    children: dict[int, int] = {}
+    stopping = False
+
+    def spawn(worker: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 1
+            try:
+                code = _run_worker(config, secrets, sockets, worker)
+            except BaseException:
+                log.exception("worker %d crashed", worker)
+            finally:
+                os._exit(code)
+        children[pid] = worker
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for worker in range(config.processes):
+        spawn(worker)
+    log.info("supervising %d workers", config.processes)
+    status = 0
+    while children:
+        try:
+            pid, wait_status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        worker = children.pop(pid, None)
+        if worker is None:
+            continue
+        code = os.waitstatus_to_exitcode(wait_status)
+        if stopping:
+            status = status or (0 if code == 0 else 1)
+        else:
+            log.error("worker %d exited with %d; restarting it", worker, code)
+            time.sleep(0.5)
+            spawn(worker)
+    log.info("all workers stopped")
+    return status
+
+
+def main(config: Config) -> int:
+    """Run Eddy with this configuration; returns the process exit status."""
+    setup_logging(config.log_level)
+    secrets = load_or_create_secrets(config.data_dir)
+    sockets = bind_sockets(config.port, config.host, backlog=1024)
+    if config.processes > 1:
+        return _supervise(config, secrets, sockets)
+    return _run_worker(config, secrets, sockets, 0)

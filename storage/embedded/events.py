@@ -1,0 +1,213 @@
+"""EventStore on SQLite: one row per event in `<data_dir>/events.db`.
+
+Appends run in one IMMEDIATE transaction per batch on a single writer thread (group commit happens above
+us, in the ingest writer); readers use their own connections so queries never wait on the writer (WAL).
+Duplicate ids are skipped through the `event_ids` table, written in the same transaction as the events,
+so a retried batch is never stored twice even across processes sharing the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from storage.embedded.sqlite_runner import SqliteRunner, transaction
+from storage.errors import StoreUnavailableError
+from storage.event_filter_sql import event_where
+from storage.ports import EventFilter
+from storage.records import Event
+
+# Column order of the events table (after the rowid `seq`).
+COLUMNS: tuple[str, ...] = (
+    "id",
+    "site_id",
+    "ts",
+    "name",
+    "url",
+    "path",
+    "hostname",
+    "title",
+    "referrer",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "country",
+    "browser",
+    "os",
+    "device",
+    "screen",
+    "visitor_id",
+    "session_id",
+    "user_id",
+    "props",
+    "traits",
+)
+_SELECT = ", ".join(COLUMNS)
+_INSERT = f"INSERT INTO events ({_SELECT}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+DEDUPE_WINDOW_MS = 48 * 3600 * 1000
+_ID_CHUNK = 500
+
+
+def event_row(event: Event) -> tuple[Any, ...]:
+    """The row tuple for one event, in COLUMNS order."""
+    return (
+        event.id,
+        event.site_id,
+        event.ts,
+        event.name,
+        event.url,
+        event.path,
+        event.hostname,
+        event.title,
+        event.referrer,
+        event.source,
+        event.utm_source,
+        event.utm_medium,
+        event.utm_campaign,
+        event.utm_term,
+        event.utm_content,
+        event.country,
+        event.browser,
+        event.os,
+        event.device,
+        event.screen,
+        event.visitor_id,
+        event.session_id,
+        event.user_id,
+        orjson.dumps(event.props).decode() if event.props else None,
+        orjson.dumps(event.traits).decode() if event.traits else None,
+    )
+
+
+def row_event(row: Sequence[Any]) -> Event:
+    """The Event for a row selected in COLUMNS order."""
+    values = dict(zip(COLUMNS, row, strict=True))
+    values["props"] = orjson.loads(values["props"]) if values["props"] else {}
+    values["traits"] = orjson.loads(values["traits"]) if values["traits"] else {}
+    return Event(**values)
+
+
+class SqliteEventStore:
+    """Events in `<data_dir>/events.db`."""
+
+    def __init__(self, data_dir: Path, *, reader_threads: int = 2) -> None:
+        self.path = Path(data_dir) / "events.db"
+        self._reader_threads = reader_threads
+        self._writer: SqliteRunner | None = None
+        self._readers: SqliteRunner | None = None
+        self._appends = 0
+
+    @property
+    def writer(self) -> SqliteRunner:
+        if self._writer is None:
+            raise StoreUnavailableError("event store is not open")
+        return self._writer
+
+    @property
+    def readers(self) -> SqliteRunner:
+        if self._readers is None:
+            raise StoreUnavailableError("event store is not open")
+        return self._readers
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = SqliteRunner(self.path, threads=1, name="eddy-events-w")
+        await self._writer.run(self._create_schema)
+        self._readers = SqliteRunner(self.path, threads=self._reader_threads, name="eddy-events-r")
+
+    @staticmethod
+    def _create_schema(conn: sqlite3.Connection) -> None:
+        types = {"ts": "INTEGER NOT NULL", "props": "TEXT", "traits": "TEXT"}  # JSON or NULL when empty
+        columns = ", ".join(f"{name} {types.get(name, 'TEXT NOT NULL')}" for name in COLUMNS)
+        conn.execute(f"CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, {columns})")
+        conn.execute("CREATE INDEX IF NOT EXISTS ix_events_site_ts ON events (site_id, ts)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS event_ids (key TEXT PRIMARY KEY, stored_at INTEGER NOT NULL)"
+            " WITHOUT ROWID"
+        )
+
+    async def close(self) -> None:
+        for runner in (self._writer, self._readers):
+            if runner is not None:
+                runner.close()
+        self._writer = self._readers = None
+
+    async def ping(self) -> None:
+        await self.readers.run(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def append(self, events: Sequence[Event]) -> int:
+        if not events:
+            return 0
+        self._appends += 1
+        prune = self._appends % 1000 == 1
+        try:
+            return await self.writer.run(self._append, list(events), prune)
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(f"event append failed: {error}") from error
+
+    @staticmethod
+    def _append(conn: sqlite3.Connection, events: list[Event], prune: bool) -> int:
+        now = int(time.time() * 1000)
+
+        def write(conn: sqlite3.Connection) -> int:
+            keys = {f"{e.site_id}:{e.id}": e for e in events}  # also drops repeats inside the batch
+            existing: set[str] = set()
+            key_list = list(keys)
+            for start in range(0, len(key_list), _ID_CHUNK):
+                chunk = key_list[start : start + _ID_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                existing.update(
+                    row[0] for row in conn.execute(f"SELECT key FROM event_ids WHERE key IN ({marks})", chunk)
+                )
+            fresh = [(key, event) for key, event in keys.items() if key not in existing]
+            conn.executemany(
+                "INSERT INTO event_ids (key, stored_at) VALUES (?, ?)", [(k, now) for k, _ in fresh]
+            )
+            conn.executemany(_INSERT, [event_row(e) for _, e in fresh])
+            if prune:
+                conn.execute("DELETE FROM event_ids WHERE stored_at < ?", (now - DEDUPE_WINDOW_MS,))
+            return len(fresh)
+
+        return transaction(conn, write)
+
+    async def read(self, flt: EventFilter, *, batch_size: int = 1000) -> AsyncIterator[list[Event]]:
+        clause, params = event_where(flt)
+        last: tuple[int, int] = (flt.start - 1, -1)
+        sql = f"SELECT seq, {_SELECT} FROM events{clause} AND (ts, seq) > (?, ?) ORDER BY ts, seq LIMIT ?"
+        while True:
+            rows = await self.readers.run(
+                lambda conn, cursor=last: conn.execute(
+                    sql, [*params, cursor[0], cursor[1], batch_size]
+                ).fetchall()
+            )
+            if not rows:
+                return
+            last = (rows[-1][3], rows[-1][0])
+            yield [row_event(row[1:]) for row in rows]
+            if len(rows) < batch_size:
+                return
+
+    async def count(self, flt: EventFilter) -> int:
+        clause, params = event_where(flt)
+        row = await self.readers.run(
+            lambda conn: conn.execute(f"SELECT COUNT(*) FROM events{clause}", params).fetchone()
+        )
+        return int(row[0])
+
+    async def purge_before(self, site_id: str, before_ms: int) -> int:
+        return await self.writer.run(
+            lambda conn: (
+                conn.execute("DELETE FROM events WHERE site_id = ? AND ts < ?", (site_id, before_ms)).rowcount
+            )
+        )
+
+    async def delete_site(self, site_id: str) -> None:
+        await self.writer.run(lambda conn: conn.execute("DELETE FROM events WHERE site_id = ?", (site_id,)))

@@ -1,0 +1,18 @@
+"""Typed storage errors shared by every implementation."""
+
+
+class StorageError(Exception):
+    """Base class for storage failures the domain may handle."""
+
+
+class DuplicateKeyError(StorageError):
+    """A write would violate a unique index (e.g. an email already registered)."""
+
+    def __init__(self, collection: str, fields: tuple[str, ...] = ()) -> None:
+        self.collection = collection
+        self.fields = fields
+        super().__init__(f"duplicate key in {collection}: {', '.join(fields) or '?'}")
+
+
+class StoreUnavailableError(StorageError):
+    """The backing store cannot be reached or refused the write; the caller may retry later."""

@@ -1,0 +1,45 @@
+"""Choose storage implementations from the configuration: embedded by default, MongoDB and Redis when
+their URLs are set. This is the only place that knows which implementation backs each port."""
+
+from __future__ import annotations
+
+from server.config import Config
+from storage.embedded.documents import SqliteDocumentStore
+from storage.embedded.events import SqliteEventStore
+from storage.embedded.memory_bus import MemoryBus
+from storage.embedded.memory_kv import MemoryKeyValue
+from storage.ports import Bus, DocumentStore, EventStore, KeyValue, Stores
+
+
+def build_stores(config: Config) -> Stores:
+    """Unopened stores for this configuration; call `await stores.open()` inside the running loop."""
+    docs: DocumentStore
+    events: EventStore
+    kv: KeyValue
+    bus: Bus
+    if config.mongo_uri:
+        from storage.mongo.documents import MongoDocumentStore
+        from storage.mongo.events import MongoEventStore
+
+        docs = MongoDocumentStore(config.mongo_uri, prefix=config.mongo_prefix)
+        events = MongoEventStore(
+            config.mongo_uri, retention_days=config.retention_days, prefix=config.mongo_prefix
+        )
+        store_kind = "mongodb"
+    else:
+        docs = SqliteDocumentStore(config.data_dir)
+        events = SqliteEventStore(config.data_dir)
+        store_kind = "sqlite"
+    if config.redis_url:
+        from storage.redis.bus import RedisBus
+        from storage.redis.kv import RedisKeyValue
+
+        kv = RedisKeyValue(config.redis_url, prefix=config.redis_prefix)
+        bus = RedisBus(config.redis_url, prefix=config.redis_prefix)
+        shared_kind = "redis"
+    else:
+        kv = MemoryKeyValue()
+        bus = MemoryBus()
+        shared_kind = "memory"
+    kinds = {"documents": store_kind, "events": store_kind, "kv": shared_kind, "bus": shared_kind}
+    return Stores(docs=docs, events=events, kv=kv, bus=bus, kinds=kinds)

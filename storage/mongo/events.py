@@ -1,0 +1,192 @@
+"""EventStore on MongoDB: a time-series collection (timeField `ts`, metaField `meta` = {site, name}).
+
+Time-series collections allow no unique index, so duplicate ids are caught in a separate `event_ids`
+collection (unique `_id`, TTL of 48 h). The events are written first and their ids second: a crash between
+the two can only let a retry store an event twice, never lose one that was acknowledged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from pymongo import ASCENDING, AsyncMongoClient
+from pymongo.errors import BulkWriteError, CollectionInvalid, PyMongoError
+
+from storage.errors import StoreUnavailableError
+from storage.event_filter_sql import check_key_name
+from storage.mongo.client import database, make_client
+from storage.ports import EventFilter
+from storage.records import EVENT_TEXT_FIELDS, Event
+
+DEDUPE_WINDOW_S = 48 * 3600
+_META_FIELDS = {"site_id": "meta.site", "name": "meta.name"}
+_FILTERABLE = frozenset(EVENT_TEXT_FIELDS) - {"site_id"}
+
+
+def to_datetime(ms: int) -> dt.datetime:
+    """Milliseconds since the epoch to an aware UTC datetime (BSON dates keep milliseconds)."""
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+
+
+def to_ms(value: dt.datetime) -> int:
+    """An aware (or naive UTC) datetime to milliseconds since the epoch."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return round(value.timestamp() * 1000)
+
+
+def event_document(event: Event) -> dict[str, Any]:
+    """The stored form of an event."""
+    doc: dict[str, Any] = {
+        field: getattr(event, field) for field in EVENT_TEXT_FIELDS if field not in _META_FIELDS
+    }
+    doc["ts"] = to_datetime(event.ts)
+    doc["meta"] = {"site": event.site_id, "name": event.name}
+    doc["props"] = dict(event.props)
+    doc["traits"] = dict(event.traits)
+    return doc
+
+
+def document_event(doc: dict[str, Any]) -> Event:
+    """The Event for a stored document."""
+    values = {field: doc.get(field, "") for field in EVENT_TEXT_FIELDS if field not in _META_FIELDS}
+    return Event(
+        site_id=doc["meta"]["site"],
+        name=doc["meta"]["name"],
+        ts=to_ms(doc["ts"]),
+        props=doc.get("props") or {},
+        traits=doc.get("traits") or {},
+        **values,
+    )
+
+
+def canonical_text(field: str) -> dict[str, Any]:
+    """An aggregation expression rendering a prop/trait value as text the way the SQL stores do."""
+    return {
+        "$switch": {
+            "branches": [
+                {"case": {"$eq": [{"$type": field}, "bool"]}, "then": {"$cond": [field, "true", "false"]}},
+            ],
+            "default": {"$toString": field},
+        }
+    }
+
+
+def event_query(flt: EventFilter) -> dict[str, Any]:
+    """The find() filter for an EventFilter; the leading meta.site + ts terms use the bucket index."""
+    query: dict[str, Any] = {
+        "meta.site": flt.site_id,
+        "ts": {"$gte": to_datetime(flt.start), "$lt": to_datetime(flt.end)},
+    }
+    for field, value in flt.equals.items():
+        if field not in _FILTERABLE:
+            raise ValueError(f"cannot filter on {field!r}")
+        query[_META_FIELDS.get(field, field)] = value
+    exprs = []
+    for column, mapping in (("props", flt.props), ("traits", flt.traits)):
+        for name, value in mapping.items():
+            exprs.append({"$eq": [canonical_text(f"${column}.{check_key_name(name)}"), value]})
+    if flt.path_prefix:
+        exprs.append({"$eq": [{"$substrCP": ["$path", 0, len(flt.path_prefix)]}, flt.path_prefix]})
+    if exprs:
+        query["$expr"] = {"$and": exprs}
+    return query
+
+
+class MongoEventStore:
+    """Events in a time-series collection; `retention_days` becomes its expireAfterSeconds."""
+
+    def __init__(self, uri: str, *, retention_days: int = 400, prefix: str = "") -> None:
+        self._uri = uri
+        self._retention_days = retention_days
+        self._prefix = prefix
+        self._client: AsyncMongoClient[dict[str, Any]] | None = None
+        self._db: Any = None
+
+    @property
+    def events(self) -> Any:
+        if self._db is None:
+            raise StoreUnavailableError("mongo event store is not open")
+        return self._db[f"{self._prefix}events"]
+
+    @property
+    def event_ids(self) -> Any:
+        if self._db is None:
+            raise StoreUnavailableError("mongo event store is not open")
+        return self._db[f"{self._prefix}event_ids"]
+
+    async def open(self) -> None:
+        self._client = make_client(self._uri)
+        self._db = database(self._client)
+        try:
+            await self._db.create_collection(
+                f"{self._prefix}events",
+                timeseries={"timeField": "ts", "metaField": "meta", "granularity": "minutes"},
+                expireAfterSeconds=self._retention_days * 86400,
+            )
+        except CollectionInvalid:
+            pass  # already there
+        except PyMongoError as error:
+            raise StoreUnavailableError(f"mongo: {error}") from error
+        await self.events.create_index([("meta.site", ASCENDING), ("ts", ASCENDING)], name="ix_site_ts")
+        await self.event_ids.create_index(
+            [("at", ASCENDING)], name="ttl_at", expireAfterSeconds=DEDUPE_WINDOW_S
+        )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+            self._db = None
+
+    async def ping(self) -> None:
+        if self._db is None:
+            raise StoreUnavailableError("mongo event store is not open")
+        try:
+            await self._db.command("ping")
+        except PyMongoError as error:
+            raise StoreUnavailableError(f"mongo: {error}") from error
+
+    async def append(self, events: Sequence[Event]) -> int:
+        if not events:
+            return 0
+        keyed = {f"{e.site_id}:{e.id}": e for e in events}
+        try:
+            seen = {
+                doc["_id"] async for doc in self.event_ids.find({"_id": {"$in": list(keyed)}}, {"_id": 1})
+            }
+            fresh = [(key, event) for key, event in keyed.items() if key not in seen]
+            if not fresh:
+                return 0
+            await self.events.insert_many([event_document(e) for _, e in fresh], ordered=False)
+            now = dt.datetime.now(dt.UTC)
+            # BulkWriteError: a concurrent writer recorded some ids first; the events are stored either way.
+            with contextlib.suppress(BulkWriteError):
+                await self.event_ids.insert_many([{"_id": key, "at": now} for key, _ in fresh], ordered=False)
+        except PyMongoError as error:
+            raise StoreUnavailableError(f"mongo append: {error}") from error
+        return len(fresh)
+
+    async def read(self, flt: EventFilter, *, batch_size: int = 1000) -> AsyncIterator[list[Event]]:
+        cursor = self.events.find(event_query(flt)).sort([("ts", ASCENDING), ("_id", ASCENDING)])
+        batch: list[Event] = []
+        async for doc in cursor.batch_size(batch_size):
+            batch.append(document_event(doc))
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    async def count(self, flt: EventFilter) -> int:
+        return int(await self.events.count_documents(event_query(flt)))
+
+    async def purge_before(self, site_id: str, before_ms: int) -> int:
+        result = await self.events.delete_many({"meta.site": site_id, "ts": {"$lt": to_datetime(before_ms)}})
+        return int(result.deleted_count)
+
+    async def delete_site(self, site_id: str) -> None:
+        await self.events.delete_many({"meta.site": site_id})

@@ -1,0 +1,251 @@
+"""The storage ports: small interfaces every implementation honours.
+
+- `DocumentStore`: accounts, sites, members, API keys, metric configs, refresh-token families... as JSON-like
+  documents in named collections with equality filters, unique indexes and compare-and-set updates.
+- `EventStore`: append batches of enriched events durably, read them back, count, purge.
+- `KeyValue`: the small Redis-shaped needs (rate-limit windows, cache entries, version counters, sets of
+  recently seen members, set-if-absent markers).
+- `Bus`: publish/subscribe of bytes on named channels across processes.
+
+One conformance suite (tests/conformance) runs against every implementation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgspec
+
+from storage.records import Event
+
+Document = dict[str, Any]
+Scalar = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """How a document collection is indexed. `unique` lists tuples of fields that must be unique together."""
+
+    name: str
+    indexed: tuple[str, ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()
+
+
+# Every collection Eddy keeps. Stores create the indexes at start-up.
+COLLECTIONS: tuple[CollectionSpec, ...] = (
+    CollectionSpec("users", indexed=("email",), unique=(("email",),)),
+    CollectionSpec("sites", indexed=("owner_id",)),
+    CollectionSpec("members", indexed=("site_id", "user_id"), unique=(("site_id", "user_id"),)),
+    CollectionSpec("api_keys", indexed=("site_id",), unique=(("lookup",),)),
+    CollectionSpec("metric_configs", indexed=("site_id",), unique=(("site_id", "name"),)),
+    CollectionSpec("refresh_families", indexed=("user_id",)),
+    CollectionSpec("alert_rules", indexed=("site_id",)),
+    CollectionSpec("share_links", indexed=("site_id",), unique=(("token_hash",),)),
+    CollectionSpec("salts", indexed=()),
+)
+COLLECTION_NAMES = frozenset(spec.name for spec in COLLECTIONS)
+
+
+def check_filter(where: Mapping[str, Any]) -> None:
+    """Reject anything but plain field == scalar filters, so operator injection cannot reach a store."""
+    for key, value in where.items():
+        if not isinstance(key, str) or not key or key.startswith("$") or "." in key:
+            raise ValueError(f"invalid filter field {key!r}")
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise ValueError(f"filter on {key!r} must be a scalar")
+
+
+def check_document(doc: Mapping[str, Any]) -> None:
+    """Reject `$`-prefixed or dotted keys anywhere in a document before it is stored."""
+    for key, value in doc.items():
+        if not isinstance(key, str) or key.startswith("$") or "." in key:
+            raise ValueError(f"invalid document field {key!r}")
+        if isinstance(value, Mapping):
+            check_document(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, Mapping):
+                    check_document(item)
+
+
+class DocumentStore(Protocol):
+    """Documents keyed by `id` (a string) in the collections of `COLLECTIONS`."""
+
+    async def open(self) -> None:
+        """Connect and create indexes."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    async def ping(self) -> None:
+        """Raise if the store cannot answer."""
+
+    async def insert(self, collection: str, doc: Document) -> None:
+        """Insert a new document (it must carry `id`); raises DuplicateKeyError on a unique violation."""
+
+    async def get(self, collection: str, doc_id: str) -> Document | None:
+        """The document with this id, or None."""
+
+    async def find(
+        self,
+        collection: str,
+        where: Mapping[str, Scalar],
+        *,
+        sort: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[Document]:
+        """Documents whose fields equal every value in `where`, optionally sorted and limited."""
+
+    async def count(self, collection: str, where: Mapping[str, Scalar]) -> int:
+        """How many documents match `where`."""
+
+    async def update(self, collection: str, where: Mapping[str, Scalar], changes: Mapping[str, Any]) -> int:
+        """Set `changes` on every matching document; returns how many matched (compare-and-set when
+        `where` includes the expected old value). Raises DuplicateKeyError on a unique violation."""
+
+    async def delete(self, collection: str, where: Mapping[str, Scalar]) -> int:
+        """Delete matching documents; returns how many."""
+
+
+class EventFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Which events a read, count or export covers: one site, a time range [start, end) in ms, and
+    optional equality filters on event fields, props and traits, plus a path prefix."""
+
+    site_id: str
+    start: int
+    end: int
+    equals: dict[str, str] = {}
+    props: dict[str, str] = {}
+    traits: dict[str, str] = {}
+    path_prefix: str = ""
+
+
+class EventStore(Protocol):
+    """Enriched events, append-only, partitioned by site and time."""
+
+    async def open(self) -> None:
+        """Connect and create tables/collections and indexes."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    async def ping(self) -> None:
+        """Raise if the store cannot answer."""
+
+    async def append(self, events: Sequence[Event]) -> int:
+        """Store a batch durably before returning. Events whose id was already stored (within at least
+        48 hours) are skipped; returns how many were newly stored. Raises StoreUnavailableError."""
+
+    def read(self, flt: EventFilter, *, batch_size: int = 1000) -> AsyncIterator[list[Event]]:
+        """Matching events in ascending time order, in batches (for exports and journeys)."""
+
+    async def count(self, flt: EventFilter) -> int:
+        """How many events match."""
+
+    async def purge_before(self, site_id: str, before_ms: int) -> int:
+        """Delete a site's events older than `before_ms` (retention); returns how many if known."""
+
+    async def delete_site(self, site_id: str) -> None:
+        """Delete every event of a site."""
+
+
+class KeyValue(Protocol):
+    """The Redis-shaped needs. Keys are strings; every write that should expire takes a TTL in seconds."""
+
+    async def open(self) -> None:
+        """Connect."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    async def ping(self) -> None:
+        """Raise if unreachable."""
+
+    async def get(self, key: str) -> bytes | None:
+        """The value, or None when absent or expired."""
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        """Store a value that expires after `ttl` seconds."""
+
+    async def delete(self, key: str) -> None:
+        """Remove a key."""
+
+    async def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store only if the key does not exist; True if stored."""
+
+    async def incr(self, key: str, ttl: float | None = None) -> int:
+        """Increment an integer counter (created at 0); `ttl` is applied when the key is created."""
+
+    async def hit(self, key: str, window: float) -> tuple[int, float]:
+        """Count one hit in a fixed window: returns (hits so far in this window, seconds until it resets)."""
+
+    async def touch_members(self, key: str, members: Mapping[str, float], ttl: float) -> None:
+        """Record members with a score (e.g. last-seen time); the key expires `ttl` after the last touch."""
+
+    async def count_members(self, key: str, min_score: float) -> int:
+        """How many members have a score >= min_score; members below it are dropped."""
+
+    async def top_members(self, key: str, min_score: float, limit: int) -> list[tuple[str, float]]:
+        """Members with score >= min_score, highest score first."""
+
+
+Callback = Callable[[str, bytes], Awaitable[None] | None]
+
+
+class Subscription(Protocol):
+    """A handle returned by Bus.subscribe."""
+
+    async def unsubscribe(self) -> None:
+        """Stop delivering to this subscriber."""
+
+
+class Bus(Protocol):
+    """Fan-out of messages across every process attached to the same bus."""
+
+    @property
+    def healthy(self) -> bool:
+        """False while the bus cannot deliver across processes (e.g. Redis down)."""
+
+    async def open(self) -> None:
+        """Connect and start the reader."""
+
+    async def close(self) -> None:
+        """Stop the reader and release connections."""
+
+    async def ping(self) -> None:
+        """Raise if unreachable."""
+
+    async def publish(self, channel: str, data: bytes) -> None:
+        """Deliver `data` to every subscriber of `channel` in every process."""
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Publish several messages in one round trip."""
+
+    async def subscribe(self, channel: str, callback: Callback) -> Subscription:
+        """Call `callback(channel, data)` for each message on `channel` until unsubscribed."""
+
+
+@dataclass
+class Stores:
+    """The set of storage parts one process uses, with what is configured."""
+
+    docs: DocumentStore
+    events: EventStore
+    kv: KeyValue
+    bus: Bus
+    kinds: dict[str, str] = field(default_factory=dict)
+
+    async def open(self) -> None:
+        """Open every part (documents first: others may depend on it)."""
+        for part in (self.docs, self.events, self.kv, self.bus):
+            await part.open()
+
+    async def close(self) -> None:
+        """Close every part, newest first, ignoring parts that fail to close."""
+        for part in (self.bus, self.kv, self.events, self.docs):
+            with contextlib.suppress(Exception):  # shutdown must go on
+                await part.close()

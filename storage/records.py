@@ -1,0 +1,68 @@
+"""Records stored by the event store: one enriched analytics event.
+
+The ingest pipeline builds these; every EventStore implementation stores and returns them unchanged.
+Unknown text fields are empty strings (not None) so grouping and filtering need no null handling.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+PropValue = str | int | float | bool
+
+
+class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One stored event. `ts` is milliseconds since the Unix epoch, UTC."""
+
+    id: str
+    site_id: str
+    ts: int
+    name: str
+    url: str = ""
+    path: str = ""
+    hostname: str = ""
+    title: str = ""
+    referrer: str = ""
+    source: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_term: str = ""
+    utm_content: str = ""
+    country: str = ""
+    browser: str = ""
+    os: str = ""
+    device: str = ""
+    screen: str = ""
+    visitor_id: str = ""
+    session_id: str = ""
+    user_id: str = ""
+    props: dict[str, PropValue] = {}
+    traits: dict[str, str] = {}
+
+
+# Columns in storage order; stores that keep events as rows use this single definition.
+EVENT_TEXT_FIELDS: tuple[str, ...] = (
+    "id",
+    "site_id",
+    "name",
+    "url",
+    "path",
+    "hostname",
+    "title",
+    "referrer",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "country",
+    "browser",
+    "os",
+    "device",
+    "screen",
+    "visitor_id",
+    "session_id",
+    "user_id",
+)

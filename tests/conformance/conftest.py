@@ -1,0 +1,96 @@
+"""Every implementation of each storage port, as parametrised fixtures. The same tests run against all
+of them; the MongoDB legs skip (loudly, with the reason) when MONGODB_URI is not set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage.embedded.documents import SqliteDocumentStore
+from storage.embedded.events import SqliteEventStore
+from storage.embedded.memory_bus import MemoryBus
+from storage.embedded.memory_kv import MemoryKeyValue
+from storage.redis.bus import RedisBus
+from storage.redis.kv import RedisKeyValue
+from tests.conftest import MONGO_SKIP_REASON, MONGODB_URI
+from tests.support.redis_server import RedisServer
+
+needs_mongo = pytest.mark.skipif(not MONGODB_URI, reason=MONGO_SKIP_REASON)
+STORE_KINDS = ["sqlite", pytest.param("mongo", marks=[needs_mongo, pytest.mark.mongo])]
+SHARED_KINDS = ["memory", "redis"]
+
+
+def _mongo_prefix(prefix: str) -> str:
+    return prefix.replace(":", "_")
+
+
+def _drop_mongo_prefix(io_loop: Any, prefix: str) -> None:
+    from storage.mongo.client import database, make_client
+
+    async def drop() -> None:
+        client = make_client(MONGODB_URI or "")
+        db = database(client)
+        for name in await db.list_collection_names():
+            if name.startswith(prefix):
+                await db.drop_collection(name)
+        await client.close()
+
+    io_loop.run_sync(drop)
+
+
+@pytest.fixture(params=STORE_KINDS)
+def docs(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_prefix: str) -> Iterator[Any]:
+    if request.param == "sqlite":
+        store: Any = SqliteDocumentStore(data_dir)
+    else:
+        from storage.mongo.documents import MongoDocumentStore
+
+        store = MongoDocumentStore(MONGODB_URI or "", prefix=_mongo_prefix(unique_prefix))
+    io_loop.run_sync(store.open)
+    yield store
+    io_loop.run_sync(store.close)
+    if request.param == "mongo":
+        _drop_mongo_prefix(io_loop, _mongo_prefix(unique_prefix))
+
+
+@pytest.fixture(params=STORE_KINDS)
+def events(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_prefix: str) -> Iterator[Any]:
+    if request.param == "sqlite":
+        store: Any = SqliteEventStore(data_dir)
+    else:
+        from storage.mongo.events import MongoEventStore
+
+        store = MongoEventStore(MONGODB_URI or "", prefix=_mongo_prefix(unique_prefix))
+    io_loop.run_sync(store.open)
+    yield store
+    io_loop.run_sync(store.close)
+    if request.param == "mongo":
+        _drop_mongo_prefix(io_loop, _mongo_prefix(unique_prefix))
+
+
+@pytest.fixture(params=SHARED_KINDS)
+def kv(request: pytest.FixtureRequest, io_loop: Any, unique_prefix: str) -> Iterator[Any]:
+    if request.param == "memory":
+        store: Any = MemoryKeyValue()
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        store = RedisKeyValue(server.url, prefix=unique_prefix)
+    io_loop.run_sync(store.open)
+    yield store
+    io_loop.run_sync(store.close)
+
+
+def make_bus(kind: str, request: pytest.FixtureRequest, prefix: str) -> Any:
+    """A new, unopened bus of `kind` (two of them share one Redis server)."""
+    if kind == "memory":
+        return MemoryBus()
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return RedisBus(server.url, prefix=prefix)
+
+
+@pytest.fixture(params=SHARED_KINDS)
+def bus_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

@@ -1,0 +1,96 @@
+"""Bus conformance: delivery between two clients, per-channel isolation, unsubscribe, batch publish."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.conformance.conftest import make_bus
+
+
+async def _until(predicate: Any, timeout: float = 3.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def test_publish_reaches_subscribers_of_the_channel_only(
+    bus_kind: str, request: pytest.FixtureRequest, unique_prefix: str
+) -> None:
+    publisher = make_bus(bus_kind, request, unique_prefix)
+    # with Redis, the subscriber is a second client (as another process would be)
+    subscriber = publisher if bus_kind == "memory" else make_bus(bus_kind, request, unique_prefix)
+    await publisher.open()
+    if subscriber is not publisher:
+        await subscriber.open()
+    try:
+        got: list[tuple[str, bytes]] = []
+        other: list[bytes] = []
+        sub = await subscriber.subscribe("site:1", lambda ch, data: got.append((ch, data)))
+        await subscriber.subscribe("site:2", lambda ch, data: other.append(data))
+        await asyncio.sleep(0.1)  # let a Redis SUBSCRIBE land
+        await publisher.publish("site:1", b"hello")
+        await publisher.publish_many([("site:1", b"a"), ("site:1", b"b"), ("site:3", b"nobody")])
+        await _until(lambda: len(got) == 3)
+        assert got == [("site:1", b"hello"), ("site:1", b"a"), ("site:1", b"b")]
+        assert other == []
+        await sub.unsubscribe()
+        await asyncio.sleep(0.1)
+        await publisher.publish("site:1", b"after")
+        await publisher.publish("site:2", b"still")
+        await _until(lambda: other == [b"still"])
+        assert len(got) == 3
+        assert subscriber.healthy
+    finally:
+        await publisher.close()
+        if subscriber is not publisher:
+            await subscriber.close()
+
+
+async def test_async_subscribers_and_a_failing_one(
+    bus_kind: str, request: pytest.FixtureRequest, unique_prefix: str
+) -> None:
+    bus = make_bus(bus_kind, request, unique_prefix)
+    await bus.open()
+    try:
+        got: list[bytes] = []
+
+        def broken(channel: str, data: bytes) -> None:
+            raise RuntimeError("subscriber bug")
+
+        async def slow(channel: str, data: bytes) -> None:
+            await asyncio.sleep(0)
+            got.append(data)
+
+        await bus.subscribe("c", broken)
+        await bus.subscribe("c", slow)
+        await asyncio.sleep(0.1)
+        await bus.publish("c", b"x")
+        await _until(lambda: got == [b"x"])
+        await bus.ping()
+    finally:
+        await bus.close()
+
+
+async def test_redis_bus_recovers_after_a_restart(request: pytest.FixtureRequest, unique_prefix: str) -> None:
+    server = request.getfixturevalue("redis_server")
+    bus = make_bus("redis", request, unique_prefix)
+    await bus.open()
+    try:
+        got: list[bytes] = []
+        await bus.subscribe("c", lambda ch, data: got.append(data))
+        await asyncio.sleep(0.1)
+        server.stop()
+        await _until(lambda: not bus.healthy, timeout=5)
+        server.start()
+        await _until(lambda: bus.healthy, timeout=10)
+        await asyncio.sleep(0.1)
+        await bus.publish("c", b"back")
+        await _until(lambda: got == [b"back"])
+        assert bus.reconnects >= 1
+    finally:
+        await bus.close()

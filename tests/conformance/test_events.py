@@ -1,0 +1,121 @@
+"""EventStore conformance: append durably, dedupe ids, read in order with filters, count, purge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.ports import EventFilter
+from storage.records import Event
+
+T0 = 1_750_000_000_000  # a fixed instant (ms)
+
+
+def ev(i: int, **fields: Any) -> Event:
+    values: dict[str, Any] = {
+        "id": f"e{i}",
+        "site_id": "s1",
+        "ts": T0 + i * 1000,
+        "name": "pageview",
+        "path": "/",
+    }
+    values.update(fields)
+    return Event(**values)
+
+
+async def read_all(events: Any, flt: EventFilter, batch_size: int = 1000) -> list[Event]:
+    out: list[Event] = []
+    async for batch in events.read(flt, batch_size=batch_size):
+        assert 0 < len(batch) <= batch_size
+        out.extend(batch)
+    return out
+
+
+async def test_append_then_read_roundtrip(events: Any) -> None:
+    full = ev(
+        1,
+        url="https://example.com/a?x=1",
+        path="/a",
+        hostname="example.com",
+        title="A",
+        referrer="https://news.example/",
+        source="news.example",
+        utm_source="nl",
+        utm_medium="email",
+        utm_campaign="spring",
+        utm_term="t",
+        utm_content="c",
+        country="GB",
+        browser="Firefox",
+        os="Linux",
+        device="desktop",
+        screen="1920x1080",
+        visitor_id="v1",
+        session_id="sess1",
+        user_id="user-1",
+        props={"plan": "pro", "n": 3, "x": 1.5, "ok": True},
+        traits={"age_band": "25-34", "gender": "f"},
+    )
+    assert await events.append([full, ev(2)]) == 2
+    got = await read_all(events, EventFilter(site_id="s1", start=T0, end=T0 + 10_000))
+    assert got == [full, ev(2)]
+
+
+async def test_duplicate_ids_are_stored_once(events: Any) -> None:
+    assert await events.append([ev(1), ev(2), ev(2)]) == 2
+    assert await events.append([ev(1), ev(3)]) == 1
+    # same id on another site is a different event
+    assert await events.append([ev(1, site_id="s2")]) == 1
+    flt = EventFilter(site_id="s1", start=T0, end=T0 + 10_000)
+    assert await events.count(flt) == 3
+    assert [e.id for e in await read_all(events, flt)] == ["e1", "e2", "e3"]
+
+
+async def test_read_is_time_ordered_and_batched(events: Any) -> None:
+    batch = [ev(i) for i in reversed(range(25))]
+    assert await events.append(batch) == 25
+    got = await read_all(events, EventFilter(site_id="s1", start=T0, end=T0 + 100_000), batch_size=7)
+    assert [e.id for e in got] == [f"e{i}" for i in range(25)]
+
+
+async def test_range_is_half_open_and_site_scoped(events: Any) -> None:
+    await events.append([ev(0), ev(1), ev(2), ev(1, site_id="other", id="o1")])
+    flt = EventFilter(site_id="s1", start=T0 + 1000, end=T0 + 2000)
+    assert [e.id for e in await read_all(events, flt)] == ["e1"]
+    assert await events.count(EventFilter(site_id="other", start=T0, end=T0 + 10_000)) == 1
+
+
+async def test_filters_on_fields_props_traits_and_path_prefix(events: Any) -> None:
+    await events.append(
+        [
+            ev(1, name="signup", path="/blog/a", country="DE", props={"plan": "pro", "n": 2, "ok": True}),
+            ev(2, name="pageview", path="/blog/b", country="DE", traits={"gender": "f"}),
+            ev(3, name="pageview", path="/about", country="FR", props={"plan": "free", "ok": False}),
+        ]
+    )
+    span = {"site_id": "s1", "start": T0, "end": T0 + 10_000}
+    assert await events.count(EventFilter(**span, equals={"name": "pageview"})) == 2
+    assert await events.count(EventFilter(**span, equals={"country": "DE", "name": "signup"})) == 1
+    assert await events.count(EventFilter(**span, path_prefix="/blog/")) == 2
+    assert await events.count(EventFilter(**span, path_prefix="/blog/%")) == 0
+    assert await events.count(EventFilter(**span, props={"plan": "pro"})) == 1
+    assert await events.count(EventFilter(**span, props={"n": "2"})) == 1
+    assert await events.count(EventFilter(**span, props={"ok": "true"})) == 1
+    assert await events.count(EventFilter(**span, props={"ok": "false"})) == 1
+    assert await events.count(EventFilter(**span, traits={"gender": "f"})) == 1
+    got = await read_all(events, EventFilter(**span, equals={"country": "DE"}, path_prefix="/blog"))
+    assert [e.id for e in got] == ["e1", "e2"]
+
+
+async def test_purge_before_and_delete_site(events: Any) -> None:
+    await events.append([ev(i) for i in range(10)] + [ev(1, site_id="s2")])
+    await events.purge_before("s1", T0 + 5000)
+    everything = EventFilter(site_id="s1", start=0, end=T0 * 2)
+    assert [e.id for e in await read_all(events, everything)] == [f"e{i}" for i in range(5, 10)]
+    await events.delete_site("s1")
+    assert await events.count(everything) == 0
+    assert await events.count(EventFilter(site_id="s2", start=0, end=T0 * 2)) == 1
+
+
+async def test_append_empty_and_ping(events: Any) -> None:
+    assert await events.append([]) == 0
+    await events.ping()

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: real servers (Redis), free ports, and API request helpers."""

@@ -1,0 +1,17 @@
+"""Build a test Eddy (context + Application) from a config dict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from server.config import Config
+from server.context import AppContext
+from server.secrets import load_or_create_secrets
+from server.services import build_context
+
+
+def make_test_context(data_dir: Path, **overrides: Any) -> AppContext:
+    """An unstarted context on an embedded store in `data_dir`, with config fields overridden."""
+    config = Config(data_dir=data_dir, **overrides)
+    return build_context(config, load_or_create_secrets(data_dir, env={}))

@@ -1,0 +1,75 @@
+"""Configuration from flags and env, and secrets generated once and kept private."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from server.access_log import scrub
+from server.config import load_config
+from server.secrets import load_or_create_secrets
+
+
+def test_defaults_are_the_embedded_mode() -> None:
+    config = load_config([], env={})
+    assert (config.port, config.host, config.processes) == (8888, "127.0.0.1", 1)
+    assert config.data_dir == Path("data")
+    assert config.embedded and config.redis_url is None
+
+
+def test_env_then_flags_win() -> None:
+    env = {
+        "EDDY_PORT": "9000",
+        "MONGODB_URI": "mongodb://db/x",
+        "REDIS_URL": "redis://r",
+        "EDDY_PROCESSES": "3",
+    }
+    config = load_config([], env=env)
+    assert (config.port, config.mongo_uri, config.redis_url, config.processes) == (
+        9000,
+        "mongodb://db/x",
+        "redis://r",
+        3,
+    )
+    assert not config.embedded
+    config = load_config(["--port", "9100", "--processes", "2", "--data-dir", "/tmp/x"], env=env)
+    assert (config.port, config.processes, config.data_dir) == (9100, 2, Path("/tmp/x"))
+
+
+def test_bad_process_count_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        load_config(["--processes", "0"], env={})
+
+
+def test_secrets_are_generated_once_with_0600(tmp_path: Path) -> None:
+    first = load_or_create_secrets(tmp_path, env={})
+    path = tmp_path / "secrets.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first.jwt_key) >= 32 and first.jwt_key != first.hash_key
+    assert load_or_create_secrets(tmp_path, env={}) == first
+    other = load_or_create_secrets(tmp_path / "other", env={})
+    assert other.jwt_key != first.jwt_key
+
+
+def test_secrets_from_env_override_and_are_checked(tmp_path: Path) -> None:
+    key = "A" * 43  # 32 bytes of url-safe base64
+    secrets = load_or_create_secrets(tmp_path, env={"EDDY_JWT_SECRET": key})
+    assert secrets.jwt_key == b"\x00" * 32
+    with pytest.raises(SystemExit):
+        load_or_create_secrets(tmp_path, env={"EDDY_JWT_SECRET": "short"})
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("/ws/collect?k=pk_live_abc", "/ws/collect?k=[secret]"),
+        ("/x?a=1&token=eyJhbGci.x.y&b=2", "/x?a=1&token=[secret]&b=2"),
+        ("/cb?code=abc&state=xyz", "/cb?code=[secret]&state=[secret]"),
+        ("/x?API_KEY=sk_1", "/x?API_KEY=[secret]"),
+        ("/plain?page=2", "/plain?page=2"),
+    ],
+)
+def test_access_log_scrubs_credentials(uri: str, expected: str) -> None:
+    assert scrub(uri) == expected

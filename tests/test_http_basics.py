@@ -1,0 +1,137 @@
+"""The HTTP surface every other feature relies on: health, readiness, JSON errors, security headers,
+bounded bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+
+from tests.support.api import Api
+from tests.support.ports import free_port
+
+
+async def test_healthz(api: Api) -> None:
+    answer = await api.get("/healthz")
+    assert answer.status == 200
+    assert answer.json["status"] == "ok"
+
+
+async def test_readyz_reports_every_dependency(api: Api) -> None:
+    answer = await api.get("/readyz")
+    assert answer.status == 200
+    assert answer.json["status"] == "ready"
+    assert {name: check["kind"] for name, check in answer.json["checks"].items()} == {
+        "documents": "sqlite",
+        "events": "sqlite",
+        "kv": "memory",
+        "bus": "memory",
+    }
+    assert all(check["status"] == "up" for check in answer.json["checks"].values())
+
+
+class TestReadyzWithRedisDown:
+    @pytest.fixture
+    def app_config(self) -> dict[str, Any]:
+        return {"redis_url": f"redis://127.0.0.1:{free_port()}/0"}
+
+    async def test_503_names_the_dependency(self, api: Api) -> None:
+        answer = await api.get("/readyz")
+        assert answer.status == 503
+        checks = answer.json["checks"]
+        assert checks["kv"]["status"] == "down" and checks["kv"]["kind"] == "redis"
+        assert checks["bus"]["status"] == "down"
+        assert checks["documents"]["status"] == "up"
+        # liveness is unaffected
+        assert (await api.get("/healthz")).status == 200
+
+
+class TestReadyzWithRedisUp:
+    @pytest.fixture
+    def app_config(self, redis_server: Any, unique_prefix: str) -> dict[str, Any]:
+        return {"redis_url": redis_server.url, "redis_prefix": unique_prefix}
+
+    async def test_ready(self, api: Api) -> None:
+        answer = await api.get("/readyz")
+        assert answer.status == 200, answer.json
+        assert answer.json["checks"]["bus"] == {"status": "up", "kind": "redis"}
+
+
+@pytest.mark.parametrize("path", ["/nope", "/api/v1/nothing/here", "/healthz/extra"])
+async def test_unknown_paths_are_json_404(api: Api, path: str) -> None:
+    answer = await api.get(path)
+    assert answer.status == 404
+    assert answer.error_code == "not_found"
+
+
+async def test_wrong_method_is_json_405(api: Api) -> None:
+    answer = await api.request("DELETE", "/healthz")
+    assert answer.status == 405
+    assert answer.error_code == "method_not_allowed"
+
+
+async def raw_exchange(port: int, request: bytes, body_chunks: int = 0) -> bytes:
+    """Send raw bytes, then read the answer until the server closes or 5 s pass."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        data = b""
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            while True:
+                chunk = await asyncio.wait_for(reader.read(65536), timeout=5)
+                if not chunk:
+                    break
+                data += chunk
+                if b"\r\n\r\n" in data and data.rstrip().endswith(b"}"):
+                    break
+        return data
+    finally:
+        writer.close()
+
+
+async def test_declared_oversize_body_is_413_without_reading_it(
+    http_server: Any, http_server_port: Any
+) -> None:
+    # Declare 10 MiB and send only the headers: the answer must come before any body byte is read.
+    data = await raw_exchange(
+        http_server_port[1],
+        b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 10485760\r\n\r\n",
+    )
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), data[:300]
+    assert b'"payload_too_large"' in body
+
+
+async def test_chunked_oversize_body_is_cut_off(http_server: Any, http_server_port: Any, api: Api) -> None:
+    chunk = b"x" * 65536
+    request = b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    request += (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 3
+    data = await raw_exchange(http_server_port[1], request)
+    assert not data.startswith(b"HTTP/1.1 2"), data[:200]
+    # and the server is still fine
+    assert (await api.get("/healthz")).status == 200
+
+
+async def test_metrics_exposition(api: Api) -> None:
+    await api.get("/healthz")
+    answer = await api.get("/metrics", expect_json=False)
+    assert answer.status == 200
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    text = answer.body.decode()
+    assert 'eddy_http_request_duration_seconds_count{handler="HealthzHandler",status="2xx"}' in text
+
+
+class TestMetricsToken:
+    @pytest.fixture
+    def app_config(self) -> dict[str, Any]:
+        return {"metrics_token": "s3cret-token"}
+
+    async def test_bearer_required(self, api: Api) -> None:
+        assert (await api.get("/metrics")).status == 401
+        assert (await api.get("/metrics", token="wrong")).status == 401
+        ok = await api.get("/metrics", token="s3cret-token", expect_json=False)
+        assert ok.status == 200 and b"eddy_build_info" in ok.body

@@ -1,0 +1,1 @@
+"""The browser tracker (t.js) and snippet generation."""
