@@ -10,6 +10,8 @@ import msgspec
 import orjson
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
+from domain.accounts.principals import KeyPrincipal, Role, UserPrincipal
+from domain.errors import DomainError
 from handlers.errors import STATUS_CODES, ApiError
 from handlers.policy import public
 from server.context import AppContext
@@ -131,6 +133,16 @@ class ApiHandler(BaseHandler):
         except msgspec.ValidationError as error:
             raise validation_error(error) from None
 
+    async def site_for(self, site_id: str, need: Role = "viewer") -> dict[str, Any]:
+        """The site named in the path, if the authenticated principal may act on it with role `need`
+        (404 when it may not see it; secret keys act only on their own site)."""
+        principal = getattr(self, "principal", None)
+        if isinstance(principal, UserPrincipal):
+            return await self.ctx.site_access.site_for_user(principal, site_id, need)
+        if isinstance(principal, KeyPrincipal) and need == "viewer":
+            return await self.ctx.site_access.site_for_key(principal, site_id)
+        raise ApiError(404, "not_found", "no such site")
+
     def write_json(self, data: Any, status: int = 200) -> None:
         """Send `data` as the JSON answer with `status`."""
         self.set_status(status)
@@ -150,6 +162,15 @@ class ApiHandler(BaseHandler):
             body = {"code": code, "message": message}
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(orjson.dumps({"error": body}))
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        # Domain errors carry their own status: render them as ApiErrors instead of 500s.
+        if isinstance(e, DomainError):
+            if not self._finished:
+                error = ApiError(e.status, e.code, e.message, fields=e.fields, headers=e.headers)
+                self.send_error(e.status, exc_info=(type(error), error, None))
+            return
+        super()._handle_request_exception(e)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, HTTPError):

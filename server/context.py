@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from domain.accounts.access import BearerAuthenticator, SiteAccess
+from domain.accounts.keys import KeyAuthenticator
+from domain.accounts.tokens import TokenService
 from server.config import Config
 from server.metrics import Metrics
 from server.secrets import Secrets
 from server.sockets import SocketRegistry
 from storage.ports import Stores
+from storage.records import Event
+
+# Called with each batch of events right after it is durable (live counters, site metrics...). Listeners
+# run on the IOLoop and must be quick and never raise.
+EventListener = Callable[[Sequence[Event]], None]
 
 log = logging.getLogger("eddy")
 
@@ -36,7 +45,12 @@ class AppContext:
     secrets: Secrets
     stores: Stores
     metrics: Metrics
+    tokens: TokenService
+    bearer: BearerAuthenticator
+    keys: KeyAuthenticator
+    site_access: SiteAccess
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
+    event_listeners: list[EventListener] = field(default_factory=list)
     components: list[Component] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
 

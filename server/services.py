@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from domain.accounts.access import BearerAuthenticator, SiteAccess
+from domain.accounts.keys import KeyAuthenticator
+from domain.accounts.tokens import TokenService
 from server.config import Config
 from server.context import AppContext
 from server.metrics import Metrics
@@ -12,10 +15,18 @@ from storage.ports import Stores
 
 def build_context(config: Config, secrets: Secrets, stores: Stores | None = None) -> AppContext:
     """An unstarted context; `await ctx.start()` inside the running loop opens and starts everything."""
+    stores = stores if stores is not None else build_stores(config)
+    tokens = TokenService(secrets.jwt_key)
     ctx = AppContext(
         config=config,
         secrets=secrets,
-        stores=stores if stores is not None else build_stores(config),
+        stores=stores,
         metrics=Metrics(),
+        tokens=tokens,
+        bearer=BearerAuthenticator(tokens, stores.docs, stores.bus),
+        keys=KeyAuthenticator(stores.docs, secrets.hash_key, stores.bus),
+        site_access=SiteAccess(stores.docs),
     )
+    # Components start in this order after the stores open, and stop in reverse before they close.
+    ctx.components.extend([ctx.bearer, ctx.keys])
     return ctx

@@ -1,0 +1,56 @@
+"""Authenticating route decorators. Each also declares its policy for the route walk test.
+
+- `@authenticated`: a person with a bearer access token; sets `self.principal` (UserPrincipal).
+- `@bearer_or_secret_key`: a person, or a machine with a *secret* API key in `X-Api-Key`; sets
+  `self.principal` (UserPrincipal or KeyPrincipal). Use `await self.site_for(site_id, need)` after it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from domain.errors import Unauthorized
+from handlers.policy import declare
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+async def _call(method: Callable[..., Any], handler: Any, args: Any, kwargs: Any) -> Any:
+    result = method(handler, *args, **kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def authenticated(method: F) -> F:
+    """Require a valid bearer access token with a live session."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self.principal = await self.ctx.bearer.authenticate(self.request.headers.get("Authorization"))
+        return await _call(method, self, args, kwargs)
+
+    return declare("bearer")(wrapper)  # type: ignore[return-value]
+
+
+def bearer_or_secret_key(method: F) -> F:
+    """Require a bearer access token, or a secret API key in X-Api-Key."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raw_key = self.request.headers.get("X-Api-Key")
+        if raw_key and not self.request.headers.get("Authorization"):
+            principal = await self.ctx.keys.authenticate(raw_key.strip())
+            if principal is None:
+                raise Unauthorized("invalid, revoked or expired API key", code="invalid_key")
+            if principal.kind != "secret":
+                raise Unauthorized("this needs a secret key", code="wrong_key_kind")
+            self.principal = principal
+        else:
+            self.principal = await self.ctx.bearer.authenticate(self.request.headers.get("Authorization"))
+        return await _call(method, self, args, kwargs)
+
+    return declare("bearer_or_secret_key")(wrapper)  # type: ignore[return-value]
