@@ -1,15 +1,23 @@
-"""Tornado handlers, thin: each module ends with its `default_handlers` route list, joined here."""
+"""Tornado handlers, thin: each module ends with its `default_handlers` route list, joined here.
+
+A module listed in `api_modules()` may also export `openapi_operations` (see handlers/openapi.py): the
+OpenAPI document at /api/openapi.json is built from those lists."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from handlers import health, metrics_endpoint
+from handlers import health, metrics_endpoint, openapi
+
+
+def api_modules() -> tuple[Any, ...]:
+    """Every handler module, in route match order (add new modules here)."""
+    return (health, metrics_endpoint, openapi)
 
 
 def all_routes() -> list[tuple[Any, ...]]:
     """Every route of the application, in match order (the catch-all 404 is the default handler)."""
     routes: list[tuple[Any, ...]] = []
-    for module in (health, metrics_endpoint):
+    for module in api_modules():
         routes.extend(module.default_handlers)
     return routes
