@@ -1,0 +1,118 @@
+"""Browser-test fixtures: one real Chromium for the session (Debian's `chromium`, driven by Playwright's
+sync API), a real Eddy process on a temporary data dir, and a customer's site on another loopback port.
+
+These tests are plain sync functions: Playwright's sync API runs its own event loop, so they must not
+request pytest-tornasync's `io_loop` (or anything built on it, like `api` or `http_server`). Every test in
+this folder is marked `browser`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+
+from tests.support.customer_site import CustomerSite
+from tests.support.eddy_process import EddyProcess
+from tests.support.sync_api import SyncApi
+
+CHROMIUM = os.environ.get("EDDY_CHROMIUM", "/usr/bin/chromium")
+# Playwright cannot download its own browsers here: it drives the system Chromium with these flags.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# A desktop Chrome user agent: headless Chromium announces "HeadlessChrome", which Eddy counts as a bot.
+DESKTOP_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+)
+BROWSER_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under tests/browser as `browser` (select or skip them with -m)."""
+    for item in items:
+        if BROWSER_DIR in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for all the browser tests; each test gets its own context (fresh storage).
+
+    Scoped to this package, not the session: between its sync calls Playwright leaves its own event loop
+    marked as running in this thread, which would break every IOLoop test that ran while it was open."""
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not found: install it with scripts/system-deps.sh (Debian package chromium)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def browser_context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh incognito-like context (empty localStorage, no cookies) with a desktop user agent."""
+    context = browser.new_context(user_agent=DESKTOP_USER_AGENT)
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def browser_log() -> list[str]:
+    """Console messages and page errors of `page`, printed at teardown (shown when a test fails)."""
+    return []
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext, browser_log: list[str]) -> Iterator[Page]:
+    """A page in `browser_context` whose console output and errors land in `browser_log`."""
+    tab = browser_context.new_page()
+
+    def on_console(message: ConsoleMessage) -> None:
+        browser_log.append(f"console.{message.type}: {message.text}")
+
+    def on_error(error: Any) -> None:
+        browser_log.append(f"pageerror: {error}")
+
+    tab.on("console", on_console)
+    tab.on("pageerror", on_error)
+    yield tab
+    if browser_log:
+        print("\n".join(browser_log))
+
+
+@pytest.fixture
+def eddy_server(tmp_path: Path) -> Iterator[EddyProcess]:
+    """A real Eddy process (`run.py`) on an empty temporary data dir; `.stop()`/`.start()` work mid-test
+    (same port and data dir) to simulate an outage."""
+    process = EddyProcess(tmp_path / "eddy-data")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def eddy_api(eddy_server: EddyProcess) -> SyncApi:
+    """A blocking JSON client for `eddy_server`."""
+    return SyncApi(eddy_server.url)
+
+
+@pytest.fixture
+def customer_site() -> Iterator[CustomerSite]:
+    """A customer's website on another loopback port (a different origin from Eddy)."""
+    site = CustomerSite().start()
+    yield site
+    site.stop()
