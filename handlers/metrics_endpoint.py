@@ -1,11 +1,12 @@
-"""`GET /metrics`: the Prometheus text exposition of this process's registry, optionally behind a bearer
-token (EDDY_METRICS_TOKEN)."""
+"""`GET /metrics`: the Prometheus text exposition (this process's registry, or every worker's merged values
+in multiprocess mode; see server/metrics.py), optionally behind a bearer token (EDDY_METRICS_TOKEN)."""
 
 from __future__ import annotations
 
 import hmac
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+from tornado.ioloop import IOLoop
 
 from handlers.base import ApiHandler
 from handlers.errors import ApiError
@@ -16,7 +17,7 @@ class MetricsHandler(ApiHandler):
     """Prometheus scrape endpoint."""
 
     @declare("metrics_token")
-    def get(self) -> None:
+    async def get(self) -> None:
         token = self.ctx.config.metrics_token
         if token:
             supplied = self.request.headers.get("Authorization", "")
@@ -25,7 +26,12 @@ class MetricsHandler(ApiHandler):
                 raise ApiError(401, "unauthorized", "a valid metrics token is required")
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.set_header("Cache-Control", "no-store")
-        self.finish(generate_latest(self.ctx.metrics.registry))
+        metrics = self.ctx.metrics
+        if metrics.multiprocess_dir is None:
+            self.finish(metrics.exposition())
+        else:
+            # Merging reads every worker's files: off the IOLoop.
+            self.finish(await IOLoop.current().run_in_executor(None, metrics.exposition))
 
 
 default_handlers = [(r"/metrics", MetricsHandler)]

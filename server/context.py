@@ -12,6 +12,7 @@ from typing import Protocol
 from domain.accounts.access import BearerAuthenticator, SiteAccess
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.tokens import TokenService
+from domain.user_metrics.service import UserMetrics
 from server.config import Config
 from server.metrics import Metrics
 from server.secrets import Secrets
@@ -52,6 +53,8 @@ class AppContext:
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
     event_listeners: list[EventListener] = field(default_factory=list)
     components: list[Component] = field(default_factory=list)
+    # User-declared metric families (set by server.services).
+    user_metrics: UserMetrics = field(init=False)
     started_at: float = field(default_factory=time.time)
 
     async def start(self) -> None:

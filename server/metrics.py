@@ -7,11 +7,35 @@ Label values known up front are created at start so series exist (at zero) befor
 
 Each Metrics object owns its own CollectorRegistry (not the global one), so tests and several apps in
 one process never collide.
+
+Several processes (`--processes N`): prometheus-client's multiprocess mode. The supervisor
+(`server/runner.py`) empties a `PROMETHEUS_MULTIPROC_DIR` at start and switches the value class before it
+forks; each worker's counters, histograms and gauges then live in memory-mapped files there, and whichever
+worker answers `/metrics` merges every worker's files (`exposition()`), so a scrape sees one coherent view.
+Chosen over aggregating through the bus or the key-value store because it needs no extra round trips on
+the hot path, works on the embedded default without Redis, and keeps a dead worker's counter totals (the
+supervisor drops only its live gauges). Gauges declare how they merge (`multiprocess_mode`). Collectors that
+read shared state at scrape time (build info, user-declared metrics, visitors now) are added through
+`add_shared_collector` and run in the answering worker only. In one process nothing of this applies.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+    from storage.records import Event
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -22,13 +46,57 @@ def status_class(status: int) -> str:
     return f"{max(1, min(5, status // 100))}xx"
 
 
+def multiprocess_dir() -> Path | None:
+    """The multiprocess directory when this process runs in multiprocess mode, else None."""
+    path = os.environ.get(MULTIPROC_ENV)
+    return Path(path) if path else None
+
+
+def enable_multiprocess(path: Path) -> None:
+    """Remove the metric files in `path` and switch prometheus-client to multiprocess values (the supervisor
+    calls this once, before forking, so every worker inherits it; stale files from an earlier run would add
+    old counts). Only `*.db` files are removed: the directory may be one an operator named."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+    # prometheus-client picks its value class at import time; re-pick it now that the variable is set.
+    values.ValueClass = values.get_value_class()
+
+
+def worker_exited(pid: int) -> None:
+    """Drop a dead worker's live gauges (its counters keep counting in the merged view)."""
+    path = multiprocess_dir()
+    if path is not None:
+        mark_process_dead(pid, str(path))
+
+
+class _Merged(Collector):
+    """Every worker's memory-mapped metrics merged, except the families a shared collector presents."""
+
+    def __init__(self, path: Path, excluded_prefixes: Sequence[str]) -> None:
+        self._collector = MultiProcessCollector(None, str(path))
+        self._excluded = tuple(excluded_prefixes)
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self._collector.collect():
+            if not family.name.startswith(self._excluded):
+                yield family
+
+
 class Metrics:
     """The registry and the server-health metrics. Domain modules add theirs through `registry`."""
 
     def __init__(self, version: str = "dev") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.build_info = Info("eddy_build", "Eddy build information", registry=self.registry)
+        self.multiprocess_dir = multiprocess_dir()
+        # Collectors run at scrape time in the answering worker (not merged from files), and the metric
+        # name prefixes they present themselves (their raw per-worker files are left out of the merge).
+        self._shared = CollectorRegistry(auto_describe=True)
+        self._shared_prefixes: list[str] = []
+        self.build_info = Info("eddy_build", "Eddy build information", registry=None)
         self.build_info.info({"version": version})
+        self.add_shared_collector(self.build_info)
         self.request_duration = Histogram(
             "eddy_http_request_duration_seconds",
             "HTTP request latency by handler class and status class",
@@ -41,6 +109,7 @@ class Metrics:
             "Open websocket connections by kind",
             ["kind"],
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.store_errors = Counter(
             "eddy_store_errors_total",
@@ -48,7 +117,57 @@ class Metrics:
             ["store"],
             registry=self.registry,
         )
+        # Site analytics: bounded by the number of sites; fed by `on_events` (an event listener).
+        self.site_pageviews = Counter(
+            "eddy_site_pageviews_total",
+            "Pageviews stored, by site",
+            ["site"],
+            registry=self.registry,
+        )
+        self.site_events = Counter(
+            "eddy_site_events_total",
+            "Events stored (pageviews included), by site",
+            ["site"],
+            registry=self.registry,
+        )
+        self.user_label_overflow = Counter(
+            "eddy_user_metric_label_overflow_total",
+            "User metric samples whose label value was past the per-label cap (recorded as `other`)",
+            ["site"],
+            registry=self.registry,
+        )
         for kind in ("collect", "live"):
             self.websocket_connections.labels(kind)
         for store in ("documents", "events", "kv", "bus"):
             self.store_errors.labels(store)
+
+    def on_events(self, events: Sequence[Event]) -> None:
+        """Count a durable batch into the site analytics series (an `AppContext.event_listeners` entry)."""
+        views: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        for event in events:
+            counts[event.site_id] = counts.get(event.site_id, 0) + 1
+            if event.name == "pageview":
+                views[event.site_id] = views.get(event.site_id, 0) + 1
+        for site, n in counts.items():
+            self.site_events.labels(site).inc(n)
+        for site, n in views.items():
+            self.site_pageviews.labels(site).inc(n)
+
+    def add_shared_collector(self, collector: Collector, presents_prefix: str | None = None) -> None:
+        """Add a collector that reads shared state at scrape time. `presents_prefix`: it presents the
+        families whose names start with this itself, so the raw merged files of those are left out."""
+        self._shared.register(collector)
+        if self.multiprocess_dir is None:
+            self.registry.register(collector)
+        if presents_prefix:
+            self._shared_prefixes.append(presents_prefix)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text exposition: this process's registry, or in multiprocess mode every
+        worker's merged values plus the shared collectors."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Merged(self.multiprocess_dir, self._shared_prefixes))
+        return generate_latest(registry) + generate_latest(self._shared)

@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import time
+from pathlib import Path
 
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
@@ -23,6 +24,7 @@ from tornado.web import Application
 
 from server.app import make_app
 from server.config import Config
+from server.metrics import enable_multiprocess, worker_exited
 from server.secrets import Secrets, load_or_create_secrets
 from server.services import build_context
 
@@ -144,6 +146,7 @@ def _supervise(config: Config, secrets: Secrets, sockets: list[socket.socket]) -
         worker = children.pop(pid, None)
         if worker is None:
             continue
+        worker_exited(pid)
         code = os.waitstatus_to_exitcode(wait_status)
         if stopping:
             status = status or (0 if code == 0 else 1)
@@ -161,5 +164,8 @@ def main(config: Config) -> int:
     secrets = load_or_create_secrets(config.data_dir)
     sockets = bind_sockets(config.port, config.host, backlog=1024)
     if config.processes > 1:
+        # One coherent /metrics across workers (see server/metrics.py); emptied at every start.
+        metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or config.data_dir / "prometheus"
+        enable_multiprocess(Path(metrics_dir))
         return _supervise(config, secrets, sockets)
     return _run_worker(config, secrets, sockets, 0)

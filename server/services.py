@@ -5,6 +5,7 @@ from __future__ import annotations
 from domain.accounts.access import BearerAuthenticator, SiteAccess
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.tokens import TokenService
+from domain.user_metrics.service import UserMetrics
 from server.config import Config
 from server.context import AppContext
 from server.metrics import Metrics
@@ -29,4 +30,8 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     )
     # Components start in this order after the stores open, and stop in reverse before they close.
     ctx.components.extend([ctx.bearer, ctx.keys])
+    # Operators' view: site analytics series, and the sites' declared metrics (reloaded at run time).
+    ctx.event_listeners.append(ctx.metrics.on_events)
+    ctx.user_metrics = UserMetrics(stores.docs, stores.bus, ctx.metrics)
+    ctx.components.append(ctx.user_metrics)
     return ctx

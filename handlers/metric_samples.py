@@ -1,0 +1,110 @@
+"""`POST /api/v1/metrics`: metric samples for the site's declared metrics (domain/user_metrics).
+
+The key goes in `X-Api-Key`: a secret key (servers, no Origin), or a public key (pages) sent from one of
+the site's allowed origins, as for event ingestion. Answers 202 {accepted}; a sample that does not fit
+its config (unknown name, undeclared label, negative counter increment, not finite) refuses the whole
+batch with 422 and a field per sample.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from domain.errors import Forbidden, Unauthorized
+from domain.user_metrics.service import Sample
+from handlers.base import ApiHandler
+from handlers.openapi import Operation
+from handlers.policy import public
+
+MAX_SAMPLES = 100
+
+
+class MetricSampleIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One sample: the declared metric's name, its value, and values for its declared labels."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    value: float
+    labels: dict[
+        Annotated[str, msgspec.Meta(max_length=64)], Annotated[str, msgspec.Meta(max_length=128)]
+    ] = {}
+
+
+class MetricSamplesIn(msgspec.Struct, forbid_unknown_fields=True):
+    """1 to 100 samples."""
+
+    metrics: Annotated[list[MetricSampleIn], msgspec.Meta(min_length=1, max_length=MAX_SAMPLES)]
+
+
+class Accepted(msgspec.Struct):
+    """How many samples were recorded."""
+
+    accepted: int
+
+
+def _normalize_origin(origin: str) -> str:
+    return origin.strip().rstrip("/").lower()
+
+
+class MetricSamplesHandler(ApiHandler):
+    """Records samples of user-declared metrics."""
+
+    max_body_bytes = 64 * 1024
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        # Pages on the customers' sites send these: any origin, never with credentials (the key decides).
+        self.set_header("Access-Control-Allow-Origin", "*")
+
+    @public
+    def options(self) -> None:
+        self.set_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+        self.set_header("Access-Control-Allow-Headers", "Content-Type, X-Api-Key")
+        self.set_header("Access-Control-Max-Age", "600")
+        self.set_status(204)
+        self.finish()
+
+    @public
+    async def post(self) -> None:
+        site_id = await self._authorize()
+        batch = self.body_as(MetricSamplesIn)
+        samples = [Sample(s.name, s.value, s.labels) for s in batch.metrics]
+        accepted = await self.ctx.user_metrics.record(site_id, samples)
+        self.write_json(Accepted(accepted), 202)
+
+    async def _authorize(self) -> str:
+        raw = (self.request.headers.get("X-Api-Key") or "").strip()
+        principal = await self.ctx.keys.authenticate(raw) if raw else None
+        if principal is None:
+            raise Unauthorized("invalid, revoked or expired API key", code="invalid_key")
+        origin = self.request.headers.get("Origin")
+        if principal.kind == "secret":
+            if origin is not None:
+                raise Forbidden("secret keys are for servers, not browsers", code="wrong_key_kind")
+            return principal.site_id
+        site = await self.ctx.stores.docs.get("sites", principal.site_id) or {}
+        allowed = {_normalize_origin(o) for o in site.get("allowed_origins") or [] if isinstance(o, str)}
+        domain = str(site.get("domain") or "").strip().lower()
+        if not allowed and domain:
+            allowed = {f"https://{domain}", f"http://{domain}"}
+        if origin is None or _normalize_origin(origin) not in allowed:
+            raise Forbidden("this origin may not send metric samples for the site", code="bad_origin")
+        return principal.site_id
+
+
+default_handlers = [(r"/api/v1/metrics", MetricSamplesHandler)]
+
+openapi_operations = [
+    Operation(
+        "POST",
+        "/api/v1/metrics",
+        "Record samples of the site's declared metrics",
+        tag="metrics",
+        auth="api_key",
+        request=MetricSamplesIn,
+        response=Accepted,
+        status=202,
+        errors=(403, 413),
+    ),
+]
