@@ -1,6 +1,7 @@
 """Authenticating route decorators. Each also declares its policy for the route walk test.
 
-- `@authenticated`: a person with a bearer access token; sets `self.principal` (UserPrincipal).
+- `@authenticated`: a person with a bearer access token; sets `self.principal` (UserPrincipal). People
+  are held to the per-user API rate limit (429 + Retry-After) by both decorators.
 - `@bearer_or_secret_key`: a person, or a machine with a *secret* API key in `X-Api-Key`; sets
   `self.principal` (UserPrincipal or KeyPrincipal). Use `await self.site_for(site_id, need)` after it.
 """
@@ -31,6 +32,7 @@ def authenticated(method: F) -> F:
     @functools.wraps(method)
     async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         self.principal = await self.ctx.bearer.authenticate(self.request.headers.get("Authorization"))
+        await self.ctx.accounts.throttle.api(self.principal.user_id)  # per-user API rate limit (429)
         return await _call(method, self, args, kwargs)
 
     return declare("bearer")(wrapper)  # type: ignore[return-value]
@@ -51,6 +53,7 @@ def bearer_or_secret_key(method: F) -> F:
             self.principal = principal
         else:
             self.principal = await self.ctx.bearer.authenticate(self.request.headers.get("Authorization"))
+            await self.ctx.accounts.throttle.api(self.principal.user_id)
         return await _call(method, self, args, kwargs)
 
     return declare("bearer_or_secret_key")(wrapper)  # type: ignore[return-value]

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from domain.accounts.access import BearerAuthenticator, SiteAccess
 from domain.accounts.keys import KeyAuthenticator
+from domain.accounts.service import Accounts
 from domain.accounts.tokens import TokenService
 from domain.user_metrics.service import UserMetrics
 from server.config import Config
@@ -50,6 +51,7 @@ class AppContext:
     bearer: BearerAuthenticator
     keys: KeyAuthenticator
     site_access: SiteAccess
+    accounts: Accounts
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
     event_listeners: list[EventListener] = field(default_factory=list)
     components: list[Component] = field(default_factory=list)

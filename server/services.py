@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.accounts.access import BearerAuthenticator, SiteAccess
 from domain.accounts.keys import KeyAuthenticator
+from domain.accounts.service import build_accounts
 from domain.accounts.tokens import TokenService
 from domain.user_metrics.service import UserMetrics
 from server.config import Config
@@ -18,18 +19,29 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     """An unstarted context; `await ctx.start()` inside the running loop opens and starts everything."""
     stores = stores if stores is not None else build_stores(config)
     tokens = TokenService(secrets.jwt_key)
+    bearer = BearerAuthenticator(tokens, stores.docs, stores.bus)
+    keys = KeyAuthenticator(stores.docs, secrets.hash_key, stores.bus)
     ctx = AppContext(
         config=config,
         secrets=secrets,
         stores=stores,
         metrics=Metrics(),
         tokens=tokens,
-        bearer=BearerAuthenticator(tokens, stores.docs, stores.bus),
-        keys=KeyAuthenticator(stores.docs, secrets.hash_key, stores.bus),
+        bearer=bearer,
+        keys=keys,
         site_access=SiteAccess(stores.docs),
+        accounts=build_accounts(
+            stores,
+            tokens,
+            bearer,
+            keys,
+            hash_key=secrets.hash_key,
+            pepper=secrets.password_pepper,
+            max_retention_days=config.retention_days,
+        ),
     )
     # Components start in this order after the stores open, and stop in reverse before they close.
-    ctx.components.extend([ctx.bearer, ctx.keys])
+    ctx.components.extend([ctx.bearer, ctx.keys, ctx.accounts.hasher])
     # Operators' view: site analytics series, and the sites' declared metrics (reloaded at run time).
     ctx.event_listeners.append(ctx.metrics.on_events)
     ctx.user_metrics = UserMetrics(stores.docs, stores.bus, ctx.metrics)

@@ -1,0 +1,125 @@
+"""Team members of a site: {id, site_id, user_id, role: viewer|admin, created_at}.
+
+Only the owner adds, changes or removes members (a member may also remove themselves). Members are added
+by the email of an existing account.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from domain.accounts.tokens import new_id
+from domain.accounts.users import Email, normalise_email
+from domain.errors import Conflict, Forbidden, NotFound
+from storage.errors import DuplicateKeyError
+from storage.ports import DocumentStore
+
+MemberRole = Literal["viewer", "admin"]
+MAX_MEMBERS = 100
+
+
+class MemberAdd(msgspec.Struct, forbid_unknown_fields=True):
+    """Add an existing user to a site."""
+
+    email: Email
+    role: MemberRole = "viewer"
+
+
+class MemberUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Change a member's role."""
+
+    role: MemberRole
+
+
+class MemberOut(msgspec.Struct):
+    """A member as the API shows them."""
+
+    id: str
+    site_id: str
+    user_id: str
+    email: str
+    name: str
+    role: str
+    created_at: float
+
+
+class MemberAnswer(msgspec.Struct):
+    """`{member}`."""
+
+    member: MemberOut
+
+
+class MemberList(msgspec.Struct):
+    """`{members}`."""
+
+    members: Annotated[list[MemberOut], msgspec.Meta(max_length=MAX_MEMBERS)]
+
+
+class MemberService:
+    """Members of sites."""
+
+    def __init__(self, docs: DocumentStore) -> None:
+        self._docs = docs
+
+    async def _out(self, member: dict[str, Any]) -> MemberOut:
+        user = await self._docs.get("users", member["user_id"]) or {}
+        return MemberOut(
+            id=member["id"],
+            site_id=member["site_id"],
+            user_id=member["user_id"],
+            email=user.get("email", ""),
+            name=user.get("name") or "",
+            role=member["role"],
+            created_at=member["created_at"],
+        )
+
+    async def list(self, site: dict[str, Any]) -> list[MemberOut]:
+        """The site's members, oldest first."""
+        rows = await self._docs.find("members", {"site_id": site["id"]}, sort="created_at")
+        return [await self._out(row) for row in rows]
+
+    async def add(self, site: dict[str, Any], body: MemberAdd) -> MemberOut:
+        """Add a member by email; 404 if no such account, 409 if already on the site."""
+        rows = await self._docs.find("users", {"email": normalise_email(body.email)}, limit=1)
+        if not rows:
+            raise NotFound("no account has this email", code="user_not_found")
+        user = rows[0]
+        if user["id"] == site["owner_id"]:
+            raise Conflict("the owner is already on the site", code="already_member")
+        if await self._docs.count("members", {"site_id": site["id"]}) >= MAX_MEMBERS:
+            raise Conflict(f"a site has at most {MAX_MEMBERS} members", code="too_many_members")
+        member = {
+            "id": new_id(),
+            "site_id": site["id"],
+            "user_id": user["id"],
+            "role": body.role,
+            "created_at": time.time(),
+        }
+        try:
+            await self._docs.insert("members", member)
+        except DuplicateKeyError:
+            raise Conflict("this user is already a member", code="already_member") from None
+        return await self._out(member)
+
+    async def get(self, site: dict[str, Any], member_id: str) -> dict[str, Any]:
+        """A member of this site; 404 otherwise."""
+        rows = await self._docs.find("members", {"id": member_id, "site_id": site["id"]}, limit=1)
+        if not rows:
+            raise NotFound("no such member")
+        return rows[0]
+
+    async def set_role(self, site: dict[str, Any], member_id: str, body: MemberUpdate) -> MemberOut:
+        """Change a member's role."""
+        member = await self.get(site, member_id)
+        await self._docs.update("members", {"id": member["id"]}, {"role": body.role})
+        return await self._out({**member, "role": body.role})
+
+    async def remove(self, site: dict[str, Any], member_id: str, by_user: str, by_role: str) -> None:
+        """Remove a member: the owner may remove anyone, a member only themselves."""
+        member = await self.get(site, member_id)
+        if by_role != "owner" and member["user_id"] != by_user:
+            raise Forbidden("only the owner manages members")
+        await self._docs.delete("members", {"id": member["id"]})

@@ -1,0 +1,58 @@
+"""The account services of one process, built together (server/services.py attaches them to the context)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.accounts.access import BearerAuthenticator
+from domain.accounts.api_keys import KeyService
+from domain.accounts.keys import KeyAuthenticator
+from domain.accounts.members import MemberService
+from domain.accounts.metric_configs import MetricConfigService
+from domain.accounts.passwords import PasswordHasher
+from domain.accounts.sessions import SessionService
+from domain.accounts.sites import SiteService
+from domain.accounts.throttle import Throttle
+from domain.accounts.tokens import TokenService
+from domain.accounts.users import UserService
+from storage.ports import Stores
+
+
+@dataclass
+class Accounts:
+    """Users, sessions, sites, members, keys, metric configs and their throttles."""
+
+    hasher: PasswordHasher
+    throttle: Throttle
+    sessions: SessionService
+    users: UserService
+    sites: SiteService
+    members: MemberService
+    keys: KeyService
+    metric_configs: MetricConfigService
+
+
+def build_accounts(
+    stores: Stores,
+    tokens: TokenService,
+    bearer: BearerAuthenticator,
+    keys: KeyAuthenticator,
+    *,
+    hash_key: bytes,
+    pepper: bytes,
+    max_retention_days: int,
+) -> Accounts:
+    """Every account service over these stores."""
+    hasher = PasswordHasher(pepper)
+    throttle = Throttle(stores.kv)
+    sessions = SessionService(tokens, stores.docs, bearer)
+    return Accounts(
+        hasher=hasher,
+        throttle=throttle,
+        sessions=sessions,
+        users=UserService(stores.docs, hasher, sessions, throttle),
+        sites=SiteService(stores.docs, stores.events, keys, max_retention_days),
+        members=MemberService(stores.docs),
+        keys=KeyService(stores.docs, hash_key, keys),
+        metric_configs=MetricConfigService(stores.docs),
+    )

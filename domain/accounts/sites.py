@@ -1,0 +1,199 @@
+"""Sites: create, list, read, change and delete (with everything that belongs to the site).
+
+Sites: {id, owner_id, name, domain, allowed_origins: [origins], timezone (IANA), retention_days, created_at,
+updated_at}. A user sees the sites they own and those they are a member of; others' sites answer 404.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import zoneinfo
+from typing import Annotated, Any
+
+import msgspec
+
+from domain.accounts.keys import KeyAuthenticator
+from domain.accounts.principals import Role
+from domain.accounts.tokens import new_id
+from domain.errors import Invalid
+from storage.ports import DocumentStore, EventStore
+
+SiteName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Domain = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=253,
+        pattern=r"^(localhost|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$",
+        description="the site's host name, e.g. example.com",
+    ),
+]
+Origin = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=300,
+        pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
+        description="scheme://host[:port], no path",
+    ),
+]
+Origins = Annotated[list[Origin], msgspec.Meta(max_length=50)]
+Timezone = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="an IANA time zone")]
+RetentionDays = Annotated[int, msgspec.Meta(ge=1, le=3650)]
+# Collections whose documents belong to one site (deleted with it).
+SITE_COLLECTIONS = ("members", "metric_configs", "alert_rules", "share_links")
+
+
+class SiteCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A new site."""
+
+    name: SiteName
+    domain: Domain
+    allowed_origins: Origins = []
+    timezone: Timezone = "UTC"
+    retention_days: RetentionDays | None = None
+
+
+class SiteUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Changes to a site; absent fields stay as they are."""
+
+    name: SiteName | msgspec.UnsetType = msgspec.UNSET
+    domain: Domain | msgspec.UnsetType = msgspec.UNSET
+    allowed_origins: Origins | msgspec.UnsetType = msgspec.UNSET
+    timezone: Timezone | msgspec.UnsetType = msgspec.UNSET
+    retention_days: RetentionDays | msgspec.UnsetType = msgspec.UNSET
+
+
+class SiteOut(msgspec.Struct):
+    """A site as the API shows it, with the caller's role on it."""
+
+    id: str
+    owner_id: str
+    name: str
+    domain: str
+    allowed_origins: list[str]
+    timezone: str
+    retention_days: int
+    created_at: float
+    updated_at: float
+    role: str
+
+
+class SiteAnswer(msgspec.Struct):
+    """`{site}`."""
+
+    site: SiteOut
+
+
+class SiteList(msgspec.Struct):
+    """`{sites}`."""
+
+    sites: list[SiteOut]
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def check_timezone(name: str) -> str:
+    """The name if it is a known IANA zone; Invalid otherwise."""
+    if name not in _zones():
+        raise Invalid("unknown time zone", fields={"timezone": "not an IANA time zone name"})
+    return name
+
+
+def site_out(site: dict[str, Any], role: Role | str) -> SiteOut:
+    """The public view of a site document for a caller with `role`."""
+    return SiteOut(
+        id=site["id"],
+        owner_id=site["owner_id"],
+        name=site["name"],
+        domain=site["domain"],
+        allowed_origins=list(site.get("allowed_origins") or []),
+        timezone=site.get("timezone") or "UTC",
+        retention_days=int(site.get("retention_days") or 0),
+        created_at=site["created_at"],
+        updated_at=site.get("updated_at", site["created_at"]),
+        role=role,
+    )
+
+
+class SiteService:
+    """Sites of users."""
+
+    def __init__(
+        self, docs: DocumentStore, events: EventStore, keys: KeyAuthenticator, max_retention_days: int
+    ) -> None:
+        self._docs = docs
+        self._events = events
+        self._keys = keys
+        self.max_retention_days = max_retention_days
+
+    def _retention(self, days: int | None) -> int:
+        if days is None:
+            return self.max_retention_days
+        if days > self.max_retention_days:
+            raise Invalid(
+                "retention is over this server's limit",
+                fields={"retention_days": f"at most {self.max_retention_days}"},
+            )
+        return days
+
+    async def create(self, owner_id: str, body: SiteCreate) -> dict[str, Any]:
+        """A new site owned by `owner_id`."""
+        now = time.time()
+        site = {
+            "id": new_id(),
+            "owner_id": owner_id,
+            "name": body.name.strip() or body.name,
+            "domain": body.domain.lower(),
+            "allowed_origins": sorted(set(body.allowed_origins)),
+            "timezone": check_timezone(body.timezone),
+            "retention_days": self._retention(body.retention_days),
+            "created_at": now,
+            "updated_at": now,
+        }
+        await self._docs.insert("sites", site)
+        return site
+
+    async def list_for(self, user_id: str) -> list[tuple[dict[str, Any], str]]:
+        """(site, role) for every site the user owns or is a member of, oldest first."""
+        owned = [(site, "owner") for site in await self._docs.find("sites", {"owner_id": user_id})]
+        shared = []
+        for member in await self._docs.find("members", {"user_id": user_id}):
+            site = await self._docs.get("sites", member["site_id"])
+            if site is not None:
+                shared.append((site, member["role"]))
+        return sorted(owned + shared, key=lambda pair: (pair[0]["created_at"], pair[0]["id"]))
+
+    async def update(self, site: dict[str, Any], body: SiteUpdate) -> dict[str, Any]:
+        """Apply the given changes; returns the new document."""
+        changes: dict[str, Any] = {}
+        for field in body.__struct_fields__:
+            value = getattr(body, field)
+            if value is not msgspec.UNSET:
+                changes[field] = value
+        if "timezone" in changes:
+            check_timezone(changes["timezone"])
+        if "retention_days" in changes:
+            self._retention(changes["retention_days"])
+        if "domain" in changes:
+            changes["domain"] = changes["domain"].lower()
+        if "allowed_origins" in changes:
+            changes["allowed_origins"] = sorted(set(changes["allowed_origins"]))
+        changes["updated_at"] = time.time()
+        await self._docs.update("sites", {"id": site["id"]}, changes)
+        return {**site, **changes}
+
+    async def delete(self, site: dict[str, Any]) -> None:
+        """Delete a site with its keys (revoked everywhere at once), members, configs and events."""
+        site_id = site["id"]
+        keys = await self._docs.find("api_keys", {"site_id": site_id})
+        await self._docs.delete("api_keys", {"site_id": site_id})
+        for key in keys:
+            await self._keys.revoked(key["lookup"])
+        await self._events.delete_site(site_id)
+        for collection in SITE_COLLECTIONS:
+            await self._docs.delete(collection, {"site_id": site_id})
+        await self._docs.delete("sites", {"id": site_id})

@@ -1,0 +1,95 @@
+"""`/api/v1/sites/{site_id}/keys`: a site's API keys (thin handlers over domain/accounts/api_keys.py).
+
+Viewers list keys (secret values are never shown again); admins and owners create, change, rotate and
+delete them.
+"""
+
+from __future__ import annotations
+
+from domain.accounts.api_keys import KeyAnswer, KeyCreate, KeyList, KeyUpdate
+from handlers.access import authenticated
+from handlers.base import ApiHandler
+from handlers.openapi import Operation
+
+
+class KeysHandler(ApiHandler):
+    """List and create keys."""
+
+    @authenticated
+    async def get(self, site_id: str) -> None:
+        site = await self.site_for(site_id)
+        self.write_json(KeyList(keys=await self.ctx.accounts.keys.list(site)))
+
+    @authenticated
+    async def post(self, site_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        body = self.body_as(KeyCreate)
+        self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.create(site, body)), 201)
+
+
+class KeyHandler(ApiHandler):
+    """Change or delete one key."""
+
+    @authenticated
+    async def patch(self, site_id: str, key_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        body = self.body_as(KeyUpdate)
+        self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.update(site, key_id, body)))
+
+    @authenticated
+    async def delete(self, site_id: str, key_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        await self.ctx.accounts.keys.delete(site, key_id)
+        self.set_status(204)
+        self.finish()
+
+
+class KeyRotateHandler(ApiHandler):
+    """Give a key a new value; the old one stops working at once."""
+
+    @authenticated
+    async def post(self, site_id: str, key_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.rotate(site, key_id)))
+
+
+_ID = r"([A-Za-z0-9_-]{1,64})"
+default_handlers = [
+    (rf"/api/v1/sites/{_ID}/keys", KeysHandler),
+    (rf"/api/v1/sites/{_ID}/keys/{_ID}", KeyHandler),
+    (rf"/api/v1/sites/{_ID}/keys/{_ID}/rotate", KeyRotateHandler),
+]
+
+_KEYS = "/api/v1/sites/{site_id}/keys"
+_KEY = _KEYS + "/{key_id}"
+openapi_operations = [
+    Operation("GET", _KEYS, "The site's keys", tag="keys", response=KeyList, errors=(404,)),
+    Operation(
+        "POST",
+        _KEYS,
+        "Create a key (admin); the value is in this answer, and never again for secret keys",
+        tag="keys",
+        request=KeyCreate,
+        response=KeyAnswer,
+        status=201,
+        errors=(403, 404, 409),
+    ),
+    Operation(
+        "PATCH",
+        _KEY,
+        "Rename, deactivate or reactivate a key (admin)",
+        tag="keys",
+        request=KeyUpdate,
+        response=KeyAnswer,
+        errors=(403, 404),
+    ),
+    Operation("DELETE", _KEY, "Delete a key (admin)", tag="keys", status=204, errors=(403, 404)),
+    Operation(
+        "POST",
+        f"{_KEY}/rotate",
+        "Give a key a new value (admin); the old value stops working",
+        tag="keys",
+        response=KeyAnswer,
+        errors=(403, 404),
+    ),
+]

@@ -1,0 +1,91 @@
+"""`/api/v1/sites/{site_id}/metrics`: a site's Prometheus metric declarations (thin handlers over
+domain/accounts/metric_configs.py). Viewers read; admins and owners change."""
+
+from __future__ import annotations
+
+from domain.accounts.metric_configs import (
+    MetricAnswer,
+    MetricCreate,
+    MetricList,
+    MetricUpdate,
+    metric_out,
+)
+from handlers.access import authenticated
+from handlers.base import ApiHandler
+from handlers.openapi import Operation
+
+
+class MetricConfigsHandler(ApiHandler):
+    """List and declare metrics."""
+
+    @authenticated
+    async def get(self, site_id: str) -> None:
+        site = await self.site_for(site_id)
+        self.write_json(MetricList(metrics=await self.ctx.accounts.metric_configs.list(site)))
+
+    @authenticated
+    async def post(self, site_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        body = self.body_as(MetricCreate)
+        metric = await self.ctx.accounts.metric_configs.create(site, body)
+        self.write_json(MetricAnswer(metric=metric), 201)
+
+
+class MetricConfigHandler(ApiHandler):
+    """Read, change or delete one declaration."""
+
+    @authenticated
+    async def get(self, site_id: str, metric_id: str) -> None:
+        site = await self.site_for(site_id)
+        doc = await self.ctx.accounts.metric_configs.get(site, metric_id)
+        self.write_json(MetricAnswer(metric=metric_out(doc)))
+
+    @authenticated
+    async def patch(self, site_id: str, metric_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        body = self.body_as(MetricUpdate)
+        metric = await self.ctx.accounts.metric_configs.update(site, metric_id, body)
+        self.write_json(MetricAnswer(metric=metric))
+
+    @authenticated
+    async def delete(self, site_id: str, metric_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        await self.ctx.accounts.metric_configs.delete(site, metric_id)
+        self.set_status(204)
+        self.finish()
+
+
+_ID = r"([A-Za-z0-9_-]{1,64})"
+default_handlers = [
+    (rf"/api/v1/sites/{_ID}/metrics", MetricConfigsHandler),
+    (rf"/api/v1/sites/{_ID}/metrics/{_ID}", MetricConfigHandler),
+]
+
+_LIST = "/api/v1/sites/{site_id}/metrics"
+_ONE = _LIST + "/{metric_id}"
+openapi_operations = [
+    Operation(
+        "GET", _LIST, "The site's metric declarations", tag="metrics", response=MetricList, errors=(404,)
+    ),
+    Operation(
+        "POST",
+        _LIST,
+        "Declare a metric (admin); duplicate name answers 409",
+        tag="metrics",
+        request=MetricCreate,
+        response=MetricAnswer,
+        status=201,
+        errors=(403, 404, 409),
+    ),
+    Operation("GET", _ONE, "One metric declaration", tag="metrics", response=MetricAnswer, errors=(404,)),
+    Operation(
+        "PATCH",
+        _ONE,
+        "Change a declaration (admin; the type cannot change)",
+        tag="metrics",
+        request=MetricUpdate,
+        response=MetricAnswer,
+        errors=(403, 404, 409),
+    ),
+    Operation("DELETE", _ONE, "Delete a declaration (admin)", tag="metrics", status=204, errors=(403, 404)),
+]

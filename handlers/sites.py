@@ -1,0 +1,162 @@
+"""`/api/v1/sites` and `/api/v1/sites/{site_id}/members`: sites and their teams (thin handlers).
+
+Roles: viewers read; owners alone change members and delete the site; admins and owners change the rest.
+"""
+
+from __future__ import annotations
+
+from domain.accounts.members import MemberAdd, MemberAnswer, MemberList, MemberUpdate
+from domain.accounts.sites import SiteAnswer, SiteCreate, SiteList, SiteUpdate, site_out
+from handlers.access import authenticated
+from handlers.base import ApiHandler
+from handlers.openapi import Operation
+
+
+class SitesHandler(ApiHandler):
+    """List and create sites."""
+
+    @authenticated
+    async def get(self) -> None:
+        pairs = await self.ctx.accounts.sites.list_for(self.principal.user_id)
+        self.write_json(SiteList(sites=[site_out(site, role) for site, role in pairs]))
+
+    @authenticated
+    async def post(self) -> None:
+        body = self.body_as(SiteCreate)
+        site = await self.ctx.accounts.sites.create(self.principal.user_id, body)
+        self.write_json(SiteAnswer(site=site_out(site, "owner")), 201)
+
+
+class SiteHandler(ApiHandler):
+    """Read, change and delete one site."""
+
+    async def _role(self, site: dict) -> str:
+        return await self.ctx.site_access.role_of(self.principal.user_id, site) or "viewer"
+
+    @authenticated
+    async def get(self, site_id: str) -> None:
+        site = await self.site_for(site_id)
+        self.write_json(SiteAnswer(site=site_out(site, await self._role(site))))
+
+    @authenticated
+    async def patch(self, site_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        body = self.body_as(SiteUpdate)
+        site = await self.ctx.accounts.sites.update(site, body)
+        self.write_json(SiteAnswer(site=site_out(site, await self._role(site))))
+
+    @authenticated
+    async def delete(self, site_id: str) -> None:
+        site = await self.site_for(site_id, "owner")
+        await self.ctx.accounts.sites.delete(site)
+        self.set_status(204)
+        self.finish()
+
+
+class MembersHandler(ApiHandler):
+    """List and add members."""
+
+    @authenticated
+    async def get(self, site_id: str) -> None:
+        site = await self.site_for(site_id)
+        self.write_json(MemberList(members=await self.ctx.accounts.members.list(site)))
+
+    @authenticated
+    async def post(self, site_id: str) -> None:
+        site = await self.site_for(site_id, "owner")
+        body = self.body_as(MemberAdd)
+        self.write_json(MemberAnswer(member=await self.ctx.accounts.members.add(site, body)), 201)
+
+
+class MemberHandler(ApiHandler):
+    """Change a member's role, or remove them (members may remove themselves)."""
+
+    @authenticated
+    async def patch(self, site_id: str, member_id: str) -> None:
+        site = await self.site_for(site_id, "owner")
+        body = self.body_as(MemberUpdate)
+        member = await self.ctx.accounts.members.set_role(site, member_id, body)
+        self.write_json(MemberAnswer(member=member))
+
+    @authenticated
+    async def delete(self, site_id: str, member_id: str) -> None:
+        site = await self.site_for(site_id)
+        role = await self.ctx.site_access.role_of(self.principal.user_id, site) or "viewer"
+        await self.ctx.accounts.members.remove(site, member_id, self.principal.user_id, role)
+        self.set_status(204)
+        self.finish()
+
+
+_ID = r"([A-Za-z0-9_-]{1,64})"
+default_handlers = [
+    (r"/api/v1/sites", SitesHandler),
+    (rf"/api/v1/sites/{_ID}", SiteHandler),
+    (rf"/api/v1/sites/{_ID}/members", MembersHandler),
+    (rf"/api/v1/sites/{_ID}/members/{_ID}", MemberHandler),
+]
+
+_SITE = "/api/v1/sites/{site_id}"
+_SEEN = (404,)  # another user's site, or a missing one
+_ROLE = (403, 404)  # visible, but the role is too low
+openapi_operations = [
+    Operation(
+        "GET", "/api/v1/sites", "Sites the user owns or is a member of", tag="sites", response=SiteList
+    ),
+    Operation(
+        "POST",
+        "/api/v1/sites",
+        "Create a site",
+        tag="sites",
+        request=SiteCreate,
+        response=SiteAnswer,
+        status=201,
+    ),
+    Operation("GET", _SITE, "One site", tag="sites", response=SiteAnswer, errors=_SEEN),
+    Operation(
+        "PATCH",
+        _SITE,
+        "Change a site (admin)",
+        tag="sites",
+        request=SiteUpdate,
+        response=SiteAnswer,
+        errors=_ROLE,
+    ),
+    Operation(
+        "DELETE",
+        _SITE,
+        "Delete a site with its keys, members, metric configs and events (owner)",
+        tag="sites",
+        status=204,
+        errors=_ROLE,
+    ),
+    Operation(
+        "GET", f"{_SITE}/members", "The site's members", tag="members", response=MemberList, errors=_SEEN
+    ),
+    Operation(
+        "POST",
+        f"{_SITE}/members",
+        "Add an existing user by email (owner)",
+        tag="members",
+        request=MemberAdd,
+        response=MemberAnswer,
+        status=201,
+        errors=(*_ROLE, 409),
+    ),
+    Operation(
+        "PATCH",
+        f"{_SITE}/members/{{member_id}}",
+        "Change a member's role (owner)",
+        tag="members",
+        request=MemberUpdate,
+        response=MemberAnswer,
+        errors=_ROLE,
+    ),
+    Operation(
+        "DELETE",
+        f"{_SITE}/members/{{member_id}}",
+        "Remove a member (owner, or the member themselves)",
+        tag="members",
+        status=204,
+        errors=_ROLE,
+    ),
+]
