@@ -7,12 +7,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import auth, health, keys, metric_configs, metric_samples, metrics_endpoint, openapi, sites
+from handlers import (
+    auth,
+    collect,
+    health,
+    keys,
+    metric_configs,
+    metric_samples,
+    metrics_endpoint,
+    openapi,
+    sites,
+    ws_collect,
+)
 
 
 def api_modules() -> tuple[Any, ...]:
     """Every handler module, in route match order (add new modules here)."""
-    return (health, metrics_endpoint, metric_samples, openapi, auth, sites, keys, metric_configs)
+    return (
+        health,
+        metrics_endpoint,
+        metric_samples,
+        collect,
+        ws_collect,
+        openapi,
+        auth,
+        sites,
+        keys,
+        metric_configs,
+    )
 
 
 def all_routes() -> list[tuple[Any, ...]]:

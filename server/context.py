@@ -13,6 +13,7 @@ from domain.accounts.access import BearerAuthenticator, SiteAccess
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.service import Accounts
 from domain.accounts.tokens import TokenService
+from domain.ingest.pipeline import IngestPipeline
 from domain.user_metrics.service import UserMetrics
 from server.config import Config
 from server.metrics import Metrics
@@ -55,6 +56,8 @@ class AppContext:
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
     event_listeners: list[EventListener] = field(default_factory=list)
     components: list[Component] = field(default_factory=list)
+    # The collect pipeline (set by server.services.build_context).
+    ingest: IngestPipeline = field(init=False)
     # User-declared metric families (set by server.services).
     user_metrics: UserMetrics = field(init=False)
     started_at: float = field(default_factory=time.time)

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+# Why ingestion refused or dropped events (the `reason` label of eddy_ingest_events_dropped_total).
+DROP_REASONS = ("bot", "spam_referrer", "bad_origin", "invalid", "rate_limited", "unavailable")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -117,6 +119,42 @@ class Metrics:
             ["store"],
             registry=self.registry,
         )
+        # Ingestion: events accepted (durable and acknowledged), dropped by reason, and the group-commit
+        # writer's batch size, commit latency and queue depth.
+        self.ingest_accepted = Counter(
+            "eddy_ingest_events_accepted_total",
+            "Events acknowledged to senders after a durable commit",
+            registry=self.registry,
+        )
+        self.ingest_dropped = Counter(
+            "eddy_ingest_events_dropped_total",
+            "Events refused or dropped, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.ingest_batch_events = Histogram(
+            "eddy_ingest_batch_events",
+            "Events per group-commit batch",
+            buckets=(1, 5, 10, 50, 100, 500, 1000, 2500, 5000, 10000),
+            registry=self.registry,
+        )
+        self.ingest_commit_seconds = Histogram(
+            "eddy_ingest_commit_duration_seconds",
+            "Time to append one batch durably",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.ingest_queue_depth = Gauge(
+            "eddy_ingest_queue_events",
+            "Events waiting for a group commit",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.ingest_rate_limit_skipped = Counter(
+            "eddy_ingest_rate_limit_skipped_total",
+            "Ingest requests let through unchecked because the key-value store was down (fail open)",
+            registry=self.registry,
+        )
         # Site analytics: bounded by the number of sites; fed by `on_events` (an event listener).
         self.site_pageviews = Counter(
             "eddy_site_pageviews_total",
@@ -140,6 +178,8 @@ class Metrics:
             self.websocket_connections.labels(kind)
         for store in ("documents", "events", "kv", "bus"):
             self.store_errors.labels(store)
+        for reason in DROP_REASONS:
+            self.ingest_dropped.labels(reason)
 
     def on_events(self, events: Sequence[Event]) -> None:
         """Count a durable batch into the site analytics series (an `AppContext.event_listeners` entry)."""

@@ -6,6 +6,8 @@ from domain.accounts.access import BearerAuthenticator, SiteAccess
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.service import build_accounts
 from domain.accounts.tokens import TokenService
+from domain.ingest.pipeline import IngestLimits, IngestPipeline
+from domain.ingest.writer import GroupCommitWriter
 from domain.user_metrics.service import UserMetrics
 from server.config import Config
 from server.context import AppContext
@@ -42,6 +44,12 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     )
     # Components start in this order after the stores open, and stop in reverse before they close.
     ctx.components.extend([ctx.bearer, ctx.keys, ctx.accounts.hasher])
+    writer = GroupCommitWriter(stores.events, ctx.metrics, ctx.event_listeners)
+    ctx.ingest = IngestPipeline(
+        ctx.keys, stores.docs, stores.kv, writer, ctx.metrics, IngestLimits.from_env(config.extra)
+    )
+    # The writer stops (flushing every queued event) before the stores close.
+    ctx.components.extend([ctx.ingest, writer])
     # Operators' view: site analytics series, and the sites' declared metrics (reloaded at run time).
     ctx.event_listeners.append(ctx.metrics.on_events)
     ctx.user_metrics = UserMetrics(stores.docs, stores.bus, ctx.metrics)

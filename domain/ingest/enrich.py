@@ -1,0 +1,165 @@
+"""Turn validated raw events into stored Events: client (browser, OS, device, bot), country, visitor and
+session, page parts, source, utm_* and click ids.
+
+Everything that depends on the sender (user agent, IP, visitor, session) is worked out once per request;
+per event there is only the URL and referrer work (cached within the request, since a batch usually
+repeats its pages) and building the record. No store round trip happens per event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import iptocc
+
+from domain.ingest.clients import ClientClassifier, ClientInfo
+from domain.ingest.decode import RawEvent, event_time, web_url
+from domain.ingest.sources import PageUrl, host_of, is_spam, parse_page_url, source_name
+from domain.ingest.visitor import SESSION_TIMEOUT_S, SaltBook, Sessions, visitor_hash
+from storage.records import Event
+
+log = logging.getLogger("eddy.ingest")
+_DAY_S = 86400
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sent a request: used in memory only (the IP is never stored)."""
+
+    ip: str
+    user_agent: str
+    origin: str | None = None
+
+
+@dataclass
+class Enriched:
+    """The events to store and how many were dropped, by reason."""
+
+    events: list[Event]
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def country_of(ip: str) -> str:
+    """ISO country code of a public IP from the bundled database, or "" (private, unknown, invalid)."""
+    try:
+        return iptocc.country_code(ip) or ""
+    except ValueError:
+        return ""
+
+
+class Enricher:
+    """Builds stored Events from raw ones for one site and sender."""
+
+    def __init__(self, clients: ClientClassifier, salts: SaltBook, sessions: Sessions) -> None:
+        self.clients = clients
+        self._salts = salts
+        self._sessions = sessions
+        self.session_fallbacks = 0
+
+    def client(self, sender: Sender) -> ClientInfo:
+        """The client the sender's user agent describes (cached)."""
+        return self.clients.classify(sender.user_agent)
+
+    async def enrich(
+        self, site_id: str, raw_events: list[RawEvent], sender: Sender, client: ClientInfo
+    ) -> Enriched:
+        """Stored Events for `raw_events` (all validated first: an Invalid timestamp rejects the whole
+        request before anything is stored). Spam referrers are dropped and counted."""
+        now = time.time()
+        now_ms = int(now * 1000)
+        times = [event_time(raw.ts, now_ms, f"events[{i}].ts") for i, raw in enumerate(raw_events)]
+        today, yesterday = await self._salts.salts(now)
+        visitor_id = visitor_hash(today, site_id, sender.ip, sender.user_agent)
+        session_id = ""
+        if any(raw.session_id is None for raw in raw_events):
+            previous = None
+            if yesterday is not None and now % _DAY_S < SESSION_TIMEOUT_S:
+                previous = visitor_hash(yesterday, site_id, sender.ip, sender.user_agent)
+            session_id, visitor_id = await self._session(site_id, visitor_id, previous, now)
+        country = country_of(sender.ip)
+        pages: dict[str, PageUrl] = {}
+        referrer_hosts: dict[str, str] = {}
+        events: list[Event] = []
+        dropped: dict[str, int] = {}
+        ids = secrets.token_hex(8 * len(raw_events))
+        for index, raw in enumerate(raw_events):
+            referrer = web_url(raw.referrer)
+            ref_host = referrer_hosts.get(referrer)
+            if ref_host is None:
+                ref_host = referrer_hosts[referrer] = host_of(referrer) if referrer else ""
+            if ref_host and is_spam(ref_host):
+                dropped["spam_referrer"] = dropped.get("spam_referrer", 0) + 1
+                continue
+            url = web_url(raw.url)
+            page = pages.get(url)
+            if page is None:
+                page = pages[url] = parse_page_url(url) if url else _NO_PAGE
+            utm = page.utm
+            if utm[0]:
+                source = utm[0]
+            elif page.click_source:
+                source = page.click_source
+            elif ref_host and ref_host != page.hostname:
+                source = source_name(ref_host)
+            else:
+                source = ""  # direct, or navigation inside the site
+            traits = raw.traits
+            events.append(
+                Event(
+                    id=raw.id or ids[index * 16 : index * 16 + 16],
+                    site_id=site_id,
+                    ts=times[index],
+                    name=raw.name or "",
+                    url=url,
+                    path=page.path,
+                    hostname=page.hostname,
+                    title=raw.title,
+                    referrer=referrer,
+                    source=source,
+                    utm_source=utm[0],
+                    utm_medium=utm[1],
+                    utm_campaign=utm[2],
+                    utm_term=utm[3],
+                    utm_content=utm[4],
+                    country=country,
+                    browser=client.browser,
+                    os=client.os,
+                    device=client.device,
+                    screen=raw.screen,
+                    visitor_id=visitor_id,
+                    session_id=raw.session_id or session_id,
+                    user_id=raw.user_id,
+                    props=raw.props,
+                    traits=_traits(traits) if traits is not None else {},
+                )
+            )
+        return Enriched(events, dropped)
+
+    async def _session(
+        self, site_id: str, visitor_id: str, previous: str | None, now: float
+    ) -> tuple[str, str]:
+        try:
+            return await self._sessions.session_for(site_id, visitor_id, previous)
+        except Exception as error:  # noqa: BLE001 - key-value store down: degrade, never refuse events
+            # Without the store, a visitor's session is their hour: sessions split more, nothing is lost.
+            self.session_fallbacks += 1
+            log.warning("session store unavailable, using hourly sessions: %s", error)
+            hour = int(now // 3600)
+            digest = hashlib.blake2b(f"{visitor_id}:{hour}".encode(), digest_size=8).hexdigest()
+            return digest, visitor_id
+
+
+_NO_PAGE = PageUrl("", "", ("", "", "", "", ""), "")
+
+
+def _traits(traits: object) -> dict[str, str]:
+    values = {
+        "age_band": getattr(traits, "age_band", ""),
+        "gender": getattr(traits, "gender", ""),
+        "plan": getattr(traits, "plan", ""),
+    }
+    return {name: value for name, value in values.items() if value}

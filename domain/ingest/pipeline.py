@@ -1,0 +1,188 @@
+"""The ingest pipeline: key → origin → rate limits → decode → enrich → group-commit writer.
+
+Both collect transports call it: HTTP (`ingest_body`) and websocket (`authorize` once at connect, then
+`ingest` per message). Refusals raise domain errors (401/403/413/422/429/503) and count a drop reason.
+
+Origins: a public key (tracker in browsers) is honoured only from one of its site's `allowed_origins`
+(or, when that list is empty, http(s)://<site domain>); a request without an Origin is refused. Secret keys
+are for servers and need no Origin. Sites are cached in process for SITE_CACHE_S.
+
+Rate limits: fixed one-second windows per key and per site in the key-value store (`hit`), shared by
+every process on Redis. When the key-value store is down the check fails open (events keep flowing, which
+matters more than the limit during an outage) and each unchecked request is counted in
+eddy_ingest_rate_limit_skipped_total.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from domain.accounts.keys import KeyAuthenticator
+from domain.accounts.principals import KeyPrincipal
+from domain.errors import DomainError, Forbidden, RateLimited, Unauthorized
+from domain.ingest.clients import ClientClassifier
+from domain.ingest.decode import RawEvent, decode_payload
+from domain.ingest.enrich import Enricher, Sender
+from domain.ingest.visitor import SaltBook, Sessions
+from domain.ingest.writer import GroupCommitWriter
+from server.metrics import Metrics
+from storage.ports import DocumentStore, KeyValue
+
+SITE_CACHE_S = 30.0
+SITE_CACHE_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Requests (HTTP bodies or websocket messages) allowed per second per key and per site."""
+
+    per_key: int = 5000
+    per_site: int = 10000
+
+    @classmethod
+    def from_env(cls, extra: Mapping[str, str]) -> IngestLimits:
+        """From EDDY_INGEST_KEY_RPS and EDDY_INGEST_SITE_RPS (the config's EDDY_* variables)."""
+        return cls(
+            per_key=int(extra.get("EDDY_INGEST_KEY_RPS", cls.per_key)),
+            per_site=int(extra.get("EDDY_INGEST_SITE_RPS", cls.per_site)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Site:
+    origins: frozenset[str]
+    cached_until: float
+
+
+def normalize_origin(origin: str) -> str:
+    """`HTTPS://Example.com/` → `https://example.com`."""
+    return origin.strip().rstrip("/").lower()
+
+
+class IngestPipeline:
+    """Accepts events for one process: authenticates, checks, enriches and commits them."""
+
+    def __init__(
+        self,
+        keys: KeyAuthenticator,
+        docs: DocumentStore,
+        kv: KeyValue,
+        writer: GroupCommitWriter,
+        metrics: Metrics,
+        limits: IngestLimits | None = None,
+    ) -> None:
+        self._keys = keys
+        self._docs = docs
+        self._kv = kv
+        self.writer = writer
+        self._metrics = metrics
+        self.limits = limits or IngestLimits()
+        self.enricher = Enricher(ClientClassifier(), SaltBook(docs), Sessions(kv))
+        self._sites: dict[str, _Site] = {}
+
+    async def start(self) -> None:
+        """Compile the user-agent patterns off the IOLoop before traffic arrives."""
+        await self.enricher.clients.load()
+
+    async def stop(self) -> None:
+        """Nothing to flush here (the writer flushes itself)."""
+
+    def drop(self, reason: str, count: int = 1) -> None:
+        """Count refused or dropped events."""
+        if count > 0:
+            self._metrics.ingest_dropped.labels(reason).inc(count)
+
+    async def authorize(
+        self, raw_key: str | None, origin: str | None, *, in_url_or_body: bool
+    ) -> KeyPrincipal:
+        """The key's principal, if it may ingest from this origin. 401 unknown/revoked/expired key;
+        403 bad origin, or a secret key used like a public one (sent from a browser, with an Origin, or
+        in a body/query field where it would end up in page source and logs: only X-Api-Key carries it)."""
+        principal = await self._keys.authenticate(raw_key.strip()) if raw_key else None
+        if principal is None:
+            raise Unauthorized("invalid, revoked or expired API key", code="invalid_key")
+        if principal.kind == "secret" and (in_url_or_body or origin is not None):
+            raise Forbidden("secret keys are for servers: send them in X-Api-Key", code="wrong_key_kind")
+        if principal.kind == "public":
+            allowed = await self._allowed_origins(principal.site_id)
+            if origin is None or normalize_origin(origin) not in allowed:
+                raise Forbidden("this origin may not send events for the site", code="bad_origin")
+        return principal
+
+    async def check_rate(self, principal: KeyPrincipal) -> None:
+        """Raise RateLimited when the key or its site is over its per-second budget."""
+        try:
+            key_hits, key_reset = await self._kv.hit(f"rl:ingest:k:{principal.key_id}", 1.0)
+            site_hits, site_reset = await self._kv.hit(f"rl:ingest:s:{principal.site_id}", 1.0)
+        except Exception:  # noqa: BLE001 - documented: fail open while the key-value store is down
+            self._metrics.ingest_rate_limit_skipped.inc()
+            return
+        if key_hits > self.limits.per_key:
+            raise RateLimited(key_reset, "too many requests for this key")
+        if site_hits > self.limits.per_site:
+            raise RateLimited(site_reset, "too many requests for this site")
+
+    async def ingest_body(self, body: bytes, header_key: str | None, sender: Sender) -> int:
+        """An HTTP collect body: returns how many events were accepted (durable)."""
+        try:
+            raw_events, body_key = decode_payload(body)
+        except DomainError:
+            self.drop("invalid")
+            raise
+        try:
+            principal = await self.authorize(
+                header_key or body_key, sender.origin, in_url_or_body=not header_key
+            )
+        except Forbidden as error:
+            if error.code == "bad_origin":
+                self.drop("bad_origin", len(raw_events))
+            raise
+        return await self.ingest(principal, raw_events, sender)
+
+    async def ingest(self, principal: KeyPrincipal, raw_events: list[RawEvent], sender: Sender) -> int:
+        """Rate-limit, enrich and durably store events for an authorised key; returns how many were
+        accepted. Bots (for public keys, whose user agent is the visitor's) and spam are dropped."""
+        try:
+            await self.check_rate(principal)
+        except RateLimited:
+            self.drop("rate_limited", len(raw_events))
+            raise
+        client = self.enricher.client(sender)
+        # A secret key's user agent is the sending server's, not a visitor's: no bot verdict from it.
+        if client.bot and principal.kind == "public":
+            self.drop("bot", len(raw_events))
+            return 0
+        try:
+            enriched = await self.enricher.enrich(principal.site_id, raw_events, sender, client)
+        except DomainError:
+            self.drop("invalid", len(raw_events))
+            raise
+        for reason, count in enriched.dropped.items():
+            self.drop(reason, count)
+        try:
+            await self.writer.submit(enriched.events)
+        except DomainError:
+            self.drop("unavailable", len(enriched.events))
+            raise
+        self._metrics.ingest_accepted.inc(len(enriched.events))
+        return len(enriched.events)
+
+    async def _allowed_origins(self, site_id: str) -> frozenset[str]:
+        now = time.monotonic()
+        cached = self._sites.get(site_id)
+        if cached is not None and cached.cached_until > now:
+            return cached.origins
+        site = await self._docs.get("sites", site_id)
+        origins: frozenset[str] = frozenset()
+        if site is not None:
+            listed = [normalize_origin(o) for o in site.get("allowed_origins") or [] if isinstance(o, str)]
+            domain = str(site.get("domain") or "").strip().lower()
+            if not listed and domain:
+                listed = [f"https://{domain}", f"http://{domain}"]
+            origins = frozenset(listed)
+        if len(self._sites) >= SITE_CACHE_ENTRIES:
+            self._sites.clear()
+        self._sites[site_id] = _Site(origins, now + SITE_CACHE_S)
+        return origins

@@ -1,0 +1,72 @@
+"""The event decoder under arbitrary input: it returns events or raises a domain 4xx, nothing else."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.errors import DomainError
+from domain.ingest.decode import MAX_EVENTS, decode_message, decode_payload, event_time
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=6)
+    ),
+    max_leaves=30,
+)
+FIELDS = st.sampled_from(
+    ["name", "id", "url", "referrer", "ts", "props", "traits", "events", "k", "session_id"]
+)
+EVENTISH = st.dictionaries(FIELDS, JSON, max_size=8)
+
+
+def _check(body: bytes) -> None:
+    try:
+        events, key = decode_payload(body)
+    except DomainError as error:
+        assert 400 <= error.status < 500 and error.message
+        return
+    assert 1 <= len(events) <= MAX_EVENTS
+    assert key is None or isinstance(key, str)
+    for event in events:
+        assert isinstance(event.name, str) and event.name
+        assert len(event.props) <= 30
+        assert all(isinstance(v, str | int | float | bool) for v in event.props.values())
+        try:
+            event_time(event.ts, 1_800_000_000_000, "ts")
+        except DomainError as error:
+            assert error.status == 422
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON)
+def test_any_json_value(value: object) -> None:
+    _check(orjson.dumps(value))
+
+
+@settings(max_examples=300, deadline=None)
+@given(EVENTISH, st.lists(EVENTISH, max_size=4))
+def test_event_shaped_objects(top: dict[str, object], batch: list[dict[str, object]]) -> None:
+    _check(orjson.dumps(top))
+    _check(orjson.dumps({"events": batch}))
+    try:
+        decode_message(orjson.dumps({"id": "m1", "events": batch}))
+    except DomainError as error:
+        assert 400 <= error.status < 500
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes(body: bytes) -> None:
+    _check(body)
+
+
+def test_numbers_beyond_64_bits_are_refused() -> None:
+    _check(b'{"name":"x","props":{"a":123456789012345678901234567890}}')
+    _check(b'{"name":"x","ts":123456789012345678901234567890}')
