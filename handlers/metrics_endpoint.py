@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 from tornado.ioloop import IOLoop
 
 from handlers.base import ApiHandler
@@ -24,7 +24,8 @@ class MetricsHandler(ApiHandler):
             if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
                 self.set_header("WWW-Authenticate", 'Bearer realm="metrics"')
                 raise ApiError(401, "unauthorized", "a valid metrics token is required")
-        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        # Every name Eddy exports is a classic one, so the 0.0.4 text format every Prometheus reads fits.
+        self.set_header("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)
         self.set_header("Cache-Control", "no-store")
         metrics = self.ctx.metrics
         if metrics.multiprocess_dir is None:

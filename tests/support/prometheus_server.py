@@ -1,0 +1,92 @@
+"""A real Prometheus (Debian's `prometheus`) on a free loopback port, scraping the targets it is given."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tests.support.ports import free_port
+
+
+class PrometheusServer:
+    """One prometheus process with a generated config; `stop()` ends it and removes its storage."""
+
+    def __init__(self, targets: list[str], *, scrape_interval: str = "1s", bearer_token: str = "") -> None:
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise RuntimeError(
+                "prometheus is not installed: run `make test` (scripts/system-deps.sh installs it)"
+            )
+        self.binary = binary
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="eddy-prometheus-"))
+        auth = f"    authorization: {{credentials: {bearer_token}}}\n" if bearer_token else ""
+        (self.dir / "prometheus.yml").write_text(
+            "global:\n"
+            f"  scrape_interval: {scrape_interval}\n"
+            "scrape_configs:\n"
+            "  - job_name: eddy\n"
+            f"    static_configs: [{{targets: [{', '.join(repr(t) for t in targets)}]}}]\n" + auth
+        )
+        self.log_path = self.dir / "prometheus.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> PrometheusServer:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    self.binary,
+                    f"--config.file={self.dir / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={self.dir / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--log.level=warn",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"prometheus exited: {self.log_path.read_text(errors='replace')}")
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as answer:
+                    if answer.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("prometheus did not become ready")
+
+    def query_url(self, promql: str) -> str:
+        """The instant-query URL of the HTTP API for `promql`."""
+        return f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+
+    @staticmethod
+    def vector(body: bytes) -> list[dict[str, Any]]:
+        """The result vector of a query answer."""
+        data = orjson.loads(body)
+        assert data["status"] == "success", data
+        return data["data"]["result"]  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+        shutil.rmtree(self.dir, ignore_errors=True)

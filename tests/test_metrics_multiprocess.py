@@ -1,0 +1,140 @@
+"""`--processes 2`: /metrics answered by either worker shows one coherent view (every worker's counts
+merged), user-declared metrics included; the metric files are emptied at each start."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.mmap_dict import MmapedDict
+
+from tests.support.app import make_test_context
+from tests.support.eddy_process import EddyProcess
+from tests.support.scrape import value
+from tests.support.sites import add_metric_config, make_key, make_site
+
+pytestmark = pytest.mark.slow
+
+
+def seed(data_dir: Path) -> dict[str, Any]:
+    """A site, a secret key and two metric configs in the data dir, before Eddy starts."""
+
+    async def go() -> dict[str, Any]:
+        ctx = make_test_context(data_dir)
+        await ctx.start()
+        try:
+            site = await make_site(ctx)
+            key = await make_key(ctx, site["id"])
+            await add_metric_config(ctx, site["id"], "orders", "counter")
+            await add_metric_config(ctx, site["id"], "basket", "gauge")
+            return {"site": site["id"], "key": key}
+        finally:
+            await ctx.stop()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def eddy(tmp_path: Path) -> Iterator[EddyProcess]:
+    process = EddyProcess(tmp_path / "data", "--processes", "2")
+    yield process
+    process.stop()
+
+
+def wait_workers(eddy: EddyProcess, count: int) -> list[int]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        pids = re.findall(r"\[(\d+)\] eddy: Eddy worker \d listening", eddy.log())
+        if len(pids) >= count:
+            return [int(p) for p in pids[-count:]]
+        time.sleep(0.1)
+    raise AssertionError(eddy.log())
+
+
+def get(url: str) -> str:
+    # A new connection each time, so the kernel spreads requests over both workers.
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return answer.read().decode()
+
+
+def post_sample(eddy: EddyProcess, key: str, name: str, number: float) -> None:
+    body = json.dumps({"metrics": [{"name": name, "value": number}]}).encode()
+    request = urllib.request.Request(
+        eddy.url + "/api/v1/metrics",
+        data=body,
+        headers={"X-Api-Key": key, "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 202
+
+
+def healthz_count_per_worker(metrics_dir: Path) -> dict[int, float]:
+    """Each worker's own count of answered /healthz requests, read from its file."""
+    counts: dict[int, float] = {}
+    for path in metrics_dir.glob("histogram_*.db"):
+        pid = int(path.stem.split("_")[-1])
+        for key, number, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):
+            _family, sample, labels, _help = json.loads(key)
+            # files keep per-bucket counts (the merge makes them cumulative): their sum is the count
+            if sample.endswith("_bucket") and labels.get("handler") == "HealthzHandler":
+                counts[pid] = counts.get(pid, 0) + number
+    return counts
+
+
+def healthz_count(text: str) -> float | None:
+    return value(text, "eddy_http_request_duration_seconds_count", handler="HealthzHandler", status="2xx")
+
+
+def test_every_worker_answers_with_the_merged_view(eddy: EddyProcess) -> None:
+    seeded = seed(eddy.data_dir)
+    eddy.start()
+    pids = wait_workers(eddy, 2)
+    metrics_dir = eddy.data_dir / "prometheus"
+    before = healthz_count(get(eddy.url + "/metrics")) or 0  # start() itself waited on /healthz
+    for _ in range(60):
+        get(eddy.url + "/healthz")
+    for n in range(1, 21):
+        post_sample(eddy, seeded["key"], "orders", 1)
+        post_sample(eddy, seeded["key"], "basket", n)
+    per_worker = healthz_count_per_worker(metrics_dir)
+    assert set(per_worker) == set(pids), (per_worker, pids)
+    assert all(count > 0 for count in per_worker.values()), per_worker  # both workers served some
+    assert sum(per_worker.values()) == before + 60
+    site = seeded["site"]
+    for _ in range(12):
+        text = get(eddy.url + "/metrics")
+        assert healthz_count(text) == before + 60
+        assert value(text, "eddy_user_orders_total", site=site) == 20
+        assert value(text, "eddy_user_basket", site=site) == 20  # the most recent value, whoever set it
+        assert value(text, "eddy_websocket_connections", kind="live") == 0
+        assert text.count("# TYPE eddy_build_info gauge") == 1
+        assert "pid=" not in text and "eddy_config_generation" not in text
+    promtool = shutil.which("promtool")
+    assert promtool
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    # A restart starts from empty files: no count from the previous run survives.
+    eddy.signal(signal.SIGTERM)
+    assert eddy.wait(timeout=15) == 0
+    eddy.start()
+    wait_workers(eddy, 4)
+    for _ in range(3):
+        get(eddy.url + "/healthz")
+    text = get(eddy.url + "/metrics")
+    # 3 plus start()'s own health checks: none of the 60 of the previous run
+    assert 3 <= (healthz_count(text) or 0) < 10
+    assert value(text, "eddy_user_orders_total", site=site) is None

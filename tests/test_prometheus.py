@@ -1,0 +1,128 @@
+"""Eddy's /metrics against the real Prometheus tools: `promtool check metrics` on a scrape after mixed
+traffic, and a real Prometheus server scraping a running Eddy and answering queries."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient
+
+from server.context import AppContext
+from tests.support.api import Api
+from tests.support.events import make_events, store_events
+from tests.support.prometheus_server import PrometheusServer
+from tests.support.sites import add_metric_config, make_key, make_site
+
+
+async def mixed_traffic(ctx: AppContext, api: Api) -> dict[str, Any]:
+    """Every kind of request and metric Eddy has, some failing on purpose."""
+    site = await make_site(ctx)
+    key = await make_key(ctx, site["id"])
+    await add_metric_config(ctx, site["id"], "signups", "counter", ["plan"], help_text='Sign-ups "quoted"\nx')
+    await add_metric_config(ctx, site["id"], "cart_value", "gauge")
+    await add_metric_config(ctx, site["id"], "load_seconds", "histogram", ["page"], buckets=[0.5, 1, 2])
+    await add_metric_config(ctx, site["id"], "upload_bytes", "summary")
+    samples = [
+        {"name": "signups", "value": 3, "labels": {"plan": 'p"r\\o\n'}},
+        {"name": "signups", "value": 2, "labels": {"plan": "free"}},
+        {"name": "cart_value", "value": -12.5},
+        {"name": "load_seconds", "value": 0.7, "labels": {"page": "/"}},
+        {"name": "upload_bytes", "value": 2048},
+    ]
+    headers = {"X-Api-Key": key}
+    assert (await api.post("/api/v1/metrics", json={"metrics": samples}, headers=headers)).status == 202
+    assert (
+        await api.post("/api/v1/metrics", json={"metrics": [{"name": "x", "value": 1}]}, headers=headers)
+    ).status == 422
+    assert (await api.post("/api/v1/metrics", json={"metrics": samples})).status == 401
+    assert (await api.get("/healthz")).status == 200
+    assert (await api.get("/readyz")).status == 200
+    assert (await api.get("/api/v1/no-such-thing")).status == 404
+    await store_events(ctx, make_events(site["id"], pageviews=4, others=3))
+    return site
+
+
+def promtool_check(text: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("promtool")
+    assert binary, "promtool is not installed: run `make test` (scripts/system-deps.sh installs it)"
+    return subprocess.run(
+        [binary, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
+
+
+async def test_promtool_accepts_a_scrape_after_mixed_traffic(ctx: AppContext, api: Api) -> None:
+    await mixed_traffic(ctx, api)
+    answer = await api.get("/metrics", expect_json=False)
+    assert answer.status == 200
+    assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = answer.body.decode()
+    for family in (
+        "eddy_user_signups_total",
+        "eddy_site_pageviews_total",
+        "eddy_http_request_duration_seconds",
+    ):
+        assert family in text
+    result = promtool_check(text)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "" and result.stderr.strip() == ""
+    # promtool itself must fail a bad exposition, or this test proves nothing
+    bad = promtool_check("# TYPE eddy_bad_total gauge\neddy_bad_total 1\n")
+    assert bad.returncode != 0
+
+
+async def _query(prometheus: PrometheusServer, promql: str) -> list[dict[str, Any]]:
+    answer = await AsyncHTTPClient().fetch(prometheus.query_url(promql), raise_error=False)
+    assert answer.code == 200, answer.body
+    return prometheus.vector(answer.body)
+
+
+@pytest.mark.slow
+class TestRealPrometheus:
+    """A real Prometheus scraping Eddy (behind a metrics token) and answering PromQL."""
+
+    @pytest.fixture
+    def metrics_token(self) -> str:
+        return "scrape-" + "t" * 40
+
+    @pytest.fixture
+    def app_config(self, metrics_token: str) -> dict[str, Any]:
+        return {"metrics_token": metrics_token}
+
+    @pytest.fixture
+    def prometheus(self, http_server_port: Any, metrics_token: str) -> Iterator[PrometheusServer]:
+        server = PrometheusServer([f"127.0.0.1:{http_server_port[1]}"], bearer_token=metrics_token).start()
+        yield server
+        server.stop()
+
+    async def test_prometheus_scrapes_eddy_and_answers_site_and_user_series(
+        self, ctx: AppContext, api: Api, prometheus: PrometheusServer, metrics_token: str
+    ) -> None:
+        site = await mixed_traffic(ctx, api)
+        sid = site["id"]
+        # /metrics is behind the token here: Prometheus sends it, anyone else is refused
+        assert (await api.get("/metrics")).status == 401
+        expected = {
+            f'eddy_user_signups_total{{site="{sid}",plan="free"}}': 2.0,
+            f'eddy_site_pageviews_total{{site="{sid}"}}': 4.0,
+            f'eddy_site_events_total{{site="{sid}"}}': 7.0,
+            f'eddy_user_load_seconds_count{{site="{sid}",page="/"}}': 1.0,
+        }
+        found: dict[str, float] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and found != expected:
+            for promql in expected:
+                vector = await _query(prometheus, promql)
+                if vector:
+                    assert len(vector) == 1, vector
+                    assert vector[0]["metric"]["job"] == "eddy"
+                    found[promql] = float(vector[0]["value"][1])
+            await asyncio.sleep(0.5)
+        assert found == expected, prometheus.log_path.read_text(errors="replace")
+        # the scrape is healthy from Prometheus' own point of view
+        assert [float(v["value"][1]) for v in await _query(prometheus, 'up{job="eddy"}')] == [1.0]
