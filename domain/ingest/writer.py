@@ -15,7 +15,6 @@ memory. `stop()` refuses new work and flushes everything queued, so SIGTERM lose
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -153,5 +152,7 @@ class GroupCommitWriter:
             if not done.done():
                 done.set_result(None)
         for listener in list(self._listeners):
-            with contextlib.suppress(Exception):  # a listener must never break ingestion
+            try:
                 listener(events)
+            except Exception:  # a listener must never break ingestion
+                log.exception("event listener %r failed", listener)

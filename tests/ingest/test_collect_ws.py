@@ -1,0 +1,153 @@
+"""WS /ws/collect end to end: acks after durable commits, nacks with reasons, origin checks before the
+upgrade, Tornado's message size limit, per-connection rate limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+from handlers import ws_collect
+from server.app import WEBSOCKET_MAX_MESSAGE_SIZE
+from server.context import AppContext
+from tests.ingest.helpers import dropped, stored, stored_count
+from tests.support.ingest_sites import BROWSER_UA, ORIGIN, make_site_key
+
+
+@pytest.fixture
+def ws_url(http_server_port: Any) -> str:
+    return f"ws://127.0.0.1:{http_server_port[1]}/ws/collect"
+
+
+async def connect(url: str, headers: dict[str, str]) -> WebSocketClientConnection:
+    return await websocket_connect(HTTPRequest(url, headers=headers), max_message_size=1 << 20)
+
+
+async def exchange(conn: WebSocketClientConnection, message: Any) -> dict[str, Any]:
+    await conn.write_message(orjson.dumps(message).decode())
+    answer = await conn.read_message()
+    assert isinstance(answer, str), answer
+    return orjson.loads(answer)
+
+
+def events(n: int, prefix: str = "e") -> list[dict[str, Any]]:
+    return [{"name": "pageview", "id": f"{prefix}{i}", "url": f"https://shop.example/p{i}"} for i in range(n)]
+
+
+async def test_public_key_stream_is_acked_after_storing(
+    http_server: Any, ctx: AppContext, ws_url: str
+) -> None:
+    key = await make_site_key(ctx)
+    conn = await connect(f"{ws_url}?k={key.value}", {"Origin": ORIGIN, "User-Agent": BROWSER_UA})
+    assert ctx.metrics.websocket_connections.labels("collect")._value.get() == 1
+    assert await exchange(conn, {"id": "m1", "events": events(20)}) == {"ack": "m1", "accepted": 20}
+    assert await stored_count(ctx, key.site_id) == 20
+    # the same ids again (a retry after a lost ack) are acknowledged and stored once
+    assert await exchange(conn, {"id": 2, "events": events(20)}) == {"ack": 2, "accepted": 20}
+    assert await stored_count(ctx, key.site_id) == 20
+    rows = await stored(ctx, key.site_id)
+    assert {row.browser for row in rows} == {"Chrome"}
+    conn.close()
+
+
+async def test_invalid_messages_are_nacked_and_store_nothing(
+    http_server: Any, ctx: AppContext, ws_url: str
+) -> None:
+    key = await make_site_key(ctx)
+    conn = await connect(f"{ws_url}?k={key.value}", {"Origin": ORIGIN, "User-Agent": BROWSER_UA})
+    await conn.write_message("{not json")
+    answer = orjson.loads(await conn.read_message())
+    assert answer["nack"] is None and answer["error"]["code"] == "invalid_json"
+    bad = [
+        {"id": "a", "events": []},
+        {"id": "b", "events": [{"url": "https://shop.example/"}]},
+        {"id": "c", "events": [{"name": "x", "props": {"$gt": 1}}]},
+        {"id": "d", "events": [{"name": "x", "ts": "soon"}]},
+        {"events": events(1)},
+    ]
+    for message in bad:
+        answer = await exchange(conn, message)
+        assert answer["nack"] == message.get("id") and answer["error"]["code"] == "validation_failed", answer
+    assert await stored_count(ctx, key.site_id) == 0
+    assert dropped(ctx, "invalid") == len(bad) + 1
+    # the connection is still usable
+    assert await exchange(conn, {"id": "ok", "events": events(1)}) == {"ack": "ok", "accepted": 1}
+    conn.close()
+
+
+async def test_origin_and_key_checks_before_upgrade(http_server: Any, ctx: AppContext, ws_url: str) -> None:
+    public = await make_site_key(ctx)
+    secret = await make_site_key(ctx, "secret")
+    refused = [
+        (f"{ws_url}?k={public.value}", {"Origin": "https://evil.example"}, 403),
+        (f"{ws_url}?k={public.value}", {}, 403),
+        (f"{ws_url}?k=eddy_pk_{'x' * 32}", {"Origin": ORIGIN}, 401),
+        (ws_url, {"Origin": ORIGIN}, 401),
+        (f"{ws_url}?k={secret.value}", {}, 403),  # a secret key in a URL
+        (ws_url, {"X-Api-Key": secret.value, "Origin": ORIGIN}, 403),  # a secret key from a browser
+    ]
+    for url, headers, status in refused:
+        with pytest.raises(HTTPClientError) as caught:
+            await connect(url, headers)
+        assert caught.value.code == status, (url, headers)
+    assert dropped(ctx, "bad_origin") == 2
+    # a server with its secret key in the header, no Origin
+    conn = await connect(ws_url, {"X-Api-Key": secret.value, "User-Agent": "backend/1"})
+    assert await exchange(conn, {"id": 1, "events": events(3)}) == {"ack": 1, "accepted": 3}
+    conn.close()
+
+
+async def test_oversize_message_closes_1009(http_server: Any, ctx: AppContext, ws_url: str) -> None:
+    key = await make_site_key(ctx)
+    conn = await connect(f"{ws_url}?k={key.value}", {"Origin": ORIGIN, "User-Agent": BROWSER_UA})
+    big = {"id": "big", "events": [{"name": "x", "title": "a" * 500}] * (WEBSOCKET_MAX_MESSAGE_SIZE // 500)}
+    await conn.write_message(orjson.dumps(big).decode())
+    assert await conn.read_message() is None
+    assert conn.close_code == 1009
+    assert await stored_count(ctx, key.site_id) == 0
+    conn.close()
+
+
+async def test_per_connection_rate_limit(
+    http_server: Any, ctx: AppContext, ws_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ws_collect, "BURST", 2.0)
+    monkeypatch.setattr(ws_collect, "MESSAGES_PER_S", 0.5)
+    key = await make_site_key(ctx)
+    conn = await connect(f"{ws_url}?k={key.value}", {"Origin": ORIGIN, "User-Agent": BROWSER_UA})
+    answers = [await exchange(conn, {"id": i, "events": events(1, f"r{i}-")}) for i in range(3)]
+    assert [a.get("ack") for a in answers[:2]] == [0, 1]
+    assert answers[2]["nack"] == 2 and answers[2]["error"]["code"] == "rate_limited"
+    assert answers[2]["retry_after"] >= 1
+    assert await stored_count(ctx, key.site_id) == 2
+    conn.close()
+
+
+async def test_store_down_nacks_with_retry_after(http_server: Any, ctx: AppContext, ws_url: str) -> None:
+    key = await make_site_key(ctx, "secret")
+    conn = await connect(ws_url, {"X-Api-Key": key.value})
+    ctx.ingest.writer.retry_for = 0.2
+    await ctx.stores.events.close()
+    try:
+        answer = await exchange(conn, {"id": "m", "events": events(2)})
+    finally:
+        await ctx.stores.events.open()
+    assert answer["nack"] == "m" and answer["error"]["code"] == "unavailable" and answer["retry_after"] >= 1
+    assert await exchange(conn, {"id": "m", "events": events(2)}) == {"ack": "m", "accepted": 2}
+    assert await stored_count(ctx, key.site_id) == 2
+    conn.close()
+
+
+async def test_per_ip_connection_cap(http_server: Any, ctx: AppContext, ws_url: str) -> None:
+    key = await make_site_key(ctx)
+    ctx.sockets.per_ip_limit = 1
+    headers = {"Origin": ORIGIN, "User-Agent": BROWSER_UA}
+    first = await connect(f"{ws_url}?k={key.value}", headers)
+    second = await connect(f"{ws_url}?k={key.value}", headers)
+    assert await second.read_message() is None and second.close_code == 1008
+    second.close()
+    assert await exchange(first, {"id": 1, "events": events(1)}) == {"ack": 1, "accepted": 1}
+    first.close()

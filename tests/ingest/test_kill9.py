@@ -1,0 +1,120 @@
+"""kill -9 under load: every event acknowledged (202) before the SIGKILL is in the store afterwards.
+
+A real Eddy process takes concurrent batches from several client tasks (each event with its own id); it is
+killed with SIGKILL mid-stream and restarted on the same data dir; then the acknowledged ids are compared
+with the ids in data/events.db.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+from tests.support.eddy_process import EddyProcess
+from tests.support.sync_api import SyncApi
+
+pytestmark = pytest.mark.slow
+
+CLIENTS = 6
+BATCH = 25
+KILL_AFTER_S = 1.5
+
+
+@pytest.fixture
+def processes() -> Iterator[list[EddyProcess]]:
+    started: list[EddyProcess] = []
+    yield started
+    for process in started:
+        process.stop()
+
+
+def secret_key(base_url: str) -> tuple[str, str]:
+    """(site id, secret key value) created through the management API."""
+    api = SyncApi(base_url)
+    email = f"kill9-{time.monotonic_ns()}@example.com"
+    answer = api.post("/api/v1/auth/register", json={"email": email, "password": "correct horse battery"})
+    assert answer.status == 201, answer.json
+    token = answer.json["access_token"]
+    site = api.post("/api/v1/sites", json={"name": "Load", "domain": "load.example"}, token=token)
+    assert site.status == 201, site.json
+    key = api.post(
+        f"/api/v1/sites/{site.json['site']['id']}/keys", json={"name": "load", "kind": "secret"}, token=token
+    )
+    assert key.status == 201, key.json
+    return site.json["site"]["id"], key.json["key"]["key"]
+
+
+async def load(url: str, key: str, acked: set[str], sent: set[str], stop: asyncio.Event) -> None:
+    """Several clients posting batches until the server dies (or `stop`)."""
+    client = AsyncHTTPClient(force_instance=True, max_clients=CLIENTS)
+
+    async def one_client(number: int) -> None:
+        batch = 0
+        while not stop.is_set():
+            ids = [f"c{number}-{batch}-{i}" for i in range(BATCH)]
+            batch += 1
+            body = orjson.dumps({"events": [{"name": "load", "id": event_id} for event_id in ids]})
+            sent.update(ids)
+            try:
+                answer = await client.fetch(
+                    url + "/api/v1/collect",
+                    method="POST",
+                    body=body,
+                    headers={"X-Api-Key": key, "Content-Type": "application/json"},
+                    request_timeout=10,
+                )
+            except (HTTPClientError, OSError):
+                return  # refused or cut off: not acknowledged
+            if answer.code == 202:
+                acked.update(ids)
+
+    try:
+        await asyncio.gather(*(one_client(n) for n in range(CLIENTS)))
+    finally:
+        client.close()
+
+
+def test_kill9_under_load_loses_no_acknowledged_event(tmp_path: Path, processes: list[EddyProcess]) -> None:
+    data_dir = tmp_path / "data"
+    eddy = EddyProcess(data_dir)
+    processes.append(eddy)
+    eddy.start()
+    site_id, key = secret_key(eddy.url)
+    acked: set[str] = set()
+    sent: set[str] = set()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.call_later(KILL_AFTER_S, eddy.signal, signal.SIGKILL)
+        loop.call_later(KILL_AFTER_S + 10, stop.set)  # safety net
+        await load(eddy.url, key, acked, sent, stop)
+
+    asyncio.run(run())
+    assert eddy.wait(10) == -signal.SIGKILL
+    assert len(acked) > 0, "no batch was acknowledged before the kill"
+
+    restarted = EddyProcess(data_dir, port=eddy.port)
+    processes.append(restarted)
+    restarted.start()  # recovers the WAL on the same data dir
+    restarted.stop()
+
+    conn = sqlite3.connect(data_dir / "events.db")
+    try:
+        rows = [row[0] for row in conn.execute("SELECT id FROM events WHERE site_id = ?", (site_id,))]
+    finally:
+        conn.close()
+    stored = set(rows)
+    lost = acked - stored
+    print(f"sent {len(sent)}, acknowledged {len(acked)}, stored {len(stored)}, lost {len(lost)}")
+    assert len(rows) == len(stored), "an event was stored twice"
+    assert stored <= sent
+    assert not lost, f"{len(lost)} acknowledged events lost, e.g. {sorted(lost)[:5]}"
