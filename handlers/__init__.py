@@ -10,6 +10,7 @@ from typing import Any
 from handlers import (
     auth,
     collect,
+    export,
     health,
     keys,
     metric_configs,
@@ -17,6 +18,7 @@ from handlers import (
     metrics_endpoint,
     openapi,
     sites,
+    stats,
     ws_collect,
 )
 
@@ -34,6 +36,8 @@ def api_modules() -> tuple[Any, ...]:
         sites,
         keys,
         metric_configs,
+        stats,
+        export,
     )
 
 

@@ -14,6 +14,7 @@ from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.service import Accounts
 from domain.accounts.tokens import TokenService
 from domain.ingest.pipeline import IngestPipeline
+from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
 from server.config import Config
 from server.metrics import Metrics
@@ -61,6 +62,8 @@ class AppContext:
     # User-declared metric families (set by server.services).
     user_metrics: UserMetrics = field(init=False)
     started_at: float = field(default_factory=time.time)
+    # analytics queries with their cache (set by server.services)
+    stats: StatsService = field(init=False)
 
     async def start(self) -> None:
         """Open the stores, then start every component in order."""

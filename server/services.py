@@ -8,6 +8,8 @@ from domain.accounts.service import build_accounts
 from domain.accounts.tokens import TokenService
 from domain.ingest.pipeline import IngestLimits, IngestPipeline
 from domain.ingest.writer import GroupCommitWriter
+from domain.stats.cache import StatsCache, VersionBumper
+from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
 from server.config import Config
 from server.context import AppContext
@@ -54,4 +56,9 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     ctx.event_listeners.append(ctx.metrics.on_events)
     ctx.user_metrics = UserMetrics(stores.docs, stores.bus, ctx.metrics)
     ctx.components.append(ctx.user_metrics)
+    # Analytics queries: answers cached per site version; each durable batch bumps its sites' versions.
+    ctx.stats = StatsService(stores.events, StatsCache(stores.kv))
+    bumper = VersionBumper(ctx.stats.cache)
+    ctx.event_listeners.append(bumper)
+    ctx.components.append(bumper)
     return ctx

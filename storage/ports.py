@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from storage.records import Event
+from storage.records import EVENT_TEXT_FIELDS, Event
 
 Document = dict[str, Any]
 Scalar = str | int | float | bool | None
@@ -124,6 +124,50 @@ class EventFilter(msgspec.Struct, frozen=True, kw_only=True):
     path_prefix: str = ""
 
 
+# What `EventStore.aggregate` can group by: nothing (one total row), a time bucket in a timezone, an
+# event field, a prop, or the session's first/last pageview path.
+GROUP_KINDS = ("total", "time", "field", "prop", "entry_page", "exit_page")
+TIME_UNITS = ("minute", "hour", "day", "week", "month")
+# Event fields a breakdown may group by (not ids, urls or titles: unbounded and identifying).
+GROUP_FIELDS = frozenset(EVENT_TEXT_FIELDS) - {
+    "id",
+    "site_id",
+    "url",
+    "title",
+    "visitor_id",
+    "session_id",
+    "user_id",
+}
+AGGREGATE_SORTS = ("visitors", "visits", "pageviews", "events")
+
+
+class Grouping(msgspec.Struct, frozen=True, kw_only=True):
+    """How `EventStore.aggregate` groups events. `field` names the event field (kind "field") or the prop
+    (kind "prop"); `unit` and `tz` (IANA) define time buckets (kind "time"; weeks start on Monday)."""
+
+    kind: str = "total"
+    field: str = ""
+    unit: str = "day"
+    tz: str = "UTC"
+
+
+class Aggregate(msgspec.Struct, frozen=True, kw_only=True):
+    """The metrics of one group. A visit is one session (`session_id`, or the event alone when it has
+    none) restricted to the group's events; a bounce is a visit with exactly one pageview; duration is
+    the sum over visits of (last - first event ts). `key` is None (total), the bucket start as UTC ms
+    (time), or the text value (others)."""
+
+    key: str | int | None
+    visitors: int
+    visits: int
+    pageviews: int
+    events: int
+    bounces: int
+    duration_ms: int
+    first_ts: int
+    last_ts: int
+
+
 class EventStore(Protocol):
     """Enriched events, append-only, partitioned by site and time."""
 
@@ -148,6 +192,18 @@ class EventStore(Protocol):
 
     async def purge_before(self, site_id: str, before_ms: int) -> int:
         """Delete a site's events older than `before_ms` (retention); returns how many if known."""
+
+    async def aggregate(
+        self, flt: EventFilter, grouping: Grouping | None = None, *, sort: str = "visitors", limit: int = 0
+    ) -> list[Aggregate]:
+        """Metrics of the matching events per group. Time groups come in bucket order; other groups by
+        `sort` (one of AGGREGATE_SORTS) descending then key ascending, at most `limit` (0: all). Prop
+        groups skip events without the prop; entry/exit groups cover visits with a pageview. No group
+        is returned for no events (the total grouping then answers [])."""
+
+    async def identity_days(self, flt: EventFilter, tz: str) -> list[tuple[str, str]]:
+        """Distinct (identity, local date YYYY-MM-DD in `tz`) pairs of the matching events, sorted; the
+        identity is `u:<user_id>` when the event has a user id, else `v:<visitor_id>`."""
 
     async def delete_site(self, site_id: str) -> None:
         """Delete every event of a site."""

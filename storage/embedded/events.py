@@ -16,10 +16,11 @@ from typing import Any
 
 import orjson
 
+from storage.embedded.aggregates import aggregate_sql, identity_days_sql, rows_to_aggregates
 from storage.embedded.sqlite_runner import SqliteRunner, transaction
 from storage.errors import StoreUnavailableError
 from storage.event_filter_sql import event_where
-from storage.ports import EventFilter
+from storage.ports import Aggregate, EventFilter, Grouping
 from storage.records import Event
 
 # Column order of the events table (after the rowid `seq`).
@@ -201,6 +202,19 @@ class SqliteEventStore:
             lambda conn: conn.execute(f"SELECT COUNT(*) FROM events{clause}", params).fetchone()
         )
         return int(row[0])
+
+    async def aggregate(
+        self, flt: EventFilter, grouping: Grouping | None = None, *, sort: str = "visitors", limit: int = 0
+    ) -> list[Aggregate]:
+        grouping = grouping or Grouping()
+        sql, params = aggregate_sql(flt, grouping, sort, limit)
+        rows = await self.readers.run(lambda conn: conn.execute(sql, params).fetchall())
+        return rows_to_aggregates(rows, grouping)
+
+    async def identity_days(self, flt: EventFilter, tz: str) -> list[tuple[str, str]]:
+        sql, params = identity_days_sql(flt, tz)
+        rows = await self.readers.run(lambda conn: conn.execute(sql, params).fetchall())
+        return [(str(who), str(day)) for who, day in rows]
 
     async def purge_before(self, site_id: str, before_ms: int) -> int:
         return await self.writer.run(

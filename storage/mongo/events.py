@@ -7,6 +7,7 @@ the two can only let a retry store an event twice, never lose one that was ackno
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
@@ -17,8 +18,9 @@ from pymongo.errors import BulkWriteError, CollectionInvalid, PyMongoError
 
 from storage.errors import StoreUnavailableError
 from storage.event_filter_sql import check_key_name
+from storage.mongo import aggregates as pipelines
 from storage.mongo.client import database, make_client
-from storage.ports import EventFilter
+from storage.ports import Aggregate, EventFilter, Grouping
 from storage.records import EVENT_TEXT_FIELDS, Event
 
 DEDUPE_WINDOW_S = 48 * 3600
@@ -183,6 +185,60 @@ class MongoEventStore:
 
     async def count(self, flt: EventFilter) -> int:
         return int(await self.events.count_documents(event_query(flt)))
+
+    async def aggregate(
+        self, flt: EventFilter, grouping: Grouping | None = None, *, sort: str = "visitors", limit: int = 0
+    ) -> list[Aggregate]:
+        grouping = grouping or Grouping()
+        pipelines.check_sort(sort)
+        visits_pipeline, visitors_pipeline = pipelines.aggregate_pipelines(
+            event_query(flt), grouping, canonical_text
+        )
+        try:
+            visits, visitors = await asyncio.gather(self._run(visits_pipeline), self._run(visitors_pipeline))
+        except PyMongoError as error:
+            raise StoreUnavailableError(f"mongo aggregate: {error}") from error
+        people = {row["_id"]: int(row["visitors"]) for row in visitors}
+        out = []
+        for row in visits:
+            key = row["_id"]
+            if grouping.kind == "total":
+                out_key: str | int | None = None
+            elif grouping.kind == "time":
+                out_key = to_ms(key)
+            else:
+                out_key = str(key)
+            out.append(
+                Aggregate(
+                    key=out_key,
+                    visitors=people.get(key, 0),
+                    visits=int(row["visits"]),
+                    pageviews=int(row["pageviews"]),
+                    events=int(row["events"]),
+                    bounces=int(row["bounces"]),
+                    duration_ms=int(row["duration"]),
+                    first_ts=to_ms(row["lo"]),
+                    last_ts=to_ms(row["hi"]),
+                )
+            )
+        if grouping.kind == "time":
+            out.sort(key=lambda agg: agg.key)  # type: ignore[arg-type,return-value]
+        elif grouping.kind != "total":
+            out.sort(key=lambda agg: (-getattr(agg, sort), agg.key))
+            if limit:
+                out = out[:limit]
+        return out
+
+    async def identity_days(self, flt: EventFilter, tz: str) -> list[tuple[str, str]]:
+        try:
+            rows = await self._run(pipelines.identity_days_pipeline(event_query(flt), tz))
+        except PyMongoError as error:
+            raise StoreUnavailableError(f"mongo aggregate: {error}") from error
+        return [(row["_id"]["w"], row["_id"]["d"]) for row in rows]
+
+    async def _run(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        cursor = await self.events.aggregate(pipeline, allowDiskUse=True)
+        return [doc async for doc in cursor]
 
     async def purge_before(self, site_id: str, before_ms: int) -> int:
         result = await self.events.delete_many({"meta.site": site_id, "ts": {"$lt": to_datetime(before_ms)}})

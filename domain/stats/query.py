@@ -1,0 +1,294 @@
+"""The stats query model: parse and validate the parameters every stats endpoint shares.
+
+- `from`, `to`: dates (`YYYY-MM-DD`, whole local days in the timezone; `to` inclusive) or ISO 8601
+  timestamps (`to` exclusive; naive ones are read in the timezone). Default: the last 30 days to today.
+- `tz`: an IANA timezone (default: the site's). `interval`: minute, hour, day, week or month (default:
+  hour for ranges up to two days, else day).
+- `filters` (repeatable, `;`-separated): `key==value` with key one of FILTER_FIELDS, `prop:<name>` or
+  `trait:<name>`; `page==/blog/*` matches a path prefix.
+- `by` (breakdowns): one of BREAKDOWNS or `prop:<name>`; `sort`: visitors, visits, pageviews or events
+  (descending); `limit`: 1..1000. `metrics` (timeseries): a comma-separated subset of METRICS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from domain.errors import Invalid
+from storage.event_filter_sql import check_key_name
+from storage.ports import AGGREGATE_SORTS, TIME_UNITS, EventFilter, Grouping
+
+DAY_MS = 86_400_000
+MAX_RANGE_DAYS = 800
+MAX_BUCKETS = 5000
+MAX_VALUE_LENGTH = 512
+DEFAULT_DAYS = 30
+METRICS = ("visitors", "visits", "pageviews", "events", "bounce_rate", "visit_duration", "views_per_visit")
+# Filter keys and the event field each one compares.
+FILTER_FIELDS = {
+    "event": "name",
+    "name": "name",
+    "page": "path",
+    "hostname": "hostname",
+    "referrer": "referrer",
+    "source": "source",
+    "utm_source": "utm_source",
+    "utm_medium": "utm_medium",
+    "utm_campaign": "utm_campaign",
+    "utm_term": "utm_term",
+    "utm_content": "utm_content",
+    "country": "country",
+    "browser": "browser",
+    "os": "os",
+    "device": "device",
+    "user_id": "user_id",
+}
+# Breakdown names and how the store groups for each (`page` counts pageviews only).
+BREAKDOWNS: dict[str, Grouping] = {
+    "page": Grouping(kind="field", field="path"),
+    "entry_page": Grouping(kind="entry_page"),
+    "exit_page": Grouping(kind="exit_page"),
+    "source": Grouping(kind="field", field="source"),
+    "referrer": Grouping(kind="field", field="referrer"),
+    "utm_source": Grouping(kind="field", field="utm_source"),
+    "utm_medium": Grouping(kind="field", field="utm_medium"),
+    "utm_campaign": Grouping(kind="field", field="utm_campaign"),
+    "utm_term": Grouping(kind="field", field="utm_term"),
+    "utm_content": Grouping(kind="field", field="utm_content"),
+    "country": Grouping(kind="field", field="country"),
+    "browser": Grouping(kind="field", field="browser"),
+    "os": Grouping(kind="field", field="os"),
+    "device": Grouping(kind="field", field="device"),
+    "hostname": Grouping(kind="field", field="hostname"),
+    "event": Grouping(kind="field", field="name"),
+}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    """A validated query: [start, end) in UTC ms, the timezone, and what to compute."""
+
+    start: int
+    end: int
+    tz: str
+    interval: str = "day"
+    by: str = ""
+    filters: tuple[tuple[str, str], ...] = ()
+    limit: int = 10
+    sort: str = "visitors"
+    metrics: tuple[str, ...] = METRICS
+
+    def event_filter(self, site_id: str, *, start: int | None = None, end: int | None = None) -> EventFilter:
+        """The store filter for this query's range (or another one) and filters."""
+        equals: dict[str, str] = {}
+        props: dict[str, str] = {}
+        traits: dict[str, str] = {}
+        prefix = ""
+        for key, value in self.filters:
+            if key.startswith("prop:"):
+                props[key[5:]] = value
+            elif key.startswith("trait:"):
+                traits[key[6:]] = value
+            elif key == "page" and value.endswith("*"):
+                prefix = value[:-1]
+            else:
+                equals[FILTER_FIELDS[key]] = value
+        return EventFilter(
+            site_id=site_id,
+            start=self.start if start is None else start,
+            end=self.end if end is None else end,
+            equals=equals,
+            props=props,
+            traits=traits,
+            path_prefix=prefix,
+        )
+
+    def previous(self) -> StatsQuery:
+        """The same query over the period of the same length just before this one."""
+        length = self.end - self.start
+        return replace(self, start=self.start - length, end=self.start)
+
+    def cache_key(self, kind: str) -> str:
+        """A canonical text of everything that changes the answer (filters sorted)."""
+        parts = [
+            kind,
+            str(self.start),
+            str(self.end),
+            self.tz,
+            self.interval,
+            self.by,
+            str(self.limit),
+            self.sort,
+            ",".join(self.metrics),
+            *(f"{k}=={v}" for k, v in sorted(self.filters)),
+        ]
+        return "\x1f".join(parts)
+
+
+def zone(name: str) -> ZoneInfo:
+    """The timezone, or Invalid."""
+    if not name or len(name) > 64 or ".." in name or name.startswith("/"):
+        raise Invalid("unknown timezone", fields={"tz": "an IANA timezone such as Europe/Berlin"})
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid("unknown timezone", fields={"tz": "an IANA timezone such as Europe/Berlin"}) from None
+
+
+def local_midnight_ms(day: dt.date, tz: ZoneInfo) -> int:
+    """The UTC instant (ms) at which `day` begins in `tz`."""
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() * 1000)
+
+
+def _instant(value: str, field: str, tz: ZoneInfo, *, inclusive_end: bool) -> int:
+    value = value.strip()
+    try:
+        if _DATE.match(value):
+            day = dt.date.fromisoformat(value)
+            if inclusive_end:
+                day += dt.timedelta(days=1)
+            return local_midnight_ms(day, tz)
+        moment = dt.datetime.fromisoformat(value)
+    except (ValueError, OverflowError):
+        raise Invalid(
+            f"{field} is not a date or timestamp", fields={field: "YYYY-MM-DD or ISO 8601"}
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return int(moment.timestamp() * 1000)
+
+
+def _default_interval(start: int, end: int) -> str:
+    return "hour" if end - start <= 2 * DAY_MS else "day"
+
+
+def bucket_estimate(start: int, end: int, interval: str) -> int:
+    """Roughly how many buckets a timeseries would hold."""
+    size = {"minute": 60_000, "hour": 3_600_000, "day": DAY_MS, "week": 7 * DAY_MS, "month": 28 * DAY_MS}
+    return (end - start) // size[interval] + 1
+
+
+def parse_filters(raw: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """`key==value` terms (each item may hold several, `;`-separated), validated."""
+    terms: list[tuple[str, str]] = []
+    for item in raw:
+        for term in item.split(";"):
+            if not term.strip():
+                continue
+            key, sep, value = term.partition("==")
+            key = key.strip()
+            if not sep:
+                raise Invalid("a filter is key==value", fields={"filters": f"bad term {term[:40]!r}"})
+            if len(value) > MAX_VALUE_LENGTH:
+                raise Invalid("a filter value is too long", fields={"filters": f"{key}: too long"})
+            if key.startswith(("prop:", "trait:")):
+                try:
+                    check_key_name(key.partition(":")[2])
+                except ValueError:
+                    raise Invalid(
+                        "bad property name", fields={"filters": f"{key[:70]}: names are [A-Za-z0-9_-]"}
+                    ) from None
+            elif key not in FILTER_FIELDS:
+                raise Invalid("unknown filter", fields={"filters": f"cannot filter on {key[:40]!r}"})
+            if key == "page" and value.endswith("*") and any(k == "page" for k, _ in terms):
+                raise Invalid("one page filter at a time", fields={"filters": "page given twice"})
+            terms.append((key, value))
+    if len(terms) > 20:
+        raise Invalid("too many filters", fields={"filters": "at most 20"})
+    keys = [k for k, _ in terms]
+    if len(set(keys)) != len(keys):
+        raise Invalid("each filter key once", fields={"filters": "a key is repeated"})
+    return tuple(terms)
+
+
+def _breakdown(by: str) -> str:
+    if by in BREAKDOWNS:
+        return by
+    if by.startswith("prop:"):
+        try:
+            check_key_name(by[5:])
+        except ValueError:
+            raise Invalid("bad property name", fields={"by": "prop:<name> with [A-Za-z0-9_-]"}) from None
+        return by
+    raise Invalid("unknown breakdown", fields={"by": f"one of {', '.join(BREAKDOWNS)} or prop:<name>"})
+
+
+def breakdown_grouping(by: str) -> Grouping:
+    """The store grouping for a validated breakdown name."""
+    if by.startswith("prop:"):
+        return Grouping(kind="prop", field=by[5:])
+    return BREAKDOWNS[by]
+
+
+def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"{name} must be an integer", fields={name: "an integer"}) from None
+    if not low <= value <= high:
+        raise Invalid(f"{name} is out of range", fields={name: f"between {low} and {high}"})
+    return value
+
+
+def parse_query(
+    params: Mapping[str, str],
+    filters: Sequence[str] = (),
+    *,
+    default_tz: str = "UTC",
+    now_ms: int,
+    need_by: bool = False,
+) -> StatsQuery:
+    """A StatsQuery from request parameters; raises Invalid (422) naming the bad field."""
+    tz_name = params.get("tz") or default_tz or "UTC"
+    tz = zone(tz_name)
+    today = dt.datetime.fromtimestamp(now_ms / 1000, tz=tz).date()
+    end = (
+        _instant(params["to"], "to", tz, inclusive_end=True)
+        if params.get("to")
+        else local_midnight_ms(today + dt.timedelta(days=1), tz)
+    )
+    if params.get("from"):
+        start = _instant(params["from"], "from", tz, inclusive_end=False)
+    else:
+        last_day = dt.datetime.fromtimestamp((end - 1) / 1000, tz=tz).date()
+        start = local_midnight_ms(last_day - dt.timedelta(days=DEFAULT_DAYS - 1), tz)
+    if start >= end:
+        raise Invalid("from must be before to", fields={"from": "before to"})
+    if end - start > MAX_RANGE_DAYS * DAY_MS:
+        raise Invalid("the range is too long", fields={"to": f"at most {MAX_RANGE_DAYS} days after from"})
+    interval = params.get("interval") or _default_interval(start, end)
+    if interval not in TIME_UNITS:
+        raise Invalid("unknown interval", fields={"interval": f"one of {', '.join(TIME_UNITS)}"})
+    if bucket_estimate(start, end, interval) > MAX_BUCKETS:
+        raise Invalid("too many buckets", fields={"interval": f"at most {MAX_BUCKETS} buckets; widen it"})
+    by = params.get("by", "")
+    if by or need_by:
+        by = _breakdown(by)
+    sort = params.get("sort") or "visitors"
+    if sort not in AGGREGATE_SORTS:
+        raise Invalid("unknown sort", fields={"sort": f"one of {', '.join(AGGREGATE_SORTS)}"})
+    metrics: tuple[str, ...] = METRICS
+    if params.get("metrics"):
+        metrics = tuple(dict.fromkeys(m.strip() for m in params["metrics"].split(",") if m.strip()))
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown or not metrics:
+            raise Invalid("unknown metric", fields={"metrics": f"a subset of {', '.join(METRICS)}"})
+    return StatsQuery(
+        start=start,
+        end=end,
+        tz=tz_name,
+        interval=interval,
+        by=by,
+        filters=parse_filters(filters),
+        limit=_int(params, "limit", 10, 1, 1000),
+        sort=sort,
+        metrics=metrics,
+    )

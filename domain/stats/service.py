@@ -1,0 +1,257 @@
+"""The query service: every stats answer, computed through the EventStore port (so the embedded store and
+MongoDB answer the same way), cached per site version where the answer may be reused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.errors import NotFound, Unavailable
+from domain.stats.buckets import bucket_label, bucket_starts, metrics_of
+from domain.stats.cache import StatsCache
+from domain.stats.funnels import FunnelCounter, Step
+from domain.stats.journeys import JourneyBuilder
+from domain.stats.query import DAY_MS, StatsQuery, breakdown_grouping
+from domain.stats.retention import active_series, weekly_cohorts
+from storage.errors import StoreUnavailableError
+from storage.ports import Aggregate, EventFilter, EventStore, Grouping
+
+log = logging.getLogger("eddy.stats")
+REALTIME_VISITORS_MS = 5 * 60_000
+REALTIME_MINUTES = 30
+Answer = dict[str, Any]
+
+
+def _change(value: float, previous: float) -> float | None:
+    """Percent change from the previous period (None when it was 0)."""
+    if not previous:
+        return None
+    return round((value - previous) * 100 / previous, 1)
+
+
+def _iso(ms: int, tz: str) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=ZoneInfo(tz)).isoformat(timespec="seconds")
+
+
+class StatsService:
+    """Summary, timeseries, breakdowns, realtime, funnels, retention, DAU/MAU and user journeys."""
+
+    def __init__(self, events: EventStore, cache: StatsCache, clock: Callable[[], float] = time.time) -> None:
+        self._events = events
+        self.cache = cache
+        self._clock = clock
+
+    def now_ms(self) -> int:
+        """The service clock in epoch ms."""
+        return int(self._clock() * 1000)
+
+    async def _cached(
+        self,
+        site_id: str,
+        kind: str,
+        query: StatsQuery,
+        compute: Callable[[], Awaitable[Answer]],
+        extra: str = "",
+    ) -> Answer:
+        """The cached answer for this site version and query, or a fresh one (then cached). A failing
+        cache only costs speed."""
+        key = None
+        try:
+            version = await self.cache.version(site_id)
+            key = self.cache.entry_key(site_id, version, query.cache_key(kind) + "\x1f" + extra)
+            hit = await self.cache.get(key)
+            if hit is not None:
+                hit["cached"] = True
+                return hit  # type: ignore[no-any-return]
+        except Exception as error:  # noqa: BLE001 - the cache is an optimisation
+            log.warning("stats cache unavailable: %s", error)
+        answer = await self._guard(compute())
+        if key is not None:
+            try:
+                await self.cache.put(key, answer)
+            except Exception as error:  # noqa: BLE001
+                log.warning("stats cache unavailable: %s", error)
+        return {**answer, "cached": False}
+
+    @staticmethod
+    async def _guard(work: Awaitable[Answer]) -> Answer:
+        try:
+            return await work
+        except StoreUnavailableError as error:
+            raise Unavailable(2.0, "the event store is unavailable") from error
+
+    async def _total(self, flt: EventFilter) -> Aggregate | None:
+        rows = await self._events.aggregate(flt)
+        return rows[0] if rows else None
+
+    @staticmethod
+    def _frame(site_id: str, query: StatsQuery) -> Answer:
+        return {
+            "site_id": site_id,
+            "from": _iso(query.start, query.tz),
+            "to": _iso(query.end, query.tz),
+            "tz": query.tz,
+        }
+
+    async def summary(self, site_id: str, query: StatsQuery) -> Answer:
+        """Totals of the range with the previous period of the same length alongside."""
+
+        async def compute() -> Answer:
+            previous = query.previous()
+            now = metrics_of(await self._total(query.event_filter(site_id)))
+            before = metrics_of(await self._total(previous.event_filter(site_id)))
+            return {
+                **self._frame(site_id, query),
+                "previous": {"from": _iso(previous.start, query.tz), "to": _iso(previous.end, query.tz)},
+                "results": {
+                    name: {"value": value, "previous": before[name], "change": _change(value, before[name])}
+                    for name, value in now.items()
+                },
+            }
+
+        return await self._cached(site_id, "summary", query, compute)
+
+    async def timeseries(self, site_id: str, query: StatsQuery) -> Answer:
+        """The metrics per interval bucket in the query's timezone, empty buckets filled with zeros."""
+
+        async def compute() -> Answer:
+            grouping = Grouping(kind="time", unit=query.interval, tz=query.tz)
+            rows = await self._events.aggregate(query.event_filter(site_id), grouping)
+            by_key = {row.key: row for row in rows}
+            keys = sorted(set(bucket_starts(query.start, query.end, query.interval, query.tz)) | set(by_key))
+            results = []
+            for key in keys:
+                values = metrics_of(by_key.get(key))
+                point: dict[str, Any] = {"date": bucket_label(int(key), query.interval, query.tz)}  # type: ignore[arg-type]
+                point.update({name: values[name] for name in query.metrics})
+                results.append(point)
+            return {**self._frame(site_id, query), "interval": query.interval, "results": results}
+
+        return await self._cached(site_id, "timeseries", query, compute)
+
+    async def breakdown(self, site_id: str, query: StatsQuery) -> Answer:
+        """The top values of a dimension with their metrics (`page` counts pageviews only)."""
+
+        async def compute() -> Answer:
+            flt = query.event_filter(site_id)
+            if query.by == "page":
+                flt = EventFilter(**{**_fields(flt), "equals": {**flt.equals, "name": "pageview"}})
+            rows = await self._events.aggregate(
+                flt, breakdown_grouping(query.by), sort=query.sort, limit=query.limit
+            )
+            results = [{"value": row.key, **metrics_of(row)} for row in rows]
+            return {**self._frame(site_id, query), "by": query.by, "sort": query.sort, "results": results}
+
+        return await self._cached(site_id, "breakdown", query, compute)
+
+    async def realtime(self, site_id: str) -> Answer:
+        """Visitors in the last 5 minutes, pageviews per minute over the last 30, top pages now. Never
+        cached: it is the polling twin of the live socket."""
+        now = self.now_ms()
+        minute = now - now % 60_000
+        start = minute - (REALTIME_MINUTES - 1) * 60_000
+        recent = EventFilter(site_id=site_id, start=now - REALTIME_VISITORS_MS, end=now + 1)
+        views = EventFilter(site_id=site_id, start=start, end=minute + 60_000, equals={"name": "pageview"})
+
+        async def compute() -> Answer:
+            total = await self._total(recent)
+            per_minute = {
+                row.key: row.pageviews
+                for row in await self._events.aggregate(views, Grouping(kind="time", unit="minute", tz="UTC"))
+            }
+            top = await self._events.aggregate(
+                EventFilter(site_id=site_id, start=recent.start, end=recent.end, equals={"name": "pageview"}),
+                Grouping(kind="field", field="path"),
+                sort="pageviews",
+                limit=10,
+            )
+            return {
+                "site_id": site_id,
+                "at": now,
+                "visitors": total.visitors if total else 0,
+                "pageviews_per_minute": [
+                    {
+                        "minute": _iso(start + i * 60_000, "UTC"),
+                        "pageviews": per_minute.get(start + i * 60_000, 0),
+                    }
+                    for i in range(REALTIME_MINUTES)
+                ],
+                "top_pages": [
+                    {"page": row.key, "pageviews": row.pageviews, "visitors": row.visitors} for row in top
+                ],
+            }
+
+        return {**await self._guard(compute()), "cached": False}
+
+    async def funnel(self, site_id: str, query: StatsQuery, steps: list[Step], window_s: int) -> Answer:
+        """People per ordered step within `window_s` of step 1."""
+        extra = f"{window_s}\x1f" + ",".join(step.label for step in steps)
+
+        async def compute() -> Answer:
+            counter = FunnelCounter(steps, window_s)
+            async for batch in self._events.read(query.event_filter(site_id), batch_size=5000):
+                counter.add(batch)
+            return {**self._frame(site_id, query), "window": window_s, "steps": counter.result()}
+
+        return await self._cached(site_id, "funnel", query, compute, extra)
+
+    async def retention(self, site_id: str, query: StatsQuery) -> Answer:
+        """Weekly cohorts of the range."""
+
+        async def compute() -> Answer:
+            pairs = await self._events.identity_days(query.event_filter(site_id), query.tz)
+            last_day = dt.datetime.fromtimestamp((query.end - 1) / 1000, tz=ZoneInfo(query.tz)).date()
+            return {**self._frame(site_id, query), "cohorts": weekly_cohorts(pairs, last_day)}
+
+        return await self._cached(site_id, "retention", query, compute)
+
+    async def active(self, site_id: str, query: StatsQuery) -> Answer:
+        """DAU, WAU, MAU and stickiness for each day of the range (windows reach 29 days back)."""
+
+        async def compute() -> Answer:
+            flt = query.event_filter(site_id, start=query.start - 30 * DAY_MS)
+            pairs = await self._events.identity_days(flt, query.tz)
+            tz = ZoneInfo(query.tz)
+            first = dt.datetime.fromtimestamp(query.start / 1000, tz=tz).date()
+            last = dt.datetime.fromtimestamp((query.end - 1) / 1000, tz=tz).date()
+            series = active_series(pairs, first, last)
+            return {
+                **self._frame(site_id, query),
+                "results": series,
+                "current": series[-1] if series else None,
+            }
+
+        return await self._cached(site_id, "active", query, compute)
+
+    async def user(self, site_id: str, user_id: str, query: StatsQuery) -> Answer:
+        """One identified user's journey: first/last seen, totals, recent events and sessions."""
+
+        async def compute() -> Answer:
+            flt = query.event_filter(site_id)
+            flt = EventFilter(**{**_fields(flt), "equals": {**flt.equals, "user_id": user_id}})
+            total = await self._total(flt)
+            if total is None:
+                raise NotFound("no events of this user in the range")
+            journey = JourneyBuilder()
+            async for batch in self._events.read(flt, batch_size=2000):
+                journey.add(batch)
+            return {
+                **self._frame(site_id, query),
+                "user_id": user_id,
+                "first_seen": total.first_ts,
+                "last_seen": total.last_ts,
+                "total_events": total.events,
+                "pageviews": total.pageviews,
+                "visits": total.visits,
+                **journey.result(),
+            }
+
+        return {**await self._guard(compute()), "cached": False}
+
+
+def _fields(flt: EventFilter) -> dict[str, Any]:
+    return {name: getattr(flt, name) for name in flt.__struct_fields__}

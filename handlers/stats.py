@@ -1,0 +1,190 @@
+"""`/api/v1/sites/{site_id}/stats/...`: the analytics queries (thin handlers over domain/stats).
+
+Auth: an owner or member's bearer token, or the site's own secret key (`X-Api-Key`). Parameters are
+described in domain/stats/query.py; answers carry `cached: true|false`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from domain.errors import Invalid
+from domain.stats.funnels import MAX_WINDOW_S, parse_steps
+from domain.stats.query import StatsQuery, parse_query
+from handlers.access import bearer_or_secret_key
+from handlers.base import ApiHandler
+from handlers.openapi import Operation
+
+_PARAMS = ("from", "to", "tz", "interval", "by", "limit", "sort", "metrics", "steps", "window")
+MAX_PARAM_LENGTH = 2048
+
+
+class StatsHandler(ApiHandler):
+    """Shared parsing: the site (checked first), then the query in the site's timezone."""
+
+    def params(self) -> dict[str, str]:
+        """The single-valued query parameters this API knows (bounded in length)."""
+        values: dict[str, str] = {}
+        for name in _PARAMS:
+            value = self.get_query_argument(name, None)
+            if value is not None:
+                if len(value) > MAX_PARAM_LENGTH:
+                    raise Invalid("a parameter is too long", fields={name: "too long"})
+                values[name] = value
+        return values
+
+    async def query(self, site_id: str, *, need_by: bool = False) -> tuple[dict[str, Any], StatsQuery]:
+        """The site (404 when the caller may not see it) and the validated query."""
+        site = await self.site_for(site_id)
+        filters = [*self.get_query_arguments("filters"), *self.get_query_arguments("filter")]
+        query = parse_query(
+            self.params(),
+            filters,
+            default_tz=site.get("timezone") or "UTC",
+            now_ms=self.ctx.stats.now_ms(),
+            need_by=need_by,
+        )
+        return site, query
+
+
+class SummaryHandler(StatsHandler):
+    """Totals with the previous period alongside."""
+
+    @bearer_or_secret_key
+    async def get(self, site_id: str) -> None:
+        site, query = await self.query(site_id)
+        self.write_json(await self.ctx.stats.summary(site["id"], query))
+
+
+class TimeseriesHandler(StatsHandler):
+    """Metrics per interval, empty buckets filled."""
+
+    @bearer_or_secret_key
+    async def get(self, site_id: str) -> None:
+        site, query = await self.query(site_id)
+        self.write_json(await self.ctx.stats.timeseries(site["id"], query))
+
+
+class BreakdownHandler(StatsHandler):
+    """Top values of a dimension."""
+
+    @bearer_or_secret_key
+    async def get(self, site_id: str) -> None:
+        site, query = await self.query(site_id, need_by=True)
+        self.write_json(await self.ctx.stats.breakdown(site["id"], query))
+
+
+class RealtimeHandler(StatsHandler):
+    """Visitors now, pageviews per minute, top pages (never cached)."""
+
+    @bearer_or_secret_key
+    async def get(self, site_id: str) -> None:
+        site = await self.site_for(site_id)
+        self.write_json(await self.ctx.stats.realtime(site["id"]))
+
+
+class FunnelHandler(StatsHandler):
+    """Ordered steps within a window."""
+
+    @bearer_or_secret_key
+    async def get(self, site_id: str) -> None:
+        site, query = await self.query(site_id)
+        params = self.params()
+        steps = parse_steps(params.get("steps", ""))
+        raw_window = params.get("window", "86400")
+        if not raw_window.isdigit() or not 1 <= int(raw_window) <= MAX_WINDOW_S:
+            raise Invalid("bad window", fields={"window": f"seconds, 1 to {MAX_WINDOW_S}"})
+        self.write_json(await self.ctx.stats.funnel(site["id"], query, steps, int(raw_window)))
+
+
+class RetentionHandler(StatsHandler):
+    """Weekly cohorts."""
+
+    @bearer_or_secret_key
+    async def get(self, site_id: str) -> None:
+        site, query = await self.query(site_id)
+        self.write_json(await self.ctx.stats.retention(site["id"], query))
+
+
+class ActiveHandler(StatsHandler):
+    """DAU / WAU / MAU per day."""
+
+    @bearer_or_secret_key
+    async def get(self, site_id: str) -> None:
+        site, query = await self.query(site_id)
+        self.write_json(await self.ctx.stats.active(site["id"], query))
+
+
+class UserJourneyHandler(StatsHandler):
+    """One identified user's journey."""
+
+    @bearer_or_secret_key
+    async def get(self, site_id: str, user_id: str) -> None:
+        site, query = await self.query(site_id)
+        self.write_json(await self.ctx.stats.user(site["id"], user_id, query))
+
+
+class StatsParams(msgspec.Struct, forbid_unknown_fields=True):
+    """Query parameters of the stats endpoints (see each operation for which apply)."""
+
+    from_: str | None = msgspec.field(name="from", default=None)
+    to: str | None = None
+    tz: str | None = None
+    interval: str | None = None
+    filters: str | None = None
+    by: str | None = None
+    sort: str | None = None
+    limit: int | None = None
+    metrics: str | None = None
+    steps: str | None = None
+    window: int | None = None
+
+
+_ID = r"([A-Za-z0-9_-]{1,64})"
+_USER = r"([^/]{1,256})"
+_BASE = "/api/v1/sites/{site_id}/stats"
+default_handlers = [
+    (rf"/api/v1/sites/{_ID}/stats/summary", SummaryHandler),
+    (rf"/api/v1/sites/{_ID}/stats/timeseries", TimeseriesHandler),
+    (rf"/api/v1/sites/{_ID}/stats/breakdown", BreakdownHandler),
+    (rf"/api/v1/sites/{_ID}/stats/realtime", RealtimeHandler),
+    (rf"/api/v1/sites/{_ID}/stats/funnel", FunnelHandler),
+    (rf"/api/v1/sites/{_ID}/stats/retention", RetentionHandler),
+    (rf"/api/v1/sites/{_ID}/stats/active", ActiveHandler),
+    (rf"/api/v1/sites/{_ID}/stats/users/{_USER}", UserJourneyHandler),
+]
+
+
+def _op(path: str, summary: str, **extra: Any) -> Operation:
+    return Operation(
+        "GET",
+        f"{_BASE}/{path}",
+        summary,
+        tag="stats",
+        auth="bearer_or_secret_key",
+        response=dict,
+        errors=(404, 503),
+        **extra,
+    )
+
+
+openapi_operations = [
+    _op(
+        "summary",
+        "Visitors, visits, pageviews, events, bounce rate, visit duration, with the previous period",
+        query=StatsParams,
+    ),
+    _op("timeseries", "Metrics per minute/hour/day/week/month in the site's timezone", query=StatsParams),
+    _op("breakdown", "Top values of a dimension (`by`), sorted and limited", query=StatsParams),
+    _op("realtime", "Visitors in the last 5 minutes, pageviews per minute, top pages now"),
+    _op("funnel", "People through ordered steps (`steps`) within `window` seconds", query=StatsParams),
+    _op("retention", "Weekly cohorts", query=StatsParams),
+    _op("active", "Daily, weekly and monthly active people per day", query=StatsParams),
+    _op(
+        "users/{user_id}",
+        "One user's journey: first and last seen, totals, recent events and sessions",
+        query=StatsParams,
+    ),
+]
