@@ -20,7 +20,8 @@ How an operation gets documented (every handler module that serves `/api/...` do
 - `errors` lists the extra error statuses the operation can answer; 400/422 are added when there is a
   request body or query, 401 (and 429) for authenticated operations, all with the shared error shape.
 - `request_media` / `response_media` change the content types (e.g. text/plain beacons, CSV exports);
-  `response=None` with `status=204` documents an empty answer.
+  `response=None` with `status=204` documents an empty answer. For `text/event-stream`, `response`
+  describes one event's `data` (a Struct), or `str` for undescribed events.
 
 The spec is built from the modules listed in `handlers.api_modules()`: a module's `openapi_operations`
 list is picked up by adding the module there (it is where `all_routes()` finds the routes too).
@@ -165,7 +166,9 @@ def _operation_object(op: Operation, refs: dict[Any, dict[str, Any]], components
     success: dict[str, Any] = {"description": STATUS_TEXT.get(op.status, "OK")}
     if op.response is not None:
         media = op.response_media
-        schema = refs[op.response] if media == "application/json" else {"type": "string"}
+        schema = refs[op.response]
+        if media == "text/event-stream" and op.response is str:
+            schema = {}  # events whose data is not described (schemathesis would parse it as JSON)
         success["content"] = _json_content(schema, media)
     responses[str(op.status)] = success
     for status in op.error_statuses():

@@ -42,6 +42,7 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
             hash_key=secrets.hash_key,
             pepper=secrets.password_pepper,
             max_retention_days=config.retention_days,
+            extra=config.extra,
         ),
     )
     # Components start in this order after the stores open, and stop in reverse before they close.

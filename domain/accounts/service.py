@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.accounts.access import BearerAuthenticator
@@ -12,7 +13,7 @@ from domain.accounts.metric_configs import MetricConfigService
 from domain.accounts.passwords import PasswordHasher
 from domain.accounts.sessions import SessionService
 from domain.accounts.sites import SiteService
-from domain.accounts.throttle import Throttle
+from domain.accounts.throttle import API_PER_USER, Limit, Throttle
 from domain.accounts.tokens import TokenService
 from domain.accounts.users import UserService
 from storage.ports import Stores
@@ -41,10 +42,14 @@ def build_accounts(
     hash_key: bytes,
     pepper: bytes,
     max_retention_days: int,
+    extra: Mapping[str, str] | None = None,
 ) -> Accounts:
-    """Every account service over these stores."""
+    """Every account service over these stores. `extra` (the EDDY_* environment) may set
+    EDDY_API_RATE_LIMIT: management API requests per user per minute."""
+    settings = extra or {}
     hasher = PasswordHasher(pepper)
-    throttle = Throttle(stores.kv)
+    api_limit = Limit(int(settings.get("EDDY_API_RATE_LIMIT", API_PER_USER.hits)), API_PER_USER.window)
+    throttle = Throttle(stores.kv, api_user=api_limit)
     sessions = SessionService(tokens, stores.docs, bearer)
     return Accounts(
         hasher=hasher,
