@@ -24,7 +24,7 @@ MAX_SAMPLES = 100
 class MetricSampleIn(msgspec.Struct, forbid_unknown_fields=True):
     """One sample: the declared metric's name, its value, and values for its declared labels."""
 
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     value: float
     labels: dict[
         Annotated[str, msgspec.Meta(max_length=64)], Annotated[str, msgspec.Meta(max_length=128)]

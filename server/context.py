@@ -13,6 +13,7 @@ from domain.accounts.access import BearerAuthenticator, SiteAccess
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.service import Accounts
 from domain.accounts.tokens import TokenService
+from domain.alerts.checker import AlertChecker
 from domain.ingest.pipeline import IngestPipeline
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
@@ -61,6 +62,8 @@ class AppContext:
     ingest: IngestPipeline = field(init=False)
     # User-declared metric families (set by server.services).
     user_metrics: UserMetrics = field(init=False)
+    # Alert rules checked on an interval, with their webhooks (set by server.services).
+    alerts: AlertChecker = field(init=False)
     started_at: float = field(default_factory=time.time)
     # analytics queries with their cache (set by server.services)
     stats: StatsService = field(init=False)

@@ -174,6 +174,14 @@ class Metrics:
             ["site"],
             registry=self.registry,
         )
+        self.alert_deliveries = Counter(
+            "eddy_alert_deliveries_total",
+            "Alert webhook attempts by outcome (delivered, retried, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in ("delivered", "retried", "failed"):
+            self.alert_deliveries.labels(outcome)
         for kind in ("collect", "live"):
             self.websocket_connections.labels(kind)
         for store in ("documents", "events", "kv", "bus"):

@@ -6,6 +6,7 @@ from domain.accounts.access import BearerAuthenticator, SiteAccess
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.service import build_accounts
 from domain.accounts.tokens import TokenService
+from domain.alerts.checker import build_alert_checker
 from domain.ingest.pipeline import IngestLimits, IngestPipeline
 from domain.ingest.writer import GroupCommitWriter
 from domain.stats.cache import StatsCache, VersionBumper
@@ -57,6 +58,8 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     ctx.event_listeners.append(ctx.metrics.on_events)
     ctx.user_metrics = UserMetrics(stores.docs, stores.bus, ctx.metrics)
     ctx.components.append(ctx.user_metrics)
+    ctx.alerts = build_alert_checker(stores, ctx.metrics, config.extra)
+    ctx.components.append(ctx.alerts)
     # Analytics queries: answers cached per site version; each durable batch bumps its sites' versions.
     ctx.stats = StatsService(stores.events, StatsCache(stores.kv))
     bumper = VersionBumper(ctx.stats.cache)

@@ -135,16 +135,19 @@ class UserMetrics:
         """Re-read every config; keep unchanged families, add new ones, drop changed and deleted ones."""
         docs = await self._docs.find("metric_configs", {})
         specs: list[MetricSpec] = []
+        refused: dict[tuple[str, str], str] = {}
         for doc in docs:
             try:
                 specs.append(spec_from_doc(doc))
             except (ValueError, KeyError) as error:
                 log.warning("skipping metric config %s: %s", doc.get("id"), error)
+                refused[(str(doc.get("site_id")), str(doc.get("name")))] = (
+                    f"this metric is not exported: {error}"
+                )
         specs.sort(key=lambda s: (s.created_at, s.id))
         family_types: dict[str, str] = {}
         live: dict[str, _Live] = {}
         by_name: dict[tuple[str, str], _Live] = {}
-        refused: dict[tuple[str, str], str] = {}
         for spec in specs:
             owner_type = family_types.setdefault(spec.family, spec.type)
             if owner_type != spec.type:

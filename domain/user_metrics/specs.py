@@ -23,9 +23,10 @@ SITE_LABEL = "site"
 # Internal label naming the config generation (id and updated_at); stripped before exposition. Values of
 # an older generation (a deleted, re-created or changed config) are left out of every scrape.
 GENERATION_LABEL = "eddy_config_generation"
-RESERVED_LABELS = frozenset({SITE_LABEL, GENERATION_LABEL, "le", "quantile", "job", "instance"})
-NAME_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")
-LABEL_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$")
+RESERVED_LABELS = frozenset({SITE_LABEL, GENERATION_LABEL, "le", "quantile"})
+# The management API accepts the same names (domain/accounts/metric_configs.py).
+NAME_PATTERN = re.compile(r"^(?!__)[a-zA-Z_:][a-zA-Z0-9_:]{0,99}$")
+LABEL_PATTERN = re.compile(r"^(?!__)[a-zA-Z_][a-zA-Z0-9_]{0,63}$")
 RESERVED_SUFFIXES = ("_count", "_sum", "_bucket", "_created", "_total", "_info")
 MAX_LABELS = 10
 MAX_BUCKETS = 30

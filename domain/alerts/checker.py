@@ -1,0 +1,179 @@
+"""The alert checker: every `interval_s` it measures each enabled rule and, when a rule's state changes
+(ok -> firing, firing -> ok), delivers a signed webhook (`firing` or `resolved`).
+
+Several processes (or hosts) run a checker each; a rule is checked once per interval slot in all of them
+together: each claims the slot with a compare-and-set on the rule's `check_slot` before measuring, and only
+the winner measures and delivers. Deliveries run in the background (retries can take a while) and are
+awaited briefly at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from domain.alerts.rules import AlertRules
+from domain.alerts.webhook import DeliveryPolicy, deliver
+from server.metrics import Metrics
+from storage.ports import DocumentStore, EventFilter, EventStore, Stores
+
+log = logging.getLogger("eddy.alerts")
+
+DEFAULT_INTERVAL_S = 30.0
+# Visitors are counted by reading the window's events; past this many the count stops (a floor).
+MAX_SCAN_EVENTS = 200_000
+SHUTDOWN_WAIT_S = 5.0
+
+
+async def measure(events: EventStore, rule: Mapping[str, Any], now: float) -> float:
+    """The rule's current value over its window ending at `now` (see rules.py for the kinds)."""
+    site_id = rule["site_id"]
+    window_ms = int(rule["window_minutes"]) * 60_000
+    end = int(now * 1000)
+    start = end - window_ms
+    kind = rule["kind"]
+    if kind.startswith("events_"):
+        return float(await events.count(EventFilter(site_id=site_id, start=start, end=end)))
+    if kind == "event_rate_drop":
+        current = await events.count(EventFilter(site_id=site_id, start=start, end=end))
+        previous = await events.count(EventFilter(site_id=site_id, start=start - window_ms, end=start))
+        return 0.0 if previous == 0 else max(0.0, (previous - current) * 100.0 / previous)
+    visitors: set[str] = set()
+    scanned = 0
+    async for batch in events.read(EventFilter(site_id=site_id, start=start, end=end)):
+        visitors.update(event.visitor_id for event in batch if event.visitor_id)
+        scanned += len(batch)
+        if scanned >= MAX_SCAN_EVENTS:
+            break
+    return float(len(visitors))
+
+
+def breached(rule: Mapping[str, Any], value: float) -> bool:
+    """Whether `value` breaks the rule's threshold."""
+    threshold = float(rule["threshold"])
+    if rule["kind"].endswith("_below"):
+        return value < threshold
+    if rule["kind"] == "event_rate_drop":
+        return value > 0 and value >= threshold
+    return value > threshold
+
+
+def payload(rule: Mapping[str, Any], status: str, value: float, now: float) -> bytes:
+    """The webhook body."""
+    return orjson.dumps(
+        {
+            "status": status,
+            "site_id": rule["site_id"],
+            "rule": {
+                "id": rule["id"],
+                "name": rule["name"],
+                "kind": rule["kind"],
+                "threshold": rule["threshold"],
+                "window_minutes": rule["window_minutes"],
+            },
+            "value": value,
+            "checked_at": now,
+        }
+    )
+
+
+class AlertChecker:
+    """Checks every enabled rule on an interval (a context component)."""
+
+    def __init__(
+        self,
+        docs: DocumentStore,
+        events: EventStore,
+        metrics: Metrics,
+        *,
+        interval_s: float = DEFAULT_INTERVAL_S,
+        policy: DeliveryPolicy | None = None,
+    ) -> None:
+        self._docs = docs
+        self._events = events
+        self.rules = AlertRules(docs)
+        self._metrics = metrics
+        self.interval_s = interval_s
+        self.policy = policy or DeliveryPolicy()
+        self._task: asyncio.Task[None] | None = None
+        self._deliveries: set[asyncio.Task[bool]] = set()
+
+    async def start(self) -> None:
+        """Begin checking."""
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop checking; give in-flight deliveries a moment, then cancel them."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._deliveries:
+            _done, pending = await asyncio.wait(self._deliveries, timeout=SHUTDOWN_WAIT_S)
+            for task in pending:
+                task.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.check_all()
+            except Exception:  # a store outage must not end the loop; the next slot tries again
+                log.exception("alert check failed")
+                self._metrics.store_errors.labels("documents").inc()
+
+    async def check_all(self, now: float | None = None) -> int:
+        """Check every enabled rule whose current slot no process has claimed; returns how many."""
+        now = time.time() if now is None else now
+        slot = int(now // self.interval_s)
+        checked = 0
+        for rule in await self._docs.find("alert_rules", {"enabled": True}):
+            claimed_slot = int(rule.get("check_slot") or 0)
+            if claimed_slot >= slot:
+                continue
+            claimed = await self._docs.update(
+                "alert_rules", {"id": rule["id"], "check_slot": claimed_slot}, {"check_slot": slot}
+            )
+            if claimed != 1:
+                continue  # another process took this slot
+            await self._check(rule, now)
+            checked += 1
+        return checked
+
+    async def _check(self, rule: dict[str, Any], now: float) -> None:
+        value = await measure(self._events, rule, now)
+        firing = breached(rule, value)
+        changes: dict[str, Any] = {"last_value": value, "last_checked_at": now}
+        was_firing = rule.get("state") == "firing"
+        if firing != was_firing:
+            changes["state"] = "firing" if firing else "ok"
+            if firing:
+                changes["last_fired_at"] = now
+            body = payload(rule, "firing" if firing else "resolved", value, now)
+            task = asyncio.create_task(
+                deliver(rule["webhook_url"], rule["secret"], body, self.policy, self._count_delivery)
+            )
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+        await self._docs.update("alert_rules", {"id": rule["id"]}, changes)
+
+    def _count_delivery(self, outcome: str) -> None:
+        self._metrics.alert_deliveries.labels(outcome).inc()
+
+
+def build_alert_checker(stores: Stores, metrics: Metrics, extra: Mapping[str, str]) -> AlertChecker:
+    """The checker with its settings from the environment: EDDY_ALERT_INTERVAL_S (seconds between checks,
+    default 30) and EDDY_ALERT_RETRY_BASE_S (first retry delay of a webhook, default 1, doubling)."""
+    return AlertChecker(
+        stores.docs,
+        stores.events,
+        metrics,
+        interval_s=float(extra.get("EDDY_ALERT_INTERVAL_S", DEFAULT_INTERVAL_S)),
+        policy=DeliveryPolicy(base_delay=float(extra.get("EDDY_ALERT_RETRY_BASE_S", 1.0))),
+    )

@@ -1,0 +1,97 @@
+"""Alert rules of a site: `/api/v1/sites/{site_id}/alerts[/{rule_id}]` (site admins only; see
+domain/alerts for the kinds, the webhook signature and the SSRF note)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from domain.alerts.rules import AlertRuleCreate, AlertRulePatch, AlertRuleView, view
+from handlers.access import authenticated
+from handlers.base import ApiHandler
+from handlers.openapi import Operation
+
+
+class AlertRuleOut(msgspec.Struct):
+    """One rule (`secret` only in the create answer)."""
+
+    rule: AlertRuleView
+
+
+class AlertRuleList(msgspec.Struct):
+    """The site's rules."""
+
+    rules: list[AlertRuleView]
+
+
+class AlertRulesHandler(ApiHandler):
+    """List and create rules."""
+
+    @authenticated
+    async def get(self, site_id: str) -> None:
+        await self.site_for(site_id, "admin")
+        docs = await self.ctx.alerts.rules.list(site_id)
+        self.write_json(AlertRuleList([view(doc) for doc in docs]))
+
+    @authenticated
+    async def post(self, site_id: str) -> None:
+        await self.site_for(site_id, "admin")
+        doc = await self.ctx.alerts.rules.create(site_id, self.body_as(AlertRuleCreate))
+        self.write_json(AlertRuleOut(view(doc, with_secret=True)), 201)
+
+
+class AlertRuleHandler(ApiHandler):
+    """Read, change and delete one rule."""
+
+    @authenticated
+    async def get(self, site_id: str, rule_id: str) -> None:
+        await self.site_for(site_id, "admin")
+        self.write_json(AlertRuleOut(view(await self.ctx.alerts.rules.get(site_id, rule_id))))
+
+    @authenticated
+    async def patch(self, site_id: str, rule_id: str) -> None:
+        await self.site_for(site_id, "admin")
+        patch = self.body_as(AlertRulePatch)
+        self.write_json(AlertRuleOut(view(await self.ctx.alerts.rules.update(site_id, rule_id, patch))))
+
+    @authenticated
+    async def delete(self, site_id: str, rule_id: str) -> None:
+        await self.site_for(site_id, "admin")
+        await self.ctx.alerts.rules.delete(site_id, rule_id)
+        self.set_status(204)
+        self.finish()
+
+
+_ID = r"([A-Za-z0-9_-]{1,64})"
+default_handlers = [
+    (rf"/api/v1/sites/{_ID}/alerts", AlertRulesHandler),
+    (rf"/api/v1/sites/{_ID}/alerts/{_ID}", AlertRuleHandler),
+]
+
+_RULES = "/api/v1/sites/{site_id}/alerts"
+_RULE = "/api/v1/sites/{site_id}/alerts/{rule_id}"
+openapi_operations = [
+    Operation(
+        "GET", _RULES, "List the site's alert rules", tag="alerts", response=AlertRuleList, errors=(403, 404)
+    ),
+    Operation(
+        "POST",
+        _RULES,
+        "Create an alert rule (the answer holds its webhook signing secret, shown only here)",
+        tag="alerts",
+        request=AlertRuleCreate,
+        response=AlertRuleOut,
+        status=201,
+        errors=(403, 404, 409),
+    ),
+    Operation("GET", _RULE, "Read an alert rule", tag="alerts", response=AlertRuleOut, errors=(403, 404)),
+    Operation(
+        "PATCH",
+        _RULE,
+        "Change an alert rule",
+        tag="alerts",
+        request=AlertRulePatch,
+        response=AlertRuleOut,
+        errors=(403, 404),
+    ),
+    Operation("DELETE", _RULE, "Delete an alert rule", tag="alerts", status=204, errors=(403, 404)),
+]
