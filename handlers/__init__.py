@@ -18,7 +18,9 @@ from handlers import (
     metrics_endpoint,
     openapi,
     sites,
+    snippet,
     stats,
+    tracker,
     ws_collect,
 )
 
@@ -36,6 +38,8 @@ def api_modules() -> tuple[Any, ...]:
         sites,
         keys,
         metric_configs,
+        snippet,
+        tracker,
         stats,
         export,
     )

@@ -29,7 +29,8 @@ class CustomerSite:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
         self.port = free_port()
-        self.pages: dict[str, Page] = {}
+        # Browsers ask for a favicon; an empty one keeps 404s out of the console logs.
+        self.pages: dict[str, Page] = {"/favicon.ico": Page(b"", "image/x-icon")}
         self.fallback: Page | None = None
         self.requests: list[str] = []
         self._lock = threading.Lock()

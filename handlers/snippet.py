@@ -1,0 +1,39 @@
+"""`POST /api/v1/sites/{site_id}/snippet`: the `<script>` tag for a site (any member, viewers included),
+built by domain/snippets.py with the site's public key and Eddy's public URL."""
+
+from __future__ import annotations
+
+from domain.snippets import Snippet, SnippetRequest, base_url, make_snippet
+from handlers.access import authenticated
+from handlers.base import ApiHandler
+from handlers.openapi import Operation
+from tracker.bundle import current_bundle
+
+
+class SnippetHandler(ApiHandler):
+    """Generates a tracking snippet."""
+
+    @authenticated
+    async def post(self, site_id: str) -> None:
+        site = await self.site_for(site_id, "viewer")
+        request = self.body_as(SnippetRequest)
+        base = base_url(self.ctx.config.public_url, self.request.protocol, self.request.host)
+        bundle = await current_bundle()
+        self.write_json(await make_snippet(self.ctx.stores.docs, site, request, base, bundle.version))
+
+
+default_handlers = [(r"/api/v1/sites/([A-Za-z0-9_-]{1,64})/snippet", SnippetHandler)]
+
+openapi_operations = [
+    Operation(
+        "POST",
+        "/api/v1/sites/{site_id}/snippet",
+        "The <script> tag to paste into the site's pages",
+        tag="sites",
+        request=SnippetRequest,
+        response=Snippet,
+        errors=(404,),
+        description="Uses a public key of the site (`key_id`); secret, disabled and expired keys are refused "
+        "with 422. Options are data-* attributes of the tag, so it runs under a strict CSP.",
+    )
+]
