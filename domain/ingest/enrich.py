@@ -24,6 +24,7 @@ from storage.records import Event
 
 log = logging.getLogger("eddy.ingest")
 _DAY_S = 86400
+URL_CACHE_ENTRIES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class Enricher:
         self._salts = salts
         self._sessions = sessions
         self.session_fallbacks = 0
+        self._pages: dict[str, tuple[str, PageUrl]] = {}
+        self._referrers: dict[str, tuple[str, str, bool]] = {}
 
     def client(self, sender: Sender) -> ClientInfo:
         """The client the sender's user agent describes (cached)."""
@@ -71,7 +74,10 @@ class Enricher:
         request before anything is stored). Spam referrers are dropped and counted."""
         now = time.time()
         now_ms = int(now * 1000)
-        times = [event_time(raw.ts, now_ms, f"events[{i}].ts") for i, raw in enumerate(raw_events)]
+        times = [
+            now_ms if raw.ts is None else event_time(raw.ts, now_ms, f"events[{i}].ts")
+            for i, raw in enumerate(raw_events)
+        ]
         today, yesterday = await self._salts.salts(now)
         visitor_id = visitor_hash(today, site_id, sender.ip, sender.user_agent)
         session_id = ""
@@ -81,23 +87,15 @@ class Enricher:
                 previous = visitor_hash(yesterday, site_id, sender.ip, sender.user_agent)
             session_id, visitor_id = await self._session(site_id, visitor_id, previous, now)
         country = country_of(sender.ip)
-        pages: dict[str, PageUrl] = {}
-        referrer_hosts: dict[str, str] = {}
         events: list[Event] = []
         dropped: dict[str, int] = {}
-        ids = secrets.token_hex(8 * len(raw_events))
+        ids = secrets.token_hex(8 * len(raw_events)) if any(raw.id is None for raw in raw_events) else ""
         for index, raw in enumerate(raw_events):
-            referrer = web_url(raw.referrer)
-            ref_host = referrer_hosts.get(referrer)
-            if ref_host is None:
-                ref_host = referrer_hosts[referrer] = host_of(referrer) if referrer else ""
-            if ref_host and is_spam(ref_host):
+            referrer, ref_host, spam = self._referrer(raw.referrer)
+            if spam:
                 dropped["spam_referrer"] = dropped.get("spam_referrer", 0) + 1
                 continue
-            url = web_url(raw.url)
-            page = pages.get(url)
-            if page is None:
-                page = pages[url] = parse_page_url(url) if url else _NO_PAGE
+            url, page = self._page(raw.url)
             utm = page.utm
             if utm[0]:
                 source = utm[0]
@@ -138,6 +136,28 @@ class Enricher:
                 )
             )
         return Enriched(events, dropped)
+
+    def _page(self, raw_url: str) -> tuple[str, PageUrl]:
+        # Pages repeat across requests and within batches: parse each distinct URL once (bounded cache).
+        cached = self._pages.get(raw_url)
+        if cached is None:
+            url = web_url(raw_url)
+            cached = (url, parse_page_url(url) if url else _NO_PAGE)
+            if len(self._pages) >= URL_CACHE_ENTRIES:
+                self._pages.clear()
+            self._pages[raw_url] = cached
+        return cached
+
+    def _referrer(self, raw_referrer: str) -> tuple[str, str, bool]:
+        cached = self._referrers.get(raw_referrer)
+        if cached is None:
+            referrer = web_url(raw_referrer)
+            host = host_of(referrer) if referrer else ""
+            cached = (referrer, host, bool(host) and is_spam(host))
+            if len(self._referrers) >= URL_CACHE_ENTRIES:
+                self._referrers.clear()
+            self._referrers[raw_referrer] = cached
+        return cached
 
     async def _session(
         self, site_id: str, visitor_id: str, previous: str | None, now: float

@@ -43,9 +43,19 @@ class SaltBook:
     def __init__(self, docs: DocumentStore) -> None:
         self._docs = docs
         self._salts: dict[str, bytes] = {}
+        self._current: tuple[int, bytes, bytes | None] | None = None
 
     async def salts(self, now: float) -> tuple[bytes, bytes | None]:
         """(today's salt, yesterday's salt or None when no one used that day)."""
+        day = int(now // 86400)
+        current = self._current
+        if current is not None and current[0] == day:
+            return current[1], current[2]
+        pair = await self._load(now)
+        self._current = (day, *pair)
+        return pair
+
+    async def _load(self, now: float) -> tuple[bytes, bytes | None]:
         today = utc_day(now)
         salt = self._salts.get(today)
         if salt is None:
