@@ -15,6 +15,7 @@ from domain.accounts.service import Accounts
 from domain.accounts.tokens import TokenService
 from domain.alerts.checker import AlertChecker
 from domain.ingest.pipeline import IngestPipeline
+from domain.live.service import LiveService
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
 from server.config import Config
@@ -65,6 +66,8 @@ class AppContext:
     # Alert rules checked on an interval, with their webhooks (set by server.services).
     alerts: AlertChecker = field(init=False)
     started_at: float = field(default_factory=time.time)
+    # live dashboards (hub + publisher); set by server.services
+    live: LiveService | None = None
     # analytics queries with their cache (set by server.services)
     stats: StatsService = field(init=False)
 

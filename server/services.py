@@ -9,6 +9,7 @@ from domain.accounts.tokens import TokenService
 from domain.alerts.checker import build_alert_checker
 from domain.ingest.pipeline import IngestLimits, IngestPipeline
 from domain.ingest.writer import GroupCommitWriter
+from domain.live.service import LiveService
 from domain.stats.cache import StatsCache, VersionBumper
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
@@ -48,6 +49,9 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     )
     # Components start in this order after the stores open, and stop in reverse before they close.
     ctx.components.extend([ctx.bearer, ctx.keys, ctx.accounts.hasher])
+    ctx.live = LiveService(stores, on_failure=lambda part: ctx.metrics.store_errors.labels(part).inc())
+    ctx.event_listeners.append(ctx.live.on_events)
+    ctx.components.append(ctx.live)
     writer = GroupCommitWriter(stores.events, ctx.metrics, ctx.event_listeners)
     ctx.ingest = IngestPipeline(
         ctx.keys, stores.docs, stores.kv, writer, ctx.metrics, IngestLimits.from_env(config.extra)

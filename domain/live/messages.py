@@ -1,0 +1,97 @@
+"""What travels on the live bus: one compact delta per site per publish, and the shape of a recent event.
+
+A delta says what one process ingested for one site since its last publish: how many events, counts by
+page, source and country (each map bounded), and the newest events themselves (bounded, text truncated).
+Recent events are data only: dashboards must render url, referrer and props as text, never as markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from storage.records import Event
+
+CHANNEL_PREFIX = "live:"
+VISITORS_KEY_PREFIX = "live:visitors:"
+MAX_KEYS_PER_MAP = 100  # pages/sources/countries in one delta; the rest are summed under OTHER
+MAX_RECENT_PER_DELTA = 20
+MAX_TEXT = 500  # characters kept of url, referrer, title and prop values
+MAX_PROPS = 20
+OTHER = "(other)"
+
+
+def channel_for(site_id: str) -> str:
+    """The bus channel carrying one site's deltas."""
+    return CHANNEL_PREFIX + site_id
+
+
+def visitors_key(site_id: str) -> str:
+    """The shared key-value member set of a site's visitors by last-seen time (epoch seconds)."""
+    return VISITORS_KEY_PREFIX + site_id
+
+
+class SiteDelta(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What one process ingested for one site since its previous delta. `at` is the publish time (ms)."""
+
+    site: str
+    n: int
+    at: int
+    pages: dict[str, int] = {}
+    sources: dict[str, int] = {}
+    countries: dict[str, int] = {}
+    recent: list[dict[str, Any]] = []
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(SiteDelta)
+
+
+def encode_delta(delta: SiteDelta) -> bytes:
+    """The wire form of a delta (compact JSON)."""
+    return _encoder.encode(delta)
+
+
+def decode_delta(data: bytes) -> SiteDelta:
+    """Parse and validate a delta; raises msgspec.DecodeError / ValidationError on anything else."""
+    return _decoder.decode(data)
+
+
+def _cut(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[:limit]
+
+
+def recent_event(event: Event) -> dict[str, Any]:
+    """The fields of an event a live tail shows, with text truncated and props bounded."""
+    props: dict[str, Any] = {}
+    for key, value in list(event.props.items())[:MAX_PROPS]:
+        props[_cut(key, 100)] = _cut(value) if isinstance(value, str) else value
+    item: dict[str, Any] = {
+        "id": event.id,
+        "ts": event.ts,
+        "name": _cut(event.name, 200),
+        "path": _cut(event.path),
+        "url": _cut(event.url),
+        "title": _cut(event.title),
+        "referrer": _cut(event.referrer),
+        "source": _cut(event.source, 200),
+        "country": event.country[:8],
+        "browser": event.browser[:100],
+        "os": event.os[:100],
+        "device": event.device[:100],
+    }
+    if props:
+        item["props"] = props
+    return item
+
+
+def bounded_counts(counts: dict[str, int], limit: int = MAX_KEYS_PER_MAP) -> dict[str, int]:
+    """The `limit` largest entries, the remainder summed under OTHER (so a flood of distinct paths
+    cannot grow a delta or a view without bound)."""
+    if len(counts) <= limit:
+        return dict(counts)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    kept = dict(ranked[: limit - 1])
+    kept[OTHER] = kept.get(OTHER, 0) + sum(count for _, count in ranked[limit - 1 :])
+    return kept

@@ -1,0 +1,158 @@
+"""One dashboard's stream: its event-tail filters and a bounded queue of messages to send.
+
+A transport (a websocket or an SSE response) sends one message at a time; the next leaves when the previous
+one has been flushed to the socket. Messages that pile up behind a slow client wait in a queue of at most
+`limit` messages; one more and the client is dropped (the transport closes it with a clear code), so a slow
+dashboard never makes the server buffer without bound. No task per stream: sending is driven by callbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from domain.errors import Invalid
+
+log = logging.getLogger("eddy.live")
+QUEUE_LIMIT = 32
+_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+MAX_FILTER_TEXT = 200
+
+
+class Transport(Protocol):
+    """Where a stream's messages go."""
+
+    def send(self, text: str) -> Awaitable[None] | None:
+        """Send one message; the awaitable resolves when it has been flushed (None: done already)."""
+
+    def drop(self, reason: str) -> None:
+        """Close the connection because its client cannot keep up."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which events the tail shows: an exact event name, a page path prefix, a country code."""
+
+    name: str = ""
+    path_prefix: str = ""
+    country: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.name or self.path_prefix or self.country)
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        """True when a recent event passes every set filter."""
+        if self.name and event.get("name") != self.name:
+            return False
+        if self.path_prefix and not str(event.get("path", "")).startswith(self.path_prefix):
+            return False
+        return not (self.country and event.get("country") != self.country)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "path_prefix": self.path_prefix, "country": self.country}
+
+
+def parse_filters(raw: Any) -> Filters:
+    """Filters from a client message or query arguments; raises Invalid with per-field reasons."""
+    if raw is None:
+        return Filters()
+    if not isinstance(raw, dict):
+        raise Invalid("filter must be an object", fields={"filter": "expected an object"})
+    problems: dict[str, str] = {}
+    values: dict[str, str] = {}
+    for key, value in raw.items():
+        if key not in ("name", "path_prefix", "country"):
+            problems[str(key)[:50]] = "unknown filter"
+            continue
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            problems[key] = "expected a string"
+        elif len(value) > MAX_FILTER_TEXT:
+            problems[key] = f"at most {MAX_FILTER_TEXT} characters"
+        elif key == "country" and value and not _COUNTRY.match(value):
+            problems[key] = "a two-letter country code"
+        else:
+            values[key] = value.upper() if key == "country" else value
+    if problems:
+        raise Invalid("invalid filter", code="invalid_filter", fields=problems)
+    return Filters(**values)
+
+
+def encode(message: dict[str, Any]) -> str:
+    """A message as compact JSON text."""
+    return orjson.dumps(message).decode()
+
+
+class LiveStream:
+    """A dashboard's subscription to one site."""
+
+    def __init__(self, site_id: str, transport: Transport, filters: Filters | None = None) -> None:
+        self.site_id = site_id
+        self.transport = transport
+        self.filters = filters or Filters()
+        self.limit = QUEUE_LIMIT
+        self._queue: deque[str] = deque()
+        self._sending = False
+        self.closed = False
+        self.on_drop: Callable[[], None] | None = None
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting behind the one being sent."""
+        return len(self._queue)
+
+    def offer(self, text: str) -> bool:
+        """Queue one message; False (and the client dropped) when the queue is full."""
+        if self.closed:
+            return False
+        if len(self._queue) >= self.limit:
+            self.close()
+            if self.on_drop is not None:
+                self.on_drop()
+            self.transport.drop("too slow: messages piled up")
+            return False
+        self._queue.append(text)
+        if not self._sending:
+            self._pump()
+        return True
+
+    def close(self) -> None:
+        """Stop sending and forget queued messages."""
+        self.closed = True
+        self._queue.clear()
+
+    def _pump(self) -> None:
+        while self._queue and not self.closed:
+            text = self._queue.popleft()
+            try:
+                pending = self.transport.send(text)
+            except Exception as error:  # noqa: BLE001 - a closed socket: its close handler cleans up
+                log.debug("live send failed: %s", error)
+                self.close()
+                return
+            if pending is None:
+                continue
+            future: Any = pending
+            if hasattr(future, "done") and future.done():
+                if future.exception() is not None:
+                    self.close()
+                    return
+                continue
+            self._sending = True
+            future.add_done_callback(self._sent)
+            return
+
+    def _sent(self, future: Any) -> None:
+        self._sending = False
+        if future.cancelled() or future.exception() is not None:
+            self.close()
+            return
+        self._pump()

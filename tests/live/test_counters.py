@@ -1,0 +1,156 @@
+"""Live counters, views, filters and streams as units: what one process counts, how deltas from several
+processes merge into one view, and how a stream bounds what it queues."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+
+from domain.errors import Invalid
+from domain.live.counters import PendingCounts
+from domain.live.messages import OTHER, SiteDelta, bounded_counts, decode_delta, encode_delta
+from domain.live.stream import Filters, LiveStream, parse_filters
+from domain.live.view import EPS_WINDOW_S, RECENT_LIMIT, TOP_WINDOW_S, SiteView
+from tests.support.live import event
+
+
+def test_pending_counts_per_site_and_take_resets() -> None:
+    pending = PendingCounts()
+    touched = pending.add(
+        [
+            event("a", path="/", source="google", country="DE", visitor_id="v1", ts=1_000),
+            event("a", path="/pricing", source="", country="DE", visitor_id="v1", ts=3_000),
+            event("a", path="/", source="google", country="FR", visitor_id="v2", ts=2_000),
+            event("b", path="/x", visitor_id="w"),
+        ]
+    )
+    assert touched == {"a", "b"}
+    taken = pending.take("a", now_ms=5)
+    assert taken is not None
+    delta, visitors = taken
+    assert delta.n == 3 and delta.at == 5
+    assert delta.pages == {"/": 2, "/pricing": 1}
+    assert delta.sources == {"google": 2, "(direct)": 1}
+    assert delta.countries == {"DE": 2, "FR": 1}
+    assert [item["path"] for item in delta.recent] == ["/", "/pricing", "/"]
+    assert visitors == {"v1": 3.0, "v2": 2.0}  # last seen, epoch seconds
+    assert pending.take("a", now_ms=6) is None
+    assert pending.sites() == ["b"]
+
+
+def test_delta_bounds_recent_events_text_and_distinct_keys() -> None:
+    pending = PendingCounts()
+    pending.add([event("a", path=f"/p{i}", url="https://x/" + "y" * 5000) for i in range(300)])
+    taken = pending.take("a", now_ms=0)
+    assert taken is not None
+    delta = taken[0]
+    assert len(delta.recent) == 20 and delta.recent[-1]["path"] == "/p299"
+    assert len(delta.recent[0]["url"]) == 500
+    assert len(delta.pages) == 100 and delta.pages[OTHER] == 201
+    assert sum(delta.pages.values()) == 300
+    assert decode_delta(encode_delta(delta)) == delta
+
+
+def test_bounded_counts_keeps_the_largest() -> None:
+    counts = {"a": 5, "b": 4, "c": 1, "d": 1}
+    assert bounded_counts(counts, limit=3) == {"a": 5, "b": 4, OTHER: 2}
+    assert bounded_counts(counts, limit=10) == counts
+
+
+def _delta(site: str, n: int, **maps: Any) -> SiteDelta:
+    return SiteDelta(site=site, n=n, at=0, **maps)
+
+
+def test_view_merges_deltas_and_forgets_old_ones() -> None:
+    view = SiteView("s")
+    now = 1_000_000.0
+    view.apply(_delta("s", 3, pages={"/": 2, "/a": 1}, sources={"google": 3}, countries={"DE": 3}), now)
+    view.apply(_delta("s", 2, pages={"/a": 2}, sources={"(direct)": 2}), now + 1)
+    state = view.state(now + 1, visitors_now=4)
+    assert state["visitors_now"] == 4
+    assert state["events_per_s"] == round(5 / EPS_WINDOW_S, 2)
+    assert state["top_pages"] == [{"value": "/a", "count": 3}, {"value": "/", "count": 2}]
+    assert state["top_sources"] == [{"value": "google", "count": 3}, {"value": "(direct)", "count": 2}]
+    assert state["top_countries"] == [{"value": "DE", "count": 3}]
+    later = view.state(now + EPS_WINDOW_S + 2, visitors_now=0)
+    assert later["events_per_s"] == 0  # the rate window has passed, the tops have not
+    assert later["top_pages"][0] == {"value": "/a", "count": 3}
+    gone = view.state(now + TOP_WINDOW_S + 30, visitors_now=0)
+    assert gone["top_pages"] == [] and gone["top_sources"] == []
+
+
+def test_view_keeps_a_bounded_recent_tail_and_seeds_from_stored_events() -> None:
+    view = SiteView("s")
+    now = 2_000_000.0
+    stored = [event("s", path="/old", ts=int((now - TOP_WINDOW_S - 60) * 1000))]
+    stored += [event("s", path=f"/p{i}", ts=int((now - 100 + i) * 1000)) for i in range(60)]
+    assert view.seed(stored, now) == 60
+    assert len(view.recent) == RECENT_LIMIT and view.recent[-1]["path"] == "/p59"
+    state = view.state(now, 0)
+    assert sum(item["count"] for item in state["top_pages"]) == 10  # top 10 of 60 pages seen once
+    assert all(item["value"] != "/old" for item in state["top_pages"])
+    assert state["events_per_s"] == 0  # the seeded events are older than the rate window
+
+
+def test_filters_parse_and_match() -> None:
+    assert parse_filters(None) == Filters()
+    filters = parse_filters({"name": "signup", "path_prefix": "/blog", "country": "de"})
+    assert filters.country == "DE" and filters.active
+    assert filters.matches({"name": "signup", "path": "/blog/x", "country": "DE"})
+    assert not filters.matches({"name": "signup", "path": "/shop", "country": "DE"})
+    assert not filters.matches({"name": "pageview", "path": "/blog/x", "country": "DE"})
+    assert not filters.matches({"name": "signup", "path": "/blog/x", "country": "FR"})
+    for bad in ({"country": "Germany"}, {"name": 5}, {"bogus": "x"}, {"path_prefix": "x" * 201}, "str"):
+        with pytest.raises(Invalid):
+            parse_filters(bad)
+
+
+class _Transport:
+    """Records what a stream sends; sends complete only when the test says so."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.pending: list[asyncio.Future[None]] = []
+        self.dropped: list[str] = []
+
+    def send(self, text: str) -> asyncio.Future[None]:
+        self.sent.append(text)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append(future)
+        return future
+
+    def drop(self, reason: str) -> None:
+        self.dropped.append(reason)
+
+
+async def test_stream_sends_one_at_a_time_in_order() -> None:
+    transport = _Transport()
+    stream = LiveStream("s", transport)
+    for i in range(3):
+        assert stream.offer(f"m{i}")
+    assert transport.sent == ["m0"] and stream.queued == 2
+    transport.pending[0].set_result(None)
+    await asyncio.sleep(0)
+    assert transport.sent == ["m0", "m1"]
+    transport.pending[1].set_result(None)
+    await asyncio.sleep(0)
+    transport.pending[2].set_result(None)
+    await asyncio.sleep(0)
+    assert transport.sent == ["m0", "m1", "m2"] and stream.queued == 0
+
+
+async def test_a_stream_whose_client_stops_reading_is_dropped_not_buffered() -> None:
+    transport = _Transport()
+    stream = LiveStream("s", transport)
+    drops: list[int] = []
+    stream.on_drop = lambda: drops.append(1)
+    accepted = [stream.offer(orjson.dumps({"i": i}).decode()) for i in range(stream.limit + 5)]
+    assert accepted == [True] * (stream.limit + 1) + [False] * 4
+    assert len(transport.dropped) == 1 and drops == [1]
+    assert stream.closed and stream.queued == 0
+    transport.pending[0].set_result(None)
+    await asyncio.sleep(0)
+    assert len(transport.sent) == 1  # nothing more leaves a dropped stream

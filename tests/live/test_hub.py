@@ -1,0 +1,140 @@
+"""The hub and publisher together on a shared bus and key-value store: deltas from two processes merge
+into one view, visitors now is shared, publishing is coalesced, and a new watcher starts from the store."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from domain.live.hub import LiveHub
+from domain.live.messages import channel_for
+from domain.live.publisher import LivePublisher
+from domain.live.stream import Filters, LiveStream
+from storage.embedded.events import SqliteEventStore
+from storage.embedded.memory_bus import MemoryBus
+from storage.embedded.memory_kv import MemoryKeyValue
+from tests.support.live import event, until
+
+
+class _Collect:
+    """A transport that takes every message at once."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def send(self, text: str) -> None:
+        self.messages.append(orjson.loads(text))
+
+    def drop(self, reason: str) -> None:
+        raise AssertionError(f"dropped: {reason}")
+
+
+class _Process:
+    """What one Eddy process holds: a hub and a publisher on the shared bus and kv."""
+
+    def __init__(self, bus: MemoryBus, kv: MemoryKeyValue, events: SqliteEventStore) -> None:
+        self.hub = LiveHub(bus, kv, events)
+        self.publisher = LivePublisher(bus, kv, self.hub)
+
+
+async def _shared(data_dir: Path) -> tuple[MemoryBus, MemoryKeyValue, SqliteEventStore]:
+    bus, kv, events = MemoryBus(), MemoryKeyValue(), SqliteEventStore(data_dir)
+    for part in (bus, kv, events):
+        await part.open()
+    return bus, kv, events
+
+
+async def test_deltas_from_two_processes_merge_on_a_third(data_dir: Path) -> None:
+    bus, kv, events = await _shared(data_dir)
+    a, b, watcher = _Process(bus, kv, events), _Process(bus, kv, events), _Process(bus, kv, events)
+    try:
+        await watcher.hub.start()
+        seen = _Collect()
+        await watcher.hub.watch(LiveStream("s1", seen))
+        assert seen.messages[0]["type"] == "snapshot" and seen.messages[0]["visitors_now"] == 0
+        a.publisher.on_events([event("s1", path="/", visitor_id="v1", country="DE", source="google")])
+        b.publisher.on_events(
+            [
+                event("s1", path="/", visitor_id="v2", country="FR"),
+                event("s1", path="/docs", visitor_id="v1", country="DE"),
+                event("other", path="/elsewhere", visitor_id="v9"),
+            ]
+        )
+        await until(lambda: sum(len(m["recent"]) for m in seen.messages if m["type"] == "tick") == 3)
+        last = seen.messages[-1]
+        assert last["visitors_now"] == 2  # v1 was seen by both processes: counted once
+        assert last["top_pages"] == [{"value": "/", "count": 2}, {"value": "/docs", "count": 1}]
+        assert last["top_countries"] == [{"value": "DE", "count": 2}, {"value": "FR", "count": 1}]
+        assert {"value": "google", "count": 1} in last["top_sources"]
+        assert last["events_per_s"] == 0.3
+        paths = [e["path"] for m in seen.messages if m["type"] == "tick" for e in m["recent"]]
+        assert sorted(paths) == ["/", "/", "/docs"]  # the other site's event never shows here
+    finally:
+        await watcher.hub.stop()
+        for part in (bus, kv, events):
+            await part.close()
+
+
+async def test_publishing_is_coalesced_while_a_site_is_busy(data_dir: Path) -> None:
+    bus, kv, events = await _shared(data_dir)
+    process = _Process(bus, kv, events)
+    published: list[bytes] = []
+    await bus.subscribe(channel_for("s1"), lambda _c, data: published.append(data))
+    try:
+        for _ in range(20):
+            process.publisher.on_events([event("s1")])
+            await asyncio.sleep(0.01)
+        await until(lambda: sum(orjson.loads(d)["n"] for d in published) == 20, timeout=3)
+        # 20 batches over ~0.2 s: the first leaves at once, the rest wait for the 250 ms interval.
+        assert 2 <= len(published) <= 3
+    finally:
+        for part in (bus, kv, events):
+            await part.close()
+
+
+async def test_a_new_watcher_starts_from_the_stored_events(data_dir: Path) -> None:
+    bus, kv, events = await _shared(data_dir)
+    process = _Process(bus, kv, events)
+    try:
+        await events.append(
+            [
+                event("s1", path="/a", visitor_id="v1", name="signup"),
+                event("s1", path="/b", visitor_id="v2"),
+                event("s2", path="/c", visitor_id="v3"),
+            ]
+        )
+        everything, signups = _Collect(), _Collect()
+        await process.hub.watch(LiveStream("s1", everything))
+        await process.hub.watch(LiveStream("s1", signups, Filters(name="signup")))
+        snapshot = everything.messages[0]
+        assert snapshot["type"] == "snapshot" and snapshot["visitors_now"] == 2
+        assert [e["path"] for e in snapshot["recent"]] == ["/a", "/b"]
+        assert [e["path"] for e in signups.messages[0]["recent"]] == ["/a"]
+        assert process.hub.stream_count("s1") == 2 and process.hub.watched_sites() == ["s1"]
+        assert bus.channel_count() == 1  # one subscription for both dashboards
+    finally:
+        await process.hub.stop()
+        for part in (bus, kv, events):
+            await part.close()
+
+
+async def test_the_site_subscription_goes_with_its_last_dashboard(data_dir: Path) -> None:
+    bus, kv, events = await _shared(data_dir)
+    process = _Process(bus, kv, events)
+    try:
+        first, second = LiveStream("s1", _Collect()), LiveStream("s1", _Collect())
+        await process.hub.watch(first)
+        await process.hub.watch(second)
+        process.hub.unwatch(first)
+        process.hub.unwatch(first)  # idempotent
+        assert bus.channel_count() == 1
+        process.hub.unwatch(second)
+        await until(lambda: bus.channel_count() == 0)
+        assert process.hub.watched_sites() == []
+    finally:
+        await process.hub.stop()
+        for part in (bus, kv, events):
+            await part.close()
