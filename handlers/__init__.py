@@ -11,6 +11,7 @@ from handlers import (
     auth,
     collect,
     export,
+    google_auth,
     health,
     keys,
     live,
@@ -44,6 +45,7 @@ def api_modules() -> tuple[Any, ...]:
         tracker,
         stats,
         export,
+        google_auth,
     )
 
 

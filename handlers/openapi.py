@@ -68,6 +68,7 @@ STATUS_TEXT = {
     201: "Created",
     202: "Accepted",
     204: "No content",
+    302: "Redirect",
     400: "Malformed request (bad JSON, `$` or dotted keys)",
     401: "Missing or invalid credentials",
     403: "Not allowed with this role",

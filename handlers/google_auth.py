@@ -1,0 +1,126 @@
+"""Google sign-in (`/api/v1/auth/google` and its callback) with `tornado.auth.GoogleOAuth2Mixin`.
+
+Enabled when EDDY_GOOGLE_CLIENT_ID and EDDY_GOOGLE_CLIENT_SECRET are set (404 otherwise). The provider's
+endpoints can be pointed elsewhere with EDDY_GOOGLE_AUTHORIZE_URL, EDDY_GOOGLE_TOKEN_URL and
+EDDY_GOOGLE_USERINFO_URL (the tests run a local fake provider this way). The callback answers the same
+JSON as /login: the user and a token pair.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from tornado.auth import GoogleOAuth2Mixin
+from tornado.httpclient import HTTPClientError
+
+from domain.accounts import google
+from domain.accounts.users import AuthAnswer
+from handlers.base import ApiHandler
+from handlers.errors import ApiError
+from handlers.openapi import Operation
+from handlers.policy import public
+
+STATE_COOKIE = "eddy_google_state"
+CALLBACK_PATH = "/api/v1/auth/google/callback"
+
+
+class GoogleHandlerBase(GoogleOAuth2Mixin, ApiHandler):
+    """Reads the client settings and endpoints from the configuration, not application settings."""
+
+    def prepare(self) -> Any:
+        config = self.ctx.config
+        if not (config.google_client_id and config.google_client_secret):
+            raise ApiError(404, "not_found", "Google sign-in is not configured")
+        extra = config.extra
+        self._OAUTH_AUTHORIZE_URL = extra.get("EDDY_GOOGLE_AUTHORIZE_URL", self._OAUTH_AUTHORIZE_URL)
+        self._OAUTH_ACCESS_TOKEN_URL = extra.get("EDDY_GOOGLE_TOKEN_URL", self._OAUTH_ACCESS_TOKEN_URL)
+        self._OAUTH_USERINFO_URL = extra.get("EDDY_GOOGLE_USERINFO_URL", self._OAUTH_USERINFO_URL)
+        return super().prepare()
+
+    def get_google_oauth_settings(self) -> dict[str, str]:
+        config = self.ctx.config
+        return {"key": config.google_client_id or "", "secret": config.google_client_secret or ""}
+
+    def redirect_uri(self) -> str:
+        """Where Google sends the browser back (the public URL when configured)."""
+        base = self.ctx.config.public_url or f"{self.request.protocol}://{self.request.host}"
+        return base + CALLBACK_PATH
+
+
+class GoogleStartHandler(GoogleHandlerBase):
+    """Send the browser to Google's consent page with a one-use state."""
+
+    @public
+    async def get(self) -> None:
+        state = await google.new_state(self.ctx.stores.kv)
+        self.set_cookie(
+            STATE_COOKIE,
+            state,
+            path=CALLBACK_PATH,
+            httponly=True,
+            samesite="Lax",
+            secure=self.request.protocol == "https",
+            max_age=int(google.STATE_TTL_S),
+        )
+        self.authorize_redirect(
+            redirect_uri=self.redirect_uri(),
+            client_id=self.get_google_oauth_settings()["key"],
+            scope=["openid", "email", "profile"],
+            response_type="code",
+            extra_params={"state": state, "prompt": "select_account"},
+        )
+
+
+class GoogleCallbackHandler(GoogleHandlerBase):
+    """Exchange the code, read the Google identity, and sign the user in."""
+
+    @public
+    async def get(self) -> None:
+        if self.get_query_argument("error", None):
+            raise ApiError(401, "google_denied", "Google sign-in was cancelled or refused")
+        state = self.get_query_argument("state", "")
+        cookie = self.get_cookie(STATE_COOKIE) or ""
+        if not (state and hmac.compare_digest(state, cookie)) or not await google.spend_state(
+            self.ctx.stores.kv, state
+        ):
+            raise ApiError(400, "invalid_state", "the sign-in state is missing, expired or already used")
+        self.clear_cookie(STATE_COOKIE, path=CALLBACK_PATH)
+        code = self.get_query_argument("code", "")
+        if not code or len(code) > 2048:
+            raise ApiError(400, "bad_request", "missing authorization code")
+        try:
+            token = await self.get_authenticated_user(redirect_uri=self.redirect_uri(), code=code)
+            info = await self.oauth2_request(self._OAUTH_USERINFO_URL, access_token=token["access_token"])
+        except (HTTPClientError, KeyError, ValueError):
+            raise ApiError(401, "google_failed", "Google did not accept this sign-in") from None
+        accounts = self.ctx.accounts
+        answer = await google.sign_in(self.ctx.stores.docs, accounts.users, accounts.sessions, info)
+        self.write_json(answer)
+
+
+default_handlers = [
+    (r"/api/v1/auth/google", GoogleStartHandler),
+    (r"/api/v1/auth/google/callback", GoogleCallbackHandler),
+]
+
+openapi_operations = [
+    Operation(
+        "GET",
+        "/api/v1/auth/google",
+        "Start Google sign-in (302 to Google; 404 when not configured)",
+        tag="auth",
+        auth="public",
+        status=302,
+        errors=(404,),
+    ),
+    Operation(
+        "GET",
+        CALLBACK_PATH,
+        "Finish Google sign-in: the user and a token pair",
+        tag="auth",
+        auth="public",
+        response=AuthAnswer,
+        errors=(400, 401, 404),
+    ),
+]
