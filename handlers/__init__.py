@@ -19,10 +19,12 @@ from handlers import (
     metric_samples,
     metrics_endpoint,
     openapi,
+    share,
     sites,
     snippet,
     stats,
     tracker,
+    webui,
     ws_collect,
 )
 
@@ -46,6 +48,8 @@ def api_modules() -> tuple[Any, ...]:
         stats,
         export,
         google_auth,
+        share,
+        webui,
     )
 
 

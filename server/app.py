@@ -6,7 +6,7 @@ from __future__ import annotations
 from tornado.web import Application
 
 from handlers import all_routes
-from handlers.base import NotFoundHandler
+from handlers.webui import AppFallbackHandler
 from server.access_log import log_request
 from server.context import AppContext
 
@@ -21,7 +21,7 @@ def make_app(ctx: AppContext) -> Application:
     return Application(
         all_routes(),
         ctx=ctx,
-        default_handler_class=NotFoundHandler,
+        default_handler_class=AppFallbackHandler,  # dashboard pages, else the JSON 404
         log_function=log_request,
         websocket_ping_interval=WEBSOCKET_PING_INTERVAL,
         websocket_ping_timeout=WEBSOCKET_PING_TIMEOUT,

@@ -16,6 +16,7 @@ from domain.accounts.tokens import TokenService
 from domain.alerts.checker import AlertChecker
 from domain.ingest.pipeline import IngestPipeline
 from domain.live.service import LiveService
+from domain.share import ShareLinks
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
 from server.config import Config
@@ -70,6 +71,8 @@ class AppContext:
     live: LiveService | None = None
     # analytics queries with their cache (set by server.services)
     stats: StatsService = field(init=False)
+    # read-only share links of dashboards (set by server.services)
+    share: ShareLinks = field(init=False)
 
     async def start(self) -> None:
         """Open the stores, then start every component in order."""

@@ -10,6 +10,7 @@ from domain.alerts.checker import build_alert_checker
 from domain.ingest.pipeline import IngestLimits, IngestPipeline
 from domain.ingest.writer import GroupCommitWriter
 from domain.live.service import LiveService
+from domain.share import ShareLinks
 from domain.stats.cache import StatsCache, VersionBumper
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
@@ -69,4 +70,5 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     bumper = VersionBumper(ctx.stats.cache)
     ctx.event_listeners.append(bumper)
     ctx.components.append(bumper)
+    ctx.share = ShareLinks(stores.docs, secrets.hash_key)
     return ctx

@@ -1,0 +1,207 @@
+"""Share links: manage them (`/api/v1/sites/{site_id}/share-links`, admins of the site), and use them
+(`/api/v1/share/...` and `WS /ws/share/live`, read-only, with the link's token).
+
+The token never travels in a URL: the dashboard keeps it in the link's fragment (`/share#TOKEN`, which
+browsers neither send to servers nor put in a Referer) and sends it in the `X-Share-Token` header, or
+as `{"share_token": ...}` in the live socket's first message. What a token opens is exactly what a
+viewer of the site sees through the stats API and the live stream; nothing else (no keys, members or
+settings).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+from tornado.ioloop import IOLoop
+
+from domain.errors import NotFound, Unauthorized
+from domain.share import ShareLinkOut
+from handlers import stats
+from handlers.access import authenticated
+from handlers.base import ApiHandler
+from handlers.live import AUTH_TIMEOUT_S, CLOSE_TOO_MANY, CLOSE_UNAUTHORIZED, LiveSocketHandler
+from handlers.openapi import Operation
+from handlers.policy import declare
+
+F = TypeVar("F", bound=Callable[..., Any])
+# A live socket opened with a share token checks it again this often (a revoked link stops streaming).
+SHARE_RECHECK_S = 300.0
+MAX_TOKEN_LENGTH = 128
+
+
+def share_token(method: F) -> F:
+    """Require a valid, unrevoked share token in `X-Share-Token`; sets `self.share_site`."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raw = (self.request.headers.get("X-Share-Token") or "").strip()
+        site = await self.ctx.share.site_for_token(raw[:MAX_TOKEN_LENGTH]) if raw else None
+        if site is None:
+            raise Unauthorized("this share link is invalid or was revoked", code="invalid_share_token")
+        self.share_site = site
+        result = method(self, *args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    return declare("share_token")(wrapper)  # type: ignore[return-value]
+
+
+class ShareLinkAnswer(msgspec.Struct):
+    """One share link."""
+
+    share_link: ShareLinkOut
+
+
+class ShareLinkList(msgspec.Struct):
+    """A site's share links, newest first."""
+
+    share_links: list[ShareLinkOut]
+
+
+class SharedSite(msgspec.Struct):
+    """What a share link shows of its site."""
+
+    id: str
+    name: str
+    domain: str
+    timezone: str
+
+
+class SharedSiteAnswer(msgspec.Struct):
+    """The site a share link opens."""
+
+    site: SharedSite
+
+
+class ShareLinksHandler(ApiHandler):
+    """List and create a site's share links."""
+
+    @authenticated
+    async def get(self, site_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        self.write_json(ShareLinkList(share_links=await self.ctx.share.list(site)))
+
+    @authenticated
+    async def post(self, site_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        self.write_json(ShareLinkAnswer(share_link=await self.ctx.share.create(site)), 201)
+
+
+class ShareLinkHandler(ApiHandler):
+    """Revoke one share link."""
+
+    @authenticated
+    async def delete(self, site_id: str, link_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        await self.ctx.share.revoke(site, link_id)
+        self.set_status(204)
+        self.finish()
+
+
+class SharedSiteHandler(ApiHandler):
+    """`GET /api/v1/share/site`: the site behind the token."""
+
+    @share_token
+    def get(self) -> None:
+        site = self.share_site
+        shown = SharedSite(
+            id=site["id"], name=site["name"], domain=site["domain"], timezone=site.get("timezone") or "UTC"
+        )
+        self.write_json(SharedSiteAnswer(site=shown))
+
+
+class _ReadOnlySite:
+    """Mixed into the stats handlers: the site is the share link's, for reading only."""
+
+    share_site: dict[str, Any]
+
+    async def site_for(self, site_id: str, need: str = "viewer") -> dict[str, Any]:
+        if need != "viewer" or site_id != self.share_site["id"]:
+            raise NotFound("no such site")
+        return self.share_site
+
+
+def _shared_stats(handler: type[stats.StatsHandler]) -> type[stats.StatsHandler]:
+    """The stats handler `handler`, answering for a share token's site (same parsing, same answers)."""
+    inner = handler.get.__wrapped__  # type: ignore[attr-defined]  # under its auth decorator
+
+    class Shared(_ReadOnlySite, handler):  # type: ignore[misc, valid-type]
+        @share_token
+        async def get(self) -> None:
+            await inner(self, self.share_site["id"])
+
+    Shared.__name__ = Shared.__qualname__ = "Shared" + handler.__name__
+    Shared.__doc__ = f"{handler.__doc__} (read-only, through a share link)"
+    return Shared
+
+
+class ShareLiveSocketHandler(LiveSocketHandler):
+    """`WS /ws/share/live`: the live stream of the share token's site. First message
+    `{"share_token": ...}` (optionally with `filter`); then the same snapshot and ticks as `/ws/live`.
+    Same origin check and close codes; the link is checked again every SHARE_RECHECK_S."""
+
+    @declare("share_token_in_first_message")
+    def open(self, *args: str, **kwargs: str) -> None:
+        if not self.ctx.sockets.admit(self, self.request.remote_ip or ""):
+            self.close(CLOSE_TOO_MANY, "too many connections from this address")
+            return
+        self._admitted = True
+        self.ctx.metrics.websocket_connections.labels("live").inc()
+        self._auth_timer = IOLoop.current().call_later(AUTH_TIMEOUT_S, self._auth_timed_out)
+
+    async def _check_token(self, data: dict[str, Any]) -> float | None:
+        raw = data.get("share_token")
+        token = raw if isinstance(raw, str) and len(raw) <= MAX_TOKEN_LENGTH else None
+        site = await self.ctx.share.site_for_token(token)
+        if site is None or (self.site_id and site["id"] != self.site_id):
+            self.close(CLOSE_UNAUTHORIZED, "this share link is invalid or was revoked")
+            return None
+        self.site_id = site["id"]
+        return time.time() + SHARE_RECHECK_S
+
+    def _expired(self) -> None:
+        self._expiry_timer = None
+        self.close(CLOSE_UNAUTHORIZED, "share link check due: reconnect")
+
+
+_ID = r"([A-Za-z0-9_-]{1,64})"
+SHARED_STATS = {
+    "summary": stats.SummaryHandler,
+    "timeseries": stats.TimeseriesHandler,
+    "breakdown": stats.BreakdownHandler,
+    "realtime": stats.RealtimeHandler,
+    "funnel": stats.FunnelHandler,
+    "retention": stats.RetentionHandler,
+}
+default_handlers = [
+    (rf"/api/v1/sites/{_ID}/share-links", ShareLinksHandler),
+    (rf"/api/v1/sites/{_ID}/share-links/{_ID}", ShareLinkHandler),
+    (r"/api/v1/share/site", SharedSiteHandler),
+    *((rf"/api/v1/share/stats/{kind}", _shared_stats(cls)) for kind, cls in SHARED_STATS.items()),
+    (r"/ws/share/live", ShareLiveSocketHandler),
+]
+
+_LINKS = "/api/v1/sites/{site_id}/share-links"
+openapi_operations = [
+    Operation(
+        "GET", _LINKS, "The site's share links", tag="share", response=ShareLinkList, errors=(403, 404)
+    ),
+    Operation(
+        "POST",
+        _LINKS,
+        "Create a read-only share link (its token is in this answer only)",
+        tag="share",
+        response=ShareLinkAnswer,
+        status=201,
+        errors=(403, 404, 409),
+    ),
+    Operation(
+        "DELETE", _LINKS + "/{link_id}", "Revoke a share link", tag="share", status=204, errors=(403, 404)
+    ),
+]

@@ -1,0 +1,127 @@
+"""The dashboard in a real Chromium against a real Eddy process: a site owner's whole first session, from
+sign-up to a visit seen live and in history, then the key revoked."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.browser.dashboard_helpers import (
+    build_snippet,
+    create_public_key,
+    create_site,
+    open_dashboard,
+    sign_up,
+    visitor_context,
+)
+from tests.support.customer_site import CustomerSite
+from tests.support.eddy_process import EddyProcess
+from tests.support.sync_api import SyncApi
+
+
+def test_sign_up_to_a_live_visit_and_history_then_revoke_the_key(
+    page: Page,
+    browser_context: BrowserContext,
+    eddy_server: EddyProcess,
+    eddy_api: SyncApi,
+    customer_site: CustomerSite,
+) -> None:
+    base = eddy_server.url
+    sign_up(page, base)
+    expect(page.get_by_text("No sites yet.")).to_be_visible()
+    site_id = create_site(page, "Corner Shop", "127.0.0.1", customer_site.origin)
+    key = create_public_key(page)
+    snippet = build_snippet(page)
+    assert key in snippet and base in snippet
+
+    # The tokens stay out of every URL the app shows or requested.
+    assert "token" not in page.url and key not in page.url
+
+    open_dashboard(page)
+    page.evaluate("window.__sameDocument = true")
+    expect(page.get_by_test_id("visitors-now")).to_have_text("0")
+
+    visitor = visitor_context(browser_context)
+    try:
+        landing = customer_site.put(
+            "/landing",
+            f"<!doctype html><html><head><title>Landing</title>{snippet}</head><body>hi</body></html>",
+        )
+        shop = visitor.new_page()
+        shop.goto(landing)
+
+        # The visit reaches the open dashboard by itself, no reload.
+        tail = page.get_by_test_id("live-tail")
+        expect(tail.locator(".tail-item").filter(has_text="/landing")).to_be_visible(timeout=15_000)
+        expect(tail.locator(".tail-item .event-name").first).to_have_text("pageview")
+        expect(page.get_by_test_id("visitors-now")).to_have_text("1")
+        expect(page.locator(".top-list").filter(has_text="Top pages now")).to_contain_text("/landing")
+        assert page.evaluate("window.__sameDocument") is True
+
+        # The tail filters narrow what is shown.
+        page.get_by_label("Page starts with").fill("/nothing-here")
+        expect(tail).to_contain_text("No live events match these filters.")
+        page.get_by_label("Page starts with").fill("/land")
+        expect(tail.locator(".tail-item").filter(has_text="/landing")).to_be_visible()
+
+        # History: today's numbers, the chart and the pages table hold the visit.
+        page.get_by_label("Date range").select_option("today")
+        summary = page.get_by_test_id("summary")
+        expect(summary.locator("[data-metric=pageviews] .big-number")).to_have_text("1")
+        expect(summary.locator("[data-metric=visitors] .big-number")).to_have_text("1")
+        expect(page.get_by_test_id("timeseries").locator("canvas")).to_have_count(1)
+        pages = page.locator("[data-breakdown=pages] table")
+        expect(pages).to_contain_text("/landing")
+        page.get_by_label("Compare with previous period").check()
+        expect(summary.locator("[data-metric=pageviews] .delta")).to_be_visible()
+
+        # Revoke the key: the Keys tab says so, and the key stops working for ingestion.
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("link", name="Keys").click()
+        page.get_by_role("button", name="Revoke Website").click()
+        expect(page.get_by_test_id("key-status")).to_have_text("revoked")
+        refused = eddy_api.post(
+            "/api/v1/collect",
+            json={"name": "pageview", "url": customer_site.url("/after")},
+            headers={"X-Api-Key": key, "Origin": customer_site.origin},
+        )
+        assert refused.status in (401, 403), refused.body
+    finally:
+        visitor.close()
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", site_id)
+
+
+def test_signed_out_visitors_are_sent_to_sign_in_and_errors_are_shown(
+    page: Page, eddy_server: EddyProcess
+) -> None:
+    page.goto(eddy_server.url + "/sites")
+    expect(page).to_have_url(eddy_server.url + "/login")
+    page.get_by_label("Email").fill("nobody@example.com")
+    page.get_by_label("Password").fill("wrong password here")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page).to_have_url(eddy_server.url + "/login")
+    # Unknown app paths draw a not-found page; the keyboard reaches the form's fields in order.
+    page.goto(eddy_server.url + "/register")
+    page.get_by_label("Name (optional)").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.name") == "email"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.name") == "password"
+    page.goto(eddy_server.url + "/no/such/page")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+
+
+def test_a_session_survives_a_reload_and_a_spent_access_token_is_refreshed(
+    page: Page, eddy_server: EddyProcess
+) -> None:
+    sign_up(page, eddy_server.url)
+    # The refresh token sits in this tab's sessionStorage; the access token only in memory.
+    assert page.evaluate("Object.keys(sessionStorage)") == ["eddy.refresh_token"]
+    assert page.evaluate("Object.keys(localStorage)") == []
+    page.reload()
+    expect(page.get_by_role("heading", name="Your sites")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(eddy_server.url + "/login")
+    assert page.evaluate("Object.keys(sessionStorage)") == []

@@ -1,0 +1,145 @@
+// The app shell: a small history-based router, the top navigation and page lifecycles.
+// Each page module exports `render(main, params)`; it may return a cleanup function (sockets, timers)
+// that runs when the user leaves the page.
+
+import { get, hasSession, onSessionChange, session, signOut } from "./api.js";
+import { h, replace, loading, errorBox } from "./dom.js";
+
+const routes = [
+  { pattern: /^\/login\/?$/, load: () => import("./pages/auth.js"), page: "login", guest: true },
+  { pattern: /^\/register\/?$/, load: () => import("./pages/auth.js"), page: "register", guest: true },
+  { pattern: /^\/share\/?$/, load: () => import("./pages/shared.js"), open: true },
+  { pattern: /^\/(?:sites\/?)?$/, load: () => import("./pages/sites.js"), page: "list" },
+  { pattern: /^\/sites\/new\/?$/, load: () => import("./pages/sites.js"), page: "new" },
+  {
+    pattern: /^\/sites\/([A-Za-z0-9_-]{1,64})(?:\/(live|history|keys|metrics|snippet|members|share|settings))?\/?$/,
+    load: () => import("./pages/site.js"),
+    params: ["siteId", "tab"],
+  },
+];
+
+let cleanup = null;
+let renderSeq = 0;
+
+/** Go to an app path without reloading. */
+export function navigate(path, { replace: replaceState = false } = {}) {
+  if (replaceState) history.replaceState(null, "", path);
+  else history.pushState(null, "", path);
+  route();
+}
+
+function match(path) {
+  for (const spec of routes) {
+    const found = spec.pattern.exec(path);
+    if (!found) continue;
+    const params = { page: spec.page };
+    (spec.params || []).forEach((name, i) => (params[name] = found[i + 1]));
+    return { spec, params };
+  }
+  return null;
+}
+
+async function ensureUser() {
+  if (session.user || !hasSession()) return session.user;
+  try {
+    const answer = await get("/api/v1/auth/me");
+    session.user = answer.user || answer;
+    renderNav();
+  } catch {
+    session.user = null;
+  }
+  return session.user;
+}
+
+async function route() {
+  const seq = ++renderSeq;
+  if (cleanup) {
+    try {
+      cleanup();
+    } catch {
+      // a page that fails to clean up must not block navigation
+    }
+    cleanup = null;
+  }
+  const main = document.getElementById("main");
+  const found = match(location.pathname);
+  if (!found) {
+    replace(main, h("h1", { text: "Page not found" }), h("p", {}, h("a", { href: "/", "data-route": true, text: "Back to your sites" })));
+    return;
+  }
+  replace(main, loading());
+  const { spec, params } = found;
+  if (!spec.open) {
+    const user = await ensureUser();
+    if (seq !== renderSeq) return;
+    if (!spec.guest && !user) {
+      navigate("/login", { replace: true });
+      return;
+    }
+    if (spec.guest && user) {
+      navigate("/sites", { replace: true });
+      return;
+    }
+  }
+  try {
+    const module = await spec.load();
+    if (seq !== renderSeq) return;
+    const result = await module.render(main, params, { navigate, isCurrent: () => seq === renderSeq });
+    if (seq !== renderSeq) {
+      if (typeof result === "function") result();
+      return;
+    }
+    cleanup = typeof result === "function" ? result : null;
+  } catch (error) {
+    if (seq === renderSeq) replace(main, errorBox(error));
+  }
+}
+
+function renderNav() {
+  const nav = document.getElementById("nav");
+  if (!nav) return;
+  if (session.user) {
+    const out = h("button", { type: "button", class: "link", text: "Sign out" });
+    out.addEventListener("click", async () => {
+      await signOut();
+      navigate("/login");
+    });
+    replace(
+      nav,
+      h("a", { href: "/sites", "data-route": true, text: "Sites" }),
+      h("span", { class: "who", text: session.user.email || session.user.name || "" }),
+      out,
+    );
+  } else if (location.pathname.startsWith("/share")) {
+    replace(nav);
+  } else {
+    replace(
+      nav,
+      h("a", { href: "/login", "data-route": true, text: "Sign in" }),
+      h("a", { href: "/register", "data-route": true, text: "Sign up" }),
+    );
+  }
+}
+
+// Same-origin links marked data-route are handled by the router; everything else is a normal link.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-route]");
+  if (!link || event.defaultPrevented || event.button !== 0) return;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const href = link.getAttribute("href");
+  if (!href || !href.startsWith("/") || href.startsWith("//")) return;
+  event.preventDefault();
+  navigate(href);
+});
+
+window.addEventListener("popstate", route);
+onSessionChange(() => {
+  renderNav();
+  // A session that ended elsewhere (refresh refused) sends the user back to sign in.
+  if (!session.user && !hasSession() && !match(location.pathname)?.spec.guest && !location.pathname.startsWith("/share")) {
+    navigate("/login", { replace: true });
+  }
+});
+
+renderNav();
+route();

@@ -1,0 +1,222 @@
+// DOM helpers. Every string that reaches the page goes in as a text node or an attribute value set
+// through the DOM: nothing here parses markup, so data (URLs, referrers, props) can never become HTML.
+
+const SAFE_SCHEMES = new Set(["http:", "https:"]);
+
+/** Build an element. `attrs`: class, text, on<Event> (functions only), data-*, aria-*, and plain
+ *  attributes; `href` goes through safeHref and a `style` attribute is refused (CSP forbids it). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") el.className = Array.isArray(value) ? value.filter(Boolean).join(" ") : value;
+    else if (name === "text") el.textContent = String(value);
+    else if (name.startsWith("on")) {
+      if (typeof value !== "function") throw new TypeError(`${name} must be a function`);
+      el.addEventListener(name.slice(2).toLowerCase(), value);
+    } else if (name === "style") throw new TypeError("inline style attributes are not allowed");
+    else if (name === "href") {
+      const href = internalHref(value);
+      if (href) el.setAttribute("href", href);
+    } else if (value === true) el.setAttribute(name, "");
+    else el.setAttribute(name, String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+/** Append children: strings and numbers as text nodes, nodes as they are, arrays flattened. */
+export function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** Remove every child, then append the new ones. */
+export function replace(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
+/** App-internal hrefs only: a path on this origin ("/sites/..") or a fragment. */
+function internalHref(value) {
+  const text = String(value);
+  if (text.startsWith("#") || (text.startsWith("/") && !text.startsWith("//"))) return text;
+  return safeUrl(text);
+}
+
+/** An absolute http(s) URL as a normalised string, or null for any other scheme (script, data...). */
+export function safeUrl(value) {
+  if (typeof value !== "string" || value.length > 2048) return null;
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  return SAFE_SCHEMES.has(url.protocol) ? url.href : null;
+}
+
+/** A link to a user-supplied URL when it is http(s), else the text alone. */
+export function externalLink(url, label) {
+  const text = label ?? url ?? "";
+  const href = safeUrl(url);
+  if (!href) return h("span", { class: "url", text });
+  return h("a", { href, class: "url", rel: "noopener noreferrer nofollow", target: "_blank", text });
+}
+
+/** The path (and query) of a URL for compact display; the raw text when it does not parse. */
+export function shortPath(value) {
+  if (typeof value !== "string" || !value) return "";
+  try {
+    const url = new URL(value);
+    if (SAFE_SCHEMES.has(url.protocol)) return url.pathname + url.search;
+  } catch {
+    // not a URL: show it as it is
+  }
+  return value;
+}
+
+const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+
+/** A number for display (1,234.5); a dash for missing values. */
+export function fmtNumber(value) {
+  return typeof value === "number" && Number.isFinite(value) ? numberFormat.format(value) : "–";
+}
+
+/** A percentage (0..100, as the stats API answers them) as "42%". */
+export function fmtPercent(value) {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "–";
+  return `${numberFormat.format(value)}%`;
+}
+
+/** Seconds as "1m 05s". */
+export function fmtDuration(seconds) {
+  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "–";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
+
+/** Epoch seconds or milliseconds, or an ISO string, as a local date and time. */
+export function fmtTime(value) {
+  if (value === null || value === undefined || value === "") return "–";
+  let ms = value;
+  if (typeof value === "number") ms = value < 1e12 ? value * 1000 : value;
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
+}
+
+/** A label + control pair for forms (the label is always tied to its control). */
+let fieldCounter = 0;
+export function field(labelText, control, hint) {
+  if (!control.id) control.id = `f${++fieldCounter}`;
+  const hintEl = hint ? h("small", { class: "hint", id: `${control.id}-hint`, text: hint }) : null;
+  if (hintEl) control.setAttribute("aria-describedby", hintEl.id);
+  return h("div", { class: "field" }, h("label", { for: control.id, text: labelText }), control, hintEl);
+}
+
+/** A standard loading placeholder. */
+export function loading(text = "Loading…") {
+  return h("p", { class: "loading", role: "status", text });
+}
+
+/** An empty-state box. */
+export function empty(text) {
+  return h("p", { class: "empty", text });
+}
+
+/** An error box for an ApiError (or any Error), listing field messages when present. */
+export function errorBox(error) {
+  const box = h("div", { class: "error", role: "alert" });
+  box.append(h("p", { text: error?.message || "Something went wrong." }));
+  const fields = error?.fields;
+  if (fields && typeof fields === "object") {
+    const list = h("ul");
+    for (const [name, why] of Object.entries(fields)) list.append(h("li", { text: `${name}: ${why}` }));
+    if (list.childElementCount) box.append(list);
+  }
+  return box;
+}
+
+/** Show field errors next to their inputs (`name` attributes) and a summary at the top of the form. */
+export function showFormError(form, error) {
+  for (const old of form.querySelectorAll(".field-error")) old.remove();
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  const summary = form.querySelector(".form-error") || h("div", { class: "form-error" });
+  replace(summary, errorBox(error));
+  form.prepend(summary);
+  const fields = error?.fields || {};
+  for (const [name, why] of Object.entries(fields)) {
+    const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (!input) continue;
+    input.setAttribute("aria-invalid", "true");
+    input.insertAdjacentElement("afterend", h("small", { class: "field-error", text: String(why) }));
+  }
+}
+
+/** Clear a form's error display. */
+export function clearFormError(form) {
+  for (const old of form.querySelectorAll(".field-error, .form-error")) old.remove();
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+}
+
+/** Copy text to the clipboard, falling back to selecting it in a hidden textarea. */
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const area = h("textarea", { class: "offscreen", "aria-hidden": "true" });
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    let ok = false;
+    try {
+      ok = document.execCommand("copy");
+    } catch {
+      ok = false;
+    }
+    area.remove();
+    return ok;
+  }
+}
+
+/** A button that copies `getText()` and says so. */
+export function copyButton(getText, label = "Copy") {
+  const button = h("button", { type: "button", class: "secondary", text: label });
+  button.addEventListener("click", async () => {
+    const ok = await copyText(getText());
+    button.textContent = ok ? "Copied" : "Copy failed: select and copy by hand";
+    setTimeout(() => (button.textContent = label), 2000);
+  });
+  return button;
+}
+
+/** A transient message at the top of the page. */
+export function flash(message, kind = "info") {
+  const box = document.getElementById("flash");
+  if (!box) return;
+  box.className = `flash ${kind}`;
+  box.textContent = message;
+  box.hidden = false;
+  clearTimeout(flash.timer);
+  flash.timer = setTimeout(() => (box.hidden = true), 5000);
+}
+
+/** A simple table from column specs {label, value(row) -> string|Node, numeric}. */
+export function table(columns, rows, caption) {
+  const head = h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.numeric ? "num" : null, text: c.label })));
+  const body = rows.map((row) =>
+    h("tr", {}, columns.map((c) => h("td", { class: c.numeric ? "num" : null, "data-label": c.label || null }, c.value(row)))),
+  );
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h("table", {}, caption ? h("caption", { class: "sr-only", text: caption }) : null, h("thead", {}, head), h("tbody", {}, body)),
+  );
+}

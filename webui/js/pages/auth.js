@@ -1,0 +1,73 @@
+// Sign in and sign up. A "Continue with Google" button appears when Eddy has Google sign-in configured.
+
+import { acceptTokens, ApiError, api } from "../api.js";
+import { h, field, replace, showFormError, clearFormError } from "../dom.js";
+
+/** Whether /api/v1/auth/google is configured: it redirects to Google when it is, and answers 404 when not. */
+async function googleEnabled() {
+  try {
+    const answer = await fetch("/api/v1/auth/google", { redirect: "manual", cache: "no-store" });
+    return answer.type === "opaqueredirect" || (answer.status >= 300 && answer.status < 400);
+  } catch {
+    return false;
+  }
+}
+
+export async function render(main, params, { navigate }) {
+  const isLogin = params.page === "login";
+  const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true, maxlength: 254 });
+  const password = h("input", {
+    type: "password",
+    name: "password",
+    autocomplete: isLogin ? "current-password" : "new-password",
+    required: true,
+    minlength: isLogin ? null : 8,
+  });
+  const name = isLogin ? null : h("input", { type: "text", name: "name", autocomplete: "name", maxlength: 100 });
+  const submit = h("button", { type: "submit", text: isLogin ? "Sign in" : "Create account" });
+  const form = h(
+    "form",
+    { class: "card auth-form", novalidate: true, "aria-labelledby": "auth-title" },
+    h("h1", { id: "auth-title", text: isLogin ? "Sign in to Eddy" : "Create your Eddy account" }),
+    name ? field("Name (optional)", name) : null,
+    field("Email", email),
+    field("Password", password, isLogin ? null : "At least 8 characters."),
+    h("div", { class: "actions" }, submit),
+    h(
+      "p",
+      { class: "switch" },
+      isLogin ? "No account yet? " : "Already have an account? ",
+      h("a", { href: isLogin ? "/register" : "/login", "data-route": true, text: isLogin ? "Sign up" : "Sign in" }),
+    ),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFormError(form);
+    if (!email.value.trim() || !password.value) {
+      showFormError(form, new ApiError(422, "validation_failed", "Enter your email and password.", {
+        ...(email.value.trim() ? {} : { email: "required" }),
+        ...(password.value ? {} : { password: "required" }),
+      }));
+      return;
+    }
+    submit.disabled = true;
+    submit.textContent = isLogin ? "Signing in…" : "Creating account…";
+    const body = { email: email.value.trim(), password: password.value };
+    if (name && name.value.trim()) body.name = name.value.trim();
+    try {
+      const answer = await api("POST", isLogin ? "/api/v1/auth/login" : "/api/v1/auth/register", body, { auth: false });
+      acceptTokens(answer);
+      navigate("/sites", { replace: true });
+    } catch (error) {
+      showFormError(form, error);
+      submit.disabled = false;
+      submit.textContent = isLogin ? "Sign in" : "Create account";
+    }
+  });
+  replace(main, h("section", { class: "auth" }, form));
+  email.focus();
+  if (await googleEnabled()) {
+    const google = h("a", { class: "button secondary google", href: "/api/v1/auth/google", text: "Continue with Google" });
+    form.querySelector(".actions").append(google);
+  }
+}

@@ -1,0 +1,96 @@
+// Charts drawn by the vendored uPlot (webui/vendor/uPlot.iife.min.js, loaded before the app as `uPlot`).
+// Each chart follows its container's width (ResizeObserver) so it fits a phone screen.
+
+const COLORS = { current: "#2f6fde", previous: "#9aa5b1", spark: "#12a150" };
+
+function uPlotLib() {
+  return window.uPlot || null;
+}
+
+function observeWidth(box, onWidth) {
+  const observer = new ResizeObserver((entries) => {
+    const width = Math.floor(entries[0].contentRect.width);
+    if (width > 0) onWidth(width);
+  });
+  observer.observe(box);
+  return observer;
+}
+
+/** A small line chart without axes; `update(xs, ys)` redraws it. */
+export function sparkline(box) {
+  const UPlot = uPlotLib();
+  let plot = null;
+  let observer = null;
+  let last = [[], []];
+  function make(width) {
+    if (!UPlot) return;
+    plot = new UPlot(
+      {
+        width,
+        height: 48,
+        cursor: { show: false },
+        legend: { show: false },
+        select: { show: false },
+        axes: [{ show: false }, { show: false }],
+        scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+        series: [{}, { stroke: COLORS.spark, fill: "rgba(18,161,80,0.12)", width: 2, points: { show: false } }],
+      },
+      last,
+      box,
+    );
+  }
+  observer = observeWidth(box, (width) => {
+    if (!plot) make(width);
+    else plot.setSize({ width, height: 48 });
+  });
+  return {
+    update(xs, ys) {
+      last = [xs.slice(), ys.slice()];
+      if (plot) plot.setData(last);
+    },
+    destroy() {
+      observer.disconnect();
+      if (plot) plot.destroy();
+    },
+  };
+}
+
+/** A time series chart: `points` [{t (epoch s), value}], optional `previous` aligned by index. */
+export function timeseriesChart(box, { points, previous, label, formatValue }) {
+  const UPlot = uPlotLib();
+  if (!UPlot) {
+    box.textContent = "The chart library did not load.";
+    return { destroy() {} };
+  }
+  const xs = points.map((p) => p.t);
+  const data = [xs, points.map((p) => p.value)];
+  const series = [{}, { label, stroke: COLORS.current, fill: "rgba(47,111,222,0.10)", width: 2, value: (u, v) => formatValue(v) }];
+  if (previous && previous.length) {
+    data.push(xs.map((_, i) => (previous[i] ? previous[i].value : null)));
+    series.push({ label: "Previous period", stroke: COLORS.previous, dash: [6, 4], width: 1.5, value: (u, v) => formatValue(v) });
+  }
+  let plot = null;
+  const height = () => (box.clientWidth < 500 ? 200 : 280);
+  const observer = observeWidth(box, (width) => {
+    if (!plot) {
+      plot = new UPlot(
+        {
+          width,
+          height: height(),
+          series,
+          scales: { y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
+          axes: [{ grid: { show: false } }, { size: 50, values: (u, ticks) => ticks.map((v) => formatValue(v)) }],
+          legend: { live: true },
+        },
+        data,
+        box,
+      );
+    } else plot.setSize({ width, height: height() });
+  });
+  return {
+    destroy() {
+      observer.disconnect();
+      if (plot) plot.destroy();
+    },
+  };
+}

@@ -1,0 +1,122 @@
+// One site: a header with tabs (dashboard, keys, metrics, snippet, members, share link, settings) and
+// the tab's content. The dashboard tab holds the live panel and the history view.
+
+import { get, patch, del, qs, freshAccessToken, refresh } from "../api.js";
+import { h, replace, loading, errorBox, flash } from "../dom.js";
+import { siteForm } from "./sites.js";
+import { livePanel } from "./live.js";
+import { historyView } from "./history.js";
+
+const TABS = [
+  ["", "Dashboard"],
+  ["keys", "Keys"],
+  ["snippet", "Snippet"],
+  ["metrics", "Metrics"],
+  ["members", "Team"],
+  ["share", "Share"],
+  ["settings", "Settings"],
+];
+
+/** The data source of a signed-in user's dashboard: bearer-authenticated stats and /ws/live. */
+export function userSource(siteId) {
+  const base = `/api/v1/sites/${encodeURIComponent(siteId)}`;
+  return {
+    stats: (kind, params) => get(`${base}/stats/${kind}${qs(params)}`),
+    liveUrl: `/ws/live?site_id=${encodeURIComponent(siteId)}`,
+    // `force` after the server refused the token (4401): get a new one before reconnecting.
+    liveAuth: async (force) => {
+      if (force) await refresh();
+      const token = await freshAccessToken();
+      return token ? { token } : null;
+    },
+    renewAuth: async () => {
+      await refresh();
+      const token = await freshAccessToken();
+      return token ? { token } : null;
+    },
+  };
+}
+
+/** Mount the dashboard (live + history) for a source; returns cleanup. */
+export function dashboard(container, source) {
+  const liveBox = h("div", { class: "live-box" });
+  const historyBox = h("div", { class: "history-box" });
+  replace(container, liveBox, historyBox);
+  const stopLive = livePanel(liveBox, source);
+  const history = historyView(historyBox, source);
+  return () => {
+    stopLive();
+    history.destroy();
+  };
+}
+
+function settingsTab(body, site, navigate) {
+  const { form } = siteForm(site, "Save changes", async (changes) => {
+    const answer = await patch(`/api/v1/sites/${encodeURIComponent(site.id)}`, changes);
+    Object.assign(site, answer.site || answer);
+    flash("Site saved.", "ok");
+    navigate(`/sites/${encodeURIComponent(site.id)}/settings`, { replace: true });
+  });
+  const remove = h("button", { type: "button", class: "danger", text: "Delete this site" });
+  remove.addEventListener("click", async () => {
+    if (!window.confirm(`Delete ${site.name}? Its keys stop working and its data is removed.`)) return;
+    try {
+      await del(`/api/v1/sites/${encodeURIComponent(site.id)}`);
+      flash("Site deleted.", "ok");
+      navigate("/sites");
+    } catch (error) {
+      replace(danger, h("h2", { text: "Danger zone" }), errorBox(error), remove);
+    }
+  });
+  const danger = h("section", { class: "card danger-zone" }, h("h2", { text: "Danger zone" }), remove);
+  replace(body, h("h2", { text: "Settings" }), form, danger);
+}
+
+export async function render(main, params, { navigate }) {
+  const siteId = params.siteId;
+  const tab = params.tab || "";
+  replace(main, loading());
+  let site;
+  try {
+    const answer = await get(`/api/v1/sites/${encodeURIComponent(siteId)}`);
+    site = answer.site || answer;
+  } catch (error) {
+    replace(main, h("h1", { text: "Site" }), errorBox(error), h("p", {}, h("a", { href: "/sites", "data-route": true, text: "Back to your sites" })));
+    return;
+  }
+  const base = `/sites/${encodeURIComponent(site.id)}`;
+  const tabs = h(
+    "nav",
+    { class: "tabs", "aria-label": "Site sections" },
+    TABS.map(([key, label]) =>
+      h("a", { href: key ? `${base}/${key}` : base, "data-route": true, "aria-current": key === tab || (key === "" && tab === "live") ? "page" : null, text: label }),
+    ),
+  );
+  const body = h("div", { class: "tab-body" });
+  replace(
+    main,
+    h("div", { class: "site-head" }, h("h1", { text: site.name || site.domain }), h("span", { class: "muted", text: site.domain || "" })),
+    tabs,
+    body,
+  );
+  switch (tab) {
+    case "":
+    case "live":
+    case "history":
+      return dashboard(body, userSource(site.id));
+    case "keys":
+      return (await import("./keys.js")).render(body, site);
+    case "snippet":
+      return (await import("./snippet.js")).render(body, site);
+    case "metrics":
+      return (await import("./metrics.js")).render(body, site);
+    case "members":
+      return (await import("./members.js")).render(body, site);
+    case "share":
+      return (await import("./share.js")).render(body, site);
+    case "settings":
+      return settingsTab(body, site, navigate);
+    default:
+      return undefined;
+  }
+}

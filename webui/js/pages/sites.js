@@ -1,0 +1,103 @@
+// The sites list and the add-a-site form (the edit form is the same one, on the site's settings tab).
+
+import { get, post, items } from "../api.js";
+import { h, field, replace, loading, empty, errorBox, showFormError, clearFormError, fmtTime } from "../dom.js";
+
+function timezones() {
+  try {
+    return Intl.supportedValuesOf("timeZone");
+  } catch {
+    return ["UTC"];
+  }
+}
+
+/** The site form: name, domain, allowed origins (one a line), timezone. `onSave(body)` may throw ApiError. */
+export function siteForm(site, submitLabel, onSave) {
+  const name = h("input", { type: "text", name: "name", required: true, maxlength: 100, autocomplete: "off" });
+  const domain = h("input", { type: "text", name: "domain", required: true, maxlength: 253, placeholder: "example.com", autocomplete: "off" });
+  const origins = h("textarea", { name: "allowed_origins", rows: 3, placeholder: "https://example.com" });
+  const zone = h("select", { name: "timezone" });
+  const current = site?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const zones = timezones();
+  if (!zones.includes("UTC")) zones.unshift("UTC");
+  for (const tz of zones) zone.append(h("option", { value: tz, text: tz, selected: tz === current }));
+  name.value = site?.name || "";
+  domain.value = site?.domain || "";
+  origins.value = (site?.allowed_origins || []).join("\n");
+  const submit = h("button", { type: "submit", text: submitLabel });
+  const form = h(
+    "form",
+    { class: "card site-form", novalidate: true },
+    field("Name", name),
+    field("Domain", domain, "The site's host name, without https://."),
+    field("Allowed origins", origins, "Pages on these origins may send events with the public key. One a line; empty means https:// plus the domain."),
+    field("Timezone", zone, "Days and hours in reports follow this timezone."),
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFormError(form);
+    const body = {
+      name: name.value.trim(),
+      domain: domain.value.trim(),
+      timezone: zone.value,
+    };
+    const list = origins.value.split(/\s+/).map((o) => o.trim()).filter(Boolean);
+    if (list.length || site) body.allowed_origins = list;
+    submit.disabled = true;
+    try {
+      await onSave(body);
+    } catch (error) {
+      showFormError(form, error);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return { form, focus: () => name.focus() };
+}
+
+function siteCard(site) {
+  return h(
+    "li",
+    { class: "site-card card" },
+    h("h2", {}, h("a", { href: `/sites/${encodeURIComponent(site.id)}`, "data-route": true, text: site.name || site.domain })),
+    h("p", { class: "muted", text: site.domain || "" }),
+    h(
+      "p",
+      { class: "site-links" },
+      h("a", { href: `/sites/${encodeURIComponent(site.id)}`, "data-route": true, text: "Dashboard" }),
+      h("a", { href: `/sites/${encodeURIComponent(site.id)}/settings`, "data-route": true, text: "Edit" }),
+      h("a", { href: `/sites/${encodeURIComponent(site.id)}/snippet`, "data-route": true, text: "Snippet" }),
+    ),
+    site.created_at ? h("p", { class: "muted small", text: `Added ${fmtTime(site.created_at)}` }) : null,
+  );
+}
+
+export async function render(main, params, { navigate }) {
+  if (params.page === "new") {
+    const { form, focus } = siteForm(null, "Add site", async (body) => {
+      const answer = await post("/api/v1/sites", body);
+      const site = answer.site || answer;
+      navigate(`/sites/${encodeURIComponent(site.id)}/keys`);
+    });
+    replace(main, h("h1", { text: "Add a site" }), form);
+    focus();
+    return;
+  }
+  replace(main, h("div", { class: "page-head" }, h("h1", { text: "Your sites" })), loading());
+  let sites;
+  try {
+    sites = items(await get("/api/v1/sites"), "sites");
+  } catch (error) {
+    replace(main, h("h1", { text: "Your sites" }), errorBox(error));
+    return;
+  }
+  const add = h("a", { class: "button", href: "/sites/new", "data-route": true, text: "Add a site" });
+  replace(
+    main,
+    h("div", { class: "page-head" }, h("h1", { text: "Your sites" }), add),
+    sites.length
+      ? h("ul", { class: "site-list" }, sites.map(siteCard))
+      : empty("No sites yet. Add your first site to get a tracking snippet."),
+  );
+}
