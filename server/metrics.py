@@ -4,6 +4,8 @@ Naming: `eddy_<subsystem>_<what>_<unit>`, counters end in `_total`, durations ar
 bytes. Labels carry only bounded values: handler class names, status classes (`2xx`...), outcome and reason
 enums declared here, and site ids (bounded by the number of sites). Never raw paths, IPs or user ids.
 Label values known up front are created at start so series exist (at zero) before the first event.
+The `eddy_user_` prefix belongs to the families sites declare themselves (domain/user_metrics): no
+metric of Eddy's own may start with it.
 
 Each Metrics object owns its own CollectorRegistry (not the global one), so tests and several apps in
 one process never collide.
@@ -169,7 +171,7 @@ class Metrics:
             registry=self.registry,
         )
         self.user_label_overflow = Counter(
-            "eddy_user_metric_label_overflow_total",
+            "eddy_declared_metric_label_overflow_total",
             "User metric samples whose label value was past the per-label cap (recorded as `other`)",
             ["site"],
             registry=self.registry,

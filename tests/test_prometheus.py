@@ -15,37 +15,8 @@ from tornado.httpclient import AsyncHTTPClient
 
 from server.context import AppContext
 from tests.support.api import Api
-from tests.support.events import make_events, store_events
 from tests.support.prometheus_server import PrometheusServer
-from tests.support.sites import add_metric_config, make_key, make_site
-
-
-async def mixed_traffic(ctx: AppContext, api: Api) -> dict[str, Any]:
-    """Every kind of request and metric Eddy has, some failing on purpose."""
-    site = await make_site(ctx)
-    key = await make_key(ctx, site["id"])
-    await add_metric_config(ctx, site["id"], "signups", "counter", ["plan"], help_text='Sign-ups "quoted"\nx')
-    await add_metric_config(ctx, site["id"], "cart_value", "gauge")
-    await add_metric_config(ctx, site["id"], "load_seconds", "histogram", ["page"], buckets=[0.5, 1, 2])
-    await add_metric_config(ctx, site["id"], "upload_bytes", "summary")
-    samples = [
-        {"name": "signups", "value": 3, "labels": {"plan": 'p"r\\o\n'}},
-        {"name": "signups", "value": 2, "labels": {"plan": "free"}},
-        {"name": "cart_value", "value": -12.5},
-        {"name": "load_seconds", "value": 0.7, "labels": {"page": "/"}},
-        {"name": "upload_bytes", "value": 2048},
-    ]
-    headers = {"X-Api-Key": key}
-    assert (await api.post("/api/v1/metrics", json={"metrics": samples}, headers=headers)).status == 202
-    assert (
-        await api.post("/api/v1/metrics", json={"metrics": [{"name": "x", "value": 1}]}, headers=headers)
-    ).status == 422
-    assert (await api.post("/api/v1/metrics", json={"metrics": samples})).status == 401
-    assert (await api.get("/healthz")).status == 200
-    assert (await api.get("/readyz")).status == 200
-    assert (await api.get("/api/v1/no-such-thing")).status == 404
-    await store_events(ctx, make_events(site["id"], pageviews=4, others=3))
-    return site
+from tests.support.traffic import mixed_traffic
 
 
 def promtool_check(text: str) -> subprocess.CompletedProcess[str]:

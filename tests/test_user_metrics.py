@@ -125,7 +125,7 @@ async def test_label_values_past_the_cap_become_other_and_are_counted(ctx: AppCo
     assert value(text, "eddy_user_views_total", page="c", site=sid) == 1
     assert value(text, "eddy_user_views_total", page="other", site=sid) == 3
     assert value(text, "eddy_user_views_total", page="d", site=sid) is None
-    assert value(text, "eddy_user_metric_label_overflow_total", site=sid) == 3
+    assert value(text, "eddy_declared_metric_label_overflow_total", site=sid) == 3
 
 
 async def wait_for(predicate, timeout: float = 10.0) -> None:

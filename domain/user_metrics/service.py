@@ -7,7 +7,7 @@ know yet (at most once a second). Unchanged configs keep their values; a changed
 values leave the scrape at once (each config generation is a hidden label, see specs.py).
 
 Label values are capped per metric and label (`label_value_cap`, first come first kept): a new value past
-the cap is recorded as `other` and counted in `eddy_user_metric_label_overflow_total{site}`. With several
+the cap is recorded as `other` and counted in `eddy_declared_metric_label_overflow_total{site}`. With several
 processes each one keeps its own first-come set, so the exported values per label stay below cap x
 processes.
 

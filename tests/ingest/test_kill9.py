@@ -82,39 +82,65 @@ async def load(url: str, key: str, acked: set[str], sent: set[str], stop: asynci
         client.close()
 
 
-def test_kill9_under_load_loses_no_acknowledged_event(tmp_path: Path, processes: list[EddyProcess]) -> None:
-    data_dir = tmp_path / "data"
-    eddy = EddyProcess(data_dir)
-    processes.append(eddy)
-    eddy.start()
-    site_id, key = secret_key(eddy.url)
+def load_then_signal(eddy: EddyProcess, key: str, signum: int) -> tuple[set[str], set[str]]:
+    """Run the load, send `signum` after KILL_AFTER_S; returns (acknowledged ids, sent ids)."""
     acked: set[str] = set()
     sent: set[str] = set()
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        loop.call_later(KILL_AFTER_S, eddy.signal, signal.SIGKILL)
+        loop.call_later(KILL_AFTER_S, eddy.signal, signum)
         loop.call_later(KILL_AFTER_S + 10, stop.set)  # safety net
         await load(eddy.url, key, acked, sent, stop)
 
     asyncio.run(run())
+    assert len(acked) > 0, "no batch was acknowledged before the signal"
+    return acked, sent
+
+
+def stored_ids(data_dir: Path, site_id: str) -> list[str]:
+    """Event ids of a site straight from data/events.db."""
+    conn = sqlite3.connect(data_dir / "events.db")
+    try:
+        return [row[0] for row in conn.execute("SELECT id FROM events WHERE site_id = ?", (site_id,))]
+    finally:
+        conn.close()
+
+
+def test_kill9_under_load_loses_no_acknowledged_event(tmp_path: Path, processes: list[EddyProcess]) -> None:
+    data_dir = tmp_path / "data"
+    eddy = EddyProcess(data_dir)
+    processes.append(eddy)
+    eddy.start()
+    site_id, key = secret_key(eddy.url)
+    acked, sent = load_then_signal(eddy, key, signal.SIGKILL)
     assert eddy.wait(10) == -signal.SIGKILL
-    assert len(acked) > 0, "no batch was acknowledged before the kill"
 
     restarted = EddyProcess(data_dir, port=eddy.port)
     processes.append(restarted)
     restarted.start()  # recovers the WAL on the same data dir
     restarted.stop()
 
-    conn = sqlite3.connect(data_dir / "events.db")
-    try:
-        rows = [row[0] for row in conn.execute("SELECT id FROM events WHERE site_id = ?", (site_id,))]
-    finally:
-        conn.close()
+    rows = stored_ids(data_dir, site_id)
     stored = set(rows)
     lost = acked - stored
-    print(f"sent {len(sent)}, acknowledged {len(acked)}, stored {len(stored)}, lost {len(lost)}")
+    print(f"kill -9: sent {len(sent)}, acknowledged {len(acked)}, stored {len(stored)}, lost {len(lost)}")
     assert len(rows) == len(stored), "an event was stored twice"
     assert stored <= sent
     assert not lost, f"{len(lost)} acknowledged events lost, e.g. {sorted(lost)[:5]}"
+
+
+def test_sigterm_under_load_flushes_and_exits_cleanly(tmp_path: Path, processes: list[EddyProcess]) -> None:
+    data_dir = tmp_path / "data"
+    eddy = EddyProcess(data_dir)
+    processes.append(eddy)
+    eddy.start()
+    site_id, key = secret_key(eddy.url)
+    acked, sent = load_then_signal(eddy, key, signal.SIGTERM)
+    assert eddy.wait(30) == 0, eddy.log()
+    rows = stored_ids(data_dir, site_id)
+    stored = set(rows)
+    print(f"SIGTERM: sent {len(sent)}, acknowledged {len(acked)}, stored {len(stored)}")
+    assert len(rows) == len(stored)
+    assert acked <= stored <= sent
