@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import (
+    alerts,
     auth,
     collect,
     export,
@@ -35,6 +36,7 @@ def api_modules() -> tuple[Any, ...]:
         health,
         metrics_endpoint,
         metric_samples,
+        alerts,
         collect,
         ws_collect,
         live,

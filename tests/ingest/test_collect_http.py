@@ -13,8 +13,9 @@ import pytest
 from domain.ingest.pipeline import IngestLimits
 from server.context import AppContext
 from tests.ingest.helpers import dropped, stored, stored_count
+from tests.support.accounts import make_key as api_make_key
 from tests.support.api import Api
-from tests.support.ingest_sites import BROWSER_UA, ORIGIN, make_key, make_site, make_site_key
+from tests.support.ingest_sites import BROWSER_UA, ORIGIN, SiteKey, api_site_keys, make_key, make_site_key
 
 PATH = "/api/v1/collect"
 
@@ -27,7 +28,8 @@ def browser(key: str | None = None, origin: str = ORIGIN, ua: str = BROWSER_UA) 
 
 
 async def test_beacon_is_stored_enriched(api: Api, ctx: AppContext) -> None:
-    key = await make_site_key(ctx)
+    site = await api_site_keys(api)
+    key = SiteKey(site.site_id, site.public["id"], site.public["key"])
     event = {
         "name": "pageview",
         "url": "https://shop.example/shoes?utm_medium=email&utm_campaign=spring&x=1",
@@ -165,27 +167,33 @@ async def test_oversize_body_is_413(api: Api, ctx: AppContext) -> None:
 
 
 async def test_key_failures(api: Api, ctx: AppContext) -> None:
-    site_id = await make_site(ctx)
-    revoked = await make_key(ctx, site_id, active=False)
-    expired = await make_key(ctx, site_id, expires_at=time.time() - 1)
-    secret = await make_key(ctx, site_id, "secret")
-    public = await make_key(ctx, site_id)
+    site = await api_site_keys(api)
+    public, secret = site.public["key"], site.secret["key"]
+    revoked = await api_make_key(api, site.token, site.site_id, "public")
+    answer = await api.patch(
+        f"/api/v1/sites/{site.site_id}/keys/{revoked['id']}", json={"active": False}, token=site.token
+    )
+    assert answer.status == 200, answer.json
+    expired = await make_key(ctx, site.site_id, expires_at=time.time() - 1)  # the API cannot make one
     event = _event(url="https://shop.example/")
     cases = [
         ({**browser()}, event, 401, "invalid_key"),
         ({**browser("eddy_pk_" + "x" * 32)}, event, 401, "invalid_key"),
-        ({**browser(revoked.value)}, event, 401, "invalid_key"),
+        ({**browser(revoked["key"])}, event, 401, "invalid_key"),
         ({**browser(expired.value)}, event, 401, "invalid_key"),
-        ({**browser()}, {**event, "k": secret.value}, 403, "wrong_key_kind"),  # secret key in a page
-        ({**browser(secret.value)}, event, 403, "wrong_key_kind"),  # secret key from a browser
-        ({**browser(public.value, origin="https://evil.example")}, event, 403, "bad_origin"),
-        ({"X-Api-Key": public.value, "User-Agent": BROWSER_UA}, event, 403, "bad_origin"),  # no Origin
+        ({**browser()}, {**event, "k": secret}, 403, "wrong_key_kind"),  # secret key in a page
+        ({**browser(secret)}, event, 403, "wrong_key_kind"),  # secret key from a browser
+        ({**browser(public, origin="https://evil.example")}, event, 403, "bad_origin"),
+        ({"X-Api-Key": public, "User-Agent": BROWSER_UA}, event, 403, "bad_origin"),  # no Origin
     ]
     for headers, body, status, code in cases:
         answer = await api.post(PATH, json=body, headers=headers)
         assert (answer.status, answer.error_code) == (status, code), (headers, body)
-    assert await stored_count(ctx, site_id) == 0
+    assert await stored_count(ctx, site.site_id) == 0
     assert dropped(ctx, "bad_origin") == 2
+    # the same keys work where they belong
+    assert (await api.post(PATH, json=event, headers=browser(public))).status == 202
+    assert (await api.post(PATH, json=event, headers={"X-Api-Key": secret})).status == 202
 
 
 async def test_bots_are_dropped_and_counted(api: Api, ctx: AppContext) -> None:

@@ -14,7 +14,8 @@ from handlers import ws_collect
 from server.app import WEBSOCKET_MAX_MESSAGE_SIZE
 from server.context import AppContext
 from tests.ingest.helpers import dropped, stored, stored_count
-from tests.support.ingest_sites import BROWSER_UA, ORIGIN, make_site_key
+from tests.support.api import Api
+from tests.support.ingest_sites import BROWSER_UA, ORIGIN, api_site_keys, make_site_key
 
 
 @pytest.fixture
@@ -78,16 +79,16 @@ async def test_invalid_messages_are_nacked_and_store_nothing(
     conn.close()
 
 
-async def test_origin_and_key_checks_before_upgrade(http_server: Any, ctx: AppContext, ws_url: str) -> None:
-    public = await make_site_key(ctx)
-    secret = await make_site_key(ctx, "secret")
+async def test_origin_and_key_checks_before_upgrade(api: Api, ctx: AppContext, ws_url: str) -> None:
+    site = await api_site_keys(api)
+    public, secret = site.public["key"], site.secret["key"]
     refused = [
-        (f"{ws_url}?k={public.value}", {"Origin": "https://evil.example"}, 403),
-        (f"{ws_url}?k={public.value}", {}, 403),
+        (f"{ws_url}?k={public}", {"Origin": "https://evil.example"}, 403),
+        (f"{ws_url}?k={public}", {}, 403),
         (f"{ws_url}?k=eddy_pk_{'x' * 32}", {"Origin": ORIGIN}, 401),
         (ws_url, {"Origin": ORIGIN}, 401),
-        (f"{ws_url}?k={secret.value}", {}, 403),  # a secret key in a URL
-        (ws_url, {"X-Api-Key": secret.value, "Origin": ORIGIN}, 403),  # a secret key from a browser
+        (f"{ws_url}?k={secret}", {}, 403),  # a secret key in a URL
+        (ws_url, {"X-Api-Key": secret, "Origin": ORIGIN}, 403),  # a secret key from a browser
     ]
     for url, headers, status in refused:
         with pytest.raises(HTTPClientError) as caught:
@@ -95,7 +96,7 @@ async def test_origin_and_key_checks_before_upgrade(http_server: Any, ctx: AppCo
         assert caught.value.code == status, (url, headers)
     assert dropped(ctx, "bad_origin") == 2
     # a server with its secret key in the header, no Origin
-    conn = await connect(ws_url, {"X-Api-Key": secret.value, "User-Agent": "backend/1"})
+    conn = await connect(ws_url, {"X-Api-Key": secret, "User-Agent": "backend/1"})
     assert await exchange(conn, {"id": 1, "events": events(3)}) == {"ack": 1, "accepted": 3}
     conn.close()
 

@@ -44,13 +44,13 @@ def _check(body: bytes) -> None:
             assert error.status == 422
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(JSON)
 def test_any_json_value(value: object) -> None:
     _check(orjson.dumps(value))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(EVENTISH, st.lists(EVENTISH, max_size=4))
 def test_event_shaped_objects(top: dict[str, object], batch: list[dict[str, object]]) -> None:
     _check(orjson.dumps(top))
@@ -61,7 +61,7 @@ def test_event_shaped_objects(top: dict[str, object], batch: list[dict[str, obje
         assert 400 <= error.status < 500
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes(body: bytes) -> None:
     _check(body)

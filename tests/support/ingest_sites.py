@@ -1,5 +1,10 @@
-"""Sites and API keys for ingestion tests, written straight into the document store with the account
-module's key functions (the same shapes the management API stores)."""
+"""Sites and API keys for ingestion tests.
+
+`api_site_keys` goes through the management API (tests/support/accounts.py): use it where the account
+side matters (origins from site settings, revocation through PATCH). The direct helpers write the same
+document shapes straight into the store with the account module's key functions: they are for the many
+payload-shape tests (no bcrypt sign-up per case) and for a key that is already expired, which the API
+cannot create."""
 
 from __future__ import annotations
 
@@ -9,6 +14,10 @@ from dataclasses import dataclass
 
 from domain.accounts.keys import display_prefix, generate_key, key_lookup
 from server.context import AppContext
+from tests.support.accounts import make_key as api_make_key
+from tests.support.accounts import make_site as api_make_site
+from tests.support.accounts import signup
+from tests.support.api import Api
 
 ORIGIN = "https://shop.example"
 BROWSER_UA = (
@@ -80,3 +89,22 @@ async def make_key(
 async def make_site_key(ctx: AppContext, kind: str = "public") -> SiteKey:
     """A new site with one key of `kind`."""
     return await make_key(ctx, await make_site(ctx), kind)
+
+
+@dataclass
+class ApiSite:
+    """A user's site with one public and one secret key, all made through the management API."""
+
+    token: str
+    site_id: str
+    public: dict
+    secret: dict
+
+
+async def api_site_keys(api: Api) -> ApiSite:
+    """Sign up, create a site allowing ORIGIN, and a public and a secret key."""
+    token = await signup(api)
+    site = await api_make_site(api, token, allowed_origins=[ORIGIN])
+    public = await api_make_key(api, token, site["id"], "public")
+    secret = await api_make_key(api, token, site["id"], "secret")
+    return ApiSite(token, site["id"], public, secret)
