@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint format bench reliability setup setup-dev system-deps clean
+.PHONY: run test lint format bench reliability setup setup-dev system-deps clean demo
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ format: $(VENV)/.dev
 ## bench: every benchmark in one run, side by side; writes bench/results/ and prints the tables
 bench: setup-dev
 	$(PY) -m bench $(ARGS)
+
+## demo: demo users (credentials printed), sites and 60 days of realistic traffic in the configured store
+demo: setup
+	$(PY) scripts/demo_data.py $(ARGS)
 
 ## reliability: the fault, soak and abuse tests with their figures
 reliability: setup-dev

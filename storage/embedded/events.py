@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from storage.embedded import rollups
 from storage.embedded.aggregates import aggregate_sql, identity_days_sql, rows_to_aggregates
 from storage.embedded.sqlite_runner import SqliteRunner, transaction
 from storage.errors import StoreUnavailableError
@@ -54,6 +55,7 @@ COLUMNS: tuple[str, ...] = (
 _SELECT = ", ".join(COLUMNS)
 _INSERT = f"INSERT INTO events ({_SELECT}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 DEDUPE_WINDOW_MS = 48 * 3600 * 1000
+ROLLUP_MIN_EVENTS = 20_000
 _ID_CHUNK = 500
 
 
@@ -99,12 +101,17 @@ def row_event(row: Sequence[Any]) -> Event:
 class SqliteEventStore:
     """Events in `<data_dir>/events.db`."""
 
-    def __init__(self, data_dir: Path, *, reader_threads: int = 2) -> None:
+    def __init__(
+        self, data_dir: Path, *, reader_threads: int = 2, rollup_min_events: int = ROLLUP_MIN_EVENTS
+    ) -> None:
         self.path = Path(data_dir) / "events.db"
         self._reader_threads = reader_threads
+        # Ranges with fewer events than this read raw events (exact, and fast enough when small).
+        self.rollup_min_events = rollup_min_events
         self._writer: SqliteRunner | None = None
         self._readers: SqliteRunner | None = None
         self._appends = 0
+        self._touch_keys = rollups.TouchKeys()  # used on the writer thread only
 
     @property
     def writer(self) -> SqliteRunner:
@@ -134,6 +141,7 @@ class SqliteEventStore:
             "CREATE TABLE IF NOT EXISTS event_ids (key TEXT PRIMARY KEY, stored_at INTEGER NOT NULL)"
             " WITHOUT ROWID"
         )
+        rollups.create_schema(conn)
 
     async def close(self) -> None:
         for runner in (self._writer, self._readers):
@@ -150,12 +158,15 @@ class SqliteEventStore:
         self._appends += 1
         prune = self._appends % 1000 == 1
         try:
-            return await self.writer.run(self._append, list(events), prune)
+            return await self.writer.run(self._append, list(events), prune, self._touch_keys)
         except sqlite3.Error as error:
             raise StoreUnavailableError(f"event append failed: {error}") from error
 
     @staticmethod
-    def _append(conn: sqlite3.Connection, events: list[Event], prune: bool) -> int:
+    def _append(
+        conn: sqlite3.Connection, events: list[Event], prune: bool, keys: rollups.TouchKeys | None = None
+    ) -> int:
+        touch_keys = keys or rollups.TouchKeys()
         now = int(time.time() * 1000)
 
         def write(conn: sqlite3.Connection) -> int:
@@ -173,6 +184,7 @@ class SqliteEventStore:
                 "INSERT INTO event_ids (key, stored_at) VALUES (?, ?)", [(k, now) for k, _ in fresh]
             )
             conn.executemany(_INSERT, [event_row(e) for _, e in fresh])
+            rollups.apply(conn, [e for _, e in fresh], prune, touch_keys)
             if prune:
                 conn.execute("DELETE FROM event_ids WHERE stored_at < ?", (now - DEDUPE_WINDOW_MS,))
             return len(fresh)
@@ -207,9 +219,21 @@ class SqliteEventStore:
         self, flt: EventFilter, grouping: Grouping | None = None, *, sort: str = "visitors", limit: int = 0
     ) -> list[Aggregate]:
         grouping = grouping or Grouping()
+        dim = rollups.rollup_dim(flt, grouping)
+        if dim is not None and not (dim and sort == "visits"):
+            return await self.readers.run(self._from_rollups, flt, grouping, dim, sort, limit)
         sql, params = aggregate_sql(flt, grouping, sort, limit)
         rows = await self.readers.run(lambda conn: conn.execute(sql, params).fetchall())
         return rows_to_aggregates(rows, grouping)
+
+    def _from_rollups(
+        self, conn: sqlite3.Connection, flt: EventFilter, grouping: Grouping, dim: str, sort: str, limit: int
+    ) -> list[Aggregate]:
+        """Rollup answers for big ranges; raw events when the range holds few (exact and quick)."""
+        if rollups.events_in(conn, flt) >= self.rollup_min_events:
+            return rollups.query(conn, flt, dim, sort, limit)
+        sql, params = aggregate_sql(flt, grouping, sort, limit)
+        return rows_to_aggregates(conn.execute(sql, params).fetchall(), grouping)
 
     async def identity_days(self, flt: EventFilter, tz: str) -> list[tuple[str, str]]:
         sql, params = identity_days_sql(flt, tz)
@@ -217,11 +241,22 @@ class SqliteEventStore:
         return [(str(who), str(day)) for who, day in rows]
 
     async def purge_before(self, site_id: str, before_ms: int) -> int:
-        return await self.writer.run(
-            lambda conn: (
-                conn.execute("DELETE FROM events WHERE site_id = ? AND ts < ?", (site_id, before_ms)).rowcount
+        def purge(conn: sqlite3.Connection) -> int:
+            count = conn.execute(
+                "DELETE FROM events WHERE site_id = ? AND ts < ?", (site_id, before_ms)
+            ).rowcount
+            # Whole hours only: an hour still holding events keeps its rollup row.
+            conn.execute(
+                "DELETE FROM rollup WHERE site_id = ? AND hour <= ?", (site_id, before_ms - rollups.HOUR_MS)
             )
-        )
+            return int(count)
+
+        return await self.writer.run(transaction, purge)
 
     async def delete_site(self, site_id: str) -> None:
-        await self.writer.run(lambda conn: conn.execute("DELETE FROM events WHERE site_id = ?", (site_id,)))
+        def delete(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM events WHERE site_id = ?", (site_id,))
+            for table in ("rollup", "rollup_seen", "rollup_sessions"):
+                conn.execute(f"DELETE FROM {table} WHERE site_id = ?", (site_id,))
+
+        await self.writer.run(transaction, delete)
