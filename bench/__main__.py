@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("ingest", "live", "query")
+BENCHMARKS = ("ingest", "live", "query", "auth")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -4,7 +4,10 @@ embedded and the Redis-backed deployment."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
+
+import jwt
 
 from tests.support.accounts import PASSWORD, register, unique_email
 from tests.support.modes import both_modes as app_config  # noqa: F401
@@ -137,3 +140,17 @@ async def test_me_needs_a_token(api: Any) -> None:
     assert (await api.get(f"{AUTH}/me")).status == 401
     assert (await api.get(f"{AUTH}/me", headers={"Authorization": "Basic abc"})).status == 401
     assert (await api.post(f"{AUTH}/password", json={})).status == 401
+
+
+async def test_session_has_an_absolute_lifetime(api: Any, ctx: Any) -> None:
+    first = await register(api)
+    family = jwt.decode(first["refresh_token"], options={"verify_signature": False})["fam"]
+    stored = await ctx.stores.docs.get("refresh_families", family)
+    lifetime = stored["expires_at"] - stored["created_at"]
+    assert lifetime == ctx.accounts.sessions.family_lifetime == 30 * 24 * 3600
+    # Refreshing never extends it.
+    pair = (await api.post(f"{AUTH}/refresh", json={"refresh_token": first["refresh_token"]})).json
+    assert (await ctx.stores.docs.get("refresh_families", family))["expires_at"] == stored["expires_at"]
+    await ctx.stores.docs.update("refresh_families", {"id": family}, {"expires_at": time.time() - 1})
+    ended = await api.post(f"{AUTH}/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert ended.status == 401
