@@ -244,6 +244,7 @@ DOCS_PAGE = b"""<!doctype html>
 <meta charset="utf-8">
 <title>Eddy API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/api/docs/assets/docs.css">
 <script src="/api/docs/assets/docs.js" defer></script>
 </head>
