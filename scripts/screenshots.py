@@ -35,6 +35,8 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 SITE_ORIGIN = "https://shop.example"
+# Client-side navigation (the session's access token lives in the page's memory, so no page loads).
+GO_TO = "path => { history.pushState(null, '', path); dispatchEvent(new PopStateEvent('popstate')); }"
 
 
 def free_port() -> int:
@@ -104,17 +106,25 @@ def send_demo_events(base: str, key: str) -> None:
     call(base, "POST", "/api/v1/collect", {"events": events}, headers)
 
 
-def shoot(page: Page, out: Path, name: str, path: str, base: str, wait_for: str | None = None) -> None:
-    """Open `path` in the app (client-side navigation keeps the session) and save one PNG per width."""
+def shoot(
+    page: Page,
+    out: Path,
+    name: str,
+    path: str,
+    wait_for: str | None = None,
+    settle_ms: int = 800,
+    click: str | None = None,
+) -> None:
+    """Open `path` in the app (client-side navigation keeps the session), optionally click something,
+    and save one PNG per width."""
     for label, size in VIEWPORTS.items():
         page.set_viewport_size(size)
-        page.evaluate(
-            "path => { history.pushState(null, '', path); dispatchEvent(new PopStateEvent('popstate')); }",
-            path,
-        )
+        page.evaluate(GO_TO, path)
         if wait_for:
             page.wait_for_selector(wait_for)
-        page.wait_for_timeout(800)
+        if click:
+            page.click(click)
+        page.wait_for_timeout(settle_ms)
         page.screenshot(path=str(out / f"{name}-{label}.png"), full_page=True)
 
 
@@ -155,14 +165,27 @@ def main() -> None:
                 key = page.inner_text("[data-testid=new-key-value]")
                 site_path = page.evaluate("location.pathname").rsplit("/", 1)[0]
                 send_demo_events(base, key)
-                shoot(page, out, "sites", "/sites", base, ".site-list")
-                shoot(page, out, "dashboard", site_path, base, ".history .stat, .history .error")
-                shoot(page, out, "keys", site_path + "/keys", base, "table")
-                shoot(page, out, "snippet", site_path + "/snippet", base, ".snippet-form")
-                shoot(page, out, "metrics", site_path + "/metrics", base, ".metric-form")
-                shoot(page, out, "team", site_path + "/members", base, ".member-form")
-                shoot(page, out, "share", site_path + "/share", base, ".actions")
-                shoot(page, out, "settings", site_path + "/settings", base, ".site-form")
+                shoot(page, out, "sites", "/sites", ".site-list")
+                shoot(page, out, "dashboard", site_path, ".history .stat, .history .error", settle_ms=4000)
+                shoot(page, out, "keys", site_path + "/keys", "table")
+                shoot(
+                    page, out, "snippet", site_path + "/snippet", ".snippet-form", click="text=Build snippet"
+                )
+                shoot(page, out, "metrics", site_path + "/metrics", ".metric-form")
+                shoot(page, out, "team", site_path + "/members", ".member-form")
+                shoot(page, out, "share", site_path + "/share", ".actions")
+                shoot(page, out, "settings", site_path + "/settings", ".site-form")
+                page.evaluate(GO_TO, site_path + "/share")
+                page.click("text=Create a share link")
+                share_url = page.inner_text("[data-testid=share-url]")
+                guest = browser.new_page(viewport=VIEWPORTS["desktop"])
+                guest.goto(share_url)
+                guest.wait_for_selector(".history .stat")
+                for label, size in VIEWPORTS.items():
+                    guest.set_viewport_size(size)
+                    guest.wait_for_timeout(800)
+                    guest.screenshot(path=str(out / f"shared-{label}.png"), full_page=True)
+                guest.close()
                 page.evaluate("() => sessionStorage.clear()")
                 for label, size in VIEWPORTS.items():
                     page.set_viewport_size(size)

@@ -4,14 +4,17 @@ sign-up to a visit seen live and in history, then the key revoked."""
 from __future__ import annotations
 
 import re
+import uuid
 
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.dashboard_helpers import (
+    PASSWORD,
     build_snippet,
     create_public_key,
     create_site,
     open_dashboard,
+    sign_in,
     sign_up,
     visitor_context,
 )
@@ -125,3 +128,35 @@ def test_a_session_survives_a_reload_and_a_spent_access_token_is_refreshed(
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(eddy_server.url + "/login")
     assert page.evaluate("Object.keys(sessionStorage)") == []
+
+
+def test_the_owner_adds_a_viewer_who_sees_the_dashboard_but_no_management(
+    page: Page, browser_context: BrowserContext, eddy_server: EddyProcess, eddy_api: SyncApi
+) -> None:
+    viewer_email = f"viewer-{uuid.uuid4().hex[:10]}@example.com"
+    made = eddy_api.post("/api/v1/auth/register", json={"email": viewer_email, "password": PASSWORD})
+    assert made.status == 201
+    sign_up(page, eddy_server.url)
+    site_id = create_site(page, "Team Shop", "shop.example", "https://shop.example")
+    page.get_by_role("link", name="Team").click()
+    expect(page.get_by_text("Only you can see this site.")).to_be_visible()
+    form = page.locator("form.member-form")
+    form.get_by_label("Email of an Eddy user").fill("nobody-here@example.com")
+    form.get_by_role("button", name="Add member").click()
+    expect(form.get_by_role("alert")).to_be_visible()
+    form.get_by_label("Email of an Eddy user").fill(viewer_email)
+    form.get_by_label("Role").select_option("viewer")
+    form.get_by_role("button", name="Add member").click()
+    expect(page.locator("table")).to_contain_text(viewer_email)
+
+    other = visitor_context(browser_context)
+    try:
+        viewer = other.new_page()
+        sign_in(viewer, eddy_server.url, viewer_email)
+        viewer.get_by_role("link", name="Team Shop").click()
+        expect(viewer).to_have_url(f"{eddy_server.url}/sites/{site_id}")
+        tabs = viewer.get_by_role("navigation", name="Site sections").get_by_role("link")
+        expect(tabs).to_have_text(["Dashboard", "Snippet"])
+        expect(viewer.locator(".live-status")).to_have_text("Live", timeout=15_000)
+    finally:
+        other.close()

@@ -208,15 +208,18 @@ export function flash(message, kind = "info") {
   flash.timer = setTimeout(() => (box.hidden = true), 5000);
 }
 
-/** A simple table from column specs {label, value(row) -> string|Node, numeric}. */
-export function table(columns, rows, caption) {
-  const head = h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.numeric ? "num" : null, text: c.label })));
+/** A table from column specs {label, value(row) -> string|Node, numeric, optional}. On phones a `stack`
+ *  table turns each row into "label: value" lines; other tables keep their columns and drop the
+ *  `optional` ones. */
+export function table(columns, rows, caption, { stack = true } = {}) {
+  const cls = (c) => [c.numeric ? "num" : null, c.optional ? "opt" : null];
+  const head = h("tr", {}, columns.map((c) => h("th", { scope: "col", class: cls(c), text: c.label })));
   const body = rows.map((row) =>
-    h("tr", {}, columns.map((c) => h("td", { class: c.numeric ? "num" : null, "data-label": c.label || null }, c.value(row)))),
+    h("tr", {}, columns.map((c) => h("td", { class: cls(c), "data-label": c.label || null }, c.value(row)))),
   );
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: ["table-wrap", stack ? "stack" : null] },
     h("table", {}, caption ? h("caption", { class: "sr-only", text: caption }) : null, h("thead", {}, head), h("tbody", {}, body)),
   );
 }

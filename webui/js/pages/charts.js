@@ -56,7 +56,24 @@ export function sparkline(box) {
 }
 
 /** A time series chart: `points` [{t (epoch s), value}], optional `previous` aligned by index. */
-export function timeseriesChart(box, { points, previous, label, formatValue }) {
+const DAY_S = 86400;
+const COUNT_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 1e7];
+const dayFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+const hourFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric" });
+
+/** X axis of a timeseries: whole days (no hour ticks between daily points) or hours. */
+function timeAxis(interval) {
+  if (interval === "hour" || interval === "minute") {
+    return { grid: { show: false }, values: (u, ticks) => ticks.map((t) => hourFormat.format(new Date(t * 1000))) };
+  }
+  return {
+    grid: { show: false },
+    incrs: [DAY_S, 2 * DAY_S, 7 * DAY_S, 14 * DAY_S, 30 * DAY_S, 91 * DAY_S, 365 * DAY_S],
+    values: (u, ticks) => ticks.map((t) => dayFormat.format(new Date(t * 1000))),
+  };
+}
+
+export function timeseriesChart(box, { points, previous, label, formatValue, interval = "day", integer = false }) {
   const UPlot = uPlotLib();
   if (!UPlot) {
     box.textContent = "The chart library did not load.";
@@ -79,7 +96,11 @@ export function timeseriesChart(box, { points, previous, label, formatValue }) {
           height: height(),
           series,
           scales: { y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
-          axes: [{ grid: { show: false } }, { size: 50, values: (u, ticks) => ticks.map((v) => formatValue(v)) }],
+          axes: [
+            timeAxis(interval),
+            // Counts get whole-number ticks only (no "0.3 visitors").
+            { size: 50, incrs: integer ? COUNT_INCRS : undefined, values: (u, ticks) => ticks.map((v) => formatValue(v)) },
+          ],
           legend: { live: true },
         },
         data,

@@ -140,10 +140,11 @@ function breakdownTable(by, rows) {
   return table(
     [
       { label: by.startsWith("prop:") ? by.slice(5) : by.replace(/_/g, " "), value: valueOf },
-      ...columns.map(([key, label]) => ({ label, numeric: true, value: (row) => fmtNumber(row[key]) })),
+      ...columns.map(([key, label], i) => ({ label, numeric: true, optional: i > 0, value: (row) => fmtNumber(row[key]) })),
     ],
     rows,
     `Breakdown by ${by}`,
+    { stack: false },
   );
 }
 
@@ -247,7 +248,7 @@ function retentionCard(source, getRange) {
       for (let i = 0; i < width; i++) {
         columns.push({ label: `W${i}`, numeric: true, value: (c) => (typeof c.rates?.[i] === "number" ? fmtPercent(c.rates[i]) : "") });
       }
-      replace(body, table(columns, cohorts, "Weekly retention"));
+      replace(body, table(columns, cohorts, "Weekly retention", { stack: false }));
     } catch (error) {
       replace(body, errorBox(error));
     }
@@ -319,6 +320,8 @@ export function historyView(container, source) {
         previous: before ? seriesPoints(before, key) : null,
         label: METRICS.find((m) => m[0] === key)[1],
         formatValue: format,
+        interval,
+        integer: ["visitors", "visits", "pageviews", "events"].includes(key),
       });
     } catch (error) {
       if (mine === seq) replace(chartStatus, errorBox(error));

@@ -197,15 +197,6 @@ export function livePanel(container, source) {
     }
     visitors.textContent = fmtNumber(state.visitors_now);
     rate.textContent = fmtNumber(state.events_per_s);
-    if (typeof state.events_per_s === "number") {
-      series.x.push(Date.now() / 1000);
-      series.y.push(state.events_per_s);
-      if (series.x.length > SPARK_POINTS) {
-        series.x.shift();
-        series.y.shift();
-      }
-      spark.update(series.x, series.y);
-    }
     renderTops();
     const recent = Array.isArray(message.recent) ? message.recent : Array.isArray(message.events) ? message.events : [];
     if (isSnapshot) {
@@ -305,11 +296,25 @@ export function livePanel(container, source) {
     });
   }
 
+  // The sparkline samples the latest rate once a second, so it moves evenly whether ticks come often
+  // (busy site) or every few seconds (quiet site).
+  const sampler = setInterval(() => {
+    if (typeof state.events_per_s !== "number" || !admitted) return;
+    series.x.push(Date.now() / 1000);
+    series.y.push(state.events_per_s);
+    if (series.x.length > SPARK_POINTS) {
+      series.x.shift();
+      series.y.shift();
+    }
+    spark.update(series.x, series.y);
+  }, 1000);
+
   renderTops();
   renderTail();
   connect();
   return () => {
     closed = true;
+    clearInterval(sampler);
     clearTimeout(retryTimer);
     clearTimeout(renewTimer);
     clearTimeout(filterTimer);

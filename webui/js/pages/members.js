@@ -46,7 +46,7 @@ export async function render(body, site) {
           ? table(
               [
                 { label: "Member", value: (m) => m.email || m.name || m.user_id },
-                { label: "Role", value: roleSelect },
+                { label: "Role", value: (m) => (!site.role || site.role === "owner" ? roleSelect(m) : m.role) },
                 { label: "Since", value: (m) => fmtTime(m.created_at) },
                 {
                   label: "",
@@ -87,6 +87,8 @@ export async function render(body, site) {
       showFormError(form, error);
     }
   });
-  replace(body, h("h2", { text: "Team" }), status, listArea, form);
+  const isOwner = !site.role || site.role === "owner";
+  // Adding members and changing roles are the owner's (the API answers 403 to anyone else).
+  replace(body, h("h2", { text: "Team" }), status, listArea, isOwner ? form : h("p", { class: "muted", text: "Only the site's owner adds members or changes roles." }));
   await load();
 }

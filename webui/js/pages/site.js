@@ -7,15 +7,17 @@ import { siteForm } from "./sites.js";
 import { livePanel } from "./live.js";
 import { historyView } from "./history.js";
 
+// [path, label, lowest role that may use it] (the API enforces the same rules; hiding avoids dead ends).
 const TABS = [
-  ["", "Dashboard"],
-  ["keys", "Keys"],
-  ["snippet", "Snippet"],
-  ["metrics", "Metrics"],
-  ["members", "Team"],
-  ["share", "Share"],
-  ["settings", "Settings"],
+  ["", "Dashboard", "viewer"],
+  ["keys", "Keys", "admin"],
+  ["snippet", "Snippet", "viewer"],
+  ["metrics", "Metrics", "admin"],
+  ["members", "Team", "admin"],
+  ["share", "Share", "admin"],
+  ["settings", "Settings", "admin"],
 ];
+const RANK = { viewer: 1, admin: 2, owner: 3 };
 
 /** The data source of a signed-in user's dashboard: bearer-authenticated stats and /ws/live. */
 export function userSource(siteId) {
@@ -69,7 +71,8 @@ function settingsTab(body, site, navigate) {
     }
   });
   const danger = h("section", { class: "card danger-zone" }, h("h2", { text: "Danger zone" }), remove);
-  replace(body, h("h2", { text: "Settings" }), form, danger);
+  const isOwner = !site.role || site.role === "owner";
+  replace(body, h("h2", { text: "Settings" }), form, isOwner ? danger : null);
 }
 
 export async function render(main, params, { navigate }) {
@@ -88,7 +91,7 @@ export async function render(main, params, { navigate }) {
   const tabs = h(
     "nav",
     { class: "tabs", "aria-label": "Site sections" },
-    TABS.map(([key, label]) =>
+    TABS.filter(([, , need]) => (RANK[site.role] || RANK.owner) >= RANK[need]).map(([key, label]) =>
       h("a", { href: key ? `${base}/${key}` : base, "data-route": true, "aria-current": key === tab || (key === "" && tab === "live") ? "page" : null, text: label }),
     ),
   );

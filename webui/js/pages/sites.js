@@ -30,7 +30,7 @@ export function siteForm(site, submitLabel, onSave) {
     { class: "card site-form", novalidate: true },
     field("Name", name),
     field("Domain", domain, "The site's host name, without https://."),
-    field("Allowed origins", origins, "Pages on these origins may send events with the public key. One a line; empty means https:// plus the domain."),
+    field("Allowed origins", origins, "Pages on these origins may send events with the public key. One a line; empty means the domain itself, over http or https."),
     field("Timezone", zone, "Days and hours in reports follow this timezone."),
     h("div", { class: "actions" }, submit),
   );

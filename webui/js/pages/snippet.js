@@ -38,7 +38,7 @@ export async function render(body, site) {
   const transport = h(
     "select",
     { name: "transport" },
-    h("option", { value: "auto", text: "Automatic: websocket, beacons as fallback" }),
+    h("option", { value: "auto", text: "Auto: websocket, then beacons" }),
     h("option", { value: "websocket", text: "Websocket only" }),
     h("option", { value: "beacon", text: "Beacons only (HTTP)" }),
   );
