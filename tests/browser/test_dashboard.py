@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from tests.browser.dashboard_helpers import (
     PASSWORD,
@@ -160,3 +161,53 @@ def test_the_owner_adds_a_viewer_who_sees_the_dashboard_but_no_management(
         expect(viewer.locator(".live-status")).to_have_text("Live", timeout=15_000)
     finally:
         other.close()
+
+
+def test_a_refused_access_token_is_refreshed_silently_and_the_request_retried(
+    page: Page, eddy_server: EddyProcess
+) -> None:
+    sign_up(page, eddy_server.url)
+    spent_before = page.evaluate("sessionStorage.getItem('eddy.refresh_token')")
+    refused: list[str] = []
+
+    def refuse_once(route: Route) -> None:
+        # The first list request answers as if the access token had expired; later ones go through.
+        if not refused:
+            refused.append(route.request.headers.get("authorization", ""))
+            route.fulfill(
+                status=401,
+                content_type="application/json",
+                body='{"error":{"code":"invalid_token","message":"invalid or expired access token"}}',
+            )
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/sites", refuse_once)
+    page.get_by_role("link", name="Sites").click()
+    expect(page.get_by_text("No sites yet.")).to_be_visible()
+    assert refused and refused[0].startswith("Bearer ")
+    # The refresh token was rotated by the silent refresh, and the user is still signed in.
+    assert page.evaluate("sessionStorage.getItem('eddy.refresh_token')") not in (None, spent_before)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def test_the_google_button_appears_only_when_google_sign_in_is_configured(
+    page: Page, eddy_server: EddyProcess, tmp_path: Path
+) -> None:
+    page.goto(eddy_server.url + "/login")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.locator("form.auth-form")).to_have_attribute("data-google", "off")
+    assert page.get_by_role("link", name="Continue with Google").count() == 0
+    google = EddyProcess(
+        tmp_path / "google-data",
+        env={"EDDY_GOOGLE_CLIENT_ID": "client-id.example", "EDDY_GOOGLE_CLIENT_SECRET": "s" * 32},
+    )
+    google.start()
+    try:
+        page.goto(google.url + "/login")
+        expect(page.locator("form.auth-form")).to_have_attribute("data-google", "on")
+        button = page.get_by_role("link", name="Continue with Google")
+        expect(button).to_be_visible()
+        assert button.get_attribute("href") == "/api/v1/auth/google"
+    finally:
+        google.stop()

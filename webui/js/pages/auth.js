@@ -66,8 +66,10 @@ export async function render(main, params, { navigate }) {
   });
   replace(main, h("section", { class: "auth" }, form));
   email.focus();
-  if (await googleEnabled()) {
-    const google = h("a", { class: "button secondary google", href: "/api/v1/auth/google", text: "Continue with Google" });
-    form.querySelector(".actions").append(google);
+  const google = await googleEnabled();
+  if (google) {
+    const button = h("a", { class: "button secondary google", href: "/api/v1/auth/google", text: "Continue with Google" });
+    form.querySelector(".actions").append(button);
   }
+  form.dataset.google = google ? "on" : "off";
 }
