@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 import iptocc
+from msgspec.structs import replace
 
 from domain.ingest.clients import ClientClassifier, ClientInfo
 from domain.ingest.decode import RawEvent, event_time, web_url
@@ -87,6 +88,19 @@ class Enricher:
                 previous = visitor_hash(yesterday, site_id, sender.ip, sender.user_agent)
             session_id, visitor_id = await self._session(site_id, visitor_id, previous, now)
         country = country_of(sender.ip)
+        # What is the same for every event of the request goes into a template; each event is a copy
+        # with its own fields (msgspec's replace is ~10x cheaper than building a 25-field Event).
+        template = Event(
+            id="",
+            site_id=site_id,
+            ts=now_ms,
+            name="",
+            country=country,
+            browser=client.browser,
+            os=client.os,
+            device=client.device,
+            visitor_id=visitor_id,
+        )
         events: list[Event] = []
         dropped: dict[str, int] = {}
         ids = secrets.token_hex(8 * len(raw_events)) if any(raw.id is None for raw in raw_events) else ""
@@ -107,9 +121,9 @@ class Enricher:
                 source = ""  # direct, or navigation inside the site
             traits = raw.traits
             events.append(
-                Event(
+                replace(
+                    template,
                     id=raw.id or ids[index * 16 : index * 16 + 16],
-                    site_id=site_id,
                     ts=times[index],
                     name=raw.name or "",
                     url=url,
@@ -123,12 +137,7 @@ class Enricher:
                     utm_campaign=utm[2],
                     utm_term=utm[3],
                     utm_content=utm[4],
-                    country=country,
-                    browser=client.browser,
-                    os=client.os,
-                    device=client.device,
                     screen=raw.screen,
-                    visitor_id=visitor_id,
                     session_id=raw.session_id or session_id,
                     user_id=raw.user_id,
                     props=raw.props,

@@ -272,3 +272,17 @@ async def test_store_down_answers_503_and_loses_nothing_acknowledged(api: Api, c
     assert (await api.post(PATH, json=_event(id="after"), headers=headers)).status == 202
     assert sorted(e.id for e in await stored(ctx, key.site_id)) == ["after", "before"]
     assert dropped(ctx, "unavailable") == 1
+
+
+async def test_ingest_series_are_exported(api: Api, ctx: AppContext) -> None:
+    key = await make_site_key(ctx)
+    await api.post(PATH, json=_event(), headers=browser(key.value))
+    await api.post(PATH, json=_event(), headers=browser(key.value, ua="curl/8.0"))
+    text = (await api.get("/metrics", expect_json=False)).body.decode()
+    for reason in ("bot", "spam_referrer", "bad_origin", "invalid", "rate_limited"):
+        assert f'eddy_ingest_events_dropped_total{{reason="{reason}"}}' in text
+    assert 'eddy_ingest_events_dropped_total{reason="bot"} 1.0' in text
+    assert "eddy_ingest_events_accepted_total 1.0" in text
+    assert "eddy_ingest_batch_events_count 1.0" in text
+    assert "eddy_ingest_commit_duration_seconds_count 1.0" in text
+    assert "eddy_ingest_queue_events 0.0" in text
