@@ -1,0 +1,59 @@
+"""Websocket load client, run in its own process: CONNECTIONS streams each sending `{id, events}`
+messages of EVENTS events and waiting for the ack (one in flight per connection, as the tracker does).
+Prints one JSON line: messages, events, seconds, and ack latencies in ms (sampled).
+
+Usage: python -m bench.ingest_support.ws_client URL KEY CONNECTIONS EVENTS SECONDS PREFIX"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+import orjson
+import uvloop
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+
+
+async def stream(url: str, key: str, events: int, until: float, prefix: str, out: dict) -> None:
+    """One connection sending messages until `until`."""
+    conn = await websocket_connect(HTTPRequest(url, headers={"X-Api-Key": key, "User-Agent": UA}))
+    number = 0
+    template = [{"name": "pageview", "url": "https://load.example/p", "id": ""} for _ in range(events)]
+    while time.monotonic() < until:
+        for i, event in enumerate(template):
+            event["id"] = f"{prefix}-{number}-{i}"
+        message = orjson.dumps({"id": number, "events": template}).decode()
+        sent = time.perf_counter()
+        await conn.write_message(message)
+        answer = await conn.read_message()
+        if answer is None:
+            break
+        if b'"ack"' in answer.encode()[:8]:
+            out["messages"] += 1
+            out["events"] += events
+            if number % 4 == 0:
+                out["latencies"].append((time.perf_counter() - sent) * 1000)
+        else:
+            out["nacks"] += 1
+        number += 1
+    conn.close()
+
+
+async def main(url: str, key: str, connections: int, events: int, seconds: float, prefix: str) -> None:
+    """Run the streams and print the totals."""
+    out: dict = {"messages": 0, "events": 0, "nacks": 0, "latencies": []}
+    started = time.monotonic()
+    until = started + seconds
+    await asyncio.gather(*(stream(url, key, events, until, f"{prefix}{n}", out) for n in range(connections)))
+    out["seconds"] = time.monotonic() - started
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    url, key, connections, events, seconds, prefix = sys.argv[1:7]
+    uvloop.run(main(url, key, int(connections), int(events), float(seconds), prefix))
