@@ -27,6 +27,7 @@ from tests.support.sync_api import SyncApi
 def test_sign_up_to_a_live_visit_and_history_then_revoke_the_key(
     page: Page,
     browser_context: BrowserContext,
+    browser_log: list[str],
     eddy_server: EddyProcess,
     eddy_api: SyncApi,
     customer_site: CustomerSite,
@@ -94,6 +95,10 @@ def test_sign_up_to_a_live_visit_and_history_then_revoke_the_key(
     finally:
         visitor.close()
     assert re.fullmatch(r"[A-Za-z0-9_-]+", site_id)
+    # The whole session ran under the CSP without a violation (uPlot included) and without a script error.
+    assert not [
+        line for line in browser_log if "Content Security Policy" in line or line.startswith("pageerror")
+    ]
 
 
 def test_signed_out_visitors_are_sent_to_sign_in_and_errors_are_shown(
