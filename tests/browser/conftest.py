@@ -22,7 +22,13 @@ from tests.support.eddy_process import EddyProcess
 from tests.support.sync_api import SyncApi
 
 CHROMIUM = os.environ.get("EDDY_CHROMIUM", "/usr/bin/chromium")
-# Playwright cannot download its own browsers here: it drives the system Chromium with these flags.
+# A desktop Chrome user agent: headless Chromium announces "HeadlessChrome", which Eddy counts as a bot.
+DESKTOP_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+)
+# Playwright cannot download its own browsers here: it drives the system Chromium with these flags. The
+# user agent is set on the browser too, not only per context: requests that outlive their page (keepalive
+# fetches sent while a page unloads) go out with the browser's own.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -32,11 +38,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    f"--user-agent={DESKTOP_USER_AGENT}",
 ]
-# A desktop Chrome user agent: headless Chromium announces "HeadlessChrome", which Eddy counts as a bot.
-DESKTOP_USER_AGENT = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
-)
 BROWSER_DIR = Path(__file__).resolve().parent
 
 

@@ -30,6 +30,9 @@ class TrackedSite:
     site_id: str
     key_id: str
     key: str
+    # How to wait between polls: a Playwright test passes `lambda: page.wait_for_timeout(100)`, so its
+    # sync API keeps dispatching events and route handlers while the test waits.
+    pause: Callable[[], None] = lambda: time.sleep(0.1)
 
     @classmethod
     def create(cls, eddy: EddyProcess, origin: str) -> TrackedSite:
@@ -94,7 +97,7 @@ class TrackedSite:
                 raise AssertionError(
                     f"timed out waiting for {what}; stored: {summary}\n{self.eddy.log()[-3000:]}"
                 )
-            time.sleep(0.1)
+            self.pause()
             events = self.events()
         return events
 

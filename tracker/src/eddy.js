@@ -89,7 +89,8 @@
 
   // ---- transport
   var socket;
-  var broken = transport == 'beacon'; // the websocket failed: use HTTP meanwhile (auto)
+  // 1: the websocket failed, use HTTP meanwhile (auto); 2: never use one (the beacon transport).
+  var broken = transport == 'beacon' && 2;
   var messageId = 0;
   var inFlight = {}; // websocket message id -> its batch
   var retry = 0; // the current backoff in ms, 0 while deliveries succeed
@@ -117,8 +118,9 @@
     fetch(api + path, { method: 'POST', body: JSON.stringify(body), keepalive: true, headers: headers });
 
   var connect = () => {
-    if (socket || transport == 'beacon') return;
-    socket = new WebSocket(api.replace(/^http/, 'ws') + '/ws/collect?k=' + encodeURIComponent(key));
+    if (socket || broken > 1) return;
+    // Keys are [A-Za-z0-9_]: nothing to escape in the URL.
+    socket = new WebSocket(api.replace(/^http/, 'ws') + '/ws/collect?k=' + key);
     socket.onopen = () => {
       broken = retry = 0;
       flush();
@@ -132,7 +134,9 @@
         answered(batch, answer.ack != null ? 200 : answer.retry_after ? 503 : 400, answer.retry_after);
       }
     };
-    socket.onclose = () => {
+    // A socket blocked by the page's CSP fires only `error`; a failed or lost one `error` then `close`.
+    socket.onclose = socket.onerror = (event) => {
+      if (event.target != socket) return;
       socket = 0;
       broken = 1;
       for (var id in inFlight) release(inFlight[id]);
@@ -246,8 +250,9 @@
       else if (data.outbound != '0' && link.host != loc.host) track('outbound', { url: link.href });
   };
   ['click', 'auxclick'].forEach((type) => d.addEventListener(type, onClick, true));
-  // The last event a page reliably sees, on closing and navigating away as on switching tabs.
+  // Hidden (tab switched, closed, app backgrounded) or left (navigation): send what waits now.
   d.addEventListener('visibilitychange', () => d.visibilityState == 'hidden' && flush(1));
+  w.addEventListener('pagehide', () => flush(1));
   w.addEventListener('online', () => flush((retry = 0)));
   data.auto != '0' ? pageview() : flush();
 })(window, document, navigator, location);
