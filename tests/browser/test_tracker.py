@@ -72,12 +72,30 @@ def assert_each_stored_once(events: list[Event]) -> None:
 
 
 def open_site(
-    page: Page, site: TrackedSite, customer: CustomerSite, snippet: str, body: str = "", path: str = "/"
+    page: Page,
+    site: TrackedSite,
+    customer: CustomerSite,
+    snippet: str,
+    body: str = "",
+    path: str = "/",
+    **headers: str,
 ) -> str:
-    url = customer.put(path, page_with(snippet, body))
+    url = customer.put(path, page_with(snippet, body), **headers)
     site.pause = lambda: page.wait_for_timeout(100)
     page.goto(url)
     return url
+
+
+def open_under_strict_csp(
+    page: Page, eddy: EddyProcess, customer: CustomerSite, allow_ws: bool
+) -> TrackedSite:
+    """The customer's page with a CSP that allows no inline code, Eddy's script, and connections to Eddy
+    over http (and over ws when `allow_ws`)."""
+    site = TrackedSite.create(eddy, customer.origin)
+    connect = eddy.url + (" " + eddy.url.replace("http://", "ws://") if allow_ws else "")
+    csp = f"default-src 'none'; script-src {eddy.url}; connect-src {connect}"
+    open_site(page, site, customer, site.snippet(), Content_Security_Policy=csp)
+    return site
 
 
 def test_pageview_custom_event_and_identify_over_the_websocket(
@@ -226,10 +244,8 @@ def test_websocket_blocked_falls_back_to_http(
     page: Page, eddy_server: EddyProcess, customer_site: CustomerSite, browser_log: list[str]
 ) -> None:
     # The page's CSP allows Eddy's http origin but not its ws origin: the websocket is blocked.
-    site = TrackedSite.create(eddy_server, customer_site.origin)
     traffic = Traffic(page, eddy_server.url)
-    csp = f"default-src 'none'; script-src {eddy_server.url}; connect-src {eddy_server.url}"
-    page.goto(customer_site.put("/", page_with(site.snippet()), Content_Security_Policy=csp))
+    site = open_under_strict_csp(page, eddy_server, customer_site, allow_ws=False)
     page.evaluate("eddy('signup', {plan: 'pro'})")
     site.named("pageview")
     site.named("signup")
@@ -242,11 +258,8 @@ def test_websocket_blocked_falls_back_to_http(
 def test_strict_csp_page_uses_the_websocket(
     page: Page, eddy_server: EddyProcess, customer_site: CustomerSite, browser_log: list[str]
 ) -> None:
-    site = TrackedSite.create(eddy_server, customer_site.origin)
     traffic = Traffic(page, eddy_server.url)
-    ws_origin = eddy_server.url.replace("http://", "ws://")
-    csp = f"default-src 'none'; script-src {eddy_server.url}; connect-src {eddy_server.url} {ws_origin}"
-    page.goto(customer_site.put("/", page_with(site.snippet()), Content_Security_Policy=csp))
+    site = open_under_strict_csp(page, eddy_server, customer_site, allow_ws=True)
     site.named("pageview")
     traffic.settle()
     assert not [line for line in browser_log if "Content Security Policy" in line]
