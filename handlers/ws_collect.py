@@ -32,9 +32,8 @@ BURST = 200.0
 class CollectSocket(WebSocketHandler, BaseHandler):
     """One tracker or server stream."""
 
-    principal: KeyPrincipal | None = None
-
     def initialize(self) -> None:
+        self.principal: KeyPrincipal | None = None
         self._sender = Sender("", "")
         self._admitted = False
         self._tokens = BURST
