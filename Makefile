@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint format bench reliability setup setup-dev system-deps clean demo
+.PHONY: run test lint format bench reliability setup setup-dev system-deps clean tracker demo
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ demo: setup
 ## reliability: the fault, soak and abuse tests with their figures
 reliability: setup-dev
 	$(PY) -m pytest -m reliability -p no:randomly $(PYTEST_ARGS)
+
+## tracker: rebuild tracker/dist/eddy.min.js from tracker/src/eddy.js (needs node and npm; the build is committed)
+tracker:
+	cd tracker && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -9,6 +9,7 @@ COEP. Compression is Tornado's (`compress_response`), so the gzipped size is wha
 from __future__ import annotations
 
 from handlers.base import BaseHandler
+from handlers.openapi import Operation
 from handlers.policy import public
 from tracker.bundle import current_bundle
 
@@ -42,3 +43,16 @@ class TrackerScriptHandler(BaseHandler):
 
 
 default_handlers = [(r"/t\.js", TrackerScriptHandler)]
+
+openapi_operations = [
+    Operation(
+        "GET",
+        "/t.js",
+        "The browser tracker (`?v=<version>` from a snippet: cached for a year)",
+        tag="ingest",
+        auth="public",
+        response=str,
+        response_media="text/javascript",
+        description="Answers 304 to a matching If-None-Match. See POST /api/v1/sites/{site_id}/snippet.",
+    )
+]

@@ -27,7 +27,7 @@ def test_the_committed_build_is_built_from_the_committed_source() -> None:
     built_from = re.fullmatch(r"/\*! eddy \| src ([0-9a-f]{16}) \*/", banner)
     assert built_from, banner
     source_digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
-    assert built_from.group(1) == source_digest, "run `npm ci && npm run build` in tracker/"
+    assert built_from.group(1) == source_digest, "run `make tracker`"
 
 
 async def test_versioned_url_is_immutable_and_cross_origin_loadable(api: Api) -> None:

@@ -1,7 +1,7 @@
 // Builds dist/eddy.min.js from src/eddy.js with terser (pinned in package.json / package-lock.json).
-// Run from tracker/: `npm ci && npm run build`. The built file is committed so running Eddy needs no
-// node; its banner carries the SHA-256 (first 16 hex digits) of the source it was built from, and a test checks that the
-// committed build matches the committed source.
+// Run `make tracker` (npm ci && npm run build in tracker/). The built file is committed, so running
+// Eddy needs no node; its banner carries the first 16 hex digits of the SHA-256 of the source it was
+// built from, and a test checks that the committed build matches the committed source.
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { minify } from 'terser';
