@@ -9,6 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
+from tests.browser.conftest import DESKTOP_USER_AGENT
 from tests.browser.dashboard_helpers import (
     PASSWORD,
     build_snippet,
@@ -216,3 +217,41 @@ def test_the_google_button_appears_only_when_google_sign_in_is_configured(
         assert button.get_attribute("href") == "/api/v1/auth/google"
     finally:
         google.stop()
+
+
+def test_rotating_a_key_shows_the_new_value_once_and_metric_configs_report_field_errors(
+    page: Page, eddy_server: EddyProcess, eddy_api: SyncApi
+) -> None:
+    sign_up(page, eddy_server.url)
+    create_site(page, "Rotate Shop", "shop.example", "https://shop.example")
+    old_key = create_public_key(page)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Rotate Website").click()
+    new_value = page.get_by_test_id("new-key-value")
+    expect(new_value).not_to_have_text(old_key)
+    expect(new_value).to_have_text(re.compile(r"^eddy_pk_[A-Za-z0-9]{32}$"))
+    expect(page.get_by_role("button", name="Copy key")).to_be_visible()
+    for value, expected in ((old_key, (401, 403)), (new_value.inner_text(), (202,))):
+        answer = eddy_api.post(
+            "/api/v1/collect",
+            json={"name": "pageview", "url": "https://shop.example/"},
+            headers={"X-Api-Key": value, "Origin": "https://shop.example", "User-Agent": DESKTOP_USER_AGENT},
+        )
+        assert answer.status in expected, (value[:12], answer.status, answer.body)
+
+    page.get_by_role("link", name="Metrics").click()
+    form = page.locator("form.metric-form")
+    form.get_by_label("Name").fill("bad name!")
+    form.get_by_role("button", name="Add metric").click()
+    expect(form.get_by_role("alert")).to_be_visible()
+    expect(form.locator("[name=name][aria-invalid=true]")).to_have_count(1)
+    form.get_by_label("Name").fill("checkout_duration_seconds")
+    form.get_by_label("Type").select_option("histogram")
+    form.get_by_label("Help").fill("Time to pay")
+    form.get_by_label("Labels").fill("plan")
+    form.get_by_label("Buckets (histograms)").fill("0.5, 1, 5")
+    form.get_by_role("button", name="Add metric").click()
+    table = page.locator("table")
+    expect(table).to_contain_text("checkout_duration_seconds")
+    expect(table).to_contain_text("histogram")
+    expect(form.get_by_role("alert")).to_have_count(0)
