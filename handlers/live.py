@@ -256,6 +256,7 @@ class LiveSocketHandler(WebSocketHandler, BaseHandler):
         return self.write_message(text)
 
     def drop(self, reason: str) -> None:
+        log.info("dropping a slow live dashboard of site %s: %s", self.site_id, reason)
         self.close(CLOSE_TOO_SLOW, reason)
 
     def on_close(self) -> None:

@@ -91,15 +91,21 @@ def encode(message: dict[str, Any]) -> str:
     return orjson.dumps(message).decode()
 
 
+_NO_FILTERS = Filters()
+
+
 class LiveStream:
-    """A dashboard's subscription to one site."""
+    """A dashboard's subscription to one site. Slots and a queue made only when something waits keep
+    an idle dashboard small (thousands of them may be open)."""
+
+    __slots__ = ("_queue", "_sending", "closed", "filters", "limit", "on_drop", "site_id", "transport")
 
     def __init__(self, site_id: str, transport: Transport, filters: Filters | None = None) -> None:
         self.site_id = site_id
         self.transport = transport
-        self.filters = filters or Filters()
+        self.filters = filters or _NO_FILTERS
         self.limit = QUEUE_LIMIT
-        self._queue: deque[str] = deque()
+        self._queue: deque[str] | None = None
         self._sending = False
         self.closed = False
         self.on_drop: Callable[[], None] | None = None
@@ -107,12 +113,14 @@ class LiveStream:
     @property
     def queued(self) -> int:
         """Messages waiting behind the one being sent."""
-        return len(self._queue)
+        return len(self._queue) if self._queue else 0
 
     def offer(self, text: str) -> bool:
         """Queue one message; False (and the client dropped) when the queue is full."""
         if self.closed:
             return False
+        if self._queue is None:
+            self._queue = deque()
         if len(self._queue) >= self.limit:
             self.close()
             if self.on_drop is not None:
@@ -127,11 +135,13 @@ class LiveStream:
     def close(self) -> None:
         """Stop sending and forget queued messages."""
         self.closed = True
-        self._queue.clear()
+        self._queue = None
 
     def _pump(self) -> None:
         while self._queue and not self.closed:
             text = self._queue.popleft()
+            if not self._queue:
+                self._queue = None  # an idle stream holds no queue
             try:
                 pending = self.transport.send(text)
             except Exception as error:  # noqa: BLE001 - a closed socket: its close handler cleans up
