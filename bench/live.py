@@ -10,7 +10,9 @@ address in blocks of 50 (127.1.x.y), so Eddy's per-address connection cap stays 
    dashboard notes when the event shows up in its tick's `recent` list. p50/p99/max over every
    (dashboard, event) pair. Events are spaced beyond the 250 ms publish interval, so each one leaves on
    the leading edge; a burst coalesces into one delta per 250 ms (see `--live-burst`).
-2. Memory: the RSS of the Eddy process before, and with `--live-idle` authenticated, idle dashboards.
+2. Memory: the RSS of the Eddy process before, and with `--live-idle` authenticated, idle dashboards;
+   and for reference the same number of idle websockets on a bare Tornado server (same loop, same ping
+   interval, nothing of Eddy): the floor any Tornado websocket server pays per connection.
 
 Usage: python -m bench --only live [--live-dashboards 100,1000] [--live-idle 10000] [--live-events 40]
 """
@@ -33,6 +35,7 @@ from typing import Any
 import orjson
 
 from tests.support.eddy_process import EddyProcess
+from tests.support.ports import free_port
 from tests.support.sync_api import SyncApi
 
 ORIGIN = "https://live.example"
@@ -52,6 +55,12 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--live-interval", type=float, default=0.3, help="seconds between events")
     parser.add_argument("--live-burst", type=int, default=0, help="also run with N events per send")
     parser.add_argument("--live-clients", type=int, default=4, help="client processes")
+    parser.add_argument(
+        "--live-bare",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure idle sockets on a bare Tornado websocket server (the floor)",
+    )
 
 
 def raise_fd_limit() -> int:
@@ -172,6 +181,67 @@ def _client_main(port: int, site_id: str, token: str, indices: list[int], pipe: 
     """Entry point of one client process."""
     raise_fd_limit()
     asyncio.run(_client(port, site_id, token, indices, pipe))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the reference: a bare Tornado websocket server, same loop and ping settings, nothing of Eddy
+
+
+def _bare_main(port: int, pipe: Any) -> None:
+    """A Tornado server whose /ws/live answers the first message with a snapshot-typed reply."""
+    import uvloop
+    from tornado.httpserver import HTTPServer
+    from tornado.web import Application
+    from tornado.websocket import WebSocketHandler
+
+    from server.app import WEBSOCKET_PING_INTERVAL
+
+    class Bare(WebSocketHandler):
+        def on_message(self, message: str | bytes) -> None:
+            self.write_message('{"type":"snapshot"}')
+
+    async def serve() -> None:
+        server = HTTPServer(
+            Application([(r"/ws/live", Bare)], websocket_ping_interval=WEBSOCKET_PING_INTERVAL)
+        )
+        server.listen(port, "127.0.0.1", backlog=1024)
+        pipe.send("ready")
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+
+    raise_fd_limit()
+    uvloop.run(serve())
+
+
+def _bare_row(count: int, processes: int) -> dict[str, Any]:
+    """RSS added by `count` idle websockets on a bare Tornado server."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    port = free_port()
+    server = context.Process(target=_bare_main, args=(port, child), daemon=True)
+    server.start()
+    try:
+        parent.poll(30)
+        parent.recv()
+        time.sleep(1.0)
+        before = rss_mb(server.pid or 0)
+        clients = _Clients(port, "bare", "none", count, processes)
+        ready = clients.ready()
+        time.sleep(3.0)
+        after = rss_mb(server.pid or 0)
+        clients.finish()
+    finally:
+        parent.send("stop")
+        server.join(10)
+        if server.is_alive():
+            server.kill()
+    return {
+        "dashboards": f"{count} (bare Tornado)",
+        "connected": ready["connected"],
+        "events": 0,
+        "eddy_rss_mb": round(after, 1),
+        "rss_before_mb": round(before, 1),
+        "kib_per_socket": round((after - before) * 1024 / max(1, ready["connected"]), 1),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -340,6 +410,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             if ready["failed"]:
                 notes.append(f"idle run: {ready['failed']} sockets failed: {ready['failures']}")
+            if args.live_bare:
+                rows.append(_bare_row(args.live_idle, args.live_clients))
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         notes.append(
             f"open-files limit {limit}; {args.live_clients} client processes; {os.cpu_count()} CPUs; "
