@@ -37,7 +37,7 @@ from storage.ports import EventFilter
 SITE = "bench-site"
 TZ = "Europe/Berlin"
 DAYS = 60
-EVENTS_PER_SESSION = 2.45  # measured mean of the traffic model
+EVENTS_PER_SESSION = 2.08  # measured mean of the traffic model (weekly shape included)
 QUERIES = [
     ("summary", "summary", {}),
     ("timeseries day", "timeseries", {"interval": "day"}),

@@ -72,20 +72,23 @@ class TouchKeys:
     uniform and independent, so two different touches share a key with odds 2^-64."""
 
     def __init__(self) -> None:
-        self._values: dict[tuple[str, str], int] = {}
+        self.parts: dict[tuple[str, str], int] = {}  # (dimension, value) -> its half, cached
 
     def base(self, site_id: str, day: int, visitor: str) -> int:
-        """The per-event part."""
+        """The per-event half."""
         return _digest(f"{site_id}\x00{day}\x00{visitor}")
+
+    def part(self, dim: str, value: str) -> int:
+        """The (dimension, value) half, computed and cached (the cache is bounded)."""
+        if len(self.parts) > 100_000:
+            self.parts.clear()
+        part = self.parts[(dim, value)] = _digest(f"{dim}\x00{value}")
+        return part
 
     def key(self, base: int, dim: str, value: str) -> int:
         """The key of one touch."""
-        part = self._values.get((dim, value))
-        if part is None:
-            if len(self._values) > 100_000:
-                self._values.clear()
-            part = self._values[(dim, value)] = _digest(f"{dim}\x00{value}")
-        return base ^ part
+        part = self.parts.get((dim, value))
+        return base ^ (self.part(dim, value) if part is None else part)
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
@@ -108,6 +111,7 @@ def apply(conn: sqlite3.Connection, events: list[Event], prune: bool, keys: Touc
     touches: dict[int, tuple[str, str, str, int]] = {}  # the first touch wins: events go in time order
     sessions: dict[tuple[str, str], list[int]] = {}
     bases: dict[tuple[str, int, str], int] = {}
+    parts, part_of = keys.parts, keys.part  # the hot loop below runs ~5 times an event
     for event in sorted(events, key=lambda e: e.ts):
         ts, site_id = event.ts, event.site_id
         hour = ts - ts % HOUR_MS
@@ -126,7 +130,8 @@ def apply(conn: sqlite3.Connection, events: list[Event], prune: bool, keys: Touc
                 row = counts[group] = [0, 0, 0, 0, 0, 0]
             row[0] += 1
             row[1] += pageview
-            key = keys.key(base, dim, value)
+            part = parts.get((dim, value))
+            key = base ^ (part_of(dim, value) if part is None else part)
             if key not in touches:
                 touches[key] = group
         key_session = (site_id, event.session_id or f"ev:{event.id}")
