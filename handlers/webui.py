@@ -3,9 +3,9 @@
 - `GET /assets/<path>`: files of webui/ with ETags. The app's modules import each other by fixed names,
   so they are revalidated on every load (`no-cache`, answered 304 while unchanged); the vendored chart
   library is cached for a day.
-- Any other GET or HEAD that no route matches and that looks like a page of the app (not under `/api/` or
-  `/ws/`, no file extension) answers `index.html`, whose router draws the page: 200 for the app's routes,
-  404 (same page, "not found" drawn) for the rest. Everything else keeps the JSON 404.
+- A GET or HEAD of one of the app's own pages (`/`, `/login`, `/register`, `/share`, `/sites/...`: the
+  routes of webui/js/app.js) answers `index.html`, whose router draws the page. Every other path no
+  route matches keeps the JSON 404, API or not (so a typo under `/api/` never looks like a page).
 Both carry the security headers of BaseHandler, including the CSP that forbids inline script and style.
 """
 
@@ -25,12 +25,11 @@ from handlers.policy import public
 
 WEBUI_DIR = Path(__file__).resolve().parent.parent / "webui"
 INDEX_PATH = WEBUI_DIR / "index.html"
-# Client-side routes that exist (webui/js/app.js); other page-like paths get the page with a 404.
+# The client-side routes of webui/js/app.js: these paths answer the app's page.
 APP_ROUTES = re.compile(
     r"^/(?:|login/?|register/?|share/?|sites/?|sites/new/?"
     r"|sites/[A-Za-z0-9_-]{1,64}(?:/(?:live|history|keys|metrics|snippet|members|share|settings))?/?)$"
 )
-_NOT_PAGES = ("/api/", "/ws/")
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -54,11 +53,8 @@ def index_page() -> tuple[bytes, str]:
 
 
 def is_page_path(path: str) -> bool:
-    """Whether a path no route matched could be a page of the app (so it gets index.html)."""
-    if path == "/api" or path == "/ws" or path.startswith(_NOT_PAGES):
-        return False
-    last = path.rsplit("/", 1)[-1]
-    return "." not in last and len(path) <= 512
+    """Whether a path is one of the app's pages (answered with index.html)."""
+    return len(path) <= 200 and APP_ROUTES.match(path) is not None
 
 
 class AssetHandler(DocsAssetHandler):
@@ -85,18 +81,16 @@ class AssetHandler(DocsAssetHandler):
 
 
 class AppFallbackHandler(NotFoundHandler):
-    """The default handler: the app's page for page-like GETs, the JSON 404 for everything else."""
+    """The default handler: the app's page for GETs of its routes, the JSON 404 for everything else."""
 
     @public
     def prepare(self) -> None:
-        path = self.request.path
-        if self.request.method in ("GET", "HEAD") and is_page_path(path):
+        if self.request.method in ("GET", "HEAD") and is_page_path(self.request.path):
             body, etag = index_page()
-            self.set_status(200 if APP_ROUTES.match(path) else 404)
             self.set_header("Content-Type", "text/html; charset=utf-8")
             self.set_header("Cache-Control", "no-cache")
             self.set_header("Etag", etag)
-            if self.get_status() == 200 and self.check_etag_header():
+            if self.check_etag_header():
                 self.set_status(304)
                 self.finish()
                 return

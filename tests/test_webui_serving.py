@@ -27,10 +27,16 @@ async def test_app_routes_answer_the_index_page_with_the_csp(api: Api) -> None:
         assert answer.headers["X-Frame-Options"] == "DENY"
 
 
-async def test_unknown_pages_get_the_app_with_404_and_everything_else_json(api: Api) -> None:
-    page = await api.get("/no/such/page", expect_json=False)
-    assert page.status == 404 and page.headers["Content-Type"].startswith("text/html")
-    for path in ("/api/v1/nothing", "/api/", "/ws/nothing", "/wp-login.php", "/favicon.ico"):
+async def test_paths_outside_the_app_keep_the_json_404(api: Api) -> None:
+    for path in (
+        "/nope",
+        "/no/such/page",
+        "/sites/abc/nope",
+        "/api/v1/nothing",
+        "/api/",
+        "/ws/nothing",
+        "/wp-login.php",
+    ):
         answer = await api.get(path)
         assert answer.status == 404, path
         assert answer.error_code == "not_found"
@@ -78,9 +84,9 @@ async def test_assets_never_leave_webui(api: Api, path: str) -> None:
 
 
 def test_page_paths() -> None:
-    assert is_page_path("/") and is_page_path("/sites/x/keys")
+    assert is_page_path("/") and is_page_path("/sites/x/keys") and is_page_path("/sites/new")
     assert not is_page_path("/api/v1/sites") and not is_page_path("/ws/live")
-    assert not is_page_path("/robots.txt") and not is_page_path("/api")
+    assert not is_page_path("/robots.txt") and not is_page_path("/sites/x/../../etc")
 
 
 class _Markup(HTMLParser):
