@@ -108,15 +108,15 @@ async def measure(size: int, runs: int) -> list[dict[str, Any]]:
                 timings["cached"].append((time.perf_counter() - started) * 1000)
                 assert answer["cached"] is True
             for mode, values in timings.items():
-                rows.append(
-                    {
-                        "events": f"{stored:,}",
-                        "query (30 days)": label,
-                        "mode": mode,
-                        "p50 ms": round(statistics.median(values), 2),
-                        "p95 ms": round(percentile(values, 0.95), 2),
-                    }
-                )
+                row = {
+                    "events": f"{stored:,}",
+                    "query (30 days)": label,
+                    "mode": mode,
+                    "p50 ms": round(statistics.median(values), 2),
+                    "p95 ms": round(percentile(values, 0.95), 2),
+                }
+                print(row, file=sys.stderr)  # progress: a long run shows its figures as they come
+                rows.append(row)
         in_range = await store.count(EventFilter(site_id=SITE, start=query.start, end=query.end))
         note = f"load {seconds:.0f} s ({stored / seconds:,.0f}/s); 30 days hold {in_range:,} events"
         rows.append(

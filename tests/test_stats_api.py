@@ -137,6 +137,8 @@ async def test_bad_parameters_answer_422_naming_the_field(api: Api, ctx: AppCont
         ("summary?from=yesterday", "from"),
         ("summary?from=2025-10-10&to=2025-10-01", "from"),
         ("summary?from=2020-01-01&to=2025-01-01", "to"),
+        ("summary?from=0001-01-01&to=0001-01-02", "from"),
+        ("summary?from=9999-01-01&to=9999-01-02", "from"),
         ("timeseries?interval=fortnight", "interval"),
         ("timeseries?interval=minute&from=2025-01-01&to=2025-03-01", "interval"),
         ("breakdown", "by"),

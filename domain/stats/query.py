@@ -27,6 +27,9 @@ MAX_RANGE_DAYS = 800
 MAX_BUCKETS = 5000
 MAX_VALUE_LENGTH = 512
 DEFAULT_DAYS = 30
+# Ranges live between 2000 and 2100: far enough for any data, and date arithmetic never overflows.
+EARLIEST_MS = 946_684_800_000
+LATEST_MS = 4_102_444_800_000
 METRICS = ("visitors", "visits", "pageviews", "events", "bounce_rate", "visit_duration", "views_per_visit")
 # Filter keys and the event field each one compares.
 FILTER_FIELDS = {
@@ -262,6 +265,8 @@ def parse_query(
         start = local_midnight_ms(last_day - dt.timedelta(days=DEFAULT_DAYS - 1), tz)
     if start >= end:
         raise Invalid("from must be before to", fields={"from": "before to"})
+    if start < EARLIEST_MS or end > LATEST_MS:
+        raise Invalid("the range is out of bounds", fields={"from": "between 2000-01-01 and 2100-01-01"})
     if end - start > MAX_RANGE_DAYS * DAY_MS:
         raise Invalid("the range is too long", fields={"to": f"at most {MAX_RANGE_DAYS} days after from"})
     interval = params.get("interval") or _default_interval(start, end)
