@@ -2,14 +2,15 @@
 # Fuzz the whole API from its own OpenAPI document with schemathesis.
 #
 # Starts a real Eddy (run.py) on a free port with a temporary data dir, registers a user for a bearer
-# token, creates a site with keys so site-scoped operations have something real to hit, and runs
+# token, creates a site with keys and a metric so site-scoped operations have something real to hit, runs
 # `schemathesis run` against /api/openapi.json with the checks below. Exits non-zero on any failure.
 #
 #   scripts/schemathesis.sh                       # defaults: 30 examples per operation
 #   MAX_EXAMPLES=200 scripts/schemathesis.sh      # longer run
 #   PHASES=examples,coverage,fuzzing scripts/schemathesis.sh
 #
-# Environment: PYTHON (default .venv/bin/python), MAX_EXAMPLES, PHASES, CHECKS, SEED, REPORT_DIR.
+# Environment: PYTHON (default .venv/bin/python), MAX_EXAMPLES, PHASES, CHECKS, SEED, REPORT_DIR, and
+# MAX_TIME (seconds: a budget for the whole run).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -41,7 +42,7 @@ EDDY_API_RATE_LIMIT=1000000 "$PYTHON" run.py --port "$PORT" --data-dir "$DATA_DI
 EDDY_PID=$!
 
 # Wait for readiness, then sign up and create a site with a key of each kind.
-TOKEN="$("$PYTHON" - "$BASE" <<'PY'
+IDS="$("$PYTHON" - "$BASE" <<'PY'
 import json, sys, time, urllib.error, urllib.request, uuid
 
 base = sys.argv[1]
@@ -68,13 +69,34 @@ else:
 email = f"fuzz-{uuid.uuid4().hex[:8]}@example.com"
 token = call("POST", "/api/v1/auth/register", {"email": email, "password": "fuzzing password 1"})["access_token"]
 site = call("POST", "/api/v1/sites", {"name": "Fuzz", "domain": "fuzz.example"}, token)["site"]
-for kind in ("public", "secret"):
-    call("POST", f"/api/v1/sites/{site['id']}/keys", {"name": kind, "kind": kind}, token)
-print(token)
+keys = [
+    call("POST", f"/api/v1/sites/{site['id']}/keys", {"name": kind, "kind": kind}, token)["key"]
+    for kind in ("public", "secret")
+]
+metric = {"name": "fuzz_total", "type": "counter"}
+metric = call("POST", f"/api/v1/sites/{site['id']}/metrics", metric, token)["metric"]
+print(token, site["id"], keys[1]["id"], metric["id"])
 PY
 )"
+read -r TOKEN SITE_ID KEY_ID METRIC_ID <<<"$IDS"
+
+# Path parameters point at the real site, key and metric (so operations reach their logic instead of
+# answering 404), except deleting the site itself, which would end the run's coverage early.
+CONFIG="${DATA_DIR}/schemathesis.toml"
+cat >"$CONFIG" <<TOML
+[parameters]
+"path.site_id" = "${SITE_ID}"
+"path.key_id" = "${KEY_ID}"
+"path.metric_id" = "${METRIC_ID}"
+
+[[operations]]
+include-path = "/api/v1/sites/{site_id}"
+include-method = "DELETE"
+parameters = { "path.site_id" = "not-this-site" }
+TOML
 
 ARGS=(
+  --config-file "$CONFIG"
   run "${BASE}/api/openapi.json"
   --url "$BASE"
   --checks "$CHECKS"
@@ -84,13 +106,13 @@ ARGS=(
   --workers 2
   --request-timeout 20
   --suppress-health-check all
-  --no-color
 )
 if [[ -n "${SEED:-}" ]]; then ARGS+=(--seed "$SEED"); fi
+if [[ -n "${MAX_TIME:-}" ]]; then ARGS+=(--max-time "$MAX_TIME"); fi
 if [[ -n "${REPORT_DIR:-}" ]]; then ARGS+=(--report junit --report-dir "$REPORT_DIR"); fi
 
 set +e
-"$SCHEMATHESIS" "${ARGS[@]}"
+"$SCHEMATHESIS" --no-color "${ARGS[@]}"
 STATUS=$?
 set -e
 if ! kill -0 "$EDDY_PID" 2>/dev/null; then

@@ -14,12 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(200)
+@pytest.mark.timeout(330)
 def test_schemathesis_finds_no_failures(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "PYTHON": sys.executable,
-        "MAX_EXAMPLES": "5",
+        "MAX_EXAMPLES": "3",
+        "PHASES": "coverage,fuzzing",
+        "MAX_TIME": "60",
         "SEED": "20261123",
         "REPORT_DIR": str(tmp_path / "report"),
     }
@@ -29,7 +31,7 @@ def test_schemathesis_finds_no_failures(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,  # ~90 s on an idle 2-core machine; the budget is for a loaded one
         check=False,
     )
     output = result.stdout + result.stderr
