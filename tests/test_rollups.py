@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -142,3 +143,29 @@ async def test_purge_and_site_deletion_clear_rollups(store: SqliteEventStore) ->
     assert left.events == len([e for e in EVENTS if START + DAY <= e.ts < END])
     await store.delete_site("site")
     assert await store.aggregate(EventFilter(site_id="site", start=START - 2 * DAY, end=END)) == []
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
+async def test_daily_timeseries_from_rollups(store: SqliteEventStore, tz: str) -> None:
+    zone = ZoneInfo(tz)
+    start = int(dt.datetime(2026, 3, 3, tzinfo=zone).timestamp() * 1000)
+    flt = EventFilter(site_id="site", start=start, end=start + 3 * DAY)
+    rows = await store.aggregate(flt, Grouping(kind="time", unit="day", tz=tz))
+    per_day: dict[int, list[Event]] = defaultdict(list)
+    for e in EVENTS:
+        if flt.start <= e.ts < flt.end:
+            local = dt.datetime.fromtimestamp(e.ts / 1000, tz=zone).date()
+            per_day[
+                int(dt.datetime(local.year, local.month, local.day, tzinfo=zone).timestamp() * 1000)
+            ].append(e)
+    assert [r.key for r in rows] == sorted(per_day)
+    assert [r.events for r in rows] == [len(per_day[k]) for k in sorted(per_day)]
+    # first touches: a (visitor, UTC day) pair counts in the local day of its first event
+    first: dict[tuple[str, int], int] = {}
+    for e in sorted(EVENTS, key=lambda e: e.ts):
+        first.setdefault((e.visitor_id, e.ts // DAY), e.ts)
+    touches = [
+        sum(1 for ts in first.values() if k <= ts < k + DAY and flt.start <= ts < flt.end)
+        for k in sorted(per_day)
+    ]
+    assert [r.visitors for r in rows] == touches

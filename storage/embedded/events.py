@@ -231,6 +231,8 @@ class SqliteEventStore:
     ) -> list[Aggregate]:
         """Rollup answers for big ranges; raw events when the range holds few (exact and quick)."""
         if rollups.events_in(conn, flt) >= self.rollup_min_events:
+            if grouping.kind == "time":
+                return rollups.time_query(conn, flt, grouping)
             return rollups.query(conn, flt, dim, sort, limit)
         sql, params = aggregate_sql(flt, grouping, sort, limit)
         return rows_to_aggregates(conn.execute(sql, params).fetchall(), grouping)

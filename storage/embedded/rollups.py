@@ -14,6 +14,10 @@ UTC hour):
   hour their first event falls in (kept exact under late events by `rollup_sessions`, which holds each
   session's first/last ts and pageviews while it may still grow).
 
+Day, week and month timeseries sum the total's hours into local buckets when the timezone keeps
+whole-hour offsets over the range; hour and minute timeseries read raw events (first touches per hour
+are not the hour's distinct visitors).
+
 Dimensions: the total, `path` (pageviews only: the page breakdown), `source`, `country` and `device`
 (each costs ingest time: other breakdowns read raw events). Breakdowns from rollups carry visitors,
 pageviews and events; their session metrics (visits, bounce rate, duration) are unknown (None).
@@ -24,17 +28,20 @@ midnight) the rollups cannot answer read raw events.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import sqlite3
 from collections import defaultdict
 from typing import Any
 
+from storage.embedded.aggregates import local_to_utc_ms, offset_segments
 from storage.ports import Aggregate, EventFilter, Grouping
 from storage.records import Event
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 KEEP_MS = 2 * DAY_MS
+CALENDAR_UNITS = ("day", "week", "month")
 ROLLUP_DIMS = ("path", "source", "country", "device")  # `apply` spells them out, for speed
 _CHUNK = 400
 
@@ -218,6 +225,10 @@ def rollup_dim(flt: EventFilter, grouping: Grouping) -> str | None:
         return None
     if grouping.kind == "total" and not flt.equals:
         return ""
+    if grouping.kind == "time" and grouping.unit in CALENDAR_UNITS and not flt.equals:
+        # day/week/month buckets from hours: the zone must keep whole-hour offsets over the range
+        whole = all(offset % HOUR_MS == 0 for _, offset in offset_segments(grouping.tz, flt.start, flt.end))
+        return "" if whole else None
     if grouping.kind != "field":
         return None
     if grouping.field == "path" and flt.equals == {"name": "pageview"}:
@@ -255,7 +266,37 @@ def query(conn: sqlite3.Connection, flt: EventFilter, dim: str, sort: str, limit
     return [_aggregate(row[0], row[1:], sessions=False) for row in conn.execute(sql, params)]
 
 
-def _aggregate(key: str | None, row: tuple[Any, ...], *, sessions: bool = True) -> Aggregate:
+def time_query(conn: sqlite3.Connection, flt: EventFilter, grouping: Grouping) -> list[Aggregate]:
+    """Day, week or month buckets (local, in grouping.tz) summed from the total's hourly rows."""
+    segments = offset_segments(grouping.tz, flt.start, flt.end)
+    sums: dict[int, list[int]] = {}
+    for hour, *values in conn.execute(
+        "SELECT hour, visitors, visits, pageviews, events, bounces, duration FROM rollup"
+        " WHERE site_id = ? AND dim = '' AND hour >= ? AND hour < ? ORDER BY hour",
+        (flt.site_id, flt.start, flt.end),
+    ):
+        offset = next(offset for until, offset in segments if hour < until)
+        local = hour + offset
+        days = local // DAY_MS
+        if grouping.unit == "day":
+            start = days * DAY_MS
+        elif grouping.unit == "week":
+            start = (days - (days + 3) % 7) * DAY_MS  # 1970-01-01 was a Thursday
+        else:
+            day = dt.date(1970, 1, 1) + dt.timedelta(days=days)
+            start = (day.replace(day=1) - dt.date(1970, 1, 1)).days * DAY_MS
+        bucket = sums.setdefault(start, [0, 0, 0, 0, 0, 0, hour, hour])
+        for index, value in enumerate(values):
+            bucket[index] += value
+        bucket[7] = hour
+    return [
+        _aggregate(local_to_utc_ms(start, grouping.tz), tuple(bucket))  # type: ignore[arg-type]
+        for start, bucket in sorted(sums.items())
+        if bucket[3]
+    ]
+
+
+def _aggregate(key: str | int | None, row: tuple[Any, ...], *, sessions: bool = True) -> Aggregate:
     visitors, visits, pageviews, events, bounces, duration, first_hour, last_hour = row
     return Aggregate(
         key=key,
