@@ -38,6 +38,8 @@ SITE = "bench-site"
 TZ = "Europe/Berlin"
 DAYS = 60
 EVENTS_PER_SESSION = 2.08  # measured mean of the traffic model (weekly shape included)
+SLOW_MS = 1000.0
+SLOW_RUNS = 3
 QUERIES = [
     ("summary", "summary", {}),
     ("timeseries day", "timeseries", {"interval": "day"}),
@@ -96,12 +98,14 @@ async def measure(size: int, runs: int) -> list[dict[str, Any]]:
             )
             method = getattr(service, kind)
             timings: dict[str, list[float]] = {"cold": [], "cached": []}
-            for _ in range(runs):
+            for run_index in range(runs):
                 await cache.bump(SITE)
                 started = time.perf_counter()
                 answer = await method(SITE, query)
                 timings["cold"].append((time.perf_counter() - started) * 1000)
                 assert answer["cached"] is False
+                if run_index == SLOW_RUNS - 1 and min(timings["cold"]) > SLOW_MS:
+                    break  # raw scans of millions of events: a few runs tell enough
             for _ in range(runs):
                 started = time.perf_counter()
                 answer = await method(SITE, query)
@@ -140,6 +144,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "notes": [
             "cold = the site's cache version bumped before each run, so the store answers; "
             "cached = the same query answered from the in-process query cache",
+            f"queries slower than {SLOW_MS:.0f} ms cold ran {SLOW_RUNS} times (p95 = the slowest)",
         ],
     }
 
