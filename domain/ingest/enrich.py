@@ -18,7 +18,7 @@ import iptocc
 from msgspec.structs import replace
 
 from domain.ingest.clients import ClientClassifier, ClientInfo
-from domain.ingest.decode import RawEvent, event_time, web_url
+from domain.ingest.decode import RawEvent, Traits, event_time, web_url
 from domain.ingest.sources import PageUrl, host_of, is_spam, parse_page_url, source_name
 from domain.ingest.visitor import SESSION_TIMEOUT_S, SaltBook, Sessions, visitor_hash
 from storage.records import Event
@@ -185,10 +185,6 @@ class Enricher:
 _NO_PAGE = PageUrl("", "", ("", "", "", "", ""), "")
 
 
-def _traits(traits: object) -> dict[str, str]:
-    values = {
-        "age_band": getattr(traits, "age_band", ""),
-        "gender": getattr(traits, "gender", ""),
-        "plan": getattr(traits, "plan", ""),
-    }
+def _traits(traits: Traits) -> dict[str, str]:
+    values = {"age_band": traits.age_band, "gender": traits.gender, "plan": traits.plan}
     return {name: value for name, value in values.items() if value}
