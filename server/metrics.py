@@ -170,6 +170,13 @@ class Metrics:
             ["site"],
             registry=self.registry,
         )
+        self.site_visitors_now = Gauge(
+            "eddy_site_visitors_now",
+            "Distinct visitors of the site in the live window (domain/visitors_now.py)",
+            ["site"],
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
         self.user_label_overflow = Counter(
             "eddy_declared_metric_label_overflow_total",
             "User metric samples whose label value was past the per-label cap (recorded as `other`)",

@@ -14,6 +14,7 @@ from domain.share import ShareLinks
 from domain.stats.cache import StatsCache, VersionBumper
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
+from domain.visitors_now import VisitorsNowSeries
 from server.config import Config
 from server.context import AppContext
 from server.metrics import Metrics
@@ -65,6 +66,12 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     ctx.components.append(ctx.user_metrics)
     ctx.alerts = build_alert_checker(stores, ctx.metrics, config.extra)
     ctx.components.append(ctx.alerts)
+    # Visitors now per site as a gauge, read from the live module's shared member sets.
+    visitors_now = VisitorsNowSeries(
+        stores.kv, ctx.metrics, float(config.extra.get("EDDY_VISITORS_NOW_REFRESH_S", 5))
+    )
+    ctx.event_listeners.append(visitors_now.on_events)
+    ctx.components.append(visitors_now)
     # Analytics queries: answers cached per site version; each durable batch bumps its sites' versions.
     ctx.stats = StatsService(stores.events, StatsCache(stores.kv))
     bumper = VersionBumper(ctx.stats.cache)

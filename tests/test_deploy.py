@@ -4,14 +4,17 @@ dashboard (JSON sanity, and every query names a series Eddy really exports)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from server.context import AppContext
@@ -118,6 +121,11 @@ def test_dockerfile_is_slim_non_root_with_a_healthcheck() -> None:
     assert ".venv" in ignored and "data" in ignored and ".git" in ignored
 
 
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    return {"extra": {"EDDY_VISITORS_NOW_REFRESH_S": "0.1"}}
+
+
 def exported_names(text: str) -> set[str]:
     return {name for name, _labels in samples(text)}
 
@@ -188,7 +196,12 @@ def test_dashboard_json_is_sane() -> None:
 async def test_every_query_names_a_series_eddy_exports(ctx: AppContext, api: Api) -> None:
     ctx.user_metrics.label_value_cap = 1  # so the label-overflow series exists too
     await mixed_traffic(ctx, api)
-    text = (await api.get("/metrics", expect_json=False)).body.decode()
+    deadline = time.monotonic() + 10
+    while True:  # visitors now is refreshed on an interval (0.1 s here)
+        text = (await api.get("/metrics", expect_json=False)).body.decode()
+        if "eddy_site_visitors_now{" in text or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
     exported = exported_names(text)
     assert "eddy_user_signups_total" in exported  # the user family the dashboard's variable lists
     dashboard = json.loads(DASHBOARD.read_text())
