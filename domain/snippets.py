@@ -24,7 +24,8 @@ _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?
 
 
 class SnippetOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """What the tracker does on the page (defaults are the tracker's own)."""
+    """What the tracker does on the page (defaults are the tracker's own). `auto_pageviews: false` means
+    the page sends its views itself (`eddy('pageview')`), SPA navigation included."""
 
     auto_pageviews: bool = True
     spa: Literal["history", "hash", "off"] = "history"
@@ -86,8 +87,10 @@ def attributes(request: SnippetRequest) -> dict[str, str]:
     for name, value, default in flags:
         if value != default:
             attrs[name] = "1" if value else "0"
-    if options.spa != DEFAULTS.spa:
-        attrs["data-spa"] = options.spa
+    # Without automatic pageviews the page sends every view itself, SPA navigation included.
+    spa = options.spa if options.auto_pageviews else "off"
+    if spa != DEFAULTS.spa:
+        attrs["data-spa"] = spa
     if options.batch_size != DEFAULTS.batch_size:
         attrs["data-batch"] = str(options.batch_size)
     if options.batch_interval_ms != DEFAULTS.batch_interval_ms:

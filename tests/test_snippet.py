@@ -76,7 +76,6 @@ async def test_options_become_data_attributes(api: Api) -> None:
         "key_id": key["id"],
         "transport": "beacon",
         "options": {
-            "auto_pageviews": False,
             "spa": "hash",
             "outbound_links": False,
             "downloads": False,
@@ -94,7 +93,6 @@ async def test_options_become_data_attributes(api: Api) -> None:
     attrs = parse_tag(answer.json["snippet"])
     assert {name: value for name, value in attrs.items() if name not in {"src", "data-key", "defer"}} == {
         "data-transport": "beacon",
-        "data-auto": "0",
         "data-spa": "hash",
         "data-outbound": "0",
         "data-downloads": "0",
@@ -106,6 +104,14 @@ async def test_options_become_data_attributes(api: Api) -> None:
         "data-localhost": "1",
         "data-automated": "1",
     }
+
+
+async def test_without_automatic_pageviews_spa_views_are_the_pages_too(api: Api) -> None:
+    token, site, key = await owner_site(api)
+    body = {"key_id": key["id"], "options": {"auto_pageviews": False, "spa": "hash"}}
+    answer = await snippet(api, token, site["id"], body)
+    attrs = parse_tag(answer.json["snippet"])
+    assert attrs["data-auto"] == "0" and attrs["data-spa"] == "off"
 
 
 async def test_secret_keys_are_refused(api: Api) -> None:

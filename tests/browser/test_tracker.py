@@ -360,3 +360,32 @@ def test_do_not_track_opt_out_and_automation_are_respected(
     tab.goto(customer_site.put("/tracked", page_with(site.snippet(respect_dnt=False))))
     [view] = site.named("pageview")
     assert view["path"] == "/tracked" and len(site.events()) == 1
+
+
+def test_features_the_snippet_turns_off_send_nothing(
+    page: Page, eddy_server: EddyProcess, customer_site: CustomerSite
+) -> None:
+    site = TrackedSite.create(eddy_server, customer_site.origin)
+    customer_site.put("/files/report.pdf", b"%PDF-1.4", "application/pdf", Content_Disposition="attachment")
+    snippet = site.snippet(
+        auto_pageviews=False,
+        outbound_links=False,
+        downloads=False,
+        custom_events=False,
+        batch_interval_ms=200,
+    )
+    body = (
+        '<a id="pdf" href="/files/report.pdf">report</a>'
+        f'<a id="out" href="{eddy_server.url}/healthz" target="_blank">partner</a>'
+    )
+    open_site(page, site, customer_site, snippet, body)
+    with page.expect_download():
+        page.click("#pdf")
+    with page.expect_popup() as popup:
+        page.click("#out")
+    popup.value.close()
+    page.evaluate("eddy('signup'); history.pushState({}, '', '/next'); eddy('pageview')")
+    [view] = site.named("pageview")
+    assert view["url"] == customer_site.url("/next")
+    page.wait_for_timeout(1500)  # anything else would have been sent by now (200 ms batches)
+    assert [e["name"] for e in site.events()] == ["pageview"]
