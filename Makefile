@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint format bench reliability setup setup-dev system-deps clean tracker demo
+.PHONY: run test lint format bench reliability setup setup-dev system-deps clean tracker demo screenshots
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ demo: setup
 ## reliability: the fault, soak and abuse tests with their figures
 reliability: setup-dev
 	$(PY) -m pytest -m reliability -p no:randomly $(PYTEST_ARGS)
+
+## screenshots: PNGs of the dashboard's main pages at 1280x800 and 390x844 in screenshots/ (git-ignored)
+screenshots: setup-dev
+	$(PY) scripts/screenshots.py $(ARGS)
 
 ## tracker: rebuild tracker/dist/eddy.min.js from tracker/src/eddy.js (needs node and npm; the build is committed)
 tracker:

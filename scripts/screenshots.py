@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -103,7 +104,14 @@ def send_demo_events(base: str, key: str) -> None:
         "Origin": SITE_ORIGIN,
         "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0",
     }
-    call(base, "POST", "/api/v1/collect", {"events": events}, headers)
+    for attempt in range(5):  # a freshly started server may answer 503 (Retry-After) for a moment
+        try:
+            call(base, "POST", "/api/v1/collect", {"events": events}, headers)
+            return
+        except urllib.error.HTTPError as error:
+            if error.code != 503 or attempt == 4:
+                raise
+            time.sleep(1)
 
 
 def shoot(
