@@ -189,6 +189,11 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.live_dropped = Counter(
+            "eddy_live_dashboards_dropped_total",
+            "Live dashboards closed because they could not keep up (close code 4408)",
+            registry=self.registry,
+        )
         for outcome in ("delivered", "retried", "failed"):
             self.alert_deliveries.labels(outcome)
         for kind in ("collect", "live"):

@@ -51,7 +51,11 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     )
     # Components start in this order after the stores open, and stop in reverse before they close.
     ctx.components.extend([ctx.bearer, ctx.keys, ctx.accounts.hasher])
-    ctx.live = LiveService(stores, on_failure=lambda part: ctx.metrics.store_errors.labels(part).inc())
+    ctx.live = LiveService(
+        stores,
+        on_failure=lambda part: ctx.metrics.store_errors.labels(part).inc(),
+        on_drop=ctx.metrics.live_dropped.inc,
+    )
     ctx.event_listeners.append(ctx.live.on_events)
     ctx.components.append(ctx.live)
     writer = GroupCommitWriter(stores.events, ctx.metrics, ctx.event_listeners)
