@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("ingest", "live", "query", "auth")
+BENCHMARKS = ("ingest", "live", "query", "auth", "metrics")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -27,12 +27,9 @@ class MetricsHandler(ApiHandler):
         # Every name Eddy exports is a classic one, so the 0.0.4 text format every Prometheus reads fits.
         self.set_header("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)
         self.set_header("Cache-Control", "no-store")
-        metrics = self.ctx.metrics
-        if metrics.multiprocess_dir is None:
-            self.finish(metrics.exposition())
-        else:
-            # Merging reads every worker's files: off the IOLoop.
-            self.finish(await IOLoop.current().run_in_executor(None, metrics.exposition))
+        # Off the IOLoop: with many sites and declared metrics a scrape takes hundreds of milliseconds
+        # (BENCHMARKS.md), and in multiprocess mode it also reads every worker's files.
+        self.finish(await IOLoop.current().run_in_executor(None, self.ctx.metrics.exposition))
 
 
 default_handlers = [(r"/metrics", MetricsHandler)]

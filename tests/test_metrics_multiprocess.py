@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import signal
@@ -127,11 +128,18 @@ def test_every_worker_answers_with_the_merged_view(eddy: EddyProcess) -> None:
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
-    # A restart starts from empty files: no count from the previous run survives.
+    # A worker killed with -9 is replaced; what it had counted stays in the merged view.
+    os.kill(pids[0], signal.SIGKILL)
+    wait_workers(eddy, 3)
+    text = get(eddy.url + "/metrics")
+    assert healthz_count(text) == before + 60
+    assert value(text, "eddy_user_orders_total", site=site) == 20
+
+    # A new start starts from empty files: no count from the previous run survives.
     eddy.signal(signal.SIGTERM)
     assert eddy.wait(timeout=15) == 0
     eddy.start()
-    wait_workers(eddy, 4)
+    wait_workers(eddy, 5)
     for _ in range(3):
         get(eddy.url + "/healthz")
     text = get(eddy.url + "/metrics")
