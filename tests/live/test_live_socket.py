@@ -338,3 +338,21 @@ async def test_sse_stream_sends_the_same_messages(ctx: AppContext, port: int, ap
     writer.close()
     await until(lambda: len(ctx.sockets) == 0)
     await until(lambda: ctx.live is not None and ctx.live.hub.watched_sites() == [])
+
+
+async def test_shutdown_closes_every_dashboard(ctx: AppContext, port: int) -> None:
+    owner = await make_viewer(ctx)
+    site_id = await make_owned_site(ctx, owner)
+    conn = await dashboard(port, site_id, owner.token)
+    assert (await receive(conn) or {}).get("type") == "snapshot"
+    reader, writer = await _sse_open(port, f"/api/v1/sites/{site_id}/live/stream", owner.token)
+    assert (await _sse_event(reader))[0] == "snapshot"
+    await until(lambda: len(ctx.sockets) == 2)
+    assert ctx.sockets.close_all() == 2  # what SIGTERM does before the stores close
+    assert (await _closed_with(conn))[0] == 1001
+    try:
+        # the event stream ends: the chunked body's terminator
+        await asyncio.wait_for(reader.readuntil(b"\r\n0\r\n\r\n"), 5)
+    finally:
+        writer.close()
+    await until(lambda: ctx.live is not None and ctx.live.hub.watched_sites() == [])
