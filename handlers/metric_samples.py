@@ -1,9 +1,9 @@
 """`POST /api/v1/metrics`: metric samples for the site's declared metrics (domain/user_metrics).
 
 The key goes in `X-Api-Key`: a secret key (servers, no Origin), or a public key (pages) sent from one of
-the site's allowed origins, as for event ingestion. Answers 202 {accepted}; a sample that does not fit
-its config (unknown name, undeclared label, negative counter increment, not finite) refuses the whole
-batch with 422 and a field per sample.
+the site's allowed origins; the ingest pipeline checks keys, origins and rate limits, as for events.
+Answers 202 {accepted}; a sample that does not fit its config (unknown name, undeclared label, negative
+counter increment, not finite) refuses the whole batch with 422 and a field per sample.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import Annotated
 
 import msgspec
 
-from domain.errors import Forbidden, Unauthorized
 from domain.user_metrics.service import Sample
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
@@ -43,10 +42,6 @@ class Accepted(msgspec.Struct):
     accepted: int
 
 
-def _normalize_origin(origin: str) -> str:
-    return origin.strip().rstrip("/").lower()
-
-
 class MetricSamplesHandler(ApiHandler):
     """Records samples of user-declared metrics."""
 
@@ -74,22 +69,11 @@ class MetricSamplesHandler(ApiHandler):
         self.write_json(Accepted(accepted), 202)
 
     async def _authorize(self) -> str:
-        raw = (self.request.headers.get("X-Api-Key") or "").strip()
-        principal = await self.ctx.keys.authenticate(raw) if raw else None
-        if principal is None:
-            raise Unauthorized("invalid, revoked or expired API key", code="invalid_key")
-        origin = self.request.headers.get("Origin")
-        if principal.kind == "secret":
-            if origin is not None:
-                raise Forbidden("secret keys are for servers, not browsers", code="wrong_key_kind")
-            return principal.site_id
-        site = await self.ctx.stores.docs.get("sites", principal.site_id) or {}
-        allowed = {_normalize_origin(o) for o in site.get("allowed_origins") or [] if isinstance(o, str)}
-        domain = str(site.get("domain") or "").strip().lower()
-        if not allowed and domain:
-            allowed = {f"https://{domain}", f"http://{domain}"}
-        if origin is None or _normalize_origin(origin) not in allowed:
-            raise Forbidden("this origin may not send metric samples for the site", code="bad_origin")
+        # The same key, origin and per-key/per-site rate checks as event ingestion (domain/ingest).
+        principal = await self.ctx.ingest.authorize(
+            self.request.headers.get("X-Api-Key"), self.request.headers.get("Origin"), in_url_or_body=False
+        )
+        await self.ctx.ingest.check_rate(principal)
         return principal.site_id
 
 
@@ -105,6 +89,6 @@ openapi_operations = [
         request=MetricSamplesIn,
         response=Accepted,
         status=202,
-        errors=(403, 413),
+        errors=(403, 413, 429),
     ),
 ]

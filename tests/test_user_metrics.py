@@ -182,3 +182,14 @@ async def test_a_name_keeps_the_type_of_its_oldest_config(ctx: AppContext, api: 
     assert (await post(api, second_key, [{"name": "humidity", "value": 40}])).status == 202
     text = await scrape(api)
     assert value(text, "eddy_user_humidity", site=second["id"]) == 40
+
+
+async def test_a_config_that_cannot_be_exported_says_why(ctx: AppContext, api: Api) -> None:
+    site = await make_site(ctx)
+    key = await make_key(ctx, site["id"])
+    # accepted by the management API's rules, but its samples would read as another family's
+    await add_metric_config(ctx, site["id"], "queue_total", "gauge")
+    answer = await post(api, key, [{"name": "queue_total", "value": 1}])
+    assert answer.status == 422
+    assert "not exported" in answer.json["error"]["fields"]["metrics[0].name"]
+    assert "eddy_user_queue_total" not in await scrape(api)
