@@ -24,6 +24,7 @@ read shared state at scrape time (build info, user-declared metrics, visitors no
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,17 +76,14 @@ def worker_exited(pid: int) -> None:
         mark_process_dead(pid, str(path))
 
 
-class _Merged(Collector):
-    """Every worker's memory-mapped metrics merged, except the families a shared collector presents."""
+class _Families(Collector):
+    """Families already collected (the merged files, less those a shared collector presents)."""
 
-    def __init__(self, path: Path, excluded_prefixes: Sequence[str]) -> None:
-        self._collector = MultiProcessCollector(None, str(path))
-        self._excluded = tuple(excluded_prefixes)
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
 
     def collect(self) -> Iterable[Metric]:
-        for family in self._collector.collect():
-            if not family.name.startswith(self._excluded):
-                yield family
+        return self._families
 
 
 class Metrics:
@@ -98,6 +96,7 @@ class Metrics:
         # name prefixes they present themselves (their raw per-worker files are left out of the merge).
         self._shared = CollectorRegistry(auto_describe=True)
         self._shared_prefixes: list[str] = []
+        self._scrape = threading.local()  # the merged files of the scrape running on this thread
         self.build_info = Info("eddy_build", "Eddy build information", registry=None)
         self.build_info.info({"version": version})
         self.add_shared_collector(self.build_info)
@@ -230,6 +229,21 @@ class Metrics:
         worker's merged values plus the shared collectors."""
         if self.multiprocess_dir is None:
             return generate_latest(self.registry)
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Merged(self.multiprocess_dir, self._shared_prefixes))
-        return generate_latest(registry) + generate_latest(self._shared)
+        # The files are read once per scrape: shared collectors get their part through merged_families().
+        merged = list(MultiProcessCollector(None, str(self.multiprocess_dir)).collect())
+        self._scrape.merged = merged
+        try:
+            excluded = tuple(self._shared_prefixes)
+            registry = CollectorRegistry(auto_describe=False)
+            registry.register(_Families([f for f in merged if not f.name.startswith(excluded)]))
+            return generate_latest(registry) + generate_latest(self._shared)
+        finally:
+            self._scrape.merged = None
+
+    def merged_families(self, prefix: str) -> list[Metric]:
+        """Multiprocess mode: every worker's merged families whose name starts with `prefix` (those of the
+        scrape in progress on this thread, else read now)."""
+        merged = getattr(self._scrape, "merged", None)
+        if merged is None and self.multiprocess_dir is not None:
+            merged = list(MultiProcessCollector(None, str(self.multiprocess_dir)).collect())
+        return [family for family in merged or () if family.name.startswith(prefix)]

@@ -28,7 +28,6 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, Summary
 from prometheus_client.metrics_core import Metric
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from domain.errors import Invalid
@@ -237,9 +236,7 @@ class UserMetrics:
             for entry in list(self._live.values()):
                 yield from entry.metric.collect()
             return
-        for family in MultiProcessCollector(None, str(path)).collect():
-            if family.name.startswith(FAMILY_PREFIX):
-                yield family
+        yield from self._metrics.merged_families(FAMILY_PREFIX)
 
 
 def _check_sample(spec: MetricSpec, sample: Sample) -> tuple[str, str] | None:
