@@ -7,6 +7,9 @@ import asyncio
 import time
 
 from server.context import AppContext
+from tests.support.accounts import make_key as api_make_key
+from tests.support.accounts import make_site as api_make_site
+from tests.support.accounts import signup
 from tests.support.api import Api
 from tests.support.scrape import family_names, value
 from tests.support.sites import add_metric_config, make_key, make_site
@@ -193,3 +196,35 @@ async def test_a_config_that_cannot_be_exported_says_why(ctx: AppContext, api: A
     assert answer.status == 422
     assert "not exported" in answer.json["error"]["fields"]["metrics[0].name"]
     assert "eddy_user_queue_total" not in await scrape(api)
+
+
+async def test_configs_changed_through_the_management_api_apply_without_a_restart(api: Api) -> None:
+    token = await signup(api)
+    site = await api_make_site(api, token)
+    key = (await api_make_key(api, token, site["id"], "secret"))["key"]
+    base = f"/api/v1/sites/{site['id']}/metrics"
+    created = await api.post(base, json={"name": "plays", "type": "counter", "labels": ["song"]}, token=token)
+    assert created.status == 201, created.json
+    metric_id = created.json["metric"]["id"]
+    sample = {"name": "plays", "value": 2, "labels": {"song": "a"}}
+    assert (await post(api, key, [sample])).status == 202
+    assert value(await scrape(api), "eddy_user_plays_total", song="a", site=site["id"]) == 2
+
+    changed = await api.patch(f"{base}/{metric_id}", json={"labels": ["album"]}, token=token)
+    assert changed.status == 200, changed.json
+
+    async def relabelled() -> bool:
+        return (await post(api, key, [{"name": "plays", "value": 1, "labels": {"album": "x"}}])).status == 202
+
+    await wait_for(relabelled, timeout=15)
+    text = await scrape(api)
+    assert value(text, "eddy_user_plays_total", song="a", site=site["id"]) is None
+    assert value(text, "eddy_user_plays_total", album="x", site=site["id"]) == 1
+
+    deleted = await api.delete(f"{base}/{metric_id}", token=token, expect_json=False)
+    assert deleted.status == 204
+
+    async def gone() -> bool:
+        return "eddy_user_plays" not in family_names(await scrape(api))
+
+    await wait_for(gone, timeout=15)
