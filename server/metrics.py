@@ -16,9 +16,10 @@ forks; each worker's counters, histograms and gauges then live in memory-mapped 
 worker answers `/metrics` merges every worker's files (`exposition()`), so a scrape sees one coherent view.
 Chosen over aggregating through the bus or the key-value store because it needs no extra round trips on
 the hot path, works on the embedded default without Redis, and keeps a dead worker's counter totals (the
-supervisor drops only its live gauges). Gauges declare how they merge (`multiprocess_mode`). Collectors that
-read shared state at scrape time (build info, user-declared metrics, visitors now) are added through
-`add_shared_collector` and run in the answering worker only. In one process nothing of this applies.
+supervisor drops only its live gauges). Gauges declare how they merge (`multiprocess_mode`). Collectors run
+at scrape time in the answering worker only (`add_shared_collector`): build info, and the presenter of the
+user-declared families (their values are in the files too; it keeps only live configs' series and drops
+the internal generation label). In one process nothing of this applies.
 """
 
 from __future__ import annotations
