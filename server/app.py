@@ -12,7 +12,7 @@ from server.context import AppContext
 
 # Websocket keep-alive and limits (Tornado's own settings, not hand-rolled pings).
 WEBSOCKET_PING_INTERVAL = 20.0
-WEBSOCKET_PING_TIMEOUT = 30.0
+WEBSOCKET_PING_TIMEOUT = 20.0  # Tornado wants it no longer than the interval
 WEBSOCKET_MAX_MESSAGE_SIZE = 256 * 1024
 
 

@@ -61,6 +61,8 @@ class MemoryKeyValue:
 
     async def get(self, key: str) -> bytes | None:
         value = self._live(key)
+        if isinstance(value, int):
+            return str(value).encode()  # counters read back as Redis returns them
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:

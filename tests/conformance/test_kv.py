@@ -27,6 +27,7 @@ async def test_set_if_absent(kv: Any) -> None:
 
 async def test_incr_counts_and_applies_ttl_once(kv: Any) -> None:
     assert [await kv.incr("v") for _ in range(3)] == [1, 2, 3]
+    assert await kv.get("v") == b"3"  # a counter reads back as its decimal text
     assert await kv.incr("w", ttl=0.3) == 1
     await asyncio.sleep(0.15)
     assert await kv.incr("w", ttl=0.3) == 2  # ttl not extended by later increments
