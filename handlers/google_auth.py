@@ -2,20 +2,27 @@
 
 Enabled when EDDY_GOOGLE_CLIENT_ID and EDDY_GOOGLE_CLIENT_SECRET are set (404 otherwise). The provider's
 endpoints can be pointed elsewhere with EDDY_GOOGLE_AUTHORIZE_URL, EDDY_GOOGLE_TOKEN_URL and
-EDDY_GOOGLE_USERINFO_URL (the tests run a local fake provider this way). The callback answers the same
-JSON as /login: the user and a token pair.
+EDDY_GOOGLE_USERINFO_URL (the tests run a local fake provider this way).
+
+The callback never puts tokens in a URL: it keeps the sign-in answer under a one-time code and sends the
+browser to `/login#google=<code>` (a fragment never reaches a server or a log); the dashboard spends the
+code with `POST /api/v1/auth/google/exchange`, which answers the same JSON as /login. A failed callback
+sends the browser to `/login#google_error=<error code>`.
 """
 
 from __future__ import annotations
 
 import hmac
-from typing import Any
+import urllib.parse
+from typing import Annotated, Any
 
+import msgspec
 from tornado.auth import GoogleOAuth2Mixin
 from tornado.httpclient import HTTPClientError
 
 from domain.accounts import google
 from domain.accounts.users import AuthAnswer
+from domain.errors import DomainError
 from handlers.base import ApiHandler
 from handlers.errors import ApiError
 from handlers.openapi import Operation
@@ -23,6 +30,13 @@ from handlers.policy import public
 
 STATE_COOKIE = "eddy_google_state"
 CALLBACK_PATH = "/api/v1/auth/google/callback"
+EXCHANGE_PATH = "/api/v1/auth/google/exchange"
+
+
+class ExchangeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A one-time code from the callback's `/login#google=<code>` redirect."""
+
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
 class GoogleHandlerBase(GoogleOAuth2Mixin, ApiHandler):
@@ -73,10 +87,19 @@ class GoogleStartHandler(GoogleHandlerBase):
 
 
 class GoogleCallbackHandler(GoogleHandlerBase):
-    """Exchange the code, read the Google identity, and sign the user in."""
+    """Exchange the code, read the Google identity, sign the user in and send the browser to the app."""
 
     @public
     async def get(self) -> None:
+        try:
+            answer = await self._sign_in()
+        except (ApiError, DomainError) as error:
+            self.redirect("/login#" + urllib.parse.urlencode({"google_error": error.code}))
+            return
+        handoff = await google.new_handoff(self.ctx.stores.kv, answer)
+        self.redirect("/login#" + urllib.parse.urlencode({"google": handoff}))
+
+    async def _sign_in(self) -> AuthAnswer:
         if self.get_query_argument("error", None):
             raise ApiError(401, "google_denied", "Google sign-in was cancelled or refused")
         state = self.get_query_argument("state", "")
@@ -95,13 +118,22 @@ class GoogleCallbackHandler(GoogleHandlerBase):
         except (HTTPClientError, KeyError, ValueError):
             raise ApiError(401, "google_failed", "Google did not accept this sign-in") from None
         accounts = self.ctx.accounts
-        answer = await google.sign_in(self.ctx.stores.docs, accounts.users, accounts.sessions, info)
-        self.write_json(answer)
+        return await google.sign_in(self.ctx.stores.docs, accounts.users, accounts.sessions, info)
+
+
+class GoogleExchangeHandler(ApiHandler):
+    """Spend the callback's one-time code for the user and a token pair (the same answer as /login)."""
+
+    @public
+    async def post(self) -> None:
+        body = self.body_as(ExchangeIn)
+        self.write_json(await google.spend_handoff(self.ctx.stores.kv, body.code))
 
 
 default_handlers = [
     (r"/api/v1/auth/google", GoogleStartHandler),
     (r"/api/v1/auth/google/callback", GoogleCallbackHandler),
+    (r"/api/v1/auth/google/exchange", GoogleExchangeHandler),
 ]
 
 openapi_operations = [
@@ -117,10 +149,20 @@ openapi_operations = [
     Operation(
         "GET",
         CALLBACK_PATH,
-        "Finish Google sign-in: the user and a token pair",
+        "Finish Google sign-in: 302 to /login#google=<one-time code>, or /login#google_error=<code>",
         tag="auth",
         auth="public",
+        status=302,
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        EXCHANGE_PATH,
+        "Spend the one-time code from the Google callback for the user and a token pair",
+        tag="auth",
+        auth="public",
+        request=ExchangeIn,
         response=AuthAnswer,
-        errors=(400, 401, 404),
+        errors=(401,),
     ),
 ]

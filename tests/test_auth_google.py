@@ -1,98 +1,41 @@
 """Google sign-in through `GoogleOAuth2Mixin`, against a local fake Google (no network): the consent
-redirect, state checks, code exchange, userinfo, account creation and linking, and refusals."""
+redirect, state checks, code exchange, userinfo, account creation and linking, the one-time handoff code
+(callback 302 to `/login#google=<code>`, spent once by `/auth/google/exchange`), and refusals (302 to
+`/login#google_error=<code>`)."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
-from tornado.web import Application, RequestHandler
 
+from domain.accounts import google
+from tests.support import fake_google as fake_provider
 from tests.support.accounts import PASSWORD, register, unique_email
 from tests.support.api import check_invariants
-
-CLIENT_ID, CLIENT_SECRET = "client-123", "client-secret-456"
-
-
-class FakeGoogle:
-    """What the fake provider knows: which code belongs to which identity."""
-
-    def __init__(self) -> None:
-        self.identities: dict[str, dict[str, Any]] = {}
-        self.token_requests: list[dict[str, str]] = []
-        self.base = ""
-
-
-class _Authorize(RequestHandler):
-    def get(self) -> None:
-        fake: FakeGoogle = self.settings["fake"]
-        code = self.get_query_argument("login_hint", "user-a")
-        assert code in fake.identities
-        target = self.get_query_argument("redirect_uri")
-        state = self.get_query_argument("state")
-        self.redirect(f"{target}?{urllib.parse.urlencode({'code': code, 'state': state})}")
-
-
-class _Token(RequestHandler):
-    def post(self) -> None:
-        fake: FakeGoogle = self.settings["fake"]
-        form = {k: v[0].decode() for k, v in self.request.body_arguments.items()}
-        fake.token_requests.append(form)
-        if (
-            form.get("client_id") != CLIENT_ID
-            or form.get("client_secret") != CLIENT_SECRET
-            or form.get("grant_type") != "authorization_code"
-            or form.get("code") not in fake.identities
-        ):
-            self.set_status(400)
-            self.finish({"error": "invalid_grant"})
-            return
-        self.finish({"access_token": "at-" + form["code"], "expires_in": 3600, "token_type": "Bearer"})
-
-
-class _UserInfo(RequestHandler):
-    def get(self) -> None:
-        fake: FakeGoogle = self.settings["fake"]
-        token = self.get_query_argument("access_token", "")
-        identity = fake.identities.get(token.removeprefix("at-"))
-        if not token.startswith("at-") or identity is None:
-            self.set_status(401)
-            self.finish({"error": "invalid_token"})
-            return
-        self.finish(json.dumps(identity))
+from tests.support.fake_google import CLIENT_ID, FakeGoogle
 
 
 @pytest.fixture
 def fake_google(io_loop: Any) -> Iterator[FakeGoogle]:
     """A fake Google OAuth server on a free local port."""
     fake = FakeGoogle()
-    sock, port = bind_unused_port()
-    app = Application(
-        [(r"/authorize", _Authorize), (r"/token", _Token), (r"/userinfo", _UserInfo)], fake=fake
-    )
-    server = HTTPServer(app)
-    server.add_sockets([sock])
-    fake.base = f"http://127.0.0.1:{port}"
+    server = fake_provider.start(fake)
     yield fake
     server.stop()
 
 
 @pytest.fixture
 def app_config(fake_google: FakeGoogle) -> dict[str, Any]:
+    settings = fake_provider.env(fake_google)
     return {
-        "google_client_id": CLIENT_ID,
-        "google_client_secret": CLIENT_SECRET,
-        "extra": {
-            "EDDY_GOOGLE_AUTHORIZE_URL": fake_google.base + "/authorize",
-            "EDDY_GOOGLE_TOKEN_URL": fake_google.base + "/token",
-            "EDDY_GOOGLE_USERINFO_URL": fake_google.base + "/userinfo",
-        },
+        "google_client_id": settings.pop("EDDY_GOOGLE_CLIENT_ID"),
+        "google_client_secret": settings.pop("EDDY_GOOGLE_CLIENT_SECRET"),
+        "extra": settings,
     }
 
 
@@ -121,7 +64,30 @@ async def _sign_in(api: Any, fake: FakeGoogle, who: str) -> Any:
     consent = await _fetch(location + "&login_hint=" + who)
     assert consent.code == 302
     callback = consent.headers["Location"]
-    return check_invariants(await _fetch(callback, cookie)), callback, cookie
+    return await _finish(api, callback, cookie), callback, cookie
+
+
+def _fragment(answer: Any) -> dict[str, str]:
+    """The callback's redirect: always to /login, with the outcome in the fragment only."""
+    check_invariants(answer, expect_json=False)
+    assert answer.code == 302, answer.body
+    location = urllib.parse.urlsplit(answer.headers["Location"])
+    assert location.path == "/login" and not location.query
+    return dict(urllib.parse.parse_qsl(location.fragment))
+
+
+async def _finish(api: Any, callback: str, cookie: str | None) -> Any:
+    """Follow the callback; spend its handoff code once (a second exchange is refused) or return the
+    error code from `#google_error=`."""
+    outcome = _fragment(await _fetch(callback, cookie))
+    if "google_error" in outcome:
+        return outcome["google_error"]
+    code = outcome["google"]
+    assert len(code) >= 40
+    answer = await api.post("/api/v1/auth/google/exchange", json={"code": code})
+    again = await api.post("/api/v1/auth/google/exchange", json={"code": code})
+    assert again.status == 401 and again.error_code == "invalid_code"
+    return answer
 
 
 async def test_new_google_user_signs_in(api: Any, ctx: Any, fake_google: FakeGoogle) -> None:
@@ -161,8 +127,8 @@ async def test_unverified_email_is_refused(api: Any, fake_google: FakeGoogle) ->
     email = unique_email("unverified")
     await register(api, email)
     fake_google.identities["user-c"] = {"id": "g-3", "email": email, "verified_email": False}
-    answer, _callback, _cookie = await _sign_in(api, fake_google, "user-c")
-    assert answer.status == 401 and answer.error_code == "google_unverified"
+    error, _callback, _cookie = await _sign_in(api, fake_google, "user-c")
+    assert error == "google_unverified"
 
 
 async def test_state_must_match_and_is_one_use(api: Any, fake_google: FakeGoogle) -> None:
@@ -170,24 +136,43 @@ async def test_state_must_match_and_is_one_use(api: Any, fake_google: FakeGoogle
     location, cookie, _params = await _start(api)
     consent = await _fetch(location + "&login_hint=user-d")
     callback = consent.headers["Location"]
-    no_cookie = check_invariants(await _fetch(callback))
-    assert no_cookie.status == 400 and no_cookie.error_code == "invalid_state"
+    assert await _finish(api, callback, None) == "invalid_state"
     _l, other_cookie, _p = await _start(api)
-    assert check_invariants(await _fetch(callback, other_cookie)).status == 400  # another browser's state
-    assert check_invariants(await _fetch(callback, cookie)).status == 200
-    replay = check_invariants(await _fetch(callback, cookie))
-    assert replay.status == 400 and replay.error_code == "invalid_state"
+    assert await _finish(api, callback, other_cookie) == "invalid_state"  # another browser's state
+    assert (await _finish(api, callback, cookie)).status == 200
+    assert await _finish(api, callback, cookie) == "invalid_state"
 
 
 async def test_refused_consent_and_bad_code(api: Any, fake_google: FakeGoogle) -> None:
-    denied = await api.get("/api/v1/auth/google/callback?error=access_denied")
-    assert denied.status == 401 and denied.error_code == "google_denied"
+    denied = await _fetch(api.base_url + "/api/v1/auth/google/callback?error=access_denied")
+    assert _fragment(denied) == {"google_error": "google_denied"}
     _location, cookie, params = await _start(api)
     bad = await _fetch(
         f"{api.base_url}/api/v1/auth/google/callback?code=forged&state={params['state']}", cookie
     )
-    answer = check_invariants(bad)
-    assert answer.status == 401 and answer.error_code == "google_failed"
+    assert _fragment(bad) == {"google_error": "google_failed"}
+    assert "forged" not in bad.headers["Location"]
+
+
+async def test_exchange_refuses_unknown_and_malformed_codes(api: Any) -> None:
+    unknown = await api.post("/api/v1/auth/google/exchange", json={"code": "x" * 43})
+    assert unknown.status == 401 and unknown.error_code == "invalid_code"
+    for body in ({}, {"code": ""}, {"code": "x" * 101}, {"code": "abc", "extra": 1}, {"code": 5}):
+        answer = await api.post("/api/v1/auth/google/exchange", json=body)
+        assert answer.status == 422, (body, answer.json)
+
+
+async def test_handoff_code_expires(
+    api: Any, fake_google: FakeGoogle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(google, "HANDOFF_TTL_S", 0.2)
+    fake_google.identities["user-e"] = {"id": "g-5", "email": unique_email("e"), "verified_email": True}
+    location, cookie, _params = await _start(api)
+    consent = await _fetch(location + "&login_hint=user-e")
+    code = _fragment(await _fetch(consent.headers["Location"], cookie))["google"]
+    await asyncio.sleep(0.5)
+    gone = await api.post("/api/v1/auth/google/exchange", json={"code": code})
+    assert gone.status == 401 and gone.error_code == "invalid_code"
 
 
 class TestNotConfigured:
@@ -198,3 +183,5 @@ class TestNotConfigured:
     async def test_google_routes_answer_404(self, api: Any) -> None:
         assert (await api.get("/api/v1/auth/google")).status == 404
         assert (await api.get("/api/v1/auth/google/callback?code=x&state=y")).status == 404
+        # The exchange only reads the key-value store: an unknown code is refused either way.
+        assert (await api.post("/api/v1/auth/google/exchange", json={"code": "x"})).status == 401

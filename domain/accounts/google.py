@@ -6,6 +6,10 @@ unverified email never signs in, so nobody can claim someone else's Eddy account
 
 The OAuth `state` is one-use: kept in the key-value store for 10 minutes and bound to the browser by a
 cookie, so a callback cannot be replayed or forged cross-site.
+
+The callback hands the browser a one-time handoff code (in a URL fragment, which is never sent to a
+server) rather than tokens: the sign-in answer waits in the key-value store for 60 seconds and is spent
+by the first `exchange`; any later exchange of the same code fails.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import hashlib
 import secrets
 from typing import Any
 
+import msgspec
+
 from domain.accounts.sessions import SessionService
 from domain.accounts.users import AuthAnswer, UserService, auth_answer, normalise_email
 from domain.errors import Unauthorized
 from storage.ports import DocumentStore, KeyValue
 
 STATE_TTL_S = 600.0
+HANDOFF_TTL_S = 60.0
 
 
 def _state_key(state: str) -> str:
@@ -42,6 +49,33 @@ async def spend_state(kv: KeyValue, state: str) -> bool:
         return False
     await kv.delete(key)
     return True
+
+
+def _handoff_key(code: str) -> str:
+    return "oauth:google:handoff:" + hashlib.sha256(code.encode()).hexdigest()
+
+
+async def new_handoff(kv: KeyValue, answer: AuthAnswer) -> str:
+    """Keep a sign-in answer for 60 seconds under a fresh one-time code, and return the code."""
+    code = secrets.token_urlsafe(32)
+    await kv.set(_handoff_key(code), msgspec.json.encode(answer), HANDOFF_TTL_S)
+    return code
+
+
+async def spend_handoff(kv: KeyValue, code: str) -> AuthAnswer:
+    """The sign-in answer kept under `code`, exactly once; Unauthorized when unknown, spent or expired."""
+    refused = Unauthorized("the sign-in code is unknown, expired or already used", code="invalid_code")
+    if not code or len(code) > 100:
+        raise refused
+    key = _handoff_key(code)
+    # The spent marker is claimed atomically, so two racing exchanges cannot both win.
+    if not await kv.set_if_absent(key + ":spent", b"1", HANDOFF_TTL_S):
+        raise refused
+    raw = await kv.get(key)
+    await kv.delete(key)
+    if raw is None:
+        raise refused
+    return msgspec.json.decode(raw, type=AuthAnswer)
 
 
 async def sign_in(

@@ -1,4 +1,6 @@
 // Sign in and sign up. A "Continue with Google" button appears when Eddy has Google sign-in configured.
+// Google's callback lands on /login#google=<one-time code> (or #google_error=<code>): the fragment is
+// cleared from the address bar at once, and the code is spent for the same answer a password login gives.
 
 import { acceptTokens, ApiError, api } from "../api.js";
 import { h, field, replace, showFormError, clearFormError } from "../dom.js";
@@ -13,8 +15,29 @@ async function googleEnabled() {
   }
 }
 
+const GOOGLE_ERRORS = {
+  google_denied: "Google sign-in was cancelled.",
+  google_unverified: "Google did not confirm this account's email address, so it cannot sign in to Eddy.",
+  google_mismatch: "This email is already linked to a different Google account.",
+  invalid_state: "That Google sign-in expired or was already used. Please try again.",
+  google_failed: "Google did not accept this sign-in. Please try again.",
+};
+
+/** The Google outcome in the address bar's fragment, removed from the address bar (and history) at once. */
+function takeGoogleHandoff() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const code = fragment.get("google");
+  const error = fragment.get("google_error");
+  if (code === null && error === null) return null;
+  history.replaceState(history.state, "", location.pathname + location.search);
+  if (code) return { code };
+  const known = GOOGLE_ERRORS[error];
+  return { error: new ApiError(401, "google_error", known || "Google sign-in failed. Please try again.") };
+}
+
 export async function render(main, params, { navigate }) {
   const isLogin = params.page === "login";
+  const handoff = isLogin ? takeGoogleHandoff() : null;
   const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true, maxlength: 254 });
   const password = h("input", {
     type: "password",
@@ -66,6 +89,22 @@ export async function render(main, params, { navigate }) {
   });
   replace(main, h("section", { class: "auth" }, form));
   email.focus();
+  if (handoff?.error) showFormError(form, handoff.error);
+  if (handoff?.code) {
+    submit.disabled = true;
+    submit.textContent = "Signing in with Google…";
+    try {
+      const answer = await api("POST", "/api/v1/auth/google/exchange", { code: handoff.code }, { auth: false });
+      acceptTokens(answer);
+      navigate("/sites", { replace: true });
+      return;
+    } catch (error) {
+      const expired = error instanceof ApiError && error.code === "invalid_code";
+      showFormError(form, expired ? new ApiError(401, "invalid_code", "That Google sign-in expired. Please try again.") : error);
+      submit.disabled = false;
+      submit.textContent = "Sign in";
+    }
+  }
   const google = await googleEnabled();
   if (google) {
     const button = h("a", { class: "button secondary google", href: "/api/v1/auth/google", text: "Continue with Google" });
