@@ -42,6 +42,14 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def redis_back_up(redis_server: RedisServer) -> Iterator[RedisServer]:
+    """The shared Redis for a test that stops it: started again afterwards, whatever happens."""
+    yield redis_server
+    if redis_server.process is None:
+        redis_server.start()
+
+
+@pytest.fixture
 def unique_prefix() -> str:
     """A key/collection prefix no other test uses."""
     return f"t{uuid.uuid4().hex[:10]}:"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conformance.conftest import make_bus
+from tests.support.redis_server import RedisServer
 
 
 async def _until(predicate: Any, timeout: float = 3.0) -> None:
@@ -76,8 +77,10 @@ async def test_async_subscribers_and_a_failing_one(
         await bus.close()
 
 
-async def test_redis_bus_recovers_after_a_restart(request: pytest.FixtureRequest, unique_prefix: str) -> None:
-    server = request.getfixturevalue("redis_server")
+async def test_redis_bus_recovers_after_a_restart(
+    request: pytest.FixtureRequest, unique_prefix: str, redis_back_up: RedisServer
+) -> None:
+    server = redis_back_up
     bus = make_bus("redis", request, unique_prefix)
     await bus.open()
     try:

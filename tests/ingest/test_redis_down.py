@@ -4,33 +4,16 @@ hourly ones; everything recovers when Redis returns, without a restart."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
-
 from domain.ingest.pipeline import IngestLimits
 from server.context import AppContext
 from tests.ingest.helpers import stored, stored_count
 from tests.support.api import Api
 from tests.support.ingest_sites import BROWSER_UA, ORIGIN, make_site_key
+from tests.support.modes import redis_mode as app_config  # noqa: F401
 from tests.support.redis_server import RedisServer
 
 PATH = "/api/v1/collect"
 HEADERS = {"Origin": ORIGIN, "User-Agent": BROWSER_UA}
-
-
-@pytest.fixture
-def app_config(redis_server: RedisServer, unique_prefix: str) -> dict[str, Any]:
-    return {"redis_url": redis_server.url, "redis_prefix": unique_prefix}
-
-
-@pytest.fixture
-def redis_back_up(redis_server: RedisServer) -> Iterator[RedisServer]:
-    """The shared Redis, started again after the test whatever happens."""
-    yield redis_server
-    if redis_server.process is None:
-        redis_server.start()
 
 
 async def test_rate_limits_and_sessions_live_in_redis(api: Api, ctx: AppContext) -> None:

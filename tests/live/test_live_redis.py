@@ -4,11 +4,9 @@ recovers without restarting Eddy."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import pytest
 
 from domain.live.messages import channel_for, visitors_key
 from server.context import AppContext
@@ -23,20 +21,8 @@ from tests.support.live import (
     receive_until,
     until,
 )
+from tests.support.modes import redis_mode as app_config  # noqa: F401
 from tests.support.redis_server import RedisServer
-
-
-@pytest.fixture
-def app_config(redis_server: RedisServer, unique_prefix: str) -> dict[str, Any]:
-    return {"redis_url": redis_server.url, "redis_prefix": unique_prefix}
-
-
-@pytest.fixture
-def redis_back_up(redis_server: RedisServer) -> Iterator[RedisServer]:
-    """The shared Redis, started again after the test whatever happens."""
-    yield redis_server
-    if redis_server.process is None:
-        redis_server.start()
 
 
 async def test_deltas_travel_over_redis_and_visitors_are_shared(
