@@ -4,6 +4,7 @@ schema, status codes and content types (scripts/schemathesis.sh, with a bounded 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+TOOL_CRASH = re.compile(r"SystemError: AST constructor recursion depth mismatch")
+FINDING = re.compile(r"(?i)failure|\d+ failed")
 
 
 @pytest.mark.slow
@@ -25,15 +28,21 @@ def test_schemathesis_finds_no_failures(tmp_path: Path) -> None:
         "SEED": "20261123",
         "REPORT_DIR": str(tmp_path / "report"),
     }
-    result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "schemathesis.sh")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,  # ~90 s on an idle 2-core machine; the budget is for a loaded one
-        check=False,
-    )
-    output = result.stdout + result.stderr
+    for _attempt in range(2):
+        result = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "schemathesis.sh")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=150,  # ~70 s on an idle 2-core machine; the budget is for a loaded one
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        # CPython 3.11 sometimes fails inside schemathesis' own schema compilation ("SystemError: AST
+        # constructor recursion depth mismatch"); that is the tool crashing, not a finding about Eddy,
+        # so such a run (and only such a run) is tried once more.
+        if result.returncode == 0 or not TOOL_CRASH.search(output) or FINDING.search(output):
+            break
     assert "Tested:" in output, output[-4000:]
     assert result.returncode == 0, output[-6000:]
