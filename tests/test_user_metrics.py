@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from domain.accounts.metric_configs import CHANGED_CHANNEL
 from server.context import AppContext
 from tests.support.accounts import make_key as api_make_key
 from tests.support.accounts import make_site as api_make_site
@@ -198,7 +199,13 @@ async def test_a_config_that_cannot_be_exported_says_why(ctx: AppContext, api: A
     assert "eddy_user_queue_total" not in await scrape(api)
 
 
-async def test_configs_changed_through_the_management_api_apply_without_a_restart(api: Api) -> None:
+async def test_configs_changed_through_the_management_api_apply_without_a_restart(
+    ctx: AppContext, api: Api
+) -> None:
+    # the poll would notice within its interval; the API's bus notice must make it prompt
+    ctx.user_metrics.poll_interval_s = 3600
+    notices: list[bytes] = []
+    await ctx.stores.bus.subscribe(CHANGED_CHANNEL, lambda _channel, data: notices.append(data))
     token = await signup(api)
     site = await api_make_site(api, token)
     key = (await api_make_key(api, token, site["id"], "secret"))["key"]
@@ -206,6 +213,8 @@ async def test_configs_changed_through_the_management_api_apply_without_a_restar
     created = await api.post(base, json={"name": "plays", "type": "counter", "labels": ["song"]}, token=token)
     assert created.status == 201, created.json
     metric_id = created.json["metric"]["id"]
+    await wait_for_count(notices, 1)
+    assert notices == [site["id"].encode()]
     sample = {"name": "plays", "value": 2, "labels": {"song": "a"}}
     assert (await post(api, key, [sample])).status == 202
     assert value(await scrape(api), "eddy_user_plays_total", song="a", site=site["id"]) == 2
@@ -216,7 +225,8 @@ async def test_configs_changed_through_the_management_api_apply_without_a_restar
     async def relabelled() -> bool:
         return (await post(api, key, [{"name": "plays", "value": 1, "labels": {"album": "x"}}])).status == 202
 
-    await wait_for(relabelled, timeout=15)
+    await wait_for(relabelled, timeout=3)
+    assert len(notices) == 2
     text = await scrape(api)
     assert value(text, "eddy_user_plays_total", song="a", site=site["id"]) is None
     assert value(text, "eddy_user_plays_total", album="x", site=site["id"]) == 1
@@ -227,4 +237,16 @@ async def test_configs_changed_through_the_management_api_apply_without_a_restar
     async def gone() -> bool:
         return "eddy_user_plays" not in family_names(await scrape(api))
 
-    await wait_for(gone, timeout=15)
+    await wait_for(gone, timeout=3)
+    assert len(notices) == 3
+
+    # deleting the site announces it too (its configs go with it)
+    assert (await api.delete(f"/api/v1/sites/{site['id']}", token=token, expect_json=False)).status == 204
+    await wait_for_count(notices, 4)
+
+
+async def wait_for_count(items: list[bytes], count: int) -> None:
+    async def reached() -> bool:
+        return len(items) >= count
+
+    await wait_for(reached, timeout=2)

@@ -4,11 +4,15 @@ updated_at}.
 Names and label names follow Prometheus' rules (`[a-zA-Z_:][a-zA-Z0-9_:]*` and `[a-zA-Z_][a-zA-Z0-9_]*`;
 `__` prefixes are reserved). Label names the exposition adds itself (`le`, `quantile`, `site`) are refused,
 and so are buckets on anything but a histogram. Names are unique per site (409).
+
+Every change is announced on the bus channel `CHANGED_CHANNEL`, so each process's exporter
+(domain/user_metrics) reloads at once instead of at its next poll.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import time
 from typing import Annotated, Any, Literal
@@ -18,12 +22,15 @@ import msgspec
 from domain.accounts.tokens import new_id
 from domain.errors import Conflict, Invalid, NotFound
 from storage.errors import DuplicateKeyError
-from storage.ports import DocumentStore
+from storage.ports import Bus, DocumentStore
+
+log = logging.getLogger("eddy.accounts")
 
 MAX_LABELS = 10
 MAX_BUCKETS = 30
 MAX_CONFIGS_PER_SITE = 200
 RESERVED_LABELS = frozenset({"le", "quantile", "site"})
+CHANGED_CHANNEL = "metric_configs:changed"
 MetricName = Annotated[
     str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^(?!__)[a-zA-Z_:][a-zA-Z0-9_:]*$")
 ]
@@ -104,8 +111,16 @@ def check_shape(kind: str, labels: list[str], buckets: list[float] | None) -> No
 class MetricConfigService:
     """Metric declarations of sites."""
 
-    def __init__(self, docs: DocumentStore) -> None:
+    def __init__(self, docs: DocumentStore, bus: Bus) -> None:
         self._docs = docs
+        self._bus = bus
+
+    async def announce_change(self, site_id: str) -> None:
+        """Tell every process that this site's declarations changed (best effort: exporters also poll)."""
+        try:
+            await self._bus.publish(CHANGED_CHANNEL, site_id.encode())
+        except Exception:  # a bus outage must not fail the API call; exporters poll anyway
+            log.warning("could not announce a metric config change for site %s", site_id, exc_info=True)
 
     async def create(self, site: dict[str, Any], body: MetricCreate) -> MetricOut:
         """Declare a metric; 409 if the name is taken on this site."""
@@ -128,6 +143,7 @@ class MetricConfigService:
             await self._docs.insert("metric_configs", doc)
         except DuplicateKeyError:
             raise Conflict("a metric with this name exists", code="name_taken") from None
+        await self.announce_change(site["id"])
         return metric_out(doc)
 
     async def list(self, site: dict[str, Any]) -> list[MetricOut]:
@@ -157,9 +173,11 @@ class MetricConfigService:
             await self._docs.update("metric_configs", {"id": doc["id"]}, changes)
         except DuplicateKeyError:
             raise Conflict("a metric with this name exists", code="name_taken") from None
+        await self.announce_change(site["id"])
         return metric_out({**merged, **changes})
 
     async def delete(self, site: dict[str, Any], metric_id: str) -> None:
         """Remove a declaration."""
         doc = await self.get(site, metric_id)
         await self._docs.delete("metric_configs", {"id": doc["id"]})
+        await self.announce_change(site["id"])

@@ -51,13 +51,14 @@ def build_accounts(
     api_limit = Limit(int(settings.get("EDDY_API_RATE_LIMIT", API_PER_USER.hits)), API_PER_USER.window)
     throttle = Throttle(stores.kv, api_user=api_limit)
     sessions = SessionService(tokens, stores.docs, bearer)
+    metric_configs = MetricConfigService(stores.docs, stores.bus)
     return Accounts(
         hasher=hasher,
         throttle=throttle,
         sessions=sessions,
         users=UserService(stores.docs, hasher, sessions, throttle),
-        sites=SiteService(stores.docs, stores.events, keys, max_retention_days),
+        sites=SiteService(stores.docs, stores.events, keys, max_retention_days, metric_configs),
         members=MemberService(stores.docs),
         keys=KeyService(stores.docs, hash_key, keys),
-        metric_configs=MetricConfigService(stores.docs),
+        metric_configs=metric_configs,
     )

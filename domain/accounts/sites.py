@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import msgspec
 
 from domain.accounts.keys import KeyAuthenticator
+from domain.accounts.metric_configs import MetricConfigService
 from domain.accounts.principals import Role
 from domain.accounts.tokens import new_id
 from domain.errors import Invalid
@@ -123,11 +124,17 @@ class SiteService:
     """Sites of users."""
 
     def __init__(
-        self, docs: DocumentStore, events: EventStore, keys: KeyAuthenticator, max_retention_days: int
+        self,
+        docs: DocumentStore,
+        events: EventStore,
+        keys: KeyAuthenticator,
+        max_retention_days: int,
+        metric_configs: MetricConfigService,
     ) -> None:
         self._docs = docs
         self._events = events
         self._keys = keys
+        self._metric_configs = metric_configs
         self.max_retention_days = max_retention_days
 
     def _retention(self, days: int | None) -> int:
@@ -197,3 +204,4 @@ class SiteService:
         for collection in SITE_COLLECTIONS:
             await self._docs.delete(collection, {"site_id": site_id})
         await self._docs.delete("sites", {"id": site_id})
+        await self._metric_configs.announce_change(site_id)

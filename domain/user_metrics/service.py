@@ -1,8 +1,8 @@
 """`UserMetrics`: the live set of user-declared metric families, their samples, and their exposition.
 
 Run-time changes: configs are re-read from the documents store every `POLL_INTERVAL_S`, at once when a
-message arrives on the bus channel `metric_configs:changed` (any payload; whoever creates, changes or
-deletes a config may publish it to skip the wait), and when a sample names a metric this process does not
+message arrives on the bus channel `metric_configs:changed` (the management API publishes it on every
+create, change and delete, and when a site goes), and when a sample names a metric this process does not
 know yet (at most once a second). Unchanged configs keep their values; a changed or deleted config's
 values leave the scrape at once (each config generation is a hidden label, see specs.py).
 
@@ -30,6 +30,7 @@ from prometheus_client import Counter, Gauge, Histogram, Summary
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from domain.accounts.metric_configs import CHANGED_CHANNEL
 from domain.errors import Invalid
 from domain.user_metrics.specs import (
     FAMILY_PREFIX,
@@ -43,7 +44,6 @@ from storage.ports import Bus, DocumentStore
 
 log = logging.getLogger("eddy.user_metrics")
 
-CHANGED_CHANNEL = "metric_configs:changed"
 POLL_INTERVAL_S = 5.0
 MISS_RELOAD_INTERVAL_S = 1.0
 LABEL_VALUE_CAP = 100
