@@ -46,6 +46,9 @@ class SnippetRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     key_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     transport: Literal["auto", "websocket", "beacon"] = "auto"
     options: SnippetOptions = msgspec.field(default_factory=SnippetOptions)
+    # Subresource Integrity pins the tag to this exact tracker build: the browser refuses any other
+    # bytes, so the snippet must be regenerated after each Eddy upgrade (off by default for that reason).
+    integrity: bool = False
 
 
 class Snippet(msgspec.Struct):
@@ -100,9 +103,13 @@ def attributes(request: SnippetRequest) -> dict[str, str]:
     return attrs
 
 
-def render(tracker_url: str, key_value: str, attrs: dict[str, str]) -> str:
-    """The `<script>` tag, every attribute value HTML-escaped."""
-    parts = [f'src="{html.escape(tracker_url)}"', f'data-key="{html.escape(key_value)}"']
+def render(tracker_url: str, key_value: str, attrs: dict[str, str], integrity: str | None = None) -> str:
+    """The `<script>` tag, every attribute value HTML-escaped; with `integrity`, an SRI-pinned one (SRI
+    needs a CORS fetch, hence `crossorigin`; /t.js answers it without credentials)."""
+    parts = [f'src="{html.escape(tracker_url)}"']
+    if integrity:
+        parts += [f'integrity="{html.escape(integrity)}"', 'crossorigin="anonymous"']
+    parts.append(f'data-key="{html.escape(key_value)}"')
     parts += [f'{name}="{html.escape(value)}"' for name, value in attrs.items()]
     return f"<script defer {' '.join(parts)}></script>"
 
@@ -140,10 +147,17 @@ async def check_metrics(docs: DocumentStore, site_id: str, names: list[str]) -> 
 
 
 async def make_snippet(
-    docs: DocumentStore, site: dict[str, Any], request: SnippetRequest, base: str, version: str
+    docs: DocumentStore,
+    site: dict[str, Any],
+    request: SnippetRequest,
+    base: str,
+    version: str,
+    integrity: str,
 ) -> Snippet:
-    """The snippet for `site` with these options, loading the tracker build `version` from `base`."""
+    """The snippet for `site` with these options, loading the tracker build `version` from `base`
+    (`integrity`: that build's SRI value, used when the request asks for it)."""
     value = await public_key_value(docs, site["id"], request.key_id, time.time())
     await check_metrics(docs, site["id"], request.options.metrics)
     tracker_url = f"{base}/t.js?v={version}"
-    return Snippet(render(tracker_url, value, attributes(request)), tracker_url)
+    pinned = integrity if request.integrity else None
+    return Snippet(render(tracker_url, value, attributes(request), pinned), tracker_url)

@@ -19,7 +19,9 @@ class SnippetHandler(ApiHandler):
         request = self.body_as(SnippetRequest)
         base = base_url(self.ctx.config.public_url, self.request.protocol, self.request.host)
         bundle = await current_bundle()
-        self.write_json(await make_snippet(self.ctx.stores.docs, site, request, base, bundle.version))
+        self.write_json(
+            await make_snippet(self.ctx.stores.docs, site, request, base, bundle.version, bundle.integrity)
+        )
 
 
 default_handlers = [(r"/api/v1/sites/([A-Za-z0-9_-]{1,64})/snippet", SnippetHandler)]

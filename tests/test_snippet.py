@@ -3,6 +3,8 @@ site's public key and Eddy's URL; secret, foreign and disabled keys and unknown 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from html.parser import HTMLParser
 from typing import Any
 
@@ -61,6 +63,22 @@ async def test_default_snippet_loads_the_versioned_tracker_with_the_public_key(a
     assert set(attrs) == {"src", "data-key", "defer"}
     served = await api.get(answer.json["tracker_url"].removeprefix(api.base_url), expect_json=False)
     assert served.status == 200 and served.body == load_bundle().body
+
+
+async def test_integrity_pins_the_tag_to_the_served_build(api: Api) -> None:
+    token, site, key = await owner_site(api)
+    default = parse_tag((await snippet(api, token, site["id"], {"key_id": key["id"]})).json["snippet"])
+    assert "integrity" not in default and "crossorigin" not in default
+    answer = await snippet(api, token, site["id"], {"key_id": key["id"], "integrity": True})
+    assert answer.status == 200, answer.json
+    attrs = parse_tag(answer.json["snippet"])
+    # the hash is of the bytes /t.js really serves at the snippet's URL, and the fetch is CORS-mode
+    served = await api.get(answer.json["tracker_url"].removeprefix(api.base_url), expect_json=False)
+    assert served.status == 200 and served.headers["Access-Control-Allow-Origin"] == "*"
+    digest = base64.b64encode(hashlib.sha384(served.body).digest()).decode()
+    assert attrs["integrity"] == f"sha384-{digest}"
+    assert attrs["crossorigin"] == "anonymous"
+    assert attrs["src"] == answer.json["tracker_url"] and attrs["data-key"] == key["key"]
 
 
 async def test_options_become_data_attributes(api: Api) -> None:

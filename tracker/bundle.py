@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import hashlib
 from dataclasses import dataclass
@@ -26,6 +27,11 @@ class Bundle:
     def etag(self) -> str:
         """The strong ETag of this build."""
         return f'"{self.version}"'
+
+    @property
+    def integrity(self) -> str:
+        """The Subresource Integrity value of this build (`sha384-<base64>`), for `<script integrity>`."""
+        return "sha384-" + base64.b64encode(hashlib.sha384(self.body).digest()).decode()
 
 
 def version_of(body: bytes) -> str:

@@ -56,11 +56,14 @@ def create_public_key(page: Page, name: str = "Website") -> str:
     return value.inner_text()
 
 
-def build_snippet(page: Page) -> str:
-    """Build a snippet on the Snippet tab (tracking allowed on 127.0.0.1 and in automated browsers)."""
+def build_snippet(page: Page, integrity: bool = False) -> str:
+    """Build a snippet on the Snippet tab (tracking allowed on 127.0.0.1 and in automated browsers;
+    pinned with Subresource Integrity when `integrity`)."""
     page.get_by_role("link", name="Snippet").click()
     page.get_by_label("Also track on localhost").check()
     page.get_by_label("Also track automated browsers").check()
+    if integrity:
+        page.get_by_label("Pin this tracker build with Subresource Integrity").check()
     page.get_by_label("Transport").select_option("auto")
     page.get_by_role("button", name="Build snippet").click()
     output = page.get_by_test_id("snippet")

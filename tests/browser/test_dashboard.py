@@ -38,8 +38,8 @@ def test_sign_up_to_a_live_visit_and_history_then_revoke_the_key(
     expect(page.get_by_text("No sites yet.")).to_be_visible()
     site_id = create_site(page, "Corner Shop", "127.0.0.1", customer_site.origin)
     key = create_public_key(page)
-    snippet = build_snippet(page)
-    assert key in snippet and base in snippet
+    snippet = build_snippet(page, integrity=True)
+    assert key in snippet and base in snippet and 'integrity="sha384-' in snippet
 
     # The tokens stay out of every URL the app shows or requested.
     assert "token" not in page.url and key not in page.url

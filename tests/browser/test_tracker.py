@@ -98,6 +98,27 @@ def open_under_strict_csp(
     return site
 
 
+def test_integrity_pinned_snippet_runs_and_a_tampered_pin_is_refused(
+    page: Page, eddy_server: EddyProcess, customer_site: CustomerSite
+) -> None:
+    site = TrackedSite.create(eddy_server, customer_site.origin)
+    pinned = site.snippet(integrity=True)
+    assert 'integrity="sha384-' in pinned
+    open_site(page, site, customer_site, pinned, path="/pinned")
+    [view] = site.named("pageview")
+    assert view["path"] == "/pinned"
+
+    # the same tag with another build's hash: the browser refuses to run the script, nothing is sent
+    tampered = re.sub(r'integrity="sha384-[^"]+"', 'integrity="sha384-' + "A" * 64 + '"', pinned)
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text))
+    open_site(page, site, customer_site, tampered, path="/tampered")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("typeof window.eddy") == "undefined"
+    assert any("integrity" in text for text in refused), refused
+    assert [e["path"] for e in site.events() if e["name"] == "pageview"] == ["/pinned"]
+
+
 def test_pageview_custom_event_and_identify_over_the_websocket(
     page: Page, eddy_server: EddyProcess, customer_site: CustomerSite
 ) -> None:

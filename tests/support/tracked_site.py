@@ -58,10 +58,10 @@ class TrackedSite:
         answer = self.api.post(f"/api/v1/sites/{self.site_id}/metrics", json=body, token=self.token)
         assert answer.status == 201, answer.json
 
-    def snippet(self, transport: str = "auto", **options: Any) -> str:
+    def snippet(self, transport: str = "auto", integrity: bool = False, **options: Any) -> str:
         """The snippet Eddy generates; tests run on 127.0.0.1 in an automated browser, so both are allowed."""
         options = {"allow_localhost": True, "allow_automated": True, **options}
-        body = {"key_id": self.key_id, "transport": transport, "options": options}
+        body = {"key_id": self.key_id, "transport": transport, "options": options, "integrity": integrity}
         answer = self.api.post(f"/api/v1/sites/{self.site_id}/snippet", json=body, token=self.token)
         assert answer.status == 200, answer.json
         return answer.json["snippet"]

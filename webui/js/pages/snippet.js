@@ -81,6 +81,13 @@ export async function render(body, site) {
       checkbox("allow_localhost", "Also track on localhost", false),
       checkbox("allow_automated", "Also track automated browsers", false),
     ),
+    h(
+      "fieldset",
+      {},
+      h("legend", { text: "Security" }),
+      checkbox("integrity", "Pin this tracker build with Subresource Integrity", false),
+      h("p", { class: "hint", text: "The browser then runs only this exact build: build a new snippet after each Eddy upgrade, or tracking stops." }),
+    ),
     metricBoxes.length ? h("fieldset", {}, h("legend", { text: "Metrics to pre-declare" }), metricBoxes) : null,
     h("div", { class: "two-col" }, field("Batch size", batchSize, "Events sent together (default 10)."), field("Flush interval (ms)", interval, "Longest wait before sending (default 1000).")),
     h("div", { class: "actions" }, h("button", { type: "submit", text: "Build snippet" })),
@@ -111,7 +118,7 @@ export async function render(body, site) {
     if (metricNames.length) options.metrics = metricNames;
     if (batchSize.value) options.batch_size = Number(batchSize.value);
     if (interval.value) options.batch_interval_ms = Number(interval.value);
-    const payload = { key_id: key.value, transport: transport.value, options };
+    const payload = { key_id: key.value, transport: transport.value, options, integrity: data.has("integrity") };
     try {
       const answer = await post(`${base}/snippet`, payload);
       output.value = answer.snippet || "";
