@@ -1,8 +1,11 @@
 """The dashboard in a real Chromium against a real Eddy process: a site owner's whole first session, from
-sign-up to a visit seen live and in history, then the key revoked."""
+sign-up to a visit seen live, in history and in an export, then the key revoked."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 import uuid
 from pathlib import Path
@@ -81,6 +84,18 @@ def test_sign_up_to_a_live_visit_and_history_then_revoke_the_key(
         expect(pages).to_contain_text("/landing")
         page.get_by_label("Compare with previous period").check()
         expect(summary.locator("[data-metric=pageviews] .delta")).to_be_visible()
+
+        # Export: the range's raw events arrive as a CSV file (the token never goes in a URL).
+        with page.expect_download() as download_info:
+            page.get_by_role("button", name="Export CSV").click()
+        download = download_info.value
+        assert download.suggested_filename == f"eddy-{site_id}-export.csv"
+        rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
+        assert [(row["name"], row["path"]) for row in rows] == [("pageview", "/landing")]
+        with page.expect_download() as download_info:
+            page.get_by_role("button", name="Export JSON").click()
+        exported = json.loads(Path(download_info.value.path()).read_text())
+        assert [event["id"] for event in exported] == [rows[0]["id"]]
 
         # Revoke the key: the Keys tab says so, and the key stops working for ingestion.
         page.once("dialog", lambda dialog: dialog.accept())

@@ -131,14 +131,55 @@ async function request(method, path, body, { auth = true, headers = {}, signal }
       data = null;
     }
   }
-  if (!answer.ok) {
-    const err = data && typeof data === "object" && data.error ? data.error : {};
-    const retry = answer.headers.get("Retry-After");
-    let message = typeof err.message === "string" && err.message ? err.message : `Request failed (${answer.status})`;
-    if (answer.status === 429 && retry) message += ` Try again in ${retry} s.`;
-    throw new ApiError(answer.status, err.code || "error", message, err.fields || null, retry);
-  }
+  if (!answer.ok) throw failure(answer, data);
   return data;
+}
+
+/** The ApiError for a refused answer and its decoded JSON body (if any). */
+function failure(answer, data) {
+  const err = data && typeof data === "object" && data.error ? data.error : {};
+  const retry = answer.headers.get("Retry-After");
+  let message = typeof err.message === "string" && err.message ? err.message : `Request failed (${answer.status})`;
+  if (answer.status === 429 && retry) message += ` Try again in ${retry} s.`;
+  return new ApiError(answer.status, err.code || "error", message, err.fields || null, retry);
+}
+
+function fetchAsUser(path) {
+  const headers = accessToken ? { Authorization: `Bearer ${accessToken}` } : {};
+  return fetch(path, { headers, cache: "no-store" });
+}
+
+/** Save a file the API serves (an export) as the signed-in user. The token travels in a header, never
+ *  in a URL, so the file is fetched here and handed to the browser as a download. */
+export async function download(path) {
+  if (!accessToken && storedRefresh()) await refresh();
+  let answer;
+  try {
+    answer = await fetchAsUser(path);
+    if (answer.status === 401 && storedRefresh() && (await refresh())) answer = await fetchAsUser(path);
+  } catch {
+    throw new ApiError(0, "network", "Eddy could not be reached. Check your connection and try again.");
+  }
+  if (!answer.ok) {
+    let data = null;
+    try {
+      data = await answer.json();
+    } catch {
+      data = null;
+    }
+    throw failure(answer, data);
+  }
+  const blob = await answer.blob();
+  const name = /filename="([^"]+)"/.exec(answer.headers.get("Content-Disposition") || "")?.[1] || "eddy-export";
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // the browser has taken the file once the click is handled; free the memory a little later
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /** Call the API as the signed-in user; a 401 triggers one silent refresh and a retry. */

@@ -257,6 +257,28 @@ function retentionCard(source, getRange) {
 }
 
 /** Mount the history view into `container` for a data `source` ({stats(kind, params)}); returns cleanup. */
+/** "Export CSV" / "Export JSON": the range's raw events as a file; errors show beside the buttons. */
+function exportButtons(source, getRange) {
+  const status = h("span", { class: "export-status", role: "status" });
+  const button = (format) => {
+    const b = h("button", { type: "button", class: "secondary", text: `Export ${format.toUpperCase()}` });
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      replace(status, h("span", { class: "muted", text: "Preparing…" }));
+      try {
+        await source.exportRange(format, getRange());
+        replace(status);
+      } catch (error) {
+        replace(status, errorBox(error));
+      } finally {
+        b.disabled = false;
+      }
+    });
+    return b;
+  };
+  return h("span", { class: "export-actions" }, button("csv"), button("json"), status);
+}
+
 export function historyView(container, source) {
   const preset = h("select", { name: "range", "aria-label": "Date range" }, PRESETS.map(([v, l]) => h("option", { value: v, text: l, selected: v === "7d" })));
   const fromInput = h("input", { type: "date", name: "from", "aria-label": "From" });
@@ -271,6 +293,7 @@ export function historyView(container, source) {
     preset,
     custom,
     h("label", { class: "check", for: "compare-toggle" }, compare, h("span", { text: "Compare with previous period" })),
+    source.exportRange ? exportButtons(source, () => currentRange()) : null,
   );
   controls.addEventListener("submit", (e) => e.preventDefault());
   const summaryBox = h("div", {});

@@ -1,7 +1,7 @@
 // One site: a header with tabs (dashboard, keys, metrics, snippet, members, share link, settings) and
 // the tab's content. The dashboard tab holds the live panel and the history view.
 
-import { get, patch, del, qs, freshAccessToken, refresh } from "../api.js";
+import { get, patch, del, qs, freshAccessToken, refresh, download } from "../api.js";
 import { h, replace, loading, errorBox, flash } from "../dom.js";
 import { siteForm } from "./sites.js";
 import { livePanel } from "./live.js";
@@ -24,6 +24,8 @@ export function userSource(siteId) {
   const base = `/api/v1/sites/${encodeURIComponent(siteId)}`;
   return {
     stats: (kind, params) => get(`${base}/stats/${kind}${qs(params)}`),
+    // raw events of a range as a file (share links have no export: they show aggregates only)
+    exportRange: (format, range) => download(`${base}/export${qs({ format, ...range })}`),
     liveUrl: `/ws/live?site_id=${encodeURIComponent(siteId)}`,
     // `force` after the server refused the token (4401): get a new one before reconnecting.
     liveAuth: async (force) => {
