@@ -10,7 +10,6 @@ value: on Redis every process reads the same shared set, so that is the site's n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from collections.abc import Sequence
 from domain.live.messages import visitors_key
 from domain.live.view import TOP_WINDOW_S
 from server.metrics import Metrics
+from server.periodic import Periodic
 from storage.ports import KeyValue
 from storage.records import Event
 
@@ -35,7 +35,7 @@ class VisitorsNowSeries:
         self._gauge = metrics.site_visitors_now
         self.refresh_s = refresh_s
         self._last_event: dict[str, float] = {}  # site -> monotonic time of its last event here
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Periodic("visitors-now refresh", self.refresh, lambda: self.refresh_s, log)
 
     def on_events(self, events: Sequence[Event]) -> None:
         """The event listener: note which sites are active."""
@@ -45,19 +45,11 @@ class VisitorsNowSeries:
 
     async def start(self) -> None:
         """Begin refreshing."""
-        self._task = asyncio.create_task(self._run())
+        self._rounds.start()
 
     async def stop(self) -> None:
         """Stop refreshing."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh_s)
-            await self.refresh()
+        await self._rounds.stop()
 
     async def refresh(self) -> None:
         """Read visitors now of every recently active site; a site quiet for a whole window goes to 0."""

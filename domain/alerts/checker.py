@@ -10,7 +10,6 @@ awaited briefly at shutdown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ import orjson
 from domain.alerts.rules import AlertRules
 from domain.alerts.webhook import DeliveryPolicy, deliver
 from server.metrics import Metrics
+from server.periodic import Periodic
 from storage.ports import DocumentStore, EventFilter, EventStore, Stores
 
 log = logging.getLogger("eddy.alerts")
@@ -101,32 +101,27 @@ class AlertChecker:
         self._metrics = metrics
         self.interval_s = interval_s
         self.policy = policy or DeliveryPolicy()
-        self._task: asyncio.Task[None] | None = None
         self._deliveries: set[asyncio.Task[bool]] = set()
+        # a store outage must not end the loop: the round is logged and counted, the next slot tries again
+        self._rounds = Periodic(
+            "alert check",
+            self.check_all,
+            lambda: self.interval_s,
+            log,
+            on_error=lambda _error: self._metrics.store_errors.labels("documents").inc(),
+        )
 
     async def start(self) -> None:
         """Begin checking."""
-        self._task = asyncio.create_task(self._run())
+        self._rounds.start()
 
     async def stop(self) -> None:
         """Stop checking; give in-flight deliveries a moment, then cancel them."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._rounds.stop()
         if self._deliveries:
             _done, pending = await asyncio.wait(self._deliveries, timeout=SHUTDOWN_WAIT_S)
             for task in pending:
                 task.cancel()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.check_all()
-            except Exception:  # a store outage must not end the loop; the next slot tries again
-                log.exception("alert check failed")
-                self._metrics.store_errors.labels("documents").inc()
 
     async def check_all(self, now: float | None = None) -> int:
         """Check every enabled rule whose current slot no process has claimed; returns how many."""

@@ -40,6 +40,7 @@ from domain.user_metrics.specs import (
     spec_from_doc,
 )
 from server.metrics import Metrics
+from server.periodic import Periodic
 from storage.ports import Bus, DocumentStore
 
 log = logging.getLogger("eddy.user_metrics")
@@ -97,7 +98,7 @@ class UserMetrics:
         self._refused: dict[tuple[str, str], str] = {}  # (site id, name) -> why
         self._last_miss_reload = 0.0
         self._reloading: asyncio.Task[None] | None = None
-        self._poller: asyncio.Task[None] | None = None
+        self._poller = Periodic("metric config poll", self.reload, lambda: self.poll_interval_s, log)
         self.overflow = metrics.user_label_overflow
         metrics.add_shared_collector(UserMetricsCollector(self), presents_prefix=FAMILY_PREFIX)
 
@@ -105,24 +106,19 @@ class UserMetrics:
         """Load the configs, listen for change notices and poll."""
         await self.reload()
         await self._bus.subscribe(CHANGED_CHANNEL, self._on_changed)
-        self._poller = asyncio.create_task(self._poll())
+        self._poller.start()
 
     async def stop(self) -> None:
         """Stop polling."""
-        for task in (self._poller, self._reloading):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self._poller.stop()
+        if self._reloading is not None:
+            self._reloading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reloading
 
     def _on_changed(self, _channel: str, _data: bytes) -> None:
         if self._reloading is None or self._reloading.done():
             self._reloading = asyncio.create_task(self._reload_logged())
-
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_interval_s)
-            await self._reload_logged()
 
     async def _reload_logged(self) -> None:
         try:

@@ -6,10 +6,13 @@ live. The event loop is single-threaded, so no locks are needed.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import logging
 import time
 from collections.abc import Callable, Mapping
+
+from server.periodic import Periodic
+
+log = logging.getLogger("eddy.kv")
 
 
 class MemoryKeyValue:
@@ -19,25 +22,16 @@ class MemoryKeyValue:
         self._clock = clock
         self._values: dict[str, tuple[object, float | None]] = {}
         self._sweep_every = sweep_every
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper = Periodic("expiry sweep", self.sweep, lambda: self._sweep_every, log)
 
     async def open(self) -> None:
-        self._sweeper = asyncio.create_task(self._sweep_forever())
+        self._sweeper.start()
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await self._sweeper.stop()
 
     async def ping(self) -> None:
         return None
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._sweep_every)
-            self.sweep()
 
     def sweep(self) -> None:
         """Drop every expired key."""

@@ -1,0 +1,70 @@
+"""`Periodic`: one background task that runs a piece of work every few seconds until it is stopped.
+
+Used by everything that sweeps, polls or refreshes on a timer (alert checks, visitors-now gauges, metric
+config polls, expiry sweeps), so each of them starts, stops and survives a failing round the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+
+Work = Callable[[], Awaitable[object] | object]
+
+
+class Periodic:
+    """Runs `work` every `interval_s()` seconds (sleep first, then work) on the running loop.
+
+    `interval_s` is read before every sleep, so a changed setting applies from the next round. An
+    exception from `work` is logged with `what` and passed to `on_error`; the next round still runs,
+    because a store or network outage must never end a background loop."""
+
+    def __init__(
+        self,
+        what: str,
+        work: Work,
+        interval_s: Callable[[], float],
+        log: logging.Logger,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.what = what
+        self._work = work
+        self._interval_s = interval_s
+        self._log = log
+        self._on_error = on_error
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the loop is started and not stopped."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Begin the rounds (idempotent)."""
+        if not self.running:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"eddy-{self.what}")
+
+    async def stop(self) -> None:
+        """Cancel the loop and wait until it has ended (a round in progress is cancelled too)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s())
+            try:
+                result = self._work()
+                if inspect.isawaitable(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - logged and reported; the loop must go on
+                self._log.exception("%s failed; the next round retries", self.what)
+                if self._on_error is not None:
+                    self._on_error(error)

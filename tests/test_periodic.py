@@ -1,0 +1,75 @@
+"""server/periodic.py: rounds repeat, a failing round is logged and reported and the next one runs, the
+interval is re-read each round, and stop() ends the loop for good."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from server.periodic import Periodic
+
+log = logging.getLogger("tests.periodic")
+
+
+async def wait_until(condition, timeout: float = 5.0) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_rounds_repeat_until_stopped() -> None:
+    rounds: list[int] = []
+
+    async def work() -> None:
+        rounds.append(len(rounds))
+
+    periodic = Periodic("counting", work, lambda: 0.01, log)
+    periodic.start()
+    periodic.start()  # a second start does not add a second loop
+    await wait_until(lambda: len(rounds) >= 3)
+    assert periodic.running
+    await periodic.stop()
+    assert not periodic.running
+    seen = len(rounds)
+    await asyncio.sleep(0.05)
+    assert len(rounds) == seen
+    assert rounds == list(range(seen))
+    await periodic.stop()  # stopping twice is harmless
+
+
+async def test_a_failing_round_is_reported_and_the_next_one_runs(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[int] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:  # plain functions work too
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("store down")
+
+    periodic = Periodic("flaky", work, lambda: 0.01, log, on_error=errors.append)
+    with caplog.at_level(logging.ERROR, logger="tests.periodic"):
+        periodic.start()
+        await wait_until(lambda: len(calls) >= 3)
+        await periodic.stop()
+    assert [str(error) for error in errors] == ["store down"]
+    assert any("flaky failed" in record.getMessage() for record in caplog.records)
+
+
+async def test_the_interval_is_read_before_every_sleep() -> None:
+    settings = {"interval": 0.01}
+    calls: list[int] = []
+
+    def work() -> None:
+        calls.append(1)
+        settings["interval"] = 3600  # from now on, no more rounds
+
+    periodic = Periodic("slowing", work, lambda: settings["interval"], log)
+    periodic.start()
+    await wait_until(lambda: len(calls) == 1)
+    await asyncio.sleep(0.1)
+    assert len(calls) == 1
+    await periodic.stop()
