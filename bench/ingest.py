@@ -7,9 +7,12 @@
    connection),
 
 each with p50/p99 ack latency. HTTP load comes from Debian `wrk` with a Lua script; Eddy runs as a real
-process (`run.py`, embedded SQLite store with synchronous=FULL, one worker) on a fresh data dir.
+process (`run.py`, embedded SQLite store with synchronous=FULL) on a fresh data dir: one worker for the
+beacon row (like the bare server it is compared with), then `--processes N` workers (default 2, one per
+core) on the same data dir for the batched rows. Server CPU is summed over the supervisor and its workers.
 
-Usage: python -m bench --only ingest [--ingest-duration 10] [--ingest-connections 32] [--ingest-ws-procs 2]
+Usage: python -m bench --only ingest [--ingest-duration 10] [--ingest-connections 64] [--ingest-ws-procs 2]
+       [--ingest-processes 2]
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--ingest-rounds", type=int, default=3, help="alternating bare/beacon rounds")
     parser.add_argument("--ingest-ws-procs", type=int, default=2, help="websocket client processes")
     parser.add_argument("--ingest-ws-conns", type=int, default=16, help="connections per ws process")
+    parser.add_argument(
+        "--ingest-processes", type=int, default=2, help="Eddy worker processes for the batched rows"
+    )
 
 
 def _wait_port(url: str, timeout: float = 15.0) -> None:
@@ -61,9 +67,14 @@ def _wait_port(url: str, timeout: float = 15.0) -> None:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process (all its threads) has used so far."""
+    """User + system CPU time a process (all its threads) and its live child processes (the workers of
+    `--processes N`) have used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += _cpu_seconds(int(child))
+    return total
 
 
 def _wrk(
@@ -250,6 +261,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raw["beacon"].append(_wrk(url, _beacon(), seconds / rounds, connections, beacon_env, pid))
         bare.terminate()
         b, s = _median_run(raw["bare"]), _median_run(raw["beacon"])
+        # The batched rows use every core: the same data dir (keys included) under N workers.
+        eddy.stop()
+        eddy = EddyProcess(data_dir, "--processes", str(args.ingest_processes), env=env, port=eddy.port)
+        eddy.start()
+        assert eddy.process is not None
+        pid = eddy.process.pid
         batch_connections = max(4, connections // 4)
         raw["batched"] = t = _wrk(
             url, _batch(BATCH_EVENTS), seconds, batch_connections, {"API_KEY": secret}, pid
@@ -273,6 +290,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     bare_cpu = bare_m["cpu_s"] / (bare_m["rps"] * bare_m["seconds"])
     beacon_cpu = beacon_m["cpu_s"] / (beacon_m["rps"] * beacon_m["seconds"])
+    workers = f"{args.ingest_processes} processes"
     rows = [
         _row("bare Tornado handler", bare_m, 1, "1.00"),
         _row(
@@ -281,14 +299,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             1,
             f"{beacon_m['rps'] / bare_m['rps']:.2f} (CPU {bare_cpu / beacon_cpu:.2f})",
         ),
-        _row(f"HTTP batch, {BATCH_EVENTS} events", _from_wrk(t), BATCH_EVENTS),
-        _row(f"websocket, {WS_EVENTS} events/message", ws_m, WS_EVENTS),
+        _row(f"HTTP batch, {BATCH_EVENTS} events, {workers}", _from_wrk(t), BATCH_EVENTS),
+        _row(f"websocket, {WS_EVENTS} events/message, {workers}", ws_m, WS_EVENTS),
     ]
     load = os.getloadavg()
     notes = [
         f"bare and beacon: {rounds} alternating rounds of {seconds / rounds:.1f} s, median round shown; "
         f"wrk -t1 -c{connections}; batches: {seconds:.0f} s, wrk -t1 -c{batch_connections}; websocket: "
         f"{seconds:.0f} s, {args.ingest_ws_procs} processes x {args.ingest_ws_conns} connections",
+        f"processes: bare server and Eddy 1 each for bare/beacon; Eddy --processes {args.ingest_processes} "
+        "for the HTTP batch and websocket rows",
         f"events stored by Eddy during the run: {stored:,}",
         f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs",
         "vs bare: req/s ratio in the same run (and the ratio of server CPU per request, which other load on "

@@ -104,8 +104,10 @@ def _run_worker(config: Config, secrets: Secrets, sockets: list[socket.socket], 
     return 0
 
 
-def _supervise(config: Config, secrets: Secrets, sockets: list[socket.socket]) -> int:
-    """Fork and watch the workers; returns the parent's exit status."""
+def _supervise(config: Config, secrets: Secrets, port: int) -> int:
+    """Fork and watch the workers; returns the parent's exit status. Each worker binds its own
+    SO_REUSEPORT socket on `port`, so the kernel spreads new connections evenly over the workers (one
+    shared listening socket lets whichever worker wakes first take a whole burst of connections)."""
     children: dict[int, int] = {}
     stopping = False
 
@@ -116,6 +118,7 @@ def _supervise(config: Config, secrets: Secrets, sockets: list[socket.socket]) -
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 1
             try:
+                sockets = bind_sockets(port, config.host, backlog=1024, reuse_port=True)
                 code = _run_worker(config, secrets, sockets, worker)
             except BaseException:
                 log.exception("worker %d crashed", worker)
@@ -162,10 +165,15 @@ def main(config: Config) -> int:
     """Run Eddy with this configuration; returns the process exit status."""
     setup_logging(config.log_level)
     secrets = load_or_create_secrets(config.data_dir)
-    sockets = bind_sockets(config.port, config.host, backlog=1024)
     if config.processes > 1:
+        # Bound once here to fail early on a taken port and to learn an ephemeral one; the workers
+        # bind their own (a socket left open here would be handed connections nobody accepts).
+        probe = bind_sockets(config.port, config.host, backlog=1024, reuse_port=True)
+        port = probe[0].getsockname()[1]
+        for sock in probe:
+            sock.close()
         # One coherent /metrics across workers (see server/metrics.py); emptied at every start.
         metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or config.data_dir / "prometheus"
         enable_multiprocess(Path(metrics_dir))
-        return _supervise(config, secrets, sockets)
-    return _run_worker(config, secrets, sockets, 0)
+        return _supervise(config, secrets, port)
+    return _run_worker(config, secrets, bind_sockets(config.port, config.host, backlog=1024), 0)

@@ -32,6 +32,7 @@ import datetime as dt
 import hashlib
 import sqlite3
 from collections import defaultdict
+from operator import attrgetter
 from typing import Any
 
 from storage.embedded.aggregates import local_to_utc_ms, offset_segments
@@ -109,38 +110,51 @@ def _session_counts(first: int, last: int, pageviews: int) -> tuple[int, int, in
     return 1, int(pageviews == 1), last - first
 
 
+class Folded:
+    """A batch's rollup changes worked out in Python, before the write transaction: counts per
+    (site, dimension, value, hour), the first touches, and the sessions it touches."""
+
+    __slots__ = ("counts", "newest", "sessions", "touches")
+
+    def __init__(
+        self,
+        counts: dict[tuple[str, str, str, int], list[int]],
+        touches: dict[int, tuple[str, str, str, int]],
+        sessions: dict[tuple[str, str], list[int]],
+        newest: int,
+    ) -> None:
+        self.counts = counts  # events, pageviews, visits, bounces, duration, visitors
+        self.touches = touches
+        self.sessions = sessions
+        self.newest = newest
+
+
 def apply(conn: sqlite3.Connection, events: list[Event], prune: bool, keys: TouchKeys) -> None:
     """Fold newly stored events into the rollups (inside the append's transaction)."""
-    if not events:
-        return
-    # counts per (site, dim, value, hour): events, pageviews, visits, bounces, duration, visitors
-    counts: dict[tuple[str, str, str, int], list[int]] = {}
-    touches: dict[int, tuple[str, str, str, int]] = {}  # the first touch wins: events go in time order
+    if events:
+        write(conn, fold(events, keys), prune)
+
+
+def fold(events: list[Event], keys: TouchKeys) -> Folded:
+    """The batch's rollup changes, computed without the database (outside the write lock)."""
+    # One pass over the events folds them into groups that share every rolled-up field (a batch mostly
+    # repeats its visitor, source and pages), so the per-dimension work below runs per group, not per event.
+    groups: dict[tuple[str, int, str, bool, str, str, str, str], int] = {}
     sessions: dict[tuple[str, str], list[int]] = {}
-    bases: dict[tuple[str, int, str], int] = {}
-    parts, part_of = keys.parts, keys.part  # the hot loop below runs ~5 times an event
-    for event in sorted(events, key=lambda e: e.ts):
+    for event in sorted(events, key=attrgetter("ts")):
         ts, site_id = event.ts, event.site_id
-        hour = ts - ts % HOUR_MS
         pageview = event.name == "pageview"
-        who = (site_id, ts // DAY_MS, event.visitor_id)
-        base = bases.get(who)
-        if base is None:
-            base = bases[who] = keys.base(*who)
-        dims = [("", ""), ("source", event.source), ("country", event.country), ("device", event.device)]
-        if pageview:
-            dims.append(("path", event.path))
-        for dim, value in dims:
-            group = (site_id, dim, value, hour)
-            row = counts.get(group)
-            if row is None:
-                row = counts[group] = [0, 0, 0, 0, 0, 0]
-            row[0] += 1
-            row[1] += pageview
-            part = parts.get((dim, value))
-            key = base ^ (part_of(dim, value) if part is None else part)
-            if key not in touches:
-                touches[key] = group
+        group_key = (
+            site_id,
+            ts - ts % HOUR_MS,
+            event.visitor_id,
+            pageview,
+            event.source,
+            event.country,
+            event.device,
+            event.path if pageview else "",
+        )
+        groups[group_key] = groups.get(group_key, 0) + 1
         key_session = (site_id, event.session_id or f"ev:{event.id}")
         state = sessions.get(key_session)
         if state is None:
@@ -148,9 +162,41 @@ def apply(conn: sqlite3.Connection, events: list[Event], prune: bool, keys: Touc
         else:
             state[1] = ts  # ascending: the first ts stays the smallest
             state[2] += pageview
-    _fold_sessions(conn, sessions, counts)
-    known = _known_touches(conn, list(touches))
-    fresh = [(key, group) for key, group in touches.items() if key not in known]
+    # counts per (site, dim, value, hour): events, pageviews, visits, bounces, duration, visitors
+    counts: dict[tuple[str, str, str, int], list[int]] = {}
+    touches: dict[int, tuple[str, str, str, int]] = {}  # the first touch wins: groups are in time order
+    bases: dict[tuple[str, int, str], int] = {}
+    parts, part_of = keys.parts, keys.part
+    for (site_id, hour, visitor, pageview, source, country, device, path), n in groups.items():
+        who = (site_id, hour // DAY_MS, visitor)
+        base = bases.get(who)
+        if base is None:
+            base = bases[who] = keys.base(*who)
+        dims = [("", ""), ("source", source), ("country", country), ("device", device)]
+        if pageview:
+            dims.append(("path", path))
+        for dim, value in dims:
+            group = (site_id, dim, value, hour)
+            row = counts.get(group)
+            if row is None:
+                row = counts[group] = [0, 0, 0, 0, 0, 0]
+            row[0] += n
+            if pageview:
+                row[1] += n
+            part = parts.get((dim, value))
+            key = base ^ (part_of(dim, value) if part is None else part)
+            if key not in touches:
+                touches[key] = group
+    return Folded(counts, touches, sessions, max(event.ts for event in events))
+
+
+def write(conn: sqlite3.Connection, folded: Folded, prune: bool) -> None:
+    """Apply a folded batch to the rollup tables (inside the append's transaction: the stored session
+    states and first touches it reads decide what the batch adds)."""
+    counts = folded.counts
+    _fold_sessions(conn, folded.sessions, counts)
+    known = _known_touches(conn, list(folded.touches))
+    fresh = [(key, group) for key, group in folded.touches.items() if key not in known]
     for _, group in fresh:
         counts[group][5] += 1
     conn.executemany(
@@ -162,9 +208,8 @@ def apply(conn: sqlite3.Connection, events: list[Event], prune: bool, keys: Touc
         [(*group, v[0], v[1], v[5], v[2], v[3], v[4]) for group, v in counts.items()],
     )
     if prune:
-        newest = max(event.ts for event in events)
-        conn.execute("DELETE FROM rollup_seen WHERE day < ?", ((newest - KEEP_MS) // DAY_MS,))
-        conn.execute("DELETE FROM rollup_sessions WHERE last_ts < ?", (newest - KEEP_MS,))
+        conn.execute("DELETE FROM rollup_seen WHERE day < ?", ((folded.newest - KEEP_MS) // DAY_MS,))
+        conn.execute("DELETE FROM rollup_sessions WHERE last_ts < ?", (folded.newest - KEEP_MS,))
 
 
 def _known_touches(conn: sqlite3.Connection, keys: list[int]) -> set[int]:
