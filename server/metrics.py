@@ -34,6 +34,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
+from server.loop_lag import LAG_BUCKETS
+
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
@@ -192,6 +194,13 @@ class Metrics:
         self.live_dropped = Counter(
             "eddy_live_dashboards_dropped_total",
             "Live dashboards closed because they could not keep up (close code 4408)",
+            registry=self.registry,
+        )
+        # Fed by server/loop_lag.py: how late the IOLoop runs a callback (a stall delays every request).
+        self.ioloop_lag = Histogram(
+            "eddy_ioloop_lag_seconds",
+            "How much later than scheduled the IOLoop ran a periodic callback",
+            buckets=LAG_BUCKETS,
             registry=self.registry,
         )
         for outcome in ("delivered", "retried", "failed"):

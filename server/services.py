@@ -17,6 +17,7 @@ from domain.user_metrics.service import UserMetrics
 from domain.visitors_now import VisitorsNowSeries
 from server.config import Config
 from server.context import AppContext
+from server.loop_lag import LoopLagMonitor
 from server.metrics import Metrics
 from server.secrets import Secrets
 from storage.factory import build_stores
@@ -50,7 +51,9 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
         ),
     )
     # Components start in this order after the stores open, and stop in reverse before they close.
-    ctx.components.extend([ctx.bearer, ctx.keys, ctx.accounts.hasher])
+    ctx.components.extend([ctx.bearer, ctx.keys, ctx.accounts.hasher, ctx.websockets])
+    # A revoked session (logout, password change, refresh reuse) closes its open dashboards at once.
+    ctx.bearer.revocation_listeners.append(ctx.sockets.end_sessions)
     ctx.live = LiveService(
         stores,
         on_failure=lambda part: ctx.metrics.store_errors.labels(part).inc(),
@@ -76,6 +79,7 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     )
     ctx.event_listeners.append(visitors_now.on_events)
     ctx.components.append(visitors_now)
+    ctx.components.append(LoopLagMonitor(ctx.metrics.ioloop_lag))
     # Analytics queries: answers cached per site version; each durable batch bumps its sites' versions.
     ctx.stats = StatsService(stores.events, StatsCache(stores.kv))
     bumper = VersionBumper(ctx.stats.cache)

@@ -15,6 +15,7 @@ from tornado.web import Application
 from server.app import make_app
 from server.context import AppContext
 from server.runner import make_http_server
+from tests.support import figures
 from tests.support.api import Api
 from tests.support.app import make_test_context
 from tests.support.redis_server import RedisServer
@@ -30,6 +31,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if MONGODB_URI:
         return ["mongodb: MONGODB_URI is set; MongoDB legs run"]
     return [f"mongodb: SKIPPED LEGS - {MONGO_SKIP_REASON}"]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures the reliability tests recorded in this run (tests/support/figures.py)."""
+    lines = figures.summary()
+    if lines:
+        terminalreporter.section("reliability figures (also in reliability/results/)")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

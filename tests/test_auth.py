@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import jwt
+import pytest
 
 from tests.support.accounts import PASSWORD, register, unique_email
 from tests.support.modes import both_modes as app_config  # noqa: F401
@@ -43,6 +44,7 @@ async def test_register_conflict_and_validation(api: Any) -> None:
     assert not_json.status == 400 and not_json.error_code == "invalid_json"
 
 
+@pytest.mark.reliability
 async def test_unknown_email_and_wrong_password_answer_alike(api: Any) -> None:
     email = unique_email()
     await register(api, email)
@@ -53,6 +55,7 @@ async def test_unknown_email_and_wrong_password_answer_alike(api: Any) -> None:
     assert wrong.json["error"]["code"] == "invalid_credentials"
 
 
+@pytest.mark.reliability
 async def test_refresh_rotates_and_logout_ends_the_session(api: Any) -> None:
     first = await register(api)
     refreshed = await api.post(f"{AUTH}/refresh", json={"refresh_token": first["refresh_token"]})
@@ -70,6 +73,7 @@ async def test_refresh_rotates_and_logout_ends_the_session(api: Any) -> None:
     assert garbage.status == 401
 
 
+@pytest.mark.reliability
 async def test_spent_refresh_token_revokes_the_family(api: Any) -> None:
     first = await register(api)
     second = await api.post(f"{AUTH}/refresh", json={"refresh_token": first["refresh_token"]})
@@ -82,6 +86,7 @@ async def test_spent_refresh_token_revokes_the_family(api: Any) -> None:
     assert later.status == 401
 
 
+@pytest.mark.reliability
 async def test_parallel_refreshes_of_one_token_succeed_once(api: Any) -> None:
     first = await register(api)
     answers = await asyncio.gather(
@@ -92,6 +97,7 @@ async def test_parallel_refreshes_of_one_token_succeed_once(api: Any) -> None:
     assert statuses.count(401) == 7, statuses
 
 
+@pytest.mark.reliability
 async def test_password_change_ends_other_sessions(api: Any) -> None:
     email = unique_email()
     first = await register(api, email)
@@ -118,6 +124,7 @@ async def test_password_change_ends_other_sessions(api: Any) -> None:
     assert new.status == 200
 
 
+@pytest.mark.reliability
 async def test_long_and_odd_passwords_work(api: Any) -> None:
     # Over bcrypt's 72 bytes: pre-hashed, so the whole password counts (never truncated, never a 500).
     long_password = "ü" * 60 + "tail-A"
@@ -142,6 +149,7 @@ async def test_me_needs_a_token(api: Any) -> None:
     assert (await api.post(f"{AUTH}/password", json={})).status == 401
 
 
+@pytest.mark.reliability
 async def test_session_has_an_absolute_lifetime(api: Any, ctx: Any) -> None:
     first = await register(api)
     family = jwt.decode(first["refresh_token"], options={"verify_signature": False})["fam"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+import pytest
 
 from domain.accounts.passwords import hash_cost
 from domain.accounts.throttle import Limit
@@ -25,6 +26,7 @@ def _retry_after(answer: Any) -> int:
     return value
 
 
+@pytest.mark.reliability
 async def test_brute_force_on_one_account_is_throttled(api: Any, ctx: Any) -> None:
     email = unique_email()
     await register(api, email)
@@ -42,6 +44,7 @@ async def test_brute_force_on_one_account_is_throttled(api: Any, ctx: Any) -> No
     assert right.status == 429
 
 
+@pytest.mark.reliability
 async def test_many_accounts_from_one_ip_are_throttled(api: Any, ctx: Any) -> None:
     ctx.accounts.throttle.login_ip = Limit(4, 60.0)
     answers = [
@@ -51,6 +54,7 @@ async def test_many_accounts_from_one_ip_are_throttled(api: Any, ctx: Any) -> No
     assert _retry_after(answers[-1]) <= 63
 
 
+@pytest.mark.reliability
 async def test_registrations_from_one_ip_are_throttled(api: Any, ctx: Any) -> None:
     ctx.accounts.throttle.register_ip = Limit(2, 60.0)
     await register(api)
@@ -69,6 +73,7 @@ async def test_api_rate_limit_is_per_user(api: Any, ctx: Any) -> None:
     assert (await api.get("/api/v1/auth/me", token=second)).status == 200
 
 
+@pytest.mark.reliability
 async def test_stored_password_hash_is_bcrypt_cost_12_or_more(api: Any, ctx: Any) -> None:
     created = await register(api)
     user = await ctx.stores.docs.get("users", created["user"]["id"])
@@ -77,6 +82,7 @@ async def test_stored_password_hash_is_bcrypt_cost_12_or_more(api: Any, ctx: Any
     assert PASSWORD not in str(user)
 
 
+@pytest.mark.reliability
 async def test_embedded_store_dump_holds_no_secret_key(api: Any, ctx: Any, data_dir: Path) -> None:
     token = (await register(api))["access_token"]
     site = await make_site(api, token)
@@ -96,6 +102,7 @@ async def test_embedded_store_dump_holds_no_secret_key(api: Any, ctx: Any, data_
     assert PASSWORD.encode() not in raw
 
 
+@pytest.mark.reliability
 async def test_login_does_not_block_the_ioloop(api: Any) -> None:
     email = unique_email()
     await register(api, email)

@@ -80,6 +80,7 @@ async def test_control_token_made_the_same_way_is_accepted(api: Any, ctx: Any) -
     assert (await api.get(ME, token=good)).status == 200
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("case", sorted(CASES))
 async def test_forged_or_invalid_access_tokens_are_refused(api: Any, ctx: Any, case: str) -> None:
     _created, sub, sid = await _identity(api)
@@ -89,6 +90,7 @@ async def test_forged_or_invalid_access_tokens_are_refused(api: Any, ctx: Any, c
     assert answer.error_code == "invalid_token"
 
 
+@pytest.mark.reliability
 async def test_refresh_token_is_not_an_access_token(api: Any) -> None:
     created = await register(api)
     assert (await api.get(ME, token=created["refresh_token"])).status == 401
@@ -97,6 +99,7 @@ async def test_refresh_token_is_not_an_access_token(api: Any) -> None:
     assert swapped.status == 401
 
 
+@pytest.mark.reliability
 async def test_token_of_an_unknown_session_is_refused(api: Any, ctx: Any) -> None:
     _created, sub, _sid = await _identity(api)
     token = jwt.encode(_claims(sub, "no-such-session"), ctx.secrets.jwt_key, algorithm="HS256")

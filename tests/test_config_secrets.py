@@ -43,6 +43,7 @@ def test_bad_process_count_is_refused() -> None:
         load_config(["--processes", "0"], env={})
 
 
+@pytest.mark.reliability
 def test_secrets_are_generated_once_with_0600(tmp_path: Path) -> None:
     first = load_or_create_secrets(tmp_path, env={})
     path = tmp_path / "secrets.json"
@@ -53,6 +54,7 @@ def test_secrets_are_generated_once_with_0600(tmp_path: Path) -> None:
     assert other.jwt_key != first.jwt_key
 
 
+@pytest.mark.reliability
 def test_secrets_from_env_override_and_are_checked(tmp_path: Path) -> None:
     key = "A" * 43  # 32 bytes of url-safe base64
     secrets = load_or_create_secrets(tmp_path, env={"EDDY_JWT_SECRET": key})

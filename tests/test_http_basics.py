@@ -37,6 +37,7 @@ class TestReadyzWithRedisDown:
     def app_config(self) -> dict[str, Any]:
         return {"redis_url": f"redis://127.0.0.1:{free_port()}/0"}
 
+    @pytest.mark.reliability
     async def test_503_names_the_dependency(self, api: Api) -> None:
         answer = await api.get("/readyz")
         assert answer.status == 503
@@ -92,6 +93,7 @@ async def raw_exchange(port: int, request: bytes, body_chunks: int = 0) -> bytes
         writer.close()
 
 
+@pytest.mark.reliability
 async def test_declared_oversize_body_is_413_without_reading_it(
     http_server: Any, http_server_port: Any
 ) -> None:
@@ -106,6 +108,7 @@ async def test_declared_oversize_body_is_413_without_reading_it(
     assert b'"payload_too_large"' in body
 
 
+@pytest.mark.reliability
 async def test_chunked_oversize_body_is_cut_off(http_server: Any, http_server_port: Any, api: Api) -> None:
     chunk = b"x" * 65536
     request = b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -116,6 +119,7 @@ async def test_chunked_oversize_body_is_cut_off(http_server: Any, http_server_po
     assert (await api.get("/healthz")).status == 200
 
 
+@pytest.mark.reliability
 async def test_metrics_exposition(api: Api) -> None:
     await api.get("/healthz")
     answer = await api.get("/metrics", expect_json=False)
@@ -130,6 +134,7 @@ class TestMetricsToken:
     def app_config(self) -> dict[str, Any]:
         return {"metrics_token": "s3cret-token"}
 
+    @pytest.mark.reliability
     async def test_bearer_required(self, api: Api) -> None:
         assert (await api.get("/metrics")).status == 401
         assert (await api.get("/metrics", token="wrong")).status == 401

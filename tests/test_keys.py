@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from domain.accounts.keys import looks_like_key
 from tests.support.accounts import make_key, make_site, signup
 from tests.support.modes import both_modes as app_config  # noqa: F401
@@ -49,6 +51,7 @@ async def test_create_validation(api: Any) -> None:
     assert (await api.get(path, token=token)).json["keys"] == []
 
 
+@pytest.mark.reliability
 async def test_deactivate_reactivate_rename(api: Any, ctx: Any) -> None:
     token, site_id = await _site(api)
     key = await make_key(api, token, site_id, "secret")
@@ -63,6 +66,7 @@ async def test_deactivate_reactivate_rename(api: Any, ctx: Any) -> None:
     assert (await api.patch(path, json={"kind": "public"}, token=token)).status == 422
 
 
+@pytest.mark.reliability
 async def test_rotate_and_delete(api: Any, ctx: Any) -> None:
     token, site_id = await _site(api)
     key = await make_key(api, token, site_id, "public")
@@ -82,6 +86,7 @@ async def test_rotate_and_delete(api: Any, ctx: Any) -> None:
     assert missing.status == 404
 
 
+@pytest.mark.reliability
 async def test_expired_key_fails(api: Any, ctx: Any) -> None:
     token, site_id = await _site(api)
     key = await make_key(api, token, site_id, "secret", expires_in_days=1)

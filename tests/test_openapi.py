@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 import handlers
 from handlers.openapi import AUTH_SCHEMES, build_spec, collect_operations
 from handlers.policy import policy_of
@@ -62,6 +64,7 @@ async def test_openapi_json_is_served(api: Any) -> None:
     assert "/api/openapi.json" in answer.json["paths"]
 
 
+@pytest.mark.reliability
 async def test_docs_page_has_no_inline_script_and_its_assets_load(api: Any) -> None:
     page = await api.get("/api/docs", expect_json=False)
     assert page.status == 200

@@ -27,6 +27,7 @@ def promtool_check(text: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.reliability
 async def test_promtool_accepts_a_scrape_after_mixed_traffic(ctx: AppContext, api: Api) -> None:
     await mixed_traffic(ctx, api)
     answer = await api.get("/metrics", expect_json=False)

@@ -16,6 +16,7 @@ TOOL_CRASH = re.compile(r"SystemError: AST constructor recursion depth mismatch"
 FINDING = re.compile(r"(?i)failure|\d+ failed")
 
 
+@pytest.mark.reliability
 @pytest.mark.slow
 @pytest.mark.timeout(330)
 def test_schemathesis_finds_no_failures(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from storage.ports import EventFilter
 from storage.records import Event
 from tests.support.accounts import add_member, make_key, make_site, register, signup, unique_email
@@ -55,6 +57,7 @@ async def test_validation_failures(api: Any) -> None:
     assert (await api.get(SITES, token=token)).json["sites"] == []
 
 
+@pytest.mark.reliability
 async def test_mass_assignment_is_rejected(api: Any) -> None:
     token = await signup(api)
     other = (await register(api))["user"]["id"]
@@ -72,6 +75,7 @@ async def test_mass_assignment_is_rejected(api: Any) -> None:
     assert (await api.get(f"{SITES}/{site['id']}", token=token)).json["site"]["owner_id"] != other
 
 
+@pytest.mark.reliability
 async def test_operator_injection_is_refused(api: Any) -> None:
     token = await signup(api)
     site = await make_site(api, token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from tests.browser.conftest import DESKTOP_USER_AGENT
@@ -40,6 +41,7 @@ def _assert_inert(page: Page, dialogs: list[str]) -> None:
     assert schemes and set(schemes) <= {"http:", "https:"}, schemes
 
 
+@pytest.mark.reliability
 def test_script_urls_and_markup_props_render_as_text(
     page: Page, eddy_server: EddyProcess, eddy_api: SyncApi, customer_site: CustomerSite
 ) -> None:
@@ -97,6 +99,7 @@ def test_script_urls_and_markup_props_render_as_text(
     assert not [href for href in hrefs if "javascript" in href.lower()]
 
 
+@pytest.mark.reliability
 def test_the_dom_helpers_refuse_script_urls_inline_styles_and_string_handlers(
     page: Page, eddy_server: EddyProcess
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from storage.ports import EventFilter
 from storage.records import Event
 
@@ -60,6 +62,7 @@ async def test_append_then_read_roundtrip(events: Any) -> None:
     assert got == [full, ev(2)]
 
 
+@pytest.mark.reliability
 async def test_duplicate_ids_are_stored_once(events: Any) -> None:
     assert await events.append([ev(1), ev(2), ev(2)]) == 2
     assert await events.append([ev(1), ev(3)]) == 1

@@ -27,6 +27,7 @@ def browser(key: str | None = None, origin: str = ORIGIN, ua: str = BROWSER_UA) 
     return headers
 
 
+@pytest.mark.reliability
 async def test_beacon_is_stored_enriched(api: Api, ctx: AppContext) -> None:
     site = await api_site_keys(api)
     key = SiteKey(site.site_id, site.public["id"], site.public["key"])
@@ -80,6 +81,7 @@ async def test_text_plain_beacon_with_key_in_body(api: Api, ctx: AppContext) -> 
     assert await stored_count(ctx, key.site_id) == 1
 
 
+@pytest.mark.reliability
 async def test_cors_preflight(api: Api) -> None:
     answer = await api.request(
         "OPTIONS",
@@ -94,6 +96,7 @@ async def test_cors_preflight(api: Api) -> None:
     assert "Access-Control-Allow-Credentials" not in answer.headers
 
 
+@pytest.mark.reliability
 async def test_duplicate_ids_are_stored_once(api: Api, ctx: AppContext) -> None:
     key = await make_site_key(ctx, "secret")
     batch = {"events": [{"name": "order", "id": f"order-{i}"} for i in range(3)]}
@@ -137,6 +140,7 @@ BAD_BODIES: list[tuple[str, bytes, int]] = [
 ]
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize(("case", "body", "status"), BAD_BODIES, ids=[case for case, _, _ in BAD_BODIES])
 async def test_bad_bodies_are_refused_and_nothing_is_stored(
     api: Api, ctx: AppContext, case: str, body: bytes, status: int
@@ -150,6 +154,7 @@ async def test_bad_bodies_are_refused_and_nothing_is_stored(
     assert dropped(ctx, "invalid") >= 1
 
 
+@pytest.mark.reliability
 async def test_unsupported_media_type(api: Api, ctx: AppContext) -> None:
     key = await make_site_key(ctx)
     headers = {**browser(key.value), "Content-Type": "application/x-www-form-urlencoded"}
@@ -158,6 +163,7 @@ async def test_unsupported_media_type(api: Api, ctx: AppContext) -> None:
     assert await stored_count(ctx, key.site_id) == 0
 
 
+@pytest.mark.reliability
 async def test_oversize_body_is_413(api: Api, ctx: AppContext) -> None:
     key = await make_site_key(ctx)
     body = b'{"name":"x","title":"' + b"a" * (1024 * 1024) + b'"}'
@@ -166,6 +172,7 @@ async def test_oversize_body_is_413(api: Api, ctx: AppContext) -> None:
     assert await stored_count(ctx, key.site_id) == 0
 
 
+@pytest.mark.reliability
 async def test_key_failures(api: Api, ctx: AppContext) -> None:
     site = await api_site_keys(api)
     public, secret = site.public["key"], site.secret["key"]
@@ -196,6 +203,7 @@ async def test_key_failures(api: Api, ctx: AppContext) -> None:
     assert (await api.post(PATH, json=event, headers={"X-Api-Key": secret})).status == 202
 
 
+@pytest.mark.reliability
 async def test_bots_are_dropped_and_counted(api: Api, ctx: AppContext) -> None:
     key = await make_site_key(ctx)
     bots = [
@@ -213,6 +221,7 @@ async def test_bots_are_dropped_and_counted(api: Api, ctx: AppContext) -> None:
     assert dropped(ctx, "bot") == 2 * len(bots)
 
 
+@pytest.mark.reliability
 async def test_spam_referrers_and_unsafe_urls(api: Api, ctx: AppContext) -> None:
     key = await make_site_key(ctx)
     events = [
@@ -226,6 +235,7 @@ async def test_spam_referrers_and_unsafe_urls(api: Api, ctx: AppContext) -> None
     assert dropped(ctx, "spam_referrer") == 1
 
 
+@pytest.mark.reliability
 async def test_timestamps_iso_and_clamped(api: Api, ctx: AppContext) -> None:
     key = await make_site_key(ctx)
     now_ms = int(time.time() * 1000)
@@ -242,6 +252,7 @@ async def test_timestamps_iso_and_clamped(api: Api, ctx: AppContext) -> None:
     assert rows["past"] == now_ms - 3_600_000
 
 
+@pytest.mark.reliability
 async def test_rate_limits_per_key(api: Api, ctx: AppContext) -> None:
     key = await make_site_key(ctx)
     ctx.ingest.limits = IngestLimits(per_key=2, per_site=100)
@@ -256,6 +267,7 @@ async def test_rate_limits_per_key(api: Api, ctx: AppContext) -> None:
     assert dropped(ctx, "rate_limited") >= 1
 
 
+@pytest.mark.reliability
 async def test_store_down_answers_503_and_loses_nothing_acknowledged(api: Api, ctx: AppContext) -> None:
     key = await make_site_key(ctx, "secret")
     headers = {"X-Api-Key": key.value, "User-Agent": "backend"}
@@ -274,6 +286,7 @@ async def test_store_down_answers_503_and_loses_nothing_acknowledged(api: Api, c
     assert dropped(ctx, "unavailable") == 1
 
 
+@pytest.mark.reliability
 async def test_ingest_series_are_exported(api: Api, ctx: AppContext) -> None:
     key = await make_site_key(ctx)
     await api.post(PATH, json=_event(), headers=browser(key.value))

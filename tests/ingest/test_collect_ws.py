@@ -54,6 +54,7 @@ async def test_public_key_stream_is_acked_after_storing(
     conn.close()
 
 
+@pytest.mark.reliability
 async def test_invalid_messages_are_nacked_and_store_nothing(
     http_server: Any, ctx: AppContext, ws_url: str
 ) -> None:
@@ -79,6 +80,7 @@ async def test_invalid_messages_are_nacked_and_store_nothing(
     conn.close()
 
 
+@pytest.mark.reliability
 async def test_origin_and_key_checks_before_upgrade(api: Api, ctx: AppContext, ws_url: str) -> None:
     site = await api_site_keys(api)
     public, secret = site.public["key"], site.secret["key"]
@@ -101,6 +103,7 @@ async def test_origin_and_key_checks_before_upgrade(api: Api, ctx: AppContext, w
     conn.close()
 
 
+@pytest.mark.reliability
 async def test_oversize_message_closes_1009(http_server: Any, ctx: AppContext, ws_url: str) -> None:
     key = await make_site_key(ctx)
     conn = await connect(f"{ws_url}?k={key.value}", {"Origin": ORIGIN, "User-Agent": BROWSER_UA})
@@ -112,6 +115,7 @@ async def test_oversize_message_closes_1009(http_server: Any, ctx: AppContext, w
     conn.close()
 
 
+@pytest.mark.reliability
 async def test_per_connection_rate_limit(
     http_server: Any, ctx: AppContext, ws_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -127,6 +131,7 @@ async def test_per_connection_rate_limit(
     conn.close()
 
 
+@pytest.mark.reliability
 async def test_store_down_nacks_with_retry_after(http_server: Any, ctx: AppContext, ws_url: str) -> None:
     key = await make_site_key(ctx, "secret")
     conn = await connect(ws_url, {"X-Api-Key": key.value})
@@ -142,6 +147,7 @@ async def test_store_down_nacks_with_retry_after(http_server: Any, ctx: AppConte
     conn.close()
 
 
+@pytest.mark.reliability
 async def test_per_ip_connection_cap(http_server: Any, ctx: AppContext, ws_url: str) -> None:
     key = await make_site_key(ctx)
     ctx.sockets.per_ip_limit = 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,12 +45,14 @@ def _check(body: bytes) -> None:
             assert error.status == 422
 
 
+@pytest.mark.reliability
 @settings(max_examples=200, deadline=None)
 @given(JSON)
 def test_any_json_value(value: object) -> None:
     _check(orjson.dumps(value))
 
 
+@pytest.mark.reliability
 @settings(max_examples=120, deadline=None)
 @given(EVENTISH, st.lists(EVENTISH, max_size=4))
 def test_event_shaped_objects(top: dict[str, object], batch: list[dict[str, object]]) -> None:
@@ -61,12 +64,14 @@ def test_event_shaped_objects(top: dict[str, object], batch: list[dict[str, obje
         assert 400 <= error.status < 500
 
 
+@pytest.mark.reliability
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes(body: bytes) -> None:
     _check(body)
 
 
+@pytest.mark.reliability
 def test_numbers_beyond_64_bits_are_refused() -> None:
     _check(b'{"name":"x","props":{"a":123456789012345678901234567890}}')
     _check(b'{"name":"x","ts":123456789012345678901234567890}')

@@ -18,10 +18,11 @@ import orjson
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
+from tests.support import figures
 from tests.support.eddy_process import EddyProcess
 from tests.support.sync_api import SyncApi
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 CLIENTS = 6
 BATCH = 25
@@ -125,7 +126,17 @@ def test_kill9_under_load_loses_no_acknowledged_event(tmp_path: Path, processes:
     rows = stored_ids(data_dir, site_id)
     stored = set(rows)
     lost = acked - stored
-    print(f"kill -9: sent {len(sent)}, acknowledged {len(acked)}, stored {len(stored)}, lost {len(lost)}")
+    figures.record(
+        "kill9",
+        {
+            "sent": len(sent),
+            "acknowledged": len(acked),
+            "stored": len(stored),
+            "duplicated": len(rows) - len(stored),
+            "acknowledged_but_lost": len(lost),
+            "stored_not_acknowledged": len(stored - acked),
+        },
+    )
     assert len(rows) == len(stored), "an event was stored twice"
     assert stored <= sent
     assert not lost, f"{len(lost)} acknowledged events lost, e.g. {sorted(lost)[:5]}"
@@ -137,10 +148,22 @@ def test_sigterm_under_load_flushes_and_exits_cleanly(tmp_path: Path, processes:
     processes.append(eddy)
     eddy.start()
     site_id, key = secret_key(eddy.url)
+    signalled = time.monotonic() + KILL_AFTER_S
     acked, sent = load_then_signal(eddy, key, signal.SIGTERM)
     assert eddy.wait(30) == 0, eddy.log()
+    exit_s = time.monotonic() - signalled
     rows = stored_ids(data_dir, site_id)
     stored = set(rows)
-    print(f"SIGTERM: sent {len(sent)}, acknowledged {len(acked)}, stored {len(stored)}")
+    figures.record(
+        "sigterm",
+        {
+            "sent": len(sent),
+            "acknowledged": len(acked),
+            "stored": len(stored),
+            "duplicated": len(rows) - len(stored),
+            "acknowledged_but_lost": len(acked - stored),
+            "exit_after_signal_s": round(exit_s, 2),
+        },
+    )
     assert len(rows) == len(stored)
     assert acked <= stored <= sent

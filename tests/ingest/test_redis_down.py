@@ -4,6 +4,8 @@ hourly ones; everything recovers when Redis returns, without a restart."""
 
 from __future__ import annotations
 
+import pytest
+
 from domain.ingest.pipeline import IngestLimits
 from server.context import AppContext
 from tests.ingest.helpers import stored, stored_count
@@ -16,6 +18,7 @@ PATH = "/api/v1/collect"
 HEADERS = {"Origin": ORIGIN, "User-Agent": BROWSER_UA}
 
 
+@pytest.mark.reliability
 async def test_rate_limits_and_sessions_live_in_redis(api: Api, ctx: AppContext) -> None:
     assert ctx.stores.kinds["kv"] == "redis"
     key = await make_site_key(ctx)
@@ -31,6 +34,7 @@ async def test_rate_limits_and_sessions_live_in_redis(api: Api, ctx: AppContext)
     assert 429 in [answer.status for answer in answers]
 
 
+@pytest.mark.reliability
 async def test_redis_down_fails_open_and_recovers(
     api: Api, ctx: AppContext, redis_back_up: RedisServer
 ) -> None:

@@ -59,6 +59,7 @@ async def test_waiters_of_a_batch_are_released_together(ctx: AppContext) -> None
     await writer.stop()
 
 
+@pytest.mark.reliability
 async def test_queue_is_bounded(ctx: AppContext) -> None:
     store = GatedStore(ctx.stores.events)
     writer = GroupCommitWriter(store, ctx.metrics, [], max_delay=0, max_pending=10)
@@ -79,6 +80,7 @@ async def test_queue_is_bounded(ctx: AppContext) -> None:
     await writer.stop()
 
 
+@pytest.mark.reliability
 async def test_stop_flushes_everything_queued(ctx: AppContext) -> None:
     writer = GroupCommitWriter(ctx.stores.events, ctx.metrics, [], max_delay=0.05, max_batch=100)
     await writer.start()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 
 from domain.live.messages import channel_for, visitors_key
 from server.context import AppContext
@@ -51,6 +52,7 @@ async def test_deltas_travel_over_redis_and_visitors_are_shared(
         await observer.close()
 
 
+@pytest.mark.reliability
 async def test_redis_restart_mid_stream(
     ctx: AppContext, port: int, api: Any, redis_back_up: RedisServer, unique_prefix: str
 ) -> None:

@@ -90,6 +90,7 @@ async def test_a_team_member_may_watch(ctx: AppContext, port: int) -> None:
     conn.close()
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize(
     ("first_message", "code"),
     [({}, 4401), ({"token": ""}, 4401), ({"token": "not.a.jwt"}, 4401), ({"token": 5}, 4401)],
@@ -155,6 +156,7 @@ async def test_a_revoked_session_closes_with_4401(ctx: AppContext, port: int) ->
     assert (await _closed_with(conn))[0] == 4401
 
 
+@pytest.mark.reliability
 async def test_silence_after_connecting_closes_with_4401(
     ctx: AppContext, port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -171,6 +173,7 @@ async def test_missing_site_id_closes_with_4400(ctx: AppContext, port: int) -> N
     assert (await _closed_with(conn))[0] == 4400
 
 
+@pytest.mark.reliability
 async def test_foreign_origin_is_refused_before_the_upgrade(ctx: AppContext, port: int) -> None:
     owner = await make_viewer(ctx)
     site_id = await make_owned_site(ctx, owner)
@@ -241,6 +244,7 @@ async def test_non_json_messages_close_with_4400(ctx: AppContext, port: int) -> 
     assert (await _closed_with(conn))[0] == 4400
 
 
+@pytest.mark.reliability
 async def test_per_address_cap(ctx: AppContext, port: int) -> None:
     ctx.sockets.per_ip_limit = 1
     owner = await make_viewer(ctx)
@@ -252,6 +256,7 @@ async def test_per_address_cap(ctx: AppContext, port: int) -> None:
     first.close()
 
 
+@pytest.mark.reliability
 async def test_a_slow_dashboard_is_dropped_with_4408(ctx: AppContext, port: int) -> None:
     assert ctx.live is not None
     ctx.live.publisher.min_interval = 0.0  # publish every batch: fill the socket quickly
@@ -340,6 +345,7 @@ async def test_sse_stream_sends_the_same_messages(ctx: AppContext, port: int, ap
     await until(lambda: ctx.live is not None and ctx.live.hub.watched_sites() == [])
 
 
+@pytest.mark.reliability
 async def test_shutdown_closes_every_dashboard(ctx: AppContext, port: int) -> None:
     owner = await make_viewer(ctx)
     site_id = await make_owned_site(ctx, owner)
