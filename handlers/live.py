@@ -12,10 +12,15 @@ Websocket protocol:
    snapshot follows); `{"token": ...}` renews the authentication before the access token expires.
 
 Close codes (application range, each with a reason text):
-  4400 malformed message or missing site_id     4401 no token, bad or expired token, or none in time
-  4403 the user's role on the site is too low   4404 no such site, or not visible to this user
-  4408 too slow: messages piled up (dropped)     4429 too many connections from this address
-  1001 server shutting down                     1009 message too big
+  4400 malformed message or missing site_id     4401 no token, bad or expired token, none in time, or
+  4403 the user's role on the site is too low        the session was revoked (logout, password change)
+  4404 no such site, or not visible to this user 4408 too slow: messages piled up (dropped)
+  4429 too many connections from this address
+  1001 server shutting down, or no pong in time 1002 broken framing (e.g. an unmasked client frame)
+  1007 text that is not UTF-8                   1009 message too big
+
+After the 101 the connection is served by `server/websocket.py` (a lean RFC 6455 protocol: one slotted
+object per dashboard, pings and deadlines from one process-wide sweep), not by Tornado's websocket.
 
 The SSE stream sends the same messages as `event: snapshot` / `event: tick` with the JSON as `data:`.
 It takes the access token in the `Authorization` header (fetch-based EventSource clients can send it),
@@ -38,7 +43,6 @@ import msgspec
 import orjson
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
-from tornado.websocket import WebSocketHandler
 
 from domain.errors import DomainError, Forbidden, NotFound, Unauthorized
 from domain.live.service import LiveService
@@ -48,11 +52,14 @@ from handlers.base import ApiHandler, BaseHandler
 from handlers.errors import ApiError
 from handlers.openapi import Operation
 from handlers.policy import declare
+from server.context import AppContext
+from server.websocket import WebSocket, take_over
 
 log = logging.getLogger("eddy.live")
 
 AUTH_TIMEOUT_S = 5.0
-MAX_CLIENT_MESSAGE = 4096
+MAX_CLIENT_MESSAGE = 4096  # characters: longer messages close with 4400
+MAX_FRAMED_MESSAGE = 64 * 1024  # bytes: longer ones close with 1009 before they are buffered
 SSE_HEARTBEAT_S = 15.0
 _SITE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -63,6 +70,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_TOO_BIG = 1009
+CLOSE_UNAVAILABLE = 1013
 
 
 def _origin(url: str) -> str:
@@ -100,79 +108,65 @@ def _live(handler: BaseHandler) -> LiveService:
     return live
 
 
-class LiveSocketHandler(WebSocketHandler, BaseHandler):
-    """One dashboard's websocket."""
+class LiveSocket(WebSocket):
+    """One dashboard's websocket once upgraded: authentication, the stream of its site, and the close
+    codes above. `ShareLiveSocket` (handlers/share.py) changes only how the first message authenticates."""
 
-    def initialize(self) -> None:
-        self.site_id = ""
+    __slots__ = ("_admitted", "ctx", "ip", "session", "site_id", "stream", "user_id")
+
+    def __init__(self, ctx: AppContext, ip: str, site_id: str) -> None:
+        super().__init__(ctx.websockets, MAX_FRAMED_MESSAGE)
+        self.ctx = ctx
+        self.ip = ip
+        self.site_id = site_id
         self.user_id = ""
+        self.session = ""  # the sign-in session (refresh family) of the token; its revocation closes us
         self.stream: LiveStream | None = None
         self._admitted = False
-        self._gone = False
-        self._auth_timer: object | None = None
-        self._expiry_timer: object | None = None
 
-    def prepare(self) -> None:
-        # Tornado waves through an Origin equal to the Host header on its own; with --public-url set only
-        # that origin is Eddy's, so check every Origin here, before the upgrade.
-        origin = self.request.headers.get("Origin")
-        if origin is not None and not self.check_origin(origin):
-            self.set_status(403)
-            self.finish("Cross origin websockets not allowed")
+    def refusal(self) -> str | None:
+        """Why the request cannot be served (closed with 4400), checked once admitted."""
+        return None if _SITE_ID.match(self.site_id) else "site_id is required"
 
-    def check_origin(self, origin: str) -> bool:
-        return own_origin(origin, self.ctx.config.public_url, self.request.host)
-
-    def admit(self) -> bool:
-        """Register this socket (per-address cap) and count it; closes it with 4429 when over the cap.
-        Every live socket handler calls this first in `open`."""
-        if not self.ctx.sockets.admit(self, self.request.remote_ip or ""):
+    def on_open(self) -> None:
+        # Register (per-address cap), count, then wait AUTH_TIMEOUT_S for the first message.
+        if not self.ctx.sockets.admit(self, self.ip):
             self.close(CLOSE_TOO_MANY, "too many connections from this address")
-            return False
+            return
         self._admitted = True
         self.ctx.metrics.websocket_connections.labels("live").inc()
-        return True
-
-    @declare("token_in_first_message")
-    def open(self, *args: str, **kwargs: str) -> None:
-        if not self.admit():
+        refusal = self.refusal()
+        if refusal is not None:
+            self.close(CLOSE_BAD_REQUEST, refusal)
             return
-        site_id = self.get_query_argument("site_id", "")
-        if not _SITE_ID.match(site_id):
-            self.close(CLOSE_BAD_REQUEST, "site_id is required")
-            return
-        self.site_id = site_id
-        self._auth_timer = IOLoop.current().call_later(AUTH_TIMEOUT_S, self._auth_timed_out)
+        self.deadline = time.monotonic() + AUTH_TIMEOUT_S
 
-    def _auth_timed_out(self) -> None:
-        self._auth_timer = None
-        if self.stream is None:
-            self.close(CLOSE_UNAUTHORIZED, "no token in time")
+    def on_binary(self, data: bytes) -> None:
+        self.close(CLOSE_BAD_REQUEST, "send small JSON text messages")
 
-    async def on_message(self, message: str | bytes) -> None:
-        if self._gone:
-            return
-        if isinstance(message, bytes) or len(message) > MAX_CLIENT_MESSAGE:
+    def on_text(self, text: str) -> Awaitable[None] | None:
+        if len(text) > MAX_CLIENT_MESSAGE:
             self.close(CLOSE_BAD_REQUEST, "send small JSON text messages")
-            return
+            return None
         try:
-            data = orjson.loads(message)
+            data = orjson.loads(text)
         except orjson.JSONDecodeError:
             self.close(CLOSE_BAD_REQUEST, "messages must be JSON")
-            return
+            return None
         if not isinstance(data, dict):
             self.close(CLOSE_BAD_REQUEST, "messages must be JSON objects")
-            return
+            return None
         if self.stream is None:
-            await self._authenticate(data)
-        elif "token" in data:
-            await self._renew(data)
-        elif "filter" in data:
+            return self._authenticate(data)
+        if "token" in data:
+            return self._renew(data)
+        if "filter" in data:
             self._set_filter(data["filter"])
         else:
             self._send_error("unknown_message", "expected filter or token")
+        return None
 
-    async def _check_token(self, data: dict[str, Any]) -> float | None:
+    async def check_token(self, data: dict[str, Any]) -> float | None:
         """Authenticate and authorise; closes and returns None on failure, else the token's expiry."""
         token = data.get("token")
         if not isinstance(token, str) or not token or len(token) > 2048:
@@ -196,31 +190,34 @@ class LiveSocketHandler(WebSocketHandler, BaseHandler):
             self.close(CLOSE_BAD_REQUEST, error.message)
             return None
         self.user_id = principal.user_id
+        self.session = principal.session
         return token_expiry(token)
 
     async def _authenticate(self, data: dict[str, Any]) -> None:
-        expires_at = await self._check_token(data)
-        if expires_at is None or self._gone:
+        expires_at = await self.check_token(data)
+        if expires_at is None or not self.open:
             return
         try:
             filters = parse_filters(data.get("filter"))
         except DomainError as error:
             self.close(CLOSE_BAD_REQUEST, error.message)
             return
-        self._cancel(self._auth_timer)
-        self._auth_timer = None
         self._arm_expiry(expires_at)
+        live = self.ctx.live
+        if live is None:
+            self.close(CLOSE_UNAVAILABLE, "live dashboards are not running")
+            return
         stream = LiveStream(self.site_id, self, filters)
         self.stream = stream
-        await _live(self).hub.watch(stream)
-        if self._gone:  # the client left while we subscribed
-            _live(self).hub.unwatch(stream)
+        await live.hub.watch(stream)
+        if not self.open:  # the client left while we subscribed
+            live.hub.unwatch(stream)
 
     async def _renew(self, data: dict[str, Any]) -> None:
-        expires_at = await self._check_token(data)
-        if expires_at is not None and not self._gone:
+        expires_at = await self.check_token(data)
+        if expires_at is not None and self.open:
             self._arm_expiry(expires_at)
-            self.write_message(encode({"type": "auth", "expires_at": int(expires_at)}))
+            self.send_text(encode({"type": "auth", "expires_at": int(expires_at)}))
 
     def _set_filter(self, raw: Any) -> None:
         try:
@@ -228,48 +225,64 @@ class LiveSocketHandler(WebSocketHandler, BaseHandler):
         except DomainError as error:
             self._send_error(error.code, error.message, error.fields)
             return
-        if self.stream is not None:
-            _live(self).hub.set_filters(self.stream, filters)
+        if self.stream is not None and self.ctx.live is not None:
+            self.ctx.live.hub.set_filters(self.stream, filters)
 
     def _send_error(self, code: str, message: str, fields: dict[str, str] | None = None) -> None:
         body: dict[str, Any] = {"code": code, "message": message}
         if fields:
             body["fields"] = fields
-        self.write_message(encode({"type": "error", "error": body}))
+        self.send_text(encode({"type": "error", "error": body}))
 
     def _arm_expiry(self, expires_at: float) -> None:
-        self._cancel(self._expiry_timer)
-        delay = max(0.0, expires_at - time.time())
-        self._expiry_timer = IOLoop.current().call_later(delay, self._expired)
+        # the keepalive sweep fires it (no timer per socket)
+        self.deadline = time.monotonic() + max(0.0, expires_at - time.time())
 
-    def _expired(self) -> None:
-        self._expiry_timer = None
+    def on_deadline(self) -> None:
+        if self.stream is None:
+            self.close(CLOSE_UNAUTHORIZED, "no token in time")
+        else:
+            self.expired()
+
+    def expired(self) -> None:
+        """The authentication ran out."""
         self.close(CLOSE_UNAUTHORIZED, "access token expired")
-
-    @staticmethod
-    def _cancel(timer: object | None) -> None:
-        if timer is not None:
-            IOLoop.current().remove_timeout(timer)
 
     # Transport for LiveStream
     def send(self, text: str) -> Awaitable[None] | None:
-        return self.write_message(text)
+        return self.send_text(text)
 
     def drop(self, reason: str) -> None:
         log.info("dropping a slow live dashboard of site %s: %s", self.site_id, reason)
         self.close(CLOSE_TOO_SLOW, reason)
 
-    def on_close(self) -> None:
-        self._gone = True
-        self._cancel(self._auth_timer)
-        self._cancel(self._expiry_timer)
-        self._auth_timer = self._expiry_timer = None
+    def on_closed(self) -> None:
         if self.stream is not None and self.ctx.live is not None:
             self.ctx.live.hub.unwatch(self.stream)
         if self._admitted:
             self._admitted = False
             self.ctx.sockets.discard(self)
             self.ctx.metrics.websocket_connections.labels("live").dec()
+
+
+class LiveSocketHandler(BaseHandler):
+    """`WS /ws/live`: checks the Origin and the upgrade request, answers 101 and hands the connection
+    to a `LiveSocket` (server/websocket.py: no Tornado websocket state is kept per dashboard)."""
+
+    def prepare(self) -> None:
+        # Only Eddy's own dashboard may open one (checked here, before the upgrade).
+        origin = self.request.headers.get("Origin")
+        if origin is not None and not own_origin(origin, self.ctx.config.public_url, self.request.host):
+            self.set_status(403)
+            self.finish("Cross origin websockets not allowed")
+
+    def make_socket(self) -> LiveSocket:
+        """The socket that will serve this connection."""
+        return LiveSocket(self.ctx, self.request.remote_ip or "", self.get_query_argument("site_id", ""))
+
+    @declare("token_in_first_message")
+    async def get(self) -> None:
+        await take_over(self, self.make_socket())
 
 
 class LiveStreamQuery(msgspec.Struct, forbid_unknown_fields=True):
@@ -287,12 +300,14 @@ class LiveEventStreamHandler(ApiHandler):
         super().initialize()
         self._done = asyncio.Event()
         self._stream: LiveStream | None = None
+        self.session = ""
 
     @authenticated
     async def get(self, site_id: str) -> None:
         await self.site_for(site_id, "viewer")
         filters = self._filters()
         live = _live(self)
+        self.session = self.principal.session  # a revoked session ends the stream (SocketRegistry)
         if not self.ctx.sockets.admit(self, self.request.remote_ip or ""):
             raise ApiError(429, "too_many_connections", "too many live connections from this address")
         expires_at = token_expiry(self.request.headers["Authorization"][7:].strip())

@@ -17,16 +17,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
-from tornado.ioloop import IOLoop
 
 from domain.errors import NotFound, Unauthorized
 from domain.share import ShareLinkOut
 from handlers import stats
 from handlers.access import authenticated
 from handlers.base import ApiHandler
-from handlers.live import AUTH_TIMEOUT_S, CLOSE_TOO_MANY, CLOSE_UNAUTHORIZED, LiveSocketHandler
+from handlers.live import CLOSE_UNAUTHORIZED, LiveSocket, LiveSocketHandler
 from handlers.openapi import Operation
 from handlers.policy import declare
+from server.websocket import take_over
 
 F = TypeVar("F", bound=Callable[..., Any])
 # A live socket opened with a share token checks it again this often (a revoked link stops streaming).
@@ -141,21 +141,17 @@ def _shared_stats(handler: type[stats.StatsHandler]) -> type[stats.StatsHandler]
     return Shared
 
 
-class ShareLiveSocketHandler(LiveSocketHandler):
-    """`WS /ws/share/live`: the live stream of the share token's site. First message
-    `{"share_token": ...}` (optionally with `filter`); then the same snapshot and ticks as `/ws/live`.
-    Same origin check and close codes; the link is checked again every SHARE_RECHECK_S."""
+class ShareLiveSocket(LiveSocket):
+    """The live stream of a share token's site: first message `{"share_token": ...}` (optionally with
+    `filter`); then the same snapshot and ticks, close codes and admission as `/ws/live`. The link is
+    checked again every SHARE_RECHECK_S."""
 
-    @declare("share_token_in_first_message")
-    def open(self, *args: str, **kwargs: str) -> None:
-        if not self.ctx.sockets.admit(self, self.request.remote_ip or ""):
-            self.close(CLOSE_TOO_MANY, "too many connections from this address")
-            return
-        self._admitted = True
-        self.ctx.metrics.websocket_connections.labels("live").inc()
-        self._auth_timer = IOLoop.current().call_later(AUTH_TIMEOUT_S, self._auth_timed_out)
+    __slots__ = ()
 
-    async def _check_token(self, data: dict[str, Any]) -> float | None:
+    def refusal(self) -> str | None:
+        return None  # the site comes with the token
+
+    async def check_token(self, data: dict[str, Any]) -> float | None:
         raw = data.get("share_token")
         token = raw if isinstance(raw, str) and len(raw) <= MAX_TOKEN_LENGTH else None
         site = await self.ctx.share.site_for_token(token)
@@ -165,9 +161,19 @@ class ShareLiveSocketHandler(LiveSocketHandler):
         self.site_id = site["id"]
         return time.time() + SHARE_RECHECK_S
 
-    def _expired(self) -> None:
-        self._expiry_timer = None
+    def expired(self) -> None:
         self.close(CLOSE_UNAUTHORIZED, "share link check due: reconnect")
+
+
+class ShareLiveSocketHandler(LiveSocketHandler):
+    """`WS /ws/share/live`: same origin check and upgrade as `/ws/live`, served by a ShareLiveSocket."""
+
+    def make_socket(self) -> LiveSocket:
+        return ShareLiveSocket(self.ctx, self.request.remote_ip or "", "")
+
+    @declare("share_token_in_first_message")
+    async def get(self) -> None:
+        await take_over(self, self.make_socket())
 
 
 _ID = r"([A-Za-z0-9_-]{1,64})"

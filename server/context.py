@@ -23,6 +23,7 @@ from server.config import Config
 from server.metrics import Metrics
 from server.secrets import Secrets
 from server.sockets import SocketRegistry
+from server.websocket import Keepalive
 from storage.ports import Stores
 from storage.records import Event
 
@@ -58,6 +59,8 @@ class AppContext:
     site_access: SiteAccess
     accounts: Accounts
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
+    # pings, pong timeouts and deadlines of every lean websocket (server/websocket.py), in one sweep
+    websockets: Keepalive = field(default_factory=Keepalive)
     event_listeners: list[EventListener] = field(default_factory=list)
     components: list[Component] = field(default_factory=list)
     # The collect pipeline (set by server.services.build_context).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -41,6 +42,16 @@ class SocketRegistry:
             self._per_ip[ip] -= 1
             if self._per_ip[ip] <= 0:
                 del self._per_ip[ip]
+
+    def end_sessions(self, sessions: Sequence[str], code: int = 4401, reason: str = "session ended") -> int:
+        """Close the sockets authenticated by one of these sign-in sessions (each socket's `session`
+        attribute); returns how many."""
+        ended = set(sessions) - {""}
+        sockets = [socket for socket in self._sockets if getattr(socket, "session", "") in ended]
+        for socket in sockets:
+            with contextlib.suppress(Exception):
+                socket.close(code, reason)
+        return len(sockets)
 
     def close_all(self, code: int = 1001, reason: str = "server shutting down") -> int:
         """Start closing every socket; returns how many."""

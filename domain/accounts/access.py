@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from domain.accounts.principals import ROLE_RANK, KeyPrincipal, Role, UserPrincipal
@@ -31,6 +32,8 @@ class BearerAuthenticator:
         self._docs = docs
         self._bus = bus
         self._alive: dict[str, float] = {}  # family id -> cached until (monotonic)
+        # Called with the families revoked in any process (e.g. to close their open dashboards).
+        self.revocation_listeners: list[Callable[[Sequence[str]], None]] = []
 
     async def start(self) -> None:
         """Listen for session revocations from every process."""
@@ -41,13 +44,24 @@ class BearerAuthenticator:
         """Nothing to flush."""
 
     def _on_revoked(self, _channel: str, data: bytes) -> None:
-        for family in data.decode().split(","):
+        families = data.decode().split(",")
+        for family in families:
             self._alive.pop(family, None)
+        self._notify(families)
+
+    def _notify(self, families: Sequence[str]) -> None:
+        for listener in self.revocation_listeners:
+            try:
+                listener(families)
+            except Exception:
+                log.exception("a session revocation listener failed")
 
     async def session_revoked(self, *families: str) -> None:
         """Forget these sessions in every process now."""
         for family in families:
             self._alive.pop(family, None)
+        # here too, not only from the bus: this process acts even while the bus is down
+        self._notify(families)
         if self._bus is not None and families:
             try:
                 await self._bus.publish(SESSION_REVOKED_CHANNEL, ",".join(families).encode())

@@ -1,8 +1,10 @@
 """Two real Eddy processes on one Redis: an event ingested by process A (POST /api/v1/collect) appears on
-a dashboard socket held by process B, with the counts of both processes merged."""
+a dashboard socket held by process B, with the counts of both processes merged; a logout through A
+closes that session's dashboard on B."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import orjson
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
-from tests.support.accounts import make_key, make_site, signup
+from tests.support.accounts import make_key, make_site, register, signup
 from tests.support.api import Api
 from tests.support.eddy_process import EddyProcess
 from tests.support.ingest_sites import BROWSER_UA, ORIGIN
@@ -81,4 +83,23 @@ async def test_an_event_taken_by_one_process_reaches_a_dashboard_on_another(
     tick = await receive_until(conn, lambda m: m["type"] == "tick" and m["recent"], timeout=10)
     assert tick["visitors_now"] == 2
     assert tick["top_pages"] == [{"value": "/pricing", "count": 2}]
+    conn.close()
+
+
+async def test_a_logout_through_one_process_closes_the_sessions_dashboard_on_another(
+    two_processes: tuple[EddyProcess, EddyProcess],
+) -> None:
+    a, b = two_processes
+    api_a = Api(a.url)
+    session = await register(api_a)
+    site = await make_site(api_a, session["access_token"], allowed_origins=[ORIGIN])
+    conn = await dashboard(b.port, site["id"], session["access_token"])
+    assert (await receive(conn, 10) or {}).get("type") == "snapshot"
+    out = await api_a.post(
+        "/api/v1/auth/logout", json={"refresh_token": session["refresh_token"]}, expect_json=False
+    )
+    assert out.status == 204
+    # process B learns of it over Redis and closes the socket, long before the token would expire
+    assert await asyncio.wait_for(conn.read_message(), 10) is None
+    assert (conn.close_code, conn.close_reason) == (4401, "session ended")
     conn.close()

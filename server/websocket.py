@@ -1,0 +1,492 @@
+"""A lean server side of RFC 6455 for many long-lived, mostly idle sockets (the live dashboards).
+
+Tornado answers the HTTP request (routing, Origin check, access log, the 101 response); `take_over` then
+moves the TCP connection to a `WebSocket`, a plain asyncio Protocol. Per connection there is one slotted
+object and the event loop's transport: no Tornado connection, request or stream buffers, no task and no
+timer. One `Keepalive` per process sweeps every socket on a short tick instead: it pings sockets that
+have been quiet for `ping_interval`, closes those whose pong does not come within `ping_timeout`, fires
+each socket's own deadline (used for authentication and token expiry), and aborts sockets whose closing
+handshake does not finish within `close_timeout`.
+
+Framing: client frames must be masked (else close 1002); reserved bits, unknown opcodes, fragmented or
+oversized control frames and misplaced continuation frames close with 1002; text that is not UTF-8
+closes with 1007; a message (all its fragments) over `max_message` closes with 1009 as soon as a frame
+header announces it, before its payload is buffered. No extensions are negotiated (no compression).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import functools
+import logging
+import os
+import socket
+import struct
+import time
+from collections.abc import Awaitable
+from typing import Any
+
+from tornado.web import RequestHandler
+from tornado.websocket import WebSocketProtocol13
+
+log = logging.getLogger("eddy.websocket")
+
+OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_INVALID_DATA = 1007
+CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
+
+_OPEN, _CLOSING, _CLOSED = 0, 1, 2
+_U16 = struct.Struct("!H")
+_U64 = struct.Struct("!Q")
+MAX_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, two of them the code
+# The same keep-alive as Tornado's websockets get in server/app.py.
+PING_INTERVAL_S = 20.0
+PING_TIMEOUT_S = 20.0
+CLOSE_TIMEOUT_S = 5.0
+SWEEP_S = 0.5  # deadlines (authentication, token expiry) fire at most this late
+
+
+class HandshakeError(Exception):
+    """The request is no acceptable websocket upgrade; answer it with `status`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def accept_value(handler: RequestHandler) -> str:
+    """The `Sec-WebSocket-Accept` for a valid upgrade request; raises HandshakeError otherwise."""
+    headers = handler.request.headers
+    if headers.get("Upgrade", "").lower() != "websocket":
+        raise HandshakeError(400, 'Can "Upgrade" only to "WebSocket".')
+    if "upgrade" not in {part.strip().lower() for part in headers.get("Connection", "").split(",")}:
+        raise HandshakeError(400, '"Connection" must be "Upgrade".')
+    if headers.get("Sec-WebSocket-Version") != "13":
+        raise HandshakeError(426, "Only websocket version 13 is supported.")
+    key = headers.get("Sec-WebSocket-Key", "")
+    try:
+        valid = len(base64.b64decode(key, validate=True)) == 16
+    except (binascii.Error, ValueError):
+        valid = False
+    if not valid:
+        raise HandshakeError(400, "Missing or invalid Sec-WebSocket-Key.")
+    return WebSocketProtocol13.compute_accept_value(key)
+
+
+async def take_over(handler: RequestHandler, ws: WebSocket) -> bool:
+    """Answer the upgrade with 101 and move the connection from Tornado to `ws` (which then gets
+    `on_open`); False when the request was refused (the handler has answered it) or the client left."""
+    try:
+        accept = accept_value(handler)
+    except HandshakeError as error:
+        handler.set_status(error.status)
+        if error.status == 426:
+            handler.set_header("Sec-WebSocket-Version", "13")
+        handler.finish(error.message)
+        return False
+    handler.clear_header("Content-Type")
+    handler.set_status(101)
+    handler.set_header("Upgrade", "websocket")
+    handler.set_header("Connection", "Upgrade")
+    handler.set_header("Sec-WebSocket-Accept", accept)
+    flushed = handler.finish()
+    # Detach at once, as Tornado's own websocket does, before the connection starts reading a next request.
+    stream = handler.request.connection.detach()  # type: ignore[attr-defined]
+    try:
+        await flushed
+    except Exception:  # noqa: BLE001 - the client left during the handshake
+        stream.close()
+        return False
+    if stream.closed():
+        return False
+    # Bytes the client sent right behind its request (frames before it saw the 101) are in Tornado's buffer.
+    early = bytes(getattr(stream, "_read_buffer", b""))
+    fd = os.dup(stream.socket.fileno())
+    stream.close()  # closes Tornado's descriptor; the duplicate keeps the connection
+    sock = socket.socket(fileno=fd)
+    try:
+        await asyncio.get_running_loop().connect_accepted_socket(lambda: ws, sock=sock)
+    except Exception as error:  # noqa: BLE001 - e.g. the client reset the connection meanwhile
+        log.debug("websocket take-over failed: %s", error)
+        sock.close()
+        return False
+    if early:
+        ws.data_received(early)
+    return True
+
+
+@functools.lru_cache(maxsize=32)
+def text_frame(text: str) -> bytes:
+    """One unfragmented, unmasked server text frame. Cached: a tick fanned out to many sockets is the
+    same string object, framed once."""
+    return frame(OP_TEXT, text.encode())
+
+
+def frame(opcode: int, payload: bytes) -> bytes:
+    """One unfragmented, unmasked server frame."""
+    length = len(payload)
+    if length < 126:
+        header = bytes((0x80 | opcode, length))
+    elif length < 65536:
+        header = bytes((0x80 | opcode, 126)) + _U16.pack(length)
+    else:
+        header = bytes((0x80 | opcode, 127)) + _U64.pack(length)
+    return header + payload
+
+
+def close_frame(code: int, reason: str) -> bytes:
+    """A close frame with a status code and a reason cut to fit."""
+    encoded = reason.encode()[:MAX_REASON_BYTES]
+    return frame(OP_CLOSE, _U16.pack(code) + encoded.decode(errors="ignore").encode())
+
+
+def unmask(mask: bytes, data: bytes) -> bytes:
+    """XOR a client payload with its 4-byte mask (as one big integer: fast in CPython)."""
+    length = len(data)
+    if not length:
+        return b""
+    key = (mask * (length // 4 + 1))[:length]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(length, "big")
+
+
+class Keepalive:
+    """The one timer of every `WebSocket` of a process: pings, pong timeouts, deadlines, close timeouts.
+
+    A context component: `stop` aborts what is still open (shutdown closes sockets politely before)."""
+
+    def __init__(
+        self,
+        ping_interval: float = PING_INTERVAL_S,
+        ping_timeout: float = PING_TIMEOUT_S,
+        close_timeout: float = CLOSE_TIMEOUT_S,
+        tick: float = SWEEP_S,
+    ) -> None:
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.close_timeout = close_timeout
+        self.tick = tick
+        self._sockets: dict[WebSocket, None] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __len__(self) -> int:
+        return len(self._sockets)
+
+    async def start(self) -> None:
+        """Nothing runs until a socket opens."""
+
+    async def stop(self) -> None:
+        """Abort every socket still open and stop the timer."""
+        for ws in list(self._sockets):
+            ws.abort()
+        self._sockets.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def add(self, ws: WebSocket) -> None:
+        """Start watching a socket (the timer runs while any socket is open)."""
+        self._sockets[ws] = None
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.tick, self._sweep)
+
+    def discard(self, ws: WebSocket) -> None:
+        """Stop watching a socket (idempotent)."""
+        self._sockets.pop(ws, None)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        now = time.monotonic()
+        interval, timeout = self.ping_interval, self.ping_timeout
+        for ws in list(self._sockets):
+            try:
+                if ws.deadline and now >= ws.deadline:
+                    ws.deadline = 0.0
+                    if ws.state == _CLOSING:
+                        ws.abort()  # the client never answered our close frame
+                        continue
+                    ws.on_deadline()
+                if ws.state != _OPEN:
+                    continue
+                if ws.ping_sent:
+                    if now - ws.ping_sent >= timeout:
+                        ws.close(CLOSE_GOING_AWAY, "ping timed out")
+                elif now - ws.last_seen >= interval:
+                    ws.ping_sent = now
+                    ws.write(frame(OP_PING, b""))
+            except Exception:  # one broken socket must not stop the sweep for the others
+                log.exception("websocket keepalive failed for one socket")
+                ws.abort()
+        if self._sockets:
+            self._timer = asyncio.get_running_loop().call_later(self.tick, self._sweep)
+
+
+class WebSocket(asyncio.Protocol):
+    """One server-side websocket. Subclasses implement `on_open`, `on_text` (may return an awaitable:
+    the next message waits for it, and reading pauses meanwhile), `on_binary`, `on_deadline` and
+    `on_closed`; they send with `send_text` and end with `close`."""
+
+    __slots__ = (
+        "_buffer",
+        "_drained",
+        "_fragment_op",
+        "_fragments",
+        "_paused",
+        "_work",
+        "close_code",
+        "deadline",
+        "keepalive",
+        "last_seen",
+        "max_message",
+        "ping_sent",
+        "state",
+        "transport",
+    )
+
+    def __init__(self, keepalive: Keepalive, max_message: int = 64 * 1024) -> None:
+        self.keepalive = keepalive
+        self.max_message = max_message
+        self.transport: asyncio.Transport | None = None
+        self.state = _OPEN
+        self.deadline = 0.0  # monotonic; 0: none
+        self.last_seen = 0.0
+        self.ping_sent = 0.0
+        self.close_code: int | None = None
+        self._buffer = b""
+        self._fragments: list[bytes] | None = None
+        self._fragment_op = 0
+        self._paused = False
+        self._drained: asyncio.Future[None] | None = None
+        self._work: asyncio.Future[Any] | None = None
+
+    # hooks ------------------------------------------------------------------------------------------------
+    def on_open(self) -> None:
+        """The connection is now this object's."""
+
+    def on_text(self, text: str) -> Awaitable[None] | None:
+        """A complete text message."""
+        return None
+
+    def on_binary(self, data: bytes) -> Awaitable[None] | None:
+        """A complete binary message; refused by default."""
+        self.close(CLOSE_INVALID_DATA, "binary messages are not accepted")
+        return None
+
+    def on_deadline(self) -> None:
+        """`deadline` has passed."""
+
+    def on_closed(self) -> None:
+        """The connection is gone (called once)."""
+
+    # sending ------------------------------------------------------------------------------------------------
+    @property
+    def open(self) -> bool:
+        """Whether messages may still be sent."""
+        return self.state == _OPEN
+
+    def send_text(self, text: str) -> asyncio.Future[None] | None:
+        """Send one text message. None when the transport took it without backing up; else a future
+        that resolves once its buffer has drained. Raises ConnectionError once closing."""
+        if self.state != _OPEN or self.transport is None:
+            raise ConnectionError("websocket closed")
+        self.transport.write(text_frame(text))
+        if not self._paused:
+            return None
+        if self._drained is None:
+            self._drained = asyncio.get_running_loop().create_future()
+        return self._drained
+
+    def write(self, data: bytes) -> None:
+        """Raw bytes to the transport (frames built by the caller)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
+        """Start the closing handshake (idempotent); the transport ends when the client answers, or
+        after the keepalive's close timeout."""
+        if self.state != _OPEN:
+            return
+        self.state = _CLOSING
+        self.close_code = code
+        self.write(close_frame(code, reason))
+        self.deadline = time.monotonic() + self.keepalive.close_timeout
+
+    def abort(self) -> None:
+        """Drop the connection without a closing handshake."""
+        self.state = _CLOSED
+        if self.transport is not None:
+            self.transport.abort()
+
+    # asyncio.Protocol ---------------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.last_seen = time.monotonic()
+        self.keepalive.add(self)
+        self.on_open()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state = _CLOSED
+        self.keepalive.discard(self)
+        self._buffer = b""
+        self._fragments = None
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+        self._drained = None
+        if self._work is not None and not self._work.done():
+            self._work.cancel()
+        self.on_closed()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def data_received(self, data: bytes) -> None:
+        self.last_seen = time.monotonic()
+        self._buffer = self._buffer + data if self._buffer else data
+        if self._work is None:
+            self._parse()
+
+    # receiving ----------------------------------------------------------------------------------------------
+    def _parse(self) -> None:
+        buf = self._buffer
+        pos = 0
+        size = len(buf)
+        transport = self.transport
+        while self._work is None and size - pos >= 2 and transport is not None and not transport.is_closing():
+            first, second = buf[pos], buf[pos + 1]
+            fin, opcode, length, head = first & 0x80, first & 0x0F, second & 0x7F, 2
+            if first & 0x70:
+                return self._fail(CLOSE_PROTOCOL_ERROR, "reserved bits set")
+            if not second & 0x80:
+                return self._fail(CLOSE_PROTOCOL_ERROR, "client frames must be masked")
+            if length == 126:
+                if size - pos < 4:
+                    break
+                (length,) = _U16.unpack_from(buf, pos + 2)
+                head = 4
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                (length,) = _U64.unpack_from(buf, pos + 2)
+                head = 10
+            if opcode >= OP_CLOSE:
+                if opcode not in (OP_CLOSE, OP_PING, OP_PONG):
+                    return self._fail(CLOSE_PROTOCOL_ERROR, "unknown opcode")
+                if not fin or length > 125:
+                    return self._fail(CLOSE_PROTOCOL_ERROR, "control frames are short and whole")
+            else:
+                if opcode not in (OP_CONTINUATION, OP_TEXT, OP_BINARY):
+                    return self._fail(CLOSE_PROTOCOL_ERROR, "unknown opcode")
+                pending = sum(map(len, self._fragments)) if self._fragments else 0
+                if pending + length > self.max_message:
+                    return self._fail(CLOSE_TOO_BIG, "message too big")
+            end = pos + head + 4 + length
+            if size < end:
+                break
+            payload = unmask(buf[pos + head : pos + head + 4], buf[pos + head + 4 : end])
+            pos = end
+            self._frame(bool(fin), opcode, payload)
+        self._buffer = buf[pos:] if pos < size else b""
+        return None
+
+    def _fail(self, code: int, reason: str) -> None:
+        self._buffer = b""
+        self._fragments = None
+        if self.state == _OPEN:
+            self.close(code, reason)
+        # a client that breaks the protocol gets no closing handshake to wait for
+        if self.transport is not None:
+            self.transport.close()
+
+    def _frame(self, fin: bool, opcode: int, payload: bytes) -> None:
+        if opcode == OP_PING:
+            if self.state == _OPEN:
+                self.write(frame(OP_PONG, payload))
+        elif opcode == OP_PONG:
+            self.ping_sent = 0.0
+        elif opcode == OP_CLOSE:
+            self._closed_by_client(payload)
+        elif self.state != _OPEN:
+            return  # data after our close frame: ignored while the handshake ends
+        elif opcode == OP_CONTINUATION:
+            if self._fragments is None:
+                return self._fail(CLOSE_PROTOCOL_ERROR, "continuation frame without a message")
+            self._fragments.append(payload)
+            if fin:
+                whole, self._fragments = b"".join(self._fragments), None
+                self._message(self._fragment_op, whole)
+        elif self._fragments is not None:
+            return self._fail(CLOSE_PROTOCOL_ERROR, "a new message inside a fragmented one")
+        elif fin:
+            self._message(opcode, payload)
+        else:
+            self._fragments = [payload]
+            self._fragment_op = opcode
+        return None
+
+    def _closed_by_client(self, payload: bytes) -> None:
+        if self.state == _OPEN:
+            if len(payload) == 1:
+                return self._fail(CLOSE_PROTOCOL_ERROR, "malformed close frame")
+            code = _U16.unpack_from(payload)[0] if payload else CLOSE_NORMAL
+            self.state = _CLOSING
+            self.close_code = code
+            # echo the code, as RFC 6455 asks; 1005/1006/1015 may not be sent
+            self.write(
+                frame(
+                    OP_CLOSE,
+                    _U16.pack(code) if 1000 <= code < 5000 and code not in (1005, 1006, 1015) else b"",
+                )
+            )
+        if self.transport is not None:
+            self.transport.close()  # the server closes the TCP connection first
+        return None
+
+    def _message(self, opcode: int, payload: bytes) -> None:
+        if opcode == OP_TEXT:
+            try:
+                text = payload.decode()
+            except UnicodeDecodeError:
+                return self._fail(CLOSE_INVALID_DATA, "text messages must be UTF-8")
+            result = self.on_text(text)
+        else:
+            result = self.on_binary(payload)
+        if result is not None:
+            # Later messages wait for this one (in order, as Tornado does for async on_message).
+            work = asyncio.ensure_future(result)
+            self._work = work
+            if self.transport is not None:
+                self.transport.pause_reading()
+            work.add_done_callback(self._worked)
+        return None
+
+    def _worked(self, work: asyncio.Future[Any]) -> None:
+        self._work = None
+        if work.cancelled():
+            return
+        error = work.exception()
+        if error is not None:
+            log.error("websocket message handling failed", exc_info=error)
+            self.close(CLOSE_INTERNAL_ERROR, "internal error")
+            return
+        if self.state == _CLOSED or self.transport is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the transport closed meanwhile
+            self.transport.resume_reading()
+        if self._buffer:
+            self._parse()

@@ -1,0 +1,278 @@
+"""The lean websocket layer (server/websocket.py) behind `/ws/live`, over real sockets against a running
+Eddy: framing rules (masking, reserved bits, opcodes, control frames, fragments, UTF-8, size limit),
+ping/pong both ways, the closing handshake, the keepalive's idle and close timeouts, bytes sent before
+the 101, handshake refusals, and cleanup when a client vanishes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import struct
+from typing import Any
+
+import orjson
+import pytest
+
+from server.context import AppContext
+from tests.support.live import RawWebSocket, make_owned_site, make_viewer, until
+
+TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def client_frame(
+    opcode: int,
+    payload: bytes,
+    *,
+    fin: bool = True,
+    masked: bool = True,
+    rsv: int = 0,
+    announced: int | None = None,
+) -> bytes:
+    """A client frame, masked unless told otherwise; `announced` lies about the payload length."""
+    length = len(payload) if announced is None else announced
+    head = bytes([(0x80 if fin else 0) | rsv | opcode])
+    mask_bit = 0x80 if masked else 0
+    if length < 126:
+        head += bytes([mask_bit | length])
+    elif length < 65536:
+        head += bytes([mask_bit | 126]) + struct.pack("!H", length)
+    else:
+        head += bytes([mask_bit | 127]) + struct.pack("!Q", length)
+    if not masked:
+        return head + payload
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def _close_code(payload: bytes) -> int:
+    return int(struct.unpack("!H", payload[:2])[0])
+
+
+async def _open(ctx: AppContext, port: int) -> tuple[RawWebSocket, str, str]:
+    """An unauthenticated raw socket to /ws/live of a fresh site; (socket, site id, token)."""
+    owner = await make_viewer(ctx)
+    site_id = await make_owned_site(ctx, owner)
+    raw = await RawWebSocket.connect(port, f"/ws/live?site_id={site_id}")
+    await until(lambda: len(ctx.sockets) == 1)
+    return raw, site_id, owner.token
+
+
+async def _send(raw: RawWebSocket, data: bytes) -> None:
+    raw.writer.write(data)
+    await raw.writer.drain()
+
+
+async def _authenticated(ctx: AppContext, port: int) -> RawWebSocket:
+    raw, _, token = await _open(ctx, port)
+    await raw.send_text(orjson.dumps({"token": token}).decode())
+    opcode, payload = await raw.read_frame()
+    assert opcode == TEXT and orjson.loads(payload)["type"] == "snapshot"
+    return raw
+
+
+async def _ended(raw: RawWebSocket) -> None:
+    """The server ended the TCP connection (a FIN, or a reset once it has closed its side)."""
+    with contextlib.suppress(ConnectionResetError):
+        assert await asyncio.wait_for(raw.reader.read(), 5) == b""
+    raw.writer.close()
+
+
+async def _closed_by_server(raw: RawWebSocket) -> int:
+    """The close code the server sent; we answer it, as a client should, and the connection ends."""
+    code = await raw.read_close_code()
+    raw.writer.write(client_frame(CLOSE, struct.pack("!H", code)))
+    await _ended(raw)
+    return code
+
+
+async def _gone(ctx: AppContext) -> None:
+    await until(lambda: len(ctx.sockets) == 0 and len(ctx.websockets) == 0)
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (client_frame(TEXT, b'{"token": "x"}', masked=False), 1002),  # clients must mask
+        (client_frame(TEXT, b"{}", rsv=0x40), 1002),  # no extension was negotiated
+        (client_frame(0x3, b"x"), 1002),  # reserved data opcode
+        (client_frame(0xB, b""), 1002),  # reserved control opcode
+        (client_frame(PING, b"x", fin=False), 1002),  # control frames are never fragmented
+        (client_frame(PING, b"x" * 126), 1002),  # nor longer than 125 bytes
+        (client_frame(0x0, b"stray"), 1002),  # a continuation with nothing to continue
+        (client_frame(CLOSE, b"\x03"), 1002),  # a close payload of one byte
+        (client_frame(TEXT, b"\xff\xfe not utf-8"), 1007),
+        (client_frame(TEXT, b"", announced=10 * 1024 * 1024), 1009),  # refused on the header alone
+        (client_frame(BINARY, b"\x00\x01"), 4400),  # the live protocol speaks JSON text
+    ],
+    ids=[
+        "unmasked",
+        "reserved-bits",
+        "reserved-data-opcode",
+        "reserved-control-opcode",
+        "fragmented-ping",
+        "long-ping",
+        "stray-continuation",
+        "one-byte-close",
+        "not-utf8",
+        "too-big",
+        "binary",
+    ],
+)
+async def test_broken_frames_close_with_their_code(
+    ctx: AppContext, port: int, frame: bytes, code: int
+) -> None:
+    raw, _, _ = await _open(ctx, port)
+    await _send(raw, frame)
+    assert await _closed_by_server(raw) == code
+    await _gone(ctx)
+
+
+async def test_a_message_over_the_limit_in_fragments_closes_with_1009(ctx: AppContext, port: int) -> None:
+    raw, _, _ = await _open(ctx, port)
+    chunk = b"x" * 30_000
+    await _send(raw, client_frame(TEXT, chunk, fin=False) + client_frame(0x0, chunk, fin=False))
+    await _send(raw, client_frame(0x0, chunk, fin=True))  # 90,000 bytes in all: over 64 KiB
+    assert await _closed_by_server(raw) == 1009
+    await _gone(ctx)
+
+
+async def test_a_fragmented_message_with_a_ping_between_fragments(ctx: AppContext, port: int) -> None:
+    raw, _, token = await _open(ctx, port)
+    message = orjson.dumps({"token": token})
+    third = len(message) // 3
+    await _send(raw, client_frame(TEXT, message[:third], fin=False))
+    await _send(raw, client_frame(PING, b"between"))  # control frames may come between fragments
+    assert await raw.read_frame() == (PONG, b"between")
+    await _send(raw, client_frame(0x0, message[third : 2 * third], fin=False))
+    await _send(raw, client_frame(0x0, message[2 * third :], fin=True))
+    opcode, payload = await raw.read_frame()
+    assert opcode == TEXT and orjson.loads(payload)["type"] == "snapshot"
+    # a new message may not start inside a fragmented one
+    await _send(raw, client_frame(TEXT, b'{"filter"', fin=False) + client_frame(TEXT, b"{}"))
+    assert await _closed_by_server(raw) == 1002
+    await _gone(ctx)
+
+
+async def test_ping_pong_and_the_closing_handshake(ctx: AppContext, port: int) -> None:
+    raw = await _authenticated(ctx, port)
+    await _send(raw, client_frame(PING, b"are you there"))
+    assert await raw.read_frame() == (PONG, b"are you there")
+    await _send(raw, client_frame(PONG, b"unsolicited"))  # allowed, and ignored
+    await _send(raw, client_frame(CLOSE, struct.pack("!H", 1000) + b"bye"))
+    opcode, payload = await raw.read_frame()
+    assert opcode == CLOSE and _close_code(payload) == 1000  # the code echoed back
+    await _ended(raw)  # then the server ends TCP
+    await _gone(ctx)
+    assert ctx.live is not None and ctx.live.hub.watched_sites() == []
+
+
+async def test_the_server_pings_and_ends_an_idle_socket_that_stops_answering(
+    ctx: AppContext, port: int
+) -> None:
+    ctx.websockets.ping_interval = 0.3
+    ctx.websockets.ping_timeout = 0.6
+    ctx.websockets.tick = 0.05
+    raw = await _authenticated(ctx, port)
+    opcode, payload = await raw.read_frame(timeout=3)
+    assert (opcode, payload) == (PING, b"")
+    await _send(raw, client_frame(PONG, payload))
+    # answered: it stays open and is pinged again once quiet for the interval
+    assert (await raw.read_frame(timeout=3))[0] == PING
+    assert len(ctx.sockets) == 1
+    # not answered: closed once the timeout has passed
+    assert await _closed_by_server(raw) == 1001
+    await _gone(ctx)
+
+
+async def test_a_client_that_never_finishes_the_closing_handshake_is_cut_off(
+    ctx: AppContext, port: int
+) -> None:
+    ctx.websockets.close_timeout = 0.3
+    ctx.websockets.tick = 0.05
+    raw, _, _ = await _open(ctx, port)
+    await raw.send_text("not json")
+    assert await raw.read_close_code() == 4400
+    # we never send our close frame: the server drops the connection after its close timeout
+    await _ended(raw)
+    await _gone(ctx)
+
+
+async def test_frames_sent_right_behind_the_upgrade_request_are_read(ctx: AppContext, port: int) -> None:
+    owner = await make_viewer(ctx)
+    site_id = await make_owned_site(ctx, owner)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET /ws/live?site_id={site_id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+    # the token frame in the same segment as the request, before the 101 was seen
+    writer.write(request + client_frame(TEXT, orjson.dumps({"token": owner.token})))
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 101")
+    raw = RawWebSocket(reader, writer)
+    opcode, payload = await raw.read_frame()
+    assert opcode == TEXT and orjson.loads(payload)["type"] == "snapshot"
+    raw.abort()
+    await _gone(ctx)
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n", 400),  # no key
+        (
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: c2hvcnQ=\r\n"
+            "Sec-WebSocket-Version: 13\r\n",
+            400,
+        ),  # a key that is not 16 bytes
+        (
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
+            "Sec-WebSocket-Version: 8\r\n",
+            426,
+        ),
+        ("Connection: keep-alive\r\n", 400),  # no upgrade at all
+    ],
+    ids=["no-key", "short-key", "version-8", "no-upgrade"],
+)
+async def test_bad_upgrade_requests_are_answered_over_http(
+    ctx: AppContext, port: int, headers: str, status: int
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET /ws/live?site_id=abc HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}\r\n".encode())
+    await writer.drain()
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).decode()
+    assert head.startswith(f"HTTP/1.1 {status} ")
+    if status == 426:
+        assert "sec-websocket-version: 13" in head.lower()
+    writer.close()
+    assert len(ctx.sockets) == 0
+
+
+async def test_a_client_vanishing_mid_message_is_cleaned_up(ctx: AppContext, port: int) -> None:
+    raw = await _authenticated(ctx, port)
+    assert ctx.live is not None and len(ctx.live.hub.watched_sites()) == 1
+    await _send(raw, client_frame(TEXT, b'{"filter": {"name"', fin=False))
+    await _send(raw, client_frame(0x0, b"x" * 1000, fin=False)[:500])  # half a frame, then gone
+    raw.abort()
+    await _gone(ctx)
+    await until(lambda: ctx.live is not None and ctx.live.hub.watched_sites() == [])
+
+
+async def test_many_messages_in_one_segment_are_handled_in_order(ctx: AppContext, port: int) -> Any:
+    raw, _, token = await _open(ctx, port)
+    # authentication is asynchronous: the filter behind it must wait for it, not overtake it
+    batch = client_frame(TEXT, orjson.dumps({"token": token}))
+    batch += client_frame(TEXT, orjson.dumps({"filter": {"country": "se"}}))
+    batch += client_frame(PING, b"last")
+    await _send(raw, batch)
+    first = await raw.read_frame()
+    assert first[0] == TEXT and orjson.loads(first[1])["type"] == "snapshot"
+    second = await raw.read_frame()
+    assert second[0] == TEXT and orjson.loads(second[1])["type"] == "snapshot"
+    assert await raw.read_frame() == (PONG, b"last")
+    raw.abort()
+    await _gone(ctx)
