@@ -168,6 +168,7 @@ async def test_ping_pong_and_the_closing_handshake(ctx: AppContext, port: int) -
     assert ctx.live is not None and ctx.live.hub.watched_sites() == []
 
 
+@pytest.mark.reliability
 async def test_the_server_pings_and_ends_an_idle_socket_that_stops_answering(
     ctx: AppContext, port: int
 ) -> None:
