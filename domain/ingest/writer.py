@@ -4,7 +4,10 @@ acknowledged only once the batch holding its events is stored.
 Requests queue their events and wait. The writer takes everything queued (up to `max_batch` events, never
 splitting a request), waits at most `max_delay` for more when the batch is small, appends it with one
 `EventStore.append` call, then releases every waiter of that batch together. While a commit runs, new
-requests queue up, so the batch grows with load. Dedupe by event id is the store's job.
+requests queue up, so the batch grows with load. `max_delay` is 0 by default: the requests that arrive
+during one commit already form the next batch, and a fixed wait before each commit left the event loop
+idle under load (beacons: 15-30% more requests/s without it, at the same CPU per event). Dedupe by event
+id is the store's job.
 
 Store down: a failed append is retried with backoff for `retry_for` seconds; its waiters then get
 Unavailable (never acknowledged, so clients retry; ids make the retry safe). The queue is bounded by
@@ -39,7 +42,7 @@ class GroupCommitWriter:
         listeners: list[Listener],
         *,
         max_batch: int = 5000,
-        max_delay: float = 0.002,
+        max_delay: float = 0.0,
         max_pending: int = 100_000,
         retry_for: float = 1.0,
         retry_after: float = 2.0,
