@@ -11,8 +11,9 @@ address in blocks of 50 (127.1.x.y), so Eddy's per-address connection cap stays 
    (dashboard, event) pair. Events are spaced beyond the 250 ms publish interval, so each one leaves on
    the leading edge; a burst coalesces into one delta per 250 ms (see `--live-burst`).
 2. Memory: the RSS of the Eddy process before, and with `--live-idle` authenticated, idle dashboards;
-   and for reference the same number of idle websockets on a bare Tornado server (same loop, same ping
-   interval, nothing of Eddy): the floor any Tornado websocket server pays per connection.
+   and for reference the same number of idle websockets on a bare Tornado server (Tornado's
+   `WebSocketHandler`, same loop, same ping interval, nothing of Eddy): what a Tornado websocket costs per
+   connection, against Eddy's own websocket layer (server/websocket.py) that serves `/ws/live`.
 
 Usage: python -m bench --only live [--live-dashboards 100,1000] [--live-idle 10000] [--live-events 40]
 """

@@ -11,20 +11,23 @@ Websocket protocol:
 4. Later client messages: `{"filter": {"name", "path_prefix", "country"}}` filters the event tail (a fresh
    snapshot follows); `{"token": ...}` renews the authentication before the access token expires.
 
-Close codes (application range, each with a reason text):
-  4400 malformed message or missing site_id     4401 no token, bad or expired token, none in time, or
-  4403 the user's role on the site is too low        the session was revoked (logout, password change)
-  4404 no such site, or not visible to this user 4408 too slow: messages piled up (dropped)
-  4429 too many connections from this address
-  1001 server shutting down, or no pong in time 1002 broken framing (e.g. an unmasked client frame)
-  1007 text that is not UTF-8                   1009 message too big
+Close codes (each with a reason text):
+  4400 malformed message or missing site_id
+  4401 no token, a bad or expired one, none in time, or its session revoked (logout, password change,
+       a spent refresh token reused): revocations close the session's sockets at once, in every process
+  4403 the user's role on the site is too low       4404 no such site, or not visible to this user
+  4408 too slow: messages piled up (dropped)        4429 too many connections from this address
+  1001 server shutting down, or no pong in time     1002 broken framing (e.g. an unmasked client frame)
+  1007 text that is not UTF-8                       1009 a message over MAX_FRAMED_MESSAGE bytes
+  1013 live dashboards are not running
 
 After the 101 the connection is served by `server/websocket.py` (a lean RFC 6455 protocol: one slotted
 object per dashboard, pings and deadlines from one process-wide sweep), not by Tornado's websocket.
 
 The SSE stream sends the same messages as `event: snapshot` / `event: tick` with the JSON as `data:`.
 It takes the access token in the `Authorization` header (fetch-based EventSource clients can send it),
-filters as query arguments, and ends when the token expires (the client reconnects with a new one).
+filters as query arguments, and ends when the token expires or its session is revoked (the client
+reconnects with a new one).
 """
 
 from __future__ import annotations
