@@ -12,6 +12,8 @@ Framing: client frames must be masked (else close 1002); reserved bits, unknown 
 oversized control frames and misplaced continuation frames close with 1002; text that is not UTF-8
 closes with 1007; a message (all its fragments) over `max_message` closes with 1009 as soon as a frame
 header announces it, before its payload is buffered. No extensions are negotiated (no compression).
+The take-over duplicates the socket's descriptor, so it serves plain TCP only: Eddy serves HTTP and
+leaves TLS to the proxy in front of it.
 """
 
 from __future__ import annotations
