@@ -166,6 +166,7 @@ def _ws(url: str, key: str, args: argparse.Namespace, pid: int) -> dict[str, Any
         "p50_ms": _percentile(latencies, 50),
         "p99_ms": _percentile(latencies, 99),
         "cpu_s": cpu_s,
+        "client_cpu_s": sum(r["cpu_s"] for r in results),
     }
 
 
@@ -309,6 +310,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"{seconds:.0f} s, {args.ingest_ws_procs} processes x {args.ingest_ws_conns} connections",
         f"processes: bare server and Eddy 1 each for bare/beacon; Eddy --processes {args.ingest_processes} "
         "for the HTTP batch and websocket rows",
+        f"websocket clients' own CPU: {w['client_cpu_s'] / w['seconds']:.2f} cores "
+        f"({w['client_cpu_s'] / max(w['events'], 1) * 1e6:.1f} us per event) on the same machine",
         f"events stored by Eddy during the run: {stored:,}",
         f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs",
         "vs bare: req/s ratio in the same run (and the ratio of server CPU per request, which other load on "

@@ -1,6 +1,7 @@
 """Websocket load client, run in its own process: CONNECTIONS streams each sending `{id, events}`
 messages of EVENTS events and waiting for the ack (one in flight per connection, as the tracker does).
-Prints one JSON line: messages, events, seconds, and ack latencies in ms (sampled).
+Prints one JSON line: messages, events, seconds, the client's CPU seconds, and ack latencies in ms
+(sampled).
 
 Usage: python -m bench.ingest_support.ws_client URL KEY CONNECTIONS EVENTS SECONDS PREFIX"""
 
@@ -51,6 +52,7 @@ async def main(url: str, key: str, connections: int, events: int, seconds: float
     until = started + seconds
     await asyncio.gather(*(stream(url, key, events, until, f"{prefix}{n}", out) for n in range(connections)))
     out["seconds"] = time.monotonic() - started
+    out["cpu_s"] = time.process_time()  # the client's own CPU: it shares the machine with the server
     print(json.dumps(out))
 
 

@@ -6,7 +6,7 @@ splitting a request), waits at most `max_delay` for more when the batch is small
 `EventStore.append` call, then releases every waiter of that batch together. While a commit runs, new
 requests queue up, so the batch grows with load. `max_delay` is 0 by default: the requests that arrive
 during one commit already form the next batch, and a fixed wait before each commit left the event loop
-idle under load (beacons: 15-30% more requests/s without it, at the same CPU per event). Dedupe by event
+idle under load (beacons: 11-31% more requests/s without it, at about the same CPU per event). Dedupe by event
 id is the store's job.
 
 Store down: a failed append is retried with backoff for `retry_for` seconds; its waiters then get
