@@ -54,24 +54,27 @@ def country_of(ip: str) -> str:
 
 
 class RandomIds:
-    """Event ids for events sent without one: 16 hex digits from the OS's CSPRNG (unguessable, so a
-    sender cannot pre-empt another event's id), read 4 KiB at a time: one `urandom` call per event
-    was a system call on every beacon."""
+    """Ids for events sent without one: 11 hex digits of the epoch millisecond, then 14 hex digits (56 bits)
+    from the OS's CSPRNG. Unguessable, so a sender cannot pre-empt another event's id; time-ordered like
+    the tracker's own ids, so the store's dedupe index takes them near its end instead of dirtying a page
+    at random for each (2-3x cheaper appends once the index is large). The random bytes are read 4 KiB at
+    a time: one `urandom` call per request was a system call on every beacon."""
 
     def __init__(self, chunk: int = 4096) -> None:
         self._chunk = chunk
         self._pool = b""
         self._at = 0
 
-    def take(self, count: int) -> str:
-        """`count` ids concatenated (16 hex digits each)."""
-        need = 8 * count
+    def take(self, count: int, now_ms: int) -> list[str]:
+        """`count` distinct ids for events received at `now_ms`."""
+        need = 7 * count
         if self._at + need > len(self._pool):
             self._pool = secrets.token_bytes(max(self._chunk, need))
             self._at = 0
         start = self._at
         self._at += need
-        return self._pool[start : self._at].hex()
+        pool, prefix = self._pool, f"{now_ms:011x}"
+        return [prefix + pool[at : at + 7].hex() for at in range(start, self._at, 7)]
 
 
 class Enricher:
@@ -125,7 +128,7 @@ class Enricher:
         )
         events: list[Event] = []
         dropped: dict[str, int] = {}
-        ids = self._ids.take(len(raw_events)) if any(raw.id is None for raw in raw_events) else ""
+        ids = self._ids.take(len(raw_events), now_ms) if any(raw.id is None for raw in raw_events) else []
         # Events of a request mostly share their page and referrer: each distinct pair becomes a page
         # template once (None for a spam referrer), so an event is a copy with its own 9 fields (msgspec's
         # replace costs ~4x more with all 20 fields).
@@ -140,7 +143,7 @@ class Enricher:
             events.append(
                 replace(
                     page,
-                    id=raw.id or ids[index * 16 : index * 16 + 16],
+                    id=raw.id or ids[index],
                     ts=times[index],
                     name=raw.name or "",
                     title=raw.title,

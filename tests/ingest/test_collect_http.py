@@ -52,7 +52,7 @@ async def test_beacon_is_stored_enriched(api: Api, ctx: AppContext) -> None:
     assert (row.utm_medium, row.utm_campaign) == ("email", "spring")
     assert row.props == {"plan": "pro", "items": 3, "vip": True}
     assert row.traits == {"age_band": "25-34", "plan": "pro"}
-    assert len(row.visitor_id) == 16 and row.session_id and len(row.id) == 16
+    assert len(row.visitor_id) == 16 and row.session_id and len(row.id) == 25  # time-ordered id
     assert abs(row.ts - time.time() * 1000) < 60_000
     assert "127.0.0.1" not in msgspec.json.encode(row).decode()  # the raw IP is never stored
     assert ctx.metrics.ingest_accepted._value.get() == 1
