@@ -118,6 +118,9 @@ async def run_phase(url: str, key: str, phase: int, acked: set[str]) -> None:
                 acked.update(ids)
         finally:
             conn.close()
+            # wait for the closing handshake, so the socket is closed before this loop ends
+            while await asyncio.wait_for(conn.read_message(), 10) is not None:
+                pass
 
     async def beacons() -> None:
         for n in range(BEACONS_PER_PHASE):
