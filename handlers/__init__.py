@@ -61,3 +61,12 @@ def all_routes() -> list[tuple[Any, ...]]:
     for module in api_modules():
         routes.extend(module.default_handlers)
     return routes
+
+
+def lean_routes() -> dict[tuple[str, str], Any]:
+    """(method, path) → lean message delegate, from each module's optional `lean_routes` (served ahead
+    of the Application by server/lean_http.py)."""
+    routes: dict[tuple[str, str], Any] = {}
+    for module in api_modules():
+        routes.update(getattr(module, "lean_routes", {}))
+    return routes

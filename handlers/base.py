@@ -24,6 +24,18 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+# Sent on every answer (BaseHandler and the lean collect path in handlers/collect.py).
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")  # on https answers only
+# Every JSON API answer.
+API_HEADERS = (("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store"))
 
 
 class BaseHandler(RequestHandler):
@@ -35,14 +47,10 @@ class BaseHandler(RequestHandler):
         return self.settings["ctx"]  # type: ignore[no-any-return]
 
     def set_default_headers(self) -> None:
-        self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Cross-Origin-Opener-Policy", "same-origin")
-        self.set_header("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+        for name, value in SECURITY_HEADERS:
+            self.set_header(name, value)
         if self.request.protocol == "https":
-            self.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            self.set_header(*HSTS)
         self.clear_header("Server")
 
 
@@ -110,8 +118,8 @@ class ApiHandler(BaseHandler):
 
     def set_default_headers(self) -> None:
         super().set_default_headers()
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.set_header("Cache-Control", "no-store")
+        for name, value in API_HEADERS:
+            self.set_header(name, value)
 
     def json_body(self) -> Any:
         """The body decoded as JSON, with `$`/dotted keys rejected (400)."""
@@ -153,21 +161,19 @@ class ApiHandler(BaseHandler):
         if isinstance(error, ApiError):
             for name, value in error.headers.items():
                 self.set_header(name, value)
-            body = {"code": error.code, "message": error.message}
-            if error.fields:
-                body["fields"] = error.fields
+            document = error.document()
         else:
             code = STATUS_CODES.get(status_code, "error")
             message = self._reason if isinstance(error, HTTPError) else code.replace("_", " ")
-            body = {"code": code, "message": message}
+            document = {"error": {"code": code, "message": message}}
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(orjson.dumps({"error": body}))
+        self.finish(orjson.dumps(document))
 
     def _handle_request_exception(self, e: BaseException) -> None:
         # Domain errors carry their own status: render them as ApiErrors instead of 500s.
         if isinstance(e, DomainError):
             if not self._finished:
-                error = ApiError(e.status, e.code, e.message, fields=e.fields, headers=e.headers)
+                error = ApiError.from_domain(e)
                 self.send_error(e.status, exc_info=(type(error), error, None))
             return
         super()._handle_request_exception(e)

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from tornado.web import HTTPError
+
+from domain.errors import DomainError
 
 # Default error codes for bare HTTP statuses (Tornado's own HTTPErrors, e.g. 405 from a missing method).
 STATUS_CODES = {
@@ -41,6 +44,18 @@ class ApiError(HTTPError):
         self.message = message or self.code.replace("_", " ")
         self.fields = dict(fields or {})
         self.headers = dict(headers or {})
+
+    @classmethod
+    def from_domain(cls, error: DomainError) -> ApiError:
+        """The answer for a domain error: its status, code, message, fields and headers."""
+        return cls(error.status, error.code, error.message, fields=error.fields, headers=error.headers)
+
+    def document(self) -> dict[str, Any]:
+        """The JSON error body `{"error": {code, message, fields?}}`."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        return {"error": body}
 
     def __str__(self) -> str:
         return f"{self.status_code} {self.code}: {self.message}"

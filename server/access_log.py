@@ -14,6 +14,8 @@ from server.metrics import status_class
 if TYPE_CHECKING:
     from tornado.web import RequestHandler
 
+    from server.context import AppContext
+
 access_log = logging.getLogger("eddy.access")
 
 # Query parameters whose values are credentials: api keys (`k`, `key`, `api_key`), tokens, passwords.
@@ -29,11 +31,30 @@ def scrub(uri: str) -> str:
 
 def log_request(handler: RequestHandler) -> None:
     """Log one finished request and record its latency by handler class and status class."""
-    status = handler.get_status()
-    duration = handler.request.request_time()
-    ctx = handler.settings.get("ctx")
+    request = handler.request
+    record_request(
+        handler.settings.get("ctx"),
+        type(handler).__name__,
+        handler.get_status(),
+        request.method or "",
+        request.uri or "",
+        request.remote_ip,
+        request.request_time(),
+    )
+
+
+def record_request(
+    ctx: AppContext | None,
+    handler_name: str,
+    status: int,
+    method: str,
+    uri: str,
+    remote_ip: str | None,
+    duration: float,
+) -> None:
+    """Record one finished request's latency (labelled by handler name and status class) and log it."""
     if ctx is not None:
-        ctx.metrics.request_duration.labels(type(handler).__name__, status_class(status)).observe(duration)
+        ctx.metrics.request_duration.labels(handler_name, status_class(status)).observe(duration)
     if status < 400:
         level = logging.INFO
     elif status < 500:
@@ -41,13 +62,5 @@ def log_request(handler: RequestHandler) -> None:
     else:
         level = logging.ERROR
     if access_log.isEnabledFor(level):
-        request = handler.request
-        access_log.log(
-            level,
-            "%d %s %s (%s) %.2fms",
-            status,
-            request.method,
-            scrub(request.uri or ""),
-            request.remote_ip,
-            duration * 1000.0,
-        )
+        millis = duration * 1000.0
+        access_log.log(level, "%d %s %s (%s) %.2fms", status, method, scrub(uri), remote_ip, millis)

@@ -22,8 +22,10 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
+from handlers import lean_routes
 from server.app import make_app
 from server.config import Config
+from server.lean_http import LeanRouter
 from server.metrics import enable_multiprocess, worker_exited
 from server.secrets import Secrets, load_or_create_secrets
 from server.services import build_context
@@ -43,9 +45,10 @@ def setup_logging(level: str) -> None:
 
 
 def make_http_server(app: Application, config: Config) -> HTTPServer:
-    """The HTTPServer with Eddy's connection limits (tests build theirs through this too)."""
+    """The HTTPServer with Eddy's connection limits (tests build theirs through this too); the lean
+    routes (the collect beacon) are answered ahead of the Application."""
     return HTTPServer(
-        app,
+        LeanRouter(app, lean_routes()),
         xheaders=config.trust_proxy,
         max_body_size=MAX_BODY_BYTES,
         idle_connection_timeout=60,
