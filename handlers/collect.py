@@ -59,6 +59,18 @@ async def collect(ctx: AppContext, body: bytes, headers: httputil.HTTPHeaders, r
     return await ctx.ingest.ingest_body(body, headers.get("X-Api-Key"), sender)
 
 
+_date_cache: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """The Date header for now, formatted once per second (formatting it was ~2% of a beacon's time)."""
+    global _date_cache
+    second = int(time.time())
+    if _date_cache[0] != second:
+        _date_cache = (second, httputil.format_timestamp(second))
+    return _date_cache[1]
+
+
 def body_is_buffered(connection: Any, length: str | None) -> bool:
     """Whether a request's whole body (of declared `length`) already sits in the connection's read
     buffer. Reading it then cannot stall, so the per-request body timer (a Task and a timeout handle,
@@ -181,7 +193,7 @@ class CollectRequest(httputil.HTTPMessageDelegate):
             return
         self.answered = True
         headers = httputil.HTTPHeaders()
-        headers["Date"] = httputil.format_timestamp(time.time())
+        headers["Date"] = http_date()
         for name, value in SECURITY_HEADERS:
             headers[name] = value
         if self.https:
