@@ -10,8 +10,9 @@ clock skew). A URL or referrer with a scheme other than http/https is dropped (k
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import msgspec
 
@@ -27,12 +28,17 @@ ID_PATTERN = r"^[A-Za-z0-9_\-:.]{1,64}$"
 _BIG = 2**53
 T = TypeVar("T")
 
-Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
+# Ids and prop keys carry their pattern in the published schema only: msgspec checks a `pattern` by calling
+# Python's `re` once per value (~1 µs of a 2 µs event decode), so their alphabets are checked after
+# decoding with one regex over all of a payload's ids and one over its keys (`_check_events`).
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, extra_json_schema={"pattern": ID_PATTERN})]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Url = Annotated[str, msgspec.Meta(max_length=2048)]
 Title = Annotated[str, msgspec.Meta(max_length=512)]
 Short = Annotated[str, msgspec.Meta(max_length=128)]
-PropKey = Annotated[str, msgspec.Meta(pattern=KEY_PATTERN)]
+PropKey = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, extra_json_schema={"pattern": KEY_PATTERN})
+]
 PropValue = (
     Annotated[str, msgspec.Meta(max_length=512)]
     | bool
@@ -83,6 +89,10 @@ class Message(msgspec.Struct):
     events: Annotated[list[RawEvent], msgspec.Meta(min_length=1, max_length=MAX_EVENTS)]
 
 
+_IDS = re.compile(r"[A-Za-z0-9_\-:.]+(?:\n[A-Za-z0-9_\-:.]+)*")  # ID_PATTERN's alphabet, newline-joined
+_KEYS = re.compile(r"[A-Za-z0-9_\-]+(?:\n[A-Za-z0-9_\-]+)*")  # KEY_PATTERN's alphabet, newline-joined
+_ID = re.compile(ID_PATTERN)
+_KEY = re.compile(KEY_PATTERN)
 _payload_decoder = msgspec.json.Decoder(Payload)
 _message_decoder = msgspec.json.Decoder(Message)
 
@@ -106,11 +116,40 @@ def _decode(decoder: msgspec.json.Decoder[T], data: str | bytes, what: str) -> T
         raise BadRequest(f"the {what} is not valid JSON", code="invalid_json") from None
 
 
-def _require_names(events: list[RawEvent], prefix: str) -> None:
+def _check_events(events: list[RawEvent], prefix: str) -> None:
+    """Every event has a name, and its ids and prop keys are in their alphabets (lengths were checked
+    while decoding). The common, valid case costs one regex over all ids and one over all keys."""
+    ids = [e.id for e in events if e.id is not None]
+    ids += [e.session_id for e in events if e.session_id is not None]
+    keys = [key for e in events if e.props for key in e.props]
+    if all(e.name is not None for e in events) and _all_match(_IDS, ids) and _all_match(_KEYS, keys):
+        return
     for index, event in enumerate(events):
+        at = f"{prefix}[{index}]." if prefix else ""
         if event.name is None:
-            field = f"{prefix}[{index}].name" if prefix else "name"
-            raise Invalid(f"{field}: required", fields={field: "required"})
+            raise Invalid(f"{at}name: required", fields={f"{at}name": "required"})
+        for field, value in (("id", event.id), ("session_id", event.session_id)):
+            if value is not None and not _ID.fullmatch(value):
+                _mismatch(f"{at}{field}", ID_PATTERN)
+        for key in event.props:
+            if not _KEY.fullmatch(key):
+                _mismatch(f"{at}props", KEY_PATTERN)
+    raise Invalid("an id or prop key is outside its alphabet", fields={prefix or "$": "invalid"})
+
+
+def _all_match(joined_pattern: re.Pattern[str], values: list[str]) -> bool:
+    """Whether every value is a run of the pattern's alphabet. A value holding the newline separator
+    itself would split in two, so the separator count must match too."""
+    if not values:
+        return True
+    text = "\n".join(values)
+    return joined_pattern.fullmatch(text) is not None and text.count("\n") == len(values) - 1
+
+
+def _mismatch(field: str, pattern: str) -> NoReturn:
+    """Raise the 422 for a value outside its pattern, worded as msgspec words it."""
+    message = f"Expected `str` matching regex {pattern!r}"
+    raise Invalid(f"{field}: {message}", fields={field: message})
 
 
 def decode_payload(body: bytes) -> tuple[list[RawEvent], str | None]:
@@ -124,14 +163,14 @@ def decode_payload(body: bytes) -> tuple[list[RawEvent], str | None]:
         events, prefix = payload.events, "events"
     else:
         raise Invalid("events: must hold at least one event", fields={"events": "empty"})
-    _require_names(events, prefix)
+    _check_events(events, prefix)
     return events, payload.k
 
 
 def decode_message(data: str | bytes) -> Message:
     """A websocket message. Raises BadRequest (not JSON) or Invalid."""
     message = _decode(_message_decoder, data, "message")
-    _require_names(message.events, "events")
+    _check_events(message.events, "events")
     return message
 
 
