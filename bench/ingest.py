@@ -51,6 +51,9 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--ingest-ws-procs", type=int, default=2, help="websocket client processes")
     parser.add_argument("--ingest-ws-conns", type=int, default=16, help="connections per ws process")
     parser.add_argument(
+        "--ingest-ws-window", type=int, default=8, help="websocket messages awaiting their ack per connection"
+    )
+    parser.add_argument(
         "--ingest-processes", type=int, default=2, help="Eddy worker processes for the batched rows"
     )
 
@@ -147,6 +150,7 @@ def _ws(url: str, key: str, args: argparse.Namespace, pid: int) -> dict[str, Any
                 str(WS_EVENTS),
                 str(args.ingest_duration),
                 f"p{n}-{time.time_ns()}-",
+                str(args.ingest_ws_window),
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -245,7 +249,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         [sys.executable, "-m", "bench.ingest_support.bare_server", str(bare_port)], cwd=ROOT
     )
     data_dir = Path(tempfile.mkdtemp(prefix="eddy-bench-"))
-    env = {"EDDY_INGEST_KEY_RPS": "1000000", "EDDY_INGEST_SITE_RPS": "1000000", "EDDY_LOG_LEVEL": "WARNING"}
+    env = {
+        "EDDY_INGEST_KEY_RPS": "1000000",
+        "EDDY_INGEST_SITE_RPS": "1000000",
+        "EDDY_INGEST_SOCKET_MPS": "100000",
+        "EDDY_LOG_LEVEL": "WARNING",
+    }
     eddy = EddyProcess(data_dir, env=env)
     try:
         _wait_port(bare_url)
@@ -313,7 +322,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"bare and beacon: {rounds} alternating rounds of {seconds / rounds:.1f} s, median round shown; "
         f"beacon/bare ratio of each round pair: {' '.join(f'{r:.2f}' for r in paired)} (median shown); "
         f"wrk -t1 -c{connections}; batches: {seconds:.0f} s, wrk -t1 -c{batch_connections}; websocket: "
-        f"{seconds:.0f} s, {args.ingest_ws_procs} processes x {args.ingest_ws_conns} connections",
+        f"{seconds:.0f} s, {args.ingest_ws_procs} processes x {args.ingest_ws_conns} connections, "
+        f"{args.ingest_ws_window} messages awaiting their ack per connection",
         f"processes: bare server and Eddy 1 each for bare/beacon; Eddy --processes {args.ingest_processes} "
         "for the HTTP batch and websocket rows",
         f"websocket clients' own CPU: {w['client_cpu_s'] / w['seconds']:.2f} cores "

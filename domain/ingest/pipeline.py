@@ -15,6 +15,7 @@ eddy_ingest_rate_limit_skipped_total.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from domain.ingest.visitor import SaltBook, Sessions
 from domain.ingest.writer import GroupCommitWriter
 from server.metrics import Metrics
 from storage.ports import DocumentStore, KeyValue
+from storage.records import Event
 
 SITE_CACHE_S = 30.0
 SITE_CACHE_ENTRIES = 10_000
@@ -36,17 +38,21 @@ SITE_CACHE_ENTRIES = 10_000
 
 @dataclass(frozen=True)
 class IngestLimits:
-    """Requests (HTTP bodies or websocket messages) allowed per second per key and per site."""
+    """Requests (HTTP bodies or websocket messages) allowed per second per key and per site, and
+    messages per second on one websocket (a burst of twice that is allowed)."""
 
     per_key: int = 5000
     per_site: int = 10000
+    per_connection: float = 100.0
 
     @classmethod
     def from_env(cls, extra: Mapping[str, str]) -> IngestLimits:
-        """From EDDY_INGEST_KEY_RPS and EDDY_INGEST_SITE_RPS (the config's EDDY_* variables)."""
+        """From EDDY_INGEST_KEY_RPS, EDDY_INGEST_SITE_RPS and EDDY_INGEST_SOCKET_MPS (the config's
+        EDDY_* variables)."""
         return cls(
             per_key=int(extra.get("EDDY_INGEST_KEY_RPS", cls.per_key)),
             per_site=int(extra.get("EDDY_INGEST_SITE_RPS", cls.per_site)),
+            per_connection=float(extra.get("EDDY_INGEST_SOCKET_MPS", cls.per_connection)),
         )
 
 
@@ -93,6 +99,10 @@ class IngestPipeline:
         """Count refused or dropped events."""
         if count > 0:
             self._metrics.ingest_dropped.labels(reason).inc(count)
+
+    def count_accepted(self, count: int) -> None:
+        """Count events that are now durable."""
+        self._metrics.ingest_accepted.inc(count)
 
     async def authorize(
         self, raw_key: str | None, origin: str | None, *, in_url_or_body: bool
@@ -144,6 +154,13 @@ class IngestPipeline:
     async def ingest(self, principal: KeyPrincipal, raw_events: list[RawEvent], sender: Sender) -> int:
         """Rate-limit, enrich and durably store events for an authorised key; returns how many were
         accepted. Bots (for public keys, whose user agent is the visitor's) and spam are dropped."""
+        pending = await self.enqueue(principal, raw_events, sender)
+        return await pending.durable()
+
+    async def enqueue(self, principal: KeyPrincipal, raw_events: list[RawEvent], sender: Sender) -> Pending:
+        """`ingest` up to the hand-off to the group commit: rate limits, bot and spam drops and enrichment
+        are done and the events queued when this returns; `Pending.durable()` waits for their commit. A
+        stream that pipelines its messages calls this in order and waits for several commits at once."""
         try:
             await self.check_rate(principal)
         except RateLimited:
@@ -153,7 +170,7 @@ class IngestPipeline:
         # A secret key's user agent is the sending server's, not a visitor's: no bot verdict from it.
         if client.bot and principal.kind == "public":
             self.drop("bot", len(raw_events))
-            return 0
+            return Pending(self, [])
         try:
             enriched = await self.enricher.enrich(principal.site_id, raw_events, sender, client)
         except DomainError:
@@ -161,13 +178,7 @@ class IngestPipeline:
             raise
         for reason, count in enriched.dropped.items():
             self.drop(reason, count)
-        try:
-            await self.writer.submit(enriched.events)
-        except DomainError:
-            self.drop("unavailable", len(enriched.events))
-            raise
-        self._metrics.ingest_accepted.inc(len(enriched.events))
-        return len(enriched.events)
+        return Pending(self, enriched.events)
 
     async def _allowed_origins(self, site_id: str) -> frozenset[str]:
         now = time.monotonic()
@@ -186,3 +197,28 @@ class IngestPipeline:
             self._sites.clear()
         self._sites[site_id] = _Site(origins, now + SITE_CACHE_S)
         return origins
+
+
+class Pending:
+    """Events queued for the group commit by `IngestPipeline.enqueue`."""
+
+    def __init__(self, pipeline: IngestPipeline, events: list[Event]) -> None:
+        self._pipeline = pipeline
+        self._count = len(events)
+        try:
+            self._done = pipeline.writer.enqueue(events)
+        except DomainError:
+            pipeline.drop("unavailable", len(events))
+            raise
+
+    async def durable(self) -> int:
+        """Wait until the events are durable; returns how many were accepted. Raises Unavailable when
+        the store stayed down through the writer's retries."""
+        try:
+            # A cancelled caller (client gone) must not cancel a commit other requests share.
+            await asyncio.shield(self._done)
+        except DomainError:
+            self._pipeline.drop("unavailable", self._count)
+            raise
+        self._pipeline.count_accepted(self._count)
+        return self._count

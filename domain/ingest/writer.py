@@ -88,19 +88,26 @@ class GroupCommitWriter:
     async def submit(self, events: list[Event]) -> None:
         """Queue events and return once they are durable. Raises Unavailable when the queue is full,
         the writer is stopping, or the store stayed down through the retries."""
+        # A cancelled caller (client gone) must not cancel the commit of events others share a batch with.
+        await asyncio.shield(self.enqueue(events))
+
+    def enqueue(self, events: list[Event]) -> asyncio.Future[None]:
+        """Queue events now; the returned future resolves once they are durable (or fails with
+        Unavailable when the store stayed down through the retries). Raises Unavailable at once when the
+        queue is full or the writer is stopping."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if not events:
-            return
+            done.set_result(None)
+            return done
         if not self._accepting:
             raise Unavailable(self.retry_after, "ingestion is shutting down")
         if self._queued + len(events) > self.max_pending:
             raise Unavailable(self.retry_after, "the event store is not keeping up; retry later")
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((events, done))
         self._queued += len(events)
         self._metrics.ingest_queue_depth.set(self._queued)
         self._wake.set()
-        # A cancelled caller (client gone) must not cancel the commit of events others share a batch with.
-        await asyncio.shield(done)
+        return done
 
     async def _run(self) -> None:
         while True:

@@ -3,6 +3,8 @@ upgrade, Tornado's message size limit, per-connection rate limit."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from typing import Any
 
 import orjson
@@ -119,8 +121,8 @@ async def test_oversize_message_closes_1009(http_server: Any, ctx: AppContext, w
 async def test_per_connection_rate_limit(
     http_server: Any, ctx: AppContext, ws_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ws_collect, "BURST", 2.0)
-    monkeypatch.setattr(ws_collect, "MESSAGES_PER_S", 0.5)
+    # a burst of 2, then 1 a second
+    monkeypatch.setattr(ctx.ingest, "limits", dataclasses.replace(ctx.ingest.limits, per_connection=1.0))
     key = await make_site_key(ctx)
     conn = await connect(f"{ws_url}?k={key.value}", {"Origin": ORIGIN, "User-Agent": BROWSER_UA})
     answers = [await exchange(conn, {"id": i, "events": events(1, f"r{i}-")}) for i in range(3)]
@@ -158,3 +160,58 @@ async def test_per_ip_connection_cap(http_server: Any, ctx: AppContext, ws_url: 
     second.close()
     assert await exchange(first, {"id": 1, "events": events(1)}) == {"ack": 1, "accepted": 1}
     first.close()
+
+
+async def read_answers(conn: WebSocketClientConnection, count: int) -> list[dict[str, Any]]:
+    answers = []
+    for _ in range(count):
+        answer = await asyncio.wait_for(conn.read_message(), timeout=10)
+        assert isinstance(answer, str), answer
+        answers.append(orjson.loads(answer))
+    return answers
+
+
+async def test_pipelined_messages_are_each_acked_once(http_server: Any, ctx: AppContext, ws_url: str) -> None:
+    key = await make_site_key(ctx, "secret")
+    conn = await connect(ws_url, {"X-Api-Key": key.value})
+    for n in range(30):  # sent without waiting for acks, as the tracker does
+        await conn.write_message(orjson.dumps({"id": n, "events": events(5, f"m{n}-")}).decode())
+    answers = await read_answers(conn, 30)
+    assert sorted(answer["ack"] for answer in answers) == list(range(30))
+    assert {answer["accepted"] for answer in answers} == {5}
+    assert await stored_count(ctx, key.site_id) == 150
+    conn.close()
+
+
+async def test_a_full_window_stops_reading_until_a_commit_lands(
+    http_server: Any, ctx: AppContext, ws_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = await make_site_key(ctx, "secret")
+    gate = asyncio.Event()
+    append = ctx.stores.events.append
+
+    async def slow_append(batch: Any) -> int:
+        await gate.wait()
+        return await append(batch)
+
+    enqueued = []
+    enqueue = ctx.ingest.enqueue
+
+    async def counting_enqueue(*args: Any) -> Any:
+        enqueued.append(args)
+        return await enqueue(*args)
+
+    monkeypatch.setattr(ctx.stores.events, "append", slow_append)
+    monkeypatch.setattr(ctx.ingest, "enqueue", counting_enqueue)
+    conn = await connect(ws_url, {"X-Api-Key": key.value})
+    for n in range(20):
+        await conn.write_message(orjson.dumps({"id": n, "events": events(2, f"w{n}-")}).decode())
+    await asyncio.sleep(0.5)
+    # The store is stuck: the server took MAX_IN_FLIGHT messages and reads no further.
+    assert len(enqueued) == ws_collect.MAX_IN_FLIGHT
+    assert ctx.ingest.writer.queued <= 2 * ws_collect.MAX_IN_FLIGHT
+    gate.set()
+    answers = await read_answers(conn, 20)
+    assert sorted(answer["ack"] for answer in answers) == list(range(20))
+    assert len(enqueued) == 20 and await stored_count(ctx, key.site_id) == 40
+    conn.close()
