@@ -195,7 +195,7 @@ def _bare_main(port: int, pipe: Any) -> None:
     from tornado.web import Application
     from tornado.websocket import WebSocketHandler
 
-    from server.app import WEBSOCKET_PING_INTERVAL
+    from server.websocket import PING_INTERVAL_S as WEBSOCKET_PING_INTERVAL
 
     class Bare(WebSocketHandler):
         def on_message(self, message: str | bytes) -> None:

@@ -10,11 +10,6 @@ from handlers.webui import AppFallbackHandler
 from server.access_log import log_request
 from server.context import AppContext
 
-# Websocket keep-alive and limits (Tornado's own settings, not hand-rolled pings).
-WEBSOCKET_PING_INTERVAL = 20.0
-WEBSOCKET_PING_TIMEOUT = 20.0  # Tornado wants it no longer than the interval
-WEBSOCKET_MAX_MESSAGE_SIZE = 256 * 1024
-
 
 def make_app(ctx: AppContext) -> Application:
     """The application serving every route for this context."""
@@ -23,9 +18,6 @@ def make_app(ctx: AppContext) -> Application:
         ctx=ctx,
         default_handler_class=AppFallbackHandler,  # dashboard pages, else the JSON 404
         log_function=log_request,
-        websocket_ping_interval=WEBSOCKET_PING_INTERVAL,
-        websocket_ping_timeout=WEBSOCKET_PING_TIMEOUT,
-        websocket_max_message_size=WEBSOCKET_MAX_MESSAGE_SIZE,
         compress_response=True,
         xsrf_cookies=False,  # no cookie auth anywhere: bearer tokens and API keys only
     )

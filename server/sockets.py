@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 
@@ -26,6 +26,9 @@ class SocketRegistry:
 
     def __len__(self) -> int:
         return len(self._sockets)
+
+    def __iter__(self) -> Iterator[ClosableSocket]:
+        return iter(list(self._sockets))
 
     def admit(self, socket: ClosableSocket, ip: str) -> bool:
         """Register a socket; False (and not registered) if its address is at its cap."""

@@ -13,11 +13,11 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from handlers import ws_collect
-from server.app import WEBSOCKET_MAX_MESSAGE_SIZE
 from server.context import AppContext
 from tests.ingest.helpers import dropped, stored, stored_count
 from tests.support.api import Api
 from tests.support.ingest_sites import BROWSER_UA, ORIGIN, api_site_keys, make_site_key
+from tests.support.live import RawWebSocket
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ async def test_origin_and_key_checks_before_upgrade(api: Api, ctx: AppContext, w
 async def test_oversize_message_closes_1009(http_server: Any, ctx: AppContext, ws_url: str) -> None:
     key = await make_site_key(ctx)
     conn = await connect(f"{ws_url}?k={key.value}", {"Origin": ORIGIN, "User-Agent": BROWSER_UA})
-    big = {"id": "big", "events": [{"name": "x", "title": "a" * 500}] * (WEBSOCKET_MAX_MESSAGE_SIZE // 500)}
+    big = {"id": "big", "events": [{"name": "x", "title": "a" * 500}] * (ws_collect.MAX_MESSAGE_BYTES // 500)}
     await conn.write_message(orjson.dumps(big).decode())
     assert await conn.read_message() is None
     assert conn.close_code == 1009
@@ -215,3 +215,47 @@ async def test_a_full_window_stops_reading_until_a_commit_lands(
     assert sorted(answer["ack"] for answer in answers) == list(range(20))
     assert len(enqueued) == 20 and await stored_count(ctx, key.site_id) == 40
     conn.close()
+
+
+async def test_a_client_that_never_reads_its_acks_stops_being_read(
+    http_server: Any, http_server_port: Any, ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = await make_site_key(ctx, "secret")
+    unlimited = dataclasses.replace(ctx.ingest.limits, per_connection=1e6, per_key=10**7, per_site=10**7)
+    monkeypatch.setattr(ctx.ingest, "limits", unlimited)
+    enqueued = []
+    enqueue = ctx.ingest.enqueue
+
+    async def counting_enqueue(*args: Any) -> Any:
+        enqueued.append(1)
+        return await enqueue(*args)
+
+    monkeypatch.setattr(ctx.ingest, "enqueue", counting_enqueue)
+    raw = await RawWebSocket.connect(
+        http_server_port[1], "/ws/collect", receive_buffer=4096, headers={"X-Api-Key": key.value}
+    )
+    total = 60_000
+    long_id = "x" * 60  # each ack echoes it: ~90 bytes an answer
+
+    async def send_all() -> None:
+        # ~1 KB messages: far more than the socket buffers between client and server can hold
+        for n in range(total):
+            event = {"name": "e", "url": "https://shop.example/" + "p" * 900}
+            await raw.send_text(orjson.dumps({"id": f"{long_id}{n}", "events": [event]}).decode())
+
+    sender = asyncio.create_task(send_all())
+    try:
+        # The client reads nothing: once its acks back up, the server stops reading its messages.
+        previous = -1
+        while len(enqueued) != previous:
+            previous = len(enqueued)
+            await asyncio.sleep(1.0)
+        assert 0 < len(enqueued) < total and not sender.done(), len(enqueued)
+        [stream] = list(ctx.sockets)
+        assert isinstance(stream, ws_collect.CollectStream) and stream.transport is not None
+        # Its unread answers stay near the transport's high-water mark (64 KiB), not thousands of acks.
+        assert stream.transport.get_write_buffer_size() < 128 * 1024
+        assert await stored_count(ctx, key.site_id) == len(enqueued)  # every message read was stored
+    finally:
+        sender.cancel()
+        raw.writer.close()

@@ -155,7 +155,14 @@ class RawWebSocket:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int, path: str, *, receive_buffer: int | None = None) -> RawWebSocket:
+    async def connect(
+        cls,
+        port: int,
+        path: str,
+        *,
+        receive_buffer: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RawWebSocket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if receive_buffer is not None:
             # Before connect, so the advertised window stays small and the server's writes back up.
@@ -164,10 +171,11 @@ class RawWebSocket:
         await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
         reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
         key = base64.b64encode(os.urandom(16)).decode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         writer.write(
             (
                 f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
             ).encode()
         )
         status = await reader.readuntil(b"\r\n\r\n")
