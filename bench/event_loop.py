@@ -34,6 +34,8 @@ from typing import Any
 
 import orjson
 
+from bench.ingest import site_keys
+
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "ingest_support" / "post.lua"
 ORIGIN = "https://load.example"
@@ -134,21 +136,7 @@ def _bare_server(loop: str) -> tuple[subprocess.Popen[bytes], str]:
 
 def _public_key(base_url: str) -> str:
     """A public key of a new site allowing ORIGIN, through the management API."""
-    from tests.support.sync_api import SyncApi
-
-    api = SyncApi(base_url)
-    answer = api.post(
-        "/api/v1/auth/register",
-        json={"email": f"loop-{time.time_ns()}@example.com", "password": "correct horse battery"},
-    )
-    token = answer.json["access_token"]
-    site = api.post(
-        "/api/v1/sites",
-        json={"name": "Loop", "domain": "load.example", "allowed_origins": [ORIGIN]},
-        token=token,
-    ).json["site"]
-    made = api.post(f"/api/v1/sites/{site['id']}/keys", json={"name": "p", "kind": "public"}, token=token)
-    return str(made.json["key"]["key"])
+    return site_keys(base_url)[0]
 
 
 def _measure_bare(loop: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -115,7 +115,7 @@ def _wrk(
     return summary
 
 
-def _keys(base_url: str) -> tuple[str, str]:
+def site_keys(base_url: str) -> tuple[str, str]:
     """(public key, secret key) for a new site, through the management API."""
     api = SyncApi(base_url)
     answer = api.post(
@@ -259,7 +259,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         _wait_port(bare_url)
         eddy.start()
-        public, secret = _keys(eddy.url)
+        public, secret = site_keys(eddy.url)
         url = eddy.url + "/api/v1/collect"
         assert eddy.process is not None
         pid = eddy.process.pid
