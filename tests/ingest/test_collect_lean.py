@@ -165,3 +165,27 @@ async def test_declared_oversize_beacon_is_413_json(http_server: Any, http_serve
     data = await raw_exchange(http_server_port[1], request)
     assert data.startswith(b"HTTP/1.1 413"), data[:200]
     assert b'"payload_too_large"' in data and b"Access-Control-Allow-Origin: *" in data
+
+
+async def test_a_sender_that_leaves_before_its_answer_leaves_no_error(
+    http_server: Any, http_server_port: Any, api: Api, ctx: AppContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = await public_key(api)
+    body = b'{"name":"pageview","url":"https://shop.example/gone"}'
+    request = (
+        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nX-Api-Key: {key.value}\r\n"
+        f"Origin: {ORIGIN}\r\nUser-Agent: {BROWSER_UA}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with caplog.at_level(logging.WARNING):
+        for _ in range(5):
+            _reader, writer = await asyncio.open_connection("127.0.0.1", http_server_port[1])
+            writer.write(request)
+            await writer.drain()
+            writer.transport.abort()  # gone before the commit, so before the answer
+        await asyncio.sleep(0.5)
+    # Their events were complete: they are stored, and answering nobody logged no error.
+    assert await stored_count(ctx, key.site_id) == 5
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [
+        r.getMessage() for r in caplog.records
+    ]
+    assert (await api.get("/healthz")).status == 200
