@@ -3,8 +3,9 @@
 A link's token is 256 random bits (url-safe base64, 43 characters). At rest a link is only its
 `token_hash` (HMAC-SHA256 under the server's hash key, like API keys), so a dump of the store opens
 nothing; the token is shown once, when the link is made. Documents in `share_links`:
-{id, site_id, token_hash, created_at, revoked}. A revoked link stops working at once (every request
-looks the link up; there is no cache to expire).
+{id, site_id, token_hash, created_at, revoked}. A revoked link stops working at once: every request
+looks the link up (there is no cache to expire), and `on_revoked` (the sign-in session revocation
+broadcast, with the link's `share_session` id) closes the live streams it opened, in every process.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -55,9 +57,15 @@ def link_out(doc: dict[str, Any], token: str | None = None) -> ShareLinkOut:
 class ShareLinks:
     """Create, list, revoke and resolve share links."""
 
-    def __init__(self, docs: DocumentStore, hash_key: bytes) -> None:
+    def __init__(
+        self,
+        docs: DocumentStore,
+        hash_key: bytes,
+        on_revoked: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self._docs = docs
         self._hash_key = hash_key
+        self._on_revoked = on_revoked  # called with the revoked link's share_session id
 
     async def create(self, site: dict[str, Any]) -> ShareLinkOut:
         """A new link for `site`; its token appears only in this answer."""
@@ -89,13 +97,27 @@ class ShareLinks:
         )
         if not changed:
             raise NotFound("no such share link")
+        if self._on_revoked is not None:
+            await self._on_revoked(share_session(link_id))
 
     async def site_for_token(self, token: str | None) -> dict[str, Any] | None:
         """The site a live, unrevoked link opens, or None (never raises for bad input)."""
+        opened = await self.open(token)
+        return opened[1] if opened is not None else None
+
+    async def open(self, token: str | None) -> tuple[str, dict[str, Any]] | None:
+        """(the link's `share_session` id, the site) for a live, unrevoked link, or None (never raises
+        for bad input)."""
         if not token or not _TOKEN_SHAPE.match(token):
             return None
         wanted = token_hash(self._hash_key, token)
         rows = await self._docs.find("share_links", {"token_hash": wanted}, limit=1)
         if not rows or rows[0].get("revoked") or not hmac.compare_digest(rows[0]["token_hash"], wanted):
             return None
-        return await self._docs.get("sites", rows[0]["site_id"])
+        site = await self._docs.get("sites", rows[0]["site_id"])
+        return (share_session(rows[0]["id"]), site) if site is not None else None
+
+
+def share_session(link_id: str) -> str:
+    """The id a share link's live streams carry as their session: revoking the link ends it."""
+    return f"share:{link_id}"

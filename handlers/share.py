@@ -143,8 +143,9 @@ def _shared_stats(handler: type[stats.StatsHandler]) -> type[stats.StatsHandler]
 
 class ShareLiveSocket(LiveSocket):
     """The live stream of a share token's site: first message `{"share_token": ...}` (optionally with
-    `filter`); then the same snapshot and ticks, close codes and admission as `/ws/live`. The link is
-    checked again every SHARE_RECHECK_S."""
+    `filter`); then the same snapshot and ticks, close codes and admission as `/ws/live`. Revoking the
+    link closes the stream at once (4401, in every process: its `session` is the link's); the link is
+    also checked again every SHARE_RECHECK_S, in case that broadcast was missed while the bus was down."""
 
     __slots__ = ()
 
@@ -154,10 +155,11 @@ class ShareLiveSocket(LiveSocket):
     async def check_token(self, data: dict[str, Any]) -> float | None:
         raw = data.get("share_token")
         token = raw if isinstance(raw, str) and len(raw) <= MAX_TOKEN_LENGTH else None
-        site = await self.ctx.share.site_for_token(token)
-        if site is None or (self.site_id and site["id"] != self.site_id):
+        opened = await self.ctx.share.open(token)
+        if opened is None or (self.site_id and opened[1]["id"] != self.site_id):
             self.close(CLOSE_UNAUTHORIZED, "this share link is invalid or was revoked")
             return None
+        self.session, site = opened
         self.site_id = site["id"]
         return time.time() + SHARE_RECHECK_S
 

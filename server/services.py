@@ -85,5 +85,6 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     bumper = VersionBumper(ctx.stats.cache)
     ctx.event_listeners.append(bumper)
     ctx.components.append(bumper)
-    ctx.share = ShareLinks(stores.docs, secrets.hash_key)
+    # A revoked share link ends its live streams like a revoked sign-in session, in every process.
+    ctx.share = ShareLinks(stores.docs, secrets.hash_key, on_revoked=ctx.bearer.session_revoked)
     return ctx

@@ -140,3 +140,28 @@ async def test_live_stream_through_a_share_link(api: Api, ctx: AppContext) -> No
     assert await asyncio.wait_for(wrong_kind.read_message(), 5) is None
     assert wrong_kind.close_code == 4401
     wrong_kind.close()
+
+
+async def test_revoking_a_link_closes_its_live_streams_at_once(api: Api, ctx: AppContext) -> None:
+    owner = await signup(api)
+    site = await make_site(api, owner)
+    revoked, kept = await _link(api, owner, site["id"]), await _link(api, owner, site["id"])
+    streams = []
+    for link in (revoked, revoked, kept):
+        conn = await _share_socket(api.base_url, {"share_token": link["token"]})
+        await receive_until(conn, lambda m: m["type"] == "snapshot")
+        streams.append(conn)
+    path = f"/api/v1/sites/{site['id']}/share-links/{revoked['id']}"
+    answer = await api.delete(path, token=owner, expect_json=False)
+    assert answer.status == 204
+    try:
+        for conn in streams[:2]:  # closed now, not at the next periodic check of the link
+            assert await asyncio.wait_for(conn.read_message(), 2) is None
+            assert conn.close_code == 4401
+        # The other link's stream goes on.
+        ingest(ctx, [event(site["id"], path="/still", visitor_id="v2")])
+        tick = await receive_until(streams[2], lambda m: m["type"] == "tick" and m["recent"])
+        assert tick["recent"][0]["path"] == "/still"
+    finally:
+        for conn in streams:
+            conn.close()
