@@ -13,12 +13,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOL_CRASH = re.compile(r"SystemError: AST constructor recursion depth mismatch")
-FINDING = re.compile(r"(?i)failure|\d+ failed")
+# schemathesis' own report of a finding: its FAILURES section, "N failure(s)" in its closing summary, or
+# a phase's "N failed". The bare word "failure" also occurs in the crash's traceback (core/failures.py).
+FINDING = re.compile(r"=+ FAILURES =+|\b\d+ failures?\b|\b\d+ failed\b")
 
 
 @pytest.mark.reliability
 @pytest.mark.slow
-@pytest.mark.timeout(330)
+@pytest.mark.timeout(480)
 def test_schemathesis_finds_no_failures(tmp_path: Path) -> None:
     env = {
         **os.environ,
@@ -29,7 +31,8 @@ def test_schemathesis_finds_no_failures(tmp_path: Path) -> None:
         "SEED": "20261123",
         "REPORT_DIR": str(tmp_path / "report"),
     }
-    for _attempt in range(2):
+    crashes = 0
+    for _attempt in range(3):
         result = subprocess.run(
             ["bash", str(ROOT / "scripts" / "schemathesis.sh")],
             cwd=ROOT,
@@ -42,8 +45,9 @@ def test_schemathesis_finds_no_failures(tmp_path: Path) -> None:
         output = result.stdout + result.stderr
         # CPython 3.11 sometimes fails inside schemathesis' own schema compilation ("SystemError: AST
         # constructor recursion depth mismatch"); that is the tool crashing, not a finding about Eddy,
-        # so such a run (and only such a run) is tried once more.
+        # so such a run (and only such a run, with no finding in it) is tried again, twice at most.
         if result.returncode == 0 or not TOOL_CRASH.search(output) or FINDING.search(output):
             break
+        crashes += 1
     assert "Tested:" in output, output[-4000:]
-    assert result.returncode == 0, output[-6000:]
+    assert result.returncode == 0, f"after {crashes} tool crash(es) retried:\n" + output[-6000:]
