@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -34,10 +32,9 @@ from typing import Any
 
 import orjson
 
-from bench.ingest import site_keys
+from bench.ingest import run_wrk, site_keys
 
 HERE = Path(__file__).resolve().parent
-LUA = HERE / "ingest_support" / "post.lua"
 ORIGIN = "https://load.example"
 LOOPS = ("asyncio", "uvloop")
 
@@ -69,11 +66,6 @@ def serve_bare(port: int, loop: str) -> None:
         asyncio.run(main())
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _wait(url: str, body: bytes, headers: dict[str, str], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -87,31 +79,14 @@ def _wait(url: str, body: bytes, headers: dict[str, str], timeout: float = 30.0)
 
 
 def _wrk(url: str, body: bytes, env: dict[str, str], args: argparse.Namespace, pid: int) -> dict[str, Any]:
-    """One wrk run; req/s, latency percentiles, errors and the server's CPU seconds meanwhile."""
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        handle.write(body)
-    cpu_before = _cpu_seconds(pid)
-    try:
-        duration = f"-d{max(1, round(args.loop_duration))}s"
-        result = subprocess.run(
-            ["wrk", "-t1", f"-c{args.loop_connections}", duration, "--timeout", "30s", "-s", str(LUA), url],
-            env={**os.environ, "BODY_FILE": handle.name, **env},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    finally:
-        os.unlink(handle.name)
-    cpu = _cpu_seconds(pid) - cpu_before
-    line = next(line for line in result.stdout.splitlines() if line.startswith("WRKJSON "))
-    summary = json.loads(line.removeprefix("WRKJSON "))
-    seconds = summary["duration_us"] / 1e6
+    """One wrk run; req/s, latency percentiles, errors and the server's CPU per request meanwhile."""
+    summary = run_wrk(url, body, args.loop_duration, args.loop_connections, env, pid)
     return {
-        "rps": summary["requests"] / seconds,
+        "rps": summary["rps"],
         "p50_ms": summary["p50_us"] / 1e3,
         "p99_ms": summary["p99_us"] / 1e3,
         "errors": summary["non2xx"] + summary["socket_errors"],
-        "cpu_us_per_req": cpu / max(summary["requests"], 1) * 1e6,
+        "cpu_us_per_req": summary["cpu_s"] / max(summary["requests"], 1) * 1e6,
     }
 
 

@@ -80,7 +80,7 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
-def _wrk(
+def run_wrk(
     url: str, body: bytes, seconds: float, connections: int, env: dict[str, str], pid: int
 ) -> dict[str, Any]:
     """Run wrk (one thread: the other core is the server's) and return its JSON summary plus the
@@ -267,8 +267,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # Bare and beacon alternate, and each keeps its median round: on a shared machine, load from
         # other work then hits both alike.
         for _ in range(rounds):
-            raw["bare"].append(_wrk(bare_url, _beacon(), seconds / rounds, connections, {}, bare.pid))
-            raw["beacon"].append(_wrk(url, _beacon(), seconds / rounds, connections, beacon_env, pid))
+            raw["bare"].append(run_wrk(bare_url, _beacon(), seconds / rounds, connections, {}, bare.pid))
+            raw["beacon"].append(run_wrk(url, _beacon(), seconds / rounds, connections, beacon_env, pid))
         bare.terminate()
         b, s = _median_run(raw["bare"]), _median_run(raw["beacon"])
         # The batched rows use every core: the same data dir (keys included) under N workers.
@@ -278,7 +278,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         assert eddy.process is not None
         pid = eddy.process.pid
         batch_connections = max(4, connections // 4)
-        raw["batched"] = t = _wrk(
+        raw["batched"] = t = run_wrk(
             url, _batch(BATCH_EVENTS), seconds, batch_connections, {"API_KEY": secret}, pid
         )
         ws_url = eddy.url.replace("http://", "ws://") + "/ws/collect"

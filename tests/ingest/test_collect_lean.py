@@ -10,6 +10,7 @@ import logging
 import re
 from typing import Any
 
+import orjson
 import pytest
 
 from handlers.base import SECURITY_HEADERS
@@ -31,6 +32,16 @@ SHARED = [name for name, _ in SECURITY_HEADERS] + [
 async def public_key(api: Api) -> SiteKey:
     site = await api_site_keys(api)
     return SiteKey(site.site_id, site.public["id"], site.public["key"])
+
+
+def raw_beacon(key: SiteKey, url: str) -> bytes:
+    """One whole beacon request, as a browser's sendBeacon sends it, in raw HTTP/1.1."""
+    body = orjson.dumps({"name": "pageview", "url": url})
+    head = (
+        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nX-Api-Key: {key.value}\r\n"
+        f"Origin: {ORIGIN}\r\nUser-Agent: {BROWSER_UA}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 def duration_count(ctx: AppContext, status: str) -> float:
@@ -119,11 +130,7 @@ async def test_keep_alive_serves_the_next_request_after_a_lean_answer(
     http_server: Any, http_server_port: Any, api: Api, ctx: AppContext
 ) -> None:
     key = await public_key(api)
-    body = b'{"name":"pageview","url":"https://shop.example/a"}'
-    beacon = (
-        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nX-Api-Key: {key.value}\r\n"
-        f"Origin: {ORIGIN}\r\nUser-Agent: {BROWSER_UA}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+    beacon = raw_beacon(key, "https://shop.example/a")
     health = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
     reader, writer = await asyncio.open_connection("127.0.0.1", http_server_port[1])
     try:
@@ -171,11 +178,7 @@ async def test_a_sender_that_leaves_before_its_answer_leaves_no_error(
     http_server: Any, http_server_port: Any, api: Api, ctx: AppContext, caplog: pytest.LogCaptureFixture
 ) -> None:
     key = await public_key(api)
-    body = b'{"name":"pageview","url":"https://shop.example/gone"}'
-    request = (
-        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nX-Api-Key: {key.value}\r\n"
-        f"Origin: {ORIGIN}\r\nUser-Agent: {BROWSER_UA}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+    request = raw_beacon(key, "https://shop.example/gone")
     with caplog.at_level(logging.WARNING):
         for _ in range(5):
             _reader, writer = await asyncio.open_connection("127.0.0.1", http_server_port[1])
