@@ -6,8 +6,13 @@ Duplicate ids are skipped through the `event_ids` table, written in the same tra
 so a retried batch is never stored twice even across processes sharing the file.
 
 An append builds its rows and folds its rollup counts in Python first, then takes the cross-process
-`WriteLock` for the SQLite work only (claim ids, insert, rollup upserts, fsync'd COMMIT), so workers of
+`WriteLock` for the SQLite work only (claim ids, insert, rollup upserts, COMMIT), so workers of
 `--processes N` overlap their Python work and hand the file to each other without SQLite's sleep-polling.
+
+Durability: the writer commits with synchronous=NORMAL (the COMMIT writes its WAL frames but does not
+wait for the disk) and then, after letting go of the lock, `WalSync` fdatasyncs the WAL file before
+`append` returns. When `append` returns the batch is on disk exactly as with synchronous=FULL, but the
+disk flush no longer holds the lock, so the other workers commit while this one waits for the disk.
 """
 
 from __future__ import annotations
@@ -16,20 +21,23 @@ import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from msgspec.structs import astuple
 
 from storage.embedded import rollups
 from storage.embedded.aggregates import aggregate_sql, identity_days_sql, rows_to_aggregates
-from storage.embedded.sqlite_runner import SqliteRunner, transaction
+from storage.embedded.bulk import insert_rows
+from storage.embedded.sqlite_runner import DEFAULT_PRAGMAS, SqliteRunner, transaction
 from storage.errors import StoreUnavailableError
 from storage.event_filter_sql import event_where
 from storage.ports import Aggregate, EventFilter, Grouping
 from storage.records import Event
+
+T = TypeVar("T")
 
 # Column order of the events table (after the rowid `seq`).
 COLUMNS: tuple[str, ...] = (
@@ -60,7 +68,7 @@ COLUMNS: tuple[str, ...] = (
     "traits",
 )
 _SELECT = ", ".join(COLUMNS)
-_INSERT = f"INSERT INTO events ({_SELECT}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+_INSERT = f"INSERT INTO events ({_SELECT})"
 DEDUPE_WINDOW_MS = 48 * 3600 * 1000
 ROLLUP_MIN_EVENTS = 20_000
 _ID_CHUNK = 500
@@ -94,9 +102,7 @@ def _claim_ids(conn: sqlite3.Connection, keys: dict[str, Event], now: int) -> li
     (the usual case) no lookup is needed; otherwise the insert is undone and the stored keys are read."""
     rows = [(key, now) for key in keys]
     conn.execute("SAVEPOINT claim")
-    inserted = conn.executemany(
-        "INSERT OR IGNORE INTO event_ids (key, stored_at) VALUES (?, ?)", rows
-    ).rowcount
+    inserted = insert_rows(conn, "INSERT OR IGNORE INTO event_ids (key, stored_at)", rows)
     if inserted == len(rows):
         conn.execute("RELEASE claim")
         return list(keys.values())
@@ -110,9 +116,8 @@ def _claim_ids(conn: sqlite3.Connection, keys: dict[str, Event], now: int) -> li
         existing.update(
             row[0] for row in conn.execute(f"SELECT key FROM event_ids WHERE key IN ({marks})", chunk)
         )
-    conn.executemany(
-        "INSERT INTO event_ids (key, stored_at) VALUES (?, ?)",
-        [row for row in rows if row[0] not in existing],
+    insert_rows(
+        conn, "INSERT INTO event_ids (key, stored_at)", [row for row in rows if row[0] not in existing]
     )
     return [event for key, event in keys.items() if key not in existing]
 
@@ -136,6 +141,47 @@ class WriteLock:
         os.close(self._fd)
 
 
+# The writer's connection: as DEFAULT_PRAGMAS, but COMMIT leaves the WAL flush to WalSync (see above).
+WRITER_PRAGMAS = tuple(
+    "PRAGMA synchronous=NORMAL" if pragma.startswith("PRAGMA synchronous") else pragma
+    for pragma in DEFAULT_PRAGMAS
+)
+
+
+class WalSync:
+    """fdatasync of `<db>-wal`: the flush a synchronous=FULL COMMIT would do, run after the write lock is
+    released. Used on the writer thread only.
+
+    SQLite deletes the WAL file only when the last connection to the database closes, and ours stays
+    open, so one descriptor normally serves for good; the inode is checked anyway (one stat per commit)
+    and the file reopened if it was replaced. Each (re)open also flushes the directory, so a WAL file
+    created since the last checkpoint has a durable name."""
+
+    def __init__(self, db_path: Path) -> None:
+        self._path = db_path.with_name(db_path.name + "-wal")
+        self._fd: int | None = None
+        self._inode = -1
+
+    def __call__(self) -> None:
+        inode = os.stat(self._path).st_ino
+        if self._fd is None or inode != self._inode:
+            self.close()
+            self._fd = os.open(self._path, os.O_RDONLY)
+            self._inode = os.fstat(self._fd).st_ino
+            directory = os.open(self._path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        os.fdatasync(self._fd)
+
+    def close(self) -> None:
+        """Release the descriptor."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class SqliteEventStore:
     """Events in `<data_dir>/events.db`."""
 
@@ -151,6 +197,7 @@ class SqliteEventStore:
         self._appends = 0
         self._touch_keys = rollups.TouchKeys()  # used on the writer thread only
         self._lock: WriteLock | None = None
+        self._sync: WalSync | None = None
 
     @property
     def writer(self) -> SqliteRunner:
@@ -167,7 +214,8 @@ class SqliteEventStore:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = WriteLock(self.path.with_name(self.path.name + ".lock"))
-        self._writer = SqliteRunner(self.path, threads=1, name="eddy-events-w")
+        self._sync = WalSync(self.path)
+        self._writer = SqliteRunner(self.path, threads=1, name="eddy-events-w", pragmas=WRITER_PRAGMAS)
         await self._writer.run(self._create_schema)
         self._readers = SqliteRunner(self.path, threads=self._reader_threads, name="eddy-events-r")
 
@@ -191,6 +239,9 @@ class SqliteEventStore:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
 
     async def ping(self) -> None:
         await self.readers.run(lambda conn: conn.execute("SELECT 1").fetchone())
@@ -201,7 +252,9 @@ class SqliteEventStore:
         self._appends += 1
         prune = self._appends % 1000 == 1
         try:
-            return await self.writer.run(self._append, list(events), prune, self._touch_keys, self._lock)
+            return await self.writer.run(
+                self._append, list(events), prune, self._touch_keys, self._lock, self._sync
+            )
         except sqlite3.Error as error:
             raise StoreUnavailableError(f"event append failed: {error}") from error
 
@@ -212,6 +265,7 @@ class SqliteEventStore:
         prune: bool,
         keys: rollups.TouchKeys | None = None,
         lock: WriteLock | None = None,
+        sync: WalSync | None = None,
     ) -> int:
         touch_keys = keys or rollups.TouchKeys()
         now = int(time.time() * 1000)
@@ -224,10 +278,10 @@ class SqliteEventStore:
         def write(conn: sqlite3.Connection) -> int:
             fresh = _claim_ids(conn, batch, now)
             if len(fresh) == len(batch):
-                conn.executemany(_INSERT, rows)
+                insert_rows(conn, _INSERT, rows)
                 rollups.write(conn, folded, prune)
             else:  # a retried batch: store and count only the events not seen before
-                conn.executemany(_INSERT, [event_row(e) for e in fresh])
+                insert_rows(conn, _INSERT, [event_row(e) for e in fresh])
                 if fresh:
                     rollups.write(conn, rollups.fold(fresh, touch_keys), prune)
             if prune:
@@ -235,9 +289,20 @@ class SqliteEventStore:
             return len(fresh)
 
         if lock is None:
-            return transaction(conn, write)
-        with lock:
-            return transaction(conn, write)
+            stored = transaction(conn, write)
+        else:
+            with lock:
+                stored = transaction(conn, write)
+        if sync is not None:
+            sync()  # outside the lock: the others commit while this batch reaches the disk
+        return stored
+
+    def _durably(self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`transaction(conn, fn)` on the writer, then the WAL flush its synchronous=NORMAL skipped."""
+        result = transaction(conn, fn)
+        if self._sync is not None:
+            self._sync()
+        return result
 
     async def read(self, flt: EventFilter, *, batch_size: int = 1000) -> AsyncIterator[list[Event]]:
         clause, params = event_where(flt)
@@ -301,7 +366,7 @@ class SqliteEventStore:
             )
             return int(count)
 
-        return await self.writer.run(transaction, purge)
+        return await self.writer.run(self._durably, purge)
 
     async def delete_site(self, site_id: str) -> None:
         def delete(conn: sqlite3.Connection) -> None:
@@ -309,4 +374,4 @@ class SqliteEventStore:
             for table in ("rollup", "rollup_seen", "rollup_sessions"):
                 conn.execute(f"DELETE FROM {table} WHERE site_id = ?", (site_id,))
 
-        await self.writer.run(transaction, delete)
+        await self.writer.run(self._durably, delete)

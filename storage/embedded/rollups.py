@@ -36,6 +36,7 @@ from operator import attrgetter
 from typing import Any
 
 from storage.embedded.aggregates import local_to_utc_ms, offset_segments
+from storage.embedded.bulk import insert_rows
 from storage.ports import Aggregate, EventFilter, Grouping
 from storage.records import Event
 
@@ -61,9 +62,11 @@ SCHEMA = (
     " PRIMARY KEY (site_id, sk)) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS ix_rollup_sessions_last ON rollup_sessions (last_ts)",
 )
-_UPSERT = (
+_UPSERT_HEAD = (
     "INSERT INTO rollup (site_id, dim, value, hour, events, pageviews, visitors, visits, bounces, duration)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site_id, dim, hour, value) DO UPDATE SET"
+)
+_UPSERT_TAIL = (
+    " ON CONFLICT (site_id, dim, hour, value) DO UPDATE SET"
     " events = events + excluded.events, pageviews = pageviews + excluded.pageviews,"
     " visitors = visitors + excluded.visitors, visits = visits + excluded.visits,"
     " bounces = bounces + excluded.bounces, duration = duration + excluded.duration"
@@ -199,13 +202,16 @@ def write(conn: sqlite3.Connection, folded: Folded, prune: bool) -> None:
     fresh = [(key, group) for key, group in folded.touches.items() if key not in known]
     for _, group in fresh:
         counts[group][5] += 1
-    conn.executemany(
-        "INSERT INTO rollup_seen (key, site_id, day) VALUES (?, ?, ?)",
+    insert_rows(
+        conn,
+        "INSERT INTO rollup_seen (key, site_id, day)",
         [(key, group[0], group[3] // DAY_MS) for key, group in fresh],
     )
-    conn.executemany(
-        _UPSERT,
+    insert_rows(
+        conn,
+        _UPSERT_HEAD,
         [(*group, v[0], v[1], v[5], v[2], v[3], v[4]) for group, v in counts.items()],
+        tail=_UPSERT_TAIL,
     )
     if prune:
         conn.execute("DELETE FROM rollup_seen WHERE day < ?", ((folded.newest - KEEP_MS) // DAY_MS,))
@@ -256,11 +262,12 @@ def _fold_sessions(
         for index, value in enumerate(_session_counts(first, last, pageviews)):
             row[2 + index] += value
         rows.append((key[0], key[1], first, last, pageviews))
-    conn.executemany(
-        "INSERT INTO rollup_sessions (site_id, sk, first_ts, last_ts, pageviews) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (site_id, sk) DO UPDATE SET first_ts = excluded.first_ts,"
-        " last_ts = excluded.last_ts, pageviews = excluded.pageviews",
+    insert_rows(
+        conn,
+        "INSERT INTO rollup_sessions (site_id, sk, first_ts, last_ts, pageviews)",
         rows,
+        tail=" ON CONFLICT (site_id, sk) DO UPDATE SET first_ts = excluded.first_ts,"
+        " last_ts = excluded.last_ts, pageviews = excluded.pageviews",
     )
 
 

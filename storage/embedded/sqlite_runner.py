@@ -39,8 +39,16 @@ def connect(path: Path, pragmas: tuple[str, ...] = DEFAULT_PRAGMAS) -> sqlite3.C
 class SqliteRunner:
     """A pool of `threads` worker threads, each with its own connection to one database file."""
 
-    def __init__(self, path: Path, *, threads: int = 1, name: str = "sqlite") -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        threads: int = 1,
+        name: str = "sqlite",
+        pragmas: tuple[str, ...] = DEFAULT_PRAGMAS,
+    ) -> None:
         self._path = path
+        self._pragmas = pragmas
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -49,7 +57,7 @@ class SqliteRunner:
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self._path)
+            conn = connect(self._path, self._pragmas)
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
