@@ -32,6 +32,7 @@ from handlers.openapi import Operation
 from handlers.policy import public
 from server.access_log import record_request
 from server.context import AppContext
+from server.lean_http import render_header_lines, write_whole_answer
 
 log = logging.getLogger("eddy.api")
 PATH = "/api/v1/collect"
@@ -192,29 +193,13 @@ class CollectRequest(httputil.HTTPMessageDelegate):
         if self.answered:
             return
         self.answered = True
-        headers = httputil.HTTPHeaders()
-        headers["Date"] = http_date()
-        for name, value in SECURITY_HEADERS:
-            headers[name] = value
-        if self.https:
-            headers[HSTS[0]] = HSTS[1]
-        for name, value in API_HEADERS:
-            headers[name] = value
-        for name, value in CORS_HEADERS:
-            headers[name] = value
-        for name, value in extra:
-            headers[name] = value
-        headers["Vary"] = "Accept-Encoding"  # as the Application's compress_response sets on every answer
-        if status == 204:
-            del headers["Content-Type"]
-        else:
+        lines = [b"Date: ", http_date().encode(), b"\r\n", _static_lines(self.https, extra, status == 204)]
+        if status != 204:
             if len(body) >= 1024 and "gzip" in self.headers.get("Accept-Encoding", ""):
                 body = gzip.compress(body, compresslevel=6)
-                headers["Content-Encoding"] = "gzip"
-            headers["Content-Length"] = str(len(body))
-        start = httputil.ResponseStartLine("", status, httputil.responses.get(status, "Unknown"))
-        self.connection.write_headers(start, headers, body or None)
-        self.connection.finish()
+                lines.append(b"Content-Encoding: gzip\r\n")
+            lines.append(b"Content-Length: %d\r\n" % len(body))
+        write_whole_answer(self.connection, status, b"".join(lines), body)
         record_request(
             self.ctx,
             HANDLER_NAME,
@@ -224,6 +209,35 @@ class CollectRequest(httputil.HTTPMessageDelegate):
             self.remote_ip,
             time.perf_counter() - self.started,
         )
+
+
+_STATIC_LINES_ENTRIES = 64
+_static_lines_cache: dict[tuple[bool, tuple[tuple[str, str], ...], bool], bytes] = {}
+
+
+def _static_lines(https: bool, extra: tuple[tuple[str, str], ...], no_content: bool) -> bytes:
+    """The rendered header lines an answer shares with every other of its kind (all but Date,
+    Content-Encoding and Content-Length), in the order the Application's handlers send them."""
+    key = (https, extra, no_content)
+    lines = _static_lines_cache.get(key)
+    if lines is None:
+        headers = httputil.HTTPHeaders()
+        for name, value in (
+            *SECURITY_HEADERS,
+            *((HSTS,) if https else ()),
+            *API_HEADERS,
+            *CORS_HEADERS,
+            *extra,
+            ("Vary", "Accept-Encoding"),  # as the Application's compress_response sets on every answer
+        ):
+            headers[name] = value
+        if no_content:
+            del headers["Content-Type"]
+        lines = render_header_lines(headers.get_all())
+        if len(_static_lines_cache) >= _STATIC_LINES_ENTRIES:  # extras (Retry-After) vary a little
+            _static_lines_cache.clear()
+        _static_lines_cache[key] = lines
+    return lines
 
 
 class CollectAccepted(msgspec.Struct):
