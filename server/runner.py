@@ -25,6 +25,7 @@ from tornado.web import Application
 from handlers import lean_routes
 from server.app import make_app
 from server.config import Config
+from server.gc_tuning import tune_for_serving
 from server.lean_http import LeanRouter
 from server.metrics import enable_multiprocess, worker_exited
 from server.secrets import Secrets, load_or_create_secrets
@@ -66,6 +67,7 @@ async def serve(config: Config, secrets: Secrets, sockets: list[socket.socket], 
     await ctx.start()
     server = make_http_server(make_app(ctx), config)
     server.add_sockets(sockets)
+    tune_for_serving()
     port = sockets[0].getsockname()[1]
     log.info(
         "Eddy worker %d listening on http://%s:%d (%s store, %s bus)",
