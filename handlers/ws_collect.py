@@ -11,7 +11,8 @@ back (over a 50 ms round trip one message at a time would cap a stream at 20 mes
 is checked, enriched and queued for the group commit in the order it came; its ack is sent once its
 commit is durable, so acks of messages sharing a commit may come in any order: they carry the message's
 id. With MAX_IN_FLIGHT messages awaiting their commit (or their ack waiting for a client that does not
-read), reading from the socket pauses: a client never outruns the writer. A per-connection token bucket
+read), the next message waits, and once server/websocket.py's READ_AHEAD_BYTES wait behind it, reading
+from the socket pauses: a client never outruns the writer. A per-connection token bucket
 bounds the message rate; connections are capped per client address.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -29,7 +31,6 @@ from domain.accounts.principals import KeyPrincipal
 from domain.errors import DomainError, RateLimited, Unavailable
 from domain.ingest.decode import Message, decode_message
 from domain.ingest.enrich import Sender
-from domain.ingest.pipeline import Pending
 from handlers.base import BaseHandler
 from handlers.policy import public
 from server.context import AppContext
@@ -43,7 +44,17 @@ CLOSE_POLICY_VIOLATION = 1008
 class CollectStream(WebSocket):
     """One tracker or server stream once upgraded."""
 
-    __slots__ = ("_admitted", "_awaiting", "_rate", "_refilled", "_tokens", "ctx", "principal", "sender")
+    __slots__ = (
+        "_admitted",
+        "_in_flight",
+        "_rate",
+        "_refilled",
+        "_tokens",
+        "_window",
+        "ctx",
+        "principal",
+        "sender",
+    )
 
     def __init__(self, ctx: AppContext, principal: KeyPrincipal, sender: Sender) -> None:
         super().__init__(ctx.websockets, MAX_MESSAGE_BYTES)
@@ -54,7 +65,8 @@ class CollectStream(WebSocket):
         self._rate = ctx.ingest.limits.per_connection  # messages per second, a burst of twice that
         self._tokens = 2 * self._rate
         self._refilled = time.monotonic()
-        self._awaiting: set[asyncio.Task[None]] = set()  # one per message awaiting its commit or ack
+        self._in_flight = 0  # messages awaiting their commit, or their ack's way to a slow client
+        self._window: asyncio.Future[None] | None = None  # set while a full window holds reading back
 
     def on_open(self) -> None:
         if not self.ctx.sockets.admit(self, self.sender.ip):
@@ -93,21 +105,30 @@ class CollectStream(WebSocket):
             if drained is not None:
                 await drained
             return
-        task = asyncio.create_task(self._ack_when_durable(message.id, pending))
-        self._awaiting.add(task)
-        task.add_done_callback(self._awaiting.discard)
-        if len(self._awaiting) >= MAX_IN_FLIGHT:
-            await asyncio.wait(self._awaiting, return_when=asyncio.FIRST_COMPLETED)
+        self._in_flight += 1
+        # A callback, not a task per message: the acks of a whole commit go out in one pass.
+        pending.when_durable(functools.partial(self._acknowledge, message.id))
+        if self._in_flight >= MAX_IN_FLIGHT:
+            self._window = asyncio.get_running_loop().create_future()
+            await self._window
 
-    async def _ack_when_durable(self, message_id: Any, pending: Pending) -> None:
-        try:
-            accepted = await pending.durable()
-        except DomainError as error:
-            drained = self._answer(_nack(error, message_id))
+    def _acknowledge(self, message_id: Any, outcome: int | DomainError) -> None:
+        if isinstance(outcome, DomainError):
+            drained = self._answer(_nack(outcome, message_id))
         else:
-            drained = self._answer({"ack": message_id, "accepted": accepted})
-        if drained is not None:
-            await drained  # the client is not reading: this message keeps its place in the window
+            drained = self._answer({"ack": message_id, "accepted": outcome})
+        if drained is None:
+            self._release()
+        else:  # the client is not reading: this message keeps its place in the window
+            drained.add_done_callback(lambda _: self._release())
+
+    def _release(self) -> None:
+        self._in_flight -= 1
+        window = self._window
+        if window is not None and self._in_flight < MAX_IN_FLIGHT:
+            self._window = None
+            if not window.done():
+                window.set_result(None)
 
     def _take_token(self) -> None:
         now = time.monotonic()

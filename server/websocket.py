@@ -53,6 +53,7 @@ PING_INTERVAL_S = 20.0
 PING_TIMEOUT_S = 20.0
 CLOSE_TIMEOUT_S = 5.0
 SWEEP_S = 0.5  # deadlines (authentication, token expiry) fire at most this late
+READ_AHEAD_BYTES = 64 * 1024  # received and not yet handled while a message's work runs; then reading pauses
 
 
 class HandshakeError(Exception):
@@ -232,8 +233,8 @@ class Keepalive:
 
 class WebSocket(asyncio.Protocol):
     """One server-side websocket. Subclasses implement `on_open`, `on_text` (may return an awaitable:
-    the next message waits for it, and reading pauses meanwhile), `on_binary`, `on_deadline` and
-    `on_closed`; they send with `send_text` and end with `close`."""
+    the next message waits for it, and reading pauses once READ_AHEAD_BYTES wait), `on_binary`,
+    `on_deadline` and `on_closed`; they send with `send_text` and end with `close`."""
 
     __slots__ = (
         "_buffer",
@@ -241,6 +242,7 @@ class WebSocket(asyncio.Protocol):
         "_fragment_op",
         "_fragments",
         "_paused",
+        "_reading_paused",
         "_work",
         "close_code",
         "deadline",
@@ -265,6 +267,7 @@ class WebSocket(asyncio.Protocol):
         self._fragments: list[bytes] | None = None
         self._fragment_op = 0
         self._paused = False
+        self._reading_paused = False
         self._drained: asyncio.Future[None] | None = None
         self._work: asyncio.Future[Any] | None = None
 
@@ -362,6 +365,21 @@ class WebSocket(asyncio.Protocol):
         self._buffer = self._buffer + data if self._buffer else data
         if self._work is None:
             self._parse()
+        self._pace_reading()
+
+    def _pace_reading(self) -> None:
+        # Reading pauses only once READ_AHEAD_BYTES wait behind unfinished work: pausing and resuming
+        # around every message cost two event-loop registrations each.
+        if self.transport is None or self.state == _CLOSED:
+            return
+        hold = self._work is not None and len(self._buffer) >= READ_AHEAD_BYTES
+        if hold != self._reading_paused:
+            with contextlib.suppress(RuntimeError):  # the transport closed meanwhile
+                if hold:
+                    self.transport.pause_reading()
+                else:
+                    self.transport.resume_reading()
+            self._reading_paused = hold
 
     # receiving ----------------------------------------------------------------------------------------------
     def _parse(self) -> None:
@@ -472,8 +490,6 @@ class WebSocket(asyncio.Protocol):
             # Later messages wait for this one (in order, as Tornado does for async on_message).
             work = asyncio.ensure_future(result)
             self._work = work
-            if self.transport is not None:
-                self.transport.pause_reading()
             work.add_done_callback(self._worked)
         return None
 
@@ -488,7 +504,6 @@ class WebSocket(asyncio.Protocol):
             return
         if self.state == _CLOSED or self.transport is None:
             return
-        with contextlib.suppress(RuntimeError):  # the transport closed meanwhile
-            self.transport.resume_reading()
         if self._buffer:
             self._parse()
+        self._pace_reading()
