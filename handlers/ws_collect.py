@@ -66,7 +66,7 @@ class CollectStream(WebSocket):
         self._tokens = 2 * self._rate
         self._refilled = time.monotonic()
         self._in_flight = 0  # messages awaiting their commit, or their ack's way to a slow client
-        self._window: asyncio.Future[None] | None = None  # set while a full window holds reading back
+        self._window: asyncio.Future[None] | None = None  # set while a full window holds the next message
 
     def on_open(self) -> None:
         if not self.ctx.sockets.admit(self, self.sender.ip):

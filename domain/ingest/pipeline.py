@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.principals import KeyPrincipal
-from domain.errors import DomainError, Forbidden, RateLimited, Unauthorized, Unavailable
+from domain.errors import DomainError, Forbidden, RateLimited, Unauthorized
 from domain.ingest.clients import ClientClassifier
 from domain.ingest.decode import RawEvent, decode_payload
 from domain.ingest.enrich import Enricher, Sender
@@ -34,7 +33,6 @@ from server.metrics import Metrics
 from storage.ports import DocumentStore, KeyValue
 from storage.records import Event
 
-log = logging.getLogger("eddy.ingest")
 SITE_CACHE_S = 30.0
 SITE_CACHE_ENTRIES = 10_000
 
@@ -233,15 +231,11 @@ class Pending:
         self._done.add_done_callback(lambda done: callback(self._outcome(done)))
 
     def _outcome(self, done: asyncio.Future[None]) -> int | DomainError:
-        error = None if not done.cancelled() else Unavailable(1.0, "the commit was cancelled")
-        if error is None and (raised := done.exception()) is not None:
-            if isinstance(raised, DomainError):
-                error = raised
-            else:
-                log.error("group commit failed", exc_info=raised)
-                error = Unavailable(1.0, "the event store failed; retry later")
-        if error is not None:
-            self._pipeline.drop("unavailable", self._count)
-            return error
-        self._pipeline.count_accepted(self._count)
-        return self._count
+        error = done.exception()
+        if error is None:
+            self._pipeline.count_accepted(self._count)
+            return self._count
+        if not isinstance(error, DomainError):
+            raise error  # not expected: the writer fails a batch with Unavailable only
+        self._pipeline.drop("unavailable", self._count)
+        return error
