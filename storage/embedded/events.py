@@ -30,7 +30,7 @@ from msgspec.structs import astuple
 
 from storage.embedded import rollups
 from storage.embedded.aggregates import aggregate_sql, identity_days_sql, rows_to_aggregates
-from storage.embedded.bulk import insert_rows
+from storage.embedded.bulk import insert_rows, without_empty_columns
 from storage.embedded.sqlite_runner import DEFAULT_PRAGMAS, SqliteRunner, transaction
 from storage.errors import StoreUnavailableError
 from storage.event_filter_sql import event_where
@@ -72,6 +72,8 @@ _INSERT = f"INSERT INTO events ({_SELECT})"
 DEDUPE_WINDOW_MS = 48 * 3600 * 1000
 ROLLUP_MIN_EVENTS = 20_000
 _ID_CHUNK = 500
+# Columns a batch may leave empty throughout (every one but the four each event has): written as literals.
+_SPARSE = tuple(range(4, len(COLUMNS)))
 if Event.__struct_fields__ != COLUMNS:  # event_row relies on the two orders being the same
     raise RuntimeError("storage.records.Event fields and the events table columns differ")
 
@@ -272,13 +274,13 @@ class SqliteEventStore:
         batch = {f"{e.site_id}:{e.id}": e for e in events}  # also drops repeats inside the batch
         # Rows and rollup counts are pure Python: worked out before the lock, so other processes
         # appending to the same file keep committing meanwhile; only SQLite's own work holds the lock.
-        rows = [event_row(e) for e in batch.values()]
+        marks, rows = without_empty_columns([event_row(e) for e in batch.values()], _SPARSE)
         folded = rollups.fold(list(batch.values()), touch_keys)
 
         def write(conn: sqlite3.Connection) -> int:
             fresh = _claim_ids(conn, batch, now)
             if len(fresh) == len(batch):
-                insert_rows(conn, _INSERT, rows)
+                insert_rows(conn, _INSERT, rows, marks=marks)
                 rollups.write(conn, folded, prune)
             else:  # a retried batch: store and count only the events not seen before
                 insert_rows(conn, _INSERT, [event_row(e) for e in fresh])
