@@ -28,7 +28,7 @@ def build_stores(config: Config) -> Stores:
         store_kind = "mongodb"
     else:
         docs = SqliteDocumentStore(config.data_dir)
-        events = SqliteEventStore(config.data_dir)
+        events = SqliteEventStore(config.data_dir, shared=config.processes > 1)
         store_kind = "sqlite"
     if config.redis_url:
         from storage.redis.bus import RedisBus

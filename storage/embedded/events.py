@@ -20,6 +20,8 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -124,18 +126,60 @@ def _claim_ids(conn: sqlite3.Connection, keys: dict[str, Event], now: int) -> li
     return [event for key, event in keys.items() if key not in existing]
 
 
+# The interpreter's switch interval while a writer holds the lock (the default is 5 ms): see WriteLock.
+HELD_SWITCH_INTERVAL_S = 0.0002
+
+
+class _ShortSwitchInterval:
+    """Lowers the process's switch interval while at least one writer holds its lock, and restores the
+    previous value when the last one lets go (several stores in one process may overlap)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._holders = 0
+        self._saved = sys.getswitchinterval()
+
+    def enter(self) -> None:
+        with self._mutex:
+            if self._holders == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(HELD_SWITCH_INTERVAL_S)
+            self._holders += 1
+
+    def exit(self) -> None:
+        with self._mutex:
+            self._holders -= 1
+            if self._holders == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_SHORT_SWITCH = _ShortSwitchInterval()
+
+
 class WriteLock:
     """An exclusive `flock` on `<events.db>.lock`, held around each append by every process writing to
     the file. SQLite's own lock makes a waiting writer poll with sleeps of up to 100 ms; a blocked flock
-    wakes the moment the holder lets go, so processes hand the file over without idle gaps."""
+    wakes the moment the holder lets go, so processes hand the file over without idle gaps.
 
-    def __init__(self, path: Path) -> None:
+    While it holds the lock, the writer thread runs SQLite without the GIL and takes the GIL back
+    between statements (about 24 a commit). A busy event loop keeps the GIL until the interpreter's
+    switch interval forces it off, 5 ms by default, and every process waiting for the file waits with
+    it; so with `shared` (several processes append to the file) the interval is lowered to
+    HELD_SWITCH_INTERVAL_S while the lock is held and restored when it is let go. A lone process keeps the
+    default: nobody waits for its lock, and the forced switches cost its event loop CPU."""
+
+    def __init__(self, path: Path, *, shared: bool = False) -> None:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._shared = shared
 
     def __enter__(self) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks the writer thread only (the GIL is released)
+        if self._shared:
+            _SHORT_SWITCH.enter()
 
     def __exit__(self, *exc: object) -> None:
+        if self._shared:
+            _SHORT_SWITCH.exit()
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
@@ -188,9 +232,15 @@ class SqliteEventStore:
     """Events in `<data_dir>/events.db`."""
 
     def __init__(
-        self, data_dir: Path, *, reader_threads: int = 2, rollup_min_events: int = ROLLUP_MIN_EVENTS
+        self,
+        data_dir: Path,
+        *,
+        reader_threads: int = 2,
+        rollup_min_events: int = ROLLUP_MIN_EVENTS,
+        shared: bool = False,
     ) -> None:
         self.path = Path(data_dir) / "events.db"
+        self._shared = shared  # other processes append to the same file (--processes N)
         self._reader_threads = reader_threads
         # Ranges with fewer events than this read raw events (exact, and fast enough when small).
         self.rollup_min_events = rollup_min_events
@@ -200,6 +250,11 @@ class SqliteEventStore:
         self._touch_keys = rollups.TouchKeys()  # used on the writer thread only
         self._lock: WriteLock | None = None
         self._sync: WalSync | None = None
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes append to the same file (set from `--processes N`)."""
+        return self._shared
 
     @property
     def writer(self) -> SqliteRunner:
@@ -215,7 +270,7 @@ class SqliteEventStore:
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = WriteLock(self.path.with_name(self.path.name + ".lock"))
+        self._lock = WriteLock(self.path.with_name(self.path.name + ".lock"), shared=self._shared)
         self._sync = WalSync(self.path)
         self._writer = SqliteRunner(self.path, threads=1, name="eddy-events-w", pragmas=WRITER_PRAGMAS)
         await self._writer.run(self._create_schema)
