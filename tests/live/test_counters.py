@@ -4,12 +4,14 @@ processes merge into one view, and how a stream bounds what it queues."""
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 import orjson
 import pytest
 
 from domain.errors import Invalid
+from domain.live import counters
 from domain.live.counters import PendingCounts
 from domain.live.messages import OTHER, SiteDelta, bounded_counts, decode_delta, encode_delta
 from domain.live.stream import Filters, LiveStream, parse_filters
@@ -39,6 +41,66 @@ def test_pending_counts_per_site_and_take_resets() -> None:
     assert visitors == {"v1": 3.0, "v2": 2.0}  # last seen, epoch seconds
     assert pending.take("a", now_ms=6) is None
     assert pending.sites() == ["b"]
+
+
+def _counted_event_by_event(events: list[Any], max_keys: int, max_visitors: int) -> dict[str, Any]:
+    """What PendingCounts.add must produce, written the plain way: one event at a time, in order."""
+    sites: dict[str, Any] = {}
+    for item in events:
+        site = sites.setdefault(
+            item.site_id, {"n": 0, "pages": {}, "sources": {}, "countries": {}, "visitors": {}, "recent": []}
+        )
+        site["n"] += 1
+        keys = [("pages", item.path), ("sources", item.source or "(direct)"), ("countries", item.country)]
+        for name, key in keys:
+            if not key:
+                continue
+            counter = site[name]
+            key = key if key in counter or len(counter) < max_keys else "(other)"
+            counter[key] = counter.get(key, 0) + 1
+        if item.visitor_id:
+            seen, visitors = item.ts / 1000.0, site["visitors"]
+            if item.visitor_id in visitors:
+                visitors[item.visitor_id] = max(visitors[item.visitor_id], seen)
+            elif len(visitors) < max_visitors:
+                visitors[item.visitor_id] = seen
+        site["recent"].append(item.path)
+    return sites
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_batch_counting_matches_counting_event_by_event(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small caps so that the "(other)" cut-off and the visitor cap are crossed inside one batch.
+    monkeypatch.setattr(counters, "MAX_PENDING_KEYS", 4)
+    monkeypatch.setattr(counters, "MAX_PENDING_VISITORS", 3)
+    rng = random.Random(seed)
+    batches = [
+        [
+            event(
+                rng.choice(["a", "a", "a", "b"]) if seed % 2 else "a",
+                path=rng.choice(["/", "/a", "/b", "/c", "/d", "/e", ""]),
+                source=rng.choice(["", "google", "bing", "t.co", "hn", "ddg"]),
+                country=rng.choice(["", "DE", "FR", "US", "JP", "BR"]),
+                visitor_id=rng.choice(["", "v1", "v2", "v3", "v4", "v5"]),
+                ts=rng.randrange(1_000, 9_000),  # out of order: a visitor keeps its latest
+            )
+            for _ in range(rng.randrange(1, 60))
+        ]
+        for _ in range(3)
+    ]
+    pending = PendingCounts()
+    for batch in batches:
+        assert pending.add(batch) == {item.site_id for item in batch}
+    expected = _counted_event_by_event([item for batch in batches for item in batch], 4, 3)
+    assert set(pending.sites()) == set(expected)
+    for site_id, want in expected.items():
+        delta, visitors = pending.take(site_id, now_ms=0)  # type: ignore[misc]
+        assert delta.n == want["n"]
+        assert delta.pages == bounded_counts(want["pages"])
+        assert delta.sources == bounded_counts(want["sources"])
+        assert delta.countries == bounded_counts(want["countries"])
+        assert visitors == want["visitors"]
+        assert [item["path"] for item in delta.recent] == want["recent"][-20:]
 
 
 def test_delta_bounds_recent_events_text_and_distinct_keys() -> None:
