@@ -16,3 +16,7 @@ class DuplicateKeyError(StorageError):
 
 class StoreUnavailableError(StorageError):
     """The backing store cannot be reached or refused the write; the caller may retry later."""
+
+
+class QueryTooSlowError(StoreUnavailableError):
+    """An analytics question ran past its time budget, or its caller went away, and was stopped."""

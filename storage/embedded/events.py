@@ -17,6 +17,7 @@ disk flush no longer holds the lock, so the other workers commit while this one 
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import sqlite3
@@ -31,11 +32,14 @@ import orjson
 from msgspec.structs import astuple
 
 from storage.embedded import rollups
-from storage.embedded.aggregates import aggregate_sql, identity_days_sql, rows_to_aggregates
+from storage.embedded.aggregates import rows_to_aggregates
 from storage.embedded.bulk import insert_rows, without_empty_columns
+from storage.embedded.columnar import sql as columnar_sql
+from storage.embedded.columnar.compactor import Compactor
+from storage.embedded.columnar.engine import DEFAULT_TIMEOUT_S, ColumnarEngine, Scan
+from storage.embedded.columnar.segments import SegmentDir
 from storage.embedded.sqlite_runner import DEFAULT_PRAGMAS, SqliteRunner, transaction
 from storage.errors import StoreUnavailableError
-from storage.event_filter_sql import event_where
 from storage.ports import Aggregate, EventFilter, Grouping
 from storage.records import Event
 
@@ -229,7 +233,8 @@ class WalSync:
 
 
 class SqliteEventStore:
-    """Events in `<data_dir>/events.db`."""
+    """Events in `<data_dir>/events.db` (the durable log) and `<data_dir>/segments/` (the columnar copy
+    every question reads, see storage/embedded/columnar/)."""
 
     def __init__(
         self,
@@ -238,8 +243,18 @@ class SqliteEventStore:
         reader_threads: int = 2,
         rollup_min_events: int = ROLLUP_MIN_EVENTS,
         shared: bool = False,
+        compact_interval_s: float | None = 2.0,
+        query_timeout_s: float = DEFAULT_TIMEOUT_S,
+        query_workers: int = 3,
     ) -> None:
         self.path = Path(data_dir) / "events.db"
+        self.segment_dir = SegmentDir(Path(data_dir) / "segments")
+        self._compact_interval = compact_interval_s
+        self._query_timeout = query_timeout_s
+        self._query_workers = query_workers
+        self.compactor: Compactor | None = None
+        self.engine: ColumnarEngine | None = None
+        self._compactor_lock: WriteLock | None = None
         self._shared = shared  # other processes append to the same file (--processes N)
         self._reader_threads = reader_threads
         # Ranges with fewer events than this read raw events (exact, and fast enough when small).
@@ -275,12 +290,36 @@ class SqliteEventStore:
         self._writer = SqliteRunner(self.path, threads=1, name="eddy-events-w", pragmas=WRITER_PRAGMAS)
         await self._writer.run(self._create_schema)
         self._readers = SqliteRunner(self.path, threads=self._reader_threads, name="eddy-events-r")
+        # The compactor's own descriptor of the log's write lock: its deletes take turns with appends.
+        self._compactor_lock = WriteLock(self.path.with_name(self.path.name + ".lock"))
+        self.compactor = Compactor(
+            self.path, self.segment_dir, self._compactor_lock, interval_s=self._compact_interval
+        )
+        self.compactor.start()
+        self.engine = ColumnarEngine(
+            self.path, self.segment_dir, workers=self._query_workers, timeout_s=self._query_timeout
+        )
+        self.engine.open()
 
     @staticmethod
     def _create_schema(conn: sqlite3.Connection) -> None:
         types = {"ts": "INTEGER NOT NULL", "props": "TEXT", "traits": "TEXT"}  # JSON or NULL when empty
         columns = ", ".join(f"{name} {types.get(name, 'TEXT NOT NULL')}" for name in COLUMNS)
-        conn.execute(f"CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, {columns})")
+        # AUTOINCREMENT: a seq is never reused, even once the compactor has deleted the newest rows, so
+        # every row past the segments' watermark is new (storage/embedded/columnar/compactor.py).
+        table = f"(seq INTEGER PRIMARY KEY AUTOINCREMENT, {columns})"
+        existing = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+        ).fetchone()
+        if existing is None:
+            conn.execute(f"CREATE TABLE events {table}")
+        elif "AUTOINCREMENT" not in existing[0].upper():  # a log made before segments existed
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"CREATE TABLE events_autoinc {table}")
+            conn.execute(f"INSERT INTO events_autoinc (seq, {_SELECT}) SELECT seq, {_SELECT} FROM events")
+            conn.execute("DROP TABLE events")
+            conn.execute("ALTER TABLE events_autoinc RENAME TO events")
+            conn.execute("COMMIT")
         conn.execute("CREATE INDEX IF NOT EXISTS ix_events_site_ts ON events (site_id, ts)")
         conn.execute(
             "CREATE TABLE IF NOT EXISTS event_ids (key TEXT PRIMARY KEY, stored_at INTEGER NOT NULL)"
@@ -289,6 +328,15 @@ class SqliteEventStore:
         rollups.create_schema(conn)
 
     async def close(self) -> None:
+        if self.compactor is not None:
+            compactor, self.compactor = self.compactor, None
+            await asyncio.get_running_loop().run_in_executor(None, compactor.stop)
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+        if self._compactor_lock is not None:
+            self._compactor_lock.close()
+            self._compactor_lock = None
         for runner in (self._writer, self._readers):
             if runner is not None:
                 runner.close()
@@ -361,16 +409,34 @@ class SqliteEventStore:
             self._sync()
         return result
 
-    async def read(self, flt: EventFilter, *, batch_size: int = 1000) -> AsyncIterator[list[Event]]:
-        clause, params = event_where(flt)
-        last: tuple[int, int] = (flt.start - 1, -1)
-        sql = f"SELECT seq, {_SELECT} FROM events{clause} AND (ts, seq) > (?, ?) ORDER BY ts, seq LIMIT ?"
+    def _engine(self) -> ColumnarEngine:
+        if self.engine is None:
+            raise StoreUnavailableError("event store is not open")
+        return self.engine
+
+    async def compact_now(self) -> int:
+        """Move every log row into segments now (waits for another process's pass); returns rows moved."""
+        compactor = self.compactor
+        if compactor is None:
+            raise StoreUnavailableError("event store is not open")
+        loop = asyncio.get_running_loop()
+        moved = 0
         while True:
-            rows = await self.readers.run(
-                lambda conn, cursor=last: conn.execute(
-                    sql, [*params, cursor[0], cursor[1], batch_size]
-                ).fetchall()
-            )
+            step = await loop.run_in_executor(None, compactor.run, compactor.compact)
+            moved += int(step or 0)
+            if not step:
+                return moved
+
+    async def read(self, flt: EventFilter, *, batch_size: int = 1000) -> AsyncIterator[list[Event]]:
+        columns = ", ".join(COLUMNS)
+        last: tuple[int, int] = (flt.start - 1, -(2**62))
+        while True:
+
+            def page(scan: Scan, cursor: tuple[int, int] = last) -> list[tuple[Any, ...]]:
+                sql, params = columnar_sql.page_sql(flt, columns, cursor, batch_size)
+                return scan.rows(sql, params, *columnar_sql.range_where(flt))  # type: ignore[no-any-return]
+
+            rows = await self._engine().run(page, flt)
             if not rows:
                 return
             last = (rows[-1][3], rows[-1][0])
@@ -379,38 +445,73 @@ class SqliteEventStore:
                 return
 
     async def count(self, flt: EventFilter) -> int:
-        clause, params = event_where(flt)
-        row = await self.readers.run(
-            lambda conn: conn.execute(f"SELECT COUNT(*) FROM events{clause}", params).fetchone()
-        )
-        return int(row[0])
+        def count(scan: Scan) -> int:
+            sql, params = columnar_sql.count_sql(flt)
+            return int(scan.rows(sql, params, *columnar_sql.range_where(flt))[0][0])
+
+        return await self._engine().run(count, flt)
 
     async def aggregate(
         self, flt: EventFilter, grouping: Grouping | None = None, *, sort: str = "visitors", limit: int = 0
     ) -> list[Aggregate]:
         grouping = grouping or Grouping()
+        # Totals and calendar timeseries of big ranges come from the hourly rollups (session metrics
+        # included); everything else from the columnar engine.
         dim = rollups.rollup_dim(flt, grouping)
-        if dim is not None and not (dim and sort == "visits"):
-            return await self.readers.run(self._from_rollups, flt, grouping, dim, sort, limit)
-        sql, params = aggregate_sql(flt, grouping, sort, limit)
-        rows = await self.readers.run(lambda conn: conn.execute(sql, params).fetchall())
-        return rows_to_aggregates(rows, grouping)
+        if dim == "":
+            answer = await self.readers.run(self._from_rollups, flt, grouping)
+            if answer is not None:
+                return answer
+        sql, params = columnar_sql.aggregate_sql(flt, grouping, sort, limit)
+
+        def run(scan: Scan) -> list[Aggregate]:
+            rows = scan.rows(sql, params, *columnar_sql.range_where(flt))
+            return rows_to_aggregates(rows, grouping)
+
+        return await self._engine().run(run, flt)
 
     def _from_rollups(
-        self, conn: sqlite3.Connection, flt: EventFilter, grouping: Grouping, dim: str, sort: str, limit: int
-    ) -> list[Aggregate]:
-        """Rollup answers for big ranges; raw events when the range holds few (exact and quick)."""
-        if rollups.events_in(conn, flt) >= self.rollup_min_events:
-            if grouping.kind == "time":
-                return rollups.time_query(conn, flt, grouping)
-            return rollups.query(conn, flt, dim, sort, limit)
-        sql, params = aggregate_sql(flt, grouping, sort, limit)
-        return rows_to_aggregates(conn.execute(sql, params).fetchall(), grouping)
+        self, conn: sqlite3.Connection, flt: EventFilter, grouping: Grouping
+    ) -> list[Aggregate] | None:
+        """Rollup answers for big ranges; None when the range holds few events (the engine is exact and
+        quick there)."""
+        if rollups.events_in(conn, flt) < self.rollup_min_events:
+            return None
+        if grouping.kind == "time":
+            return rollups.time_query(conn, flt, grouping)
+        return rollups.query(conn, flt, "", "visitors", 0)
 
     async def identity_days(self, flt: EventFilter, tz: str) -> list[tuple[str, str]]:
-        sql, params = identity_days_sql(flt, tz)
-        rows = await self.readers.run(lambda conn: conn.execute(sql, params).fetchall())
-        return [(str(who), str(day)) for who, day in rows]
+        sql, params = columnar_sql.identity_days_sql(flt, tz)
+
+        def run(scan: Scan) -> list[tuple[str, str]]:
+            rows = scan.rows(sql, params, *columnar_sql.range_where(flt))
+            return [(str(who), str(day)) for who, day in rows]
+
+        return await self._engine().run(run, flt)
+
+    async def _rewrite_segments(
+        self, condition: str, params: list[Any], site_id: str | None, before: int | None
+    ) -> int:
+        compactor = self.compactor
+        if compactor is None:
+            raise StoreUnavailableError("event store is not open")
+
+        def touches(segment: Any) -> bool:
+            if site_id is not None and site_id not in segment.sites:
+                return False
+            if before is None:
+                return True
+            spans = [segment.sites[site_id]] if site_id is not None else list(segment.sites.values())
+            return any(span[0] < before for span in spans)
+
+        loop = asyncio.get_running_loop()
+        removed = await loop.run_in_executor(
+            None,
+            compactor.run,
+            lambda manifest: compactor.rewrite_without(manifest, condition, params, touches),
+        )
+        return int(removed or 0)
 
     async def purge_before(self, site_id: str, before_ms: int) -> int:
         def purge(conn: sqlite3.Connection) -> int:
@@ -423,7 +524,22 @@ class SqliteEventStore:
             )
             return int(count)
 
-        return await self.writer.run(self._durably, purge)
+        logged = await self.writer.run(self._durably, purge)
+        compacted = await self._rewrite_segments(
+            "site_id = ? AND ts < ?", [site_id, before_ms], site_id, before_ms
+        )
+        return logged + compacted
+
+    async def purge_all_before(self, before_ms: int) -> int:
+        """Delete every site's events older than `before_ms` (the server-wide retention)."""
+
+        def purge(conn: sqlite3.Connection) -> int:
+            count = conn.execute("DELETE FROM events WHERE ts < ?", (before_ms,)).rowcount
+            conn.execute("DELETE FROM rollup WHERE hour <= ?", (before_ms - rollups.HOUR_MS,))
+            return int(count)
+
+        logged = await self.writer.run(self._durably, purge)
+        return logged + await self._rewrite_segments("ts < ?", [before_ms], None, before_ms)
 
     async def delete_site(self, site_id: str) -> None:
         def delete(conn: sqlite3.Connection) -> None:
@@ -432,3 +548,4 @@ class SqliteEventStore:
                 conn.execute(f"DELETE FROM {table} WHERE site_id = ?", (site_id,))
 
         await self.writer.run(self._durably, delete)
+        await self._rewrite_segments("site_id = ?", [site_id], site_id, None)

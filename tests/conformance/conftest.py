@@ -20,7 +20,18 @@ from tests.support.redis_server import RedisServer
 
 needs_mongo = pytest.mark.skipif(not MONGODB_URI, reason=MONGO_SKIP_REASON)
 STORE_KINDS = ["sqlite", pytest.param("mongo", marks=[needs_mongo, pytest.mark.mongo])]
+EVENT_STORE_KINDS = ["sqlite", "sqlite-segments", *STORE_KINDS[1:]]
 SHARED_KINDS = ["memory", "redis"]
+
+
+class CompactingEventStore(SqliteEventStore):
+    """The embedded store compacting after every append, so every answer reads segments (merged ones
+    too) as well as, or instead of, the log's tail."""
+
+    async def append(self, events: Any) -> int:
+        stored = await super().append(events)
+        await self.compact_now()
+        return stored
 
 
 def _mongo_prefix(prefix: str) -> str:
@@ -56,10 +67,12 @@ def docs(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_pr
         _drop_mongo_prefix(io_loop, _mongo_prefix(unique_prefix))
 
 
-@pytest.fixture(params=STORE_KINDS)
+@pytest.fixture(params=EVENT_STORE_KINDS)
 def events(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_prefix: str) -> Iterator[Any]:
     if request.param == "sqlite":
-        store: Any = SqliteEventStore(data_dir)
+        store: Any = SqliteEventStore(data_dir, compact_interval_s=None)
+    elif request.param == "sqlite-segments":
+        store = CompactingEventStore(data_dir, compact_interval_s=None)
     else:
         from storage.mongo.events import MongoEventStore
 

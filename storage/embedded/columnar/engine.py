@@ -1,0 +1,213 @@
+"""The query side of the columnar engine: DuckDB over the segments plus the log's uncompacted tail.
+
+Each query runs on one of a bounded pool of worker threads (`workers`), each with its own DuckDB cursor and
+SQLite connection, separate from the log's short-query readers: a long scan occupies one worker, never the
+IOLoop or the readers. Every query has a time budget (`timeout_s`): past it, or when the caller is
+cancelled (the client went away), the DuckDB statement is interrupted and the worker is free again.
+
+Consistency with the compactor: a query loads the manifest, reads the tail (log rows past its watermark,
+one SQLite statement: one snapshot), then checks the manifest again. The compactor deletes log rows only
+after publishing the manifest that holds them, so an unchanged manifest means the tail was complete; a
+changed one means retry with the new manifest (a handful of ms, and rare).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from storage.embedded.columnar.segments import EV_COLUMNS, HASHES, LOG_SELECT, SegmentDir, rows_to_arrow
+from storage.embedded.sqlite_runner import DEFAULT_PRAGMAS, connect
+from storage.errors import QueryTooSlowError, StoreUnavailableError
+from storage.ports import EventFilter
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT_S = 30.0
+_RETRIES = 5
+
+
+class _Worker(threading.local):
+    cursor: duckdb.DuckDBPyConnection | None = None
+    sqlite: Any = None
+
+
+class _Job:
+    """The cursor a running query uses, so that another thread can interrupt it."""
+
+    def __init__(self) -> None:
+        self.cursor: duckdb.DuckDBPyConnection | None = None
+        self.cancelled = False
+        self.lock = threading.Lock()
+
+    def interrupt(self) -> None:
+        with self.lock:
+            self.cancelled = True
+            if self.cursor is not None:
+                self.cursor.interrupt()
+
+
+class Scan:
+    """What one query reads: the segment files and the tail, as the relation `ev`."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, files: list[str], tail_rows: int) -> None:
+        self.cursor = cursor
+        self.files = files
+        self.tail_rows = tail_rows
+
+    def ev_sql(self, range_where: str) -> tuple[str, int]:
+        """The SELECT that defines `ev` for this scan, and how many times it takes the range's
+        parameters (once per part of the union)."""
+        columns = ", ".join(EV_COLUMNS)
+        parts = []
+        if self.files:
+            listed = "[" + ", ".join(f"'{name}'" for name in self.files) + "]"
+            parts.append(f"SELECT {columns}, vh, sh FROM read_parquet({listed}) WHERE {range_where}")
+        if self.tail_rows or not parts:
+            parts.append(f"SELECT {columns}, {HASHES} FROM tail_rows WHERE {range_where}")
+        return " UNION ALL ".join(parts), len(parts)
+
+    def rows(
+        self, statement: str, params: list[Any], range_where: str, range_params: list[Any]
+    ) -> list[tuple[Any, ...]]:
+        """Every row of `statement` (which reads `ev`), with `ev` defined for this scan."""
+        ev, parts = self.ev_sql(range_where)
+        if statement.startswith("WITH "):
+            sql = f"WITH ev AS ({ev}), {statement[5:]}"
+        else:
+            sql = f"WITH ev AS ({ev}) {statement}"
+        return self.cursor.execute(sql, [*range_params * parts, *params]).fetchall()
+
+
+class ColumnarEngine:
+    """Runs scans over segments + tail on a bounded pool of worker threads."""
+
+    def __init__(
+        self,
+        log_path: Path,
+        segments: SegmentDir,
+        *,
+        workers: int = 3,
+        duckdb_threads: int = 2,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        memory_limit: str = "1GB",
+    ) -> None:
+        self._log_path = log_path
+        self.segments = segments
+        self._workers = workers
+        self._duckdb_threads = duckdb_threads
+        self.timeout_s = timeout_s
+        self._memory_limit = memory_limit
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._local = _Worker()
+        self._opened: list[Any] = []
+        self._opened_lock = threading.Lock()
+
+    def open(self) -> None:
+        """Create the in-memory DuckDB database and the worker pool."""
+        self._db = duckdb.connect()
+        self._db.execute(f"SET threads = {int(self._duckdb_threads)}")
+        self._db.execute(f"SET memory_limit = '{self._memory_limit}'")
+        self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="eddy-olap")
+
+    def close(self) -> None:
+        """Finish running queries and release everything."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        with self._opened_lock:
+            for handle in self._opened:
+                handle.close()
+            self._opened.clear()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        if self._local.cursor is None:
+            if self._db is None:
+                raise StoreUnavailableError("event store is not open")
+            self._local.cursor = self._db.cursor()
+            with self._opened_lock:
+                self._opened.append(self._local.cursor)
+        return self._local.cursor
+
+    def _sqlite(self) -> Any:
+        if self._local.sqlite is None:
+            self._local.sqlite = connect(self._log_path, DEFAULT_PRAGMAS)
+            with self._opened_lock:
+                self._opened.append(self._local.sqlite)
+        return self._local.sqlite
+
+    def _scan(self, flt: EventFilter) -> Scan:
+        """A consistent (files, tail) pair for the filter's site and range; the tail is registered on
+        this worker's cursor as `tail_rows`."""
+        cursor = self._cursor()
+        for _ in range(_RETRIES):
+            manifest = self.segments.load()
+            rows = (
+                self._sqlite()
+                .execute(
+                    f"SELECT {LOG_SELECT} FROM events WHERE site_id = ? AND ts >= ? AND ts < ? AND seq > ?",
+                    (flt.site_id, flt.start, flt.end, manifest.watermark),
+                )
+                .fetchall()
+            )
+            if self.segments.load().generation == manifest.generation:
+                cursor.register("tail_rows", rows_to_arrow(rows))
+                files = [
+                    str(self.segments.path / name)
+                    for name in manifest.files_for(flt.site_id, flt.start, flt.end)
+                ]
+                return Scan(cursor, files, len(rows))
+        raise StoreUnavailableError("the event segments kept changing during a query")
+
+    def _call(self, job: _Job, fn: Callable[[Scan], T], flt: EventFilter) -> T:
+        if job.cancelled:
+            raise QueryTooSlowError("the question was cancelled before it started")
+        scan = self._scan(flt)
+        with job.lock:
+            job.cursor = scan.cursor
+        try:
+            return fn(scan)
+        except duckdb.InterruptException as error:
+            raise QueryTooSlowError("the question was stopped") from error
+        except (duckdb.IOException, duckdb.OutOfMemoryException) as error:
+            raise StoreUnavailableError(f"the event segments could not be read: {error}") from error
+        finally:
+            with job.lock:
+                job.cursor = None
+            scan.cursor.unregister("tail_rows")
+
+    async def run(self, fn: Callable[[Scan], T], flt: EventFilter, *, timeout_s: float | None = None) -> T:
+        """`fn(scan)` on a worker, where `scan` covers `flt`'s site and range. Raises QueryTooSlowError
+        past the time budget; cancelling the caller interrupts the query."""
+        if self._executor is None:
+            raise StoreUnavailableError("event store is not open")
+        job = _Job()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self._call, job, fn, flt)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s or self.timeout_s)
+        except TimeoutError:
+            job.interrupt()
+            future.add_done_callback(_consume)
+            raise QueryTooSlowError(
+                f"the question took longer than {timeout_s or self.timeout_s:g} seconds"
+            ) from None
+        except asyncio.CancelledError:
+            job.interrupt()
+            future.add_done_callback(_consume)
+            raise
+
+
+def _consume(future: Any) -> None:
+    """Retrieve an abandoned query's outcome (an interrupt error) so asyncio does not log it."""
+    if not future.cancelled():
+        future.exception()

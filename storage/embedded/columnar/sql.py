@@ -1,0 +1,153 @@
+"""DuckDB SQL for the columnar engine: the same answers as the SQLite statements in
+`storage/embedded/aggregates.py`, over the relation `ev` (compacted segments plus the uncompacted tail).
+
+`ev` has every event column plus `seq` (the log's row id), `props_text` (the props as a JSON object of
+canonical text values, see `segments.canonical_props`) and two 64-bit hashes: `vh` of the visitor id and
+`sh` of the session key (the session id, or `ev:<id>` for an event without one). Distinct counts over the
+hashes are exact unless two of the ids hashed alike (odds ~n²/2^65 for n ids in one answer).
+
+Time buckets use the UTC offsets of the range as a CASE expression, exactly as the SQLite statements do
+(see `aggregates.offset_segments`); integer division is `//` in DuckDB.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.embedded.aggregates import offset_segments
+from storage.event_filter_sql import check_key_name
+from storage.ports import AGGREGATE_SORTS, GROUP_FIELDS, EventFilter, Grouping
+from storage.records import EVENT_TEXT_FIELDS
+
+_FILTERABLE = frozenset(EVENT_TEXT_FIELDS) - {"site_id"}
+_UNIT_MS = {"minute": 60_000, "hour": 3_600_000}
+DAY_MS = 86_400_000
+
+
+def json_path(name: str) -> str:
+    """The JSON path literal of a checked prop or trait name (names are [A-Za-z0-9_-] only)."""
+    return f"'$.\"{check_key_name(name)}\"'"
+
+
+def range_where(flt: EventFilter) -> tuple[str, list[Any]]:
+    """The site and time part of a filter: what segment pruning and the tail fetch use."""
+    return "site_id = ? AND ts >= ? AND ts < ?", [flt.site_id, flt.start, flt.end]
+
+
+def filter_where(flt: EventFilter) -> tuple[str, list[Any]]:
+    """`WHERE ...` for the whole filter over `ev`."""
+    clauses, params = range_where(flt)
+    parts = [clauses]
+    for field, value in flt.equals.items():
+        if field not in _FILTERABLE:
+            raise ValueError(f"cannot filter on {field!r}")
+        parts.append(f"{field} = ?")
+        params.append(value)
+    for column, mapping in (("props_text", flt.props), ("traits", flt.traits)):
+        for name, value in mapping.items():
+            parts.append(f"json_extract_string({column}, {json_path(name)}) = ?")
+            params.append(value)
+    if flt.path_prefix:
+        parts.append("starts_with(path, ?)")
+        params.append(flt.path_prefix)
+    return " WHERE " + " AND ".join(parts), params
+
+
+def offset_expr(tz: str, start: int, end: int) -> str:
+    """The UTC offset (ms) of `ts` in `tz` for start <= ts < end, as literal SQL (integers only)."""
+    segments = offset_segments(tz, start, end)
+    if len(segments) == 1:
+        return f"{int(segments[0][1])}::BIGINT"
+    whens = " ".join(f"WHEN ts < {int(until)} THEN {int(offset)}" for until, offset in segments[:-1])
+    return f"(CASE {whens} ELSE {int(segments[-1][1])} END)::BIGINT"
+
+
+def group_expr(flt: EventFilter, grouping: Grouping) -> str:
+    """The expression of the group key `g` of one event (field, prop, time or total)."""
+    if grouping.kind == "total":
+        return "0"
+    if grouping.kind == "field":
+        if grouping.field not in GROUP_FIELDS:
+            raise ValueError(f"cannot group by {grouping.field!r}")
+        return grouping.field
+    if grouping.kind == "prop":
+        return f"json_extract_string(props_text, {json_path(grouping.field)})"
+    if grouping.kind == "time":
+        offset = offset_expr(grouping.tz, flt.start, flt.end)
+        if grouping.unit in _UNIT_MS:
+            return f"(ts - ((ts + {offset}) % {_UNIT_MS[grouping.unit]}))"
+        local = f"(ts + {offset})"
+        if grouping.unit == "day":
+            return f"({local} - ({local} % {DAY_MS}))"
+        if grouping.unit == "week":
+            days = f"({local} // {DAY_MS})"  # 1970-01-01 was a Thursday: +3 mod 7 counts days since Monday
+            return f"(({days} - (({days} + 3) % 7)) * {DAY_MS})"
+        if grouping.unit == "month":
+            return f"epoch_ms(date_trunc('month', epoch_ms({local})))"
+        raise ValueError(f"unknown time unit {grouping.unit!r}")
+    raise ValueError(f"unknown grouping {grouping.kind!r}")
+
+
+def aggregate_sql(flt: EventFilter, grouping: Grouping, sort: str, limit: int) -> tuple[str, list[Any]]:
+    """The statement over `ev` answering `EventStore.aggregate`: rows of (g, visitors, visits, pageviews,
+    events, bounces, duration, first ts, last ts)."""
+    if sort not in AGGREGATE_SORTS:
+        raise ValueError(f"cannot sort by {sort!r}")
+    where, params = filter_where(flt)
+    base = f"f AS (SELECT ts, id, name, path, vh, sh FROM ev{where})"
+    if grouping.kind in ("entry_page", "exit_page"):
+        pick = "arg_min" if grouping.kind == "entry_page" else "arg_max"
+        grouped = (
+            f"{base}, edge AS (SELECT sh, {pick}(path, (ts, id)) AS g FROM f WHERE name = 'pageview'"
+            " GROUP BY sh), eg AS (SELECT f.ts, f.name, f.vh, f.sh, edge.g FROM f JOIN edge USING (sh))"
+        )
+    else:
+        expr = group_expr(flt, grouping)
+        keyed = f"SELECT ts, name, vh, sh, {expr} AS g FROM ev{where}"
+        # Props group only the events that have the prop.
+        grouped = f"eg AS (SELECT * FROM ({keyed}) WHERE g IS NOT NULL)"
+    sql = (
+        f"WITH {grouped},"
+        " s AS (SELECT g, sh, count(*) AS n, count_if(name = 'pageview') AS pv, min(ts) AS lo, max(ts) AS hi"
+        " FROM eg GROUP BY g, sh),"
+        " sg AS (SELECT g, count(*) AS visits, sum(n) AS events, sum(pv) AS pageviews,"
+        " count_if(pv = 1) AS bounces, sum(hi - lo) AS duration, min(lo) AS lo, max(hi) AS hi"
+        " FROM s GROUP BY g),"
+        " vg AS (SELECT g, count(DISTINCT vh) AS visitors FROM eg GROUP BY g)"
+        " SELECT sg.g, vg.visitors, sg.visits, sg.pageviews, sg.events, sg.bounces, sg.duration, sg.lo, sg.hi"
+        " FROM sg JOIN vg ON vg.g = sg.g"
+    )
+    if grouping.kind == "time":
+        sql += " ORDER BY sg.g"
+    else:
+        sql += f" ORDER BY {sort} DESC, sg.g ASC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+    return sql, params
+
+
+def identity_days_sql(flt: EventFilter, tz: str) -> tuple[str, list[Any]]:
+    """Distinct (identity, local date) pairs over `ev`."""
+    where, params = filter_where(flt)
+    offset = offset_expr(tz, flt.start, flt.end)
+    sql = (
+        "SELECT DISTINCT (CASE WHEN user_id != '' THEN 'u:' || user_id ELSE 'v:' || visitor_id END) AS who,"
+        f" strftime(epoch_ms(ts + {offset}), '%Y-%m-%d') AS day FROM ev{where} ORDER BY who, day"
+    )
+    return sql, params
+
+
+def count_sql(flt: EventFilter) -> tuple[str, list[Any]]:
+    """How many events match."""
+    where, params = filter_where(flt)
+    return f"SELECT count(*) FROM ev{where}", params
+
+
+def page_sql(flt: EventFilter, columns: str, after: tuple[int, int], limit: int) -> tuple[str, list[Any]]:
+    """One page of matching events in (ts, seq) order after the cursor `after`."""
+    where, params = filter_where(flt)
+    sql = (
+        f"SELECT seq, {columns} FROM ev{where} AND (ts > ? OR (ts = ? AND seq > ?))"
+        f" ORDER BY ts, seq LIMIT {int(limit)}"
+    )
+    return sql, [*params, after[0], after[0], after[1]]
