@@ -338,10 +338,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _stored(data_dir: Path) -> int:
-    import sqlite3
+    from storage.embedded.columnar.snapshot import stored_events
 
-    conn = sqlite3.connect(data_dir / "events.db")
-    try:
-        return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-    finally:
-        conn.close()
+    return len(stored_events(data_dir))

@@ -2,14 +2,13 @@
 
 A real Eddy process takes concurrent batches from several client tasks (each event with its own id); it is
 killed with SIGKILL mid-stream and restarted on the same data dir; then the acknowledged ids are compared
-with the ids in data/events.db.
+with the ids in the data dir's files (segments and the log).
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import orjson
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
+from storage.embedded.columnar.snapshot import stored_events
 from tests.support import figures
 from tests.support.eddy_process import EddyProcess
 from tests.support.sync_api import SyncApi
@@ -101,12 +101,8 @@ def load_then_signal(eddy: EddyProcess, key: str, signum: int) -> tuple[set[str]
 
 
 def stored_ids(data_dir: Path, site_id: str) -> list[str]:
-    """Event ids of a site straight from data/events.db."""
-    conn = sqlite3.connect(data_dir / "events.db")
-    try:
-        return [row[0] for row in conn.execute("SELECT id FROM events WHERE site_id = ?", (site_id,))]
-    finally:
-        conn.close()
+    """Event ids of a site straight from the data dir's files (segments and the log's tail)."""
+    return [row["id"] for row in stored_events(data_dir, site_id)]
 
 
 def test_kill9_under_load_loses_no_acknowledged_event(tmp_path: Path, processes: list[EddyProcess]) -> None:

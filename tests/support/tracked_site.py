@@ -5,14 +5,13 @@ sync browser tests (no IOLoop)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+from storage.embedded.columnar.snapshot import stored_events
 from tests.support.eddy_process import EddyProcess
 from tests.support.sync_api import SyncApi
 
@@ -68,17 +67,10 @@ class TrackedSite:
 
     def events(self) -> list[Event]:
         """Every event Eddy stored for the site, oldest first (props and traits decoded)."""
-        path = self.eddy.data_dir / "events.db"
-        if not path.exists():
+        if not (self.eddy.data_dir / "events.db").exists():
             return []
-        with closing(sqlite3.connect(path, timeout=10)) as conn:
-            conn.row_factory = sqlite3.Row
-            rows = conn.execute(
-                "SELECT * FROM events WHERE site_id = ? ORDER BY seq", (self.site_id,)
-            ).fetchall()
         out = []
-        for row in rows:
-            event = dict(row)
+        for event in stored_events(self.eddy.data_dir, self.site_id):
             for field in ("props", "traits"):
                 raw = event.get(field)
                 event[field] = json.loads(raw) if raw else {}

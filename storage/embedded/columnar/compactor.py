@@ -256,7 +256,9 @@ class Compactor:
                 continue
             source = f"read_parquet('{self.segments.path / segment.file}')"
             row = (
-                self._duckdb().execute(f"SELECT count(*) FROM {source} WHERE {condition}", params).fetchall()[0]
+                self._duckdb()
+                .execute(f"SELECT count(*) FROM {source} WHERE {condition}", params)
+                .fetchall()[0]
             )
             gone = int(row[0]) if row else 0
             if not gone:
