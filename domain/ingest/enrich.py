@@ -20,7 +20,14 @@ from msgspec.structs import replace
 from domain.ingest.clients import ClientClassifier, ClientInfo
 from domain.ingest.decode import RawEvent, Traits, event_time, web_url
 from domain.ingest.sources import PageUrl, host_of, is_spam, parse_page_url, source_name
-from domain.ingest.visitor import SESSION_TIMEOUT_S, SaltBook, Sessions, visitor_hash
+from domain.ingest.visitor import (
+    ACQUISITION_FIELDS,
+    SESSION_TIMEOUT_S,
+    Acquisition,
+    SaltBook,
+    Sessions,
+    visitor_hash,
+)
 from storage.records import Event
 
 log = logging.getLogger("eddy.ingest")
@@ -107,11 +114,16 @@ class Enricher:
         today, yesterday = await self._salts.salts(now)
         visitor_id = visitor_hash(today, site_id, sender.ip, sender.user_agent)
         session_id = ""
+        visit: dict[str, str] | None = None  # the server-kept session's acquisition, for its events
         if any(raw.session_id is None for raw in raw_events):
             previous = None
             if yesterday is not None and now % _DAY_S < SESSION_TIMEOUT_S:
                 previous = visitor_hash(yesterday, site_id, sender.ip, sender.user_agent)
-            session_id, visitor_id = await self._session(site_id, visitor_id, previous, now)
+            first = next(raw for raw in raw_events if raw.session_id is None)
+            session_id, visitor_id, acquisition = await self._session(
+                site_id, visitor_id, previous, now, self._acquisition(first.url, first.referrer)
+            )
+            visit = dict(zip(ACQUISITION_FIELDS, acquisition, strict=True))
         country = country_of(sender.ip)
         # What is the same for every event of the request goes into a template; each event is a copy
         # with its own fields (msgspec's replace is ~10x cheaper than building a 25-field Event).
@@ -133,12 +145,19 @@ class Enricher:
         # template once (None for a spam referrer), so an event is a copy with its own 9 fields (msgspec's
         # replace costs ~4x more with all 20 fields).
         pages: dict[tuple[str, str], Event | None] = {}
+        visit_pages: dict[tuple[str, str], Event] = {}
         for index, raw in enumerate(raw_events):
             key = (raw.url, raw.referrer)
             page = pages[key] if key in pages else pages.setdefault(key, self._page_event(template, *key))
             if page is None:
                 dropped["spam_referrer"] = dropped.get("spam_referrer", 0) + 1
                 continue
+            if visit is not None and raw.session_id is None:
+                # Sessions are first-class: every event of a visit carries where the visit came from.
+                stamped = visit_pages.get(key)
+                if stamped is None:
+                    stamped = visit_pages[key] = replace(page, **visit)
+                page = stamped
             traits = raw.traits
             events.append(
                 replace(
@@ -186,6 +205,13 @@ class Enricher:
             utm_content=utm[4],
         )
 
+    def _acquisition(self, raw_url: str, raw_referrer: str) -> Acquisition:
+        """Where a visit starting with this page came from (referrer, source, utm_*)."""
+        page = self._page_event(_BLANK, raw_url, raw_referrer)
+        if page is None:  # a spam referrer: the event is dropped, the visit keeps no referrer
+            return ("",) * len(ACQUISITION_FIELDS)
+        return tuple(getattr(page, name) for name in ACQUISITION_FIELDS)
+
     def _page(self, raw_url: str) -> tuple[str, PageUrl]:
         # Pages repeat across requests and within batches: parse each distinct URL once (bounded cache).
         cached = self._pages.get(raw_url)
@@ -209,20 +235,21 @@ class Enricher:
         return cached
 
     async def _session(
-        self, site_id: str, visitor_id: str, previous: str | None, now: float
-    ) -> tuple[str, str]:
+        self, site_id: str, visitor_id: str, previous: str | None, now: float, acquisition: Acquisition
+    ) -> tuple[str, str, Acquisition]:
         try:
-            return await self._sessions.session_for(site_id, visitor_id, previous)
+            return await self._sessions.visit_for(site_id, visitor_id, previous, acquisition)
         except Exception as error:  # noqa: BLE001 - key-value store down: degrade, never refuse events
             # Without the store, a visitor's session is their hour: sessions split more, nothing is lost.
             self.session_fallbacks += 1
             log.warning("session store unavailable, using hourly sessions: %s", error)
             hour = int(now // 3600)
             digest = hashlib.blake2b(f"{visitor_id}:{hour}".encode(), digest_size=8).hexdigest()
-            return digest, visitor_id
+            return digest, visitor_id, acquisition
 
 
 _NO_PAGE = PageUrl("", "", ("", "", "", "", ""), "")
+_BLANK = Event(id="", site_id="", ts=0, name="")
 
 
 def _traits(traits: Traits) -> dict[str, str]:

@@ -17,6 +17,8 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 
+import orjson
+
 from storage.errors import DuplicateKeyError
 from storage.ports import DocumentStore, KeyValue
 
@@ -99,6 +101,18 @@ class Sessions:
         """(session id, visitor id) for a visitor, starting a new session after `timeout_s` of silence.
         A session still alive under `previous_visitor` (yesterday's id, just after midnight) carries on,
         and so does that visitor id, so one visit is not split in two at midnight."""
+        session_id, visitor_id, _ = await self.visit_for(site_id, visitor_id, previous_visitor, ())
+        return session_id, visitor_id
+
+    async def visit_for(
+        self,
+        site_id: str,
+        visitor_id: str,
+        previous_visitor: str | None,
+        acquisition: Acquisition,
+    ) -> tuple[str, str, Acquisition]:
+        """As `session_for`, plus the visit's acquisition (referrer, source, utm_*): the one given here
+        when the session starts, the one its first request brought while it goes on."""
         now = time.time()
         key = f"sess:{site_id}:{visitor_id}"
         value = await self._kv.get(key)
@@ -109,9 +123,41 @@ class Sessions:
                 key, visitor_id = old_key, previous_visitor
         if value is None:
             session_id = secrets.token_hex(8)
-            await self._kv.set(key, f"{session_id}:{int(now)}".encode(), self._timeout)
-            return session_id, visitor_id
-        session_id, _, touched = value.decode().partition(":")
+            await self._kv.set(key, _session_value(session_id, now, acquisition), self._timeout)
+            return session_id, visitor_id, acquisition
+        session_id, _, rest = value.decode().partition(":")
+        touched, _, stored = rest.partition(":")
+        kept = _acquisition(stored, acquisition)
         if now - float(touched or 0) >= SESSION_REFRESH_S:
-            await self._kv.set(key, f"{session_id}:{int(now)}".encode(), self._timeout)
-        return session_id, visitor_id
+            await self._kv.set(key, _session_value(session_id, now, kept), self._timeout)
+        return session_id, visitor_id, kept
+
+
+# A visit's acquisition: (referrer, source, utm_source, utm_medium, utm_campaign, utm_term, utm_content).
+Acquisition = tuple[str, ...]
+ACQUISITION_FIELDS = (
+    "referrer",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+)
+
+
+def _session_value(session_id: str, now: float, acquisition: Acquisition) -> bytes:
+    return f"{session_id}:{int(now)}:".encode() + orjson.dumps(list(acquisition))
+
+
+def _acquisition(stored: str, fallback: Acquisition) -> Acquisition:
+    """The stored acquisition, or `fallback` for a session kept before acquisitions were stored."""
+    if not stored:
+        return fallback
+    try:
+        values = orjson.loads(stored)
+    except orjson.JSONDecodeError:
+        return fallback
+    if isinstance(values, list) and len(values) == len(ACQUISITION_FIELDS):
+        return tuple(str(value) for value in values)
+    return fallback

@@ -18,6 +18,8 @@ from storage.records import Event
 # Distinct keys one pending site may hold before new ones fold into "(other)": bounds memory under floods.
 MAX_PENDING_KEYS = 1000
 MAX_PENDING_VISITORS = 10_000
+# Visits whose source was counted lately, per site: a visit's source counts once, at its first event.
+MAX_COUNTED_VISITS = 50_000
 
 
 @dataclass
@@ -31,7 +33,8 @@ class _Pending:
 
 
 _SITE = attrgetter("site_id")
-_BREAKDOWN = attrgetter("path", "source", "country")
+_BREAKDOWN = attrgetter("path", "country")
+_VISIT = attrgetter("session_id", "id", "source")
 _VISITOR = attrgetter("visitor_id")
 _TS = attrgetter("ts")
 
@@ -58,6 +61,7 @@ class PendingCounts:
 
     def __init__(self) -> None:
         self._sites: dict[str, _Pending] = {}
+        self._visits: dict[str, dict[str, None]] = {}
 
     def __contains__(self, site_id: str) -> bool:
         return site_id in self._sites
@@ -78,12 +82,20 @@ class PendingCounts:
             if pending is None:
                 pending = self._sites[site_id] = _Pending()
             pending.n += len(site_events)
-            for (path, source, country), n in Counter(map(_BREAKDOWN, site_events)).items():
+            for (path, country), n in Counter(map(_BREAKDOWN, site_events)).items():
                 if path:
                     _count(pending.pages, path, n)
-                _count(pending.sources, source or "(direct)", n)
                 if country:
                     _count(pending.countries, country, n)
+            # Sources count visits (a 3-page visit from Google is one), not events.
+            counted = self._visits.setdefault(site_id, {})
+            for session_id, event_id, source in map(_VISIT, site_events):
+                visit = session_id or event_id
+                if visit not in counted:
+                    counted[visit] = None
+                    _count(pending.sources, source or "(direct)", 1)
+            while len(counted) > MAX_COUNTED_VISITS:  # oldest first: dicts keep insertion order
+                del counted[next(iter(counted))]
             pending.recent.extend(site_events[-MAX_RECENT_PER_DELTA:])
             visitors = pending.visitors
             for visitor_id, ts in zip(map(_VISITOR, site_events), map(_TS, site_events), strict=True):

@@ -108,6 +108,7 @@ class SiteView:
         """Fold in stored events (the site's last TOP_WINDOW_S seconds) when this process starts watching
         it, so a fresh dashboard does not start from zero; returns how many were used."""
         used = 0
+        visits: set[str] = set()
         for event in events:
             at = min(event.ts / 1000.0, now)
             if at < now - TOP_WINDOW_S:
@@ -118,7 +119,10 @@ class SiteView:
             bucket = self._bucket(at)
             if event.path:
                 _merge(bucket.pages, {event.path: 1})
-            _merge(bucket.sources, {event.source or "(direct)": 1})
+            visit = event.session_id or event.id
+            if visit not in visits:  # sources count visits, not events
+                visits.add(visit)
+                _merge(bucket.sources, {event.source or "(direct)": 1})
             if event.country:
                 _merge(bucket.countries, {event.country: 1})
             self.recent.append(recent_event(event))
