@@ -48,10 +48,14 @@ def _counted_event_by_event(events: list[Any], max_keys: int, max_visitors: int)
     sites: dict[str, Any] = {}
     for item in events:
         site = sites.setdefault(
-            item.site_id, {"n": 0, "pages": {}, "sources": {}, "countries": {}, "visitors": {}, "recent": []}
+            item.site_id,
+            {"n": 0, "pages": {}, "sources": {}, "countries": {}, "visitors": {}, "recent": [], "visits": set()},
         )
         site["n"] += 1
-        keys = [("pages", item.path), ("sources", item.source or "(direct)"), ("countries", item.country)]
+        visit = item.session_id or item.id  # a visit's source counts once, at its first event
+        source = "" if visit in site["visits"] else item.source or "(direct)"
+        site["visits"].add(visit)
+        keys = [("pages", item.path), ("sources", source), ("countries", item.country)]
         for name, key in keys:
             if not key:
                 continue
@@ -82,6 +86,7 @@ def test_batch_counting_matches_counting_event_by_event(seed: int, monkeypatch: 
                 source=rng.choice(["", "google", "bing", "t.co", "hn", "ddg"]),
                 country=rng.choice(["", "DE", "FR", "US", "JP", "BR"]),
                 visitor_id=rng.choice(["", "v1", "v2", "v3", "v4", "v5"]),
+                session_id=rng.choice(["", "", "s1", "s2", "s3"]),
                 ts=rng.randrange(1_000, 9_000),  # out of order: a visitor keeps its latest
             )
             for _ in range(rng.randrange(1, 60))
