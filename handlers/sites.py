@@ -42,7 +42,10 @@ class SiteHandler(ApiHandler):
     async def patch(self, site_id: str) -> None:
         site = await self.site_for(site_id, "admin")
         body = self.body_as(SiteUpdate)
+        before = site.get("retention_days")
         site = await self.ctx.accounts.sites.update(site, body)
+        if site.get("retention_days") != before:
+            self.ctx.retention.sweep_soon(site)  # a lowered retention applies now, not at the next round
         self.write_json(SiteAnswer(site=site_out(site, await self._role(site))))
 
     @authenticated

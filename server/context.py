@@ -16,6 +16,7 @@ from domain.accounts.tokens import TokenService
 from domain.alerts.checker import AlertChecker
 from domain.ingest.pipeline import IngestPipeline
 from domain.live.service import LiveService
+from domain.retention_sweep import RetentionSweeper
 from domain.share import ShareLinks
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
@@ -76,6 +77,8 @@ class AppContext:
     stats: StatsService = field(init=False)
     # read-only share links of dashboards (set by server.services)
     share: ShareLinks = field(init=False)
+    # deletes events past each site's retention (set by server.services)
+    retention: RetentionSweeper = field(init=False)
 
     async def start(self) -> None:
         """Open the stores, then start every component in order."""

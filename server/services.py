@@ -10,6 +10,7 @@ from domain.alerts.checker import build_alert_checker
 from domain.ingest.pipeline import IngestLimits, IngestPipeline
 from domain.ingest.writer import GroupCommitWriter
 from domain.live.service import LiveService
+from domain.retention_sweep import RetentionSweeper
 from domain.share import ShareLinks
 from domain.stats.cache import StatsCache, VersionBumper
 from domain.stats.service import StatsService
@@ -85,6 +86,15 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     bumper = VersionBumper(ctx.stats.cache)
     ctx.event_listeners.append(bumper)
     ctx.components.append(bumper)
+    # Retention: events past each site's retention leave every part of the event store on a schedule.
+    ctx.retention = RetentionSweeper(
+        stores.docs,
+        stores.events,
+        ctx.stats.cache,
+        config.retention_days,
+        interval_s=float(config.extra.get("EDDY_RETENTION_SWEEP_S", 3600)),
+    )
+    ctx.components.append(ctx.retention)
     # A revoked share link ends its live streams like a revoked sign-in session, in every process.
     ctx.share = ShareLinks(stores.docs, secrets.hash_key, on_revoked=ctx.bearer.session_revoked)
     return ctx

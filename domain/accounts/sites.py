@@ -17,7 +17,7 @@ from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.metric_configs import MetricConfigService
 from domain.accounts.principals import Role
 from domain.accounts.tokens import new_id
-from domain.errors import Invalid
+from domain.errors import Conflict, Invalid
 from storage.ports import DocumentStore, EventStore
 
 SiteName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -63,6 +63,8 @@ class SiteUpdate(msgspec.Struct, forbid_unknown_fields=True):
     allowed_origins: Origins | msgspec.UnsetType = msgspec.UNSET
     timezone: Timezone | msgspec.UnsetType = msgspec.UNSET
     retention_days: RetentionDays | msgspec.UnsetType = msgspec.UNSET
+    # Lowering retention deletes events for good: the change must say it means it.
+    confirm: bool = False
 
 
 class SiteOut(msgspec.Struct):
@@ -179,12 +181,21 @@ class SiteService:
         changes: dict[str, Any] = {}
         for field in body.__struct_fields__:
             value = getattr(body, field)
-            if value is not msgspec.UNSET:
+            if value is not msgspec.UNSET and field != "confirm":
                 changes[field] = value
         if "timezone" in changes:
             check_timezone(changes["timezone"])
         if "retention_days" in changes:
             self._retention(changes["retention_days"])
+            current = int(site.get("retention_days") or self.max_retention_days)
+            if changes["retention_days"] < current and not body.confirm:
+                raise Conflict(
+                    f"Lowering retention from {current} to {changes['retention_days']} days deletes every"
+                    f" event older than {changes['retention_days']} days for good. Send confirm: true to"
+                    " go ahead.",
+                    code="confirmation_required",
+                    fields={"confirm": "required to lower retention"},
+                )
         if "domain" in changes:
             changes["domain"] = changes["domain"].lower()
         if "allowed_origins" in changes:

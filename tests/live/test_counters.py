@@ -49,7 +49,15 @@ def _counted_event_by_event(events: list[Any], max_keys: int, max_visitors: int)
     for item in events:
         site = sites.setdefault(
             item.site_id,
-            {"n": 0, "pages": {}, "sources": {}, "countries": {}, "visitors": {}, "recent": [], "visits": set()},
+            {
+                "n": 0,
+                "pages": {},
+                "sources": {},
+                "countries": {},
+                "visitors": {},
+                "recent": [],
+                "visits": set(),
+            },
         )
         site["n"] += 1
         visit = item.session_id or item.id  # a visit's source counts once, at its first event
