@@ -94,7 +94,11 @@ class Unavailable(DomainError):
     status = 503
     code = "unavailable"
 
-    def __init__(self, retry_after: float = 1.0, message: str | None = None) -> None:
+    def __init__(
+        self, retry_after: float = 1.0, message: str | None = None, *, code: str | None = None
+    ) -> None:
         seconds = max(1, int(retry_after + 0.999))
-        super().__init__(message or "temporarily unavailable", headers={"Retry-After": str(seconds)})
+        super().__init__(
+            message or "temporarily unavailable", code=code, headers={"Retry-After": str(seconds)}
+        )
         self.retry_after = seconds

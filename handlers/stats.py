@@ -6,6 +6,8 @@ described in domain/stats/query.py; answers carry `cached: true|false`.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 import msgspec
@@ -22,7 +24,30 @@ MAX_PARAM_LENGTH = 2048
 
 
 class StatsHandler(ApiHandler):
-    """Shared parsing: the site (checked first), then the query in the site's timezone."""
+    """Shared parsing: the site (checked first), then the query in the site's timezone; answers are
+    computed in a task that is cancelled (stopping the store's scan) when the client goes away."""
+
+    _work: asyncio.Future[Any] | None = None
+    _gone = False
+
+    async def answer(self, work: Awaitable[dict[str, Any]]) -> None:
+        """Write the answer of `work`, unless the client left first (then the work is cancelled)."""
+        self._work = asyncio.ensure_future(work)
+        try:
+            result = await self._work
+        except asyncio.CancelledError:
+            if self._gone:
+                return
+            raise
+        finally:
+            self._work = None
+        self.write_json(result)
+
+    def on_connection_close(self) -> None:
+        self._gone = True
+        if self._work is not None:
+            self._work.cancel()
+        super().on_connection_close()
 
     def params(self) -> dict[str, str]:
         """The single-valued query parameters this API knows (bounded in length)."""
@@ -55,7 +80,7 @@ class SummaryHandler(StatsHandler):
     @bearer_or_secret_key
     async def get(self, site_id: str) -> None:
         site, query = await self.query(site_id)
-        self.write_json(await self.ctx.stats.summary(site["id"], query))
+        await self.answer(self.ctx.stats.summary(site["id"], query))
 
 
 class TimeseriesHandler(StatsHandler):
@@ -64,7 +89,7 @@ class TimeseriesHandler(StatsHandler):
     @bearer_or_secret_key
     async def get(self, site_id: str) -> None:
         site, query = await self.query(site_id)
-        self.write_json(await self.ctx.stats.timeseries(site["id"], query))
+        await self.answer(self.ctx.stats.timeseries(site["id"], query))
 
 
 class BreakdownHandler(StatsHandler):
@@ -73,7 +98,7 @@ class BreakdownHandler(StatsHandler):
     @bearer_or_secret_key
     async def get(self, site_id: str) -> None:
         site, query = await self.query(site_id, need_by=True)
-        self.write_json(await self.ctx.stats.breakdown(site["id"], query))
+        await self.answer(self.ctx.stats.breakdown(site["id"], query))
 
 
 class RealtimeHandler(StatsHandler):
@@ -82,7 +107,7 @@ class RealtimeHandler(StatsHandler):
     @bearer_or_secret_key
     async def get(self, site_id: str) -> None:
         site = await self.site_for(site_id)
-        self.write_json(await self.ctx.stats.realtime(site["id"]))
+        await self.answer(self.ctx.stats.realtime(site["id"]))
 
 
 class FunnelHandler(StatsHandler):
@@ -96,7 +121,7 @@ class FunnelHandler(StatsHandler):
         raw_window = params.get("window", "86400")
         if not raw_window.isdigit() or not 1 <= int(raw_window) <= MAX_WINDOW_S:
             raise Invalid("bad window", fields={"window": f"seconds, 1 to {MAX_WINDOW_S}"})
-        self.write_json(await self.ctx.stats.funnel(site["id"], query, steps, int(raw_window)))
+        await self.answer(self.ctx.stats.funnel(site["id"], query, steps, int(raw_window)))
 
 
 class RetentionHandler(StatsHandler):
@@ -105,7 +130,7 @@ class RetentionHandler(StatsHandler):
     @bearer_or_secret_key
     async def get(self, site_id: str) -> None:
         site, query = await self.query(site_id)
-        self.write_json(await self.ctx.stats.retention(site["id"], query))
+        await self.answer(self.ctx.stats.retention(site["id"], query))
 
 
 class ActiveHandler(StatsHandler):
@@ -114,7 +139,7 @@ class ActiveHandler(StatsHandler):
     @bearer_or_secret_key
     async def get(self, site_id: str) -> None:
         site, query = await self.query(site_id)
-        self.write_json(await self.ctx.stats.active(site["id"], query))
+        await self.answer(self.ctx.stats.active(site["id"], query))
 
 
 class UserJourneyHandler(StatsHandler):
@@ -123,7 +148,7 @@ class UserJourneyHandler(StatsHandler):
     @bearer_or_secret_key
     async def get(self, site_id: str, user_id: str) -> None:
         site, query = await self.query(site_id)
-        self.write_json(await self.ctx.stats.user(site["id"], user_id, query))
+        await self.answer(self.ctx.stats.user(site["id"], user_id, query))
 
 
 class StatsParams(msgspec.Struct, forbid_unknown_fields=True):

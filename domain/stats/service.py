@@ -17,7 +17,7 @@ from domain.stats.funnels import FunnelCounter, Step
 from domain.stats.journeys import JourneyBuilder
 from domain.stats.query import DAY_MS, StatsQuery, breakdown_grouping
 from domain.stats.retention import active_series, weekly_cohorts
-from storage.errors import StoreUnavailableError
+from storage.errors import QueryTooSlowError, StoreUnavailableError
 from storage.ports import Aggregate, EventFilter, EventStore, Grouping
 
 log = logging.getLogger("eddy.stats")
@@ -81,6 +81,12 @@ class StatsService:
     async def _guard(work: Awaitable[Answer]) -> Answer:
         try:
             return await work
+        except QueryTooSlowError as error:
+            raise Unavailable(
+                5.0,
+                "This question took too long to answer. Try a shorter range or fewer filters.",
+                code="query_timeout",
+            ) from error
         except StoreUnavailableError as error:
             raise Unavailable(2.0, "the event store is unavailable") from error
 

@@ -108,6 +108,8 @@ class ColumnarEngine:
         self._local = _Worker()
         self._opened: list[Any] = []
         self._opened_lock = threading.Lock()
+        self.interrupted = 0  # queries stopped past their budget or because their caller went away
+        self.running = 0  # queries on a worker now
 
     def open(self) -> None:
         """Create the in-memory DuckDB database and the worker pool."""
@@ -174,7 +176,11 @@ class ColumnarEngine:
         scan = self._scan(flt)
         with job.lock:
             job.cursor = scan.cursor
+        with self._opened_lock:
+            self.running += 1
         try:
+            if job.cancelled:  # interrupted before the cursor was known: interrupt() missed it
+                raise QueryTooSlowError("the question was cancelled")
             return fn(scan)
         except duckdb.InterruptException as error:
             raise QueryTooSlowError("the question was stopped") from error
@@ -183,6 +189,8 @@ class ColumnarEngine:
         finally:
             with job.lock:
                 job.cursor = None
+            with self._opened_lock:
+                self.running -= 1
             scan.cursor.unregister("tail_rows")
 
     async def run(self, fn: Callable[[Scan], T], flt: EventFilter, *, timeout_s: float | None = None) -> T:
@@ -197,12 +205,14 @@ class ColumnarEngine:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s or self.timeout_s)
         except TimeoutError:
             job.interrupt()
+            self.interrupted += 1
             future.add_done_callback(_consume)
             raise QueryTooSlowError(
                 f"the question took longer than {timeout_s or self.timeout_s:g} seconds"
             ) from None
         except asyncio.CancelledError:
             job.interrupt()
+            self.interrupted += 1
             future.add_done_callback(_consume)
             raise
 
