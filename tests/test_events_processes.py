@@ -1,5 +1,5 @@
 """Several processes appending to one SQLite event store (`--processes N` on one data dir): every event is
-stored and counted once, in the events table and in the rollups, even when the processes race with the
+stored and counted once, even when the processes race with the
 same ids."""
 
 from __future__ import annotations
@@ -59,14 +59,14 @@ async def test_two_processes_racing_on_the_same_ids_store_each_event_once(data_d
     assert [proc.returncode for proc in procs] == [0, 0, 0]
     assert sum(int(out) for out in outputs) == EVENTS  # each event counted by exactly one process
 
-    store = SqliteEventStore(data_dir, rollup_min_events=0)
+    store = SqliteEventStore(data_dir)
     await store.open()
     try:
         flt = EventFilter(site_id="s1", start=T0, end=T0 + HOUR)
         assert await store.count(flt) == EVENTS
         ids = [event.id async for batch in store.read(flt) for event in batch]
         assert sorted(ids) == sorted(f"e{n}" for n in range(EVENTS))
-        total: Any = (await store.aggregate(flt))[0]  # from the rollups (rollup_min_events=0)
+        total: Any = (await store.aggregate(flt))[0]
         assert (total.events, total.pageviews, total.visitors) == (EVENTS, EVENTS, 50)
         pages = await store.aggregate(
             EventFilter(site_id="s1", start=T0, end=T0 + HOUR, equals={"name": "pageview"}),

@@ -5,9 +5,11 @@ us, in the ingest writer); readers use their own connections so queries never wa
 Duplicate ids are skipped through the `event_ids` table, written in the same transaction as the events,
 so a retried batch is never stored twice even across processes sharing the file.
 
-An append builds its rows and folds its rollup counts in Python first, then takes the cross-process
-`WriteLock` for the SQLite work only (claim ids, insert, rollup upserts, COMMIT), so workers of
-`--processes N` overlap their Python work and hand the file to each other without SQLite's sleep-polling.
+An append builds its rows in Python first, then takes the cross-process `WriteLock` for the SQLite work
+only (claim ids, insert, COMMIT), so workers of `--processes N` overlap their Python work and hand the file
+to each other without SQLite's sleep-polling. Nothing else happens in the ingest transaction: the
+compactor moves the log into columnar segments off the ingest path, and every question is answered there
+(storage/embedded/columnar/).
 
 Durability: the writer commits with synchronous=NORMAL (the COMMIT writes its WAL frames but does not
 wait for the disk) and then, after letting go of the lock, `WalSync` fdatasyncs the WAL file before
@@ -31,7 +33,6 @@ from typing import Any, TypeVar
 import orjson
 from msgspec.structs import astuple
 
-from storage.embedded import rollups
 from storage.embedded.aggregates import rows_to_aggregates
 from storage.embedded.bulk import insert_rows, without_empty_columns
 from storage.embedded.columnar import sql as columnar_sql
@@ -76,7 +77,6 @@ COLUMNS: tuple[str, ...] = (
 _SELECT = ", ".join(COLUMNS)
 _INSERT = f"INSERT INTO events ({_SELECT})"
 DEDUPE_WINDOW_MS = 48 * 3600 * 1000
-ROLLUP_MIN_EVENTS = 20_000
 _ID_CHUNK = 500
 # Columns a batch may leave empty throughout (every one but the four each event has): written as literals.
 _SPARSE = tuple(range(4, len(COLUMNS)))
@@ -241,7 +241,6 @@ class SqliteEventStore:
         data_dir: Path,
         *,
         reader_threads: int = 2,
-        rollup_min_events: int = ROLLUP_MIN_EVENTS,
         shared: bool = False,
         compact_interval_s: float | None = 2.0,
         query_timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -257,12 +256,9 @@ class SqliteEventStore:
         self._compactor_lock: WriteLock | None = None
         self._shared = shared  # other processes append to the same file (--processes N)
         self._reader_threads = reader_threads
-        # Ranges with fewer events than this read raw events (exact, and fast enough when small).
-        self.rollup_min_events = rollup_min_events
         self._writer: SqliteRunner | None = None
         self._readers: SqliteRunner | None = None
         self._appends = 0
-        self._touch_keys = rollups.TouchKeys()  # used on the writer thread only
         self._lock: WriteLock | None = None
         self._sync: WalSync | None = None
 
@@ -325,7 +321,9 @@ class SqliteEventStore:
             "CREATE TABLE IF NOT EXISTS event_ids (key TEXT PRIMARY KEY, stored_at INTEGER NOT NULL)"
             " WITHOUT ROWID"
         )
-        rollups.create_schema(conn)
+        # Hourly rollups once lived in the ingest transaction; segments answer everything now.
+        for table in ("rollup", "rollup_seen", "rollup_sessions"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
 
     async def close(self) -> None:
         if self.compactor is not None:
@@ -357,9 +355,7 @@ class SqliteEventStore:
         self._appends += 1
         prune = self._appends % 1000 == 1
         try:
-            return await self.writer.run(
-                self._append, list(events), prune, self._touch_keys, self._lock, self._sync
-            )
+            return await self.writer.run(self._append, list(events), prune, self._lock, self._sync)
         except sqlite3.Error as error:
             raise StoreUnavailableError(f"event append failed: {error}") from error
 
@@ -368,27 +364,21 @@ class SqliteEventStore:
         conn: sqlite3.Connection,
         events: list[Event],
         prune: bool,
-        keys: rollups.TouchKeys | None = None,
         lock: WriteLock | None = None,
         sync: WalSync | None = None,
     ) -> int:
-        touch_keys = keys or rollups.TouchKeys()
         now = int(time.time() * 1000)
         batch = {f"{e.site_id}:{e.id}": e for e in events}  # also drops repeats inside the batch
-        # Rows and rollup counts are pure Python: worked out before the lock, so other processes
-        # appending to the same file keep committing meanwhile; only SQLite's own work holds the lock.
+        # Rows are pure Python: worked out before the lock, so other processes appending to the same
+        # file keep committing meanwhile; only SQLite's own work holds the lock.
         marks, rows = without_empty_columns([event_row(e) for e in batch.values()], _SPARSE)
-        folded = rollups.fold(list(batch.values()), touch_keys)
 
         def write(conn: sqlite3.Connection) -> int:
             fresh = _claim_ids(conn, batch, now)
             if len(fresh) == len(batch):
                 insert_rows(conn, _INSERT, rows, marks=marks)
-                rollups.write(conn, folded, prune)
-            else:  # a retried batch: store and count only the events not seen before
+            elif fresh:  # a retried batch: store only the events not seen before
                 insert_rows(conn, _INSERT, [event_row(e) for e in fresh])
-                if fresh:
-                    rollups.write(conn, rollups.fold(fresh, touch_keys), prune)
             if prune:
                 conn.execute("DELETE FROM event_ids WHERE stored_at < ?", (now - DEDUPE_WINDOW_MS,))
             return len(fresh)
@@ -455,13 +445,6 @@ class SqliteEventStore:
         self, flt: EventFilter, grouping: Grouping | None = None, *, sort: str = "visitors", limit: int = 0
     ) -> list[Aggregate]:
         grouping = grouping or Grouping()
-        # Totals and calendar timeseries of big ranges come from the hourly rollups (session metrics
-        # included); everything else from the columnar engine.
-        dim = rollups.rollup_dim(flt, grouping)
-        if dim == "":
-            answer = await self.readers.run(self._from_rollups, flt, grouping)
-            if answer is not None:
-                return answer
         sql, params = columnar_sql.aggregate_sql(flt, grouping, sort, limit)
 
         def run(scan: Scan) -> list[Aggregate]:
@@ -469,17 +452,6 @@ class SqliteEventStore:
             return rows_to_aggregates(rows, grouping)
 
         return await self._engine().run(run, flt)
-
-    def _from_rollups(
-        self, conn: sqlite3.Connection, flt: EventFilter, grouping: Grouping
-    ) -> list[Aggregate] | None:
-        """Rollup answers for big ranges; None when the range holds few events (the engine is exact and
-        quick there)."""
-        if rollups.events_in(conn, flt) < self.rollup_min_events:
-            return None
-        if grouping.kind == "time":
-            return rollups.time_query(conn, flt, grouping)
-        return rollups.query(conn, flt, "", "visitors", 0)
 
     async def identity_days(self, flt: EventFilter, tz: str) -> list[tuple[str, str]]:
         sql, params = columnar_sql.identity_days_sql(flt, tz)
@@ -515,14 +487,8 @@ class SqliteEventStore:
 
     async def purge_before(self, site_id: str, before_ms: int) -> int:
         def purge(conn: sqlite3.Connection) -> int:
-            count = conn.execute(
-                "DELETE FROM events WHERE site_id = ? AND ts < ?", (site_id, before_ms)
-            ).rowcount
-            # Whole hours only: an hour still holding events keeps its rollup row.
-            conn.execute(
-                "DELETE FROM rollup WHERE site_id = ? AND hour <= ?", (site_id, before_ms - rollups.HOUR_MS)
-            )
-            return int(count)
+            sql = "DELETE FROM events WHERE site_id = ? AND ts < ?"
+            return int(conn.execute(sql, (site_id, before_ms)).rowcount)
 
         logged = await self.writer.run(self._durably, purge)
         compacted = await self._rewrite_segments(
@@ -534,9 +500,7 @@ class SqliteEventStore:
         """Delete every site's events older than `before_ms` (the server-wide retention)."""
 
         def purge(conn: sqlite3.Connection) -> int:
-            count = conn.execute("DELETE FROM events WHERE ts < ?", (before_ms,)).rowcount
-            conn.execute("DELETE FROM rollup WHERE hour <= ?", (before_ms - rollups.HOUR_MS,))
-            return int(count)
+            return int(conn.execute("DELETE FROM events WHERE ts < ?", (before_ms,)).rowcount)
 
         logged = await self.writer.run(self._durably, purge)
         return logged + await self._rewrite_segments("ts < ?", [before_ms], None, before_ms)
@@ -544,8 +508,6 @@ class SqliteEventStore:
     async def delete_site(self, site_id: str) -> None:
         def delete(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM events WHERE site_id = ?", (site_id,))
-            for table in ("rollup", "rollup_seen", "rollup_sessions"):
-                conn.execute(f"DELETE FROM {table} WHERE site_id = ?", (site_id,))
 
         await self.writer.run(self._durably, delete)
         await self._rewrite_segments("site_id = ?", [site_id], site_id, None)
