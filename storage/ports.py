@@ -13,7 +13,7 @@ One conformance suite (tests/conformance) runs against every implementation.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -184,6 +184,10 @@ class EventStore(Protocol):
     async def append(self, events: Sequence[Event]) -> int:
         """Store a batch durably before returning. Events whose id was already stored (within at least
         48 hours) are skipped; returns how many were newly stored. Raises StoreUnavailableError."""
+
+    async def bulk_load(self, batches: AsyncIterable[Sequence[Event]] | Iterable[Sequence[Event]]) -> int:
+        """Store many events at once, as fast as the store can (imports, demo data, benchmarks). Events
+        are not acknowledged one by one; a store may skip the dedupe of `append`. Returns how many."""
 
     def read(self, flt: EventFilter, *, batch_size: int = 1000) -> AsyncIterator[list[Event]]:
         """Matching events in ascending time order, in batches (for exports and journeys)."""

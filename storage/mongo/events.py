@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient
@@ -246,3 +246,14 @@ class MongoEventStore:
 
     async def delete_site(self, site_id: str) -> None:
         await self.events.delete_many({"meta.site": site_id})
+
+    async def bulk_load(self, batches: AsyncIterable[Sequence[Event]] | Iterable[Sequence[Event]]) -> int:
+        """Many events through `append` (MongoDB has no faster path that keeps the dedupe)."""
+        stored = 0
+        if isinstance(batches, AsyncIterable):
+            async for batch in batches:
+                stored += await self.append(batch)
+        else:
+            for batch in batches:
+                stored += await self.append(batch)
+        return stored

@@ -122,3 +122,28 @@ async def test_purge_before_and_delete_site(events: Any) -> None:
 async def test_append_empty_and_ping(events: Any) -> None:
     assert await events.append([]) == 0
     await events.ping()
+
+
+async def test_bulk_load_is_read_back_like_appended_events(events: Any) -> None:
+    """Bulk-loaded events answer like appended ones, beside them."""
+    base = 1_767_225_600_000  # 2026-01-01
+    loaded = [
+        Event(id=f"bulk{i}", site_id="bulk-site", ts=base + i * 60_000, name="pageview", path=f"/p{i % 3}",
+              visitor_id=f"v{i % 5}", session_id=f"s{i % 4}", props={"n": i})
+        for i in range(40)
+    ]  # fmt: skip
+    assert await events.bulk_load([loaded[:15], loaded[15:30]]) == 30
+
+    async def more() -> Any:
+        yield loaded[30:]
+
+    assert await events.bulk_load(more()) == 10
+    appended = [Event(id="live", site_id="bulk-site", ts=base + 5, name="signup", visitor_id="v1")]
+    await events.append(appended)
+    flt = EventFilter(site_id="bulk-site", start=base, end=base + 86_400_000)
+    assert await events.count(flt) == 41
+    read = [e async for batch in events.read(flt, batch_size=9) for e in batch]
+    assert [e.id for e in read][:2] == ["bulk0", "live"]
+    assert {e.id: e for e in read} == {e.id: e for e in loaded + appended}
+    [total] = await events.aggregate(flt)
+    assert (total.events, total.pageviews, total.visitors, total.visits) == (41, 40, 5, 5)

@@ -167,6 +167,7 @@ class Compactor:
                 watermark=watermark,
                 segments=[*manifest.segments, segment],
                 retired=list(manifest.retired),
+                bulk_seq=manifest.bulk_seq,
             )
             self.segments.save(manifest)
             moved = len(rows)
@@ -238,9 +239,29 @@ class Compactor:
                 watermark=manifest.watermark,
                 segments=[s for s in manifest.segments if s.file not in names] + [merged],
                 retired=list(manifest.retired),
+                bulk_seq=manifest.bulk_seq,
             )
             self.segments.retire(manifest, sorted(names))
             self.segments.save(manifest)
+
+    def add_bulk(self, manifest: Manifest, rows: list[tuple[Any, ...]]) -> int:
+        """Add log-shaped rows (seq, then the log columns; seq is replaced) straight as a new segment:
+        the bulk load path (imports, demo data, benchmarks), with no log, no dedupe and no ack."""
+        if not rows:
+            return 0
+        first = manifest.bulk_seq - len(rows)
+        numbered = [(first + index, *row[1:]) for index, row in enumerate(rows)]
+        segment = self._write_arrow(rows_to_arrow(numbered), f"seg-{manifest.generation + 1}-bulk")
+        manifest = Manifest(
+            generation=manifest.generation + 1,
+            watermark=manifest.watermark,
+            segments=[*manifest.segments, segment],
+            retired=list(manifest.retired),
+            bulk_seq=first,
+        )
+        self.segments.save(manifest)
+        manifest = self._merge(manifest)
+        return len(rows)
 
     def rewrite_without(
         self, manifest: Manifest, condition: str, params: list[Any], touches: Callable[[Segment], bool]
@@ -280,6 +301,7 @@ class Compactor:
                 watermark=manifest.watermark,
                 segments=segments,
                 retired=list(manifest.retired),
+                bulk_seq=manifest.bulk_seq,
             )
             self.segments.retire(manifest, retired)
             self.segments.save(manifest)

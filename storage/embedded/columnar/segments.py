@@ -155,6 +155,8 @@ class Manifest:
     watermark: int = 0
     segments: list[Segment] = field(default_factory=list)
     retired: list[dict[str, Any]] = field(default_factory=list)
+    # Bulk-loaded rows never were in the log: they take seqs below zero, downwards from here.
+    bulk_seq: int = 0
 
     def files_for(self, site_id: str, start: int, end: int) -> list[str]:
         """The segment files that may hold the site's events in [start, end)."""
@@ -168,6 +170,7 @@ class Manifest:
                 "watermark": self.watermark,
                 "segments": [{"file": s.file, "rows": s.rows, "sites": s.sites} for s in self.segments],
                 "retired": self.retired,
+                "bulk_seq": self.bulk_seq,
             }
         )
 
@@ -181,6 +184,7 @@ class Manifest:
             watermark=int(raw["watermark"]),
             segments=[Segment(s["file"], int(s["rows"]), s["sites"]) for s in raw["segments"]],
             retired=list(raw.get("retired", [])),
+            bulk_seq=int(raw.get("bulk_seq", 0)),
         )
 
 
