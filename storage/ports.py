@@ -206,6 +206,13 @@ class EventStore(Protocol):
         groups skip events without the prop; entry/exit groups cover visits with a pageview. No group
         is returned for no events (the total grouping then answers [])."""
 
+    async def step_marks(
+        self, flt: EventFilter, steps: Sequence[tuple[str, str]]
+    ) -> list[tuple[str, int, str, int]]:
+        """The matching events that complete at least one funnel step, as (identity, ts, id, mask):
+        identity as in `identity_days`, bit i of mask set when step i matches. A step is ("event", name)
+        or ("page", path), a path ending in `*` matching a prefix (pageviews only)."""
+
     async def identity_days(self, flt: EventFilter, tz: str) -> list[tuple[str, str]]:
         """Distinct (identity, local date YYYY-MM-DD in `tz`) pairs of the matching events, sorted; the
         identity is `u:<user_id>` when the event has a user id, else `v:<visitor_id>`."""

@@ -66,3 +66,18 @@ EVENT_TEXT_FIELDS: tuple[str, ...] = (
     "session_id",
     "user_id",
 )
+
+
+def step_mask(event: Event, steps: object) -> int:
+    """Bit i set when the event completes funnel step i (("event", name) or ("page", path[*]))."""
+    mask = 0
+    for index, (kind, value) in enumerate(steps):  # type: ignore[attr-defined]
+        if kind == "event":
+            hit = event.name == value
+        else:
+            hit = event.name == "pageview" and (
+                event.path.startswith(value[:-1]) if value.endswith("*") else event.path == value
+            )
+        if hit:
+            mask |= 1 << index
+    return mask

@@ -18,7 +18,7 @@ import pytest
 
 from storage.embedded.events import SqliteEventStore
 from storage.ports import GROUP_FIELDS, Aggregate, EventFilter, Grouping
-from storage.records import Event
+from storage.records import Event, step_mask
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -284,3 +284,10 @@ async def test_reads_counts_and_identity_days_equal_the_reference(loaded: tuple[
             }
         )  # fmt: skip
         assert await store.identity_days(flt, grouping.tz) == pairs
+        steps = [rng.choice([("page", "/"), ("page", "/blog/*"), ("event", "signup"), ("page", "/docs")])
+                 for _ in range(rng.randrange(2, 5))]  # fmt: skip
+        marks = [
+            (f"u:{e.user_id}" if e.user_id else f"v:{e.visitor_id}", e.ts, e.id, step_mask(e, steps))
+            for e in chosen
+        ]
+        assert sorted(await store.step_marks(flt, steps)) == sorted(m for m in marks if m[3])

@@ -86,6 +86,12 @@ class FunnelCounter:
         self.window_ms = window_s * 1000
         self._marks: dict[str, list[tuple[int, str, frozenset[int]]]] = defaultdict(list)
 
+    def add_marks(self, marks: Iterable[tuple[str, int, str, int]]) -> None:
+        """Keep the store's step marks: (identity, ts, id, mask of the steps the event completes)."""
+        for who, ts, event_id, mask in marks:
+            matched = frozenset(i for i in range(len(self.steps)) if mask >> i & 1)
+            self._marks[who].append((ts, event_id, matched))
+
     def add(self, events: Iterable[Event]) -> None:
         """Keep the events that match any step."""
         for event in events:

@@ -199,8 +199,8 @@ class StatsService:
 
         async def compute() -> Answer:
             counter = FunnelCounter(steps, window_s)
-            async for batch in self._events.read(query.event_filter(site_id), batch_size=5000):
-                counter.add(batch)
+            step_pairs = [(step.kind, step.value) for step in steps]
+            counter.add_marks(await self._events.step_marks(query.event_filter(site_id), step_pairs))
             return {**self._frame(site_id, query), "window": window_s, "steps": counter.result()}
 
         return await self._cached(site_id, "funnel", query, compute, extra)

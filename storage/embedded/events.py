@@ -485,6 +485,17 @@ class SqliteEventStore:
 
         return await self._engine().run(run, flt)
 
+    async def step_marks(
+        self, flt: EventFilter, steps: Sequence[tuple[str, str]]
+    ) -> list[tuple[str, int, str, int]]:
+        sql, params = columnar_sql.step_marks_sql(flt, list(steps))
+
+        def run(scan: Scan) -> list[tuple[str, int, str, int]]:
+            rows = scan.rows(sql, params, *columnar_sql.range_where(flt))
+            return [(str(who), int(ts), str(event_id), int(mask)) for who, ts, event_id, mask in rows]
+
+        return await self._engine().run(run, flt)
+
     async def identity_days(self, flt: EventFilter, tz: str) -> list[tuple[str, str]]:
         sql, params = columnar_sql.identity_days_sql(flt, tz)
 

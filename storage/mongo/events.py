@@ -21,7 +21,7 @@ from storage.event_filter_sql import check_key_name
 from storage.mongo import aggregates as pipelines
 from storage.mongo.client import database, make_client
 from storage.ports import Aggregate, EventFilter, Grouping
-from storage.records import EVENT_TEXT_FIELDS, Event
+from storage.records import EVENT_TEXT_FIELDS, Event, step_mask
 
 DEDUPE_WINDOW_S = 48 * 3600
 _META_FIELDS = {"site_id": "meta.site", "name": "meta.name"}
@@ -257,3 +257,16 @@ class MongoEventStore:
             for batch in batches:
                 stored += await self.append(batch)
         return stored
+
+    async def step_marks(
+        self, flt: EventFilter, steps: Sequence[tuple[str, str]]
+    ) -> list[tuple[str, int, str, int]]:
+        """Funnel step marks from a read of the range (the matching is done here, in Python)."""
+        marks = []
+        async for batch in self.read(flt, batch_size=5000):
+            for event in batch:
+                mask = step_mask(event, steps)
+                if mask:
+                    who = f"u:{event.user_id}" if event.user_id else f"v:{event.visitor_id}"
+                    marks.append((who, event.ts, event.id, mask))
+        return marks

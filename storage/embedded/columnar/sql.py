@@ -151,3 +151,29 @@ def page_sql(flt: EventFilter, columns: str, after: tuple[int, int], limit: int)
         f" ORDER BY ts, seq LIMIT {int(limit)}"
     )
     return sql, [*params, after[0], after[0], after[1]]
+
+
+def step_marks_sql(flt: EventFilter, steps: list[tuple[str, str]]) -> tuple[str, list[Any]]:
+    """(identity, ts, id, mask) of the matching events completing at least one step."""
+    where, params = filter_where(flt)
+    terms: list[str] = []
+    step_params: list[Any] = []
+    for index, (kind, value) in enumerate(steps):
+        if kind == "event":
+            condition = "name = ?"
+            step_params.append(value)
+        elif kind == "page" and value.endswith("*"):
+            condition = "name = 'pageview' AND starts_with(path, ?)"
+            step_params.append(value[:-1])
+        elif kind == "page":
+            condition = "name = 'pageview' AND path = ?"
+            step_params.append(value)
+        else:
+            raise ValueError(f"unknown funnel step kind {kind!r}")
+        terms.append(f"(CASE WHEN {condition} THEN {1 << index} ELSE 0 END)")
+    mask = " + ".join(terms)
+    sql = (
+        "SELECT who, ts, id, mask FROM (SELECT (CASE WHEN user_id != '' THEN 'u:' || user_id"
+        f" ELSE 'v:' || visitor_id END) AS who, ts, id, ({mask}) AS mask FROM ev{where}) WHERE mask > 0"
+    )
+    return sql, [*step_params, *params]
