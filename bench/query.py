@@ -1,13 +1,13 @@
-"""Query benchmark: p50/p95 of the stats queries on the embedded store at 1M and 10M events.
+"""Query benchmark: p50/p95 of every stats question on the embedded store at 1M and 10M events.
 
 For each size, synthetic traffic of one site over 60 days (domain/stats/synthetic.py: diurnal and weekly
-shape, sessions, sources, pages) is appended to a fresh SQLite event store in a temp dir through the
-store's normal `append` (batches of 20k events: id dedupe, rollups, one transaction each). Then, over
-the last 30 days in the site's timezone, each query runs `--query-runs` times uncached (the site's cache
-version is bumped before each run, so the store answers) and as many times cached (served from the
-in-process cache):
+shape, sessions, sources, pages) is written with the store's bulk load path (`EventStore.bulk_load`:
+straight into columnar segments) and timed. Then, over the last 30 days in the site's timezone, each
+question runs `--query-runs` times uncached (the site's cache version is bumped before each run, so the
+store answers) and as many times cached (served from the in-process query cache):
 
-summary (with the previous period), timeseries daily and hourly, breakdown by page and by source.
+summary; timeseries by minute (last 3 days: the bucket cap), hour, day, week and month; a breakdown by
+every dimension; breakdowns and summaries with one filter and with three; funnel, retention, DAU/WAU/MAU.
 
 Usage: python -m bench --only query [--query-events 1000000,10000000] [--query-runs 20]
        python -m bench.query --events 1000000
@@ -25,8 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from domain.stats.cache import StatsCache
+from domain.stats.funnels import parse_steps
 from domain.stats.query import parse_query
 from domain.stats.service import StatsService
 from domain.stats.synthetic import TrafficModel
@@ -40,12 +42,27 @@ DAYS = 60
 EVENTS_PER_SESSION = 2.08  # measured mean of the traffic model (weekly shape included)
 SLOW_MS = 1000.0
 SLOW_RUNS = 3
-QUERIES = [
-    ("summary", "summary", {}),
-    ("timeseries day", "timeseries", {"interval": "day"}),
-    ("timeseries hour", "timeseries", {"interval": "hour"}),
-    ("breakdown page", "breakdown", {"by": "page"}),
-    ("breakdown source", "breakdown", {"by": "source"}),
+DIMENSIONS = ("page", "entry_page", "exit_page", "source", "referrer", "utm_source", "utm_medium",
+              "utm_campaign", "country", "browser", "os", "device", "event", "prop:plan")  # fmt: skip
+ONE_FILTER = ["country==DE"]
+THREE_FILTERS = ["country==DE;device==desktop;browser==Chrome"]
+QUERIES: list[tuple[str, str, dict[str, str], list[str]]] = [
+    ("summary", "summary", {}, []),
+    ("timeseries minute (3 days)", "timeseries", {"interval": "minute", "days": "3"}, []),
+    *[
+        (f"timeseries {unit}", "timeseries", {"interval": unit}, [])
+        for unit in ("hour", "day", "week", "month")
+    ],
+    *[(f"breakdown {by}", "breakdown", {"by": by}, []) for by in DIMENSIONS],
+    ("summary, country==DE", "summary", {}, ONE_FILTER),
+    ("summary, browser==Firefox", "summary", {}, ["browser==Firefox"]),
+    ("timeseries day, page==/blog/*", "timeseries", {"interval": "day"}, ["page==/blog/*"]),
+    ("breakdown page, country==DE", "breakdown", {"by": "page"}, ONE_FILTER),
+    ("breakdown source, 3 filters", "breakdown", {"by": "source"}, THREE_FILTERS),
+    ("summary, 3 filters", "summary", {}, THREE_FILTERS),
+    ("funnel / -> /pricing -> signup", "funnel", {"steps": "page:/,page:/pricing,event:signup"}, []),
+    ("retention (weekly cohorts)", "retention", {}, []),
+    ("DAU/WAU/MAU", "active", {}, []),
 ]
 
 
@@ -68,47 +85,56 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def load(store: SqliteEventStore, events: int, end_day: dt.date) -> tuple[int, float]:
-    """Append ~`events` synthetic events ending on `end_day`; returns (stored, seconds)."""
+    """Bulk-load ~`events` synthetic events ending on `end_day`; returns (stored, seconds), the
+    seconds including the generation of the events."""
     model = TrafficModel(SITE, seed=7, tz=TZ)
     per_day = events / EVENTS_PER_SESSION / DAYS
     started = time.perf_counter()
-    stored = 0
     first = end_day - dt.timedelta(days=DAYS - 1)
-    for batch in model.events(first, DAYS, per_day, people=max(1000, events // 20)):
-        stored += await store.append(batch)
+    stored = await store.bulk_load(model.events(first, DAYS, per_day, people=max(1000, events // 20)))
     return stored, time.perf_counter() - started
+
+
+async def ask(service: StatsService, kind: str, query: Any, params: dict[str, str]) -> dict[str, Any]:
+    """One question through the stats service."""
+    if kind == "funnel":
+        return await service.funnel(SITE, query, parse_steps(params["steps"]), 86_400)
+    return await getattr(service, kind)(SITE, query)  # type: ignore[no-any-return]
 
 
 async def measure(size: int, runs: int) -> list[dict[str, Any]]:
     """Load one store of `size` events and time every query cold and cached."""
     workdir = Path(tempfile.mkdtemp(prefix="eddy-bench-query-"))
-    store = SqliteEventStore(workdir)
+    store = SqliteEventStore(workdir, compact_interval_s=None)
     await store.open()
     try:
         now = time.time()
-        today = dt.datetime.fromtimestamp(now, tz=dt.UTC).date()
+        today = dt.datetime.fromtimestamp(now, tz=ZoneInfo(TZ)).date()
         stored, seconds = await load(store, size, today)
         print(f"loaded {stored} events in {seconds:.1f} s ({stored / seconds:,.0f}/s)", file=sys.stderr)
         cache = StatsCache(MemoryKeyValue())
         service = StatsService(store, cache, clock=lambda: now)
         rows: list[dict[str, Any]] = []
-        for label, kind, params in QUERIES:
+        for label, kind, params, filters in QUERIES:
+            window = dict(params)
+            days = int(window.pop("days", "30"))
+            window.pop("steps", None)
+            window["from"] = (today - dt.timedelta(days=days - 1)).isoformat()
             query = parse_query(
-                params, (), default_tz=TZ, now_ms=int(now * 1000), need_by=kind == "breakdown"
+                window, filters, default_tz=TZ, now_ms=int(now * 1000), need_by=kind == "breakdown"
             )
-            method = getattr(service, kind)
             timings: dict[str, list[float]] = {"cold": [], "cached": []}
             for run_index in range(runs):
                 await cache.bump(SITE)
                 started = time.perf_counter()
-                answer = await method(SITE, query)
+                answer = await ask(service, kind, query, params)
                 timings["cold"].append((time.perf_counter() - started) * 1000)
                 assert answer["cached"] is False
                 if run_index == SLOW_RUNS - 1 and min(timings["cold"]) > SLOW_MS:
                     break  # raw scans of millions of events: a few runs tell enough
             for _ in range(runs):
                 started = time.perf_counter()
-                answer = await method(SITE, query)
+                answer = await ask(service, kind, query, params)
                 timings["cached"].append((time.perf_counter() - started) * 1000)
                 assert answer["cached"] is True
             for mode, values in timings.items():
@@ -139,7 +165,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for size in sizes:
         rows.extend(asyncio.run(measure(size, args.query_runs)))
     return {
-        "title": "Stats queries on the embedded store (SQLite), last 30 of 60 days",
+        "title": "Stats questions on the embedded store (columnar segments, DuckDB), last 30 of 60 days",
         "rows": rows,
         "notes": [
             "cold = the site's cache version bumped before each run, so the store answers; "

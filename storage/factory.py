@@ -28,7 +28,12 @@ def build_stores(config: Config) -> Stores:
         store_kind = "mongodb"
     else:
         docs = SqliteDocumentStore(config.data_dir)
-        events = SqliteEventStore(config.data_dir, shared=config.processes > 1)
+        events = SqliteEventStore(
+            config.data_dir,
+            shared=config.processes > 1,
+            compact_interval_s=float(config.extra.get("EDDY_COMPACT_INTERVAL_S", 2.0)),
+            query_timeout_s=float(config.extra.get("EDDY_QUERY_TIMEOUT_S", 30.0)),
+        )
         store_kind = "sqlite"
     if config.redis_url:
         from storage.redis.bus import RedisBus
