@@ -23,6 +23,7 @@ import asyncio
 import fcntl
 import os
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -35,6 +36,7 @@ from msgspec.structs import astuple
 
 from storage.embedded.aggregates import rows_to_aggregates
 from storage.embedded.bulk import insert_rows, without_empty_columns
+from storage.embedded.columnar import compactor_process
 from storage.embedded.columnar import sql as columnar_sql
 from storage.embedded.columnar.compactor import Compactor
 from storage.embedded.columnar.engine import DEFAULT_TIMEOUT_S, ColumnarEngine, Scan
@@ -255,6 +257,7 @@ class SqliteEventStore:
         self.compactor: Compactor | None = None
         self.engine: ColumnarEngine | None = None
         self._compactor_lock: WriteLock | None = None
+        self._compactor_process: subprocess.Popen[bytes] | None = None
         self._shared = shared  # other processes append to the same file (--processes N)
         self._reader_threads = reader_threads
         self._writer: SqliteRunner | None = None
@@ -289,10 +292,12 @@ class SqliteEventStore:
         self._readers = SqliteRunner(self.path, threads=self._reader_threads, name="eddy-events-r")
         # The compactor's own descriptor of the log's write lock: its deletes take turns with appends.
         self._compactor_lock = WriteLock(self.path.with_name(self.path.name + ".lock"))
-        self.compactor = Compactor(
-            self.path, self.segment_dir, self._compactor_lock, interval_s=self._compact_interval
-        )
+        # This process's compactor serves explicit passes (retention, deletes, bulk loads, compact_now);
+        # the periodic ones run in a compactor process of their own (compactor_process.py).
+        self.compactor = Compactor(self.path, self.segment_dir, self._compactor_lock, interval_s=None)
         self.compactor.start()
+        if self._compact_interval is not None:
+            self._compactor_process = compactor_process.spawn(self.path.parent, self._compact_interval)
         self.engine = ColumnarEngine(
             self.path, self.segment_dir, workers=self._query_workers, timeout_s=self._query_timeout
         )
@@ -327,6 +332,9 @@ class SqliteEventStore:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
 
     async def close(self) -> None:
+        if self._compactor_process is not None:
+            process, self._compactor_process = self._compactor_process, None
+            await asyncio.get_running_loop().run_in_executor(None, compactor_process.stop, process)
         if self.compactor is not None:
             compactor, self.compactor = self.compactor, None
             await asyncio.get_running_loop().run_in_executor(None, compactor.stop)

@@ -69,7 +69,9 @@ async def test_same_visitor_same_session_and_click_ids(api: Api, ctx: AppContext
     assert rows[0].session_id == rows[1].session_id
     by_name = {row.name: row for row in rows}
     assert by_name["pageview"].source == "Google Ads"
-    assert by_name["signup"].source == ""  # navigation inside the site is not a source
+    # a visit's events carry where the visit came from; navigation inside the site is never a source
+    assert by_name["signup"].source == "Google Ads"
+    assert by_name["signup"].referrer == by_name["pageview"].referrer == ""
 
 
 async def test_text_plain_beacon_with_key_in_body(api: Api, ctx: AppContext) -> None:

@@ -145,6 +145,7 @@ class Compactor:
         if self._duck is None:
             self._duck = duckdb.connect()
             self._duck.execute("SET threads = 2")
+            self._duck.execute("SET memory_limit = '512MB'")
             self._duck.execute("SET preserve_insertion_order = false")
         return self._duck
 

@@ -1,0 +1,85 @@
+"""The compactor's own process: `python -m storage.embedded.columnar.compactor_process DATA_DIR INTERVAL_S`.
+
+Each serving process of the embedded store starts one (see `SqliteEventStore.open`). Compaction turns log
+rows into Python objects and Arrow columns, and DuckDB sorts and writes them: in the serving process that
+work would hold the GIL away from the IOLoop and leave DuckDB's memory in the server's RSS. Here it costs the
+server nothing. The processes of one data dir take turns through the compactor lock; each exits on SIGTERM
+(after its current pass) or as soon as the process that started it is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from storage.embedded.columnar.compactor import Compactor
+from storage.embedded.columnar.segments import SegmentDir
+
+log = logging.getLogger("eddy.compactor")
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def spawn(data_dir: Path, interval_s: float) -> subprocess.Popen[bytes]:
+    """Start the compactor process for a data dir (its output goes to this process's stderr)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module, no outside input
+        [sys.executable, "-m", "storage.embedded.columnar.compactor_process", str(data_dir), str(interval_s)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def stop(process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    """Ask the compactor process to finish its pass and exit; kill it past `timeout_s`."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main(argv: list[str]) -> int:
+    """Compact every `interval_s` until SIGTERM or until the parent process is gone."""
+    from storage.embedded.events import WriteLock  # the log's lock: deletes take turns with appends
+
+    logging.basicConfig(
+        level=os.environ.get("EDDY_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    data_dir, interval_s = Path(argv[0]), float(argv[1])
+    parent = os.getppid()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    lock = WriteLock(data_dir / "events.db.lock")
+    compactor = Compactor(data_dir / "events.db", SegmentDir(data_dir / "segments"), lock, interval_s=None)
+    compactor.start()
+    try:
+        while not stopping.wait(interval_s):
+            if os.getppid() != parent:  # the server died (even by kill -9): nothing left to serve
+                break
+            try:
+                compactor.run(compactor.compact, wait=False)
+            except Exception:
+                compactor.failures += 1
+                log.exception("compaction pass failed")
+    finally:
+        compactor.stop()
+        lock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
