@@ -20,6 +20,13 @@ from storage.ports import AGGREGATE_SORTS, GROUP_FIELDS, EventFilter, Grouping
 from storage.records import EVENT_TEXT_FIELDS
 
 _FILTERABLE = frozenset(EVENT_TEXT_FIELDS) - {"site_id"}
+# Fields that belong to the visit: a breakdown counts each visit under its first event's value.
+VISIT_FIELDS = frozenset(
+    {
+        *("source", "referrer", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"),
+        *("country", "browser", "os", "device", "screen"),
+    }
+)
 _UNIT_MS = {"minute": 60_000, "hour": 3_600_000}
 DAY_MS = 86_400_000
 
@@ -94,12 +101,19 @@ def aggregate_sql(flt: EventFilter, grouping: Grouping, sort: str, limit: int) -
     if sort not in AGGREGATE_SORTS:
         raise ValueError(f"cannot sort by {sort!r}")
     where, params = filter_where(flt)
-    base = f"f AS (SELECT ts, id, name, path, vh, sh FROM ev{where})"
     if grouping.kind in ("entry_page", "exit_page"):
         pick = "arg_min" if grouping.kind == "entry_page" else "arg_max"
         grouped = (
-            f"{base}, edge AS (SELECT sh, {pick}(path, (ts, id)) AS g FROM f WHERE name = 'pageview'"
+            f"f AS (SELECT ts, id, name, path, vh, sh FROM ev{where}),"
+            f" edge AS (SELECT sh, {pick}(path, (ts, id)) AS g FROM f WHERE name = 'pageview'"
             " GROUP BY sh), eg AS (SELECT f.ts, f.name, f.vh, f.sh, edge.g FROM f JOIN edge USING (sh))"
+        )
+    elif grouping.kind == "field" and grouping.field in VISIT_FIELDS:
+        # A visit's attributes are its first event's: the whole visit counts under that value.
+        grouped = (
+            f"f AS (SELECT ts, id, name, vh, sh, {grouping.field} AS v FROM ev{where}),"
+            " first AS (SELECT sh, arg_min(v, (ts, id)) AS g FROM f GROUP BY sh),"
+            " eg AS (SELECT f.ts, f.name, f.vh, f.sh, first.g FROM f JOIN first USING (sh))"
         )
     else:
         expr = group_expr(flt, grouping)
