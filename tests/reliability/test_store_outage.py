@@ -107,7 +107,11 @@ async def test_store_outage_under_load(api: Api, ctx: AppContext) -> None:
     clients = [asyncio.ensure_future(one_client(n)) for n in range(CLIENTS)]
     sampler = asyncio.ensure_future(sample())
     try:
-        await asyncio.sleep(WARM_S)
+        # warm up for WARM_S, and until the store has acknowledged something (a loaded machine is slow)
+        warm_until = time.monotonic() + WARM_S
+        while time.monotonic() < warm_until or not acked:
+            assert time.monotonic() < warm_until + 60, "no load was acknowledged in a minute"
+            await asyncio.sleep(0.05)
         rss_before = rss_bytes()
         acked_before = len(acked)
         state["phase"] = "during"
