@@ -53,6 +53,7 @@ from storage.records import EVENT_TEXT_FIELDS, Event
 DEDUPE_WINDOW_S = 48 * 3600
 LEASE_S = 60  # longer than any one operation may run (client timeoutMS is 20 s)
 DAY_MS = 86_400_000
+MAX_RETENTION_DAYS = (2**31 - 1) // 86400
 DUPLICATE_KEY = 11000
 _META_FIELDS = {"site_id": "meta.site", "name": "meta.name"}
 _FILTERABLE = frozenset(EVENT_TEXT_FIELDS) - {"site_id"}
@@ -132,8 +133,9 @@ class MongoEventStore:
     """Events in a time-series collection; `retention_days` becomes its expireAfterSeconds."""
 
     def __init__(self, uri: str | MongoConnection, *, retention_days: int = 400, prefix: str = "") -> None:
-        if retention_days < 1:
-            raise ValueError("retention_days must be at least 1 (0 would expire every event at once)")
+        if not 1 <= retention_days <= MAX_RETENTION_DAYS:
+            # 0 would expire every event at once; the server takes expireAfterSeconds as a 32-bit int.
+            raise ValueError(f"retention_days must be between 1 and {MAX_RETENTION_DAYS}")
         self._connection = connection_for(uri)
         self._retention_days = retention_days
         self._prefix = prefix
