@@ -24,7 +24,9 @@ def build_stores(config: Config) -> Stores:
 
         connection = MongoConnection(config.mongo_uri)  # one client per process, both stores on it
         docs = MongoDocumentStore(connection, prefix=config.mongo_prefix)
-        events = MongoEventStore(connection, retention_days=config.retention_days, prefix=config.mongo_prefix)
+        events = MongoEventStore(
+            connection, retention_days=config.retention_days, prefix=config.mongo_prefix, rollup_worker=True
+        )
         store_kind = "mongodb"
     else:
         docs = SqliteDocumentStore(config.data_dir)

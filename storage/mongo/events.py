@@ -29,7 +29,11 @@ delete exactly by `ts`. Errors: transient failures become StoreUnavailableError,
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import logging
+import random
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
@@ -45,12 +49,16 @@ from storage.event_filter_sql import check_key_name
 from storage.mongo import aggregates as pipelines
 from storage.mongo.client import PING_TIMEOUT_S, MongoConnection, connection_for
 from storage.mongo.errors import is_transient, mapped, unavailable
+from storage.mongo.rollups import Rollups, first_touch_pipeline, rollup_dim, rollup_query
 from storage.mongo.schema import collection_options, ensure_collection
 from storage.mongo.values import prop_texts
 from storage.ports import Aggregate, EventFilter, Grouping
 from storage.records import EVENT_TEXT_FIELDS, Event
 
+log = logging.getLogger(__name__)
+
 DEDUPE_WINDOW_S = 48 * 3600
+ROLLUP_EVERY_S = 300
 LEASE_S = 60  # longer than any one operation may run (client timeoutMS is 20 s)
 DAY_MS = 86_400_000
 MAX_RETENTION_DAYS = (2**31 - 1) // 86400
@@ -132,7 +140,16 @@ def event_query(flt: EventFilter) -> dict[str, Any]:
 class MongoEventStore:
     """Events in a time-series collection; `retention_days` becomes its expireAfterSeconds."""
 
-    def __init__(self, uri: str | MongoConnection, *, retention_days: int = 400, prefix: str = "") -> None:
+    def __init__(
+        self,
+        uri: str | MongoConnection,
+        *,
+        retention_days: int = 400,
+        prefix: str = "",
+        rollup_worker: bool = False,
+    ) -> None:
+        """`rollup_worker`: run the pre-aggregation worker in this process (the lease keeps it to one
+        at a time across processes and hosts)."""
         if not 1 <= retention_days <= MAX_RETENTION_DAYS:
             # 0 would expire every event at once; the server takes expireAfterSeconds as a 32-bit int.
             raise ValueError(f"retention_days must be between 1 and {MAX_RETENTION_DAYS}")
@@ -142,6 +159,9 @@ class MongoEventStore:
         self._db: Any = None
         self._exact_deletes = False
         self._version: tuple[int, ...] = ()
+        self.rollups: Rollups | None = None
+        self._rollup_worker = rollup_worker
+        self._rollup_task: asyncio.Task[None] | None = None
         # Attempts of this process that failed after claiming ids: their claims may be taken over at once.
         self._abandoned: dict[ObjectId, float] = {}
 
@@ -189,10 +209,31 @@ class MongoEventStore:
             await self.event_ids.create_index(
                 [("at", ASCENDING)], name="ttl_at", expireAfterSeconds=DEDUPE_WINDOW_S
             )
+            self.rollups = Rollups(self._db, self._prefix, name)
+            await self.rollups.create_indexes()
+        if self._rollup_worker:
+            self._rollup_task = asyncio.create_task(self._roll_up_forever())
+
+    async def _roll_up_forever(self) -> None:
+        """Every few minutes (jittered: workers of several processes spread out), roll up closed hours;
+        the lease lets one worker do it at a time."""
+        while True:
+            await asyncio.sleep(ROLLUP_EVERY_S * random.uniform(0.5, 1.0))
+            try:
+                if self.rollups is not None:
+                    await self.rollups.catch_up()
+            except Exception:  # a failed round is retried next time; serving must go on
+                log.warning("pre-aggregation round failed", exc_info=True)
 
     async def close(self) -> None:
+        if self._rollup_task is not None:
+            self._rollup_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rollup_task
+            self._rollup_task = None
         if self._db is not None:
             self._db = None
+            self.rollups = None
             await self._connection.release()
 
     async def ping(self) -> None:
@@ -366,12 +407,62 @@ class MongoEventStore:
         self, flt: EventFilter, grouping: Grouping | None = None, *, sort: str = "visitors", limit: int = 0
     ) -> list[Aggregate]:
         grouping = grouping or Grouping()
+        pipelines.check_sort(sort)
+        dim = rollup_dim(flt, grouping, sort) if self.rollups is not None else None
+        if dim is not None and self.rollups is not None:
+            async with mapped("aggregate"):
+                through = await self.rollups.watermark()
+            if through is not None and through > flt.start:
+                return await self._from_rollups(flt, grouping, dim, sort, limit, min(through, flt.end))
         pipeline = pipelines.aggregate_pipeline(
             event_query(flt), grouping, canonical_text, sort=sort, limit=limit
         )
         async with mapped("aggregate"):
             rows = await self._run(pipeline)
         return pipelines.to_aggregates(rows, grouping, to_ms)
+
+    async def _from_rollups(
+        self, flt: EventFilter, grouping: Grouping, dim: str, sort: str, limit: int, split: int
+    ) -> list[Aggregate]:
+        """Hours before `split` from the pre-aggregates, the rest (after the watermark) from raw events
+        with its visitors counted as first touches of their UTC day (storage/mongo/rollups.py)."""
+        assert self.rollups is not None
+        pipeline = rollup_query(flt, grouping, dim, split)
+        tail = split < flt.end
+        if not tail and grouping.kind == "field":
+            pipeline.append({"$sort": {sort: -1, "_id": 1}})
+            if limit:
+                pipeline.append({"$limit": int(limit)})
+        async with mapped("aggregate"):
+            cursor = await self.rollups.hours.aggregate(pipeline)
+            merged = {row["_id"]: row async for row in cursor}
+            if tail:
+                tail_flt = EventFilter(site_id=flt.site_id, start=split, end=flt.end, equals=flt.equals)
+                touched = EventFilter(
+                    site_id=flt.site_id, start=split - split % DAY_MS, end=flt.end, equals=flt.equals
+                )
+                key = pipelines.group_expression(grouping, canonical_text)
+                rows, touches = await asyncio.gather(
+                    self._run(pipelines.aggregate_pipeline(event_query(tail_flt), grouping, canonical_text)),
+                    self._run(first_touch_pipeline(event_query(touched), key, split)),
+                )
+                firsts = {row["_id"]: int(row["visitors"]) for row in touches}
+                for row in rows:
+                    row["visitors"] = firsts.get(row["_id"], 0)
+                    _add(merged, row)
+        out = [row for row in merged.values() if row.get("events")]
+        if grouping.kind == "field":
+            out.sort(key=lambda row: (-int(row.get(sort) or 0), str(row["_id"])))
+            if limit:
+                out = out[:limit]
+            for row in out:
+                row.update(visits=-1, bounces=-1, duration=-1)
+        else:
+            out.sort(key=lambda row: row["_id"])
+            for row in out:
+                for field in ("visits", "bounces", "duration"):
+                    row[field] = int(row.get(field) or 0)
+        return pipelines.to_aggregates(out, grouping, to_ms)
 
     async def identity_days(self, flt: EventFilter, tz: str) -> list[tuple[str, str]]:
         async with mapped("aggregate"):
@@ -393,9 +484,33 @@ class MongoEventStore:
     async def purge_before(self, site_id: str, before_ms: int) -> int:
         async with mapped("purge"):
             result = await self.events.delete_many(self.purge_filter(site_id, before_ms))
+            if self.rollups is not None:
+                await self.rollups.delete(site_id, before_ms)
         return int(result.deleted_count)
 
     async def delete_site(self, site_id: str) -> None:
         async with mapped("delete"):
             await self.events.delete_many({"meta.site": site_id})
             await self.event_ids.delete_many({"site_id": site_id})
+            if self.rollups is not None:
+                await self.rollups.delete(site_id)
+
+
+_SUMMED = ("events", "pageviews", "visitors", "visits", "bounces", "duration")
+
+
+def _add(merged: dict[Any, dict[str, Any]], row: dict[str, Any]) -> None:
+    """Fold one raw tail row into the pre-aggregated rows (sums; first and last ts)."""
+    into = merged.get(row["_id"])
+    if into is None:
+        merged[row["_id"]] = {
+            "_id": row["_id"],
+            **{f: row.get(f, 0) for f in _SUMMED},
+            "lo": row["lo"],
+            "hi": row["hi"],
+        }
+        return
+    for field in _SUMMED:
+        into[field] = int(into.get(field) or 0) + int(row.get(field) or 0)
+    into["lo"] = min(x for x in (into.get("lo"), row["lo"]) if x is not None)
+    into["hi"] = max(x for x in (into.get("hi"), row["hi"]) if x is not None)

@@ -303,3 +303,103 @@ async def test_a_changed_retention_reaches_the_server(mongo: MongoEventStore, un
         assert infos[0]["options"]["expireAfterSeconds"] == 30 * 86400
     finally:
         await again.close()
+
+
+# ---- pre-aggregates ---------------------------------------------------------------------------------------
+
+
+def daily_visitor_events() -> list[Event]:
+    """Three whole UTC days; visitor ids scoped to their UTC day (as the daily salt makes them), sessions
+    of three events a few minutes apart, all before 20:05 UTC (so each UTC day lies in one Berlin day)."""
+    out = []
+    base = ms(2025, 6, 2)
+    sources, countries = ["", "Google", "news.example"], ["DE", "GB", "US", ""]
+    for day in range(3):
+        for i in range(300):
+            start = base + day * 86_400_000 + (i * 271_000) % (20 * 3_600_000)
+            for k in range(3):
+                out.append(
+                    Event(
+                        id=f"r{day}-{i}-{k}",
+                        site_id="s1",
+                        ts=start + k * 97_000,
+                        name="pageview" if (i + k) % 4 else "signup",
+                        path=f"/r{(i + k) % 6}",
+                        source=sources[i % 3],
+                        country=countries[i % 4],
+                        device=["desktop", "mobile"][i % 2],
+                        visitor_id=f"d{day}-v{i % 53}",
+                        session_id=f"rs{day}-{i}",
+                    )
+                )
+    return out
+
+
+def _counts(rows: list[Any]) -> list[tuple[Any, int, int, int]]:
+    return [(r.key, r.events, r.pageviews, r.visitors) for r in rows]
+
+
+async def _drop(store: MongoEventStore, prefix: str) -> None:
+    for name in await store._db.list_collection_names():
+        if name.startswith(prefix):
+            await store._db.drop_collection(name)
+
+
+async def test_pre_aggregates_answer_like_raw_events(
+    io_loop: Any, data_dir: Path, unique_prefix: str
+) -> None:
+    prefix = _mongo_prefix(unique_prefix)
+    sqlite = SqliteEventStore(data_dir)
+    mongo = MongoEventStore(MONGODB_URI or "", prefix=prefix, retention_days=MONGO_RETENTION_DAYS)
+    events = daily_visitor_events()
+    await sqlite.open()
+    await mongo.open()
+    try:
+        for store in (sqlite, mongo):
+            for start in range(0, len(events), 500):
+                await store.append(events[start : start + 500])
+        assert mongo.rollups is not None
+        hours = await mongo.rollups.catch_up(ms(2025, 6, 6))
+        assert hours >= 72 and await mongo.rollups.watermark() is not None
+        flt = EventFilter(site_id="s1", start=ms(2025, 6, 2), end=ms(2025, 6, 5))
+        (raw_total,) = await sqlite.aggregate(flt)
+        (total,) = await mongo.aggregate(flt)
+        assert total == raw_total
+        for tz in ("UTC", "Europe/Berlin"):
+            grouping = Grouping(kind="time", unit="day", tz=tz)
+            assert _counts(await mongo.aggregate(flt, grouping)) == _counts(
+                await sqlite.aggregate(flt, grouping)
+            )
+        for field in ("source", "country", "device"):
+            grouping = Grouping(kind="field", field=field)
+            got = await mongo.aggregate(flt, grouping, sort="events", limit=2)
+            assert _counts(got) == _counts(await sqlite.aggregate(flt, grouping, sort="events", limit=2))
+            assert {r.visits for r in got} == {-1}
+        pages = EventFilter(site_id="s1", start=flt.start, end=flt.end, equals={"name": "pageview"})
+        grouping = Grouping(kind="field", field="path")
+        got = await mongo.aggregate(pages, grouping, sort="pageviews")
+        assert _counts(got) == _counts(await sqlite.aggregate(pages, grouping, sort="pageviews"))
+        # A rerun rebuilds the same documents.
+        before = [
+            doc async for doc in mongo.rollups.hours.find({}, {"_id": 0}).sort([("h", 1), ("k", 1), ("v", 1)])
+        ]
+        await mongo.rollups.roll_hour(ms(2025, 6, 3, 10))
+        after = [
+            doc async for doc in mongo.rollups.hours.find({}, {"_id": 0}).sort([("h", 1), ("k", 1), ("v", 1)])
+        ]
+        assert after == before
+        plan = await mongo._db.command(
+            {
+                "explain": {
+                    "aggregate": mongo.rollups.hours_name,
+                    "pipeline": [{"$match": {"s": "s1", "k": ""}}],
+                    "cursor": {},
+                },
+                "verbosity": "queryPlanner",
+            }
+        )
+        assert "ix_s_k_h" in repr(plan)
+    finally:
+        await _drop(mongo, prefix)
+        await sqlite.close()
+        await mongo.close()

@@ -282,8 +282,18 @@ class FakeCollection:
                     break
         return UpdateResult({"n": matched, "nModified": matched}, True)
 
-    async def update_one(self, query: dict[str, Any], update: dict[str, Any]) -> UpdateResult:
-        return await self._write("update_one", lambda: self._update(query, update, False))
+    async def update_one(
+        self, query: dict[str, Any], update: dict[str, Any], upsert: bool = False
+    ) -> UpdateResult:
+        def apply() -> UpdateResult:
+            result = self._update(query, update, False)
+            if upsert and not result.matched_count:
+                self._store(
+                    {**{k: v for k, v in query.items() if not k.startswith("$")}, **update.get("$set", {})}
+                )
+            return result
+
+        return await self._write("update_one", apply)
 
     async def update_many(self, query: dict[str, Any], update: dict[str, Any]) -> UpdateResult:
         return await self._write("update_many", lambda: self._update(query, update, True))
@@ -320,9 +330,35 @@ class FakeCollection:
         return sum(1 for d in self.docs if matches(d, query))
 
     async def aggregate(self, pipeline: list[dict[str, Any]], **kwargs: Any) -> Any:
+        """Records the pipeline. A pipeline ending in $merge yields nothing; otherwise the next canned
+        answer queued for this collection in `db.answers` is returned (none queued: NotImplementedError)."""
         self.db.call(self.name, "aggregate")
-        self.db.pipelines.append(pipeline)
+        self.db.pipelines.append((self.name, pipeline))
+        if pipeline and "$merge" in pipeline[-1]:
+            return _ListCursor([])
+        queued = self.db.answers.get(self.name)
+        if queued:
+            return _ListCursor(copy.deepcopy(queued.pop(0)))
         raise NotImplementedError("the fake evaluates no aggregation")
+
+    async def find_one_and_update(
+        self, query: dict[str, Any], update: dict[str, Any], upsert: bool = False, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        def apply() -> dict[str, Any] | None:
+            for doc in self.docs:
+                if matches(doc, query):
+                    doc.update(copy.deepcopy(update.get("$set", {})))
+                    return copy.deepcopy(doc)
+            if not upsert:
+                return None
+            new = {k: v for k, v in query.items() if not k.startswith("$")}
+            new.update(copy.deepcopy(update.get("$set", {})))
+            if self._duplicate(new):
+                raise DuplicateKeyError("E11000 duplicate key error", 11000, {"keyPattern": {"_id": 1}})
+            self._store(new)
+            return copy.deepcopy(new)
+
+        return await self._write("find_one_and_update", apply)
 
     # -- indexes
     async def create_index(
@@ -360,7 +396,8 @@ class FakeDatabase:
         self.faults: list[Fault] = []
         self.commands: list[tuple[Any, ...]] = []
         self.deletes: list[tuple[str, dict[str, Any]]] = []
-        self.pipelines: list[list[dict[str, Any]]] = []
+        self.pipelines: list[tuple[str, list[dict[str, Any]]]] = []
+        self.answers: dict[str, list[list[dict[str, Any]]]] = {}
         self.cursors: list[FakeCursor] = []
         self.version = version
         self.name = "eddy"
