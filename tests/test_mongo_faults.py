@@ -355,3 +355,17 @@ async def test_purge_filters_on_the_meta_field_only_on_6_0() -> None:
     await store7.append([ev(0), ev(5)])
     await store7.purge_before("s1", T0 + 3000)
     assert [d["id"] for d in db7["events"].docs] == ["e5"]
+
+
+async def test_reads_come_sorted_on_the_index_and_free_the_cursor_when_abandoned() -> None:
+    db = FakeDatabase()
+    store = await open_events(db)
+    await store.append([ev(i) for i in reversed(range(7))])
+    flt = EventFilter(site_id="s1", start=0, end=T0 * 2)
+    reader = store.read(flt, batch_size=3)
+    first = await reader.__anext__()
+    assert [e.id for e in first] == ["e0", "e1", "e2"]
+    await reader.aclose()
+    cursor = db.cursors[-1]
+    assert cursor.closed and cursor.hinted == "ix_site_ts"
+    assert cursor._sort == [("meta.site", 1), ("ts", 1)]  # the index's key order: no blocking sort

@@ -44,6 +44,9 @@ TRANSIENT_CODES = frozenset(
         13436,  # NotPrimaryOrSecondary
         64,  # WriteConcernFailed (wtimeout)
         100,  # UnsatisfiableWriteConcern
+        43,  # CursorNotFound (a read cursor lost in a failover): the export is retried
+        175,  # QueryPlanKilled
+        237,  # CursorKilled
     }
 )
 _LABELS = ("RetryableWriteError", "TransientTransactionError", "SystemOverloadedError")

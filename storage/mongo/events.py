@@ -390,12 +390,15 @@ class MongoEventStore:
             .batch_size(batch_size)
         )
         batch: list[Event] = []
-        async with mapped("read"):
-            async for doc in cursor:
-                batch.append(document_event(doc))
-                if len(batch) >= batch_size:
-                    yield batch
-                    batch = []
+        try:
+            async with mapped("read"):
+                async for doc in cursor:
+                    batch.append(document_event(doc))
+                    if len(batch) >= batch_size:
+                        yield batch
+                        batch = []
+        finally:
+            await cursor.close()  # a consumer that stops early (a client gone) frees the server cursor
         if batch:
             yield batch
 

@@ -131,6 +131,7 @@ class FakeCursor:
         self._sort: list[tuple[str, int]] = []
         self._limit = 0
         self.hinted: Any = None
+        self.closed = False
 
     def sort(self, keys: list[tuple[str, int]]) -> FakeCursor:
         self._sort = list(keys)
@@ -142,6 +143,9 @@ class FakeCursor:
 
     def batch_size(self, n: int) -> FakeCursor:
         return self
+
+    async def close(self) -> None:
+        self.closed = True
 
     def hint(self, index: Any) -> FakeCursor:
         self.hinted = index
