@@ -3,7 +3,7 @@
 Once a UTC hour H is `SETTLE_MS` old (late events and running sessions have arrived), one worker at a time
 (a lease document in `rollup_state`) rolls it up for every site into `rollup_hours`, one document per
 (site, H, dimension, value) with `_id` = {s, h, k, v} and the same fields at the top level for the index
-{s, k, h}. Dimensions: the total (k = "") and `path` (pageviews only: the page breakdown), `source`,
+{s, k, h}. Dimensions: the total (k = "total") and `path` (pageviews only: the page breakdown), `source`,
 `country`, `device`. Fields, mirroring the embedded store's rollups:
 
 - `events`, `pageviews`: exact counts of the hour;
@@ -47,6 +47,7 @@ SESSION_REACH_MS = 3 * HOUR_MS
 MIN_RANGE_MS = 2 * DAY_MS
 LEASE_MS = 120_000
 DIMS = ("path", "source", "country", "device")
+TOTAL = "total"  # the dimension key of the site total
 CALENDAR_UNITS = ("day", "week", "month")
 _SESSION_KEY = {"$cond": [{"$eq": ["$session_id", ""]}, {"$concat": ["ev:", "$id"]}, "$session_id"]}
 _IS_PAGEVIEW = {"$cond": [{"$eq": ["$meta.name", "pageview"]}, 1, 0]}
@@ -60,7 +61,8 @@ def hour_pipeline(hour_ms: int, into: str) -> list[dict[str, Any]]:
     """Counts and first-touch visitors of one closed hour, every site and dimension, merged into `into`."""
     hour, end, day = _date(hour_ms), _date(hour_ms + HOUR_MS), _date(hour_ms - hour_ms % DAY_MS)
     in_hour = {"$gte": ["$ts", hour]}
-    dims = [{"k": "", "v": ""}] + [{"k": dim, "v": f"${dim}"} for dim in DIMS]
+    # [{k, v}, ...]: one entry per dimension, the total first.
+    dims = {"$objectToArray": {TOTAL: "", **{dim: f"${dim}" for dim in DIMS}}}
     return [
         {"$match": {"ts": {"$gte": day, "$lt": end}}},
         {
@@ -125,7 +127,7 @@ def sessions_pipeline(hour_ms: int, into: str) -> list[dict[str, Any]]:
         {"$match": {"lo": {"$gte": hour, "$lt": end}}},
         {
             "$group": {
-                "_id": {"s": "$_id.s", "h": hour, "k": "", "v": ""},
+                "_id": {"s": "$_id.s", "h": hour, "k": TOTAL, "v": ""},
                 "visits": {"$sum": 1},
                 "bounces": {"$sum": {"$cond": [{"$eq": ["$pv", 1]}, 1, 0]}},
                 "duration": {"$sum": {"$subtract": ["$hi", "$lo"]}},
@@ -188,7 +190,13 @@ def rollup_query(flt: EventFilter, grouping: Grouping, dim: str, end_ms: int) ->
         for field in ("events", "pageviews", "visitors", "visits", "bounces", "duration")
     }
     return [
-        {"$match": {"s": flt.site_id, "k": dim, "h": {"$gte": _date(flt.start), "$lt": _date(end_ms)}}},
+        {
+            "$match": {
+                "s": flt.site_id,
+                "k": dim or TOTAL,
+                "h": {"$gte": _date(flt.start), "$lt": _date(end_ms)},
+            }
+        },
         {"$group": {"_id": key, **sums, "lo": {"$min": "$lo"}, "hi": {"$max": "$hi"}}},
     ]
 

@@ -308,14 +308,14 @@ async def test_a_changed_retention_reaches_the_server(mongo: MongoEventStore, un
 # ---- pre-aggregates ---------------------------------------------------------------------------------------
 
 
-def daily_visitor_events() -> list[Event]:
+def daily_visitor_events(sessions_per_day: int = 300) -> list[Event]:
     """Three whole UTC days; visitor ids scoped to their UTC day (as the daily salt makes them), sessions
     of three events a few minutes apart, all before 20:05 UTC (so each UTC day lies in one Berlin day)."""
     out = []
     base = ms(2025, 6, 2)
     sources, countries = ["", "Google", "news.example"], ["DE", "GB", "US", ""]
     for day in range(3):
-        for i in range(300):
+        for i in range(sessions_per_day):
             start = base + day * 86_400_000 + (i * 271_000) % (20 * 3_600_000)
             for k in range(3):
                 out.append(

@@ -198,6 +198,7 @@ class FakeCollection:
         self.docs: list[dict[str, Any]] = []
         self.indexes: dict[str, Index] = {}
         self._next_id = 0
+        self.version = 0  # bumped by every write: the mongomock copy is rebuilt after one
 
     # -- helpers
     def _duplicate(self, doc: dict[str, Any]) -> str | None:
@@ -217,6 +218,7 @@ class FakeCollection:
         self.docs.append(doc)
 
     async def _write(self, method: str, apply: Callable[[], Any]) -> Any:
+        self.version += 1
         fault = self.db.fault_for(self.name, method)
         if fault is None:
             return apply()
@@ -246,6 +248,7 @@ class FakeCollection:
         return dict(self.indexes[index].keys)
 
     async def insert_many(self, docs: list[dict[str, Any]], ordered: bool = True) -> InsertManyResult:
+        self.version += 1
         fault = self.db.fault_for(self.name, "insert_many")
 
         def apply() -> InsertManyResult:
@@ -334,16 +337,51 @@ class FakeCollection:
         return sum(1 for d in self.docs if matches(d, query))
 
     async def aggregate(self, pipeline: list[dict[str, Any]], **kwargs: Any) -> Any:
-        """Records the pipeline. A pipeline ending in $merge yields nothing; otherwise the next canned
-        answer queued for this collection in `db.answers` is returned (none queued: NotImplementedError)."""
+        """Records the pipeline. The next canned answer queued for this collection in `db.answers` is
+        returned when there is one; else, with `db.evaluate`, mongomock evaluates the pipeline (a final
+        `$merge` is applied here, by `_id`); else a pipeline ending in `$merge` yields nothing and any
+        other raises NotImplementedError."""
         self.db.call(self.name, "aggregate")
         self.db.pipelines.append((self.name, pipeline))
-        if pipeline and "$merge" in pipeline[-1]:
-            return _ListCursor([])
         queued = self.db.answers.get(self.name)
         if queued:
             return _ListCursor(copy.deepcopy(queued.pop(0)))
-        raise NotImplementedError("the fake evaluates no aggregation")
+        merge = pipeline[-1].get("$merge") if pipeline else None
+        if self.db.evaluate:
+            rows = list(self._mock().aggregate(pipeline[:-1] if merge else pipeline))
+            if merge:
+                self.db[merge["into"]].merge(rows, merge)
+                return _ListCursor([])
+            return _ListCursor(rows)
+        if merge:
+            return _ListCursor([])
+        raise NotImplementedError("the fake evaluates no aggregation unless db.evaluate is set")
+
+    def _mock(self) -> Any:
+        """A mongomock collection holding these documents (rebuilt after writes)."""
+        import mongomock
+
+        key = (len(self.docs), self.version)
+        if getattr(self, "_mock_key", None) != key:
+            coll = mongomock.MongoClient(tz_aware=True).db[self.name]
+            if self.docs:
+                coll.insert_many(copy.deepcopy(self.docs))
+            self._mock_coll, self._mock_key = coll, key
+        return self._mock_coll
+
+    def merge(self, rows: list[dict[str, Any]], spec: dict[str, Any]) -> None:
+        """$merge on `_id`: whenMatched replace|merge, whenNotMatched insert|discard."""
+        self.version += 1
+        for row in rows:
+            existing = next((d for d in self.docs if d.get("_id") == row["_id"]), None)
+            if existing is None:
+                if spec.get("whenNotMatched", "insert") == "insert":
+                    self._store(row)
+            elif spec.get("whenMatched", "merge") == "replace":
+                existing.clear()
+                existing.update(copy.deepcopy(row))
+            else:
+                existing.update(copy.deepcopy(row))
 
     async def find_one_and_update(
         self, query: dict[str, Any], update: dict[str, Any], upsert: bool = False, **kwargs: Any
@@ -402,6 +440,7 @@ class FakeDatabase:
         self.deletes: list[tuple[str, dict[str, Any]]] = []
         self.pipelines: list[tuple[str, list[dict[str, Any]]]] = []
         self.answers: dict[str, list[list[dict[str, Any]]]] = {}
+        self.evaluate = False  # evaluate aggregations with mongomock
         self.cursors: list[FakeCursor] = []
         self.version = version
         self.name = "eddy"
