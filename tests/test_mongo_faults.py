@@ -369,3 +369,29 @@ async def test_reads_come_sorted_on_the_index_and_free_the_cursor_when_abandoned
     cursor = db.cursors[-1]
     assert cursor.closed and cursor.hinted == "ix_site_ts"
     assert cursor._sort == [("meta.site", 1), ("ts", 1)]  # the index's key order: no blocking sort
+
+
+async def test_a_busy_retry_keeps_the_claims_it_took_over_from_a_crashed_host() -> None:
+    """Host A stored its events and died before marking its claims; host C is storing other ids right
+    now. Host B's batch holds ids of both: B takes A's expired claims over, finds C's busy, and gives up
+    for now; it must not delete A's claims (A's events are stored) or a later attempt would store
+    them again."""
+    db = FakeDatabase()
+    host_a, host_b, host_c = [await open_events(db) for _ in range(3)]
+    a_batch, c_batch = [ev(i) for i in range(3)], [ev(i) for i in range(10, 13)]
+    db.faults.append(Fault("update_many", "event_ids", error=AutoReconnect("host died")))
+    with pytest.raises(StoreUnavailableError):
+        await host_a.append(a_batch)  # events stored, claims pending
+    for claim in db["event_ids"].docs:
+        claim["at"] -= dt.timedelta(seconds=LEASE_S + 1)
+    db.faults.append(Fault("insert_many", "events", error=AutoReconnect("slow primary")))
+    with pytest.raises(StoreUnavailableError):
+        await host_c.append(c_batch)  # C's claims pending and fresh
+    with pytest.raises(StoreUnavailableError, match="another writer"):
+        await host_b.append([*a_batch, *c_batch, ev(20)])
+    assert {c["id"] for c in db["event_ids"].docs} == {"e0", "e1", "e2", "e10", "e11", "e12"}
+    assert await host_c.append(c_batch) == 3
+    assert await host_b.append([*a_batch, *c_batch, ev(20)]) == 4  # A's three (reported by none) and e20
+    assert sorted(d["id"] for d in db["events"].docs) == sorted(
+        ["e0", "e1", "e2", "e10", "e11", "e12", "e20"]
+    )

@@ -363,11 +363,17 @@ class MongoEventStore:
         return found
 
     async def _release_new(self, owner: ObjectId, keys: set[tuple[str, str]]) -> None:
-        """Delete the claims this attempt made before it inserted any event (so none can be stored)."""
+        """Delete the claims this attempt created (no event of theirs can be stored yet). Claims it took
+        over from a failed attempt stay: that attempt may have stored their events, which only the
+        presence check of a later take-over can tell."""
         if not keys:
             return
+        by_site: dict[str, list[str]] = defaultdict(list)
+        for site, event_id in keys:
+            by_site[site].append(event_id)
+        scope = [{"site_id": site, "id": {"$in": ids}} for site, ids in by_site.items()]
         async with mapped("append"):
-            await self.event_ids.delete_many({"owner": owner, "done": False})
+            await self.event_ids.delete_many({"owner": owner, "done": False, "$or": scope})
 
     def _abandon(self, owner: ObjectId) -> None:
         self._abandoned[owner] = time.monotonic()
