@@ -202,6 +202,8 @@ class MongoEventStore:
             if not created and (await collection_options(self._db, name)).get("expireAfterSeconds") != expire:
                 await self._db.command("collMod", name, expireAfterSeconds=expire)
             await self.events.create_index([("meta.site", ASCENDING), ("ts", ASCENDING)], name="ix_site_ts")
+            # The pre-aggregation worker reads hours of every site at once: by time alone.
+            await self.events.create_index([("ts", ASCENDING)], name="ix_ts")
             await self.event_ids.create_index(
                 [("site_id", ASCENDING), ("id", ASCENDING)], name="ux_site_id", unique=True
             )

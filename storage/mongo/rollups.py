@@ -14,7 +14,8 @@ Once a UTC hour H is `SETTLE_MS` old (late events and running sessions have arri
 - total only: `visits`, `bounces`, `duration` of sessions whose first event falls in H (their events
   within `SESSION_REACH_MS` either side counted).
 
-Rolling up an hour replaces its documents (`whenMatched: "replace"`, then the session fields merged in),
+Rolling up an hour reads the events of its UTC day so far (first touches need them) through the
+events' {ts} index, and replaces its documents (`whenMatched: "replace"`, then the session fields merged in),
 so a rerun after a crash, or by the next lease holder, rebuilds the same documents: idempotent. The
 watermark (`rollup_state` {_id: "watermark", through}) moves one hour at a time after both stages.
 

@@ -399,6 +399,16 @@ async def test_pre_aggregates_answer_like_raw_events(
             }
         )
         assert "ix_s_k_h" in repr(plan)
+        from storage.mongo.rollups import hour_pipeline
+
+        rollup_read = hour_pipeline(ms(2025, 6, 3, 10), mongo.rollups.hours_name)[:-1]
+        plan = await mongo._db.command(
+            {
+                "explain": {"aggregate": mongo.events.name, "pipeline": rollup_read, "cursor": {}},
+                "verbosity": "queryPlanner",
+            }
+        )
+        assert "ix_ts" in repr(plan), plan
     finally:
         await _drop(mongo, prefix)
         await sqlite.close()
