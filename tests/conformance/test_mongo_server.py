@@ -208,7 +208,9 @@ async def _stored_once(store: MongoEventStore, n: int) -> None:
 async def test_failed_claims_then_retry_store_once(mongo: MongoEventStore) -> None:
     from storage.errors import StoreUnavailableError
 
-    await _fail_point(mongo, {"times": 2}, {"failCommands": ["insert"], "errorCode": 91})
+    # No RetryableWriteError label: with timeoutMS set PyMongo would otherwise retry until it succeeds
+    # (pymongo/mongo_client_shared.py: unlimited retries under a client timeout).
+    await _fail_point(mongo, {"times": 1}, {"failCommands": ["insert"], "errorCode": 91, "errorLabels": []})
     try:
         with pytest.raises(StoreUnavailableError):
             await mongo.append(_batch(20))
@@ -222,6 +224,7 @@ async def test_failed_claims_then_retry_store_once(mongo: MongoEventStore) -> No
 async def test_write_concern_error_on_the_events_insert_then_retry_store_once(mongo: MongoEventStore) -> None:
     from storage.errors import StoreUnavailableError
 
+    # Code 64 is not retryable: the driver reports the error after the write was applied.
     wce = {"code": 64, "codeName": "WriteConcernFailed", "errmsg": "waiting for replication timed out"}
     await _fail_point(mongo, {"skip": 1, "times": 1}, {"failCommands": ["insert"], "writeConcernError": wce})
     try:
@@ -237,6 +240,7 @@ async def test_write_concern_error_on_the_events_insert_then_retry_store_once(mo
 async def test_connection_closed_on_the_done_update_then_retry_store_once(mongo: MongoEventStore) -> None:
     from storage.errors import StoreUnavailableError
 
+    # The first update of a fresh batch marks its claims done; update_many is never retried by the driver.
     await _fail_point(mongo, {"times": 1}, {"failCommands": ["update"], "closeConnection": True})
     try:
         with pytest.raises(StoreUnavailableError):
