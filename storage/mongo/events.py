@@ -21,6 +21,10 @@ retry takes the claims over and inserts only the events the events collection do
 retried any number of times, from any number of hosts, is stored once; `append` returns how many events
 of the batch were stored by this call or by an earlier failed attempt (which reported none of them).
 
+Stored document: the event's text fields, `ts` (a BSON date), `meta` {site, name, d}, `props`, `traits`,
+and `pt`: the text of each non-string prop as the embedded store renders it (storage/mongo/values.py), which
+prop filters and breakdowns compare and group by. Hourly pre-aggregates: storage/mongo/rollups.py.
+
 Server versions: 6.0 and 7.0. On 6.x a delete on a time-series collection may filter on the metaField
 only, so `meta.d` (the UTC day number) lets `purge_before` delete whole UTC days there; 7.0 and later
 delete exactly by `ts`. Errors: transient failures become StoreUnavailableError, bugs propagate
