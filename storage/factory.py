@@ -18,12 +18,14 @@ def build_stores(config: Config) -> Stores:
     kv: KeyValue
     bus: Bus
     if config.mongo_uri:
+        from storage.mongo.client import MongoConnection
         from storage.mongo.documents import MongoDocumentStore
         from storage.mongo.events import MongoEventStore
 
-        docs = MongoDocumentStore(config.mongo_uri, prefix=config.mongo_prefix)
+        connection = MongoConnection(config.mongo_uri)  # one client per process, both stores on it
+        docs = MongoDocumentStore(connection, prefix=config.mongo_prefix)
         events = MongoEventStore(
-            config.mongo_uri, retention_days=config.retention_days, prefix=config.mongo_prefix
+            connection, retention_days=config.retention_days, prefix=config.mongo_prefix, rollup_worker=True
         )
         store_kind = "mongodb"
     else:

@@ -155,8 +155,8 @@ class Aggregate(msgspec.Struct, frozen=True, kw_only=True):
     """The metrics of one group. A visit is one session (`session_id`, or the event alone when it has
     none) restricted to the group's events; a bounce is a visit with exactly one pageview; duration is
     the sum over visits of (last - first event ts). `key` is None (total), the bucket start as UTC ms
-    (time), or the text value (others). Every metric is known for every group: stores never leave
-    session metrics out."""
+    (time), or the text value (others). The embedded engine knows every metric for every group; the
+    MongoDB store's pre-aggregated breakdowns give visits, bounces and duration_ms as -1 (unknown)."""
 
     key: str | int | None
     visitors: int

@@ -66,7 +66,11 @@ def bucket_label(ms: int, unit: str, tz_name: str) -> str:
 
 
 def metrics_of(agg: Aggregate | None) -> dict[str, Any]:
-    """The public metrics of one group: counts, bounce rate (%), mean visit duration (s), views/visit."""
+    """The public metrics of one group: counts, bounce rate (%), mean visit duration (s), views/visit
+    (session metrics are None where the store could not know them)."""
+    if agg is not None and agg.visits < 0:  # a rollup breakdown: session metrics unknown
+        return {"visitors": agg.visitors, "visits": None, "pageviews": agg.pageviews, "events": agg.events,
+                "bounce_rate": None, "visit_duration": None, "views_per_visit": None}  # fmt: skip
     if agg is None or agg.visits == 0:
         return {
             "visitors": agg.visitors if agg else 0,

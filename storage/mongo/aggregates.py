@@ -1,10 +1,19 @@
 """Aggregation pipelines for `EventStore.aggregate` and `identity_days` on the time-series collection.
 
 Every pipeline starts with the `$match` of `event_query` (meta.site + ts first, so the bucket index on
-{meta.site, ts} is used) and uses only operators of MongoDB >= 6.0 (`$dateTrunc` with a timezone,
-`$dateToString`, `$group`, `$min`/`$max` over documents). Visitors are counted by a second pipeline over
-the same match (distinct (group, visitor) pairs), run concurrently, so no `$facet` document can hit the
-16 MB limit on breakdowns with many groups.
+{meta.site, ts} is used) and uses only operators of MongoDB >= 6.0. One pipeline answers one aggregate:
+events are grouped per (group, session) with the session's visitors as a set; `$unwind` of that set with
+its index then yields one row per (group, session, visitor) where only index 0 carries the session's
+metrics, so grouping by (group, visitor) and then by group gives visits, pageviews, bounces and duration
+from the sessions and the exact distinct visitors, in one scan. Breakdowns are sorted and limited inside
+the pipeline (`$sort` + `$limit`), so only the requested groups leave the server.
+
+Time buckets: day, week and month use `$dateTrunc` in the timezone (local calendar units). Hours and
+minutes are computed as `ts` minus the time since the local hour (minute) started, from `$minute`,
+`$second` and `$millisecond` in the timezone: `$dateTrunc` bins hours from a reference date in 2000, and
+zones whose offset then was different (Asia/Colombo was +06:00, now +05:30) would get :00Z buckets
+instead of :30Z. Subtracting keeps each instant in its own local hour, the repeated hour of a DST
+fall-back included, as the embedded store does.
 """
 
 from __future__ import annotations
@@ -13,14 +22,23 @@ from collections.abc import Callable
 from typing import Any
 
 from storage.event_filter_sql import check_key_name
-from storage.ports import AGGREGATE_SORTS, GROUP_FIELDS, Grouping
+from storage.ports import AGGREGATE_SORTS, GROUP_FIELDS, Aggregate, Grouping
 
 # The pipelines take the leading match (`event_query`) and the prop-as-text expression builder
 # (`canonical_text`) from storage.mongo.events, which imports this module.
-TextOf = Callable[[str], dict[str, Any]]
+TextOf = Callable[[str], Any]
 
 _SESSION_KEY = {"$cond": [{"$eq": ["$session_id", ""]}, {"$concat": ["ev:", "$id"]}, "$session_id"]}
 _IS_PAGEVIEW = {"$cond": [{"$eq": ["$meta.name", "pageview"]}, 1, 0]}
+
+
+def local_unit_start(unit: str, tz: str) -> dict[str, Any]:
+    """The UTC instant the local hour (or minute) of `ts` in `tz` began."""
+    part = {"date": "$ts", "timezone": tz}
+    since = [{"$multiply": [{"$second": part}, 1000]}, {"$millisecond": part}]
+    if unit == "hour":
+        since.append({"$multiply": [{"$minute": part}, 60_000]})
+    return {"$subtract": ["$ts", {"$add": since}]}
 
 
 def group_expression(grouping: Grouping, text_of: TextOf) -> Any:
@@ -34,6 +52,8 @@ def group_expression(grouping: Grouping, text_of: TextOf) -> Any:
     if grouping.kind == "prop":
         return text_of(f"$props.{check_key_name(grouping.field)}")
     if grouping.kind == "time":
+        if grouping.unit in ("hour", "minute"):
+            return local_unit_start(grouping.unit, grouping.tz)
         trunc: dict[str, Any] = {"date": "$ts", "unit": grouping.unit, "timezone": grouping.tz}
         if grouping.unit == "week":
             trunc["startOfWeek"] = "monday"
@@ -41,29 +61,50 @@ def group_expression(grouping: Grouping, text_of: TextOf) -> Any:
     raise ValueError(f"unknown grouping {grouping.kind!r}")
 
 
-def _session_totals(group_id: Any) -> dict[str, Any]:
-    return {
+def _first_of(flag: str) -> dict[str, Any]:
+    return {"$cond": [{"$eq": ["$k", 0]}, flag, 0]}
+
+
+# (group, session, visitor) rows -> per group: visitors exactly, session metrics once per session.
+_TOTALS = [
+    {"$unwind": {"path": "$vs", "includeArrayIndex": "k"}},
+    {
         "$group": {
-            "_id": group_id,
-            "visits": {"$sum": 1},
-            "events": {"$sum": "$n"},
-            "pageviews": {"$sum": "$pv"},
-            "bounces": {"$sum": {"$cond": [{"$eq": ["$pv", 1]}, 1, 0]}},
-            "duration": {"$sum": {"$subtract": ["$hi", "$lo"]}},
+            "_id": {"g": "$_id.g", "v": "$vs"},
+            "visits": {"$sum": _first_of(1)},
+            "events": {"$sum": _first_of("$n")},
+            "pageviews": {"$sum": _first_of("$pv")},
+            "bounces": {"$sum": _first_of({"$cond": [{"$eq": ["$pv", 1]}, 1, 0]})},
+            "duration": {"$sum": _first_of({"$subtract": ["$hi", "$lo"]})},
             "lo": {"$min": "$lo"},
             "hi": {"$max": "$hi"},
         }
-    }
+    },
+    {
+        "$group": {
+            "_id": "$_id.g",
+            "visitors": {"$sum": 1},
+            "visits": {"$sum": "$visits"},
+            "events": {"$sum": "$events"},
+            "pageviews": {"$sum": "$pageviews"},
+            "bounces": {"$sum": "$bounces"},
+            "duration": {"$sum": "$duration"},
+            "lo": {"$min": "$lo"},
+            "hi": {"$max": "$hi"},
+        }
+    },
+]
 
 
-def aggregate_pipelines(
-    query: dict[str, Any], grouping: Grouping, text_of: TextOf
-) -> tuple[list[dict], list[dict]]:
-    """(visits pipeline, visitors pipeline) for one aggregate query over the events matching `query`."""
+def aggregate_pipeline(
+    query: dict[str, Any], grouping: Grouping, text_of: TextOf, *, sort: str = "visitors", limit: int = 0
+) -> list[dict[str, Any]]:
+    """The pipeline answering one aggregate query over the events matching `query`."""
+    check_sort(sort)
     match = {"$match": query}
     if grouping.kind in ("entry_page", "exit_page"):
         pick = "$min" if grouping.kind == "entry_page" else "$max"
-        sessions = [
+        sessions: list[dict[str, Any]] = [
             match,
             {
                 "$group": {
@@ -86,49 +127,70 @@ def aggregate_pipelines(
                 }
             },
             {"$match": {"edge": {"$ne": None}}},
-            {"$set": {"g": "$edge.p"}},
+            {"$set": {"_id": {"g": "$edge.p", "s": "$_id"}}},
         ]
-        visits = [*sessions, _session_totals("$g")]
-        visitors = [
-            *sessions,
-            {"$unwind": "$vs"},
-            {"$group": {"_id": {"g": "$g", "v": "$vs"}}},
-            {"$group": {"_id": "$_id.g", "visitors": {"$sum": 1}}},
+    else:
+        sessions = [
+            match,
+            {
+                "$project": {
+                    "_id": 0,
+                    "g": group_expression(grouping, text_of),
+                    "sk": _SESSION_KEY,
+                    "v": "$visitor_id",
+                    "ts": 1,
+                    "pv": _IS_PAGEVIEW,
+                }
+            },
+            {"$match": {"g": {"$ne": None}}},
+            {
+                "$group": {
+                    "_id": {"g": "$g", "s": "$sk"},
+                    "n": {"$sum": 1},
+                    "pv": {"$sum": "$pv"},
+                    "lo": {"$min": "$ts"},
+                    "hi": {"$max": "$ts"},
+                    "vs": {"$addToSet": "$v"},
+                }
+            },
         ]
-        return visits, visitors
-    keyed = [
-        match,
-        {
-            "$project": {
-                "_id": 0,
-                "g": group_expression(grouping, text_of),
-                "sk": _SESSION_KEY,
-                "v": "$visitor_id",
-                "ts": 1,
-                "pv": _IS_PAGEVIEW,
-            }
-        },
-        {"$match": {"g": {"$ne": None}}},
-    ]
-    visits = [
-        *keyed,
-        {
-            "$group": {
-                "_id": {"g": "$g", "s": "$sk"},
-                "n": {"$sum": 1},
-                "pv": {"$sum": "$pv"},
-                "lo": {"$min": "$ts"},
-                "hi": {"$max": "$ts"},
-            }
-        },
-        _session_totals("$_id.g"),
-    ]
-    visitors = [
-        *keyed,
-        {"$group": {"_id": {"g": "$g", "v": "$v"}}},
-        {"$group": {"_id": "$_id.g", "visitors": {"$sum": 1}}},
-    ]
-    return visits, visitors
+    pipeline = [*sessions, *_TOTALS]
+    if grouping.kind in ("time", "total"):
+        pipeline.append({"$sort": {"_id": 1}})
+    else:
+        pipeline.append({"$sort": {sort: -1, "_id": 1}})
+        if limit:
+            pipeline.append({"$limit": int(limit)})
+    return pipeline
+
+
+def to_aggregates(
+    rows: list[dict[str, Any]], grouping: Grouping, to_ms: Callable[[Any], int]
+) -> list[Aggregate]:
+    """The port's Aggregates for the pipeline's rows (already in the port's order)."""
+    out = []
+    for row in rows:
+        key = row["_id"]
+        if grouping.kind == "total":
+            out_key: str | int | None = None
+        elif grouping.kind == "time":
+            out_key = to_ms(key)
+        else:
+            out_key = str(key)
+        out.append(
+            Aggregate(
+                key=out_key,
+                visitors=int(row["visitors"]),
+                visits=int(row["visits"]),
+                pageviews=int(row["pageviews"]),
+                events=int(row["events"]),
+                bounces=int(row["bounces"]),
+                duration_ms=int(row["duration"]),
+                first_ts=to_ms(row["lo"]),
+                last_ts=to_ms(row["hi"]),
+            )
+        )
+    return out
 
 
 def check_sort(sort: str) -> None:

@@ -1,20 +1,30 @@
 """DocumentStore on MongoDB: one collection per Eddy collection, `_id` = the document id, unique indexes
-created at start-up."""
+created at start-up.
+
+Writes addressed to one document (`where` names its id) use `update_one` / `delete_one`, which PyMongo
+retries once after a network error or a failover (retryable writes); multi-document writes are never
+retried by the driver. The refresh-token swap is a compare-and-set on one id: a lost reply to a plain
+`update_many` would surface as an error, the caller's retry would then match nothing, and the family
+would be revoked as a reuse.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+import pymongo
+from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
-from pymongo.errors import PyMongoError
 
 from storage.errors import DuplicateKeyError, StoreUnavailableError
-from storage.mongo.client import database, make_client
+from storage.mongo.client import PING_TIMEOUT_S, MongoConnection, connection_for
+from storage.mongo.errors import mapped
+from storage.mongo.schema import drop_index_if_present
 from storage.ports import (
     COLLECTION_NAMES,
     COLLECTIONS,
+    CollectionSpec,
     Document,
     Scalar,
     check_document,
@@ -33,13 +43,28 @@ def _out(doc: Mapping[str, Any]) -> Document:
     return out
 
 
-class MongoDocumentStore:
-    """Documents in the database named by the URI (default `eddy`), collections prefixed `docs_`."""
+def index_plan(spec: CollectionSpec) -> tuple[list[tuple[str, tuple[str, ...], bool]], list[str]]:
+    """([(name, fields, unique), ...] to create, [names of redundant indexes to drop]). A plain index on a
+    field that a unique index already leads with is redundant: the unique index serves its queries."""
+    create: list[tuple[str, tuple[str, ...], bool]] = []
+    drop: list[str] = []
+    leading = {fields[0] for fields in spec.unique}
+    for field in spec.indexed:
+        if field in leading:
+            drop.append(f"ix_{field}")
+        else:
+            create.append((f"ix_{field}", (field,), False))
+    for fields in spec.unique:
+        create.append((f"ux_{'_'.join(fields)}", fields, True))
+    return create, drop
 
-    def __init__(self, uri: str, prefix: str = "") -> None:
-        self._uri = uri
+
+class MongoDocumentStore:
+    """Documents in the database named by the URI (default `eddy`), collection names prefixed."""
+
+    def __init__(self, uri: str | MongoConnection, prefix: str = "") -> None:
+        self._connection = connection_for(uri)
         self._prefix = prefix
-        self._client: AsyncMongoClient[dict[str, Any]] | None = None
         self._db: Any = None
 
     def _coll(self, collection: str) -> Any:
@@ -50,35 +75,29 @@ class MongoDocumentStore:
         return self._db[f"{self._prefix}{collection}"]
 
     async def open(self) -> None:
-        self._client = make_client(self._uri)
-        self._db = database(self._client)
-        try:
+        """Connect and create the indexes (identical concurrent index builds are no-ops on the server)."""
+        self._db = await self._connection.acquire()
+        async with mapped("open"):
             for spec in COLLECTIONS:
                 coll = self._coll(spec.name)
-                for field in spec.indexed:
-                    await coll.create_index([(field, ASCENDING)], name=f"ix_{field}")
-                for fields in spec.unique:
-                    await coll.create_index(
-                        [(f, ASCENDING) for f in fields],
-                        name=f"ux_{'_'.join(fields)}",
-                        unique=True,
-                    )
-        except PyMongoError as error:
-            raise StoreUnavailableError(f"mongo: {error}") from error
+                create, drop = index_plan(spec)
+                for name, fields, unique in create:
+                    options = {"unique": True} if unique else {}
+                    await coll.create_index([(f, ASCENDING) for f in fields], name=name, **options)
+                for name in drop:
+                    await drop_index_if_present(coll, name)
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        if self._db is not None:
             self._db = None
+            await self._connection.release()
 
     async def ping(self) -> None:
         if self._db is None:
             raise StoreUnavailableError("mongo document store is not open")
-        try:
-            await self._db.command("ping")
-        except PyMongoError as error:
-            raise StoreUnavailableError(f"mongo: {error}") from error
+        async with mapped("ping"):
+            with pymongo.timeout(PING_TIMEOUT_S):
+                await self._db.command("ping")
 
     @staticmethod
     def _duplicate(collection: str, error: MongoDuplicateKeyError) -> DuplicateKeyError:
@@ -93,12 +112,15 @@ class MongoDocumentStore:
         if not isinstance(doc_id, str) or not doc_id:
             raise ValueError("document needs a string id")
         try:
-            await coll.insert_one({"_id": doc_id, **doc})
+            async with mapped("insert"):
+                await coll.insert_one({"_id": doc_id, **doc})
         except MongoDuplicateKeyError as error:
             raise self._duplicate(collection, error) from None
 
     async def get(self, collection: str, doc_id: str) -> Document | None:
-        doc = await self._coll(collection).find_one({"_id": doc_id})
+        coll = self._coll(collection)
+        async with mapped("get"):
+            doc = await coll.find_one({"_id": doc_id})
         return _out(doc) if doc else None
 
     async def find(
@@ -114,13 +136,20 @@ class MongoDocumentStore:
         if sort is not None:
             check_filter({sort: None})
             direction = DESCENDING if descending else ASCENDING
-            cursor = cursor.sort([("_id" if sort == "id" else sort, direction), ("_id", direction)])
+            if sort == "id":
+                cursor = cursor.sort([("_id", direction)])
+            else:
+                # Ties by id ascending in both directions, as the embedded store orders them.
+                cursor = cursor.sort([(sort, direction), ("_id", ASCENDING)])
         if limit is not None:
             cursor = cursor.limit(int(limit))
-        return [_out(doc) async for doc in cursor]
+        async with mapped("find"):
+            return [_out(doc) async for doc in cursor]
 
     async def count(self, collection: str, where: Mapping[str, Scalar]) -> int:
-        return int(await self._coll(collection).count_documents(_query(where)))
+        coll = self._coll(collection)
+        async with mapped("count"):
+            return int(await coll.count_documents(_query(where)))
 
     async def update(self, collection: str, where: Mapping[str, Scalar], changes: Mapping[str, Any]) -> int:
         if not changes:
@@ -128,12 +157,24 @@ class MongoDocumentStore:
         check_document(changes)
         if "id" in changes:
             raise ValueError("id cannot change")
+        coll = self._coll(collection)
+        query = _query(where)
         try:
-            result = await self._coll(collection).update_many(_query(where), {"$set": dict(changes)})
+            async with mapped("update"):
+                if "_id" in query:  # at most one document: retryable
+                    result = await coll.update_one(query, {"$set": dict(changes)})
+                else:
+                    result = await coll.update_many(query, {"$set": dict(changes)})
         except MongoDuplicateKeyError as error:
             raise self._duplicate(collection, error) from None
         return int(result.matched_count)
 
     async def delete(self, collection: str, where: Mapping[str, Scalar]) -> int:
-        result = await self._coll(collection).delete_many(_query(where))
+        coll = self._coll(collection)
+        query = _query(where)
+        async with mapped("delete"):
+            if "_id" in query:
+                result = await coll.delete_one(query)
+            else:
+                result = await coll.delete_many(query)
         return int(result.deleted_count)

@@ -19,6 +19,9 @@ from tests.conftest import MONGO_SKIP_REASON, MONGODB_URI
 from tests.support.redis_server import RedisServer
 
 needs_mongo = pytest.mark.skipif(not MONGODB_URI, reason=MONGO_SKIP_REASON)
+# The fixtures are dated 2025 and the events collection expires documents `retention_days` after their ts
+# (its TTL index): the MongoDB legs keep ten years so the TTL monitor cannot delete fixtures mid-run.
+MONGO_RETENTION_DAYS = 3650
 STORE_KINDS = ["sqlite", pytest.param("mongo", marks=[needs_mongo, pytest.mark.mongo])]
 EVENT_STORE_KINDS = ["sqlite", "sqlite-segments", *STORE_KINDS[1:]]
 SHARED_KINDS = ["memory", "redis"]
@@ -76,7 +79,9 @@ def events(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_
     else:
         from storage.mongo.events import MongoEventStore
 
-        store = MongoEventStore(MONGODB_URI or "", prefix=_mongo_prefix(unique_prefix))
+        store = MongoEventStore(
+            MONGODB_URI or "", prefix=_mongo_prefix(unique_prefix), retention_days=MONGO_RETENTION_DAYS
+        )
     io_loop.run_sync(store.open)
     yield store
     io_loop.run_sync(store.close)

@@ -110,6 +110,8 @@ async def test_filters_on_fields_props_traits_and_path_prefix(events: Any) -> No
 
 
 async def test_purge_before_and_delete_site(events: Any) -> None:
+    if getattr(events, "server_version", (99,)) < (7, 0):
+        pytest.skip("MongoDB 6.x deletes time-series events by whole UTC days: test_mongo_server covers it")
     await events.append([ev(i) for i in range(10)] + [ev(1, site_id="s2")])
     await events.purge_before("s1", T0 + 5000)
     everything = EventFilter(site_id="s1", start=0, end=T0 * 2)
