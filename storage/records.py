@@ -81,3 +81,11 @@ def step_mask(event: Event, steps: object) -> int:
         if hit:
             mask |= 1 << index
     return mask
+
+
+def prop_text(value: PropValue) -> str:
+    """The canonical text of a prop value, the same in every store: strings as they are, true/false, and
+    numbers as Python writes them (a real's shortest round-trip repr: "2.0", "1e-05")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else repr(value)

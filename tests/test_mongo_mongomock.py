@@ -83,7 +83,7 @@ async def test_hour_and_minute_buckets_match_in_odd_offset_zones(
 async def test_filters_match_the_embedded_store(mock_events: Any, sqlite: Any) -> None:
     for extra in (
         {"props": {"x": "2.0"}},
-        {"props": {"x": "1.0e-05"}},
+        {"props": {"x": "1e-05"}},
         {"props": {"x": "true"}},
         {"props": {"seats": "2"}},
         {"props": {"plan": "pro"}, "equals": {"country": "DE"}},

@@ -77,7 +77,7 @@ def test_prop_filters_and_groups_use_the_stored_text() -> None:
     doc = event_document(
         Event(id="e", site_id="s", ts=0, name="x", props={"f": 2.0, "t": 1e-05, "n": 3, "b": True, "s": "2"})
     )
-    assert doc["pt"] == {"f": "2.0", "t": "1.0e-05", "n": "3", "b": "true"}  # strings are their own text
+    assert doc["pt"] == {"f": "2.0", "t": "1e-05", "n": "3", "b": "true"}  # strings are their own text
     query = event_query(EventFilter(site_id="s", start=0, end=1, props={"f": "2.0"}))
     assert {"$or": [{"pt.f": "2.0"}, {"props.f": "2.0"}]} in query["$and"]
     assert canonical_text("$props.f") == {"$ifNull": ["$pt.f", "$props.f"]}

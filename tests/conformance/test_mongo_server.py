@@ -118,8 +118,8 @@ async def test_float_props_group_and_filter_like_the_embedded_store(pair: Any) -
     grouping = Grouping(kind="prop", field="x")
     got = await mongo.aggregate(WHOLE, grouping, sort="events")
     assert got == await sqlite.aggregate(WHOLE, grouping, sort="events")
-    assert {row.key for row in got} >= {"2.0", "1.0e-05", "3", "true", "0.3"}
-    for text in ("2.0", "1.0e-05", "true", "0.3"):
+    assert {row.key for row in got} >= {"2.0", "1e-05", "3", "true", "0.3"}
+    for text in ("2.0", "1e-05", "true", "0.3"):
         flt = EventFilter(site_id="s1", start=WHOLE.start, end=WHOLE.end, props={"x": text})
         assert await mongo.count(flt) == await sqlite.count(flt) > 0
 

@@ -26,6 +26,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from storage.records import prop_text
+
 MANIFEST = "manifest.json"
 FORMAT = 1
 RETIRE_GRACE_S = 120.0
@@ -75,13 +77,6 @@ HASHES = (
     "md5_number_lower(visitor_id) AS vh,"
     " md5_number_lower(CASE WHEN session_id = '' THEN 'ev:' || id ELSE session_id END) AS sh"
 )
-
-
-def prop_text(value: Any) -> str:
-    """The canonical text of a prop value: strings as they are, true/false, numbers as Python writes them."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else repr(value)
 
 
 def canonical_props(props_json: str | None) -> str | None:
