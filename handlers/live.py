@@ -18,7 +18,9 @@ Close codes (each with a reason text):
   4403 the user's role on the site is too low       4404 no such site, or not visible to this user
   4408 too slow: messages piled up (dropped)        4429 too many connections from this address
   1001 server shutting down, or no pong in time     1002 broken framing (e.g. an unmasked client frame)
-  1007 text that is not UTF-8                       1009 a message over MAX_FRAMED_MESSAGE bytes
+  1007 text that is not UTF-8                       1009 a message over MAX_FRAMED_MESSAGE bytes,
+  1008 over 1,000 frames a second, or a client        or in over 128 fragments
+       that leaves our messages unread
   1013 live dashboards are not running
 
 After the 101 the connection is served by `server/websocket.py` (a lean RFC 6455 protocol: one slotted
