@@ -15,7 +15,9 @@ Close codes (each with a reason text):
   4400 malformed message or missing site_id
   4401 no token, a bad or expired one, none in time, or its session revoked (logout, password change,
        a spent refresh token reused): revocations close the session's sockets at once, in every process
-  4403 the user's role on the site is too low       4404 no such site, or not visible to this user
+  4403 the user's role on the site is too low, or the user was removed from the site (at once, in every
+       process, and at the latest on the next membership recheck: domain/live/membership.py)
+  4404 no such site, or not visible to this user
   4408 too slow: messages piled up (dropped)        4429 too many connections from this address
   1001 server shutting down, or no pong in time     1002 broken framing (e.g. an unmasked client frame)
   1007 text that is not UTF-8                       1009 a message over MAX_FRAMED_MESSAGE bytes,
@@ -306,6 +308,8 @@ class LiveEventStreamHandler(ApiHandler):
         self._done = asyncio.Event()
         self._stream: LiveStream | None = None
         self.session = ""
+        self.site_id = ""  # with user_id: a removed member's stream ends (domain/live/membership.py)
+        self.user_id = ""
 
     @authenticated
     async def get(self, site_id: str) -> None:
@@ -313,6 +317,7 @@ class LiveEventStreamHandler(ApiHandler):
         filters = self._filters()
         live = _live(self)
         self.session = self.principal.session  # a revoked session ends the stream (SocketRegistry)
+        self.site_id, self.user_id = site_id, self.principal.user_id
         if not self.ctx.sockets.admit(self, self.request.remote_ip or ""):
             raise ApiError(429, "too_many_connections", "too many live connections from this address")
         expires_at = token_expiry(self.request.headers["Authorization"][7:].strip())
