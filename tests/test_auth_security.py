@@ -164,3 +164,26 @@ async def test_login_does_not_block_the_ioloop(api: Any) -> None:
     assert [a.status for a in answers] == [200, 200, 200]
     # Three logins hash for at least one full bcrypt duration; the loop never stalls for a large part of one.
     assert worst < one_hash / 2, (worst, one_hash)
+
+
+class TestBehindATrustedProxy:
+    @pytest.fixture
+    def app_config(self) -> dict[str, Any]:
+        return {"trust_proxy": True}
+
+    @pytest.mark.reliability
+    async def test_l3_x_forwarded_for_wins_over_a_client_x_real_ip(self, api: Any, ctx: Any) -> None:
+        # Before, a client-sent X-Real-Ip overrode the address the proxy appended to X-Forwarded-For:
+        # a new X-Real-Ip per request was a new address (35 logins, no 429).
+        ctx.accounts.throttle.login_ip = Limit(3, 60.0)
+        statuses = []
+        for n in range(4):
+            headers = {"X-Forwarded-For": f"198.51.100.{n}, 203.0.113.5", "X-Real-Ip": f"192.0.2.{n}"}
+            body = {"email": unique_email(), "password": "whatever it is"}
+            statuses.append((await api.post(LOGIN, json=body, headers=headers)).status)
+        assert statuses == [401, 401, 401, 429]
+        # a proxy that sends only X-Real-Ip is still heard
+        alone = await api.post(
+            LOGIN, json={"email": unique_email(), "password": "whatever"}, headers={"X-Real-Ip": "192.0.2.77"}
+        )
+        assert alone.status == 401
