@@ -209,7 +209,7 @@ async def test_every_query_names_a_series_eddy_exports(ctx: AppContext, api: Api
             break
         await asyncio.sleep(0.1)
     exported = exported_names(text)
-    assert "eddy_user_signups_total" in exported  # the user family the dashboard's variable lists
+    assert "eddy_user_tally_signups_total" in exported  # the user family the dashboard's variable lists
     dashboard = json.loads(DASHBOARD.read_text())
     assert check_names(dashboard_exprs(dashboard), exported) == []
     rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
