@@ -91,13 +91,14 @@ def _origin(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def own_origin(origin: str, public_url: str | None, request_host: str) -> bool:
+def own_origin(origin: str, public_url: str | None, request_host: str, request_scheme: str = "http") -> bool:
     """Whether a browser's Origin is Eddy's own dashboard: the public URL's origin when one is set,
-    else the host the request was sent to."""
+    else the scheme and host the request was sent to (an http page may not open the https dashboard's
+    socket, nor the other way round)."""
     try:
         if public_url:
             return _origin(origin) == _origin(public_url)
-        return (urlsplit(origin).netloc or "").lower() == request_host.lower()
+        return _origin(origin) == _origin(f"{request_scheme}://{request_host}")
     except ValueError:
         return False
 
@@ -133,7 +134,7 @@ class LiveSocket(WebSocket):
 
     def refusal(self) -> str | None:
         """Why the request cannot be served (closed with 4400), checked once admitted."""
-        return None if _SITE_ID.match(self.site_id) else "site_id is required"
+        return None if _SITE_ID.fullmatch(self.site_id) else "site_id is required"
 
     def on_open(self) -> None:
         # Register (per-address cap), count, then wait AUTH_TIMEOUT_S for the first message.
@@ -279,7 +280,9 @@ class LiveSocketHandler(BaseHandler):
     def prepare(self) -> None:
         # Only Eddy's own dashboard may open one (checked here, before the upgrade).
         origin = self.request.headers.get("Origin")
-        if origin is not None and not own_origin(origin, self.ctx.config.public_url, self.request.host):
+        if origin is not None and not own_origin(
+            origin, self.ctx.config.public_url, self.request.host, self.request.protocol
+        ):
             self.set_status(403)
             self.finish("Cross origin websockets not allowed")
 

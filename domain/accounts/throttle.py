@@ -13,7 +13,9 @@
   Per account, guesses per window are at most LOGIN_FAILURES_PER_ACCOUNT plus one per attacking address
   (each address also bounded by LOGIN_PER_IP over all accounts).
 - Checking the current password (password change): attempts per user.
-- The management API: requests per user per minute.
+- The management API: requests per user per minute, and per secret API key (the stats API).
+- Bad credentials that cost no bcrypt (share-link tokens, API keys on the stats API): past
+  BAD_CREDENTIALS_PER_IP failures from one address, it gets 429 before anything is looked up.
 
 Retry-After carries a little random jitter so throttled clients do not come back in lockstep.
 """
@@ -45,6 +47,7 @@ LOGIN_FAILURES_PER_ACCOUNT = Limit(20, 900.0)
 PASSWORD_CHECKS_PER_USER = Limit(10, 600.0)
 REGISTER_PER_IP = Limit(20, 600.0)
 API_PER_USER = Limit(1200, 60.0)
+BAD_CREDENTIALS_PER_IP = Limit(30, 300.0)
 
 
 def _digest(value: str) -> str:
@@ -65,6 +68,7 @@ class Throttle:
         password_checks: Limit = PASSWORD_CHECKS_PER_USER,
         register_ip: Limit = REGISTER_PER_IP,
         api_user: Limit = API_PER_USER,
+        bad_credentials: Limit = BAD_CREDENTIALS_PER_IP,
     ) -> None:
         self._kv = kv
         self.login_ip = login_ip
@@ -73,6 +77,7 @@ class Throttle:
         self.password_checks = password_checks
         self.register_ip = register_ip
         self.api_user = api_user
+        self.bad_credentials = bad_credentials
 
     async def _check(self, key: str, limit: Limit, message: str) -> None:
         count, resets_in = await self._kv.hit(key, limit.window)
@@ -129,3 +134,22 @@ class Throttle:
     async def api(self, user_id: str) -> None:
         """Count one management API request by this user."""
         await self._check(f"throttle:api:user:{user_id}", self.api_user, "API rate limit reached")
+
+    async def api_key(self, key_id: str) -> None:
+        """Count one API request made with this secret key (same budget as a user's)."""
+        await self._check(f"throttle:api:key:{key_id}", self.api_user, "API rate limit reached")
+
+    async def credential_allowed(self, ip: str) -> None:
+        """Before a share token or API key from this address is looked up: RateLimited once the
+        address has sent too many bad ones."""
+        key = f"throttle:badcred:{_digest(ip)}"
+        if await self._count(key) >= self.bad_credentials.hits:
+            raw = await self._kv.get(key + ":until")
+            left = float(raw) - time.time() if raw else self.bad_credentials.window
+            raise RateLimited(max(1.0, left) + random.uniform(0, JITTER_S), "too many invalid credentials")
+
+    async def credential_failed(self, ip: str) -> None:
+        """A share token or API key from this address matched nothing."""
+        key = f"throttle:badcred:{_digest(ip)}"
+        _, resets_in = await self._kv.hit(key, self.bad_credentials.window)
+        await self._kv.set(key + ":until", str(time.time() + resets_in).encode(), max(resets_in, 0.001))

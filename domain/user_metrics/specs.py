@@ -70,7 +70,7 @@ def spec_from_doc(doc: dict[str, Any]) -> MetricSpec:
     """A validated spec from a document; raises ValueError naming the broken rule."""
     name = doc.get("name")
     kind = doc.get("type")
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ValueError(f"invalid metric name {name!r}")
     if kind not in METRIC_TYPES:
         raise ValueError(f"invalid metric type {kind!r}")
@@ -81,7 +81,7 @@ def spec_from_doc(doc: dict[str, Any]) -> MetricSpec:
     if not isinstance(labels, list) or len(labels) > MAX_LABELS:
         raise ValueError("labels must be a list of at most 10 names")
     for label in labels:
-        if not isinstance(label, str) or not LABEL_PATTERN.match(label) or label in RESERVED_LABELS:
+        if not isinstance(label, str) or not LABEL_PATTERN.fullmatch(label) or label in RESERVED_LABELS:
             raise ValueError(f"invalid or reserved label name {label!r}")
     if len(set(labels)) != len(labels):
         raise ValueError("label names repeat")
