@@ -37,9 +37,18 @@ def build_stores(config: Config) -> Stores:
         kv = RedisKeyValue(config.redis_url, prefix=config.redis_prefix)
         bus = RedisBus(config.redis_url, prefix=config.redis_prefix)
         shared_kind = "redis"
+    elif config.processes > 1:
+        # One box, several workers, no Redis: the bus goes through a SQLite file they share, so
+        # revocations, key and config changes and live deltas reach every worker.
+        from storage.embedded.sqlite_bus import SqliteBus
+
+        kv = MemoryKeyValue()
+        bus = SqliteBus(config.data_dir)
+        shared_kind = "memory"
     else:
         kv = MemoryKeyValue()
         bus = MemoryBus()
         shared_kind = "memory"
-    kinds = {"documents": store_kind, "events": store_kind, "kv": shared_kind, "bus": shared_kind}
+    bus_kind = "sqlite" if not config.redis_url and config.processes > 1 else shared_kind
+    kinds = {"documents": store_kind, "events": store_kind, "kv": shared_kind, "bus": bus_kind}
     return Stores(docs=docs, events=events, kv=kv, bus=bus, kinds=kinds)

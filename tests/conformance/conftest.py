@@ -13,6 +13,7 @@ from storage.embedded.documents import SqliteDocumentStore
 from storage.embedded.events import SqliteEventStore
 from storage.embedded.memory_bus import MemoryBus
 from storage.embedded.memory_kv import MemoryKeyValue
+from storage.embedded.sqlite_bus import SqliteBus
 from storage.redis.bus import RedisBus
 from storage.redis.kv import RedisKeyValue
 from tests.conftest import MONGO_SKIP_REASON, MONGODB_URI
@@ -84,13 +85,16 @@ def kv(request: pytest.FixtureRequest, io_loop: Any, unique_prefix: str) -> Iter
 
 
 def make_bus(kind: str, request: pytest.FixtureRequest, prefix: str) -> Any:
-    """A new, unopened bus of `kind` (two of them share one Redis server)."""
+    """A new, unopened bus of `kind` (two of them share one Redis server, or one SQLite file)."""
     if kind == "memory":
         return MemoryBus()
+    if kind == "sqlite":
+        data_dir: Path = request.getfixturevalue("data_dir")
+        return SqliteBus(data_dir)
     server: RedisServer = request.getfixturevalue("redis_server")
     return RedisBus(server.url, prefix=prefix)
 
 
-@pytest.fixture(params=SHARED_KINDS)
+@pytest.fixture(params=[*SHARED_KINDS, "sqlite"])
 def bus_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
