@@ -1,7 +1,8 @@
 """Row M2 of the attack review: `--processes 2` without Redis. The workers share a bus on a SQLite file in
 the data dir (storage/embedded/sqlite_bus.py), so a logout and a deleted key take effect in every worker
 at once, not only in the one that served them (before: the other worker kept accepting the old token and
-key from its cache for up to 30 seconds)."""
+key from its cache for up to 30 seconds); the account throttles and visitors now are the box's, kept in
+a shared SQLite key-value file (storage/embedded/sqlite_kv.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from domain.accounts.throttle import LOGIN_PER_IP
+from domain.live.messages import visitors_key
+from storage.embedded.memory_kv import MemoryKeyValue
+from storage.embedded.sqlite_kv import RoutedKeyValue, SqliteKeyValue
 from tests.support.eddy_process import EddyProcess
 from tests.support.sync_api import SyncApi
 
@@ -80,3 +85,29 @@ def test_m2_a_deleted_key_stops_in_every_worker(workers: EddyProcess) -> None:
     answers = _after(api, gone, collect)
     late = [status for started, status in answers if started >= GRACE_S]
     assert len(late) >= 20 and set(late) == {401}, answers
+
+
+def test_m2_the_per_address_sign_in_limit_holds_for_the_whole_box(workers: EddyProcess) -> None:
+    # before, each worker counted its own attempts: the per-address limit (30) doubled with 2 workers
+    api = SyncApi(workers.url)
+    statuses = [
+        api.post("/api/v1/auth/login", json={"email": f"nobody{n}@example.com", "password": "wrong"}).status
+        for n in range(LOGIN_PER_IP.hits + 4)
+    ]
+    assert statuses[: LOGIN_PER_IP.hits] == [401] * LOGIN_PER_IP.hits, statuses
+    assert statuses[LOGIN_PER_IP.hits :] == [429] * 4, statuses
+
+
+async def test_the_shared_keys_are_the_throttles_and_the_visitor_sets(tmp_path: Path) -> None:
+    local, shared = MemoryKeyValue(), SqliteKeyValue(tmp_path)
+    routed = RoutedKeyValue(local, shared)
+    await routed.open()
+    try:
+        await routed.hit("throttle:login:ip:x", 60)
+        await routed.touch_members(visitors_key("site"), {"v1": time.time()}, 60)
+        await routed.hit("rl:ingest:k:key", 1)  # per request: stays in the worker
+        assert await shared.get("throttle:login:ip:x") == b"1"
+        assert await shared.count_members(visitors_key("site"), 0) == 1
+        assert await shared.get("rl:ingest:k:key") is None and await local.get("rl:ingest:k:key") == b"1"
+    finally:
+        await routed.close()
