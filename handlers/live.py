@@ -2,8 +2,8 @@
 
 Websocket protocol:
 1. The upgrade is refused with 403 when the `Origin` header is not Eddy's own (the origin of
-   `--public-url` when set, else the request's own host). Clients that send no Origin (not browsers) pass:
-   they must still authenticate.
+   `--public-url` when set, else the request's own scheme and host). Clients that send no Origin (not
+   browsers) pass: they must still authenticate.
 2. The first client message, within AUTH_TIMEOUT_S, is `{"token": "<access token>"}` (never in the URL).
 3. The server answers `{"type": "snapshot", site_id, visitors_now, events_per_s, top_pages, top_sources,
    top_countries, recent: [...]}` and then `{"type": "tick", ...}` with the same numbers and the events
