@@ -50,7 +50,8 @@ async def _bench(logins: int, concurrency: int, data_dir: Path) -> dict[str, Any
     ctx = build_context(Config(data_dir=data_dir), load_or_create_secrets(data_dir, env={}))
     await ctx.start()
     unlimited = Limit(10**9, 60.0)
-    ctx.accounts.throttle.login_ip = ctx.accounts.throttle.login_account = unlimited
+    throttle = ctx.accounts.throttle
+    throttle.login_ip = throttle.login_address_failures = throttle.login_account_failures = unlimited
     sock, port = bind_unused_port()
     server = HTTPServer(make_app(ctx))
     server.add_sockets([sock])

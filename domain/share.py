@@ -108,7 +108,7 @@ class ShareLinks:
     async def open(self, token: str | None) -> tuple[str, dict[str, Any]] | None:
         """(the link's `share_session` id, the site) for a live, unrevoked link, or None (never raises
         for bad input)."""
-        if not token or not _TOKEN_SHAPE.match(token):
+        if not token or not _TOKEN_SHAPE.fullmatch(token):
             return None
         wanted = token_hash(self._hash_key, token)
         rows = await self._docs.find("share_links", {"token_hash": wanted}, limit=1)

@@ -65,7 +65,7 @@ def base_url(public_url: str | None, protocol: str, host: str) -> str:
     """Eddy's base URL as pages reach it: the configured public URL, else the request's scheme and host."""
     if public_url:
         return public_url.rstrip("/")
-    if protocol not in ("http", "https") or not _HOST.match(host):
+    if protocol not in ("http", "https") or not _HOST.fullmatch(host):
         raise BadRequest(
             "cannot tell Eddy's address from this request's Host: set --public-url", code="bad_host"
         )

@@ -1,8 +1,10 @@
 """`eddy_site_visitors_now{site}`: the live module's visitors now (distinct visitors seen in its last
 `TOP_WINDOW_S`, from the shared member set the live publisher keeps) as a Prometheus gauge.
 
-Sites are refreshed while this process has taken their events within the window, plus one last round
-that drops them to 0; the series then stays at 0 (its values are bounded by the number of sites). With
+A site's series exists from its first event here on (at 0 until the next refresh reads its number, at
+most `refresh_s` later), so the set of series follows the traffic, never the moment of a scrape. Sites
+are refreshed while this process has taken their events within the window, plus one last round that
+drops them to 0; the series then stays at 0 (its values are bounded by the number of sites). With
 several processes each refreshes the sites it ingests for and the merged view keeps the highest live
 value: on Redis every process reads the same shared set, so that is the site's number.
 """
@@ -40,8 +42,12 @@ class VisitorsNowSeries:
     def on_events(self, events: Sequence[Event]) -> None:
         """The event listener: note which sites are active."""
         now = time.monotonic()
+        last_event = self._last_event
         for event in events:
-            self._last_event[event.site_id] = now
+            site_id = event.site_id
+            if site_id not in last_event:
+                self._gauge.labels(site_id)  # the series appears with the site, not with a refresh
+            last_event[site_id] = now
 
     async def start(self) -> None:
         """Begin refreshing."""

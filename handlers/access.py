@@ -45,11 +45,16 @@ def bearer_or_secret_key(method: F) -> F:
     async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         raw_key = self.request.headers.get("X-Api-Key")
         if raw_key and not self.request.headers.get("Authorization"):
+            throttle = self.ctx.accounts.throttle
+            ip = self.request.remote_ip or ""
+            await throttle.credential_allowed(ip)  # 429 for an address guessing keys
             principal = await self.ctx.keys.authenticate(raw_key.strip())
             if principal is None:
+                await throttle.credential_failed(ip)
                 raise Unauthorized("invalid, revoked or expired API key", code="invalid_key")
             if principal.kind != "secret":
                 raise Unauthorized("this needs a secret key", code="wrong_key_kind")
+            await throttle.api_key(principal.key_id)  # per-key API rate limit (429)
             self.principal = principal
         else:
             self.principal = await self.ctx.bearer.authenticate(self.request.headers.get("Authorization"))

@@ -2,8 +2,8 @@
 
 Websocket protocol:
 1. The upgrade is refused with 403 when the `Origin` header is not Eddy's own (the origin of
-   `--public-url` when set, else the request's own host). Clients that send no Origin (not browsers) pass:
-   they must still authenticate.
+   `--public-url` when set, else the request's own scheme and host). Clients that send no Origin (not
+   browsers) pass: they must still authenticate.
 2. The first client message, within AUTH_TIMEOUT_S, is `{"token": "<access token>"}` (never in the URL).
 3. The server answers `{"type": "snapshot", site_id, visitors_now, events_per_s, top_pages, top_sources,
    top_countries, recent: [...]}` and then `{"type": "tick", ...}` with the same numbers and the events
@@ -15,10 +15,14 @@ Close codes (each with a reason text):
   4400 malformed message or missing site_id
   4401 no token, a bad or expired one, none in time, or its session revoked (logout, password change,
        a spent refresh token reused): revocations close the session's sockets at once, in every process
-  4403 the user's role on the site is too low       4404 no such site, or not visible to this user
+  4403 the user's role on the site is too low, or the user was removed from the site (at once, in every
+       process, and at the latest on the next membership recheck: domain/live/membership.py)
+  4404 no such site, or not visible to this user
   4408 too slow: messages piled up (dropped)        4429 too many connections from this address
   1001 server shutting down, or no pong in time     1002 broken framing (e.g. an unmasked client frame)
-  1007 text that is not UTF-8                       1009 a message over MAX_FRAMED_MESSAGE bytes
+  1007 text that is not UTF-8                       1009 a message over MAX_FRAMED_MESSAGE bytes,
+  1008 over 1,000 frames a second, or a client        or in over 128 fragments
+       that leaves our messages unread
   1013 live dashboards are not running
 
 After the 101 the connection is served by `server/websocket.py` (a lean RFC 6455 protocol: one slotted
@@ -87,13 +91,14 @@ def _origin(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def own_origin(origin: str, public_url: str | None, request_host: str) -> bool:
+def own_origin(origin: str, public_url: str | None, request_host: str, request_scheme: str = "http") -> bool:
     """Whether a browser's Origin is Eddy's own dashboard: the public URL's origin when one is set,
-    else the host the request was sent to."""
+    else the scheme and host the request was sent to (an http page may not open the https dashboard's
+    socket, nor the other way round)."""
     try:
         if public_url:
             return _origin(origin) == _origin(public_url)
-        return (urlsplit(origin).netloc or "").lower() == request_host.lower()
+        return _origin(origin) == _origin(f"{request_scheme}://{request_host}")
     except ValueError:
         return False
 
@@ -129,7 +134,7 @@ class LiveSocket(WebSocket):
 
     def refusal(self) -> str | None:
         """Why the request cannot be served (closed with 4400), checked once admitted."""
-        return None if _SITE_ID.match(self.site_id) else "site_id is required"
+        return None if _SITE_ID.fullmatch(self.site_id) else "site_id is required"
 
     def on_open(self) -> None:
         # Register (per-address cap), count, then wait AUTH_TIMEOUT_S for the first message.
@@ -275,7 +280,9 @@ class LiveSocketHandler(BaseHandler):
     def prepare(self) -> None:
         # Only Eddy's own dashboard may open one (checked here, before the upgrade).
         origin = self.request.headers.get("Origin")
-        if origin is not None and not own_origin(origin, self.ctx.config.public_url, self.request.host):
+        if origin is not None and not own_origin(
+            origin, self.ctx.config.public_url, self.request.host, self.request.protocol
+        ):
             self.set_status(403)
             self.finish("Cross origin websockets not allowed")
 
@@ -304,6 +311,8 @@ class LiveEventStreamHandler(ApiHandler):
         self._done = asyncio.Event()
         self._stream: LiveStream | None = None
         self.session = ""
+        self.site_id = ""  # with user_id: a removed member's stream ends (domain/live/membership.py)
+        self.user_id = ""
 
     @authenticated
     async def get(self, site_id: str) -> None:
@@ -311,6 +320,7 @@ class LiveEventStreamHandler(ApiHandler):
         filters = self._filters()
         live = _live(self)
         self.session = self.principal.session  # a revoked session ends the stream (SocketRegistry)
+        self.site_id, self.user_id = site_id, self.principal.user_id
         if not self.ctx.sockets.admit(self, self.request.remote_ip or ""):
             raise ApiError(429, "too_many_connections", "too many live connections from this address")
         expires_at = token_expiry(self.request.headers["Authorization"][7:].strip())

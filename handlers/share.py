@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from domain.errors import NotFound, Unauthorized
+from domain.errors import NotFound, RateLimited, Unauthorized
 from domain.share import ShareLinkOut
 from handlers import stats
 from handlers.access import authenticated
 from handlers.base import ApiHandler
-from handlers.live import CLOSE_UNAUTHORIZED, LiveSocket, LiveSocketHandler
+from handlers.live import CLOSE_TOO_MANY, CLOSE_UNAUTHORIZED, LiveSocket, LiveSocketHandler
 from handlers.openapi import Operation
 from handlers.policy import declare
 from server.websocket import take_over
@@ -40,8 +40,12 @@ def share_token(method: F) -> F:
     @functools.wraps(method)
     async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         raw = (self.request.headers.get("X-Share-Token") or "").strip()
+        throttle = self.ctx.accounts.throttle
+        ip = self.request.remote_ip or ""
+        await throttle.credential_allowed(ip)  # 429 for an address guessing tokens
         site = await self.ctx.share.site_for_token(raw[:MAX_TOKEN_LENGTH]) if raw else None
         if site is None:
+            await throttle.credential_failed(ip)
             raise Unauthorized("this share link is invalid or was revoked", code="invalid_share_token")
         self.share_site = site
         result = method(self, *args, **kwargs)
@@ -155,8 +159,16 @@ class ShareLiveSocket(LiveSocket):
     async def check_token(self, data: dict[str, Any]) -> float | None:
         raw = data.get("share_token")
         token = raw if isinstance(raw, str) and len(raw) <= MAX_TOKEN_LENGTH else None
+        throttle = self.ctx.accounts.throttle
+        try:
+            await throttle.credential_allowed(self.ip)
+        except RateLimited:
+            self.close(CLOSE_TOO_MANY, "too many invalid share tokens from this address")
+            return None
         opened = await self.ctx.share.open(token)
         if opened is None or (self.site_id and opened[1]["id"] != self.site_id):
+            if opened is None:
+                await throttle.credential_failed(self.ip)
             self.close(CLOSE_UNAUTHORIZED, "this share link is invalid or was revoked")
             return None
         self.session, site = opened

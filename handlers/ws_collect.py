@@ -13,7 +13,8 @@ commit is durable, so acks of messages sharing a commit may come in any order: t
 id. With MAX_IN_FLIGHT messages awaiting their commit (or their ack waiting for a client that does not
 read), the next message waits, and once server/websocket.py's READ_AHEAD_BYTES wait behind it, reading
 from the socket pauses: a client never outruns the writer. A per-connection token bucket
-bounds the message rate; connections are capped per client address.
+bounds the message rate (nacks past it), the websocket layer the frame rate (close 1008 past the larger
+of FRAMES_PER_S and four frames per allowed message); connections are capped per client address.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from domain.ingest.enrich import Sender
 from handlers.base import BaseHandler
 from handlers.policy import public
 from server.context import AppContext
-from server.websocket import WebSocket, take_over
+from server.websocket import FRAMES_PER_S, WebSocket, take_over
 
 MAX_IN_FLIGHT = 8  # messages queued for the group commit and not yet acknowledged, per connection
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -57,12 +58,14 @@ class CollectStream(WebSocket):
     )
 
     def __init__(self, ctx: AppContext, principal: KeyPrincipal, sender: Sender) -> None:
-        super().__init__(ctx.websockets, MAX_MESSAGE_BYTES)
+        rate = ctx.ingest.limits.per_connection  # messages per second, a burst of twice that
+        # Frames (pings, fragments) are capped per second too: at least four per allowed message.
+        super().__init__(ctx.websockets, MAX_MESSAGE_BYTES, frame_rate=max(FRAMES_PER_S, 4 * rate))
         self.ctx = ctx
         self.principal = principal
         self.sender = sender
         self._admitted = False
-        self._rate = ctx.ingest.limits.per_connection  # messages per second, a burst of twice that
+        self._rate = rate
         self._tokens = 2 * self._rate
         self._refilled = time.monotonic()
         self._in_flight = 0  # messages awaiting their commit, or their ack's way to a slow client

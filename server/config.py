@@ -6,6 +6,7 @@ Every setting has a safe default so `python run.py` with nothing set serves on t
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,8 @@ class Config:
     trust_proxy: bool = False
     retention_days: int = 400
     metrics_token: str | None = None
+    # Without a metrics token, /metrics answers loopback and these networks only (EDDY_METRICS_ALLOW).
+    metrics_allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     google_client_id: str | None = None
     google_client_secret: str | None = None
     redis_prefix: str = "eddy:"
@@ -92,6 +95,16 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     return p
 
 
+def _networks(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses or CIDR networks."""
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()
+        )
+    except ValueError as error:
+        raise SystemExit(f"{name}: {error}") from None
+
+
 def load_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Build a Config from flags (argv) over environment variables (env) over defaults."""
     env = dict(os.environ if env is None else env)
@@ -113,6 +126,7 @@ def load_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None
         trust_proxy=args.trust_proxy,
         retention_days=args.retention_days,
         metrics_token=env.get("EDDY_METRICS_TOKEN") or None,
+        metrics_allow=_networks("EDDY_METRICS_ALLOW", env.get("EDDY_METRICS_ALLOW", "")),
         google_client_id=env.get("EDDY_GOOGLE_CLIENT_ID") or None,
         google_client_secret=env.get("EDDY_GOOGLE_CLIENT_SECRET") or None,
         redis_prefix=env.get("EDDY_REDIS_PREFIX", "eddy:"),

@@ -18,7 +18,7 @@ import re
 from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any, Protocol
 
-from tornado import httputil, iostream
+from tornado import httputil, iostream, netutil
 from tornado.concurrent import Future, future_add_done_callback
 from tornado.http1connection import HTTP1Connection
 from tornado.web import Application
@@ -70,6 +70,8 @@ class _Dispatch(httputil.HTTPMessageDelegate):
         headers: httputil.HTTPHeaders,
     ) -> Awaitable[None] | None:
         assert isinstance(start_line, httputil.RequestStartLine)
+        if self.router.ctx.config.trust_proxy and "X-Forwarded-For" in headers:
+            prefer_forwarded_for(self.request_conn, headers)
         path = start_line.path.split("?", 1)[0]
         factory = self.router.routes.get((start_line.method, path))
         if factory is not None:
@@ -89,6 +91,19 @@ class _Dispatch(httputil.HTTPMessageDelegate):
     def on_connection_close(self) -> None:
         if self.delegate is not None:
             self.delegate.on_connection_close()
+
+
+def prefer_forwarded_for(connection: httputil.HTTPConnection, headers: httputil.HTTPHeaders) -> None:
+    """With `--trust-proxy`, the client address is the last X-Forwarded-For entry (the one the trusted
+    proxy appended) whatever X-Real-Ip says: Tornado's xheaders let a client-sent X-Real-Ip win, which
+    gave every request a new address of the client's choosing (per-address limits bypassed). Sets the
+    request context's `remote_ip`, which Tornado restores when the request ends."""
+    context = getattr(connection, "context", None)
+    if context is None or not hasattr(context, "remote_ip"):
+        return
+    last = headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    if netutil.is_valid_ip(last):
+        context.remote_ip = last
 
 
 def render_header_lines(headers: Iterable[tuple[str, str]]) -> bytes:

@@ -185,12 +185,6 @@ class Metrics:
             ["site"],
             registry=self.registry,
         )
-        self.alert_deliveries = Counter(
-            "eddy_alert_deliveries_total",
-            "Alert webhook attempts by outcome (delivered, retried, failed)",
-            ["outcome"],
-            registry=self.registry,
-        )
         self.live_dropped = Counter(
             "eddy_live_dashboards_dropped_total",
             "Live dashboards closed because they could not keep up (close code 4408)",
@@ -203,8 +197,6 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
-        for outcome in ("delivered", "retried", "failed"):
-            self.alert_deliveries.labels(outcome)
         for kind in ("collect", "live"):
             self.websocket_connections.labels(kind)
         for store in ("documents", "events", "kv", "bus"):

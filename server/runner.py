@@ -17,14 +17,17 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
 from handlers import lean_routes
 from server.app import make_app
 from server.config import Config
+from server.files import make_private
 from server.gc_tuning import tune_for_serving
 from server.lean_http import LeanRouter
 from server.metrics import enable_multiprocess, worker_exited
@@ -34,6 +37,7 @@ from server.services import build_context
 log = logging.getLogger("eddy")
 SHUTDOWN_GRACE_S = 20.0
 MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_CONNECTIONS = 1000  # open HTTP connections per process (websockets not counted once upgraded)
 
 
 def setup_logging(level: str) -> None:
@@ -45,16 +49,41 @@ def setup_logging(level: str) -> None:
     )
 
 
+class CappedHTTPServer(HTTPServer):
+    """An HTTPServer that holds at most `max_connections` HTTP connections at once: one more is closed
+    as soon as it is accepted (2,000 clients sending half a request each were all held). Websockets
+    leave the count once taken over (they have their own caps per address)."""
+
+    max_connections = MAX_CONNECTIONS
+    refused = 0
+    _open = 0
+
+    def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
+        if self._open >= self.max_connections:
+            self.refused += 1
+            stream.close()
+            return
+        self._open += 1
+        super().handle_stream(stream, address)
+
+    def on_close(self, server_conn: object) -> None:
+        self._open -= 1
+        super().on_close(server_conn)
+
+
 def make_http_server(app: Application, config: Config) -> HTTPServer:
     """The HTTPServer with Eddy's connection limits (tests build theirs through this too); the lean
-    routes (the collect beacon) are answered ahead of the Application."""
-    return HTTPServer(
+    routes (the collect beacon) are answered ahead of the Application. EDDY_MAX_CONNECTIONS: the
+    overall cap on open HTTP connections per process (default MAX_CONNECTIONS)."""
+    server = CappedHTTPServer(
         LeanRouter(app, lean_routes()),
         xheaders=config.trust_proxy,
         max_body_size=MAX_BODY_BYTES,
         idle_connection_timeout=60,
         body_timeout=30,
     )
+    server.max_connections = int(config.extra.get("EDDY_MAX_CONNECTIONS", MAX_CONNECTIONS))
+    return server
 
 
 async def serve(config: Config, secrets: Secrets, sockets: list[socket.socket], worker: int = 0) -> None:
@@ -169,6 +198,7 @@ def _supervise(config: Config, secrets: Secrets, port: int) -> int:
 def main(config: Config) -> int:
     """Run Eddy with this configuration; returns the process exit status."""
     setup_logging(config.log_level)
+    make_private(config.data_dir)  # before any file is opened: 0600 files, 0700 folders
     secrets = load_or_create_secrets(config.data_dir)
     if config.processes > 1:
         # Bound once here to fail early on a taken port and to learn an ephemeral one; the workers

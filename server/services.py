@@ -9,6 +9,7 @@ from domain.accounts.tokens import TokenService
 from domain.alerts.checker import build_alert_checker
 from domain.ingest.pipeline import IngestLimits, IngestPipeline
 from domain.ingest.writer import GroupCommitWriter
+from domain.live.membership import MembershipWatch
 from domain.live.service import LiveService
 from domain.retention_sweep import RetentionSweeper
 from domain.share import ShareLinks
@@ -62,6 +63,16 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     )
     ctx.event_listeners.append(ctx.live.on_events)
     ctx.components.append(ctx.live)
+    # A removed member's open dashboards end at once (every process), and on a periodic recheck.
+    membership = MembershipWatch(
+        ctx.sockets,
+        stores.docs,
+        ctx.site_access,
+        stores.bus,
+        float(config.extra.get("EDDY_LIVE_MEMBERSHIP_RECHECK_S", 60)),
+    )
+    ctx.accounts.members.on_removed = membership.member_removed
+    ctx.components.append(membership)
     writer = GroupCommitWriter(stores.events, ctx.metrics, ctx.event_listeners)
     ctx.ingest = IngestPipeline(
         ctx.keys, stores.docs, stores.kv, writer, ctx.metrics, IngestLimits.from_env(config.extra)

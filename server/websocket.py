@@ -12,6 +12,18 @@ Framing: client frames must be masked (else close 1002); reserved bits, unknown 
 oversized control frames and misplaced continuation frames close with 1002; text that is not UTF-8
 closes with 1007; a message (all its fragments) over `max_message` closes with 1009 as soon as a frame
 header announces it, before its payload is buffered. No extensions are negotiated (no compression).
+A client close frame must carry a code a peer may send (1000-1003, 1007-1014, 3000-4999; else 1002)
+and a UTF-8 reason (else 1007).
+
+Floods (bounded per socket, whatever the client does):
+- a message of more than MAX_FRAGMENTS frames closes with 1009; the fragments' length is kept as a
+  running sum, so a message costs time linear in its frames;
+- frames of any kind (pings and empty continuations included) are paid from a budget refilled at
+  `frame_rate` per second, one second's worth at most: a client past it is closed with 1008;
+- while the output backlog is over the transport's high-water mark (the client does not read), reading
+  pauses and pings are not answered (the most recent one is answered once the backlog drains, as RFC
+  6455 allows); a backlog still there after the keepalive's `ping_timeout`, or one over
+  MAX_BACKLOG_BYTES, closes with 1008.
 The take-over duplicates the socket's descriptor, so it serves plain TCP only: Eddy serves HTTP and
 leaves TLS to the proxy in front of it.
 """
@@ -41,6 +53,7 @@ CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_INVALID_DATA = 1007
+CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
 
@@ -54,6 +67,12 @@ PING_TIMEOUT_S = 20.0
 CLOSE_TIMEOUT_S = 5.0
 SWEEP_S = 0.5  # deadlines (authentication, token expiry) fire at most this late
 READ_AHEAD_BYTES = 64 * 1024  # received and not yet handled while a message's work runs; then reading pauses
+MAX_FRAGMENTS = 128  # frames of one message (browsers send one; chunking clients a few per message)
+FRAMES_PER_S = 1000  # frames a socket may send per second, bursts of one second's worth
+MAX_BACKLOG_BYTES = 1024 * 1024  # output waiting for a client that does not read: past it, close 1008
+# Close codes a peer may send (RFC 6455 7.4 and the IANA registry): 1004-1006 and 1015 are reserved,
+# 1016-2999 unassigned, under 1000 and from 5000 not used.
+_SENDABLE_CODES = frozenset((*range(1000, 1004), *range(1007, 1015), *range(3000, 5000)))
 
 
 class HandshakeError(Exception):
@@ -218,6 +237,9 @@ class Keepalive:
                     ws.on_deadline()
                 if ws.state != _OPEN:
                     continue
+                if ws.backlogged_since and now - ws.backlogged_since >= timeout:
+                    ws.close(CLOSE_POLICY_VIOLATION, "the client does not read")
+                    continue
                 if ws.ping_sent:
                     if now - ws.ping_sent >= timeout:
                         ws.close(CLOSE_GOING_AWAY, "ping timed out")
@@ -239,13 +261,17 @@ class WebSocket(asyncio.Protocol):
     __slots__ = (
         "_buffer",
         "_drained",
+        "_fragment_bytes",
         "_fragment_op",
         "_fragments",
-        "_paused",
+        "_frame_budget",
+        "_pong_owed",
         "_reading_paused",
         "_work",
+        "backlogged_since",
         "close_code",
         "deadline",
+        "frame_rate",
         "keepalive",
         "last_seen",
         "max_message",
@@ -254,19 +280,25 @@ class WebSocket(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self, keepalive: Keepalive, max_message: int = 64 * 1024) -> None:
+    def __init__(
+        self, keepalive: Keepalive, max_message: int = 64 * 1024, frame_rate: float | None = None
+    ) -> None:
         self.keepalive = keepalive
         self.max_message = max_message
+        self.frame_rate = float(FRAMES_PER_S if frame_rate is None else frame_rate)
         self.transport: asyncio.Transport | None = None
         self.state = _OPEN
         self.deadline = 0.0  # monotonic; 0: none
         self.last_seen = 0.0
         self.ping_sent = 0.0
+        self.backlogged_since = 0.0  # monotonic; 0: the transport takes writes without backing up
         self.close_code: int | None = None
         self._buffer = b""
         self._fragments: list[bytes] | None = None
         self._fragment_op = 0
-        self._paused = False
+        self._fragment_bytes = 0
+        self._frame_budget = self.frame_rate
+        self._pong_owed: bytes | None = None
         self._reading_paused = False
         self._drained: asyncio.Future[None] | None = None
         self._work: asyncio.Future[Any] | None = None
@@ -302,7 +334,10 @@ class WebSocket(asyncio.Protocol):
         if self.state != _OPEN or self.transport is None:
             raise ConnectionError("websocket closed")
         self.transport.write(text_frame(text))
-        if not self._paused:
+        if not self.backlogged_since:
+            return None
+        if self.transport.get_write_buffer_size() > MAX_BACKLOG_BYTES:
+            self._fail(CLOSE_POLICY_VIOLATION, "the client does not read")
             return None
         if self._drained is None:
             self._drained = asyncio.get_running_loop().create_future()
@@ -349,19 +384,29 @@ class WebSocket(asyncio.Protocol):
         self.on_closed()
 
     def pause_writing(self) -> None:
-        self._paused = True
+        # The client does not read what we send: stop reading what it sends (pings above all) too.
+        self.backlogged_since = time.monotonic()
+        self._pace_reading()
 
     def resume_writing(self) -> None:
-        self._paused = False
+        self.backlogged_since = 0.0
+        pong, self._pong_owed = self._pong_owed, None
+        if pong is not None and self.state == _OPEN:
+            self.write(frame(OP_PONG, pong))
         drained, self._drained = self._drained, None
         if drained is not None and not drained.done():
             drained.set_result(None)
+        self._pace_reading()
 
     def eof_received(self) -> bool:
         return False  # close our side too
 
     def data_received(self, data: bytes) -> None:
-        self.last_seen = time.monotonic()
+        now = time.monotonic()
+        # The frame budget refills since the last read, up to one second's worth.
+        rate = self.frame_rate
+        self._frame_budget = min(rate, self._frame_budget + (now - self.last_seen) * rate)
+        self.last_seen = now
         self._buffer = self._buffer + data if self._buffer else data
         if self._work is None:
             self._parse()
@@ -372,7 +417,8 @@ class WebSocket(asyncio.Protocol):
         # around every message cost two event-loop registrations each.
         if self.transport is None or self.state == _CLOSED:
             return
-        hold = self._work is not None and len(self._buffer) >= READ_AHEAD_BYTES
+        backed_up = self._work is not None and len(self._buffer) >= READ_AHEAD_BYTES
+        hold = bool(self.backlogged_since) or backed_up
         if hold != self._reading_paused:
             with contextlib.suppress(RuntimeError):  # the transport closed meanwhile
                 if hold:
@@ -404,6 +450,9 @@ class WebSocket(asyncio.Protocol):
                     break
                 (length,) = _U64.unpack_from(buf, pos + 2)
                 head = 10
+            self._frame_budget -= 1.0
+            if self._frame_budget < 0.0:
+                return self._fail(CLOSE_POLICY_VIOLATION, "too many frames")
             if opcode >= OP_CLOSE:
                 if opcode not in (OP_CLOSE, OP_PING, OP_PONG):
                     return self._fail(CLOSE_PROTOCOL_ERROR, "unknown opcode")
@@ -412,8 +461,7 @@ class WebSocket(asyncio.Protocol):
             else:
                 if opcode not in (OP_CONTINUATION, OP_TEXT, OP_BINARY):
                     return self._fail(CLOSE_PROTOCOL_ERROR, "unknown opcode")
-                pending = sum(map(len, self._fragments)) if self._fragments else 0
-                if pending + length > self.max_message:
+                if self._fragment_bytes + length > self.max_message:
                     return self._fail(CLOSE_TOO_BIG, "message too big")
             end = pos + head + 4 + length
             if size < end:
@@ -427,6 +475,7 @@ class WebSocket(asyncio.Protocol):
     def _fail(self, code: int, reason: str) -> None:
         self._buffer = b""
         self._fragments = None
+        self._fragment_bytes = 0
         if self.state == _OPEN:
             self.close(code, reason)
         # a client that breaks the protocol gets no closing handshake to wait for
@@ -435,7 +484,11 @@ class WebSocket(asyncio.Protocol):
 
     def _frame(self, fin: bool, opcode: int, payload: bytes) -> None:
         if opcode == OP_PING:
-            if self.state == _OPEN:
+            if self.state != _OPEN:
+                pass
+            elif self.backlogged_since:
+                self._pong_owed = payload  # answered once the backlog drains (only the latest)
+            else:
                 self.write(frame(OP_PONG, payload))
         elif opcode == OP_PONG:
             self.ping_sent = 0.0
@@ -446,9 +499,12 @@ class WebSocket(asyncio.Protocol):
         elif opcode == OP_CONTINUATION:
             if self._fragments is None:
                 return self._fail(CLOSE_PROTOCOL_ERROR, "continuation frame without a message")
+            if len(self._fragments) >= MAX_FRAGMENTS:
+                return self._fail(CLOSE_TOO_BIG, "message in too many fragments")
             self._fragments.append(payload)
+            self._fragment_bytes += len(payload)
             if fin:
-                whole, self._fragments = b"".join(self._fragments), None
+                whole, self._fragments, self._fragment_bytes = b"".join(self._fragments), None, 0
                 self._message(self._fragment_op, whole)
         elif self._fragments is not None:
             return self._fail(CLOSE_PROTOCOL_ERROR, "a new message inside a fragmented one")
@@ -456,6 +512,7 @@ class WebSocket(asyncio.Protocol):
             self._message(opcode, payload)
         else:
             self._fragments = [payload]
+            self._fragment_bytes = len(payload)
             self._fragment_op = opcode
         return None
 
@@ -463,16 +520,20 @@ class WebSocket(asyncio.Protocol):
         if self.state == _OPEN:
             if len(payload) == 1:
                 return self._fail(CLOSE_PROTOCOL_ERROR, "malformed close frame")
-            code = _U16.unpack_from(payload)[0] if payload else CLOSE_NORMAL
+            if payload:
+                code = _U16.unpack_from(payload)[0]
+                if code not in _SENDABLE_CODES:
+                    return self._fail(CLOSE_PROTOCOL_ERROR, "a close code a peer may not send")
+                try:
+                    payload[2:].decode()
+                except UnicodeDecodeError:
+                    return self._fail(CLOSE_INVALID_DATA, "close reasons must be UTF-8")
+            else:
+                code = CLOSE_NORMAL
             self.state = _CLOSING
             self.close_code = code
-            # echo the code, as RFC 6455 asks; 1005/1006/1015 may not be sent
-            self.write(
-                frame(
-                    OP_CLOSE,
-                    _U16.pack(code) if 1000 <= code < 5000 and code not in (1005, 1006, 1015) else b"",
-                )
-            )
+            # echo the code, as RFC 6455 asks (an empty close frame is answered with an empty one)
+            self.write(frame(OP_CLOSE, payload[:2]))
         if self.transport is not None:
             self.transport.close()  # the server closes the TCP connection first
         return None

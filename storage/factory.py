@@ -44,9 +44,25 @@ def build_stores(config: Config) -> Stores:
         kv = RedisKeyValue(config.redis_url, prefix=config.redis_prefix)
         bus = RedisBus(config.redis_url, prefix=config.redis_prefix)
         shared_kind = "redis"
+    elif config.processes > 1:
+        # One box, several workers, no Redis: the bus goes through a SQLite file they share, so
+        # revocations, key and config changes and live deltas reach every worker.
+        # The account throttles and visitors now are the box's too (storage/embedded/sqlite_kv.py).
+        from storage.embedded.sqlite_bus import SqliteBus
+        from storage.embedded.sqlite_kv import RoutedKeyValue, SqliteKeyValue
+
+        kv = RoutedKeyValue(MemoryKeyValue(), SqliteKeyValue(config.data_dir))
+        bus = SqliteBus(config.data_dir)
+        shared_kind = "memory"
     else:
         kv = MemoryKeyValue()
         bus = MemoryBus()
         shared_kind = "memory"
-    kinds = {"documents": store_kind, "events": store_kind, "kv": shared_kind, "bus": shared_kind}
+    box_shared = not config.redis_url and config.processes > 1
+    kinds = {
+        "documents": store_kind,
+        "events": store_kind,
+        "kv": "memory+sqlite" if box_shared else shared_kind,
+        "bus": "sqlite" if box_shared else shared_kind,
+    }
     return Stores(docs=docs, events=events, kv=kv, bus=bus, kinds=kinds)

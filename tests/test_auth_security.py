@@ -30,7 +30,7 @@ def _retry_after(answer: Any) -> int:
 async def test_brute_force_on_one_account_is_throttled(api: Any, ctx: Any) -> None:
     email = unique_email()
     await register(api, email)
-    limit = ctx.accounts.throttle.login_account
+    limit = ctx.accounts.throttle.login_address_failures
     statuses = []
     for attempt in range(limit.hits):
         answer = await api.post(LOGIN, json={"email": email, "password": f"guess {attempt}"})
@@ -39,9 +39,41 @@ async def test_brute_force_on_one_account_is_throttled(api: Any, ctx: Any) -> No
     blocked = await api.post(LOGIN, json={"email": email, "password": "guess again"})
     assert blocked.status == 429 and blocked.error_code == "rate_limited"
     assert _retry_after(blocked) <= limit.window + 3
-    # Throttled before the password is checked: even the right one waits.
+    # Throttled before the password is checked: even the right one waits, from this address.
     right = await api.post(LOGIN, json={"email": email, "password": PASSWORD})
     assert right.status == 429
+
+
+@pytest.mark.reliability
+async def test_m1_wrong_passwords_from_many_addresses_do_not_lock_the_owner_out(api: Any, ctx: Any) -> None:
+    # The attack: 11 wrong passwords from 11 addresses locked the account for 10 minutes (429 even for
+    # the right password from a 12th). Now failures are counted per (account, address), and past the
+    # account's ceiling each failed address is refused while a new address is still heard.
+    throttle = ctx.accounts.throttle
+    throttle.login_address_failures = Limit(3, 600.0)
+    throttle.login_account_failures = Limit(10, 600.0)
+    email = unique_email()
+    await register(api, email)
+
+    async def attempt(address: int, password: str) -> int:
+        body = {"email": email, "password": password}
+        return (await api.post(LOGIN, json=body, source=f"127.0.0.{address}")).status
+
+    # 127.0.0.2 guesses until it is refused: 3 failures, then 429 even with the right password
+    assert [await attempt(2, f"guess {n}") for n in range(4)] == [401, 401, 401, 429]
+    assert await attempt(2, PASSWORD) == 429
+    # 127.0.0.3 ... 127.0.0.12: two guesses each. The ceiling (10) is reached by the 7th failure of
+    # these; from then on an address that failed once is refused, a new one gets one guess.
+    statuses = {
+        address: [await attempt(address, "wrong"), await attempt(address, "wrong")]
+        for address in range(3, 13)
+    }
+    assert [statuses[a] for a in range(3, 7)] == [[401, 401]] * 3 + [[401, 429]]
+    assert [statuses[a] for a in range(7, 13)] == [[401, 429]] * 6
+    # The owner, from an address that sent nothing wrong, signs in with the right password.
+    assert await attempt(13, PASSWORD) == 200
+    # An address that guessed wrong stays refused, right password or not.
+    assert await attempt(3, PASSWORD) == 429
 
 
 @pytest.mark.reliability
@@ -132,3 +164,26 @@ async def test_login_does_not_block_the_ioloop(api: Any) -> None:
     assert [a.status for a in answers] == [200, 200, 200]
     # Three logins hash for at least one full bcrypt duration; the loop never stalls for a large part of one.
     assert worst < one_hash / 2, (worst, one_hash)
+
+
+class TestBehindATrustedProxy:
+    @pytest.fixture
+    def app_config(self) -> dict[str, Any]:
+        return {"trust_proxy": True}
+
+    @pytest.mark.reliability
+    async def test_l3_x_forwarded_for_wins_over_a_client_x_real_ip(self, api: Any, ctx: Any) -> None:
+        # Before, a client-sent X-Real-Ip overrode the address the proxy appended to X-Forwarded-For:
+        # a new X-Real-Ip per request was a new address (35 logins, no 429).
+        ctx.accounts.throttle.login_ip = Limit(3, 60.0)
+        statuses = []
+        for n in range(4):
+            headers = {"X-Forwarded-For": f"198.51.100.{n}, 203.0.113.5", "X-Real-Ip": f"192.0.2.{n}"}
+            body = {"email": unique_email(), "password": "whatever it is"}
+            statuses.append((await api.post(LOGIN, json=body, headers=headers)).status)
+        assert statuses == [401, 401, 401, 429]
+        # a proxy that sends only X-Real-Ip is still heard
+        alone = await api.post(
+            LOGIN, json={"email": unique_email(), "password": "whatever"}, headers={"X-Real-Ip": "192.0.2.77"}
+        )
+        assert alone.status == 401

@@ -69,8 +69,9 @@ def binds(service: dict[str, Any]) -> dict[str, Path]:
     return mounts
 
 
+@pytest.mark.reliability
 def test_compose_file_validates_and_wires_the_stack() -> None:
-    result = compose_config(GRAFANA_ADMIN_PASSWORD="not-a-real-password")
+    result = compose_config(GRAFANA_ADMIN_PASSWORD="not-a-real-password", EDDY_METRICS_TOKEN="scrape-token")
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
@@ -90,8 +91,13 @@ def test_compose_file_validates_and_wires_the_stack() -> None:
     assert grafana["/etc/grafana/provisioning"] == DEPLOY / "grafana" / "provisioning"
     assert grafana["/var/lib/grafana/dashboards"] == DASHBOARD.parent
     # Grafana ships no default admin password: without one the file refuses to validate
-    refused = compose_config()
+    refused = compose_config(EDDY_METRICS_TOKEN="scrape-token")
     assert refused.returncode != 0 and "GRAFANA_ADMIN_PASSWORD" in refused.stderr
+    # nor is /metrics open to the compose network: Eddy and Prometheus share a required token (M5)
+    assert eddy["environment"]["EDDY_METRICS_TOKEN"] == "scrape-token"
+    assert services["prometheus"]["environment"]["EDDY_METRICS_TOKEN"] == "scrape-token"
+    unprotected = compose_config(GRAFANA_ADMIN_PASSWORD="not-a-real-password")
+    assert unprotected.returncode != 0 and "EDDY_METRICS_TOKEN" in unprotected.stderr
 
 
 def test_prometheus_config_scrapes_eddy_and_rules_pass_their_unit_tests() -> None:
@@ -203,7 +209,7 @@ async def test_every_query_names_a_series_eddy_exports(ctx: AppContext, api: Api
             break
         await asyncio.sleep(0.1)
     exported = exported_names(text)
-    assert "eddy_user_signups_total" in exported  # the user family the dashboard's variable lists
+    assert "eddy_user_tally_signups_total" in exported  # the user family the dashboard's variable lists
     dashboard = json.loads(DASHBOARD.read_text())
     assert check_names(dashboard_exprs(dashboard), exported) == []
     rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 from typing import Any
 
 import pytest
@@ -127,6 +128,33 @@ async def test_metrics_exposition(api: Api) -> None:
     assert answer.headers["Content-Type"].startswith("text/plain")
     text = answer.body.decode()
     assert 'eddy_http_request_duration_seconds_count{handler="HealthzHandler",status="2xx"}' in text
+
+
+class TestMetricsWithoutToken:
+    """M5: with no EDDY_METRICS_TOKEN, /metrics answers this host and EDDY_METRICS_ALLOW only."""
+
+    @pytest.fixture
+    def app_config(self) -> dict[str, Any]:
+        return {"trust_proxy": True, "metrics_allow": (ipaddress.ip_network("203.0.113.0/24"),)}
+
+    @pytest.mark.reliability
+    async def test_m5_metrics_answer_this_host_and_the_allow_list_only(self, api: Api) -> None:
+        assert (await api.get("/metrics", expect_json=False)).status == 200  # loopback
+        outsider = await api.get("/metrics", headers={"X-Forwarded-For": "198.51.100.7"})
+        assert outsider.status == 403 and outsider.error_code == "forbidden"
+        assert b"eddy_" not in outsider.body
+        allowed = await api.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}, expect_json=False)
+        assert allowed.status == 200 and b"eddy_build_info" in allowed.body
+
+
+class TestMetricsBehindAnUntrustedProxy:
+    @pytest.mark.reliability
+    async def test_m5_a_proxied_scrape_is_refused_without_trust_proxy(self, api: Api) -> None:
+        # a proxy on this host makes every client look local: its forwarding headers give it away
+        for header in ("X-Forwarded-For", "X-Real-Ip", "Forwarded"):
+            refused = await api.get("/metrics", headers={header: "for=198.51.100.7"})
+            assert refused.status == 403, header
+        assert (await api.get("/metrics", expect_json=False)).status == 200
 
 
 class TestMetricsToken:

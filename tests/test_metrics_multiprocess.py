@@ -116,8 +116,8 @@ def test_every_worker_answers_with_the_merged_view(eddy: EddyProcess) -> None:
     for _ in range(12):
         text = get(eddy.url + "/metrics")
         assert healthz_count(text) == before + 60
-        assert value(text, "eddy_user_orders_total", site=site) == 20
-        assert value(text, "eddy_user_basket", site=site) == 20  # the most recent value, whoever set it
+        assert value(text, "eddy_user_tally_orders_total", site=site) == 20
+        assert value(text, "eddy_user_level_basket", site=site) == 20  # the most recent value, whoever set it
         assert value(text, "eddy_websocket_connections", kind="live") == 0
         assert text.count("# TYPE eddy_build_info gauge") == 1
         assert "pid=" not in text and "eddy_config_generation" not in text
@@ -133,7 +133,7 @@ def test_every_worker_answers_with_the_merged_view(eddy: EddyProcess) -> None:
     wait_workers(eddy, 3)
     text = get(eddy.url + "/metrics")
     assert healthz_count(text) == before + 60
-    assert value(text, "eddy_user_orders_total", site=site) == 20
+    assert value(text, "eddy_user_tally_orders_total", site=site) == 20
 
     # A new start starts from empty files: no count from the previous run survives.
     eddy.signal(signal.SIGTERM)
@@ -145,4 +145,4 @@ def test_every_worker_answers_with_the_merged_view(eddy: EddyProcess) -> None:
     text = get(eddy.url + "/metrics")
     # 3 plus start()'s own health checks: none of the 60 of the previous run
     assert 3 <= (healthz_count(text) or 0) < 10
-    assert value(text, "eddy_user_orders_total", site=site) is None
+    assert value(text, "eddy_user_tally_orders_total", site=site) is None

@@ -35,7 +35,7 @@ async def test_promtool_accepts_a_scrape_after_mixed_traffic(ctx: AppContext, ap
     assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     text = answer.body.decode()
     for family in (
-        "eddy_user_signups_total",
+        "eddy_user_tally_signups_total",
         "eddy_site_pageviews_total",
         "eddy_http_request_duration_seconds",
     ):
@@ -80,10 +80,10 @@ class TestRealPrometheus:
         # /metrics is behind the token here: Prometheus sends it, anyone else is refused
         assert (await api.get("/metrics")).status == 401
         expected = {
-            f'eddy_user_signups_total{{site="{sid}",plan="free"}}': 2.0,
+            f'eddy_user_tally_signups_total{{site="{sid}",plan="free"}}': 2.0,
             f'eddy_site_pageviews_total{{site="{sid}"}}': 4.0,
             f'eddy_site_events_total{{site="{sid}"}}': 7.0,
-            f'eddy_user_load_seconds_count{{site="{sid}",page="/"}}': 1.0,
+            f'eddy_user_dist_load_seconds_count{{site="{sid}",page="/"}}': 1.0,
         }
         found: dict[str, float] = {}
         deadline = time.monotonic() + 60

@@ -55,3 +55,20 @@ class TestVisitorsNow:
                 break
             await asyncio.sleep(0.1)
         assert seen == 4
+
+
+class TestVisitorsNowSeriesAppearsWithTheSite:
+    @pytest.fixture
+    def app_config(self) -> dict[str, Any]:
+        return {"extra": {"EDDY_VISITORS_NOW_REFRESH_S": "3600"}}  # no refresh during the test
+
+    async def test_the_series_exists_from_the_sites_first_event(self, ctx: AppContext, api: Api) -> None:
+        # Before, the series appeared only at the next refresh (every 5 s): two scrapes around that
+        # moment differed by one series, and tests comparing series counts failed by the clock.
+        site = await make_site(ctx)
+        key = await make_key(ctx, site["id"])
+        assert value(await scrape(api), "eddy_site_visitors_now", site=site["id"]) is None
+        events = [{"name": "pageview", "url": "https://shop.example/"}]
+        answer = await api.post("/api/v1/collect", json={"events": events}, headers={"X-Api-Key": key})
+        assert answer.status == 202
+        assert value(await scrape(api), "eddy_site_visitors_now", site=site["id"]) == 0

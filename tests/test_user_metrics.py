@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from domain.accounts.metric_configs import CHANGED_CHANNEL
 from server.context import AppContext
 from tests.support.accounts import make_key as api_make_key
@@ -54,13 +56,13 @@ async def test_each_type_is_recorded_with_the_site_label(ctx: AppContext, api: A
     assert answer.json == {"accepted": 8}
     text = await scrape(api)
     sid = site["id"]
-    assert value(text, "eddy_user_signups_total", plan="pro", site=sid) == 3
-    assert value(text, "eddy_user_signups_total", plan="free", site=sid) == 4
-    assert value(text, "eddy_user_cart_items", site=sid) == 3
-    assert value(text, "eddy_user_checkout_seconds_bucket", site=sid, le="5.0") == 1
-    assert value(text, "eddy_user_checkout_seconds_bucket", site=sid, le="+Inf") == 2
-    assert value(text, "eddy_user_checkout_seconds_sum", site=sid) == 15
-    assert value(text, "eddy_user_payload_bytes_count", site=sid) == 1
+    assert value(text, "eddy_user_tally_signups_total", plan="pro", site=sid) == 3
+    assert value(text, "eddy_user_tally_signups_total", plan="free", site=sid) == 4
+    assert value(text, "eddy_user_level_cart_items", site=sid) == 3
+    assert value(text, "eddy_user_dist_checkout_seconds_bucket", site=sid, le="5.0") == 1
+    assert value(text, "eddy_user_dist_checkout_seconds_bucket", site=sid, le="+Inf") == 2
+    assert value(text, "eddy_user_dist_checkout_seconds_sum", site=sid) == 15
+    assert value(text, "eddy_user_quant_payload_bytes_count", site=sid) == 1
     assert "eddy_config_generation" not in text
 
 
@@ -85,7 +87,7 @@ async def test_bad_samples_are_refused_whole_and_nothing_is_recorded(ctx: AppCon
     assert answer.status == 400
     answer = await api.post("/api/v1/metrics", json={"metrics": [{"$where": 1}]}, headers={"X-Api-Key": key})
     assert answer.status == 400
-    assert value(await scrape(api), "eddy_user_signups_total", plan="pro", site=site["id"]) is None
+    assert value(await scrape(api), "eddy_user_tally_signups_total", plan="pro", site=site["id"]) is None
 
 
 async def test_keys_and_origins(ctx: AppContext, api: Api) -> None:
@@ -106,7 +108,7 @@ async def test_keys_and_origins(ctx: AppContext, api: Api) -> None:
     assert (await post(api, "eddy_sk_" + "x" * 32, sample)).status == 401
     assert (await api.post("/api/v1/metrics", json={"metrics": sample})).status == 401
     text = await scrape(api)
-    assert value(text, "eddy_user_clicks_total", site=site["id"]) == 2
+    assert value(text, "eddy_user_tally_clicks_total", site=site["id"]) == 2
     preflight = await api.request(
         "OPTIONS", "/api/v1/metrics", headers={"Origin": "https://shop.example"}, expect_json=False
     )
@@ -124,11 +126,11 @@ async def test_label_values_past_the_cap_become_other_and_are_counted(ctx: AppCo
     assert answer.status == 202
     text = await scrape(api)
     sid = site["id"]
-    assert value(text, "eddy_user_views_total", page="a", site=sid) == 2
-    assert value(text, "eddy_user_views_total", page="b", site=sid) == 1
-    assert value(text, "eddy_user_views_total", page="c", site=sid) == 1
-    assert value(text, "eddy_user_views_total", page="other", site=sid) == 3
-    assert value(text, "eddy_user_views_total", page="d", site=sid) is None
+    assert value(text, "eddy_user_tally_views_total", page="a", site=sid) == 2
+    assert value(text, "eddy_user_tally_views_total", page="b", site=sid) == 1
+    assert value(text, "eddy_user_tally_views_total", page="c", site=sid) == 1
+    assert value(text, "eddy_user_tally_views_total", page="other", site=sid) == 3
+    assert value(text, "eddy_user_tally_views_total", page="d", site=sid) is None
     assert value(text, "eddy_declared_metric_label_overflow_total", site=sid) == 3
 
 
@@ -146,7 +148,7 @@ async def test_configs_created_changed_and_deleted_at_run_time(ctx: AppContext, 
     # created after start: the first sample naming it loads it
     config = await add_metric_config(ctx, sid, "orders", "counter", ["plan"])
     assert (await post(api, key, [{"name": "orders", "value": 5, "labels": {"plan": "pro"}}])).status == 202
-    assert value(await scrape(api), "eddy_user_orders_total", plan="pro", site=sid) == 5
+    assert value(await scrape(api), "eddy_user_tally_orders_total", plan="pro", site=sid) == 5
 
     # changed (label renamed) with a bus notice: old values leave the scrape, new labels are accepted
     await ctx.stores.docs.update(
@@ -156,36 +158,47 @@ async def test_configs_created_changed_and_deleted_at_run_time(ctx: AppContext, 
 
     async def relabelled() -> bool:
         text = await scrape(api)
-        return value(text, "eddy_user_orders_total", plan="pro", site=sid) is None
+        return value(text, "eddy_user_tally_orders_total", plan="pro", site=sid) is None
 
     await wait_for(relabelled)
     assert (await post(api, key, [{"name": "orders", "value": 1, "labels": {"tier": "gold"}}])).status == 202
     assert (await post(api, key, [{"name": "orders", "value": 1, "labels": {"plan": "pro"}}])).status == 422
-    assert value(await scrape(api), "eddy_user_orders_total", tier="gold", site=sid) == 1
+    assert value(await scrape(api), "eddy_user_tally_orders_total", tier="gold", site=sid) == 1
 
     # deleted with no notice at all: the poll notices within its interval
     await ctx.stores.docs.delete("metric_configs", {"id": config["id"]})
 
     async def gone() -> bool:
-        return "eddy_user_orders" not in family_names(await scrape(api))
+        return "eddy_user_tally_orders" not in family_names(await scrape(api))
 
     await wait_for(gone, timeout=ctx.user_metrics.poll_interval_s + 5)
     assert (await post(api, key, [{"name": "orders", "value": 1, "labels": {"tier": "gold"}}])).status == 422
 
 
-async def test_a_name_keeps_the_type_of_its_oldest_config(ctx: AppContext, api: Api) -> None:
-    first = await make_site(ctx)
-    second = await make_site(ctx)
-    await add_metric_config(ctx, first["id"], "temperature", "gauge")
-    await add_metric_config(ctx, second["id"], "temperature", "histogram")
-    await add_metric_config(ctx, second["id"], "humidity", "gauge")
-    second_key = await make_key(ctx, second["id"])
-    answer = await post(api, second_key, [{"name": "temperature", "value": 1}])
-    assert answer.status == 422
-    assert "gauge" in answer.json["error"]["fields"]["metrics[0].name"]
-    assert (await post(api, second_key, [{"name": "humidity", "value": 40}])).status == 202
+@pytest.mark.reliability
+async def test_l2_a_site_cannot_squat_another_sites_metric_name(ctx: AppContext, api: Api) -> None:
+    # Before, the oldest config of a name owned it for every site: another site's samples of that name as
+    # another type answered 422 "already used as a gauge", and the first site's help text was shown.
+    squatter = await make_site(ctx)
+    victim = await make_site(ctx)
+    await add_metric_config(
+        ctx, squatter["id"], "temperature", "gauge", help_text="Buy cheap pills at spam.example"
+    )
+    await add_metric_config(
+        ctx, squatter["id"], "humidity", "gauge", help_text="Buy cheap pills at spam.example"
+    )
+    await add_metric_config(ctx, victim["id"], "temperature", "histogram", help_text="Oven temperature")
+    await add_metric_config(ctx, victim["id"], "humidity", "gauge", help_text="Cellar humidity")
+    victim_key = await make_key(ctx, victim["id"])
+    answer = await post(
+        api, victim_key, [{"name": "temperature", "value": 1}, {"name": "humidity", "value": 40}]
+    )
+    assert answer.status == 202, answer.json
     text = await scrape(api)
-    assert value(text, "eddy_user_humidity", site=second["id"]) == 40
+    assert value(text, "eddy_user_dist_temperature_count", site=victim["id"]) == 1
+    assert value(text, "eddy_user_level_humidity", site=victim["id"]) == 40
+    assert "spam.example" not in text  # a shared family shows a neutral help, never one site's
+    assert "# HELP eddy_user_dist_temperature Oven temperature" in text  # declared by one site only
 
 
 async def test_a_config_that_cannot_be_exported_says_why(ctx: AppContext, api: Api) -> None:
@@ -196,7 +209,7 @@ async def test_a_config_that_cannot_be_exported_says_why(ctx: AppContext, api: A
     answer = await post(api, key, [{"name": "queue_total", "value": 1}])
     assert answer.status == 422
     assert "not exported" in answer.json["error"]["fields"]["metrics[0].name"]
-    assert "eddy_user_queue_total" not in await scrape(api)
+    assert "eddy_user_level_queue_total" not in await scrape(api)
 
 
 async def test_configs_changed_through_the_management_api_apply_without_a_restart(
@@ -217,7 +230,7 @@ async def test_configs_changed_through_the_management_api_apply_without_a_restar
     assert notices == [site["id"].encode()]
     sample = {"name": "plays", "value": 2, "labels": {"song": "a"}}
     assert (await post(api, key, [sample])).status == 202
-    assert value(await scrape(api), "eddy_user_plays_total", song="a", site=site["id"]) == 2
+    assert value(await scrape(api), "eddy_user_tally_plays_total", song="a", site=site["id"]) == 2
 
     changed = await api.patch(f"{base}/{metric_id}", json={"labels": ["album"]}, token=token)
     assert changed.status == 200, changed.json
@@ -228,14 +241,14 @@ async def test_configs_changed_through_the_management_api_apply_without_a_restar
     await wait_for(relabelled, timeout=3)
     assert len(notices) == 2
     text = await scrape(api)
-    assert value(text, "eddy_user_plays_total", song="a", site=site["id"]) is None
-    assert value(text, "eddy_user_plays_total", album="x", site=site["id"]) == 1
+    assert value(text, "eddy_user_tally_plays_total", song="a", site=site["id"]) is None
+    assert value(text, "eddy_user_tally_plays_total", album="x", site=site["id"]) == 1
 
     deleted = await api.delete(f"{base}/{metric_id}", token=token, expect_json=False)
     assert deleted.status == 204
 
     async def gone() -> bool:
-        return "eddy_user_plays" not in family_names(await scrape(api))
+        return "eddy_user_tally_plays" not in family_names(await scrape(api))
 
     await wait_for(gone, timeout=3)
     assert len(notices) == 3

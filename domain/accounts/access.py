@@ -31,7 +31,9 @@ class BearerAuthenticator:
         self.tokens = tokens
         self._docs = docs
         self._bus = bus
-        self._alive: dict[str, float] = {}  # family id -> cached until (monotonic)
+        # (family id, user id) -> cached until (monotonic): a token naming another user with the same
+        # session id never rides on the check made for the session's own user.
+        self._alive: dict[tuple[str, str], float] = {}
         # Called with the families revoked in any process (e.g. to close their open dashboards).
         self.revocation_listeners: list[Callable[[Sequence[str]], None]] = []
 
@@ -43,10 +45,14 @@ class BearerAuthenticator:
     async def stop(self) -> None:
         """Nothing to flush."""
 
+    def _forget(self, families: Sequence[str]) -> None:
+        ended = set(families)
+        for key in [key for key in self._alive if key[0] in ended]:
+            del self._alive[key]
+
     def _on_revoked(self, _channel: str, data: bytes) -> None:
         families = data.decode().split(",")
-        for family in families:
-            self._alive.pop(family, None)
+        self._forget(families)
         self._notify(families)
 
     def _notify(self, families: Sequence[str]) -> None:
@@ -58,8 +64,7 @@ class BearerAuthenticator:
 
     async def session_revoked(self, *families: str) -> None:
         """Forget these sessions in every process now."""
-        for family in families:
-            self._alive.pop(family, None)
+        self._forget(families)
         # here too, not only from the bus: this process acts even while the bus is down
         self._notify(families)
         if self._bus is not None and families:
@@ -77,7 +82,7 @@ class BearerAuthenticator:
         except InvalidToken:
             raise Unauthorized("invalid or expired access token", code="invalid_token") from None
         now = time.monotonic()
-        if self._alive.get(session, 0.0) <= now:
+        if self._alive.get((session, user_id), 0.0) <= now:
             family = await self._docs.get("refresh_families", session)
             if (
                 family is None
@@ -86,7 +91,7 @@ class BearerAuthenticator:
                 or float(family.get("expires_at", 0)) <= time.time()
             ):
                 raise Unauthorized("this session has ended", code="invalid_token")
-            self._alive[session] = now + SESSION_CACHE_TTL_S
+            self._alive[(session, user_id)] = now + SESSION_CACHE_TTL_S
         return UserPrincipal(user_id=user_id, session=session)
 
 

@@ -7,6 +7,7 @@ by the email of an existing account.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -63,6 +64,8 @@ class MemberService:
 
     def __init__(self, docs: DocumentStore) -> None:
         self._docs = docs
+        # Told (site id, user id) after a removal: open live streams of that user end (domain/live).
+        self.on_removed: Callable[[str, str], Awaitable[None]] | None = None
 
     async def _out(self, member: dict[str, Any]) -> MemberOut:
         user = await self._docs.get("users", member["user_id"]) or {}
@@ -123,3 +126,5 @@ class MemberService:
         if by_role != "owner" and member["user_id"] != by_user:
             raise Forbidden("only the owner manages members")
         await self._docs.delete("members", {"id": member["id"]})
+        if self.on_removed is not None:
+            await self.on_removed(site["id"], member["user_id"])

@@ -32,10 +32,10 @@ MAX_CONFIGS_PER_SITE = 200
 RESERVED_LABELS = frozenset({"le", "quantile", "site"})
 CHANGED_CHANNEL = "metric_configs:changed"
 MetricName = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^(?!__)[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^(?!__)[a-zA-Z_:][a-zA-Z0-9_:]*$(?!\n)")
 ]
 LabelName = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^(?!__)[a-zA-Z_][a-zA-Z0-9_]*$")
+    str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^(?!__)[a-zA-Z_][a-zA-Z0-9_]*$(?!\n)")
 ]
 Labels = Annotated[list[LabelName], msgspec.Meta(max_length=MAX_LABELS)]
 Buckets = Annotated[list[float], msgspec.Meta(min_length=1, max_length=MAX_BUCKETS)]

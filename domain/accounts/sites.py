@@ -17,7 +17,7 @@ from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.metric_configs import MetricConfigService
 from domain.accounts.principals import Role
 from domain.accounts.tokens import new_id
-from domain.errors import Conflict, Invalid
+from domain.errors import Conflict, Forbidden, Invalid
 from storage.ports import DocumentStore, EventStore
 
 SiteName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -26,7 +26,7 @@ Domain = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=253,
-        pattern=r"^(localhost|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$",
+        pattern=r"^(localhost|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$(?!\n)",
         description="the site's host name, e.g. example.com",
     ),
 ]
@@ -34,7 +34,7 @@ Origin = Annotated[
     str,
     msgspec.Meta(
         max_length=300,
-        pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
+        pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$(?!\n)",
         description="scheme://host[:port], no path",
     ),
 ]
@@ -176,8 +176,9 @@ class SiteService:
                 shared.append((site, member["role"]))
         return sorted(owned + shared, key=lambda pair: (pair[0]["created_at"], pair[0]["id"]))
 
-    async def update(self, site: dict[str, Any], body: SiteUpdate) -> dict[str, Any]:
-        """Apply the given changes; returns the new document."""
+    async def update(self, site: dict[str, Any], body: SiteUpdate, role: str = "owner") -> dict[str, Any]:
+        """Apply the given changes (`role`: the caller's on the site); returns the new document.
+        Retention is the owner's alone: shortening it deletes the owner's data."""
         changes: dict[str, Any] = {}
         for field in body.__struct_fields__:
             value = getattr(body, field)
@@ -186,6 +187,8 @@ class SiteService:
         if "timezone" in changes:
             check_timezone(changes["timezone"])
         if "retention_days" in changes:
+            if role != "owner" and changes["retention_days"] != site.get("retention_days"):
+                raise Forbidden("only the site's owner changes its retention")
             self._retention(changes["retention_days"])
             current = int(site.get("retention_days") or self.max_retention_days)
             if changes["retention_days"] < current and not body.confirm:

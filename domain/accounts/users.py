@@ -157,14 +157,19 @@ class UserService:
         return auth_answer(user, await self._sessions.start(user["id"]))
 
     async def login(self, body: LoginIn, ip: str) -> AuthAnswer:
-        """Check credentials (throttled per IP and per account) and start a session."""
-        await self._throttle.login(ip, normalise_email(body.email))
-        user = await self.find_by_email(body.email)
+        """Check credentials (throttled per address and per account: domain/accounts/throttle.py) and
+        start a session."""
+        email = normalise_email(body.email)
+        await self._throttle.login(ip, email)
+        user = await self.find_by_email(email)
         if user is None or not user.get("password_hash"):
             await self._hasher.waste_time(body.password)
+            await self._throttle.login_failed(ip, email)
             raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
         if not await self._hasher.verify(body.password, user["password_hash"]):
+            await self._throttle.login_failed(ip, email)
             raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
+        await self._throttle.login_succeeded(ip, email)
         return auth_answer(user, await self._sessions.start(user["id"]))
 
     async def change_password(self, user_id: str, body: PasswordChangeIn) -> AuthAnswer:

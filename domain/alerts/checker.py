@@ -17,8 +17,9 @@ from typing import Any
 
 import orjson
 
+from domain.alerts.egress import EgressPolicy, parse_allow_list
 from domain.alerts.rules import AlertRules
-from domain.alerts.webhook import DeliveryPolicy, deliver
+from domain.alerts.webhook import DeliveryPolicy, DeliveryResult, deliver, guarded_client
 from server.metrics import Metrics
 from server.periodic import Periodic
 from storage.ports import DocumentStore, EventFilter, EventStore, Stores
@@ -94,14 +95,17 @@ class AlertChecker:
         *,
         interval_s: float = DEFAULT_INTERVAL_S,
         policy: DeliveryPolicy | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self._docs = docs
         self._events = events
-        self.rules = AlertRules(docs)
+        self.egress = egress or EgressPolicy()
+        self.rules = AlertRules(docs, self.egress)
+        self._client = guarded_client(self.egress)
         self._metrics = metrics
         self.interval_s = interval_s
         self.policy = policy or DeliveryPolicy()
-        self._deliveries: set[asyncio.Task[bool]] = set()
+        self._deliveries: set[asyncio.Task[None]] = set()
         # a store outage must not end the loop: the round is logged and counted, the next slot tries again
         self._rounds = Periodic(
             "alert check",
@@ -151,24 +155,36 @@ class AlertChecker:
             if firing:
                 changes["last_fired_at"] = now
             body = payload(rule, "firing" if firing else "resolved", value, now)
-            task = asyncio.create_task(
-                deliver(rule["webhook_url"], rule["secret"], body, self.policy, self._count_delivery)
-            )
+            task = asyncio.create_task(self._deliver(rule, body))
             self._deliveries.add(task)
             task.add_done_callback(self._deliveries.discard)
         await self._docs.update("alert_rules", {"id": rule["id"]}, changes)
 
-    def _count_delivery(self, outcome: str) -> None:
-        self._metrics.alert_deliveries.labels(outcome).inc()
+    async def _deliver(self, rule: dict[str, Any], body: bytes) -> None:
+        result: DeliveryResult = await deliver(
+            rule["webhook_url"], rule["secret"], body, self.policy, self._client
+        )
+        outcome = {
+            "at": time.time(),
+            "outcome": result.outcome,
+            "status": result.status,
+            "attempts": result.attempts,
+        }
+        try:
+            await self._docs.update("alert_rules", {"id": rule["id"]}, {"last_delivery": outcome})
+        except Exception:  # noqa: BLE001 - the store is down: the outcome is in the log already
+            log.warning("could not record the delivery outcome of rule %s", rule["id"])
 
 
 def build_alert_checker(stores: Stores, metrics: Metrics, extra: Mapping[str, str]) -> AlertChecker:
     """The checker with its settings from the environment: EDDY_ALERT_INTERVAL_S (seconds between checks,
-    default 30) and EDDY_ALERT_RETRY_BASE_S (first retry delay of a webhook, default 1, doubling)."""
+    default 30), EDDY_ALERT_RETRY_BASE_S (first retry delay of a webhook, default 1, doubling) and
+    EDDY_WEBHOOK_ALLOW (internal addresses or networks webhooks may reach: domain/alerts/egress.py)."""
     return AlertChecker(
         stores.docs,
         stores.events,
         metrics,
         interval_s=float(extra.get("EDDY_ALERT_INTERVAL_S", DEFAULT_INTERVAL_S)),
         policy=DeliveryPolicy(base_delay=float(extra.get("EDDY_ALERT_RETRY_BASE_S", 1.0))),
+        egress=EgressPolicy(parse_allow_list(extra.get("EDDY_WEBHOOK_ALLOW", ""))),
     )

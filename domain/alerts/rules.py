@@ -10,11 +10,12 @@ Kinds (the value is measured over the last `window_minutes`):
   or more (and the window before had events).
 
 Webhook URLs must be http or https with a host, no credentials in them, at most 2,000 characters.
-SSRF: a site admin chooses where Eddy sends POSTs, which may be an address only Eddy can reach (an
-internal service, a cloud metadata endpoint). Eddy limits what such a request can do: a fixed JSON body,
-no redirects followed, short timeouts, and the receiver's answer is never shown to anyone (only its
-status lands in the log and `eddy_alert_deliveries_total`). Deployments that keep sensitive services on
-the same network should also filter Eddy's outbound traffic (an egress proxy or firewall rules).
+SSRF: a site admin chooses where Eddy sends POSTs. Webhooks connect only to public addresses (checked on
+the resolved addresses at every connection: domain/alerts/egress.py; `EDDY_WEBHOOK_ALLOW` lets an
+operator allow internal networks); a host that resolves only to refused addresses is refused at
+creation too (422). A request can do little anyway: a fixed JSON body, no redirects followed, short
+timeouts, and the receiver's answer is never shown; the rule's `last_delivery` tells its site's admins
+how the last delivery ended (outcome, status, attempts), and `/metrics` carries no outcome.
 
 The signing secret is generated at creation, shown once in the create answer, and kept so Eddy can sign.
 """
@@ -29,6 +30,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from domain.accounts.tokens import new_id
+from domain.alerts.egress import EgressPolicy, RefusedTarget, check_target
 from domain.errors import Conflict, Invalid, NotFound
 from storage.ports import DocumentStore
 
@@ -63,6 +65,15 @@ class AlertRulePatch(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool | None = None
 
 
+class DeliveryView(msgspec.Struct):
+    """How the rule's last webhook delivery ended (for the site's admins)."""
+
+    at: float
+    outcome: Literal["delivered", "failed", "refused"]
+    status: int
+    attempts: int
+
+
 class AlertRuleView(msgspec.Struct):
     """A rule as the API shows it (never the secret, except `secret` on creation)."""
 
@@ -81,6 +92,7 @@ class AlertRuleView(msgspec.Struct):
     created_at: float
     updated_at: float
     secret: str | None = None
+    last_delivery: DeliveryView | None = None
 
 
 def check_webhook_url(url: str) -> str:
@@ -117,14 +129,29 @@ def view(doc: dict[str, Any], *, with_secret: bool = False) -> AlertRuleView:
         created_at=float(doc["created_at"]),
         updated_at=float(doc["updated_at"]),
         secret=doc["secret"] if with_secret else None,
+        last_delivery=msgspec.convert(doc["last_delivery"], DeliveryView)
+        if doc.get("last_delivery")
+        else None,
     )
 
 
 class AlertRules:
     """Create, read, change and delete a site's rules."""
 
-    def __init__(self, docs: DocumentStore) -> None:
+    def __init__(self, docs: DocumentStore, egress: EgressPolicy | None = None) -> None:
         self._docs = docs
+        self.egress = egress or EgressPolicy()
+
+    async def _check_target(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            await check_target(self.egress, parts.hostname or "", port)
+        except RefusedTarget:
+            raise Invalid(
+                "webhooks may not reach internal addresses",
+                fields={"webhook_url": "resolves to an internal address (loopback, private, link-local...)"},
+            ) from None
 
     async def list(self, site_id: str) -> list[dict[str, Any]]:
         """The site's rules, oldest first."""
@@ -140,6 +167,7 @@ class AlertRules:
     async def create(self, site_id: str, data: AlertRuleCreate) -> dict[str, Any]:
         """A new rule with a fresh signing secret."""
         check_webhook_url(data.webhook_url)
+        await self._check_target(data.webhook_url)
         if await self._docs.count("alert_rules", {"site_id": site_id}) >= MAX_RULES_PER_SITE:
             raise Conflict(f"a site has at most {MAX_RULES_PER_SITE} alert rules", code="too_many_rules")
         now = time.time()
@@ -165,6 +193,7 @@ class AlertRules:
         changes = {k: v for k, v in msgspec.to_builtins(patch).items() if v is not None}
         if "webhook_url" in changes:
             check_webhook_url(changes["webhook_url"])
+            await self._check_target(changes["webhook_url"])
         if {"kind", "threshold", "window_minutes"} & changes.keys():
             changes["state"] = "ok"
         changes["updated_at"] = time.time()

@@ -6,8 +6,10 @@ Each delivery is a POST of a JSON body with two headers:
 Receivers recompute the HMAC, compare in constant time and refuse old timestamps (replays).
 
 Retries: on a connection error, a timeout, 429 or a 5xx, up to `attempts` tries in all with exponential
-backoff and jitter (`base_delay` x 2^n, +-20%). Other statuses are final. Redirects are not followed
-(see rules.py on SSRF).
+backoff and jitter (`base_delay` x 2^n, +-20%). Other statuses are final. Redirects are not followed,
+and the client connects only to addresses domain/alerts/egress.py allows (a refused target is final).
+The outcome of each delivery is kept on its rule (`last_delivery`, shown to the site's admins), never in
+`/metrics` labels: outcomes per target would make the checker a port scanner for whoever sets the URL.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+from domain.alerts.egress import EgressPolicy, GuardedResolver, RefusedTarget
 
 log = logging.getLogger("eddy.alerts")
 
@@ -56,8 +60,23 @@ class DeliveryPolicy:
     timeout: float = 10.0
 
 
+@dataclass(frozen=True)
+class DeliveryResult:
+    """How a delivery ended: `delivered`, `failed` (a final status, or retries spent) or `refused`
+    (the target is an address webhooks may not reach); the last HTTP status (0: none) and tries."""
+
+    outcome: str
+    status: int
+    attempts: int
+
+
 def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
+
+
+def guarded_client(egress: EgressPolicy) -> AsyncHTTPClient:
+    """An HTTP client of its own whose connections go only where `egress` allows."""
+    return AsyncHTTPClient(force_instance=True, resolver=GuardedResolver(policy=egress))
 
 
 async def deliver(
@@ -65,11 +84,11 @@ async def deliver(
     secret: str,
     body: bytes,
     policy: DeliveryPolicy,
+    client: AsyncHTTPClient,
     on_attempt: Callable[[str], None] | None = None,
-) -> bool:
-    """POST `body` to `url`, signed, retrying transient failures; True once a 2xx answers.
-    `on_attempt(outcome)` is told `delivered`, `retried` or `failed` for each try."""
-    client = AsyncHTTPClient()
+) -> DeliveryResult:
+    """POST `body` to `url` with `client` (see `guarded_client`), signed, retrying transient failures.
+    `on_attempt(outcome)` is told `delivered`, `retried`, `failed` or `refused` for each try."""
     for attempt in range(policy.attempts):
         timestamp = int(time.time())
         request = HTTPRequest(
@@ -90,20 +109,25 @@ async def deliver(
         try:
             response = await client.fetch(request, raise_error=False)
             status = response.code
+        except RefusedTarget as error:
+            log.warning("webhook %s refused: %s", url, error)
+            if on_attempt:
+                on_attempt("refused")
+            return DeliveryResult("refused", 0, attempt + 1)
         except (TimeoutError, OSError, HTTPClientError) as error:
             log.info("webhook %s attempt %d: %s", url, attempt + 1, type(error).__name__)
         if 200 <= status < 300:
             if on_attempt:
                 on_attempt("delivered")
-            return True
+            return DeliveryResult("delivered", status, attempt + 1)
         last = attempt == policy.attempts - 1
         if (status and not _retryable(status)) or last:
             log.warning("webhook %s gave up after %d attempts (last status %s)", url, attempt + 1, status)
             if on_attempt:
                 on_attempt("failed")
-            return False
+            return DeliveryResult("failed", status, attempt + 1)
         if on_attempt:
             on_attempt("retried")
         delay = policy.base_delay * (2**attempt)
         await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-    return False
+    return DeliveryResult("failed", 0, policy.attempts)

@@ -77,7 +77,7 @@ def parse_filters(raw: Any) -> Filters:
             problems[key] = "expected a string"
         elif len(value) > MAX_FILTER_TEXT:
             problems[key] = f"at most {MAX_FILTER_TEXT} characters"
-        elif key == "country" and value and not _COUNTRY.match(value):
+        elif key == "country" and value and not _COUNTRY.fullmatch(value):
             problems[key] = "a two-letter country code"
         else:
             values[key] = value.upper() if key == "country" else value

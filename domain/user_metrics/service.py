@@ -11,8 +11,8 @@ the cap is recorded as `other` and counted in `eddy_declared_metric_label_overfl
 processes each one keeps its own first-come set, so the exported values per label stay below cap x
 processes.
 
-Name clashes between sites: one family name has one type; the oldest config of a name decides it and
-younger configs of another type are refused (their samples answer 422).
+Sites never clash: a family name carries its type (specs.py), and a family several sites declare is
+presented with a neutral help text, never one site's.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from domain.errors import Invalid
 from domain.user_metrics.specs import (
     FAMILY_PREFIX,
     GENERATION_LABEL,
+    SHARED_HELP,
     SITE_LABEL,
     MetricSpec,
     spec_from_doc,
@@ -96,6 +97,7 @@ class UserMetrics:
         self._live: dict[str, _Live] = {}  # config id -> live family
         self._by_name: dict[tuple[str, str], _Live] = {}  # (site id, name) -> live family
         self._refused: dict[tuple[str, str], str] = {}  # (site id, name) -> why
+        self._shared: frozenset[str] = frozenset()  # families declared by more than one site
         self._last_miss_reload = 0.0
         self._reloading: asyncio.Task[None] | None = None
         self._poller = Periodic("metric config poll", self.reload, lambda: self.poll_interval_s, log)
@@ -140,19 +142,17 @@ class UserMetrics:
                     f"this metric is not exported: {error}"
                 )
         specs.sort(key=lambda s: (s.created_at, s.id))
-        family_types: dict[str, str] = {}
         live: dict[str, _Live] = {}
         by_name: dict[tuple[str, str], _Live] = {}
+        sites_of: dict[str, set[str]] = {}
         for spec in specs:
-            owner_type = family_types.setdefault(spec.family, spec.type)
-            if owner_type != spec.type:
-                refused[(spec.site_id, spec.name)] = f"this metric name is already used as a {owner_type}"
-                continue
+            sites_of.setdefault(spec.family, set()).add(spec.site_id)
             current = self._live.get(spec.id)
             entry = current if current and current.spec == spec else _Live(spec, _make_metric(spec))
             live[spec.id] = entry
             by_name[(spec.site_id, spec.name)] = entry
         # Swap whole dicts: the scrape (possibly on another thread) always sees one consistent set.
+        self._shared = frozenset(family for family, sites in sites_of.items() if len(sites) > 1)
         self._live, self._by_name, self._refused = live, by_name, refused
 
     async def _find(self, site_id: str, name: str) -> _Live | None:
@@ -220,7 +220,8 @@ class UserMetrics:
                     continue
                 target = out.get(spec.family)
                 if target is None:
-                    target = out[spec.family] = Metric(spec.family, spec.help, spec.type)
+                    help_text = SHARED_HELP if spec.family in self._shared else spec.help
+                    target = out[spec.family] = Metric(spec.family, help_text, spec.type)
                 labels = {k: v for k, v in sample.labels.items() if k != GENERATION_LABEL}
                 target.add_sample(sample.name, labels, sample.value, sample.timestamp)
         return out.values()

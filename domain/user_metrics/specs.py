@@ -4,10 +4,16 @@ A document: {id, site_id, name, type: counter|gauge|histogram|summary, help, lab
 buckets: [floats]|null, created_at, updated_at}. A document that breaks a rule here is skipped (logged),
 never exported, so a bad config cannot break the scrape for every site.
 
-Exported family name: `eddy_user_<name>` (a counter's trailing `_total` is the sample suffix), labels: the
-config's labels plus `site`. Names ending in a suffix Prometheus gives a meaning (`_count`, `_sum`,
-`_bucket`, `_created`, and `_total` except on counters) are refused: they would collide with the samples
-of another family.
+Exported family name: `eddy_user_<mark>_<name>`, `<mark>` standing for the type (`tally` counter,
+`level` gauge, `dist` histogram, `quant` summary; a counter's trailing `_total` is the sample suffix),
+labels: the config's labels plus `site`. The type is part of the name so that what one site declares
+can never change how another site's metric is exported: two sites declaring `temperature` as a gauge
+and as a histogram get `eddy_user_level_temperature` and `eddy_user_dist_temperature` (before, the
+older config owned the name and the other site's samples were refused), and a family that several
+sites declare shows a neutral help text instead of one site's. Marks, not the types' words or
+letters: Prometheus' lint refuses type names and unit abbreviations (`h`, `s`) in metric names.
+Names ending in a suffix Prometheus gives a meaning (`_count`, `_sum`, `_bucket`, `_created`, and
+`_total` except on counters) are refused: they would collide with the samples of another family.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 METRIC_TYPES = ("counter", "gauge", "histogram", "summary")
+TYPE_MARKS = {"counter": "tally", "gauge": "level", "histogram": "dist", "summary": "quant"}
 FAMILY_PREFIX = "eddy_user_"
 SITE_LABEL = "site"
 # Internal label naming the config generation (id and updated_at); stripped before exposition. Values of
@@ -31,6 +38,7 @@ RESERVED_SUFFIXES = ("_count", "_sum", "_bucket", "_created", "_total", "_info")
 MAX_LABELS = 10
 MAX_BUCKETS = 30
 MAX_HELP = 300
+SHARED_HELP = "A metric several sites declare (each site's own help: GET /api/v1/sites/{site}/metrics)"
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ class MetricSpec:
     def family(self) -> str:
         """The exported family name (counters without their `_total` sample suffix)."""
         base = self.name.removesuffix("_total") if self.type == "counter" else self.name
-        return FAMILY_PREFIX + base
+        return f"{FAMILY_PREFIX}{TYPE_MARKS[self.type]}_{base}"
 
 
 def _finite_number(value: object) -> bool:
@@ -62,7 +70,7 @@ def spec_from_doc(doc: dict[str, Any]) -> MetricSpec:
     """A validated spec from a document; raises ValueError naming the broken rule."""
     name = doc.get("name")
     kind = doc.get("type")
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ValueError(f"invalid metric name {name!r}")
     if kind not in METRIC_TYPES:
         raise ValueError(f"invalid metric type {kind!r}")
@@ -73,7 +81,7 @@ def spec_from_doc(doc: dict[str, Any]) -> MetricSpec:
     if not isinstance(labels, list) or len(labels) > MAX_LABELS:
         raise ValueError("labels must be a list of at most 10 names")
     for label in labels:
-        if not isinstance(label, str) or not LABEL_PATTERN.match(label) or label in RESERVED_LABELS:
+        if not isinstance(label, str) or not LABEL_PATTERN.fullmatch(label) or label in RESERVED_LABELS:
             raise ValueError(f"invalid or reserved label name {label!r}")
     if len(set(labels)) != len(labels):
         raise ValueError("label names repeat")

@@ -234,7 +234,7 @@ def test_metric_samples_reach_the_sites_declared_metrics(
     scraped = None
     while scraped != 2 and time.monotonic() < deadline:
         text = site.api.get("/metrics").body.decode()
-        scraped = value(text, "eddy_user_signups_total", plan="pro", site=site.site_id)
+        scraped = value(text, "eddy_user_tally_signups_total", plan="pro", site=site.site_id)
         time.sleep(0.2)
     assert scraped == 2
     traffic.settle()

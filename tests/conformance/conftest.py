@@ -13,6 +13,8 @@ from storage.embedded.documents import SqliteDocumentStore
 from storage.embedded.events import SqliteEventStore
 from storage.embedded.memory_bus import MemoryBus
 from storage.embedded.memory_kv import MemoryKeyValue
+from storage.embedded.sqlite_bus import SqliteBus
+from storage.embedded.sqlite_kv import SqliteKeyValue
 from storage.redis.bus import RedisBus
 from storage.redis.kv import RedisKeyValue
 from tests.conftest import MONGO_SKIP_REASON, MONGODB_URI
@@ -89,10 +91,12 @@ def events(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_
         _drop_mongo_prefix(io_loop, _mongo_prefix(unique_prefix))
 
 
-@pytest.fixture(params=SHARED_KINDS)
+@pytest.fixture(params=[*SHARED_KINDS, "sqlite"])
 def kv(request: pytest.FixtureRequest, io_loop: Any, unique_prefix: str) -> Iterator[Any]:
     if request.param == "memory":
         store: Any = MemoryKeyValue()
+    elif request.param == "sqlite":
+        store = SqliteKeyValue(request.getfixturevalue("data_dir"))
     else:
         server: RedisServer = request.getfixturevalue("redis_server")
         store = RedisKeyValue(server.url, prefix=unique_prefix)
@@ -102,13 +106,16 @@ def kv(request: pytest.FixtureRequest, io_loop: Any, unique_prefix: str) -> Iter
 
 
 def make_bus(kind: str, request: pytest.FixtureRequest, prefix: str) -> Any:
-    """A new, unopened bus of `kind` (two of them share one Redis server)."""
+    """A new, unopened bus of `kind` (two of them share one Redis server, or one SQLite file)."""
     if kind == "memory":
         return MemoryBus()
+    if kind == "sqlite":
+        data_dir: Path = request.getfixturevalue("data_dir")
+        return SqliteBus(data_dir)
     server: RedisServer = request.getfixturevalue("redis_server")
     return RedisBus(server.url, prefix=prefix)
 
 
-@pytest.fixture(params=SHARED_KINDS)
+@pytest.fixture(params=[*SHARED_KINDS, "sqlite"])
 def bus_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)

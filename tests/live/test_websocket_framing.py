@@ -102,6 +102,14 @@ async def _gone(ctx: AppContext) -> None:
         (client_frame(PING, b"x" * 126), 1002),  # nor longer than 125 bytes
         (client_frame(0x0, b"stray"), 1002),  # a continuation with nothing to continue
         (client_frame(CLOSE, b"\x03"), 1002),  # a close payload of one byte
+        (client_frame(CLOSE, struct.pack("!H", 999)), 1002),  # codes under 1000 are not used
+        (client_frame(CLOSE, struct.pack("!H", 1004)), 1002),  # reserved
+        (client_frame(CLOSE, struct.pack("!H", 1005)), 1002),  # "no code": never sent
+        (client_frame(CLOSE, struct.pack("!H", 1006)), 1002),  # "abnormal closure": never sent
+        (client_frame(CLOSE, struct.pack("!H", 1015)), 1002),  # "TLS failure": never sent
+        (client_frame(CLOSE, struct.pack("!H", 2999)), 1002),  # unassigned protocol range
+        (client_frame(CLOSE, struct.pack("!H", 5000)), 1002),  # out of range
+        (client_frame(CLOSE, struct.pack("!H", 1000) + b"\xff\xfe"), 1007),  # a reason not UTF-8
         (client_frame(TEXT, b"\xff\xfe not utf-8"), 1007),
         (client_frame(TEXT, b"", announced=10 * 1024 * 1024), 1009),  # refused on the header alone
         (client_frame(BINARY, b"\x00\x01"), 4400),  # the live protocol speaks JSON text
@@ -115,17 +123,37 @@ async def _gone(ctx: AppContext) -> None:
         "long-ping",
         "stray-continuation",
         "one-byte-close",
+        "close-999",
+        "close-1004",
+        "close-1005",
+        "close-1006",
+        "close-1015",
+        "close-2999",
+        "close-5000",
+        "close-reason-not-utf8",
         "not-utf8",
         "too-big",
         "binary",
     ],
 )
+@pytest.mark.reliability
 async def test_broken_frames_close_with_their_code(
     ctx: AppContext, port: int, frame: bytes, code: int
 ) -> None:
     raw, _, _ = await _open(ctx, port)
     await _send(raw, frame)
     assert await _closed_by_server(raw) == code
+    await _gone(ctx)
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("code", [1001, 1014, 3000, 4999])
+async def test_close_codes_a_peer_may_send_are_echoed(ctx: AppContext, port: int, code: int) -> None:
+    raw, _, _ = await _open(ctx, port)
+    await _send(raw, client_frame(CLOSE, struct.pack("!H", code) + "bye ✓".encode()))
+    opcode, payload = await raw.read_frame()
+    assert opcode == CLOSE and payload == struct.pack("!H", code)
+    await _ended(raw)
     await _gone(ctx)
 
 

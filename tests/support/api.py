@@ -64,8 +64,10 @@ class Api:
         headers: dict[str, str] | None = None,
         token: str | None = None,
         expect_json: bool = True,
+        source: str | None = None,
     ) -> Answer:
-        """Send one request and check its invariants; never raises on 4xx/5xx."""
+        """Send one request and check its invariants; never raises on 4xx/5xx. `source`: the local
+        address to send from (any 127.0.0.x is this machine on Linux: distinct client addresses)."""
         headers = dict(headers or {})
         if json is not None:
             body = orjson.dumps(json)
@@ -82,6 +84,7 @@ class Api:
             raise_error=False,
             allow_nonstandard_methods=True,
             request_timeout=30,
+            network_interface=source,
         )
         return check_invariants(response, expect_json=expect_json)
 
