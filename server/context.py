@@ -16,6 +16,7 @@ from domain.accounts.tokens import TokenService
 from domain.alerts.checker import AlertChecker
 from domain.ingest.pipeline import IngestPipeline
 from domain.live.service import LiveService
+from domain.mail.outbox import MailDelivery, Mailer
 from domain.share import ShareLinks
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
@@ -76,6 +77,9 @@ class AppContext:
     stats: StatsService = field(init=False)
     # read-only share links of dashboards (set by server.services)
     share: ShareLinks = field(init=False)
+    # mail: queueing (mailer) and background delivery of the outbox (set by server.services)
+    mailer: Mailer = field(init=False)
+    mail: MailDelivery = field(init=False)
 
     async def start(self) -> None:
         """Open the stores, then start every component in order."""

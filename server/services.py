@@ -10,6 +10,8 @@ from domain.alerts.checker import build_alert_checker
 from domain.ingest.pipeline import IngestLimits, IngestPipeline
 from domain.ingest.writer import GroupCommitWriter
 from domain.live.service import LiveService
+from domain.mail.outbox import Mailer, delivery_from_env
+from domain.mail.settings import MailSettingsError, mail_settings
 from domain.share import ShareLinks
 from domain.stats.cache import StatsCache, VersionBumper
 from domain.stats.service import StatsService
@@ -27,6 +29,10 @@ from storage.ports import Stores
 def build_context(config: Config, secrets: Secrets, stores: Stores | None = None) -> AppContext:
     """An unstarted context; `await ctx.start()` inside the running loop opens and starts everything."""
     stores = stores if stores is not None else build_stores(config)
+    try:
+        settings = mail_settings(config.extra)
+    except MailSettingsError as error:
+        raise SystemExit(str(error)) from None
     tokens = TokenService(secrets.jwt_key)
     bearer = BearerAuthenticator(tokens, stores.docs, stores.bus)
     keys = KeyAuthenticator(stores.docs, secrets.hash_key, stores.bus)
@@ -86,5 +92,16 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     ctx.event_listeners.append(bumper)
     ctx.components.append(bumper)
     # A revoked share link ends its live streams like a revoked sign-in session, in every process.
+    # Mail: queued in the outbox by the request path, delivered in the background by every process.
+    ctx.mailer = Mailer(stores.docs, settings, config.public_url)
+    ctx.mail = delivery_from_env(
+        stores.docs,
+        settings,
+        config.extra,
+        on_outcome=lambda outcome: ctx.metrics.mail_attempts.labels(outcome).inc(),
+        on_counts=ctx.metrics.on_mail_counts,
+    )
+    ctx.mailer.on_queued = ctx.mail.wake
+    ctx.components.append(ctx.mail)
     ctx.share = ShareLinks(stores.docs, secrets.hash_key, on_revoked=ctx.bearer.session_revoked)
     return ctx
