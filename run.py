@@ -1,15 +1,20 @@
 """Start Eddy: `python run.py` serves on http://127.0.0.1:8888 with the embedded default.
 
 See `python run.py --help` for flags; each has an environment variable (EDDY_PORT, EDDY_DATA_DIR,
-MONGODB_URI, REDIS_URL, EDDY_PROCESSES, ...).
+MONGODB_URI, REDIS_URL, EDDY_PROCESSES, ...). `python run.py admin --help` manages accounts from the
+command line (create-user, reset-password, list-users).
 """
 
 from __future__ import annotations
 
 import sys
 
-from server.config import load_config
-from server.runner import main
-
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["admin"]:
+        from server.admin_cli import admin_main
+
+        sys.exit(admin_main(sys.argv[2:]))
+    from server.config import load_config
+    from server.runner import main
+
     sys.exit(main(load_config()))

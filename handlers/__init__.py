@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import (
+    account,
+    admin,
     alerts,
     auth,
     collect,
@@ -42,6 +44,8 @@ def api_modules() -> tuple[Any, ...]:
         live,
         openapi,
         auth,
+        account,
+        admin,
         sites,
         keys,
         metric_configs,

@@ -36,6 +36,7 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     tokens = TokenService(secrets.jwt_key)
     bearer = BearerAuthenticator(tokens, stores.docs, stores.bus)
     keys = KeyAuthenticator(stores.docs, secrets.hash_key, stores.bus)
+    mailer = Mailer(stores.docs, settings, config.public_url)
     ctx = AppContext(
         config=config,
         secrets=secrets,
@@ -53,6 +54,7 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
             hash_key=secrets.hash_key,
             pepper=secrets.password_pepper,
             max_retention_days=config.retention_days,
+            mailer=mailer,
             extra=config.extra,
         ),
     )
@@ -93,7 +95,7 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     ctx.components.append(bumper)
     # A revoked share link ends its live streams like a revoked sign-in session, in every process.
     # Mail: queued in the outbox by the request path, delivered in the background by every process.
-    ctx.mailer = Mailer(stores.docs, settings, config.public_url)
+    ctx.mailer = mailer
     ctx.mail = delivery_from_env(
         stores.docs,
         settings,
