@@ -46,7 +46,7 @@ class EmailChangeIn(msgspec.Struct, forbid_unknown_fields=True):
     code: TotpCode | None = None
 
 
-class Accepted(msgspec.Struct, kw_only=True):
+class MailAccepted(msgspec.Struct, kw_only=True):
     """Taken in; what happens next is said in `message`."""
 
     status: str
@@ -61,7 +61,7 @@ class InstanceOut(msgspec.Struct, kw_only=True):
     google_sign_in: bool
 
 
-RESET_SENT = Accepted(
+RESET_SENT = MailAccepted(
     status="accepted",
     message="If an account has this address, a link to reset its password is on its way (valid 30 minutes).",
 )
@@ -87,7 +87,7 @@ class ResendVerificationHandler(ApiHandler):
         await self.ctx.accounts.throttle.password_check(user["id"])  # bounds mail sent per account
         await self.ctx.accounts.emails.send_verification(user)
         self.write_json(
-            Accepted(status="accepted", message=f"A verification link is on its way to {user['email']}."), 202
+            MailAccepted(status="accepted", message=f"A verification link is on its way to {user['email']}."), 202
         )
 
 
@@ -109,7 +109,7 @@ class PasswordResetConfirmHandler(ApiHandler):
         body = self.body_as(ResetConfirmIn)
         await self.ctx.accounts.emails.confirm_reset(body.token, body.password)
         self.write_json(
-            Accepted(status="password_changed", message="Your password is changed. Sign in with it now.")
+            MailAccepted(status="password_changed", message="Your password is changed. Sign in with it now.")
         )
 
 
@@ -127,7 +127,7 @@ class EmailChangeHandler(ApiHandler):
             await users.second_factor(user, body.code)
         await self.ctx.accounts.emails.request_email_change(user, body.email.strip().lower())
         self.write_json(
-            Accepted(
+            MailAccepted(
                 status="accepted", message="Open the link we sent to the new address to finish the change."
             ),
             202,
@@ -176,7 +176,7 @@ openapi_operations = [
         f"{_AUTH}/verify-email/resend",
         "Mail a new verification link to the signed-in user's address",
         tag="auth",
-        response=Accepted,
+        response=MailAccepted,
         status=202,
         errors=(404, _NO_MAIL),
     ),
@@ -187,7 +187,7 @@ openapi_operations = [
         tag="auth",
         auth="public",
         request=ResetIn,
-        response=Accepted,
+        response=MailAccepted,
         status=202,
         errors=(429, _NO_MAIL),
     ),
@@ -198,7 +198,7 @@ openapi_operations = [
         tag="auth",
         auth="public",
         request=ResetConfirmIn,
-        response=Accepted,
+        response=MailAccepted,
         errors=(404,),
     ),
     Operation(
@@ -207,7 +207,7 @@ openapi_operations = [
         "Change the account's email: a verification link goes to the new address, which applies when used",
         tag="auth",
         request=EmailChangeIn,
-        response=Accepted,
+        response=MailAccepted,
         status=202,
         errors=(404, _NO_MAIL),
     ),

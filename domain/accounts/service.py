@@ -9,6 +9,7 @@ from domain.accounts.access import BearerAuthenticator
 from domain.accounts.account_tokens import AccountTokens
 from domain.accounts.api_keys import KeyService
 from domain.accounts.emails import AccountEmails
+from domain.accounts.invitations import InvitationService
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.members import MemberService
 from domain.accounts.metric_configs import MetricConfigService
@@ -37,6 +38,7 @@ class Accounts:
     metric_configs: MetricConfigService
     registration: Registration
     emails: AccountEmails
+    invitations: InvitationService
 
 
 def build_accounts(
@@ -70,6 +72,7 @@ def build_accounts(
         sessions=sessions,
         registration=registration,
         emails=emails,
+        invitations=InvitationService(stores.docs, users, sessions, mailer, hash_key),
         users=users,
         sites=SiteService(stores.docs, stores.events, keys, max_retention_days, metric_configs),
         members=MemberService(stores.docs),

@@ -241,6 +241,10 @@ class UserService:
             await self.second_factor(user, body.code)
         return auth_answer(user, await self._sessions.start(user["id"]))
 
+    async def hash_password(self, password: str) -> str:
+        """A bcrypt hash of a new password (off the IOLoop)."""
+        return await self._hasher.hash(password)
+
     async def check_password(self, user: dict[str, Any], password: str) -> None:
         """401 unless `password` is the user's (throttled per account): guards sensitive changes."""
         await self._throttle.password_check(user["id"])

@@ -37,6 +37,7 @@ STATES = ("pending", "sending", "sent", "failed")
 CLAIM_LEASE_S = 600.0
 KEEP_DONE_S = 7 * 24 * 3600.0
 ROUND_LIMIT = 50
+STOP_WAIT_S = 5.0
 
 
 class MailNotConfigured(DomainError):
@@ -169,6 +170,7 @@ class MailDelivery:
         self._on_outcome = on_outcome
         self._on_counts = on_counts
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._last_purge = 0.0
 
@@ -182,18 +184,26 @@ class MailDelivery:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="eddy-mail")
 
     async def stop(self) -> None:
-        """Stop delivering; a message being sent is left `sending` and retried after the lease."""
+        """Stop delivering: the message being sent may finish (up to STOP_WAIT_S), then the loop is
+        cancelled; a message cut off there is left `sending` and retried after the lease."""
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        _done, pending = await asyncio.wait({task}, timeout=STOP_WAIT_S)
+        if pending:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 await self.deliver_due()
                 await self.publish_counts()
@@ -213,7 +223,7 @@ class MailDelivery:
             "mail_outbox", {"state": "pending"}, sort="next_attempt_at", limit=ROUND_LIMIT
         )
         for row in rows:
-            if float(row["next_attempt_at"]) > now:
+            if float(row["next_attempt_at"]) > now or self._stopping:
                 break
             claimed = await self._docs.update(
                 "mail_outbox",
