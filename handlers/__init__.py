@@ -28,6 +28,7 @@ from handlers import (
     snippet,
     stats,
     tracker,
+    two_factor,
     webui,
     ws_collect,
 )
@@ -46,6 +47,7 @@ def api_modules() -> tuple[Any, ...]:
         openapi,
         auth,
         account,
+        two_factor,
         admin,
         sites,
         invitations,

@@ -87,7 +87,8 @@ class ResendVerificationHandler(ApiHandler):
         await self.ctx.accounts.throttle.password_check(user["id"])  # bounds mail sent per account
         await self.ctx.accounts.emails.send_verification(user)
         self.write_json(
-            MailAccepted(status="accepted", message=f"A verification link is on its way to {user['email']}."), 202
+            MailAccepted(status="accepted", message=f"A verification link is on its way to {user['email']}."),
+            202,
         )
 
 

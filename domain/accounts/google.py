@@ -111,4 +111,9 @@ async def sign_in(
             )
         await docs.update("users", {"id": user["id"]}, {"google_sub": sub})
         await sessions.revoke_all(user["id"])
+    if (user.get("totp") or {}).get("enabled"):
+        raise Unauthorized(
+            "This account uses two-factor sign-in: sign in with its password and code.",
+            code="two_factor_required",
+        )
     return auth_answer(user, await sessions.start(user["id"]))

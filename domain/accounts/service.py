@@ -19,6 +19,7 @@ from domain.accounts.sessions import SessionService
 from domain.accounts.sites import SiteService
 from domain.accounts.throttle import API_PER_USER, Limit, Throttle
 from domain.accounts.tokens import TokenService
+from domain.accounts.two_factor import TwoFactor
 from domain.accounts.users import UserService
 from domain.mail.outbox import Mailer
 from storage.ports import Stores
@@ -39,6 +40,7 @@ class Accounts:
     registration: Registration
     emails: AccountEmails
     invitations: InvitationService
+    two_factor: TwoFactor
 
 
 def build_accounts(
@@ -66,12 +68,15 @@ def build_accounts(
         stores.docs, mailer, AccountTokens(stores.docs, hash_key), hasher, sessions, throttle
     )
     users = UserService(stores.docs, hasher, sessions, throttle, registration, emails)
+    two_factor = TwoFactor(stores.docs, users, throttle, hash_key)
+    users.second_factor = two_factor.check
     return Accounts(
         hasher=hasher,
         throttle=throttle,
         sessions=sessions,
         registration=registration,
         emails=emails,
+        two_factor=two_factor,
         invitations=InvitationService(stores.docs, users, sessions, mailer, hash_key),
         users=users,
         sites=SiteService(stores.docs, stores.events, keys, max_retention_days, metric_configs),
