@@ -17,6 +17,7 @@ from domain.alerts.checker import AlertChecker
 from domain.ingest.pipeline import IngestPipeline
 from domain.live.service import LiveService
 from domain.mail.outbox import MailDelivery, Mailer
+from domain.reports.service import Reports
 from domain.share import ShareLinks
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
@@ -80,6 +81,8 @@ class AppContext:
     # mail: queueing (mailer) and background delivery of the outbox (set by server.services)
     mailer: Mailer = field(init=False)
     mail: MailDelivery = field(init=False)
+    # weekly/monthly email reports (set by server.services)
+    reports: Reports = field(init=False)
 
     async def start(self) -> None:
         """Open the stores, then start every component in order."""

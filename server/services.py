@@ -12,6 +12,7 @@ from domain.ingest.writer import GroupCommitWriter
 from domain.live.service import LiveService
 from domain.mail.outbox import Mailer, delivery_from_env
 from domain.mail.settings import MailSettingsError, mail_settings
+from domain.reports.service import Reports
 from domain.share import ShareLinks
 from domain.stats.cache import StatsCache, VersionBumper
 from domain.stats.service import StatsService
@@ -105,5 +106,16 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     )
     ctx.mailer.on_queued = ctx.mail.wake
     ctx.components.append(ctx.mail)
+    # Email reports: due ones are looked for every EDDY_REPORT_CHECK_S seconds (default 300).
+    ctx.reports = Reports(
+        stores.docs,
+        ctx.stats,
+        mailer,
+        ctx.site_access.role_of,
+        ctx.accounts.sites.list_for,
+        secrets.hash_key,
+        interval_s=float(config.extra.get("EDDY_REPORT_CHECK_S", 300)),
+    )
+    ctx.components.append(ctx.reports)
     ctx.share = ShareLinks(stores.docs, secrets.hash_key, on_revoked=ctx.bearer.session_revoked)
     return ctx

@@ -102,7 +102,7 @@ def text_of(message: EmailMessage) -> str:
     """The plain-text part."""
     part = message.get_body(preferencelist=("plain",))
     assert part is not None, "the message has no text part"
-    return str(part.get_content())
+    return str(part.get_content()).replace("\r\n", "\n")
 
 
 def html_of(message: EmailMessage) -> str:
