@@ -7,6 +7,7 @@ from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.service import build_accounts
 from domain.accounts.tokens import TokenService
 from domain.alerts.checker import build_alert_checker
+from domain.alerts.email import AlertMailer
 from domain.ingest.pipeline import IngestLimits, IngestPipeline
 from domain.ingest.writer import GroupCommitWriter
 from domain.live.service import LiveService
@@ -81,6 +82,7 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     ctx.user_metrics = UserMetrics(stores.docs, stores.bus, ctx.metrics)
     ctx.components.append(ctx.user_metrics)
     ctx.alerts = build_alert_checker(stores, ctx.metrics, config.extra)
+    ctx.alerts.notify_email = AlertMailer(stores.docs, mailer).notify
     ctx.components.append(ctx.alerts)
     # Visitors now per site as a gauge, read from the live module's shared member sets.
     visitors_now = VisitorsNowSeries(

@@ -16,6 +16,8 @@ no redirects followed, short timeouts, and the receiver's answer is never shown 
 status lands in the log and `eddy_alert_deliveries_total`). Deployments that keep sensitive services on
 the same network should also filter Eddy's outbound traffic (an egress proxy or firewall rules).
 
+With `email_team` a change of state is also mailed to the site's owner and admins (domain/alerts/email.py).
+
 The signing secret is generated at creation, shown once in the create answer, and kept so Eddy can sign.
 """
 
@@ -50,6 +52,7 @@ class AlertRuleCreate(msgspec.Struct, forbid_unknown_fields=True):
     webhook_url: Url
     window_minutes: Window = 5
     enabled: bool = True
+    email_team: bool = False
 
 
 class AlertRulePatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -61,6 +64,7 @@ class AlertRulePatch(msgspec.Struct, forbid_unknown_fields=True):
     webhook_url: Url | None = None
     window_minutes: Window | None = None
     enabled: bool | None = None
+    email_team: bool | None = None
 
 
 class AlertRuleView(msgspec.Struct):
@@ -81,6 +85,7 @@ class AlertRuleView(msgspec.Struct):
     created_at: float
     updated_at: float
     secret: str | None = None
+    email_team: bool = False
 
 
 def check_webhook_url(url: str) -> str:
@@ -117,6 +122,7 @@ def view(doc: dict[str, Any], *, with_secret: bool = False) -> AlertRuleView:
         created_at=float(doc["created_at"]),
         updated_at=float(doc["updated_at"]),
         secret=doc["secret"] if with_secret else None,
+        email_team=bool(doc.get("email_team")),
     )
 
 
