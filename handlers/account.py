@@ -160,7 +160,7 @@ default_handlers = [
     (r"/api/v1/instance", InstanceHandler),
 ]
 
-_NO_MAIL = 503  # mail_not_configured: the server has no SMTP (or no public URL) set
+_NO_MAIL = 409  # mail_not_configured: the server has no SMTP (or no public URL) set
 openapi_operations = [
     Operation(
         "POST",

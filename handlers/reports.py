@@ -81,7 +81,7 @@ openapi_operations = [
         tag="reports",
         request=SubscriptionIn,
         response=SubscriptionOut,
-        errors=(404, 503),
+        errors=(404, 409),
     ),
     Operation(
         "POST",

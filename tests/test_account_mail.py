@@ -161,13 +161,13 @@ class TestWithoutMail:
     async def test_mail_features_say_plainly_that_mail_is_off(self, api: Api) -> None:
         account = await register(api)
         reset = await api.post("/api/v1/auth/password-reset", json={"email": account["user"]["email"]})
-        assert reset.status == 503 and reset.error_code == "mail_not_configured"
+        assert reset.status == 409 and reset.error_code == "mail_not_configured"
         assert (
             "EDDY_SMTP_URL" in reset.json["error"]["message"]
             and "python run.py admin" in reset.json["error"]["message"]
         )
         resend = await api.post("/api/v1/auth/verify-email/resend", token=account["access_token"])
-        assert resend.status == 503 and resend.error_code == "mail_not_configured"
+        assert resend.status == 409 and resend.error_code == "mail_not_configured"
         # Without mail a taken address is told at sign-up: there is no other channel.
         taken = await _sign_up(api, account["user"]["email"])
         assert taken.status == 409

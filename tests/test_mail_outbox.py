@@ -87,7 +87,7 @@ async def test_without_smtp_sending_says_so_plainly(tmp_path: Path) -> None:
     try:
         with pytest.raises(MailNotConfigured, match="EDDY_SMTP_URL") as caught:
             await Mailer(docs, None, PUBLIC_URL).send("a@example.com", "Hi", "text")
-        assert caught.value.status == 503
+        assert caught.value.status == 409
         settings = mail_settings({"EDDY_SMTP_URL": "smtp://relay"})
         with pytest.raises(MailNotConfigured, match="EDDY_PUBLIC_URL"):
             await Mailer(docs, settings, None).send("a@example.com", "Hi", "text")

@@ -66,6 +66,9 @@ async def test_codes_are_required_fresh_and_never_replayed(
     assert ok.status == 200 and ok.json["user"]["two_factor"] is True
     again = await api.post(LOGIN, json={"email": email, "password": PASSWORD, "code": fresh})
     assert again.status == 401 and again.error_code == "invalid_code"
+    # Other digits than 0-9 (here Arabic-Indic ones) are not a code.
+    arabic = "".join(chr(0x660 + int(d)) for d in totp.at(clock["t"] + 30))
+    assert (await api.post(LOGIN, json={"email": email, "password": PASSWORD, "code": arabic})).status == 401
     # A code from long ago (or far ahead) does not work either.
     old = totp.at(clock["t"] - 300)
     assert (await api.post(LOGIN, json={"email": email, "password": PASSWORD, "code": old})).status == 401

@@ -35,7 +35,7 @@ from storage.ports import DocumentStore
 ISSUER = "Eddy"
 RECOVERY_CODES = 10
 CODE_ATTEMPTS = Limit(10, 600.0)
-_DIGITS = re.compile(r"^\d{6}$")
+_DIGITS = re.compile(r"[0-9]{6}")
 
 
 class PasswordConfirm(msgspec.Struct, forbid_unknown_fields=True):
@@ -165,14 +165,14 @@ class TwoFactor:
         return RecoveryCodesOut(recovery_codes=codes)
 
     def _matching_step(self, secret: str, code: str, last_step: int) -> int | None:
-        if not _DIGITS.match(code):
+        if not _DIGITS.fullmatch(code):
             return None
         totp = pyotp.TOTP(secret)
         now = time.time()
         current = totp.timecode(now)  # type: ignore[arg-type]
         for offset in (0, -1, 1):
             step = current + offset
-            if step > last_step and hmac.compare_digest(totp.generate_otp(step), code):
+            if step > last_step and hmac.compare_digest(totp.generate_otp(step).encode(), code.encode()):
                 return step
         return None
 

@@ -41,9 +41,10 @@ STOP_WAIT_S = 5.0
 
 
 class MailNotConfigured(DomainError):
-    """This server cannot send mail (503, no Retry-After: it will not fix itself)."""
+    """This server cannot send mail (409: its configuration, not the request, is what must change; never
+    a 5xx, which would read as a server fault that retrying could fix)."""
 
-    status = 503
+    status = 409
     code = "mail_not_configured"
 
 

@@ -162,7 +162,8 @@ class Reports:
 
     async def unsubscribe(self, subscription_id: str, key: str) -> None:
         """Turn off every report of a subscription (422 when the link is not genuine)."""
-        if not hmac.compare_digest(self.key_for(subscription_id), key):
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters (any key may arrive).
+        if not hmac.compare_digest(self.key_for(subscription_id).encode(), key.encode()):
             raise Invalid("This unsubscribe link is not valid.", code="invalid_token")
         await self._docs.update(
             "report_subscriptions", {"id": subscription_id}, {"weekly": False, "monthly": False}
