@@ -158,6 +158,24 @@ async def test_h3_link_to_a_verified_account_ends_its_other_sessions(
     assert (await api.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})).status == 200
 
 
+async def test_accounts_with_two_factor_sign_in_do_not_sign_in_with_google(
+    api: Any, ctx: Any, fake_google: FakeGoogle
+) -> None:
+    email = unique_email("twofactor")
+    account = await register(api, email)
+    await ctx.stores.docs.update(
+        "users",
+        {"id": account["user"]["id"]},
+        {"email_verified": True, "totp": {"enabled": True, "secret": "A" * 32}},
+    )
+    fake_google.identities["user-f"] = {"id": "g-6", "email": email, "verified_email": True}
+    error, _callback, _cookie = await _sign_in(api, fake_google, "user-f")
+    assert error == "two_factor_required"
+    stored = await ctx.stores.docs.get("users", account["user"]["id"])
+    assert "google_sub" not in stored  # refused before linking
+    assert (await api.get("/api/v1/auth/me", token=account["access_token"])).status == 200
+
+
 async def test_unverified_email_is_refused(api: Any, fake_google: FakeGoogle) -> None:
     email = unique_email("unverified")
     await register(api, email)

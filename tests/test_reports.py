@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain.reports.periods import due_period
 from server.context import AppContext
 from storage.records import Event
 from tests.support.accounts import make_site, register
@@ -151,3 +152,37 @@ async def test_a_member_who_left_gets_no_more_reports(api: Api, ctx: AppContext,
     await ctx.stores.docs.update("sites", {"id": site["id"]}, {"owner_id": "someone-else"})
     assert await ctx.reports.send_due(now=(_monday(1) + dt.timedelta(hours=8)).timestamp()) == 0
     assert await ctx.stores.docs.count("report_subscriptions", {}) == 0
+
+
+class TestPeriods:
+    """When each report is due, and which days it covers, in the site's timezone."""
+
+    @staticmethod
+    def _at(text: str, tz: str) -> float:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(tz)).timestamp()
+
+    def test_weekly_is_due_from_monday_seven_local_for_the_week_before(self) -> None:
+        assert due_period("weekly", self._at("2026-11-30T06:59", "Asia/Tokyo"), "Asia/Tokyo") is None
+        period = due_period("weekly", self._at("2026-11-30T07:00", "Asia/Tokyo"), "Asia/Tokyo")
+        assert period is not None and period.key == "2026-W48"
+        assert (period.first_day.isoformat(), period.last_day.isoformat()) == ("2026-11-23", "2026-11-29")
+        # Still due later in the week (a server that was down sends it when it is back).
+        later = due_period("weekly", self._at("2026-12-03T12:00", "Asia/Tokyo"), "Asia/Tokyo")
+        assert later is not None and later.key == "2026-W48"
+
+    def test_monthly_is_due_from_the_first_and_covers_the_month_before(self) -> None:
+        assert (
+            due_period("monthly", self._at("2027-03-01T06:00", "America/New_York"), "America/New_York")
+            is None
+        )
+        period = due_period("monthly", self._at("2027-03-01T07:30", "America/New_York"), "America/New_York")
+        assert period is not None and period.key == "2027-02"
+        assert (period.first_day.isoformat(), period.last_day.isoformat()) == ("2027-02-01", "2027-02-28")
+        january = due_period("monthly", self._at("2027-01-01T08:00", "UTC"), "UTC")
+        assert january is not None and january.key == "2026-12" and january.label == "December 2026"
+
+    def test_the_same_instant_differs_by_timezone(self) -> None:
+        instant = self._at("2026-11-30T01:00", "UTC")  # Monday 10:00 in Tokyo, Sunday 20:00 in New York
+        assert due_period("weekly", instant, "Asia/Tokyo") is not None
+        new_york = due_period("weekly", instant, "America/New_York")
+        assert new_york is not None and new_york.key == "2026-W47"

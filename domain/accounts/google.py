@@ -100,6 +100,12 @@ async def sign_in(
         user = await users.create(normalise_email(email), name, None, google_sub=sub)
         await docs.update("users", {"id": user["id"]}, {"email_verified": True})
         user["email_verified"] = True
+    elif (user.get("totp") or {}).get("enabled"):
+        # Checked before any link: the second factor cannot be gone around through Google.
+        raise Unauthorized(
+            "This account uses two-factor sign-in: sign in with its password and code.",
+            code="two_factor_required",
+        )
     elif user.get("google_sub") != sub:
         if user.get("google_sub"):
             raise Unauthorized("this email is linked to another Google account", code="google_mismatch")
@@ -111,9 +117,4 @@ async def sign_in(
             )
         await docs.update("users", {"id": user["id"]}, {"google_sub": sub})
         await sessions.revoke_all(user["id"])
-    if (user.get("totp") or {}).get("enabled"):
-        raise Unauthorized(
-            "This account uses two-factor sign-in: sign in with its password and code.",
-            code="two_factor_required",
-        )
     return auth_answer(user, await sessions.start(user["id"]))
