@@ -82,10 +82,8 @@ class ResendVerificationHandler(ApiHandler):
 
     @authenticated
     async def post(self) -> None:
-        self.ctx.mailer.require()
         user = await self.ctx.accounts.users.get(self.principal.user_id)
-        await self.ctx.accounts.throttle.password_check(user["id"])  # bounds mail sent per account
-        await self.ctx.accounts.emails.send_verification(user)
+        await self.ctx.accounts.emails.resend_verification(user)
         self.write_json(
             MailAccepted(status="accepted", message=f"A verification link is on its way to {user['email']}."),
             202,
@@ -120,13 +118,9 @@ class EmailChangeHandler(ApiHandler):
     @authenticated
     async def post(self) -> None:
         body = self.body_as(EmailChangeIn)
-        users = self.ctx.accounts.users
-        user = await users.get(self.principal.user_id)
-        self.ctx.mailer.require()
-        await users.check_password(user, body.current_password)
-        if users.second_factor is not None:
-            await users.second_factor(user, body.code)
-        await self.ctx.accounts.emails.request_email_change(user, body.email.strip().lower())
+        await self.ctx.accounts.users.change_email(
+            self.principal.user_id, body.email, body.current_password, body.code
+        )
         self.write_json(
             MailAccepted(
                 status="accepted", message="Open the link we sent to the new address to finish the change."

@@ -27,6 +27,7 @@ from storage.ports import DocumentStore
 
 RESET_PER_IP = Limit(10, 600.0)
 RESET_PER_ADDRESS = Limit(3, 600.0)
+VERIFY_RESENDS = Limit(5, 3600.0)
 
 
 class AccountEmails:
@@ -63,6 +64,12 @@ class AccountEmails:
         mail = templates.verify_email(self.mailer.link("verify", token), new_address=new_email is not None)
         await self.mailer.send(target, mail.subject, mail.text, mail.html, kind="verify_email")
         return True
+
+    async def resend_verification(self, user: dict[str, Any]) -> None:
+        """Mail a new verification link to the user's address (at most 5 an hour)."""
+        self.mailer.require()
+        await self._throttle.hit_limit(f"verify:{user['id']}", VERIFY_RESENDS, "too many verification mails")
+        await self.send_verification(user)
 
     async def tell_already_registered(self, user: dict[str, Any]) -> None:
         """Let the owner of an address know someone tried to sign up with it."""

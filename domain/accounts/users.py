@@ -241,6 +241,16 @@ class UserService:
             await self.second_factor(user, body.code)
         return auth_answer(user, await self._sessions.start(user["id"]))
 
+    async def change_email(self, user_id: str, new_email: str, password: str, code: str | None) -> None:
+        """Mail a verification link to a new address (password and second factor checked first); the
+        account keeps its address until the link is used."""
+        self._emails.mailer.require()
+        user = await self.get(user_id)
+        await self.check_password(user, password)
+        if self.second_factor is not None:
+            await self.second_factor(user, code)
+        await self._emails.request_email_change(user, normalise_email(new_email))
+
     async def hash_password(self, password: str) -> str:
         """A bcrypt hash of a new password (off the IOLoop)."""
         return await self._hasher.hash(password)
