@@ -74,7 +74,9 @@ def test_password_reset_from_the_mailed_link_ends_every_old_session(
     assert api.post("/api/v1/auth/refresh", json={"refresh_token": scripted["refresh_token"]}).status == 401
     page.reload()
     page.wait_for_url(eddy.url + "/login")
+    assert page.evaluate("sessionStorage.getItem('eddy.refresh_token')") is None
     assert api.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}).status == 401
+    page.goto(eddy.url + "/login")  # a fresh load: no re-render can replace the form being filled
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
