@@ -9,7 +9,7 @@ Each benchmark is a module in this package listed in BENCHMARKS, exposing:
 JSON file). Rows are printed as a table; everything is also written to bench/results/<name>.json together
 with a description of the machine, so BENCHMARKS.md can quote one run.
 
-Usage: python -m bench [--only ingest,event_loop,live,query,auth,metrics] [benchmark flags...]
+Usage: python -m bench [--only ingest,event_loop,live,query,auth,metrics,mail] [benchmark flags...]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("ingest", "event_loop", "live", "query", "auth", "metrics")
+BENCHMARKS = ("ingest", "event_loop", "live", "query", "auth", "metrics", "mail")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

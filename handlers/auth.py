@@ -35,7 +35,7 @@ class RegisterHandler(ApiHandler):
     async def post(self) -> None:
         body = self.body_as(RegisterIn)
         answer = await self.ctx.accounts.users.register(body, self.request.remote_ip or "?")
-        self.write_json(answer, 201)
+        self.write_json(answer, 201 if isinstance(answer, AuthAnswer) else 202)
 
 
 class LoginHandler(ApiHandler):
@@ -105,7 +105,14 @@ openapi_operations = [
         request=RegisterIn,
         response=AuthAnswer,
         status=201,
-        errors=(409, 429),
+        errors=(403, 409, 429),
+        description=(
+            "Follows EDDY_REGISTRATION: 403 `invitation_required` (invite) or `registration_closed` "
+            "(closed); "
+            "the first account of a fresh instance always registers and is its instance admin. Under `open` "
+            "with mail configured the answer is 202 `{status: check_your_email}` whether or not the address "
+            "had an account (the mail says what next); without mail a taken address answers 409."
+        ),
     ),
     Operation(
         "POST",

@@ -5,7 +5,8 @@ Roles: viewers read; owners alone change members and delete the site; admins and
 
 from __future__ import annotations
 
-from domain.accounts.members import MemberAdd, MemberAnswer, MemberList, MemberUpdate
+from domain.accounts.invitations import InvitationAnswer, InvitationIn
+from domain.accounts.members import MemberAnswer, MemberList, MemberUpdate
 from domain.accounts.sites import SiteAnswer, SiteCreate, SiteList, SiteUpdate, site_out
 from handlers.access import authenticated
 from handlers.base import ApiHandler
@@ -66,9 +67,10 @@ class MembersHandler(ApiHandler):
 
     @authenticated
     async def post(self, site_id: str) -> None:
+        # Adding a member is inviting them (L1): the same answer whether or not the address has an account.
         site = await self.site_for(site_id, "owner")
-        body = self.body_as(MemberAdd)
-        self.write_json(MemberAnswer(member=await self.ctx.accounts.members.add(site, body)), 201)
+        body = self.body_as(InvitationIn)
+        self.write_json(await self.ctx.accounts.invitations.create(site, self.principal.user_id, body), 201)
 
 
 class MemberHandler(ApiHandler):
@@ -138,10 +140,10 @@ openapi_operations = [
     Operation(
         "POST",
         f"{_SITE}/members",
-        "Add an existing user by email (owner)",
+        "Invite someone by email (owner): the same as POST .../invitations; they join when they accept",
         tag="members",
-        request=MemberAdd,
-        response=MemberAnswer,
+        request=InvitationIn,
+        response=InvitationAnswer,
         status=201,
         errors=(*_ROLE, 409),
     ),

@@ -27,7 +27,8 @@ WEBUI_DIR = Path(__file__).resolve().parent.parent / "webui"
 INDEX_PATH = WEBUI_DIR / "index.html"
 # The client-side routes of webui/js/app.js: these paths answer the app's page.
 APP_ROUTES = re.compile(
-    r"^/(?:|login/?|register/?|share/?|sites/?|sites/new/?"
+    r"^/(?:|login/?|register/?|share/?|sites/?|sites/new/?|forgot/?|reset/?|verify/?|unsubscribe/?|invite/?"
+    r"|account/?|admin/?"
     r"|sites/[A-Za-z0-9_-]{1,64}(?:/(?:live|history|keys|metrics|snippet|members|share|settings))?/?)$"
 )
 CONTENT_TYPES = {

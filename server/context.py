@@ -16,6 +16,8 @@ from domain.accounts.tokens import TokenService
 from domain.alerts.checker import AlertChecker
 from domain.ingest.pipeline import IngestPipeline
 from domain.live.service import LiveService
+from domain.mail.outbox import MailDelivery, Mailer
+from domain.reports.service import Reports
 from domain.retention_sweep import RetentionSweeper
 from domain.share import ShareLinks
 from domain.stats.service import StatsService
@@ -79,6 +81,11 @@ class AppContext:
     share: ShareLinks = field(init=False)
     # deletes events past each site's retention (set by server.services)
     retention: RetentionSweeper = field(init=False)
+    # mail: queueing (mailer) and background delivery of the outbox (set by server.services)
+    mailer: Mailer = field(init=False)
+    mail: MailDelivery = field(init=False)
+    # weekly/monthly email reports (set by server.services)
+    reports: Reports = field(init=False)
 
     async def start(self) -> None:
         """Open the stores, then start every component in order."""

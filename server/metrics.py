@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -197,12 +197,36 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
+        # Mail (domain/mail/outbox.py): messages in the outbox by state (read from the shared store, so
+        # every worker reports the same figure), and send attempts by outcome.
+        self.mail_outbox = Gauge(
+            "eddy_mail_outbox_messages",
+            "Messages in the mail outbox, by state (pending, sending, sent, failed)",
+            ["state"],
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self.mail_attempts = Counter(
+            "eddy_mail_attempts_total",
+            "Mail send attempts by outcome (sent, retried, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for state in ("pending", "sending", "sent", "failed"):
+            self.mail_outbox.labels(state)
+        for outcome in ("sent", "retried", "failed"):
+            self.mail_attempts.labels(outcome)
         for kind in ("collect", "live"):
             self.websocket_connections.labels(kind)
         for store in ("documents", "events", "kv", "bus"):
             self.store_errors.labels(store)
         for reason in DROP_REASONS:
             self.ingest_dropped.labels(reason)
+
+    def on_mail_counts(self, counts: Mapping[str, int]) -> None:
+        """Set the outbox gauges from the store's counts."""
+        for state, count in counts.items():
+            self.mail_outbox.labels(state).set(count)
 
     def on_events(self, events: Sequence[Event]) -> None:
         """Count a durable batch into the site analytics series (an `AppContext.event_listeners` entry)."""

@@ -7,10 +7,14 @@ from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.service import build_accounts
 from domain.accounts.tokens import TokenService
 from domain.alerts.checker import build_alert_checker
+from domain.alerts.email import AlertMailer
 from domain.ingest.pipeline import IngestLimits, IngestPipeline
 from domain.ingest.writer import GroupCommitWriter
 from domain.live.membership import MembershipWatch
 from domain.live.service import LiveService
+from domain.mail.outbox import Mailer, delivery_from_env
+from domain.mail.settings import MailSettingsError, mail_settings
+from domain.reports.service import Reports
 from domain.retention_sweep import RetentionSweeper
 from domain.share import ShareLinks
 from domain.stats.cache import StatsCache, VersionBumper
@@ -29,9 +33,14 @@ from storage.ports import Stores
 def build_context(config: Config, secrets: Secrets, stores: Stores | None = None) -> AppContext:
     """An unstarted context; `await ctx.start()` inside the running loop opens and starts everything."""
     stores = stores if stores is not None else build_stores(config)
+    try:
+        settings = mail_settings(config.extra)
+    except MailSettingsError as error:
+        raise SystemExit(str(error)) from None
     tokens = TokenService(secrets.jwt_key)
     bearer = BearerAuthenticator(tokens, stores.docs, stores.bus)
     keys = KeyAuthenticator(stores.docs, secrets.hash_key, stores.bus)
+    mailer = Mailer(stores.docs, settings, config.public_url)
     ctx = AppContext(
         config=config,
         secrets=secrets,
@@ -49,6 +58,7 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
             hash_key=secrets.hash_key,
             pepper=secrets.password_pepper,
             max_retention_days=config.retention_days,
+            mailer=mailer,
             extra=config.extra,
         ),
     )
@@ -84,6 +94,7 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     ctx.user_metrics = UserMetrics(stores.docs, stores.bus, ctx.metrics)
     ctx.components.append(ctx.user_metrics)
     ctx.alerts = build_alert_checker(stores, ctx.metrics, config.extra)
+    ctx.alerts.notify_email = AlertMailer(stores.docs, mailer).notify
     ctx.components.append(ctx.alerts)
     # Visitors now per site as a gauge, read from the live module's shared member sets.
     visitors_now = VisitorsNowSeries(
@@ -107,5 +118,27 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     )
     ctx.components.append(ctx.retention)
     # A revoked share link ends its live streams like a revoked sign-in session, in every process.
+    # Mail: queued in the outbox by the request path, delivered in the background by every process.
+    ctx.mailer = mailer
+    ctx.mail = delivery_from_env(
+        stores.docs,
+        settings,
+        config.extra,
+        on_outcome=lambda outcome: ctx.metrics.mail_attempts.labels(outcome).inc(),
+        on_counts=ctx.metrics.on_mail_counts,
+    )
+    ctx.mailer.on_queued = ctx.mail.wake
+    ctx.components.append(ctx.mail)
+    # Email reports: due ones are looked for every EDDY_REPORT_CHECK_S seconds (default 300).
+    ctx.reports = Reports(
+        stores.docs,
+        ctx.stats,
+        mailer,
+        ctx.site_access.role_of,
+        ctx.accounts.sites.list_for,
+        secrets.hash_key,
+        interval_s=float(config.extra.get("EDDY_REPORT_CHECK_S", 300)),
+    )
+    ctx.components.append(ctx.reports)
     ctx.share = ShareLinks(stores.docs, secrets.hash_key, on_revoked=ctx.bearer.session_revoked)
     return ctx

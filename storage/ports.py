@@ -45,6 +45,14 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec("alert_rules", indexed=("site_id",)),
     CollectionSpec("share_links", indexed=("site_id",), unique=(("token_hash",),)),
     CollectionSpec("salts", indexed=()),
+    # Mail waiting for (or done with) delivery: {id, state: pending|sending|sent|failed, next_attempt_at...}.
+    CollectionSpec("mail_outbox", indexed=("state",)),
+    # One-use secrets mailed to people (email verification, password reset), stored only as a hash.
+    CollectionSpec("account_tokens", indexed=("user_id",), unique=(("token_hash",),)),
+    CollectionSpec("invitations", indexed=("site_id", "email"), unique=(("token_hash",),)),
+    # Instance-wide settings (registration mode) and one-time claims (the first account), keyed by id.
+    CollectionSpec("instance", indexed=()),
+    CollectionSpec("report_subscriptions", indexed=("user_id", "site_id"), unique=(("user_id", "site_id"),)),
 )
 COLLECTION_NAMES = frozenset(spec.name for spec in COLLECTIONS)
 

@@ -18,6 +18,7 @@ from tests.support import fake_google as fake_provider
 from tests.support.accounts import PASSWORD, register, unique_email
 from tests.support.api import check_invariants
 from tests.support.fake_google import CLIENT_ID, FakeGoogle
+from tests.support.smtp_sink import SmtpSink, to, token_in
 
 
 @pytest.fixture
@@ -30,12 +31,21 @@ def fake_google(io_loop: Any) -> Iterator[FakeGoogle]:
 
 
 @pytest.fixture
-def app_config(fake_google: FakeGoogle) -> dict[str, Any]:
+def sink() -> Iterator[SmtpSink]:
+    """A real SMTP server the verification links arrive at."""
+    server = SmtpSink().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app_config(fake_google: FakeGoogle, sink: SmtpSink, http_server_port: Any) -> dict[str, Any]:
     settings = fake_provider.env(fake_google)
     return {
         "google_client_id": settings.pop("EDDY_GOOGLE_CLIENT_ID"),
         "google_client_secret": settings.pop("EDDY_GOOGLE_CLIENT_SECRET"),
-        "extra": settings,
+        "public_url": f"http://127.0.0.1:{http_server_port[1]}",
+        "extra": {**settings, **sink.env(), "EDDY_MAIL_POLL_S": "0.05"},
     }
 
 
@@ -114,13 +124,56 @@ async def test_new_google_user_signs_in(api: Any, ctx: Any, fake_google: FakeGoo
     assert again.json["user"]["id"] == answer.json["user"]["id"]
 
 
-async def test_verified_email_links_an_existing_account(api: Any, fake_google: FakeGoogle) -> None:
+async def test_h3_google_never_links_to_an_unverified_local_account(
+    api: Any, ctx: Any, fake_google: FakeGoogle
+) -> None:
+    """Pre-hijack: someone registers the victim's address with their own password; when the victim later
+    signs in with Google (which vouches for the address), they must not land in that account."""
+    email = unique_email("victim")
+    squatter = await register(api, email, password="the squatter's password")
+    fake_google.identities["victim"] = {"id": "g-victim", "email": email, "verified_email": True}
+    error, _callback, _cookie = await _sign_in(api, fake_google, "victim")
+    assert error == "google_link_unverified"
+    stored = await ctx.stores.docs.get("users", squatter["user"]["id"])
+    assert "google_sub" not in stored
+
+
+async def test_h3_link_to_a_verified_account_ends_its_other_sessions(
+    api: Any, fake_google: FakeGoogle, sink: SmtpSink
+) -> None:
     email = unique_email("link")
     existing = await register(api, email)
+    assert existing["user"]["email_verified"] is False
+    mail = await sink.wait_for(to(email))
+    verified = await api.post("/api/v1/auth/verify-email", json={"token": token_in(mail, "/verify")})
+    assert verified.status == 200 and verified.json["user"]["email_verified"] is True
     fake_google.identities["user-b"] = {"id": "g-2", "email": email, "verified_email": True}
     answer, _callback, _cookie = await _sign_in(api, fake_google, "user-b")
     assert answer.status == 200 and answer.json["user"]["id"] == existing["user"]["id"]
+    # Every session that existed before the link is over; the new one works.
+    assert (await api.get("/api/v1/auth/me", token=existing["access_token"])).status == 401
+    stale = await api.post("/api/v1/auth/refresh", json={"refresh_token": existing["refresh_token"]})
+    assert stale.status == 401
+    assert (await api.get("/api/v1/auth/me", token=answer.json["access_token"])).status == 200
     assert (await api.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})).status == 200
+
+
+async def test_accounts_with_two_factor_sign_in_do_not_sign_in_with_google(
+    api: Any, ctx: Any, fake_google: FakeGoogle
+) -> None:
+    email = unique_email("twofactor")
+    account = await register(api, email)
+    await ctx.stores.docs.update(
+        "users",
+        {"id": account["user"]["id"]},
+        {"email_verified": True, "totp": {"enabled": True, "secret": "A" * 32}},
+    )
+    fake_google.identities["user-f"] = {"id": "g-6", "email": email, "verified_email": True}
+    error, _callback, _cookie = await _sign_in(api, fake_google, "user-f")
+    assert error == "two_factor_required"
+    stored = await ctx.stores.docs.get("users", account["user"]["id"])
+    assert "google_sub" not in stored  # refused before linking
+    assert (await api.get("/api/v1/auth/me", token=account["access_token"])).status == 200
 
 
 async def test_unverified_email_is_refused(api: Any, fake_google: FakeGoogle) -> None:

@@ -1,8 +1,15 @@
 """Google sign-in: turn a verified Google identity into an Eddy user and a session.
 
-A Google account is matched by its stable id (`google_sub`) first, then by a *verified* email (linking
-the Google id to that existing account); otherwise a new account without a password is created. An
-unverified email never signs in, so nobody can claim someone else's Eddy account through Google.
+A Google account is matched by its stable id (`google_sub`) first, then by email; otherwise a new account
+without a password is created (its address verified: Google vouched for it). An address Google has not
+verified never signs in.
+
+Linking to an existing account by email needs *both* sides verified: Google's `verified_email` and the
+Eddy account's own `email_verified` (set by its verification link, a password reset, or an accepted
+mailed invitation). Otherwise anyone could register a victim's address with a password of their own,
+wait for the victim to sign in with Google, and share the account (pre-hijack): an unverified account
+is refused with `google_link_unverified` (sign in with the password and verify the address first). A
+link ends every other session of the account, so a password holder's earlier tokens stop at once.
 
 The OAuth `state` is one-use: kept in the key-value store for 10 minutes and bound to the browser by a
 cookie, so a callback cannot be replayed or forged cross-site.
@@ -91,8 +98,23 @@ async def sign_in(
     if user is None:
         name = str(info.get("name") or "")[:100]
         user = await users.create(normalise_email(email), name, None, google_sub=sub)
+        await docs.update("users", {"id": user["id"]}, {"email_verified": True})
+        user["email_verified"] = True
+    elif (user.get("totp") or {}).get("enabled"):
+        # Checked before any link: the second factor cannot be gone around through Google.
+        raise Unauthorized(
+            "This account uses two-factor sign-in: sign in with its password and code.",
+            code="two_factor_required",
+        )
     elif user.get("google_sub") != sub:
         if user.get("google_sub"):
             raise Unauthorized("this email is linked to another Google account", code="google_mismatch")
+        if not user.get("email_verified"):
+            raise Unauthorized(
+                "An account with this email exists but its address was never verified. Sign in with its "
+                "password and verify the address (or reset the password) before using Google sign-in.",
+                code="google_link_unverified",
+            )
         await docs.update("users", {"id": user["id"]}, {"google_sub": sub})
+        await sessions.revoke_all(user["id"])
     return auth_answer(user, await sessions.start(user["id"]))

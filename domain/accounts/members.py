@@ -1,32 +1,21 @@
 """Team members of a site: {id, site_id, user_id, role: viewer|admin, created_at}.
 
-Only the owner adds, changes or removes members (a member may also remove themselves). Members are added
-by the email of an existing account.
+Only the owner changes or removes members (a member may also remove themselves). People join a team only
+by accepting an invitation (domain/accounts/invitations.py).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from domain.accounts.tokens import new_id
-from domain.accounts.users import Email, normalise_email
-from domain.errors import Conflict, Forbidden, NotFound
-from storage.errors import DuplicateKeyError
+from domain.errors import Forbidden, NotFound
 from storage.ports import DocumentStore
 
 MemberRole = Literal["viewer", "admin"]
 MAX_MEMBERS = 100
-
-
-class MemberAdd(msgspec.Struct, forbid_unknown_fields=True):
-    """Add an existing user to a site."""
-
-    email: Email
-    role: MemberRole = "viewer"
 
 
 class MemberUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -83,29 +72,6 @@ class MemberService:
         """The site's members, oldest first."""
         rows = await self._docs.find("members", {"site_id": site["id"]}, sort="created_at")
         return [await self._out(row) for row in rows]
-
-    async def add(self, site: dict[str, Any], body: MemberAdd) -> MemberOut:
-        """Add a member by email; 404 if no such account, 409 if already on the site."""
-        rows = await self._docs.find("users", {"email": normalise_email(body.email)}, limit=1)
-        if not rows:
-            raise NotFound("no account has this email", code="user_not_found")
-        user = rows[0]
-        if user["id"] == site["owner_id"]:
-            raise Conflict("the owner is already on the site", code="already_member")
-        if await self._docs.count("members", {"site_id": site["id"]}) >= MAX_MEMBERS:
-            raise Conflict(f"a site has at most {MAX_MEMBERS} members", code="too_many_members")
-        member = {
-            "id": new_id(),
-            "site_id": site["id"],
-            "user_id": user["id"],
-            "role": body.role,
-            "created_at": time.time(),
-        }
-        try:
-            await self._docs.insert("members", member)
-        except DuplicateKeyError:
-            raise Conflict("this user is already a member", code="already_member") from None
-        return await self._out(member)
 
     async def get(self, site: dict[str, Any], member_id: str) -> dict[str, Any]:
         """A member of this site; 404 otherwise."""

@@ -6,16 +6,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.accounts.access import BearerAuthenticator
+from domain.accounts.account_tokens import AccountTokens
 from domain.accounts.api_keys import KeyService
+from domain.accounts.emails import AccountEmails
+from domain.accounts.invitations import InvitationService
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.members import MemberService
 from domain.accounts.metric_configs import MetricConfigService
 from domain.accounts.passwords import PasswordHasher
+from domain.accounts.registration import Registration, env_mode
 from domain.accounts.sessions import SessionService
 from domain.accounts.sites import SiteService
 from domain.accounts.throttle import API_PER_USER, Limit, Throttle
 from domain.accounts.tokens import TokenService
+from domain.accounts.two_factor import TwoFactor
 from domain.accounts.users import UserService
+from domain.mail.outbox import Mailer
 from storage.ports import Stores
 
 
@@ -31,6 +37,10 @@ class Accounts:
     members: MemberService
     keys: KeyService
     metric_configs: MetricConfigService
+    registration: Registration
+    emails: AccountEmails
+    invitations: InvitationService
+    two_factor: TwoFactor
 
 
 def build_accounts(
@@ -42,21 +52,33 @@ def build_accounts(
     hash_key: bytes,
     pepper: bytes,
     max_retention_days: int,
+    mailer: Mailer,
     extra: Mapping[str, str] | None = None,
 ) -> Accounts:
     """Every account service over these stores. `extra` (the EDDY_* environment) may set
-    EDDY_API_RATE_LIMIT: management API requests per user per minute."""
+    EDDY_API_RATE_LIMIT (management API requests per user per minute) and EDDY_REGISTRATION."""
     settings = extra or {}
     hasher = PasswordHasher(pepper)
     api_limit = Limit(int(settings.get("EDDY_API_RATE_LIMIT", API_PER_USER.hits)), API_PER_USER.window)
     throttle = Throttle(stores.kv, api_user=api_limit)
     sessions = SessionService(tokens, stores.docs, bearer)
     metric_configs = MetricConfigService(stores.docs, stores.bus)
+    registration = Registration(stores.docs, env_mode(settings))
+    emails = AccountEmails(
+        stores.docs, mailer, AccountTokens(stores.docs, hash_key), hasher, sessions, throttle
+    )
+    users = UserService(stores.docs, hasher, sessions, throttle, registration, emails)
+    two_factor = TwoFactor(stores.docs, users, throttle, hash_key)
+    users.second_factor = two_factor.check
     return Accounts(
         hasher=hasher,
         throttle=throttle,
         sessions=sessions,
-        users=UserService(stores.docs, hasher, sessions, throttle),
+        registration=registration,
+        emails=emails,
+        two_factor=two_factor,
+        invitations=InvitationService(stores.docs, users, sessions, mailer, hash_key),
+        users=users,
         sites=SiteService(stores.docs, stores.events, keys, max_retention_days, metric_configs),
         members=MemberService(stores.docs),
         keys=KeyService(stores.docs, hash_key, keys),

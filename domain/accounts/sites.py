@@ -42,7 +42,14 @@ Origins = Annotated[list[Origin], msgspec.Meta(max_length=50)]
 Timezone = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="an IANA time zone")]
 RetentionDays = Annotated[int, msgspec.Meta(ge=1, le=3650)]
 # Collections whose documents belong to one site (deleted with it).
-SITE_COLLECTIONS = ("members", "metric_configs", "alert_rules", "share_links")
+SITE_COLLECTIONS = (
+    "members",
+    "metric_configs",
+    "alert_rules",
+    "share_links",
+    "invitations",
+    "report_subscriptions",
+)
 
 
 class SiteCreate(msgspec.Struct, forbid_unknown_fields=True):

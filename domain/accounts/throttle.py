@@ -131,6 +131,10 @@ class Throttle:
         """Count a registration from this IP."""
         await self._check(f"throttle:register:ip:{_digest(ip)}", self.register_ip, "too many registrations")
 
+    async def hit_limit(self, name: str, limit: Limit, message: str) -> None:
+        """Count one hit of a named limit (the name is hashed: it may hold an email or an address)."""
+        await self._check(f"throttle:{_digest(name)}", limit, message)
+
     async def api(self, user_id: str) -> None:
         """Count one management API request by this user."""
         await self._check(f"throttle:api:user:{user_id}", self.api_user, "API rate limit reached")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -105,7 +105,9 @@ class AlertChecker:
         self._metrics = metrics
         self.interval_s = interval_s
         self.policy = policy or DeliveryPolicy()
-        self._deliveries: set[asyncio.Task[None]] = set()
+        self._deliveries: set[asyncio.Task[Any]] = set()
+        # Mails a change of state to the site's team for rules with `email_team` (set by server.services).
+        self.notify_email: Callable[[dict[str, Any], str, float, float], Awaitable[None]] | None = None
         # a store outage must not end the loop: the round is logged and counted, the next slot tries again
         self._rounds = Periodic(
             "alert check",
@@ -158,6 +160,12 @@ class AlertChecker:
             task = asyncio.create_task(self._deliver(rule, body))
             self._deliveries.add(task)
             task.add_done_callback(self._deliveries.discard)
+            if rule.get("email_team") and self.notify_email is not None:
+                mail = asyncio.create_task(
+                    self.notify_email(rule, "firing" if firing else "resolved", value, now)
+                )
+                self._deliveries.add(mail)
+                mail.add_done_callback(self._deliveries.discard)
         await self._docs.update("alert_rules", {"id": rule["id"]}, changes)
 
     async def _deliver(self, rule: dict[str, Any], body: bytes) -> None:

@@ -17,6 +17,8 @@ creation too (422). A request can do little anyway: a fixed JSON body, no redire
 timeouts, and the receiver's answer is never shown; the rule's `last_delivery` tells its site's admins
 how the last delivery ended (outcome, status, attempts), and `/metrics` carries no outcome.
 
+With `email_team` a change of state is also mailed to the site's owner and admins (domain/alerts/email.py).
+
 The signing secret is generated at creation, shown once in the create answer, and kept so Eddy can sign.
 """
 
@@ -52,6 +54,7 @@ class AlertRuleCreate(msgspec.Struct, forbid_unknown_fields=True):
     webhook_url: Url
     window_minutes: Window = 5
     enabled: bool = True
+    email_team: bool = False
 
 
 class AlertRulePatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,6 +66,7 @@ class AlertRulePatch(msgspec.Struct, forbid_unknown_fields=True):
     webhook_url: Url | None = None
     window_minutes: Window | None = None
     enabled: bool | None = None
+    email_team: bool | None = None
 
 
 class DeliveryView(msgspec.Struct):
@@ -93,6 +97,7 @@ class AlertRuleView(msgspec.Struct):
     updated_at: float
     secret: str | None = None
     last_delivery: DeliveryView | None = None
+    email_team: bool = False
 
 
 def check_webhook_url(url: str) -> str:
@@ -132,6 +137,7 @@ def view(doc: dict[str, Any], *, with_secret: bool = False) -> AlertRuleView:
         last_delivery=msgspec.convert(doc["last_delivery"], DeliveryView)
         if doc.get("last_delivery")
         else None,
+        email_team=bool(doc.get("email_team")),
     )
 
 

@@ -64,10 +64,24 @@ async def make_key(
     return answer.json["key"]
 
 
-async def add_member(api: Api, token: str, site_id: str, email: str, role: str = "viewer") -> dict[str, Any]:
-    """Add an existing user to a site; returns the member object."""
+async def invite(api: Api, token: str, site_id: str, email: str, role: str = "viewer") -> str:
+    """Invite an address to a site (on a server without mail); returns the invitation link's token."""
     answer = await api.post(
-        f"/api/v1/sites/{site_id}/members", json={"email": email, "role": role}, token=token
+        f"/api/v1/sites/{site_id}/invitations", json={"email": email, "role": role}, token=token
     )
     assert answer.status == 201, answer.json
-    return answer.json["member"]
+    return str(answer.json["link"]).split("#token=", 1)[1]
+
+
+async def add_member(
+    api: Api, token: str, site_id: str, email: str, role: str = "viewer", password: str = PASSWORD
+) -> dict[str, Any]:
+    """Put an existing user (whose password is `password`) on a site's team the only way there is: the
+    owner invites, the user accepts. Returns the member object."""
+    accepted = await api.post(
+        "/api/v1/invitations/accept",
+        json={"token": await invite(api, token, site_id, email, role), "password": password},
+    )
+    assert accepted.status == 200, accepted.json
+    members = await api.get(f"/api/v1/sites/{site_id}/members", token=token)
+    return next(m for m in members.json["members"] if m["user_id"] == accepted.json["user"]["id"])

@@ -26,7 +26,7 @@ class EddyProcess:
         self.port = port or free_port()
         self.data_dir = data_dir
         self.args = list(args)
-        self.env = {**os.environ, "EDDY_LOG_LEVEL": "INFO", **(env or {})}
+        self.env = {**os.environ, "EDDY_LOG_LEVEL": "INFO", "EDDY_REGISTRATION": "open", **(env or {})}
         handle, name = tempfile.mkstemp(prefix="eddy-log-", suffix=".txt")
         os.close(handle)
         self.log_path = Path(name)

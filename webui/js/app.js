@@ -9,6 +9,13 @@ const routes = [
   { pattern: /^\/login\/?$/, load: () => import("./pages/auth.js"), page: "login", guest: true },
   { pattern: /^\/register\/?$/, load: () => import("./pages/auth.js"), page: "register", guest: true },
   { pattern: /^\/share\/?$/, load: () => import("./pages/shared.js"), open: true },
+  { pattern: /^\/forgot\/?$/, load: () => import("./pages/recovery.js"), page: "forgot", guest: true },
+  { pattern: /^\/reset\/?$/, load: () => import("./pages/recovery.js"), page: "reset", open: true },
+  { pattern: /^\/verify\/?$/, load: () => import("./pages/recovery.js"), page: "verify", open: true },
+  { pattern: /^\/unsubscribe\/?$/, load: () => import("./pages/recovery.js"), page: "unsubscribe", open: true },
+  { pattern: /^\/invite\/?$/, load: () => import("./pages/invite.js"), open: true },
+  { pattern: /^\/account\/?$/, load: () => import("./pages/account.js") },
+  { pattern: /^\/admin\/?$/, load: () => import("./pages/admin.js") },
   { pattern: /^\/(?:sites\/?)?$/, load: () => import("./pages/sites.js"), page: "list" },
   { pattern: /^\/sites\/new\/?$/, load: () => import("./pages/sites.js"), page: "new" },
   {
@@ -107,7 +114,8 @@ function renderNav() {
     replace(
       nav,
       h("a", { href: "/sites", "data-route": true, text: "Sites" }),
-      h("span", { class: "who", text: session.user.email || session.user.name || "" }),
+      session.user.instance_admin ? h("a", { href: "/admin", "data-route": true, text: "Admin" }) : null,
+      h("a", { href: "/account", "data-route": true, class: "who", text: session.user.email || session.user.name || "Account" }),
       out,
     );
   } else if (location.pathname.startsWith("/share")) {
@@ -136,7 +144,9 @@ window.addEventListener("popstate", route);
 onSessionChange(() => {
   renderNav();
   // A session that ended elsewhere (refresh refused) sends the user back to sign in.
-  if (!session.user && !hasSession() && !match(location.pathname)?.spec.guest && !location.pathname.startsWith("/share")) {
+  // Pages open to anyone (share links, mailed links) stay where they are.
+  const here = match(location.pathname)?.spec;
+  if (!session.user && !hasSession() && !here?.guest && !here?.open) {
     navigate("/login", { replace: true });
   }
 });

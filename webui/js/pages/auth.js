@@ -19,6 +19,9 @@ const GOOGLE_ERRORS = {
   google_denied: "Google sign-in was cancelled.",
   google_unverified: "Google did not confirm this account's email address, so it cannot sign in to Eddy.",
   google_mismatch: "This email is already linked to a different Google account.",
+  google_link_unverified:
+    "An Eddy account with this email exists but its address was never confirmed. Sign in with its password and confirm the address (or reset the password) first.",
+  two_factor_required: "This account uses two-factor sign-in: sign in with its password and code.",
   invalid_state: "That Google sign-in expired or was already used. Please try again.",
   google_failed: "Google did not accept this sign-in. Please try again.",
 };
@@ -47,6 +50,10 @@ export async function render(main, params, { navigate }) {
     minlength: isLogin ? null : 8,
   });
   const name = isLogin ? null : h("input", { type: "text", name: "name", autocomplete: "name", maxlength: 100 });
+  // Shown once the server says the account needs a second factor.
+  const code = isLogin ? h("input", { type: "text", name: "code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 64 }) : null;
+  const codeField = code ? field("Code from your authenticator app (or a recovery code)", code) : null;
+  if (codeField) codeField.hidden = true;
   const submit = h("button", { type: "submit", text: isLogin ? "Sign in" : "Create account" });
   const form = h(
     "form",
@@ -55,7 +62,9 @@ export async function render(main, params, { navigate }) {
     name ? field("Name (optional)", name) : null,
     field("Email", email),
     field("Password", password, isLogin ? null : "At least 8 characters."),
+    codeField,
     h("div", { class: "actions" }, submit),
+    isLogin ? h("p", { class: "switch" }, h("a", { href: "/forgot", "data-route": true, text: "Forgot your password?" })) : null,
     h(
       "p",
       { class: "switch" },
@@ -77,11 +86,21 @@ export async function render(main, params, { navigate }) {
     submit.textContent = isLogin ? "Signing in…" : "Creating account…";
     const body = { email: email.value.trim(), password: password.value };
     if (name && name.value.trim()) body.name = name.value.trim();
+    if (code && code.value.trim()) body.code = code.value.trim();
     try {
       const answer = await api("POST", isLogin ? "/api/v1/auth/login" : "/api/v1/auth/register", body, { auth: false });
+      if (!answer.access_token) {
+        // Sign-up taken in (202): what comes next is in the mail.
+        replace(main, h("section", { class: "auth" }, h("div", { class: "card auth-form" }, h("h1", { text: "Check your email" }), h("p", { class: "done", role: "status", text: answer.message }), h("p", {}, h("a", { href: "/login", "data-route": true, text: "Sign in" })))));
+        return;
+      }
       acceptTokens(answer);
       navigate("/sites", { replace: true });
     } catch (error) {
+      if (codeField && error instanceof ApiError && error.code === "two_factor_required") {
+        codeField.hidden = false;
+        code.focus();
+      }
       showFormError(form, error);
       submit.disabled = false;
       submit.textContent = isLogin ? "Sign in" : "Create account";

@@ -116,7 +116,7 @@ export async function render(main, params, { navigate }) {
     case "metrics":
       return (await import("./metrics.js")).render(body, site);
     case "members":
-      return (await import("./members.js")).render(body, site);
+      return (await import("./team.js")).render(body, site);
     case "share":
       return (await import("./share.js")).render(body, site);
     case "settings":

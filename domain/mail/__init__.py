@@ -1,0 +1,1 @@
+"""Mail: the operator's SMTP server, a persistent outbox and the messages Eddy sends."""

@@ -1,0 +1,1 @@
+"""Weekly and monthly email reports per site member who opts in."""

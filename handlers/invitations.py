@@ -1,0 +1,97 @@
+"""`/api/v1/sites/{site_id}/invitations` (owner) and `POST /api/v1/invitations/accept` (thin handlers;
+domain/accounts/invitations.py holds the rules)."""
+
+from __future__ import annotations
+
+from domain.accounts.invitations import AcceptAnswer, AcceptIn, InvitationAnswer, InvitationIn, InvitationList
+from handlers.access import authenticated
+from handlers.base import ApiHandler
+from handlers.openapi import Operation
+from handlers.policy import public
+
+
+class InvitationsHandler(ApiHandler):
+    """Invite by email, and list pending invitations."""
+
+    @authenticated
+    async def get(self, site_id: str) -> None:
+        site = await self.site_for(site_id, "owner")
+        self.write_json(InvitationList(invitations=await self.ctx.accounts.invitations.list(site)))
+
+    @authenticated
+    async def post(self, site_id: str) -> None:
+        site = await self.site_for(site_id, "owner")
+        body = self.body_as(InvitationIn)
+        self.write_json(await self.ctx.accounts.invitations.create(site, self.principal.user_id, body), 201)
+
+
+class InvitationHandler(ApiHandler):
+    """Withdraw a pending invitation."""
+
+    @authenticated
+    async def delete(self, site_id: str, invitation_id: str) -> None:
+        site = await self.site_for(site_id, "owner")
+        await self.ctx.accounts.invitations.revoke(site, invitation_id)
+        self.set_status(204)
+        self.finish()
+
+
+class AcceptHandler(ApiHandler):
+    """Accept an invitation (a bearer token, when sent, says who is accepting)."""
+
+    @public
+    async def post(self) -> None:
+        body = self.body_as(AcceptIn)
+        user_id = None
+        if self.request.headers.get("Authorization"):
+            user_id = (await self.ctx.bearer.authenticate(self.request.headers["Authorization"])).user_id
+        self.write_json(await self.ctx.accounts.invitations.accept(body, user_id))
+
+
+_ID = r"([A-Za-z0-9_-]{1,64})"
+default_handlers = [
+    (rf"/api/v1/sites/{_ID}/invitations", InvitationsHandler),
+    (rf"/api/v1/sites/{_ID}/invitations/{_ID}", InvitationHandler),
+    (r"/api/v1/invitations/accept", AcceptHandler),
+]
+
+_SITE = "/api/v1/sites/{site_id}"
+_ROLE = (403, 404)
+openapi_operations = [
+    Operation(
+        "POST",
+        f"{_SITE}/invitations",
+        "Invite an address to the team with a role (owner); mailed, or without mail the link is returned",
+        tag="members",
+        request=InvitationIn,
+        response=InvitationAnswer,
+        status=201,
+        errors=(*_ROLE, 409),
+    ),
+    Operation(
+        "GET",
+        f"{_SITE}/invitations",
+        "Pending invitations (owner)",
+        tag="members",
+        response=InvitationList,
+        errors=_ROLE,
+    ),
+    Operation(
+        "DELETE",
+        f"{_SITE}/invitations/{{invitation_id}}",
+        "Withdraw a pending invitation (owner)",
+        tag="members",
+        status=204,
+        errors=_ROLE,
+    ),
+    Operation(
+        "POST",
+        "/api/v1/invitations/accept",
+        "Accept an invitation (creating the account when the address has none, in any registration mode)",
+        tag="members",
+        auth="public",
+        request=AcceptIn,
+        response=AcceptAnswer,
+        errors=(401, 429),
+    ),
+]

@@ -1,0 +1,95 @@
+"""Email report subscriptions (`/api/v1/account/reports`, `/api/v1/sites/{site_id}/reports`) and the
+unsubscribe link, which works without signing in (thin: domain/reports/service.py)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from domain.reports.service import SubscriptionIn, SubscriptionList, SubscriptionOut, UnsubscribeIn
+from handlers.access import authenticated
+from handlers.base import ApiHandler, validation_error
+from handlers.openapi import Operation
+from handlers.policy import public
+
+
+class Unsubscribed(msgspec.Struct, kw_only=True):
+    """The reports of that subscription are off."""
+
+    status: str = "unsubscribed"
+
+
+class AccountReportsHandler(ApiHandler):
+    """The signed-in user's report choices for every site they can see."""
+
+    @authenticated
+    async def get(self) -> None:
+        self.write_json(
+            SubscriptionList(subscriptions=await self.ctx.reports.list_for(self.principal.user_id))
+        )
+
+
+class SiteReportsHandler(ApiHandler):
+    """Choose the weekly and monthly reports of one site (any member)."""
+
+    @authenticated
+    async def put(self, site_id: str) -> None:
+        site = await self.site_for(site_id)
+        body = self.body_as(SubscriptionIn)
+        self.ctx.mailer.require()
+        self.write_json(await self.ctx.reports.set(self.principal.user_id, site, body))
+
+
+class UnsubscribeHandler(ApiHandler):
+    """Stop a subscription's reports: `{id, key}` as JSON, or as query arguments (the one-click POST of a
+    mail client's List-Unsubscribe button, RFC 8058)."""
+
+    @public
+    async def post(self) -> None:
+        if self.get_query_argument("id", None) is not None:
+            try:
+                body = msgspec.convert(
+                    {"id": self.get_query_argument("id"), "key": self.get_query_argument("key", "")},
+                    UnsubscribeIn,
+                )
+            except msgspec.ValidationError as error:
+                raise validation_error(error) from None
+        else:
+            body = self.body_as(UnsubscribeIn)
+        await self.ctx.reports.unsubscribe(body.id, body.key)
+        self.write_json(Unsubscribed())
+
+
+_ID = r"([A-Za-z0-9_-]{1,64})"
+default_handlers = [
+    (r"/api/v1/account/reports", AccountReportsHandler),
+    (rf"/api/v1/sites/{_ID}/reports", SiteReportsHandler),
+    (r"/api/v1/reports/unsubscribe", UnsubscribeHandler),
+]
+
+openapi_operations = [
+    Operation(
+        "GET",
+        "/api/v1/account/reports",
+        "Your weekly/monthly email report choices, per site",
+        tag="reports",
+        response=SubscriptionList,
+    ),
+    Operation(
+        "PUT",
+        "/api/v1/sites/{site_id}/reports",
+        "Choose the weekly and monthly email reports of a site (any member)",
+        tag="reports",
+        request=SubscriptionIn,
+        response=SubscriptionOut,
+        errors=(404, 409),
+    ),
+    Operation(
+        "POST",
+        "/api/v1/reports/unsubscribe",
+        "Stop a subscription's reports with the id and key of its link (no sign-in)",
+        tag="reports",
+        auth="public",
+        request=UnsubscribeIn,
+        response=Unsubscribed,
+    ),
+]

@@ -1,0 +1,118 @@
+"""`/api/v1/auth/2fa*`: two-factor sign-in with an authenticator app (thin: domain/accounts/two_factor.py)."""
+
+from __future__ import annotations
+
+from domain.accounts.two_factor import (
+    CodeIn,
+    PasswordAndCode,
+    PasswordConfirm,
+    RecoveryCodesOut,
+    SetupOut,
+    TwoFactorOut,
+)
+from handlers.access import authenticated
+from handlers.base import ApiHandler
+from handlers.openapi import Operation
+
+
+class TwoFactorHandler(ApiHandler):
+    """Whether two-factor sign-in is on."""
+
+    @authenticated
+    async def get(self) -> None:
+        user = await self.ctx.accounts.users.get(self.principal.user_id)
+        self.write_json(self.ctx.accounts.two_factor.status(user))
+
+
+class SetupHandler(ApiHandler):
+    """Start: a new secret and its QR code (password checked)."""
+
+    @authenticated
+    async def post(self) -> None:
+        body = self.body_as(PasswordConfirm)
+        user = await self.ctx.accounts.users.get(self.principal.user_id)
+        self.write_json(await self.ctx.accounts.two_factor.begin(user, body.current_password))
+
+
+class EnableHandler(ApiHandler):
+    """Finish with a first code; answers the recovery codes, once."""
+
+    @authenticated
+    async def post(self) -> None:
+        body = self.body_as(CodeIn)
+        user = await self.ctx.accounts.users.get(self.principal.user_id)
+        self.write_json(await self.ctx.accounts.two_factor.enable(user, body.code))
+
+
+class DisableHandler(ApiHandler):
+    """Turn it off (password and code)."""
+
+    @authenticated
+    async def post(self) -> None:
+        body = self.body_as(PasswordAndCode)
+        user = await self.ctx.accounts.users.get(self.principal.user_id)
+        await self.ctx.accounts.two_factor.disable(user, body.current_password, body.code)
+        self.set_status(204)
+        self.finish()
+
+
+class RecoveryCodesHandler(ApiHandler):
+    """New recovery codes (password and code)."""
+
+    @authenticated
+    async def post(self) -> None:
+        body = self.body_as(PasswordAndCode)
+        user = await self.ctx.accounts.users.get(self.principal.user_id)
+        self.write_json(await self.ctx.accounts.two_factor.regenerate(user, body.current_password, body.code))
+
+
+_2FA = "/api/v1/auth/2fa"
+default_handlers = [
+    (_2FA, TwoFactorHandler),
+    (f"{_2FA}/setup", SetupHandler),
+    (f"{_2FA}/enable", EnableHandler),
+    (f"{_2FA}/disable", DisableHandler),
+    (f"{_2FA}/recovery-codes", RecoveryCodesHandler),
+]
+
+openapi_operations = [
+    Operation(
+        "GET", _2FA, "Whether two-factor sign-in is on", tag="auth", response=TwoFactorOut, errors=(404,)
+    ),
+    Operation(
+        "POST",
+        f"{_2FA}/setup",
+        "Start two-factor setup: a TOTP secret and its QR code (password checked)",
+        tag="auth",
+        request=PasswordConfirm,
+        response=SetupOut,
+        errors=(404, 409),
+    ),
+    Operation(
+        "POST",
+        f"{_2FA}/enable",
+        "Turn two-factor sign-in on with a first code; the recovery codes are shown this once",
+        tag="auth",
+        request=CodeIn,
+        response=RecoveryCodesOut,
+        errors=(404, 409),
+    ),
+    Operation(
+        "POST",
+        f"{_2FA}/disable",
+        "Turn two-factor sign-in off (password and code)",
+        tag="auth",
+        request=PasswordAndCode,
+        status=204,
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        f"{_2FA}/recovery-codes",
+        "Replace the recovery codes (password and code); shown this once",
+        tag="auth",
+        request=PasswordAndCode,
+        response=RecoveryCodesOut,
+        errors=(404,),
+    ),
+]

@@ -1,0 +1,111 @@
+// Pages opened from mailed links, and the forgotten-password form (no sign-in needed):
+// - /forgot: ask for a reset link;
+// - /reset#token=...: choose a new password (every session of the account ends);
+// - /verify#token=...: confirm an email address;
+// - /unsubscribe#id=...&key=...: stop a report subscription.
+// The token sits in the fragment (never sent to a server or logged): it is read, then removed from the
+// address bar at once.
+
+import { api, ApiError, forgetTokens } from "../api.js";
+import { h, field, replace, showFormError, clearFormError } from "../dom.js";
+
+/** The fragment's parameters, cleared from the address bar (and history). */
+function takeFragment() {
+  const values = new URLSearchParams(location.hash.slice(1));
+  if (location.hash) history.replaceState(history.state, "", location.pathname);
+  return values;
+}
+
+function card(title, ...children) {
+  return h("section", { class: "auth" }, h("div", { class: "card auth-form" }, h("h1", { text: title }), ...children));
+}
+
+function done(main, title, message, link = { href: "/login", text: "Sign in" }) {
+  replace(main, card(title, h("p", { class: "done", role: "status", text: message }), h("p", {}, h("a", { href: link.href, "data-route": true, text: link.text }))));
+}
+
+function forgot(main) {
+  const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true, maxlength: 254 });
+  const submit = h("button", { type: "submit", text: "Send the link" });
+  const form = h(
+    "form",
+    { class: "card auth-form", novalidate: true },
+    h("h1", { text: "Forgot your password?" }),
+    h("p", { text: "Enter your account's email: we send a link to choose a new password (valid 30 minutes)." }),
+    field("Email", email),
+    h("div", { class: "actions" }, submit),
+    h("p", { class: "switch" }, h("a", { href: "/login", "data-route": true, text: "Back to sign in" })),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFormError(form);
+    submit.disabled = true;
+    try {
+      const answer = await api("POST", "/api/v1/auth/password-reset", { email: email.value.trim() }, { auth: false });
+      done(main, "Check your email", answer.message);
+    } catch (error) {
+      showFormError(form, error);
+      submit.disabled = false;
+    }
+  });
+  replace(main, h("section", { class: "auth" }, form));
+  email.focus();
+}
+
+function reset(main, token) {
+  if (!token) {
+    done(main, "Reset your password", "This page needs the link from the reset email.", { href: "/forgot", text: "Ask for a new link" });
+    return;
+  }
+  const password = h("input", { type: "password", name: "password", autocomplete: "new-password", required: true, minlength: 8 });
+  const submit = h("button", { type: "submit", text: "Set the new password" });
+  const form = h(
+    "form",
+    { class: "card auth-form", novalidate: true },
+    h("h1", { text: "Choose a new password" }),
+    field("New password", password, "At least 8 characters. Every session of the account ends."),
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFormError(form);
+    submit.disabled = true;
+    try {
+      const answer = await api("POST", "/api/v1/auth/password-reset/confirm", { token, password: password.value }, { auth: false });
+      forgetTokens(); // this tab's own session ended with the others
+      done(main, "Password changed", answer.message);
+    } catch (error) {
+      showFormError(form, error);
+      submit.disabled = false;
+    }
+  });
+  replace(main, h("section", { class: "auth" }, form));
+  password.focus();
+}
+
+async function verify(main, token) {
+  try {
+    if (!token) throw new ApiError(422, "invalid_token", "This page needs the link from the verification email.");
+    const answer = await api("POST", "/api/v1/auth/verify-email", { token }, { auth: false });
+    done(main, "Email confirmed", `${answer.user.email} is confirmed. Thank you.`, { href: "/sites", text: "Go to your sites" });
+  } catch (error) {
+    done(main, "Email not confirmed", error.message, { href: "/sites", text: "Go to your sites" });
+  }
+}
+
+async function unsubscribe(main, values) {
+  try {
+    await api("POST", "/api/v1/reports/unsubscribe", { id: values.get("id") || "", key: values.get("key") || "" }, { auth: false });
+    done(main, "Unsubscribed", "You will get no more of these reports. You can turn them on again on your account page.", { href: "/account", text: "Your account" });
+  } catch (error) {
+    done(main, "Not unsubscribed", error.message, { href: "/account", text: "Your account" });
+  }
+}
+
+export async function render(main, params) {
+  if (params.page === "forgot") return forgot(main);
+  const values = takeFragment();
+  if (params.page === "reset") return reset(main, values.get("token"));
+  if (params.page === "verify") return verify(main, values.get("token"));
+  return unsubscribe(main, values);
+}
