@@ -37,7 +37,7 @@ class CollectionSpec:
 # Every collection Eddy keeps. Stores create the indexes at start-up.
 COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec("users", indexed=("email",), unique=(("email",),)),
-    CollectionSpec("sites", indexed=("owner_id",)),
+    CollectionSpec("sites", indexed=("owner_id", "plausible_domain", "umami_alias")),
     CollectionSpec("members", indexed=("site_id", "user_id"), unique=(("site_id", "user_id"),)),
     CollectionSpec("api_keys", indexed=("site_id",), unique=(("lookup",),)),
     CollectionSpec("metric_configs", indexed=("site_id",), unique=(("site_id", "name"),)),
