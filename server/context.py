@@ -14,6 +14,7 @@ from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.service import Accounts
 from domain.accounts.tokens import TokenService
 from domain.alerts.checker import AlertChecker
+from domain.compat.sites import CompatSites
 from domain.ingest.pipeline import IngestPipeline
 from domain.live.service import LiveService
 from domain.share import ShareLinks
@@ -76,6 +77,8 @@ class AppContext:
     stats: StatsService = field(init=False)
     # read-only share links of dashboards (set by server.services)
     share: ShareLinks = field(init=False)
+    # sites taking Plausible / Umami traffic, by domain or website id (set by server.services)
+    compat_sites: CompatSites = field(init=False)
 
     async def start(self) -> None:
         """Open the stores, then start every component in order."""

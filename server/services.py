@@ -7,6 +7,7 @@ from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.service import build_accounts
 from domain.accounts.tokens import TokenService
 from domain.alerts.checker import build_alert_checker
+from domain.compat.sites import CompatSites
 from domain.ingest.pipeline import IngestLimits, IngestPipeline
 from domain.ingest.writer import GroupCommitWriter
 from domain.live.service import LiveService
@@ -87,4 +88,6 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     ctx.components.append(bumper)
     # A revoked share link ends its live streams like a revoked sign-in session, in every process.
     ctx.share = ShareLinks(stores.docs, secrets.hash_key, on_revoked=ctx.bearer.session_revoked)
+    # Plausible's and Umami's trackers and APIs, for the sites that switch them on (domain/compat/).
+    ctx.compat_sites = CompatSites(stores.docs)
     return ctx

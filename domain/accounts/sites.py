@@ -87,7 +87,7 @@ class SiteUpdate(msgspec.Struct, forbid_unknown_fields=True):
     timezone: Timezone | msgspec.UnsetType = msgspec.UNSET
     retention_days: RetentionDays | msgspec.UnsetType = msgspec.UNSET
     compat: Compat | msgspec.UnsetType = msgspec.UNSET
-    umami_alias: UmamiAlias | None | msgspec.UnsetType = msgspec.UNSET
+    umami_alias: UmamiAlias | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class SiteOut(msgspec.Struct):

@@ -51,7 +51,9 @@ async def test_one_site_per_plausible_domain_and_umami_alias(api: Any) -> None:
     )
     assert answer.status == 200
     second = await make_site(api, other_token, domain="shop.example")
-    taken = await api.patch(f"{SITES}/{second['id']}", json={"compat": {"plausible": True}}, token=other_token)
+    taken = await api.patch(
+        f"{SITES}/{second['id']}", json={"compat": {"plausible": True}}, token=other_token
+    )
     assert taken.status == 409 and taken.json["error"]["code"] == "compat_domain_taken"
     alias = await api.patch(f"{SITES}/{second['id']}", json={"umami_alias": ALIAS}, token=other_token)
     assert alias.status == 409 and alias.json["error"]["code"] == "umami_alias_taken"
@@ -63,5 +65,7 @@ async def test_one_site_per_plausible_domain_and_umami_alias(api: Any) -> None:
     assert created.status == 409
     # The first site turns it off: the domain is free for the second.
     await api.patch(f"{SITES}/{first['id']}", json={"compat": {"plausible": False}}, token=token)
-    freed = await api.patch(f"{SITES}/{second['id']}", json={"compat": {"plausible": True}}, token=other_token)
+    freed = await api.patch(
+        f"{SITES}/{second['id']}", json={"compat": {"plausible": True}}, token=other_token
+    )
     assert freed.status == 200 and freed.json["site"]["compat"]["plausible"] is True
