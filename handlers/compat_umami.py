@@ -137,8 +137,8 @@ class UmamiAnswer(msgspec.Struct, omit_defaults=True):
     """The tracker's cache token with the visitor and visit ids (or `beep` for a dropped event)."""
 
     cache: str | None = None
-    sessionId: str | None = None  # noqa: N815 - Umami's name
-    visitId: str | None = None  # noqa: N815 - Umami's name
+    sessionId: str | None = None
+    visitId: str | None = None
     beep: str | None = None
 
 

@@ -62,6 +62,8 @@ class Compat(msgspec.Struct, forbid_unknown_fields=True):
 
     plausible: bool = False
     umami: bool = False
+
+
 # Collections whose documents belong to one site (deleted with it).
 SITE_COLLECTIONS = ("members", "metric_configs", "alert_rules", "share_links")
 
