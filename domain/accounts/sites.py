@@ -1,8 +1,8 @@
 """Sites: create, list, read, change and delete (with everything that belongs to the site).
 
 Sites: {id, owner_id, name, domain, allowed_origins: [origins], timezone (IANA), retention_days, compat:
-{plausible, umami}, umami_alias, created_at, updated_at}. A user sees the sites they own and those they are a
-member of; others' sites answer 404.
+{plausible, umami}, umami_alias, goals (domain/goals/), currency, created_at, updated_at}. A user sees the
+sites they own and those they are a member of; others' sites answer 404.
 
 Compatibility (`compat`, off by default) lets a site take Plausible's and Umami's own trackers and server
 calls (domain/compat/). Plausible traffic names the site by its domain, so at most one site per domain
@@ -25,6 +25,7 @@ from domain.accounts.metric_configs import MetricConfigService
 from domain.accounts.principals import Role
 from domain.accounts.tokens import new_id
 from domain.errors import Conflict, Invalid
+from domain.goals.definitions import Currency, Goal, Goals, check_goals, goals_of
 from storage.ports import DocumentStore, EventStore
 
 SiteName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -78,6 +79,8 @@ class SiteCreate(msgspec.Struct, forbid_unknown_fields=True):
     retention_days: RetentionDays | None = None
     compat: Compat | None = None
     umami_alias: UmamiAlias | None = None
+    goals: Goals = []
+    currency: Currency | None = None
 
 
 class SiteUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -90,6 +93,8 @@ class SiteUpdate(msgspec.Struct, forbid_unknown_fields=True):
     retention_days: RetentionDays | msgspec.UnsetType = msgspec.UNSET
     compat: Compat | msgspec.UnsetType = msgspec.UNSET
     umami_alias: UmamiAlias | msgspec.UnsetType | None = msgspec.UNSET
+    goals: Goals | msgspec.UnsetType = msgspec.UNSET
+    currency: Currency | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class SiteOut(msgspec.Struct):
@@ -107,6 +112,8 @@ class SiteOut(msgspec.Struct):
     role: str
     compat: Compat = msgspec.field(default_factory=Compat)
     umami_alias: str | None = None
+    goals: list[Goal] = []
+    currency: str | None = None
 
 
 class SiteAnswer(msgspec.Struct):
@@ -148,6 +155,8 @@ def site_out(site: dict[str, Any], role: Role | str) -> SiteOut:
         role=role,
         compat=compat_of(site),
         umami_alias=site.get("umami_alias") or None,
+        goals=goals_of(site),
+        currency=site.get("currency") or None,
     )
 
 
@@ -203,6 +212,8 @@ class SiteService:
             "retention_days": self._retention(body.retention_days),
             "compat": msgspec.to_builtins(body.compat or Compat()),
             "umami_alias": body.umami_alias.lower() if body.umami_alias else None,
+            "goals": check_goals(body.goals),
+            "currency": body.currency,
             "created_at": now,
             "updated_at": now,
         }
@@ -262,6 +273,8 @@ class SiteService:
             changes["allowed_origins"] = sorted(set(changes["allowed_origins"]))
         if "compat" in changes:
             changes["compat"] = msgspec.to_builtins(changes["compat"])
+        if "goals" in changes:
+            changes["goals"] = check_goals(changes["goals"])
         if changes.get("umami_alias"):
             changes["umami_alias"] = changes["umami_alias"].lower()
         if {"compat", "umami_alias", "domain"} & changes.keys():
