@@ -45,6 +45,8 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec("alert_rules", indexed=("site_id",)),
     CollectionSpec("share_links", indexed=("site_id",), unique=(("token_hash",),)),
     CollectionSpec("salts", indexed=()),
+    CollectionSpec("imports", indexed=("site_id",)),
+    CollectionSpec("imported_stats", indexed=("site_id", "import_id")),
 )
 COLLECTION_NAMES = frozenset(spec.name for spec in COLLECTIONS)
 

@@ -66,7 +66,7 @@ class Compat(msgspec.Struct, forbid_unknown_fields=True):
 
 
 # Collections whose documents belong to one site (deleted with it).
-SITE_COLLECTIONS = ("members", "metric_configs", "alert_rules", "share_links")
+SITE_COLLECTIONS = ("members", "metric_configs", "alert_rules", "share_links", "imports", "imported_stats")
 
 
 class SiteCreate(msgspec.Struct, forbid_unknown_fields=True):
