@@ -81,8 +81,7 @@ async def merged_history(
     live_total = await events.aggregate(everyone)
     imported_days = [d for d in days if d["imported"]]
     totals = {
-        name: (getattr(live_total[0], name) if live_total else 0)
-        + sum(d[name] for d in imported_days)
+        name: (getattr(live_total[0], name) if live_total else 0) + sum(d[name] for d in imported_days)
         for name in ("visitors", "pageviews", "visits", "bounces")
     }
     pages = await _top(events, everyone, "path", imported, "imported_pages", ("page",), "pageviews")

@@ -92,7 +92,7 @@ async def test_bad_rows_are_reported_by_line_and_skipped(api: Any, ctx: Any) -> 
         f"good-1,{now},pageview,/a,",
         f"bad id!,{now},pageview,/a,",
         f'good-2,{now},signup,/b,"{{""plan"": ""pro""}}"',
-        f"good-3,not-a-time,pageview,/a,",
+        "good-3,not-a-time,pageview,/a,",
         f"good-4,{now},,/a,",
         f"good-5,{now},pageview,/a,{{broken",
         f"good-6,{now},pageview",
