@@ -13,7 +13,8 @@ the import here, with nothing written), the second writes the spool out.
   done (the history answer reads the latest finished Plausible import); a failure deletes what this
   import wrote, and a finished import replaces the previous one, so a re-import changes nothing.
 
-One import per site runs at a time (409 for a second). Heavy reading runs in an executor thread.
+One import per site runs at a time (409 for a second), MAX_RUNNING per process (503 past them).
+Heavy reading runs in an executor thread.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.accounts.tokens import new_id
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, DomainError, NotFound, Unavailable
 from domain.imports.eddy_export import spool_eddy_export
 from domain.imports.plausible import AggregateSpool, spool_plausible
 from domain.imports.rows import ImportFailed, Tally
@@ -38,6 +39,7 @@ from storage.ports import DocumentStore, EventFilter, EventStore
 log = logging.getLogger("eddy.imports")
 KINDS = ("umami", "eddy", "plausible")
 BATCH = 1000
+MAX_RUNNING = 4  # imports at once per process (each holds a spool, and Umami's its session table)
 PROGRESS_EVERY_S = 0.5
 SPOOLERS: dict[str, Callable[..., None]] = {"umami": spool_umami, "eddy": spool_eddy_export}
 
@@ -51,12 +53,14 @@ class ImportService:
         events: EventStore,
         work_dir: Path,
         on_events_written: Callable[[str], Any] | None = None,
+        max_running: int = MAX_RUNNING,
     ) -> None:
         self._docs = docs
         self._events = events
         self.work_dir = work_dir
         self._on_written = on_events_written
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.max_running = max_running
 
     def upload_path(self) -> Path:
         """A fresh path for an upload to be written to."""
@@ -66,9 +70,14 @@ class ImportService:
     async def begin(self, site_id: str, user_id: str, kind: str, upload: Path) -> dict[str, Any]:
         """Begin importing `upload` (taken over: deleted when the import ends) into the site."""
         running = await self._docs.find("imports", {"site_id": site_id, "status": "running"})
+        refusal: DomainError | None = None
         if any(job["id"] in self._tasks for job in running):
+            refusal = Conflict("an import of this site is already running", code="import_running")
+        elif len(self._tasks) >= self.max_running:
+            refusal = Unavailable(30.0, "too many imports are running on this server: try again shortly")
+        if refusal is not None:
             await asyncio.get_running_loop().run_in_executor(None, lambda: upload.unlink(missing_ok=True))
-            raise Conflict("an import of this site is already running", code="import_running")
+            raise refusal
         now = time.time()
         job = {
             "id": new_id(),

@@ -146,3 +146,15 @@ async def test_only_admins_import(api: Any, ctx: Any) -> None:
     assert (await api.post(f"/api/v1/sites/{site['id']}/imports?kind=eddy", body=b"x")).status == 401
     assert (await api.get(f"/api/v1/sites/{site['id']}/imports", token=viewer["access_token"])).status == 403
     assert (await api.get(f"/api/v1/sites/{site['id']}/imports/nope", token=token)).status == 404
+
+
+async def test_imports_at_once_are_bounded(api: Any, ctx: Any) -> None:
+    token = await signup(api)
+    site = await make_site(api, token)
+    ctx.imports.max_running = 0
+    answer = await api.post(
+        f"/api/v1/sites/{site['id']}/imports?kind=eddy", body=b"id,ts,name\n", token=token
+    )
+    assert answer.status == 503 and answer.headers["Retry-After"] == "30"
+    assert list(ctx.imports.upload_path().parent.iterdir()) == []  # the upload was not kept
+    assert (await api.get(f"/api/v1/sites/{site['id']}/imports", token=token)).json["imports"] == []
