@@ -219,7 +219,7 @@ openapi_operations = [
         query=ImportQuery,
         response=ImportAnswer,
         status=202,
-        errors=(403, 404, 409, 413),
+        errors=(403, 404, 409, 413, 503),
         request_media=("application/octet-stream",),
         description="The body is the file (`kind=umami`: a zip of website_event.csv and session.csv; "
         "`eddy`: Eddy's JSON or CSV export; `plausible`: Plausible CE's CSV export zip). Answered at once "
