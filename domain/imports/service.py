@@ -35,10 +35,11 @@ from domain.imports.rows import ImportFailed, Tally
 from domain.imports.spool import DAY_MS, Spool
 from domain.imports.umami import spool_umami
 from storage.ports import DocumentStore, EventFilter, EventStore
+from storage.records import Event
 
 log = logging.getLogger("eddy.imports")
 KINDS = ("umami", "eddy", "plausible")
-BATCH = 1000
+BATCH = 5000
 MAX_RUNNING = 4  # imports at once per process (each holds a spool, and Umami's its session table)
 PROGRESS_EVERY_S = 0.5
 SPOOLERS: dict[str, Callable[..., None]] = {"umami": spool_umami, "eddy": spool_eddy_export}
@@ -183,8 +184,12 @@ class ImportService:
             days = await loop.run_in_executor(None, spool.days)
             job["phase"] = "writing"
             try:
+                pending: list[Event] = []
                 for day in days:
-                    await self._write_day(site_id, spool, day, tally)
+                    await self._take_day(site_id, spool, day, tally, pending)
+                    if len(pending) >= BATCH:
+                        await self._append(pending, tally)
+                await self._append(pending, tally)
             except Exception as error:
                 raise ImportFailed(
                     f"The event store failed after {tally.imported} events were stored ({error}). Importing "
@@ -202,7 +207,10 @@ class ImportService:
             "days": len(days),
         }
 
-    async def _write_day(self, site_id: str, spool: Spool, day: int, tally: Tally) -> None:
+    async def _take_day(
+        self, site_id: str, spool: Spool, day: int, tally: Tally, pending: list[Event]
+    ) -> None:
+        """Add the day's events the store does not hold yet to `pending` (appended BATCH at a time)."""
         loop = asyncio.get_running_loop()
         stored: set[str] = set()
         flt = EventFilter(site_id=site_id, start=day * DAY_MS, end=(day + 1) * DAY_MS)
@@ -211,10 +219,21 @@ class ImportService:
         batches = spool.day_batches(day, BATCH)
         while (batch := await loop.run_in_executor(None, next, batches, None)) is not None:
             fresh = [event for event in batch if event.id not in stored]
-            written = await self._events.append(fresh) if fresh else 0
             with tally.lock:
-                tally.imported += written
-                tally.duplicates += len(batch) - written
+                tally.duplicates += len(batch) - len(fresh)
+            pending.extend(fresh)
+            if len(pending) >= BATCH:
+                await self._append(pending, tally)
+
+    async def _append(self, pending: list[Event], tally: Tally) -> None:
+        """Store `pending` (emptied); ids the store already had count as duplicates."""
+        if not pending:
+            return
+        written = await self._events.append(list(pending))
+        with tally.lock:
+            tally.imported += written
+            tally.duplicates += len(pending) - written
+        pending.clear()
 
     async def _plausible(self, job: dict[str, Any], upload: Path, tally: Tally) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
