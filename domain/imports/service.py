@@ -42,6 +42,7 @@ KINDS = ("umami", "eddy", "plausible")
 BATCH = 5000
 MAX_RUNNING = 4  # imports at once per process (each holds a spool, and Umami's its session table)
 PROGRESS_EVERY_S = 0.5
+STALE_AFTER_S = 60.0  # a running job not reported on for this long has lost its process
 SPOOLERS: dict[str, Callable[..., None]] = {"umami": spool_umami, "eddy": spool_eddy_export}
 
 
@@ -120,11 +121,26 @@ class ImportService:
         job = await self._docs.get("imports", job_id)
         if job is None or job["site_id"] != site_id:
             raise NotFound("no such import")
-        return job
+        return await self._settled(job)
 
     async def list(self, site_id: str) -> list[dict[str, Any]]:
         """The site's imports, newest first."""
-        return await self._docs.find("imports", {"site_id": site_id}, sort="created_at", descending=True)
+        jobs = await self._docs.find("imports", {"site_id": site_id}, sort="created_at", descending=True)
+        return [await self._settled(job) for job in jobs]
+
+    async def _settled(self, job: dict[str, Any]) -> dict[str, Any]:
+        """A running job whose process stopped reporting (Eddy restarted mid-import) is failed."""
+        if job["status"] != "running" or job["id"] in self._tasks:
+            return job
+        if job.get("updated_at", 0) > time.time() - STALE_AFTER_S:
+            return job  # another process may be running it
+        changes = {
+            "status": "failed",
+            "message": "Eddy stopped before the import finished.",
+            "phase": "finished",
+        }
+        await self._docs.update("imports", {"id": job["id"], "status": "running"}, changes)
+        return {**job, **changes}
 
     async def latest_plausible(self, site_id: str) -> str | None:
         """The id of the site's Plausible import that answers history, if any."""

@@ -158,3 +158,35 @@ async def test_imports_at_once_are_bounded(api: Any, ctx: Any) -> None:
     assert answer.status == 503 and answer.headers["Retry-After"] == "30"
     assert list(ctx.imports.upload_path().parent.iterdir()) == []  # the upload was not kept
     assert (await api.get(f"/api/v1/sites/{site['id']}/imports", token=token)).json["imports"] == []
+
+
+async def test_an_import_whose_process_stopped_shows_as_failed(api: Any, ctx: Any) -> None:
+    token = await signup(api)
+    site = await make_site(api, token)
+    stale = {
+        "id": "stale-job",
+        "site_id": site["id"],
+        "user_id": "u",
+        "kind": "eddy",
+        "status": "running",
+        "phase": "writing",
+        "rows_read": 10,
+        "rows_imported": 5,
+        "rows_duplicate": 0,
+        "rows_skipped": 0,
+        "errors": [],
+        "message": "",
+        "summary": {},
+        "created_at": time.time() - 600,
+        "updated_at": time.time() - 120,
+        "finished_at": None,
+    }
+    await ctx.stores.docs.insert("imports", stale)
+    await ctx.stores.docs.insert("imports", {**stale, "id": "live-job", "updated_at": time.time()})
+    jobs = {
+        j["id"]: j
+        for j in (await api.get(f"/api/v1/sites/{site['id']}/imports", token=token)).json["imports"]
+    }
+    assert jobs["stale-job"]["status"] == "failed" and "stopped" in jobs["stale-job"]["message"]
+    assert jobs["live-job"]["status"] == "running"  # reported on lately: another process may run it
+    assert (await ctx.stores.docs.get("imports", "stale-job"))["status"] == "failed"
