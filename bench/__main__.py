@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("ingest", "event_loop", "live", "query", "auth", "metrics", "mail")
+BENCHMARKS = ("ingest", "event_loop", "live", "query", "auth", "metrics", "mail", "imports")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

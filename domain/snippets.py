@@ -32,6 +32,7 @@ class SnippetOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     outbound_links: bool = True
     downloads: bool = True
     custom_events: bool = True
+    engagement: bool = True
     metrics: Annotated[list[MetricName], msgspec.Meta(max_length=50)] = []
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
     batch_interval_ms: Annotated[int, msgspec.Meta(ge=100, le=60_000)] = 1000
@@ -83,6 +84,7 @@ def attributes(request: SnippetRequest) -> dict[str, str]:
         ("data-outbound", options.outbound_links, DEFAULTS.outbound_links),
         ("data-downloads", options.downloads, DEFAULTS.downloads),
         ("data-events", options.custom_events, DEFAULTS.custom_events),
+        ("data-engagement", options.engagement, DEFAULTS.engagement),
         ("data-dnt", options.respect_dnt, DEFAULTS.respect_dnt),
         ("data-localhost", options.allow_localhost, DEFAULTS.allow_localhost),
         ("data-automated", options.allow_automated, DEFAULTS.allow_automated),

@@ -115,6 +115,9 @@ openapi_operations = [
         request=SiteCreate,
         response=SiteAnswer,
         status=201,
+        errors=(409,),
+        description="409 when `compat.plausible` names a domain another site already takes Plausible "
+        "traffic for, or `umami_alias` is another site's.",
     ),
     Operation("GET", _SITE, "One site", tag="sites", response=SiteAnswer, errors=_SEEN),
     Operation(
@@ -124,7 +127,7 @@ openapi_operations = [
         tag="sites",
         request=SiteUpdate,
         response=SiteAnswer,
-        errors=_ROLE,
+        errors=(*_ROLE, 409),
     ),
     Operation(
         "DELETE",

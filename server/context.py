@@ -14,6 +14,8 @@ from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.service import Accounts
 from domain.accounts.tokens import TokenService
 from domain.alerts.checker import AlertChecker
+from domain.compat.sites import CompatSites
+from domain.imports.service import ImportService
 from domain.ingest.pipeline import IngestPipeline
 from domain.live.service import LiveService
 from domain.mail.outbox import MailDelivery, Mailer
@@ -86,6 +88,10 @@ class AppContext:
     mail: MailDelivery = field(init=False)
     # weekly/monthly email reports (set by server.services)
     reports: Reports = field(init=False)
+    # sites taking Plausible / Umami traffic, by domain or website id (set by server.services)
+    compat_sites: CompatSites = field(init=False)
+    # uploads of other analytics' history and of Eddy's exports (set by server.services)
+    imports: ImportService = field(init=False)
 
     async def start(self) -> None:
         """Open the stores, then start every component in order."""

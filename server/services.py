@@ -8,6 +8,8 @@ from domain.accounts.service import build_accounts
 from domain.accounts.tokens import TokenService
 from domain.alerts.checker import build_alert_checker
 from domain.alerts.email import AlertMailer
+from domain.compat.sites import CompatSites
+from domain.imports.service import ImportService
 from domain.ingest.pipeline import IngestLimits, IngestPipeline
 from domain.ingest.writer import GroupCommitWriter
 from domain.live.membership import MembershipWatch
@@ -141,4 +143,11 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     )
     ctx.components.append(ctx.reports)
     ctx.share = ShareLinks(stores.docs, secrets.hash_key, on_revoked=ctx.bearer.session_revoked)
+    # Plausible's and Umami's trackers and APIs, for the sites that switch them on (domain/compat/).
+    ctx.compat_sites = CompatSites(stores.docs)
+    # Imports write events around the group commit: they bump the site's stats version themselves.
+    ctx.imports = ImportService(
+        stores.docs, stores.events, config.data_dir / "imports", on_events_written=ctx.stats.cache.bump
+    )
+    ctx.components.append(ctx.imports)
     return ctx

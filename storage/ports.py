@@ -37,7 +37,7 @@ class CollectionSpec:
 # Every collection Eddy keeps. Stores create the indexes at start-up.
 COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec("users", indexed=("email",), unique=(("email",),)),
-    CollectionSpec("sites", indexed=("owner_id",)),
+    CollectionSpec("sites", indexed=("owner_id", "plausible_domain", "umami_alias")),
     CollectionSpec("members", indexed=("site_id", "user_id"), unique=(("site_id", "user_id"),)),
     CollectionSpec("api_keys", indexed=("site_id",), unique=(("lookup",),)),
     CollectionSpec("metric_configs", indexed=("site_id",), unique=(("site_id", "name"),)),
@@ -53,6 +53,8 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
     # Instance-wide settings (registration mode) and one-time claims (the first account), keyed by id.
     CollectionSpec("instance", indexed=()),
     CollectionSpec("report_subscriptions", indexed=("user_id", "site_id"), unique=(("user_id", "site_id"),)),
+    CollectionSpec("imports", indexed=("site_id",)),
+    CollectionSpec("imported_stats", indexed=("site_id", "import_id")),
 )
 COLLECTION_NAMES = frozenset(spec.name for spec in COLLECTIONS)
 

@@ -12,10 +12,10 @@ from tornado.httpclient import AsyncHTTPClient
 from tests.support.api import Api
 from tracker.bundle import BUILT, SOURCE, load_bundle, version_of
 
-SIZE_BUDGET_GZIP = 2048
+SIZE_BUDGET_GZIP = 2560
 
 
-def test_the_default_build_is_within_2kb_gzipped() -> None:
+def test_the_default_build_is_within_2_5kb_gzipped() -> None:
     body = BUILT.read_bytes()
     assert len(gzip.compress(body, 9)) <= SIZE_BUDGET_GZIP
     # and minified for real: far smaller than the readable source

@@ -1,7 +1,14 @@
 """Sites: create, list, read, change and delete (with everything that belongs to the site).
 
-Sites: {id, owner_id, name, domain, allowed_origins: [origins], timezone (IANA), retention_days, created_at,
-updated_at}. A user sees the sites they own and those they are a member of; others' sites answer 404.
+Sites: {id, owner_id, name, domain, allowed_origins: [origins], timezone (IANA), retention_days, compat:
+{plausible, umami}, umami_alias, goals (domain/goals/), currency, created_at, updated_at}. A user sees the
+sites they own and those they are a member of; others' sites answer 404.
+
+Compatibility (`compat`, off by default) lets a site take Plausible's and Umami's own trackers and server
+calls (domain/compat/). Plausible traffic names the site by its domain, so at most one site per domain
+(`www.` stripped) may take it; its key is kept as `plausible_domain` (indexed) while the switch is on.
+Umami traffic names the site by its id or by `umami_alias` (the UUID of an existing Umami snippet's
+`data-website-id`), unique across sites.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from domain.accounts.metric_configs import MetricConfigService
 from domain.accounts.principals import Role
 from domain.accounts.tokens import new_id
 from domain.errors import Conflict, Forbidden, Invalid
+from domain.goals.definitions import Currency, Goal, Goals, check_goals, goals_of
 from storage.ports import DocumentStore, EventStore
 
 SiteName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -41,6 +49,22 @@ Origin = Annotated[
 Origins = Annotated[list[Origin], msgspec.Meta(max_length=50)]
 Timezone = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="an IANA time zone")]
 RetentionDays = Annotated[int, msgspec.Meta(ge=1, le=3650)]
+UmamiAlias = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$",
+        description="the website id (a UUID) an existing Umami snippet sends in data-website-id",
+    ),
+]
+
+
+class Compat(msgspec.Struct, forbid_unknown_fields=True):
+    """Which other analytics' trackers and APIs the site accepts (POST /api/event, /api/send)."""
+
+    plausible: bool = False
+    umami: bool = False
+
+
 # Collections whose documents belong to one site (deleted with it).
 SITE_COLLECTIONS = (
     "members",
@@ -49,6 +73,8 @@ SITE_COLLECTIONS = (
     "share_links",
     "invitations",
     "report_subscriptions",
+    "imports",
+    "imported_stats",
 )
 
 
@@ -60,6 +86,10 @@ class SiteCreate(msgspec.Struct, forbid_unknown_fields=True):
     allowed_origins: Origins = []
     timezone: Timezone = "UTC"
     retention_days: RetentionDays | None = None
+    compat: Compat | None = None
+    umami_alias: UmamiAlias | None = None
+    goals: Goals = []
+    currency: Currency | None = None
 
 
 class SiteUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -70,6 +100,10 @@ class SiteUpdate(msgspec.Struct, forbid_unknown_fields=True):
     allowed_origins: Origins | msgspec.UnsetType = msgspec.UNSET
     timezone: Timezone | msgspec.UnsetType = msgspec.UNSET
     retention_days: RetentionDays | msgspec.UnsetType = msgspec.UNSET
+    compat: Compat | msgspec.UnsetType = msgspec.UNSET
+    umami_alias: UmamiAlias | msgspec.UnsetType | None = msgspec.UNSET
+    goals: Goals | msgspec.UnsetType = msgspec.UNSET
+    currency: Currency | msgspec.UnsetType | None = msgspec.UNSET
     # Lowering retention deletes events for good: the change must say it means it.
     confirm: bool = False
 
@@ -87,6 +121,10 @@ class SiteOut(msgspec.Struct):
     created_at: float
     updated_at: float
     role: str
+    compat: Compat = msgspec.field(default_factory=Compat)
+    umami_alias: str | None = None
+    goals: list[Goal] = []
+    currency: str | None = None
 
 
 class SiteAnswer(msgspec.Struct):
@@ -126,7 +164,23 @@ def site_out(site: dict[str, Any], role: Role | str) -> SiteOut:
         created_at=site["created_at"],
         updated_at=site.get("updated_at", site["created_at"]),
         role=role,
+        compat=compat_of(site),
+        umami_alias=site.get("umami_alias") or None,
+        goals=goals_of(site),
+        currency=site.get("currency") or None,
     )
+
+
+def compat_of(site: dict[str, Any]) -> Compat:
+    """The site's compatibility switches (all off for sites made before they existed)."""
+    stored = site.get("compat") or {}
+    return Compat(plausible=bool(stored.get("plausible")), umami=bool(stored.get("umami")))
+
+
+def plausible_domain(domain: str) -> str:
+    """The key Plausible traffic names a site by: the host name, lower-case, without a leading `www.`."""
+    domain = domain.strip().lower()
+    return domain[4:] if domain.startswith("www.") else domain
 
 
 class SiteService:
@@ -167,11 +221,41 @@ class SiteService:
             "allowed_origins": sorted(set(body.allowed_origins)),
             "timezone": check_timezone(body.timezone),
             "retention_days": self._retention(body.retention_days),
+            "compat": msgspec.to_builtins(body.compat or Compat()),
+            "umami_alias": body.umami_alias.lower() if body.umami_alias else None,
+            "goals": check_goals(body.goals),
+            "currency": body.currency,
             "created_at": now,
             "updated_at": now,
         }
+        site.update(await self._compat_keys(site))
         await self._docs.insert("sites", site)
         return site
+
+    async def _compat_keys(self, site: dict[str, Any]) -> dict[str, Any]:
+        """The indexed lookup keys of the site's compatibility switches, refused with 409 when another site
+        already holds them (Plausible traffic names a domain, Umami traffic an alias: each must lead to one
+        site)."""
+        compat = compat_of(site)
+        key = plausible_domain(site["domain"]) if compat.plausible else None
+        if key is not None:
+            for other in await self._docs.find("sites", {"plausible_domain": key}, limit=2):
+                if other["id"] != site["id"]:
+                    raise Conflict(
+                        "another site already takes Plausible traffic for this domain",
+                        code="compat_domain_taken",
+                        fields={"compat.plausible": "another site takes this domain's Plausible traffic"},
+                    )
+        alias = site.get("umami_alias")
+        if alias:
+            for other in await self._docs.find("sites", {"umami_alias": alias}, limit=2):
+                if other["id"] != site["id"]:
+                    raise Conflict(
+                        "another site already uses this Umami website id",
+                        code="umami_alias_taken",
+                        fields={"umami_alias": "used by another site"},
+                    )
+        return {"plausible_domain": key}
 
     async def list_for(self, user_id: str) -> list[tuple[dict[str, Any], str]]:
         """(site, role) for every site the user owns or is a member of, oldest first."""
@@ -210,6 +294,14 @@ class SiteService:
             changes["domain"] = changes["domain"].lower()
         if "allowed_origins" in changes:
             changes["allowed_origins"] = sorted(set(changes["allowed_origins"]))
+        if "compat" in changes:
+            changes["compat"] = msgspec.to_builtins(changes["compat"])
+        if "goals" in changes:
+            changes["goals"] = check_goals(changes["goals"])
+        if changes.get("umami_alias"):
+            changes["umami_alias"] = changes["umami_alias"].lower()
+        if {"compat", "umami_alias", "domain"} & changes.keys():
+            changes.update(await self._compat_keys({**site, **changes}))
         changes["updated_at"] = time.time()
         await self._docs.update("sites", {"id": site["id"]}, changes)
         return {**site, **changes}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
 
 from tests.support.customer_site import CustomerSite
 from tests.support.eddy_process import EddyProcess
@@ -51,17 +51,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="package")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for all the browser tests; each test gets its own context (fresh storage).
+def playwright() -> Iterator[Playwright]:
+    """Playwright's sync driver, shared by the package's browsers.
 
     Scoped to this package, not the session: between its sync calls Playwright leaves its own event loop
     marked as running in this thread, which would break every IOLoop test that ran while it was open."""
     if not shutil.which(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not found: install it with scripts/system-deps.sh (Debian package chromium)")
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        instance.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="package")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """One headless Chromium for all the browser tests; each test gets its own context (fresh storage)."""
+    instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(scope="package")
+def unflagged_browser(playwright: Playwright) -> Iterator[Browser]:
+    """A headless Chromium that does not say it is automated: `navigator.webdriver` is false.
+
+    Other analytics' trackers (Plausible's) skip browsers whose navigator.webdriver is true, and only
+    their unmodified files may run in the compatibility tests. Chromium sets the flag when the Blink
+    feature AutomationControlled is on (Playwright's `--enable-automation` turns it on); the documented
+    switch `--disable-blink-features=AutomationControlled` turns that feature off. With the desktop
+    user agent above (not "HeadlessChrome"), the page sees an ordinary Chrome."""
+    args = [*CHROMIUM_ARGS, "--disable-blink-features=AutomationControlled"]
+    instance = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture

@@ -28,8 +28,9 @@ pytestmark = pytest.mark.reliability
 
 HSTS = "max-age=31536000; includeSubDomains"
 FOREIGN = "https://evil.example"
-# Ingestion endpoints answer any origin on purpose (without credentials): tests/ingest covers them.
-INGESTION = {"/api/v1/collect", "/api/v1/metrics"}
+# Ingestion endpoints answer any origin on purpose (without credentials): tests/ingest covers them, and
+# tests/compat Plausible's and Umami's (each site still checks its allowed origins).
+INGESTION = {"/api/v1/collect", "/api/v1/metrics", "/api/event", "/api/send", "/api/batch"}
 
 
 async def _hsts_answers(api: Api, proto: str) -> dict[str, str | None]:

@@ -58,8 +58,10 @@ class TrackedSite:
         assert answer.status == 201, answer.json
 
     def snippet(self, transport: str = "auto", integrity: bool = False, **options: Any) -> str:
-        """The snippet Eddy generates; tests run on 127.0.0.1 in an automated browser, so both are allowed."""
-        options = {"allow_localhost": True, "allow_automated": True, **options}
+        """The snippet Eddy generates; tests run on 127.0.0.1 in an automated browser, so both are allowed.
+        Engagement events are off unless a test asks for them (`engagement=True`), so that tests of other
+        features see only the events they cause."""
+        options = {"allow_localhost": True, "allow_automated": True, "engagement": False, **options}
         body = {"key_id": self.key_id, "transport": transport, "options": options, "integrity": integrity}
         answer = self.api.post(f"/api/v1/sites/{self.site_id}/snippet", json=body, token=self.token)
         assert answer.status == 200, answer.json

@@ -6,10 +6,12 @@
  * data-transport: auto | websocket | beacon. data-spa: history | hash | off. data-batch: events per
  * message (10). data-interval: ms before a partial batch is sent (1000). data-metrics: comma-separated
  * metric names; samples for other names are not sent. On unless "0": data-auto (pageview on load),
- * data-outbound, data-downloads, data-events (custom events), data-dnt (honour Do Not Track). Off unless
+ * data-outbound, data-downloads, data-events (custom events), data-engagement (time on page and scroll
+ * depth), data-dnt (honour Do Not Track). Off unless
  * "1": data-localhost, data-automated (track on localhost and in automated browsers, skipped otherwise).
  *
- * API: eddy(name, props) sends a custom event (eddy('pageview') a pageview). eddy.metric(name, value,
+ * API: eddy(name, props, {revenue: {amount, currency}}?) sends a custom event (eddy('pageview') a
+ * pageview), with a revenue when given. eddy.metric(name, value,
  * labels) sends a metric sample (POST /api/v1/metrics, the key in X-Api-Key). eddy.identify(user_id,
  * {age_band, gender, plan}) tags this tab's later events (null forgets). localStorage.eddy_ignore = '1'
  * opts this browser out.
@@ -179,12 +181,12 @@
   // ---- events
   var here = () => (spa == 'hash' ? loc.href : loc.href.split('#')[0]);
   var lastUrl;
-  var track = (name, props, referrer) => {
+  var track = (name, props, referrer, url) => {
     if (off) return;
     queue.push({
       id: uid(),
       name: cut(name, 64),
-      url: cut(here(), 2048),
+      url: cut(url || here(), 2048),
       referrer: cut(referrer || '', 2048),
       title: cut(d.title, 512),
       ts: Date.now(), // sessions are derived by the server (visitor and 30 idle minutes)
@@ -195,14 +197,53 @@
     save();
     queue.length - sending.size < batchSize ? schedule(interval) : flush();
   };
+  // ---- engagement of the page on view: time visible and focused (ms) and deepest scroll (% of the page
+  // height seen), sent as the event `engagement` {scroll_depth, engaged_ms} for that page when it is left
+  // (navigation, hidden, blur) and either grew (time by 3 s or more). engaged_ms counts since the last one.
+  var engaged = 0;
+  var since;
+  var depth = 0;
+  var sentDepth;
+  var scrolled = () =>
+    (depth = Math.max(depth, Math.min(100, Math.round(((w.scrollY + w.innerHeight) * 100) / d.documentElement.scrollHeight)) || 0));
+  var tick = (on) => {
+    engaged += since ? Date.now() - since : 0;
+    since = on && Date.now();
+  };
+  var engage = () => {
+    tick(!d.hidden && d.hasFocus());
+    if (lastUrl && data.engagement != '0' && (depth > sentDepth || engaged > 2999)) {
+      track('engagement', { scroll_depth: depth, engaged_ms: engaged }, 0, lastUrl);
+      sentDepth = depth;
+      engaged = 0;
+    }
+  };
   var pageview = () => {
     var url = here();
     // replaceState without a new URL, or a popstate back to the same URL, is not a new view.
-    if (url != lastUrl) track('pageview', 0, lastUrl || d.referrer, (lastUrl = url));
+    if (url != lastUrl) {
+      engage();
+      engaged = depth = 0;
+      sentDepth = -1;
+      since = Date.now();
+      scrolled();
+      track('pageview', 0, lastUrl || d.referrer, (lastUrl = url));
+    }
   };
 
-  var eddy = (w.eddy = (name, props) =>
-    name == 'pageview' ? pageview((lastUrl = 0)) : data.events != '0' && track(name, props));
+  // A revenue ({amount, currency}) travels in props revenue_amount and revenue_currency, ahead of the
+  // page's own props so that the 30-key limit never cuts it off.
+  var eddy = (w.eddy = (name, props, options) =>
+    name == 'pageview'
+      ? pageview((lastUrl = 0))
+      : data.events != '0' &&
+        track(name, {
+          ...((options = options && options.revenue) && {
+            revenue_amount: +options.amount,
+            revenue_currency: String(options.currency).toUpperCase()
+          }),
+          ...props
+        }));
   // The server keeps the traits it knows (age_band, gender, plan) and ignores the rest.
   eddy.identify = (id, traits) =>
     storage('session', 'eddy_u', id == null ? null : JSON.stringify({ user_id: cut(id, 128), traits: clean(traits, 1) }));
@@ -251,8 +292,12 @@
   };
   ['click', 'auxclick'].forEach((type) => d.addEventListener(type, onClick, true));
   // Hidden (tab switched, closed, app backgrounded) or left (navigation): send what waits now.
-  d.addEventListener('visibilitychange', () => d.visibilityState == 'hidden' && flush(1));
-  w.addEventListener('pagehide', () => flush(1));
+  var leave = () => flush(engage() || 1);
+  d.addEventListener('visibilitychange', () => (d.hidden ? leave() : tick(d.hasFocus())));
+  w.addEventListener('pagehide', leave);
+  w.addEventListener('blur', engage);
+  w.addEventListener('focus', () => tick(!d.hidden));
+  w.addEventListener('scroll', scrolled, { passive: true });
   w.addEventListener('online', () => flush((retry = 0)));
   data.auto != '0' ? pageview() : flush();
 })(window, document, navigator, location);

@@ -1,0 +1,58 @@
+"""Time on page and scroll depth, from `engagement` events (Eddy's tracker and Plausible's both send
+them: props `engaged_ms`, the engaged time since the page's previous one, and `scroll_depth`, the deepest
+scroll so far in %), through the EventStore port (`read`).
+
+A page view's engagement is the sum of its engaged_ms and the maximum of its scroll_depth, a view being
+one (visit, path) pair. Per page and overall: `time_on_page_s` is the mean engaged time of its views,
+`scroll_depth` the mean of their deepest scrolls, `views` how many views sent engagement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.ports import EventFilter, EventStore
+
+ENGAGEMENT = "engagement"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _summary(views: list[tuple[float, float]]) -> dict[str, Any]:
+    count = len(views)
+    if not count:
+        return {"time_on_page_s": 0.0, "scroll_depth": 0.0, "views": 0}
+    return {
+        "time_on_page_s": round(sum(ms for ms, _ in views) / count / 1000, 1),
+        "scroll_depth": round(sum(depth for _, depth in views) / count, 1),
+        "views": count,
+    }
+
+
+async def engagement_report(
+    events: EventStore, site_id: str, start: int, end: int, *, limit: int = 10
+) -> dict[str, Any]:
+    """Overall and per page (the `limit` pages with the most engaged views) time on page and scroll depth."""
+    flt = EventFilter(site_id=site_id, start=start, end=end, equals={"name": ENGAGEMENT})
+    views: dict[tuple[str, str], list[float]] = {}
+    async for batch in events.read(flt):
+        for event in batch:
+            engaged = _number(event.props.get("engaged_ms"))
+            depth = _number(event.props.get("scroll_depth"))
+            view = views.setdefault((event.session_id or event.id, event.path), [0.0, 0.0])
+            if engaged is not None and engaged > 0:
+                view[0] += engaged
+            if depth is not None:
+                view[1] = max(view[1], min(100.0, depth))
+    per_page: dict[str, list[tuple[float, float]]] = {}
+    for (_, path), (engaged, depth) in views.items():
+        per_page.setdefault(path, []).append((engaged, depth))
+    pages = sorted(per_page.items(), key=lambda item: (-len(item[1]), item[0]))[:limit]
+    return {
+        "overall": _summary([(engaged, depth) for engaged, depth in views.values()]),
+        "pages": [{"page": path, **_summary(page_views)} for path, page_views in pages],
+    }

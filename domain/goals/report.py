@@ -1,0 +1,147 @@
+"""Goal conversions over a time range, through the EventStore port only.
+
+For each goal: converting visitors (distinct visitors with a matching event), conversions (matching events:
+the event for an event goal, pageviews for a page goal), the conversion rate (converting visitors over all
+visitors of the range, in %), and revenue summed per currency (exact decimal sums of `revenue_amount`,
+as text). `revenue_total` is the sum in the site's currency; amounts in other currencies stay listed on
+their own (no exchange rates: Eddy makes no network calls for them). With `by` (an event field, or
+`prop:<name>`), the same per group, rates against the group's own visitors.
+
+Counts come from `aggregate`; revenue needs the amounts, so it reads the goal's events (`read`), which
+holds the goal's events of the range, batch by batch, never all at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from domain.errors import Invalid
+from domain.goals.definitions import Goal
+from storage.ports import GROUP_FIELDS, EventFilter, EventStore, Grouping
+from storage.records import Event
+
+MAX_GROUPS = 100
+
+
+def grouping_for(by: str) -> Grouping:
+    """The store grouping of a `by` parameter (Invalid for what goals cannot be grouped by)."""
+    if by.startswith("prop:") and 0 < len(by) - 5 <= 64:
+        return Grouping(kind="prop", field=by[5:])
+    if by in GROUP_FIELDS:
+        return Grouping(kind="field", field=by)
+    raise Invalid("goals cannot be grouped by that", fields={"by": "an event field or prop:<name>"})
+
+
+def goal_filter(site_id: str, start: int, end: int, goal: Goal) -> EventFilter:
+    """The events that count as conversions of `goal`."""
+    if goal.event is not None:
+        return EventFilter(site_id=site_id, start=start, end=end, equals={"name": goal.event})
+    page = goal.page or "/"
+    if page.endswith("*"):
+        return EventFilter(
+            site_id=site_id, start=start, end=end, equals={"name": "pageview"}, path_prefix=page[:-1]
+        )
+    return EventFilter(site_id=site_id, start=start, end=end, equals={"name": "pageview", "path": page})
+
+
+def _rate(converted: int, visitors: int) -> float:
+    return round(100.0 * converted / visitors, 2) if visitors else 0.0
+
+
+def _amount(event: Event) -> tuple[str, Decimal] | None:
+    amount, currency = event.props.get("revenue_amount"), event.props.get("revenue_currency")
+    if isinstance(amount, bool) or not isinstance(amount, int | float | str) or not isinstance(currency, str):
+        return None
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        return None
+    return (currency, value) if value.is_finite() else None
+
+
+def _group_key(event: Event, grouping: Grouping | None) -> Any:
+    if grouping is None:
+        return None
+    if grouping.kind == "prop":
+        value = event.props.get(grouping.field)
+        return None if value is None else str(value)
+    return getattr(event, grouping.field, "")
+
+
+def _revenue_doc(sums: dict[str, list[Any]], currency: str | None) -> dict[str, Any]:
+    revenue = {code: {"sum": str(total), "count": count} for code, (total, count) in sorted(sums.items())}
+    total = sums.get(currency) if currency else None
+    return {"revenue": revenue, "revenue_total": str(total[0]) if total else None}
+
+
+async def goal_report(
+    events: EventStore,
+    site_id: str,
+    goals: Sequence[Goal],
+    start: int,
+    end: int,
+    *,
+    currency: str | None = None,
+    by: str = "",
+) -> dict[str, Any]:
+    """Each goal's conversions (and per group with `by`) over [start, end)."""
+    grouping = grouping_for(by) if by else None
+    everyone = EventFilter(site_id=site_id, start=start, end=end)
+    totals = await events.aggregate(everyone)
+    visitors = totals[0].visitors if totals else 0
+    group_visitors: dict[Any, int] = {}
+    if grouping is not None:
+        for row in await events.aggregate(everyone, grouping, limit=0):
+            group_visitors[row.key] = row.visitors
+    answers = []
+    for goal in goals:
+        flt = goal_filter(site_id, start, end, goal)
+        rows = await events.aggregate(flt)
+        converted = rows[0].visitors if rows else 0
+        conversions = (rows[0].pageviews if goal.page is not None else rows[0].events) if rows else 0
+        sums: dict[Any, dict[str, list[Any]]] = {}
+        if goal.event is not None:
+            async for batch in events.read(flt):
+                for event in batch:
+                    found = _amount(event)
+                    if found is not None:
+                        per_group = sums.setdefault(_group_key(event, grouping), {})
+                        entry = per_group.setdefault(found[0], [Decimal(0), 0])
+                        entry[0] += found[1]
+                        entry[1] += 1
+        answer: dict[str, Any] = {
+            "goal": goal.label,
+            "kind": "event" if goal.event is not None else "page",
+            "match": goal.event if goal.event is not None else goal.page,
+            "visitors": converted,
+            "conversions": conversions,
+            "conversion_rate": _rate(converted, visitors),
+            **_revenue_doc(_merge(sums.values()), currency),
+        }
+        if grouping is not None:
+            groups = []
+            for row in await events.aggregate(flt, grouping, limit=MAX_GROUPS):
+                groups.append(
+                    {
+                        "value": row.key,
+                        "visitors": row.visitors,
+                        "conversions": row.pageviews if goal.page is not None else row.events,
+                        "conversion_rate": _rate(row.visitors, group_visitors.get(row.key, 0)),
+                        **_revenue_doc(sums.get(row.key, {}), currency),
+                    }
+                )
+            answer["groups"] = groups
+        answers.append(answer)
+    return {"visitors": visitors, "currency": currency, "by": by or None, "goals": answers}
+
+
+def _merge(per_group: Any) -> dict[str, list[Any]]:
+    merged: dict[str, list[Any]] = {}
+    for sums in per_group:
+        for code, (total, count) in sums.items():
+            entry = merged.setdefault(code, [Decimal(0), 0])
+            entry[0] += total
+            entry[1] += count
+    return merged

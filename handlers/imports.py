@@ -1,0 +1,256 @@
+"""Imports (site admins): `POST /api/v1/sites/{site_id}/imports?kind=umami|eddy|plausible` with the file
+as the body (streamed to disk, never held in memory; at most EDDY_IMPORT_MAX_BYTES, 1 GiB by default),
+answered 202 with the job; `GET .../imports` and `GET .../imports/{import_id}` show progress and the
+summary (rows read, imported, already there, skipped with their line and reason). And the merged history:
+`GET /api/v1/sites/{site_id}/stats/history` (domain/imports/history.py).
+
+What each kind takes: `umami`, a zip of Umami's `website_event.csv` and `session.csv`; `eddy`, Eddy's own
+export (JSON or CSV); `plausible`, Plausible CE's CSV export zip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+from tornado.web import stream_request_body
+
+from domain.errors import Invalid
+from domain.imports.history import merged_history
+from domain.imports.service import KINDS
+from domain.stats.query import parse_query
+from handlers.access import authenticated, bearer_or_secret_key
+from handlers.base import ApiHandler
+from handlers.errors import ApiError
+from handlers.openapi import Operation
+from handlers.policy import declare
+
+DEFAULT_MAX_BYTES = 1 << 30
+UPLOAD_BODY_TIMEOUT_S = 3600.0
+
+
+@stream_request_body
+class ImportsHandler(ApiHandler):
+    """Start an import (the body is the file) or list the site's imports."""
+
+    async def prepare(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._path: Path | None = None
+        if self.request.method != "POST":
+            super().prepare()
+            return
+        # Who may upload is settled before the body is read: nobody else's bytes reach the disk.
+        self.principal = await self.ctx.bearer.authenticate(self.request.headers.get("Authorization"))
+        await self.ctx.accounts.throttle.api(self.principal.user_id)
+        self.site = await self.site_for(self.path_args[0], "admin")
+        self.kind = self.get_query_argument("kind", "")
+        if self.kind not in KINDS:
+            raise Invalid("unknown import kind", fields={"kind": "umami, eddy or plausible"})
+        limit = int(self.ctx.config.extra.get("EDDY_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
+        self.max_body_bytes = limit
+        super().prepare()
+        connection: Any = self.request.connection
+        if hasattr(connection, "set_body_timeout"):
+            connection.set_body_timeout(UPLOAD_BODY_TIMEOUT_S)
+        path = self.ctx.imports.upload_path()
+        loop = asyncio.get_running_loop()
+        self._file = await loop.run_in_executor(None, path.open, "wb")
+        self._path = path
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self._file is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._file.write, chunk)
+
+    def on_finish(self) -> None:
+        self._discard()
+
+    def on_connection_close(self) -> None:
+        self._discard()
+        super().on_connection_close()
+
+    def _discard(self) -> None:
+        """An upload that did not become an import is deleted."""
+        file, path = getattr(self, "_file", None), getattr(self, "_path", None)
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()
+            self._file = None
+        if path is not None:
+            self._path = None
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+
+    @declare("bearer")  # authenticated in prepare, before the body
+    async def post(self, site_id: str) -> None:
+        assert self._file is not None and self._path is not None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._file.close)
+        self._file = None
+        if (await loop.run_in_executor(None, self._path.stat)).st_size == 0:
+            raise ApiError(400, "empty_upload", "The upload is empty: send the file as the request body.")
+        path, self._path = self._path, None  # the import owns the file now
+        job = await self.ctx.imports.begin(self.site["id"], self.principal.user_id, self.kind, path)
+        self.write_json({"import": job}, 202)
+
+    @authenticated
+    async def get(self, site_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        self.write_json({"imports": await self.ctx.imports.list(site["id"])})
+
+
+class ImportHandler(ApiHandler):
+    """One import's progress and summary."""
+
+    @authenticated
+    async def get(self, site_id: str, import_id: str) -> None:
+        site = await self.site_for(site_id, "admin")
+        self.write_json({"import": await self.ctx.imports.get(site["id"], import_id)})
+
+
+class HistoryHandler(ApiHandler):
+    """Days, totals, top pages and sources with imported days merged in."""
+
+    @bearer_or_secret_key
+    async def get(self, site_id: str) -> None:
+        site = await self.site_for(site_id)
+        params = {
+            k: v[:64] for k in ("from", "to", "tz") if (v := self.get_query_argument(k, None)) is not None
+        }
+        query = parse_query(params, default_tz=site.get("timezone") or "UTC", now_ms=self.ctx.stats.now_ms())
+        import_id = await self.ctx.imports.latest_plausible(site["id"])
+        answer = await merged_history(
+            self.ctx.stores.events,
+            self.ctx.stores.docs,
+            site["id"],
+            import_id,
+            query.start,
+            query.end,
+            query.tz,
+        )
+        self.write_json({"site_id": site["id"], **answer})
+
+
+class SkippedRow(msgspec.Struct):
+    """A skipped row: its line (record number for JSON) and why."""
+
+    line: int
+    message: str
+
+
+class ImportJob(msgspec.Struct):
+    """An import: status running, done, failed or replaced (a later Plausible import took its place)."""
+
+    id: str
+    site_id: str
+    user_id: str
+    kind: str
+    status: str
+    phase: str
+    rows_read: int
+    rows_imported: int
+    rows_duplicate: int
+    rows_skipped: int
+    errors: list[SkippedRow]
+    message: str
+    summary: dict[str, Any]
+    created_at: float
+    updated_at: float
+    finished_at: float | None
+
+
+class ImportAnswer(msgspec.Struct):
+    """`{import}`."""
+
+    import_: ImportJob = msgspec.field(name="import")
+
+
+class ImportList(msgspec.Struct):
+    """`{imports}`, newest first."""
+
+    imports: list[ImportJob]
+
+
+class ImportQuery(msgspec.Struct):
+    """What the body is."""
+
+    kind: str
+
+
+class HistoryQuery(msgspec.Struct, omit_defaults=True):
+    """The range, as for every stats query."""
+
+    from_: str | None = msgspec.field(default=None, name="from")
+    to: str | None = None
+    tz: str | None = None
+
+
+class HistoryAnswer(msgspec.Struct):
+    """Days (each flagged imported or not), totals and tops over the range."""
+
+    site_id: str
+    from_: str = msgspec.field(name="from")
+    to: str
+    tz: str
+    import_id: str | None
+    imported_days: int
+    totals: dict[str, int]
+    days: list[dict[str, Any]]
+    top_pages: list[dict[str, Any]]
+    top_sources: list[dict[str, Any]]
+
+
+_ID = r"([A-Za-z0-9_-]{1,64})"
+default_handlers = [
+    (rf"/api/v1/sites/{_ID}/imports", ImportsHandler),
+    (rf"/api/v1/sites/{_ID}/imports/{_ID}", ImportHandler),
+    (rf"/api/v1/sites/{_ID}/stats/history", HistoryHandler),
+]
+
+_SITE = "/api/v1/sites/{site_id}"
+openapi_operations = [
+    Operation(
+        "POST",
+        f"{_SITE}/imports",
+        "Import a file: Umami's tables, Eddy's export or Plausible's export (admin)",
+        tag="imports",
+        query=ImportQuery,
+        response=ImportAnswer,
+        status=202,
+        errors=(403, 404, 409, 413, 503),
+        request_media=("application/octet-stream",),
+        description="The body is the file (`kind=umami`: a zip of website_event.csv and session.csv; "
+        "`eddy`: Eddy's JSON or CSV export; `plausible`: Plausible CE's CSV export zip). Answered at once "
+        "with the job; follow it at /imports/{import_id}.",
+    ),
+    Operation(
+        "GET",
+        f"{_SITE}/imports",
+        "The site's imports (admin)",
+        tag="imports",
+        response=ImportList,
+        errors=(403, 404),
+    ),
+    Operation(
+        "GET",
+        f"{_SITE}/imports/{{import_id}}",
+        "One import's progress and summary (admin)",
+        tag="imports",
+        response=ImportAnswer,
+        errors=(403, 404),
+    ),
+    Operation(
+        "GET",
+        f"{_SITE}/stats/history",
+        "Daily history with imported Plausible days merged in",
+        tag="stats",
+        auth="bearer_or_secret_key",
+        query=HistoryQuery,
+        response=HistoryAnswer,
+        errors=(404,),
+        description="A day with live events shows them; a day without any shows the imported numbers "
+        "(`imported: true`): never both.",
+    ),
+]
