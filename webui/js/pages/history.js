@@ -5,8 +5,8 @@
 import { ApiError } from "../api.js";
 import { h, replace, loading, empty, errorBox, table, field, fmtNumber, fmtPercent, fmtDuration, externalLink, shortPath } from "../dom.js";
 import { timeseriesChart } from "./charts.js";
+import { rangeFor as presetRange, previousRange, intervalFor } from "../ranges.js";
 
-const DAY_MS = 86400000;
 const PRESETS = [
   ["today", "Today"],
   ["7d", "Last 7 days"],
@@ -32,41 +32,9 @@ const BREAKDOWNS = [
 ];
 const URL_DIMENSIONS = new Set(["referrer"]);
 
-function isoDate(date) {
-  const y = date.getFullYear();
-  const m = String(date.getMonth() + 1).padStart(2, "0");
-  const d = String(date.getDate()).padStart(2, "0");
-  return `${y}-${m}-${d}`;
-}
-
 function parseDate(text) {
   const [y, m, d] = text.split("-").map(Number);
   return new Date(y, m - 1, d);
-}
-
-/** {from, to} (inclusive local dates, YYYY-MM-DD) for a preset or custom inputs. */
-export function rangeFor(preset, customFrom, customTo, today = new Date()) {
-  const end = new Date(today.getFullYear(), today.getMonth(), today.getDate());
-  if (preset === "custom" && customFrom && customTo) {
-    const a = parseDate(customFrom);
-    const b = parseDate(customTo);
-    return a <= b ? { from: customFrom, to: customTo } : { from: customTo, to: customFrom };
-  }
-  const days = { today: 1, "7d": 7, "30d": 30, "90d": 90 }[preset] || 7;
-  return { from: isoDate(new Date(end.getTime() - (days - 1) * DAY_MS)), to: isoDate(end) };
-}
-
-/** The period of the same length just before `range`. */
-export function previousRange(range) {
-  const from = parseDate(range.from);
-  const to = parseDate(range.to);
-  const days = Math.round((to - from) / DAY_MS) + 1;
-  return { from: isoDate(new Date(from.getTime() - days * DAY_MS)), to: isoDate(new Date(from.getTime() - DAY_MS)) };
-}
-
-function intervalFor(range) {
-  const days = Math.round((parseDate(range.to) - parseDate(range.from)) / DAY_MS) + 1;
-  return days <= 2 ? "hour" : days <= 120 ? "day" : "week";
 }
 
 function pick(obj, ...names) {
@@ -317,7 +285,7 @@ export function historyView(container, source) {
   );
 
   function currentRange() {
-    return rangeFor(preset.value, fromInput.value, toInput.value);
+    return presetRange(preset.value, { from: fromInput.value, to: toInput.value });
   }
 
   async function loadChart(range, mine) {
@@ -367,7 +335,7 @@ export function historyView(container, source) {
 
   preset.addEventListener("change", () => {
     if (preset.value === "custom" && !fromInput.value) {
-      const r = rangeFor("7d");
+      const r = presetRange("7d");
       fromInput.value = r.from;
       toInput.value = r.to;
     }
