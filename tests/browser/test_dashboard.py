@@ -82,7 +82,7 @@ def test_sign_up_to_a_live_visit_and_history_then_revoke_the_key(
         expect(page.get_by_test_id("timeseries").locator("canvas")).to_have_count(1)
         pages = page.locator("[data-breakdown=pages] table")
         expect(pages).to_contain_text("/landing")
-        page.get_by_label("Compare with previous period").check()
+        page.get_by_label("Comparison").select_option("previous")
         expect(summary.locator("[data-metric=pageviews] .delta")).to_be_visible()
 
         # Export: the range's raw events arrive as a CSV file (the token never goes in a URL).

@@ -83,18 +83,30 @@ const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1
 
 /** A number for display (1,234.5); a dash for missing values. */
 export function fmtNumber(value) {
-  return typeof value === "number" && Number.isFinite(value) ? numberFormat.format(value) : "–";
+  return typeof value === "number" && Number.isFinite(value) ? numberFormat.format(value) : "—";
 }
 
 /** A percentage (0..100, as the stats API answers them) as "42%". */
 export function fmtPercent(value) {
-  if (typeof value !== "number" || !Number.isFinite(value)) return "–";
+  if (typeof value !== "number" || !Number.isFinite(value)) return "—";
   return `${numberFormat.format(value)}%`;
+}
+
+let regionNames = null;
+/** A country's name from its ISO code (the browser's own list), the code itself when it knows none. */
+export function countryName(code) {
+  if (!/^[A-Z]{2}$/.test(code || "")) return code || "";
+  try {
+    regionNames ||= new Intl.DisplayNames(undefined, { type: "region" });
+    return regionNames.of(code) || code;
+  } catch {
+    return code;
+  }
 }
 
 /** Seconds as "1m 05s". */
 export function fmtDuration(seconds) {
-  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "–";
+  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "—";
   const s = Math.round(seconds);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
@@ -104,7 +116,7 @@ export function fmtDuration(seconds) {
 
 /** Epoch seconds or milliseconds, or an ISO string, as a local date and time. */
 export function fmtTime(value) {
-  if (value === null || value === undefined || value === "") return "–";
+  if (value === null || value === undefined || value === "") return "—";
   let ms = value;
   if (typeof value === "number") ms = value < 1e12 ? value * 1000 : value;
   const date = new Date(ms);
