@@ -35,6 +35,11 @@ function takeGoogleHandoff() {
   return { error: new ApiError(401, "google_error", known || "Google sign-in failed. Please try again.") };
 }
 
+/** The page to open once signed in (app.js keeps it in `?next=`). */
+async function nextPage() {
+  return (await import("../app.js")).afterSignIn();
+}
+
 export async function render(main, params, { navigate }) {
   const isLogin = params.page === "login";
   const handoff = isLogin ? takeGoogleHandoff() : null;
@@ -50,7 +55,7 @@ export async function render(main, params, { navigate }) {
   const submit = h("button", { type: "submit", text: isLogin ? "Sign in" : "Create account" });
   const form = h(
     "form",
-    { class: "card auth-form", novalidate: true, "aria-labelledby": "auth-title" },
+    { class: ["card auth-form", isLogin ? "login-form" : "register-form"], novalidate: true, "aria-labelledby": "auth-title" },
     h("h1", { id: "auth-title", text: isLogin ? "Sign in to Eddy" : "Create your Eddy account" }),
     name ? field("Name (optional)", name) : null,
     field("Email", email),
@@ -60,7 +65,7 @@ export async function render(main, params, { navigate }) {
       "p",
       { class: "switch" },
       isLogin ? "No account yet? " : "Already have an account? ",
-      h("a", { href: isLogin ? "/register" : "/login", "data-route": true, text: isLogin ? "Sign up" : "Sign in" }),
+      h("a", { href: (isLogin ? "/register" : "/login") + location.search, "data-route": true, text: isLogin ? "Sign up" : "Sign in" }),
     ),
   );
   form.addEventListener("submit", async (event) => {
@@ -80,7 +85,7 @@ export async function render(main, params, { navigate }) {
     try {
       const answer = await api("POST", isLogin ? "/api/v1/auth/login" : "/api/v1/auth/register", body, { auth: false });
       acceptTokens(answer);
-      navigate("/sites", { replace: true });
+      navigate(await nextPage(), { replace: true });
     } catch (error) {
       showFormError(form, error);
       submit.disabled = false;
@@ -96,7 +101,7 @@ export async function render(main, params, { navigate }) {
     try {
       const answer = await api("POST", "/api/v1/auth/google/exchange", { code: handoff.code }, { auth: false });
       acceptTokens(answer);
-      navigate("/sites", { replace: true });
+      navigate(await nextPage(), { replace: true });
       return;
     } catch (error) {
       const expired = error instanceof ApiError && error.code === "invalid_code";
