@@ -107,8 +107,14 @@ export async function render(main, params, { navigate }) {
   switch (tab) {
     case "":
     case "live":
-    case "history":
-      return dashboard(body, userSource(site.id));
+    case "history": {
+      const stop = dashboard(body, userSource(site.id));
+      // A site that has received nothing lately gets its installation check above the dashboard.
+      import("./install.js")
+        .then((module) => module.emptyDashboardCheck(site.id))
+        .then((card) => card && body.isConnected && body.prepend(card));
+      return stop;
+    }
     case "keys":
       return (await import("./keys.js")).render(body, site);
     case "snippet":
