@@ -247,9 +247,22 @@ export function table(columns, rows, caption, { stack = true } = {}) {
   const body = rows.map((row) =>
     h("tr", {}, columns.map((c) => h("td", { class: cls(c), "data-label": c.label || null }, c.value(row)))),
   );
-  return h(
-    "div",
-    { class: ["table-wrap", stack ? "stack" : null] },
-    h("table", {}, caption ? h("caption", { class: "sr-only", text: caption }) : null, h("thead", {}, head), h("tbody", {}, body)),
+  return watchOverflow(
+    h(
+      "div",
+      { class: ["table-wrap", stack ? "stack" : null] },
+      h("table", {}, caption ? h("caption", { class: "sr-only", text: caption }) : null, h("thead", {}, head), h("tbody", {}, body)),
+    ),
   );
+}
+
+/** Mark a scrolling box `data-scrolls` while its content is wider than it (the CSS shows a cue). */
+export function watchOverflow(box) {
+  if (typeof ResizeObserver !== "function") return box;
+  const check = () => {
+    if (box.scrollWidth > box.clientWidth + 1) box.setAttribute("data-scrolls", "");
+    else box.removeAttribute("data-scrolls");
+  };
+  new ResizeObserver(check).observe(box);
+  return box;
 }

@@ -5,11 +5,11 @@
 import { acceptTokens, ApiError, api } from "../api.js";
 import { h, field, replace, showFormError, clearFormError } from "../dom.js";
 
-/** Whether /api/v1/auth/google is configured: it redirects to Google when it is, and answers 404 when not. */
+/** Whether Google sign-in is configured (GET /api/v1/auth/providers). */
 async function googleEnabled() {
   try {
-    const answer = await fetch("/api/v1/auth/google", { redirect: "manual", cache: "no-store" });
-    return answer.type === "opaqueredirect" || (answer.status >= 300 && answer.status < 400);
+    const answer = await api("GET", "/api/v1/auth/providers", null, { auth: false });
+    return answer?.google === true;
   } catch {
     return false;
   }

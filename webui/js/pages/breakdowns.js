@@ -3,22 +3,22 @@
 // null), each row a button that filters the whole view by that value, and a "Details" dialog with up to
 // 500 rows, a search box and sorting by any column.
 
-import { h, replace, loading, empty, errorBox, fmtNumber, fmtPercent, fmtDuration, externalLink, shortPath, countryName } from "../dom.js";
+import { h, replace, loading, empty, errorBox, fmtNumber, fmtPercent, fmtDuration, externalLink, shortPath, countryName, watchOverflow } from "../dom.js";
 import { filterForRow } from "../viewstate.js";
 
 const DETAILS_LIMIT = 500;
 const URL_DIMENSIONS = new Set(["referrer"]);
 const DIRECT_DIMENSIONS = new Set(["source", "referrer"]);
 
-/** The numeric columns of a breakdown: [key, label, format, optional on phones]. */
+/** The numeric columns of a breakdown: [key, label, format]. */
 function columnsFor(by) {
   const counted = by === "event" || by.startsWith("prop:") ? ["events", "Events"] : ["pageviews", "Pageviews"];
   return [
-    ["visitors", "Visitors", fmtNumber, false],
-    ["visits", "Visits", fmtNumber, true],
-    [counted[0], counted[1], fmtNumber, true],
-    ["bounce_rate", "Bounce rate", fmtPercent, true],
-    ["visit_duration", "Duration", fmtDuration, true],
+    ["visitors", "Visitors", fmtNumber],
+    ["visits", "Visits", fmtNumber],
+    [counted[0], counted[1], fmtNumber],
+    ["bounce_rate", "Bounce rate", fmtPercent],
+    ["visit_duration", "Duration", fmtDuration],
   ];
 }
 
@@ -66,14 +66,14 @@ function rowsTable(by, rows, onFilter, { sortKey = null, sortDir = -1, onSort = 
       h("button", { type: "button", class: "sort", onclick: () => onSort(key), text: `${label}${current ? (sortDir < 0 ? " ↓" : " ↑") : ""}` }),
     );
   };
-  return h(
+  return watchOverflow(h(
     "div",
     { class: "table-wrap" },
     h(
       "table",
       {},
       h("caption", { class: "sr-only", text: `Breakdown by ${dimensionLabel(by)}` }),
-      h("thead", {}, h("tr", {}, header("value", dimensionLabel(by), false, false), columns.map(([key, label, , optional]) => header(key, label, true, optional && !onSort)))),
+      h("thead", {}, h("tr", {}, header("value", dimensionLabel(by), false, false), columns.map(([key, label]) => header(key, label, true, false)))),
       h(
         "tbody",
         {},
@@ -82,12 +82,12 @@ function rowsTable(by, rows, onFilter, { sortKey = null, sortDir = -1, onSort = 
             "tr",
             {},
             h("td", { "data-label": dimensionLabel(by) }, valueCell(by, row, onFilter)),
-            columns.map(([key, label, format, optional]) => h("td", { class: ["num", optional && !onSort ? "opt" : null], "data-label": label, text: format(row[key]) })),
+            columns.map(([key, label, format]) => h("td", { class: "num", "data-label": label, text: format(row[key]) })),
           ),
         ),
       ),
     ),
-  );
+  ));
 }
 
 /** The details dialog of one breakdown: many rows, a search box, sorting by any column. */
