@@ -16,8 +16,7 @@ from tornado.httpclient import AsyncHTTPClient
 from domain.accounts import google
 from tests.support import fake_google as fake_provider
 from tests.support.accounts import PASSWORD, register, unique_email
-from tests.support.api import Api
-from tests.support.api import check_invariants
+from tests.support.api import Api, check_invariants
 from tests.support.fake_google import CLIENT_ID, FakeGoogle
 
 
