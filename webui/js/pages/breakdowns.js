@@ -91,7 +91,7 @@ function rowsTable(by, rows, onFilter, { sortKey = null, sortDir = -1, onSort = 
 }
 
 /** The details dialog of one breakdown: many rows, a search box, sorting by any column. */
-function openDetails(source, query, by, title, onFilter) {
+function openDetails(source, query, by, title, onFilter, onOpen) {
   const search = h("input", { type: "search", "aria-label": `Search ${title.toLowerCase()}`, placeholder: "Search", maxlength: 200 });
   const body = h("div", { class: "details-body" }, loading());
   const close = h("button", { type: "button", class: "secondary", text: "Close" });
@@ -140,6 +140,7 @@ function openDetails(source, query, by, title, onFilter) {
   search.addEventListener("input", draw);
   document.body.append(dialog);
   dialog.showModal();
+  onOpen?.(dialog);
   search.focus();
   source
     .stats("breakdown", { ...query, by, limit: DETAILS_LIMIT })
@@ -164,6 +165,7 @@ export function breakdownCard(source, getQuery, title, options, onFilter) {
     body,
   );
   let seq = 0;
+  let open = null; // the details dialog, closed when the view goes away
   function dimension() {
     if (select.value !== "prop") return select.value;
     const name = propName.value.trim();
@@ -190,7 +192,7 @@ export function breakdownCard(source, getQuery, title, options, onFilter) {
   }
   details.addEventListener("click", () => {
     const by = dimension();
-    if (by) openDetails(source, getQuery(), by, title, onFilter);
+    if (by) openDetails(source, getQuery(), by, title, onFilter, (dialog) => (open = dialog));
   });
   select.addEventListener("change", load);
   propName.addEventListener("change", load);
@@ -202,6 +204,7 @@ export function breakdownCard(source, getQuery, title, options, onFilter) {
     load,
     destroy() {
       seq++;
+      if (open?.open) open.close();
     },
   };
 }
