@@ -358,6 +358,7 @@ export function historyView(container, source) {
 
   function loadAll() {
     const mine = ++seq;
+    view.dataset.seq = String(mine);
     syncControls();
     replace(
       filtersBox,
