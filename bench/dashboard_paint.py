@@ -110,7 +110,9 @@ def measure(base: str, email: str, password: str, site_name: str) -> dict[str, A
             timing = settled(page, before)
             results["clicks"].append({"clicked": text, **timing})
         rows = page.locator("[data-breakdown=locations] tbody tr")
-        results["answer"] = [rows.nth(i).inner_text().split("\t")[0] for i in range(min(3, rows.count()))]
+        results["answer"] = [
+            rows.nth(i).locator("td").first.inner_text().strip() for i in range(min(3, rows.count()))
+        ]
         browser.close()
     return results
 

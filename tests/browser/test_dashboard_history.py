@@ -216,3 +216,34 @@ def test_bounce_rate_going_up_is_red_and_visitors_going_up_green(
     assert summary.locator("[data-metric=visitors] .delta").evaluate("el => getComputedStyle(el).color") == (
         "rgb(14, 107, 57)"
     )
+
+
+def test_every_range_preset_loads_without_an_error(page: Page, proxied_eddy: EddyProcess) -> None:
+    base = proxied_eddy.url
+    sign_up(page, base)
+    site_id = create_site(page, "Range Shop", "shop.example", ORIGIN)
+    send_visits(SyncApi(base), create_public_key(page))
+    page.goto(f"{base}/sites/{site_id}")
+    history = page.locator("section.history")
+    expect(history).to_have_attribute("data-loading", "false")
+    presets = (
+        page.get_by_label("Date range").locator("option").evaluate_all("options => options.map(o => o.value)")
+    )
+    assert presets == [
+        "today", "yesterday", "24h", "7d", "30d", "90d", "mtd", "lastmonth", "12mo", "ytd", "all", "custom"
+    ]  # fmt: skip
+    holds_today = {"today", "24h", "7d", "30d", "90d", "mtd", "12mo", "ytd", "all", "custom"}
+    for preset in presets:
+        before = int(history.get_attribute("data-seq") or 0)
+        page.get_by_label("Date range").select_option(preset)
+        page.wait_for_function(
+            "n => { const v = document.querySelector('section.history');"
+            " return Number(v.dataset.seq) > n && v.dataset.loading === 'false'; }",
+            arg=before,
+        )
+        assert history.locator(".error").count() == 0, (preset, history.locator(".error").all_inner_texts())
+        expect(page).to_have_url(
+            re.compile(rf"range={preset}") if preset != "7d" else re.compile(r"/sites/[^?]+$")
+        )
+        shown = page.get_by_test_id("summary").locator("[data-metric=visitors] .big-number").inner_text()
+        assert shown == ("6" if preset in holds_today else "0"), (preset, shown)
