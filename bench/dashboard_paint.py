@@ -70,7 +70,8 @@ def settled(page: Page, after_seq: int) -> dict[str, Any]:
     return page.evaluate(
         "() => { const v = document.querySelector('section.history');"
         " return {seq: Number(v.dataset.seq), paint_ms: Number(v.dataset.paintMs),"
-        " since_navigation_ms: Math.round(performance.now())}; }"
+        " since_navigation_ms: Math.round(performance.now()),"
+        " errors: [...v.querySelectorAll('.error')].map(e => e.innerText)}; }"
     )
 
 
@@ -78,7 +79,7 @@ def seq(page: Page) -> int:
     return int(page.evaluate("Number(document.querySelector('section.history')?.dataset.seq || 0)"))
 
 
-def measure(base: str, email: str, password: str, site_name: str) -> dict[str, Any]:
+def measure(base: str, email: str, password: str, site_name: str, ranges: list[str]) -> dict[str, Any]:
     """Every timing, as a dict."""
     results: dict[str, Any] = {"ranges": {}, "clicks": []}
     with sync_playwright() as playwright:
@@ -92,7 +93,7 @@ def measure(base: str, email: str, password: str, site_name: str) -> dict[str, A
         page.get_by_role("link", name=site_name, exact=True).first.click()
         page.wait_for_selector("section.history")
         site_path = page.evaluate("location.pathname")
-        for name in RANGES:
+        for name in ranges:
             runs = []
             for _ in ("cold", "warm"):
                 page.goto(f"{base}{site_path}?range={name}")
@@ -123,17 +124,19 @@ def main() -> None:
     parser.add_argument("--email", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--site", default="Ada's Shop")
+    parser.add_argument("--ranges", default=",".join(RANGES), help="comma-separated presets")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "dashboard_paint.json"))
     args = parser.parse_args()
     process, base = start_eddy(args.data_dir)
     try:
-        results = measure(base, args.email, args.password, args.site)
+        results = measure(base, args.email, args.password, args.site, args.ranges.split(","))
     finally:
         process.terminate()
         process.wait(timeout=30)
     print(f"{'view':<10} {'cold ms':>8} {'warm ms':>8}")
     for name, runs in results["ranges"].items():
-        print(f"{name:<10} {runs['cold']['paint_ms']:>8} {runs['warm']['paint_ms']:>8}")
+        errors = runs["cold"]["errors"] + runs["warm"]["errors"]
+        print(f"{name:<10} {runs['cold']['paint_ms']:>8} {runs['warm']['paint_ms']:>8}  {'; '.join(errors)}")
     for click in results["clicks"]:
         print(f"click {click['clicked']:<12} {click['paint_ms']:>6} ms")
     print("countries sending Firefox users to /pricing:", ", ".join(results["answer"]))

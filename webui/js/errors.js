@@ -26,8 +26,8 @@ const FIELD_SENTENCES = {
   role: "Choose viewer or admin.",
   steps: "Enter at least two steps, one a line: a path starting with / or an event name.",
   filters: "One of the filters cannot be used. Remove it and try again.",
-  from: "Pick a start date.",
-  to: "Pick an end date.",
+  from: "Pick a start date between the years 2000 and 2100.",
+  to: "Pick an end date at most 800 days after the start date.",
   tz: "The timezone is not known.",
 };
 // Sentences for a field named in several forms, by the form's kind ("metric" names are not site names).
