@@ -8,6 +8,7 @@ would run as a formula (starting with = + - @, tab or CR) are prefixed with a qu
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import logging
 from typing import Any
@@ -26,10 +27,12 @@ from storage.records import EVENT_TEXT_FIELDS, Event
 
 log = logging.getLogger("eddy.export")
 BATCH = 2000
-# id and time first, then every text field in storage order, then props and traits as JSON.
+# id and time first (`ts` in epoch ms, `time` the same instant in ISO 8601 UTC for people and
+# spreadsheets), then every text field in storage order, then props and traits as JSON.
 COLUMNS: tuple[str, ...] = (
     "id",
     "ts",
+    "time",
     *(name for name in EVENT_TEXT_FIELDS if name not in ("id", "site_id")),
     "props",
     "traits",
@@ -42,11 +45,17 @@ def safe_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def iso_time(ms: int) -> str:
+    """Epoch ms as ISO 8601 UTC with milliseconds (`2026-12-03T19:44:09.123Z`)."""
+    moment = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def csv_row(event: Event) -> list[str]:
     """One event as CSV cells (props and traits as JSON)."""
     cells: list[str] = []
     for column in COLUMNS:
-        value: Any = getattr(event, column)
+        value: Any = iso_time(event.ts) if column == "time" else getattr(event, column)
         if column in ("props", "traits"):
             text = orjson.dumps(value).decode() if value else ""
         else:
@@ -64,7 +73,7 @@ def csv_chunk(rows: list[list[str]]) -> bytes:
 
 def json_record(event: Event) -> dict[str, Any]:
     """One event as a JSON object with every column."""
-    return {column: getattr(event, column) for column in COLUMNS}
+    return {column: iso_time(event.ts) if column == "time" else getattr(event, column) for column in COLUMNS}
 
 
 class ExportHandler(ApiHandler):

@@ -121,6 +121,25 @@ class GoogleCallbackHandler(GoogleHandlerBase):
         return await google.sign_in(self.ctx.stores.docs, accounts.users, accounts.sessions, info)
 
 
+class SignInMethods(msgspec.Struct):
+    """The ways to sign in this Eddy offers."""
+
+    password: bool
+    google: bool
+
+
+class ProvidersHandler(ApiHandler):
+    """Which sign-in methods are on, so the sign-in page shows its Google button without probing
+    `/api/v1/auth/google` (a 404 in the browser's console whenever Google is off)."""
+
+    @public
+    async def get(self) -> None:
+        config = self.ctx.config
+        self.write_json(
+            {"password": True, "google": bool(config.google_client_id and config.google_client_secret)}
+        )
+
+
 class GoogleExchangeHandler(ApiHandler):
     """Spend the callback's one-time code for the user and a token pair (the same answer as /login)."""
 
@@ -131,12 +150,21 @@ class GoogleExchangeHandler(ApiHandler):
 
 
 default_handlers = [
+    (r"/api/v1/auth/providers", ProvidersHandler),
     (r"/api/v1/auth/google", GoogleStartHandler),
     (r"/api/v1/auth/google/callback", GoogleCallbackHandler),
     (r"/api/v1/auth/google/exchange", GoogleExchangeHandler),
 ]
 
 openapi_operations = [
+    Operation(
+        "GET",
+        "/api/v1/auth/providers",
+        "The sign-in methods this Eddy offers (password always; google when configured)",
+        tag="auth",
+        auth="public",
+        response=SignInMethods,
+    ),
     Operation(
         "GET",
         "/api/v1/auth/google",

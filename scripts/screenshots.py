@@ -174,10 +174,38 @@ def main() -> None:
                 site_path = page.evaluate("location.pathname").rsplit("/", 1)[0]
                 send_demo_events(base, key)
                 shoot(page, out, "sites", "/sites", ".site-list")
-                shoot(page, out, "dashboard", site_path, ".history .stat, .history .error", settle_ms=4000)
+                shoot(page, out, "dashboard", site_path, ".history[data-loading=false]", settle_ms=2000)
+                for label, size in VIEWPORTS.items():
+                    page.set_viewport_size(size)
+                    height = page.evaluate("document.documentElement.scrollHeight")
+                    chart_top = page.evaluate(
+                        "document.querySelector('.chart-card').getBoundingClientRect().top + scrollY"
+                    )
+                    print(f"dashboard {label}: page {height} px tall, chart starts at {chart_top:.0f} px")
+                shoot(
+                    page,
+                    out,
+                    "dashboard-filtered",
+                    site_path + "?range=today&compare=previous&filters=page%3D%3D%2Fpricing",
+                    ".history[data-loading=false]",
+                )
+                shoot(
+                    page,
+                    out,
+                    "details",
+                    site_path,
+                    ".history[data-loading=false]",
+                    click="[aria-label='Pages: details']",
+                )
+                page.keyboard.press("Escape")
                 shoot(page, out, "keys", site_path + "/keys", "table")
                 shoot(
-                    page, out, "snippet", site_path + "/snippet", ".snippet-form", click="text=Build snippet"
+                    page,
+                    out,
+                    "snippet",
+                    site_path + "/snippet",
+                    ".snippet-form",
+                    click="text=Verify installation",
                 )
                 shoot(page, out, "metrics", site_path + "/metrics", ".metric-form")
                 shoot(page, out, "team", site_path + "/members", ".member-form")

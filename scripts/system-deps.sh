@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages Eddy's tests and benchmarks use, only those that are missing:
 #   redis-server (real Redis for the Redis legs), chromium (browser tests), prometheus (promtool and a real
-#   Prometheus), wrk (HTTP load), docker-compose (validates docker-compose.yml; needs no engine).
+#   Prometheus), wrk (HTTP load), nodejs (the dashboard's JavaScript unit tests), docker-compose (validates
+#   docker-compose.yml; needs no engine).
 #   Runs apt-get as root, or through sudo when available.
 set -euo pipefail
 want=()
@@ -11,6 +12,7 @@ if [ "${EDDY_SKIP_BROWSER:-0}" != "1" ]; then
 fi
 command -v promtool >/dev/null 2>&1 || want+=(prometheus)
 command -v wrk >/dev/null 2>&1 || want+=(wrk)
+command -v node >/dev/null 2>&1 || want+=(nodejs)
 command -v docker-compose >/dev/null 2>&1 || want+=(docker-compose)
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then

@@ -16,7 +16,7 @@ from tornado.httpclient import AsyncHTTPClient
 from domain.accounts import google
 from tests.support import fake_google as fake_provider
 from tests.support.accounts import PASSWORD, register, unique_email
-from tests.support.api import check_invariants
+from tests.support.api import Api, check_invariants
 from tests.support.fake_google import CLIENT_ID, FakeGoogle
 from tests.support.smtp_sink import SmtpSink, to, token_in
 
@@ -238,3 +238,10 @@ class TestNotConfigured:
         assert (await api.get("/api/v1/auth/google/callback?code=x&state=y")).status == 404
         # The exchange only reads the key-value store: an unknown code is refused either way.
         assert (await api.post("/api/v1/auth/google/exchange", json={"code": "x"})).status == 401
+
+
+async def test_the_providers_endpoint_says_google_is_on(api: Api) -> None:
+    """GET /api/v1/auth/providers (public): what the sign-in page reads instead of probing /auth/google."""
+    answer = await api.get("/api/v1/auth/providers")
+    assert answer.status == 200
+    assert answer.json == {"password": True, "google": True}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import time
 from typing import Any
@@ -38,6 +39,9 @@ async def test_csv_export_streams_every_event_in_order(api: Api, ctx: AppContext
     assert len(rows) == count
     assert [r["id"] for r in rows] == [f"e{i:05d}" for i in range(count)]
     assert orjson.loads(rows[5]["props"]) == {"n": 5}
+    # `time` is `ts` (epoch ms) as ISO 8601 UTC, for people and spreadsheets.
+    first = dt.datetime.fromisoformat(rows[0]["time"].replace("Z", "+00:00"))
+    assert int(first.timestamp() * 1000) == int(rows[0]["ts"]) and rows[0]["time"].endswith("Z")
     only_de = await api.get(
         f"/api/v1/sites/{site['id']}/export?format=json&filters=country==DE", token=token, expect_json=False
     )

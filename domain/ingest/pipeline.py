@@ -27,6 +27,7 @@ from domain.errors import DomainError, Forbidden, RateLimited, Unauthorized
 from domain.ingest.clients import ClientClassifier
 from domain.ingest.decode import RawEvent, decode_payload
 from domain.ingest.enrich import Enricher, Sender
+from domain.ingest.installation import InstallationLog
 from domain.ingest.visitor import SaltBook, Sessions
 from domain.ingest.writer import GroupCommitWriter
 from server.metrics import Metrics
@@ -68,6 +69,17 @@ def normalize_origin(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
 
+def site_origins(site: Mapping[str, object]) -> list[str]:
+    """The origins a site's public keys are honoured from: its `allowed_origins`, or when that list is
+    empty http(s)://<domain>."""
+    raw = site.get("allowed_origins")
+    listed = [normalize_origin(o) for o in raw if isinstance(o, str)] if isinstance(raw, list) else []
+    domain = str(site.get("domain") or "").strip().lower()
+    if not listed and domain:
+        listed = [f"https://{domain}", f"http://{domain}"]
+    return listed
+
+
 class IngestPipeline:
     """Accepts events for one process: authenticates, checks, enriches and commits them."""
 
@@ -87,6 +99,8 @@ class IngestPipeline:
         self._metrics = metrics
         self.limits = limits or IngestLimits()
         self.enricher = Enricher(ClientClassifier(), SaltBook(docs), Sessions(kv))
+        # The installation check's records: last accepted request and recent refusals per site.
+        self.installation = InstallationLog(kv)
         self._sites: dict[str, _Site] = {}
 
     async def start(self) -> None:
@@ -115,10 +129,12 @@ class IngestPipeline:
         if principal is None:
             raise Unauthorized("invalid, revoked or expired API key", code="invalid_key")
         if principal.kind == "secret" and (in_url_or_body or origin is not None):
+            self.installation.refused(principal.site_id, "wrong_key_kind", origin)
             raise Forbidden("secret keys are for servers: send them in X-Api-Key", code="wrong_key_kind")
         if principal.kind == "public":
             allowed = await self._allowed_origins(principal.site_id)
             if origin is None or normalize_origin(origin) not in allowed:
+                self.installation.refused(principal.site_id, "bad_origin", origin)
                 raise Forbidden("this origin may not send events for the site", code="bad_origin")
         return principal
 
@@ -166,19 +182,25 @@ class IngestPipeline:
             await self.check_rate(principal)
         except RateLimited:
             self.drop("rate_limited", len(raw_events))
+            self.installation.refused(principal.site_id, "rate_limited", sender.origin)
             raise
         client = self.enricher.client(sender)
         # A secret key's user agent is the sending server's, not a visitor's: no bot verdict from it.
         if client.bot and principal.kind == "public":
             self.drop("bot", len(raw_events))
+            self.installation.refused(principal.site_id, "bot", sender.origin, client.browser)
             return Pending(self, [])
         try:
             enriched = await self.enricher.enrich(principal.site_id, raw_events, sender, client)
-        except DomainError:
+        except DomainError as error:
             self.drop("invalid", len(raw_events))
+            self.installation.refused(principal.site_id, "invalid", sender.origin, error.message)
             raise
         for reason, count in enriched.dropped.items():
             self.drop(reason, count)
+            self.installation.refused(principal.site_id, reason, sender.origin)
+        if enriched.events:
+            self.installation.seen(principal.site_id, principal.key_id, sender.origin)
         return Pending(self, enriched.events)
 
     async def _allowed_origins(self, site_id: str) -> frozenset[str]:
@@ -189,11 +211,7 @@ class IngestPipeline:
         site = await self._docs.get("sites", site_id)
         origins: frozenset[str] = frozenset()
         if site is not None:
-            listed = [normalize_origin(o) for o in site.get("allowed_origins") or [] if isinstance(o, str)]
-            domain = str(site.get("domain") or "").strip().lower()
-            if not listed and domain:
-                listed = [f"https://{domain}", f"http://{domain}"]
-            origins = frozenset(listed)
+            origins = frozenset(site_origins(site))
         if len(self._sites) >= SITE_CACHE_ENTRIES:
             self._sites.clear()
         self._sites[site_id] = _Site(origins, now + SITE_CACHE_S)

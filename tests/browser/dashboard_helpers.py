@@ -60,6 +60,8 @@ def build_snippet(page: Page, integrity: bool = False) -> str:
     """Build a snippet on the Snippet tab (tracking allowed on 127.0.0.1 and in automated browsers;
     pinned with Subresource Integrity when `integrity`)."""
     page.get_by_role("link", name="Snippet").click()
+    # The tab builds a snippet with the default options at once; then these options build another.
+    expect(page.get_by_test_id("snippet")).to_have_value(re.compile(r"t\.js"))
     page.get_by_label("Also track on localhost").check()
     page.get_by_label("Also track automated browsers").check()
     if integrity:
@@ -67,7 +69,9 @@ def build_snippet(page: Page, integrity: bool = False) -> str:
     page.get_by_label("Transport").select_option("auto")
     page.get_by_role("button", name="Build snippet").click()
     output = page.get_by_test_id("snippet")
-    expect(output).to_have_value(re.compile(r"<script .*src=.*t\.js", re.S))
+    expect(output).to_have_value(re.compile(r"<script .*src=.*t\.js.*data-localhost.*data-automated", re.S))
+    if integrity:
+        expect(output).to_have_value(re.compile(r'integrity="sha384-'))
     return output.input_value()
 
 

@@ -64,6 +64,11 @@ def test_share_link_opens_a_read_only_live_dashboard_until_revoked(
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Revoke").click()
         expect(page.get_by_text("No share links.")).to_be_visible()
+        # The open page asks again (another range): one message for the whole page, not one per card.
+        viewer.get_by_label("Date range").select_option("30d")
+        expect(viewer.get_by_role("alert")).to_have_count(1)
+        expect(viewer.get_by_role("alert")).to_contain_text("This share link is not valid any more.")
+        expect(viewer.locator(".breakdown")).to_have_count(0)
         viewer.reload()
         expect(viewer.get_by_role("alert")).to_contain_text("not valid any more")
     finally:

@@ -220,12 +220,13 @@ export async function signOut() {
   }
 }
 
-/** Query string from an object, skipping empty values. */
+/** Query string from an object, skipping empty values; an array value repeats its parameter. */
 export function qs(params) {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (value === null || value === undefined || value === "") continue;
-    search.set(key, String(value));
+    if (Array.isArray(value)) for (const each of value) search.append(key, String(each));
+    else search.set(key, String(value));
   }
   const text = search.toString();
   return text ? `?${text}` : "";

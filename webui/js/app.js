@@ -28,6 +28,15 @@ const routes = [
 let cleanup = null;
 let renderSeq = 0;
 
+/** Where to go after signing in: the `next` page of the address bar when it is one of the app's own
+ *  pages (never another origin, never the sign-in pages), else the sites list. */
+export function afterSignIn() {
+  const next = new URLSearchParams(location.search).get("next") || "";
+  if (!next.startsWith("/") || next.startsWith("//") || next.includes("\\") || next.length > 500) return "/sites";
+  const found = match(new URL(next, location.origin).pathname);
+  return found && !found.spec.guest && !found.spec.open ? next : "/sites";
+}
+
 /** Go to an app path without reloading. */
 export function navigate(path, { replace: replaceState = false } = {}) {
   if (replaceState) history.replaceState(null, "", path);
@@ -80,11 +89,13 @@ async function route() {
     const user = await ensureUser();
     if (seq !== renderSeq) return;
     if (!spec.guest && !user) {
-      navigate("/login", { replace: true });
+      // The page asked for comes back after sign-in (a deep link survives it).
+      const wanted = location.pathname + location.search;
+      navigate(wanted === "/" || wanted === "/sites" ? "/login" : `/login?next=${encodeURIComponent(wanted)}`, { replace: true });
       return;
     }
     if (spec.guest && user) {
-      navigate("/sites", { replace: true });
+      navigate(afterSignIn(), { replace: true });
       return;
     }
   }

@@ -1,3 +1,5 @@
+import { humanError } from "./errors.js";
+
 // DOM helpers. Every string that reaches the page goes in as a text node or an attribute value set
 // through the DOM: nothing here parses markup, so data (URLs, referrers, props) can never become HTML.
 
@@ -83,18 +85,30 @@ const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1
 
 /** A number for display (1,234.5); a dash for missing values. */
 export function fmtNumber(value) {
-  return typeof value === "number" && Number.isFinite(value) ? numberFormat.format(value) : "–";
+  return typeof value === "number" && Number.isFinite(value) ? numberFormat.format(value) : "—";
 }
 
 /** A percentage (0..100, as the stats API answers them) as "42%". */
 export function fmtPercent(value) {
-  if (typeof value !== "number" || !Number.isFinite(value)) return "–";
+  if (typeof value !== "number" || !Number.isFinite(value)) return "—";
   return `${numberFormat.format(value)}%`;
+}
+
+let regionNames = null;
+/** A country's name from its ISO code (the browser's own list), the code itself when it knows none. */
+export function countryName(code) {
+  if (!/^[A-Z]{2}$/.test(code || "")) return code || "";
+  try {
+    regionNames ||= new Intl.DisplayNames(undefined, { type: "region" });
+    return regionNames.of(code) || code;
+  } catch {
+    return code;
+  }
 }
 
 /** Seconds as "1m 05s". */
 export function fmtDuration(seconds) {
-  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "–";
+  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "—";
   const s = Math.round(seconds);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
@@ -104,7 +118,7 @@ export function fmtDuration(seconds) {
 
 /** Epoch seconds or milliseconds, or an ISO string, as a local date and time. */
 export function fmtTime(value) {
-  if (value === null || value === undefined || value === "") return "–";
+  if (value === null || value === undefined || value === "") return "—";
   let ms = value;
   if (typeof value === "number") ms = value < 1e12 ? value * 1000 : value;
   const date = new Date(ms);
@@ -130,33 +144,49 @@ export function empty(text) {
   return h("p", { class: "empty", text });
 }
 
-/** An error box for an ApiError (or any Error), listing field messages when present. */
-export function errorBox(error) {
+/** An error box for an ApiError (or any Error): a sentence, and a sentence per refused field (never the
+ *  API's field paths or schema text; see errors.js). */
+export function errorBox(error, form = "") {
+  const { message, fields } = humanError(error, form);
   const box = h("div", { class: "error", role: "alert" });
-  box.append(h("p", { text: error?.message || "Something went wrong." }));
-  const fields = error?.fields;
-  if (fields && typeof fields === "object") {
-    const list = h("ul");
-    for (const [name, why] of Object.entries(fields)) list.append(h("li", { text: `${name}: ${why}` }));
-    if (list.childElementCount) box.append(list);
-  }
+  box.append(h("p", { text: message }));
+  const sentences = [...new Set(Object.values(fields))];
+  if (sentences.length) box.append(h("ul", {}, sentences.map((text) => h("li", { text }))));
   return box;
 }
 
-/** Show field errors next to their inputs (`name` attributes) and a summary at the top of the form. */
+/** The kind of a form whose field sentences differ from the defaults (metric, key, site). */
+function formKind(form) {
+  return /\b(metric|key|site|login)-form\b/.exec(form.className || "")?.[1] || "";
+}
+
+/** Show each refused field's sentence under its input (`name` attributes) and a summary at the top of
+ *  the form; refusals of fields the form does not show are listed in the summary. */
 export function showFormError(form, error) {
   for (const old of form.querySelectorAll(".field-error")) old.remove();
   for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-  const summary = form.querySelector(".form-error") || h("div", { class: "form-error" });
-  replace(summary, errorBox(error));
-  form.prepend(summary);
-  const fields = error?.fields || {};
-  for (const [name, why] of Object.entries(fields)) {
+  const kind = formKind(form);
+  const { message, fields } = humanError(error, kind);
+  const unplaced = [];
+  let first = null;
+  for (const [name, text] of Object.entries(fields)) {
     const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
-    if (!input) continue;
+    if (!input) {
+      unplaced.push(text);
+      continue;
+    }
+    const note = h("small", { class: "field-error", id: `${input.id || name}-error`, text });
     input.setAttribute("aria-invalid", "true");
-    input.insertAdjacentElement("afterend", h("small", { class: "field-error", text: String(why) }));
+    input.setAttribute("aria-errormessage", note.id);
+    input.insertAdjacentElement("afterend", note);
+    first ||= input;
   }
+  const summary = form.querySelector(".form-error") || h("div", { class: "form-error" });
+  const box = h("div", { class: "error", role: "alert" }, h("p", { text: message }));
+  if (unplaced.length) box.append(h("ul", {}, unplaced.map((text) => h("li", { text }))));
+  replace(summary, box);
+  form.prepend(summary);
+  if (first && !form.contains(document.activeElement)) first.focus();
 }
 
 /** Clear a form's error display. */
@@ -217,9 +247,22 @@ export function table(columns, rows, caption, { stack = true } = {}) {
   const body = rows.map((row) =>
     h("tr", {}, columns.map((c) => h("td", { class: cls(c), "data-label": c.label || null }, c.value(row)))),
   );
-  return h(
-    "div",
-    { class: ["table-wrap", stack ? "stack" : null] },
-    h("table", {}, caption ? h("caption", { class: "sr-only", text: caption }) : null, h("thead", {}, head), h("tbody", {}, body)),
+  return watchOverflow(
+    h(
+      "div",
+      { class: ["table-wrap", stack ? "stack" : null] },
+      h("table", {}, caption ? h("caption", { class: "sr-only", text: caption }) : null, h("thead", {}, head), h("tbody", {}, body)),
+    ),
   );
+}
+
+/** Mark a scrolling box `data-scrolls` while its content is wider than it (the CSS shows a cue). */
+export function watchOverflow(box) {
+  if (typeof ResizeObserver !== "function") return box;
+  const check = () => {
+    if (box.scrollWidth > box.clientWidth + 1) box.setAttribute("data-scrolls", "");
+    else box.removeAttribute("data-scrolls");
+  };
+  new ResizeObserver(check).observe(box);
+  return box;
 }

@@ -5,11 +5,11 @@
 import { acceptTokens, ApiError, api } from "../api.js";
 import { h, field, replace, showFormError, clearFormError } from "../dom.js";
 
-/** Whether /api/v1/auth/google is configured: it redirects to Google when it is, and answers 404 when not. */
+/** Whether Google sign-in is configured (GET /api/v1/auth/providers). */
 async function googleEnabled() {
   try {
-    const answer = await fetch("/api/v1/auth/google", { redirect: "manual", cache: "no-store" });
-    return answer.type === "opaqueredirect" || (answer.status >= 300 && answer.status < 400);
+    const answer = await api("GET", "/api/v1/auth/providers", null, { auth: false });
+    return answer?.google === true;
   } catch {
     return false;
   }
@@ -38,6 +38,11 @@ function takeGoogleHandoff() {
   return { error: new ApiError(401, "google_error", known || "Google sign-in failed. Please try again.") };
 }
 
+/** The page to open once signed in (app.js keeps it in `?next=`). */
+async function nextPage() {
+  return (await import("../app.js")).afterSignIn();
+}
+
 export async function render(main, params, { navigate }) {
   const isLogin = params.page === "login";
   const handoff = isLogin ? takeGoogleHandoff() : null;
@@ -57,7 +62,7 @@ export async function render(main, params, { navigate }) {
   const submit = h("button", { type: "submit", text: isLogin ? "Sign in" : "Create account" });
   const form = h(
     "form",
-    { class: "card auth-form", novalidate: true, "aria-labelledby": "auth-title" },
+    { class: ["card auth-form", isLogin ? "login-form" : "register-form"], novalidate: true, "aria-labelledby": "auth-title" },
     h("h1", { id: "auth-title", text: isLogin ? "Sign in to Eddy" : "Create your Eddy account" }),
     name ? field("Name (optional)", name) : null,
     field("Email", email),
@@ -69,7 +74,7 @@ export async function render(main, params, { navigate }) {
       "p",
       { class: "switch" },
       isLogin ? "No account yet? " : "Already have an account? ",
-      h("a", { href: isLogin ? "/register" : "/login", "data-route": true, text: isLogin ? "Sign up" : "Sign in" }),
+      h("a", { href: (isLogin ? "/register" : "/login") + location.search, "data-route": true, text: isLogin ? "Sign up" : "Sign in" }),
     ),
   );
   form.addEventListener("submit", async (event) => {
@@ -95,7 +100,7 @@ export async function render(main, params, { navigate }) {
         return;
       }
       acceptTokens(answer);
-      navigate("/sites", { replace: true });
+      navigate(await nextPage(), { replace: true });
     } catch (error) {
       if (codeField && error instanceof ApiError && error.code === "two_factor_required") {
         codeField.hidden = false;
@@ -115,7 +120,7 @@ export async function render(main, params, { navigate }) {
     try {
       const answer = await api("POST", "/api/v1/auth/google/exchange", { code: handoff.code }, { auth: false });
       acceptTokens(answer);
-      navigate("/sites", { replace: true });
+      navigate(await nextPage(), { replace: true });
       return;
     } catch (error) {
       const expired = error instanceof ApiError && error.code === "invalid_code";

@@ -73,7 +73,21 @@ function timeAxis(interval) {
   };
 }
 
-export function timeseriesChart(box, { points, previous, label, formatValue, interval = "day", integer = false }) {
+const legendDay = new Intl.DateTimeFormat(undefined, { weekday: "short", year: "numeric", month: "short", day: "numeric" });
+const legendHour = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
+const legendMonth = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "long" });
+
+/** The legend's text for the bucket under the cursor: its date (days, weeks: "week of"), or hour. */
+function bucketText(t, interval) {
+  if (t === null || t === undefined) return "";
+  const date = new Date(t * 1000);
+  if (interval === "hour" || interval === "minute") return legendHour.format(date);
+  if (interval === "month") return legendMonth.format(date);
+  if (interval === "week") return `Week of ${legendDay.format(date)}`;
+  return legendDay.format(date);
+}
+
+export function timeseriesChart(box, { points, previous, previousLabel = "Previous period", label, formatValue, interval = "day", integer = false }) {
   const UPlot = uPlotLib();
   if (!UPlot) {
     box.textContent = "The chart library did not load.";
@@ -81,10 +95,10 @@ export function timeseriesChart(box, { points, previous, label, formatValue, int
   }
   const xs = points.map((p) => p.t);
   const data = [xs, points.map((p) => p.value)];
-  const series = [{}, { label, stroke: COLORS.current, fill: "rgba(47,111,222,0.10)", width: 2, value: (u, v) => formatValue(v) }];
+  const series = [{ label: interval === "hour" || interval === "minute" ? "Time" : "Date", value: (u, t) => bucketText(t, interval) }, { label, stroke: COLORS.current, fill: "rgba(47,111,222,0.10)", width: 2, value: (u, v) => formatValue(v) }];
   if (previous && previous.length) {
     data.push(xs.map((_, i) => (previous[i] ? previous[i].value : null)));
-    series.push({ label: "Previous period", stroke: COLORS.previous, dash: [6, 4], width: 1.5, value: (u, v) => formatValue(v) });
+    series.push({ label: previousLabel, stroke: COLORS.previous, dash: [6, 4], width: 1.5, value: (u, v) => formatValue(v) });
   }
   let plot = null;
   const height = () => (box.clientWidth < 500 ? 200 : 280);

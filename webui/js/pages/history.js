@@ -1,19 +1,17 @@
-// History: a date range (presets or custom dates), an optional previous-period comparison, the summary
-// numbers, a timeseries chart (uPlot), breakdown tables, funnels and retention. Every value from the API
-// is rendered as text; only http(s) URLs become links.
+// History: a date range (presets, custom dates, stepped with the arrows), an optional comparison (the
+// previous period or the same period last year), filters (a click on any breakdown row), the summary
+// numbers, a timeseries chart (uPlot), breakdown tables with a details view, funnels and retention. The
+// range, comparison and filters live in the address bar, so a reload or a shared link keeps the view.
+// Every value from the API is rendered as text; only http(s) URLs become links.
 
 import { ApiError } from "../api.js";
-import { h, replace, loading, empty, errorBox, table, field, fmtNumber, fmtPercent, fmtDuration, externalLink, shortPath } from "../dom.js";
+import { h, replace, loading, empty, errorBox, table, field, fmtNumber, fmtPercent, fmtDuration, countryName } from "../dom.js";
 import { timeseriesChart } from "./charts.js";
+import { breakdownCard } from "./breakdowns.js";
+import { shortcuts } from "./shortcuts.js";
+import { PRESETS, comparisonRange, describeRange, intervalFor, isDateRange, rangeFor, stepRange } from "../ranges.js";
+import { addFilter, describeFilter, filterTerms, readState, removeFilter, writeState } from "../viewstate.js";
 
-const DAY_MS = 86400000;
-const PRESETS = [
-  ["today", "Today"],
-  ["7d", "Last 7 days"],
-  ["30d", "Last 30 days"],
-  ["90d", "Last 90 days"],
-  ["custom", "Custom range"],
-];
 const METRICS = [
   ["visitors", "Visitors", fmtNumber],
   ["visits", "Visits", fmtNumber],
@@ -23,6 +21,8 @@ const METRICS = [
   ["visit_duration", "Visit duration", fmtDuration],
   ["views_per_visit", "Views per visit", fmtNumber],
 ];
+// Metrics where a rise is bad news (shown red when they go up).
+const LOWER_IS_BETTER = new Set(["bounce_rate"]);
 const BREAKDOWNS = [
   ["Pages", [["page", "Pages"], ["entry_page", "Entry pages"], ["exit_page", "Exit pages"]]],
   ["Sources", [["source", "Sources"], ["referrer", "Referrers"], ["utm_source", "UTM source"], ["utm_medium", "UTM medium"], ["utm_campaign", "UTM campaign"], ["utm_term", "UTM term"], ["utm_content", "UTM content"]]],
@@ -30,48 +30,20 @@ const BREAKDOWNS = [
   ["Devices", [["browser", "Browsers"], ["os", "Operating systems"], ["device", "Devices"]]],
   ["Events", [["event", "Events"], ["prop", "Event property…"]]],
 ];
-const URL_DIMENSIONS = new Set(["referrer"]);
+const COMPARE_LABELS = [
+  ["", "No comparison"],
+  ["previous", "Compare with previous period"],
+  ["year", "Compare with last year"],
+];
 
-function isoDate(date) {
-  const y = date.getFullYear();
-  const m = String(date.getMonth() + 1).padStart(2, "0");
-  const d = String(date.getDate()).padStart(2, "0");
-  return `${y}-${m}-${d}`;
+function pick(obj, ...names) {
+  for (const name of names) if (obj && obj[name] !== undefined) return obj[name];
+  return undefined;
 }
 
 function parseDate(text) {
   const [y, m, d] = text.split("-").map(Number);
   return new Date(y, m - 1, d);
-}
-
-/** {from, to} (inclusive local dates, YYYY-MM-DD) for a preset or custom inputs. */
-export function rangeFor(preset, customFrom, customTo, today = new Date()) {
-  const end = new Date(today.getFullYear(), today.getMonth(), today.getDate());
-  if (preset === "custom" && customFrom && customTo) {
-    const a = parseDate(customFrom);
-    const b = parseDate(customTo);
-    return a <= b ? { from: customFrom, to: customTo } : { from: customTo, to: customFrom };
-  }
-  const days = { today: 1, "7d": 7, "30d": 30, "90d": 90 }[preset] || 7;
-  return { from: isoDate(new Date(end.getTime() - (days - 1) * DAY_MS)), to: isoDate(end) };
-}
-
-/** The period of the same length just before `range`. */
-export function previousRange(range) {
-  const from = parseDate(range.from);
-  const to = parseDate(range.to);
-  const days = Math.round((to - from) / DAY_MS) + 1;
-  return { from: isoDate(new Date(from.getTime() - days * DAY_MS)), to: isoDate(new Date(from.getTime() - DAY_MS)) };
-}
-
-function intervalFor(range) {
-  const days = Math.round((parseDate(range.to) - parseDate(range.from)) / DAY_MS) + 1;
-  return days <= 2 ? "hour" : days <= 120 ? "day" : "week";
-}
-
-function pick(obj, ...names) {
-  for (const name of names) if (obj && obj[name] !== undefined) return obj[name];
-  return undefined;
 }
 
 /** A bucket label of the API ("2026-11-23" for days, an ISO timestamp with offset for hours) as epoch s. */
@@ -93,97 +65,46 @@ function seriesPoints(answer, metric) {
     .filter((p) => Number.isFinite(p.t));
 }
 
-/** Summary cards from {results: {metric: {value, previous, change (%)}}}. */
-function summaryCards(answer, compare) {
+function change(now, before) {
+  if (typeof now !== "number" || typeof before !== "number") return null;
+  if (before === 0) return now === 0 ? 0 : null;
+  return ((now - before) / before) * 100;
+}
+
+/** Summary cards: the range's values, with the change against the comparison's when there is one. */
+function summaryCards(answer, before, compareMode) {
   const results = pick(answer, "results") || {};
+  const previous = before ? pick(before, "results") || {} : null;
+  const against = compareMode === "year" ? "last year" : "previous period";
   return h(
     "div",
     { class: "summary-grid", "data-testid": "summary" },
     METRICS.map(([key, label, format]) => {
-      const item = results[key] || {};
-      const delta = typeof item.change === "number" ? item.change : null;
+      const value = results[key]?.value;
       let note = null;
-      if (compare) {
-        note = delta === null ? `previous: ${format(item.previous)}` : `${delta >= 0 ? "+" : ""}${fmtNumber(delta)}% vs previous`;
+      let tone = null;
+      if (previous) {
+        const old = previous[key]?.value;
+        const delta = change(value, old);
+        if (delta === null) note = `${format(old)} in the ${against}`;
+        else {
+          note = `${delta > 0 ? "+" : ""}${fmtNumber(Math.round(delta * 10) / 10)}% vs ${against}`;
+          const better = LOWER_IS_BETTER.has(key) ? delta < 0 : delta > 0;
+          tone = delta === 0 ? null : better ? "good" : "bad";
+        }
       }
       return h(
         "div",
         { class: "card stat", "data-metric": key },
         h("span", { class: "stat-label", text: label }),
-        h("strong", { class: "big-number", text: format(item.value) }),
-        note ? h("small", { class: ["delta", delta > 0 ? "up" : delta < 0 ? "down" : null], text: note }) : null,
+        h("strong", { class: "big-number", text: format(value) }),
+        note ? h("small", { class: ["delta", tone], "data-tone": tone, text: note }) : null,
       );
     }),
   );
 }
 
-function breakdownRows(answer) {
-  return pick(answer, "results", "rows") || [];
-}
-
-const BREAKDOWN_COLUMNS = [
-  ["visitors", "Visitors"],
-  ["visits", "Visits"],
-  ["pageviews", "Pageviews"],
-  ["events", "Events"],
-];
-
-function breakdownTable(by, rows) {
-  if (!rows.length) return empty("No data for this range.");
-  const valueOf = (row) => {
-    const text = String(row.value ?? "");
-    if (URL_DIMENSIONS.has(by)) return externalLink(text, text || "(direct)");
-    if (by.endsWith("page")) return h("span", { class: "url", title: text, text: shortPath(text) || "(none)" });
-    return text || "(none)";
-  };
-  const columns = BREAKDOWN_COLUMNS.filter(([key]) => typeof rows[0][key] === "number");
-  return table(
-    [
-      { label: by.startsWith("prop:") ? by.slice(5) : by.replace(/_/g, " "), value: valueOf },
-      ...columns.map(([key, label], i) => ({ label, numeric: true, optional: i > 0, value: (row) => fmtNumber(row[key]) })),
-    ],
-    rows,
-    `Breakdown by ${by}`,
-    { stack: false },
-  );
-}
-
-function breakdownCard(source, getRange, title, options) {
-  const select = h("select", { "aria-label": `${title}: dimension` }, options.map(([value, label]) => h("option", { value, text: label })));
-  const propName = h("input", { type: "text", "aria-label": "Property name", placeholder: "property name", maxlength: 100, class: "prop-name" });
-  propName.hidden = true;
-  const body = h("div", { class: "breakdown-body" });
-  const card = h("section", { class: "card breakdown", "data-breakdown": title.toLowerCase() }, h("div", { class: "section-head" }, h("h3", { text: title }), h("div", { class: "inline" }, options.length > 1 ? select : null, propName)), body);
-  let seq = 0;
-  async function load() {
-    const mine = ++seq;
-    let by = select.value;
-    propName.hidden = by !== "prop";
-    if (by === "prop") {
-      const name = propName.value.trim();
-      if (!name) {
-        replace(body, empty("Type a property name to break events down by it."));
-        return;
-      }
-      by = `prop:${name}`;
-    }
-    replace(body, loading());
-    try {
-      const answer = await source.stats("breakdown", { ...getRange(), by, limit: 10 });
-      if (mine === seq) replace(body, breakdownTable(by, breakdownRows(answer)));
-    } catch (error) {
-      if (mine === seq) replace(body, errorBox(error));
-    }
-  }
-  select.addEventListener("change", load);
-  propName.addEventListener("change", load);
-  propName.addEventListener("keydown", (event) => {
-    if (event.key === "Enter") load();
-  });
-  return { card, load };
-}
-
-function funnelCard(source, getRange) {
+function funnelCard(source, getQuery) {
   const steps = h("textarea", { name: "steps", rows: 3, placeholder: "/\n/pricing\nsignup" });
   const result = h("div", { class: "funnel-result" });
   const form = h(
@@ -202,23 +123,27 @@ function funnelCard(source, getRange) {
     replace(result, loading());
     try {
       const spec = list.map((step) => (step.startsWith("/") ? `page:${step}` : `event:${step}`)).join(",");
-      const answer = await source.stats("funnel", { ...getRange(), steps: spec });
+      const answer = await source.stats("funnel", { ...getQuery(), steps: spec });
       const rows = pick(answer, "steps") || [];
       if (!rows.length) {
         replace(result, empty("No visitors entered this funnel in the range."));
         return;
       }
+      const first = rows[0]?.visitors || 0;
       replace(
         result,
-        table(
-          [
-            { label: "Step", value: (r) => `${r.step}. ${String(r.label ?? "").replace(/^(page|event):/, "")}` },
-            { label: "Visitors", numeric: true, value: (r) => fmtNumber(r.visitors) },
-            { label: "From step 1", numeric: true, value: (r) => fmtPercent(r.conversion_rate) },
-            { label: "From previous", numeric: true, value: (r) => fmtPercent(r.step_conversion) },
-          ],
-          rows,
-          "Funnel",
+        h(
+          "ol",
+          { class: "funnel-bars" },
+          rows.map((r) =>
+            h(
+              "li",
+              {},
+              h("span", { class: "funnel-label", text: String(r.label ?? "").replace(/^(page|event):/, "") }),
+              h("meter", { min: 0, max: Math.max(1, first), value: r.visitors || 0, "aria-label": `${fmtNumber(r.visitors)} visitors` }),
+              h("span", { class: "num", text: `${fmtNumber(r.visitors)} · ${fmtPercent(r.conversion_rate)}` }),
+            ),
+          ),
         ),
       );
     } catch (error) {
@@ -228,13 +153,13 @@ function funnelCard(source, getRange) {
   return h("section", { class: "card funnel" }, h("h3", { text: "Funnel" }), form, result);
 }
 
-function retentionCard(source, getRange) {
+function retentionCard(source, getQuery) {
   const body = h("div", { class: "retention-body" });
   const button = h("button", { type: "button", class: "secondary", text: "Show weekly retention" });
   button.addEventListener("click", async () => {
     replace(body, loading());
     try {
-      const answer = await source.stats("retention", getRange());
+      const answer = await source.stats("retention", getQuery());
       const cohorts = pick(answer, "cohorts") || [];
       if (!cohorts.length) {
         replace(body, empty("No cohorts in this range."));
@@ -245,8 +170,13 @@ function retentionCard(source, getRange) {
         { label: "Week of", value: (c) => String(c.week ?? "") },
         { label: "People", numeric: true, value: (c) => fmtNumber(c.size) },
       ];
+      const heat = (rate) => `heat-${Math.min(5, Math.floor((rate || 0) / 20))}`;
       for (let i = 0; i < width; i++) {
-        columns.push({ label: `W${i}`, numeric: true, value: (c) => (typeof c.rates?.[i] === "number" ? fmtPercent(c.rates[i]) : "") });
+        columns.push({
+          label: `W${i}`,
+          numeric: true,
+          value: (c) => (typeof c.rates?.[i] === "number" ? h("span", { class: ["heat", heat(c.rates[i])], text: fmtPercent(c.rates[i]) }) : ""),
+        });
       }
       replace(body, table(columns, cohorts, "Weekly retention", { stack: false }));
     } catch (error) {
@@ -256,7 +186,6 @@ function retentionCard(source, getRange) {
   return h("section", { class: "card retention" }, h("div", { class: "section-head" }, h("h3", { text: "Retention" }), button), body);
 }
 
-/** Mount the history view into `container` for a data `source` ({stats(kind, params)}); returns cleanup. */
 /** "Export CSV" / "Export JSON": the range's raw events as a file; errors show beside the buttons. */
 function exportButtons(source, getRange) {
   const status = h("span", { class: "export-status", role: "status" });
@@ -279,45 +208,100 @@ function exportButtons(source, getRange) {
   return h("span", { class: "export-actions" }, button("csv"), button("json"), status);
 }
 
+/** The bar of active filters: each one says what it keeps and can be removed. */
+function filterBar(filters, onRemove, onClear) {
+  if (!filters.length) return null;
+  return h(
+    "div",
+    { class: "filter-bar", role: "group", "aria-label": "Active filters", "data-testid": "filter-bar" },
+    h("span", { class: "muted", text: "Filtered by" }),
+    filters.map((filter) => {
+      const { label, operator, value } = describeFilter(filter);
+      const shown = filter[0] === "country" ? countryName(value) : value;
+      return h(
+        "span",
+        { class: "filter-chip", "data-filter": filter[0] },
+        h("span", { text: `${label} ${operator} ` }),
+        h("strong", { text: shown }),
+        h("button", { type: "button", class: "chip-remove", "aria-label": `Remove filter ${label} ${operator} ${shown}`, text: "×", onclick: () => onRemove(filter[0]) }),
+      );
+    }),
+    filters.length > 1 ? h("button", { type: "button", class: "link", text: "Clear all", onclick: onClear }) : null,
+  );
+}
+
+/** Mount the history view into `container` for a data `source` ({stats(kind, params)}); returns
+ *  {reload, destroy}. */
 export function historyView(container, source) {
-  const preset = h("select", { name: "range", "aria-label": "Date range" }, PRESETS.map(([v, l]) => h("option", { value: v, text: l, selected: v === "7d" })));
+  const state = readState(location.search);
+  const preset = h("select", { name: "range", "aria-label": "Date range" }, PRESETS.map(([v, l]) => h("option", { value: v, text: l, selected: v === state.preset })));
   const fromInput = h("input", { type: "date", name: "from", "aria-label": "From" });
   const toInput = h("input", { type: "date", name: "to", "aria-label": "To" });
-  const compare = h("input", { type: "checkbox", name: "compare", id: "compare-toggle" });
-  const metric = h("select", { name: "metric", "aria-label": "Chart metric" }, METRICS.slice(0, 4).map(([v, l]) => h("option", { value: v, text: l })));
+  const compare = h("select", { name: "compare", "aria-label": "Comparison" }, COMPARE_LABELS.map(([v, l]) => h("option", { value: v, text: l, selected: v === state.compare })));
+  const metric = h("select", { name: "metric", "aria-label": "Chart metric" }, METRICS.slice(0, 4).map(([v, l]) => h("option", { value: v, text: l, selected: v === state.metric })));
+  const back = h("button", { type: "button", class: "secondary step", "aria-label": "Previous period", title: "Previous period (←)", text: "‹" });
+  const forward = h("button", { type: "button", class: "secondary step", "aria-label": "Next period", title: "Next period (→)", text: "›" });
+  const help = h("button", { type: "button", class: "link shortcuts-help", "aria-label": "Keyboard shortcuts", title: "Keyboard shortcuts (?)", text: "?" });
   const custom = h("span", { class: "custom-range" }, fromInput, h("span", { text: "to" }), toInput);
-  custom.hidden = true;
+  const rangeText = h("span", { class: "range-text muted", "data-testid": "range-text" });
   const controls = h(
     "form",
     { class: "history-controls", "aria-label": "History range" },
+    back,
     preset,
+    forward,
     custom,
-    h("label", { class: "check", for: "compare-toggle" }, compare, h("span", { text: "Compare with previous period" })),
+    compare,
+    help,
     source.exportRange ? exportButtons(source, () => currentRange()) : null,
   );
   controls.addEventListener("submit", (e) => e.preventDefault());
+  const filtersBox = h("div", { class: "filters-box" });
   const summaryBox = h("div", {});
   const chartBox = h("div", { class: "chart", "data-testid": "timeseries" });
   const chartStatus = h("div", {});
-  const breakdowns = BREAKDOWNS.map(([title, options]) => breakdownCard(source, () => currentRange(), title, options));
+  const breakdowns = BREAKDOWNS.map(([title, options]) => breakdownCard(source, () => currentQuery(), title, options, applyFilter));
   let chart = null;
   let seq = 0;
 
-  replace(
-    container,
-    h(
-      "section",
-      { class: "history", "aria-labelledby": "history-title" },
-      h("div", { class: "section-head" }, h("h2", { id: "history-title", text: "History" }), controls),
-      summaryBox,
-      h("section", { class: "card chart-card" }, h("div", { class: "section-head" }, h("h3", { text: "Over time" }), metric), chartStatus, chartBox),
-      h("div", { class: "breakdown-grid" }, breakdowns.map((b) => b.card)),
-      h("div", { class: "breakdown-grid" }, funnelCard(source, () => currentRange()), retentionCard(source, () => currentRange())),
-    ),
+  const view = h(
+    "section",
+    { class: "history", "aria-labelledby": "history-title", "data-loading": "true" },
+    h("div", { class: "section-head" }, h("h2", { id: "history-title" }, "History ", rangeText), controls),
+    filtersBox,
+    summaryBox,
+    h("section", { class: "card chart-card" }, h("div", { class: "section-head" }, h("h3", { text: "Over time" }), metric), chartStatus, chartBox),
+    h("div", { class: "breakdown-grid" }, breakdowns.map((b) => b.card)),
+    h("div", { class: "breakdown-grid" }, funnelCard(source, () => currentQuery()), retentionCard(source, () => currentQuery())),
   );
+  replace(container, view);
 
   function currentRange() {
-    return rangeFor(preset.value, fromInput.value, toInput.value);
+    return rangeFor(state.preset, { from: state.from, to: state.to });
+  }
+
+  function currentQuery() {
+    return { ...currentRange(), filters: filterTerms(state.filters) };
+  }
+
+  function syncControls() {
+    preset.value = state.preset;
+    compare.value = state.compare;
+    metric.value = state.metric;
+    const range = currentRange();
+    custom.hidden = state.preset !== "custom";
+    if (isDateRange(range)) {
+      fromInput.value = range.from;
+      toInput.value = range.to;
+    }
+    rangeText.textContent = describeRange(range);
+    const path = location.pathname + writeState(state, location.search) + location.hash;
+    if (path !== location.pathname + location.search + location.hash) history.replaceState(history.state, "", path);
+  }
+
+  function applyFilter(filter) {
+    state.filters = addFilter(state.filters, filter);
+    loadAll();
   }
 
   async function loadChart(range, mine) {
@@ -327,13 +311,15 @@ export function historyView(container, source) {
     }
     replace(chartBox);
     replace(chartStatus, loading());
-    const key = metric.value;
+    const key = state.metric;
     const format = METRICS.find((m) => m[0] === key)[2];
     const interval = intervalFor(range);
+    const filters = filterTerms(state.filters);
+    const other = comparisonRange(range, state.compare);
     try {
       const [now, before] = await Promise.all([
-        source.stats("timeseries", { ...range, interval, metrics: key }),
-        compare.checked ? source.stats("timeseries", { ...previousRange(range), interval, metrics: key }) : null,
+        source.stats("timeseries", { ...range, interval, metrics: key, filters }),
+        other ? source.stats("timeseries", { ...other, interval, metrics: key, filters }) : null,
       ]);
       if (mine !== seq) return;
       const points = seriesPoints(now, key);
@@ -341,6 +327,7 @@ export function historyView(container, source) {
       chart = timeseriesChart(chartBox, {
         points,
         previous: before ? seriesPoints(before, key) : null,
+        previousLabel: state.compare === "year" ? "Last year" : "Previous period",
         label: METRICS.find((m) => m[0] === key)[1],
         formatValue: format,
         interval,
@@ -351,37 +338,124 @@ export function historyView(container, source) {
     }
   }
 
-  async function loadAll() {
-    const mine = ++seq;
-    custom.hidden = preset.value !== "custom";
-    if (preset.value === "custom" && (!fromInput.value || !toInput.value)) return;
-    const range = currentRange();
+  async function loadSummary(range, mine) {
     replace(summaryBox, loading());
-    source
-      .stats("summary", range)
-      .then((answer) => mine === seq && replace(summaryBox, summaryCards(answer, compare.checked)))
-      .catch((error) => mine === seq && replace(summaryBox, errorBox(error)));
-    loadChart(range, mine);
-    for (const b of breakdowns) b.load();
+    const filters = filterTerms(state.filters);
+    const other = comparisonRange(range, state.compare);
+    const started = performance.now();
+    try {
+      const [now, before] = await Promise.all([
+        source.stats("summary", { ...range, filters }),
+        other ? source.stats("summary", { ...other, filters }) : null,
+      ]);
+      if (mine !== seq) return;
+      replace(summaryBox, summaryCards(now, before, state.compare));
+      summaryBox.dataset.paintMs = String(Math.round(performance.now() - started));
+    } catch (error) {
+      if (mine === seq) replace(summaryBox, errorBox(error));
+    }
   }
 
-  preset.addEventListener("change", () => {
-    if (preset.value === "custom" && !fromInput.value) {
-      const r = rangeFor("7d");
-      fromInput.value = r.from;
-      toInput.value = r.to;
+  function loadAll() {
+    const mine = ++seq;
+    view.dataset.seq = String(mine);
+    syncControls();
+    replace(
+      filtersBox,
+      filterBar(
+        state.filters,
+        (key) => {
+          state.filters = removeFilter(state.filters, key);
+          loadAll();
+        },
+        () => {
+          state.filters = [];
+          loadAll();
+        },
+      ),
+    );
+    const range = currentRange();
+    const started = performance.now();
+    view.dataset.loading = "true";
+    const work = [loadSummary(range, mine), loadChart(range, mine), ...breakdowns.map((b) => b.load())];
+    Promise.allSettled(work).then(() => {
+      if (mine !== seq) return;
+      // When every panel of this view has painted (read by the browser tests as the paint time).
+      requestAnimationFrame(() => {
+        if (mine !== seq) return;
+        view.dataset.paintMs = String(Math.round(performance.now() - started));
+        view.dataset.loading = "false";
+      });
+    });
+  }
+
+  function setPreset(name) {
+    state.preset = name;
+    if (name === "custom") {
+      const range = isDateRange(currentRange()) ? currentRange() : rangeFor("7d");
+      state.from = fromInput.value || range.from;
+      state.to = toInput.value || range.to;
     }
     loadAll();
+  }
+
+  function step(direction) {
+    const next = stepRange(currentRange(), direction);
+    if (!isDateRange(next)) return; // the last 24 hours do not step: they always end now
+    state.preset = "custom";
+    state.from = next.from;
+    state.to = next.to;
+    loadAll();
+  }
+
+  preset.addEventListener("change", () => setPreset(preset.value));
+  const customChanged = () => {
+    state.preset = "custom";
+    state.from = fromInput.value;
+    state.to = toInput.value;
+    if (state.from && state.to) loadAll();
+  };
+  fromInput.addEventListener("change", customChanged);
+  toInput.addEventListener("change", customChanged);
+  compare.addEventListener("change", () => {
+    state.compare = compare.value;
+    loadAll();
   });
-  fromInput.addEventListener("change", loadAll);
-  toInput.addEventListener("change", loadAll);
-  compare.addEventListener("change", loadAll);
-  metric.addEventListener("change", () => loadChart(currentRange(), seq));
+  metric.addEventListener("change", () => {
+    state.metric = metric.value;
+    syncControls();
+    loadChart(currentRange(), seq);
+  });
+  back.addEventListener("click", () => step(-1));
+  forward.addEventListener("click", () => step(1));
+  const keys = shortcuts({
+    t: ["Today", () => setPreset("today")],
+    y: ["Yesterday", () => setPreset("yesterday")],
+    d: ["Last 24 hours", () => setPreset("24h")],
+    w: ["Last 7 days", () => setPreset("7d")],
+    f: ["Last 30 days", () => setPreset("30d")],
+    m: ["Month to date", () => setPreset("mtd")],
+    l: ["Last month", () => setPreset("lastmonth")],
+    r: ["Last 12 months", () => setPreset("12mo")],
+    a: ["All time", () => setPreset("all")],
+    c: [
+      "Compare: none, previous period, last year",
+      () => {
+        state.compare = COMPARE_LABELS[(COMPARE_LABELS.findIndex(([v]) => v === state.compare) + 1) % COMPARE_LABELS.length][0];
+        loadAll();
+      },
+    ],
+    ArrowLeft: ["Previous period", () => step(-1)],
+    ArrowRight: ["Next period", () => step(1)],
+  });
+  help.addEventListener("click", () => keys.showHelp());
   loadAll();
   return {
     reload: loadAll,
     destroy() {
       seq++;
+      keys.destroy();
+      for (const b of breakdowns) b.destroy();
       if (chart) chart.destroy();
     },
   };

@@ -2,7 +2,7 @@
 // snapshot then ticks; visitors now, an events-per-second sparkline, top pages/sources/countries now and a
 // filterable tail of recent events. Reconnects with backoff; the socket closes when the page is left.
 
-import { h, replace, empty, fmtNumber, shortPath, fmtTime } from "../dom.js";
+import { h, replace, fmtNumber, shortPath, fmtTime, countryName } from "../dom.js";
 import { sparkline } from "./charts.js";
 
 const TAIL_MAX = 100;
@@ -30,23 +30,21 @@ export function topPairs(list) {
   });
 }
 
-function topList(title, pairs, emptyText, format = (v) => v) {
+function topList(title, pairs, format = (v) => v, none = "(none)") {
   const max = Math.max(1, ...pairs.map((p) => p[1]));
   return h(
     "section",
     { class: "card top-list" },
     h("h3", { text: title }),
-    pairs.length
-      ? h(
-          "ol",
-          {},
-          pairs.slice(0, 8).map(([name, count]) => {
-            const bar = h("span", { class: "bar" });
-            bar.style.width = `${Math.round((count / max) * 100)}%`;
-            return h("li", {}, bar, h("span", { class: "label", title: name, text: format(name) || "(none)" }), h("span", { class: "num", text: fmtNumber(count) }));
-          }),
-        )
-      : empty(emptyText),
+    h(
+      "ol",
+      {},
+      pairs.slice(0, 8).map(([name, count]) => {
+        const bar = h("span", { class: "bar" });
+        bar.style.width = `${Math.round((count / max) * 100)}%`;
+        return h("li", {}, bar, h("span", { class: "label", title: name, text: format(name) || none }), h("span", { class: "num", text: fmtNumber(count) }));
+      }),
+    ),
   );
 }
 
@@ -75,7 +73,7 @@ function eventKey(event) {
 }
 
 /** Mount the live panel into `container` for a data `source` ({liveUrl, liveAuth()}); returns cleanup. */
-export function livePanel(container, source) {
+export function livePanel(container, source, moreContainer = null) {
   let socket = null;
   let closed = false;
   let retry = 0;
@@ -115,6 +113,15 @@ export function livePanel(container, source) {
     filterTimer = setTimeout(() => sendJson({ filter: currentFilter() }), FILTER_DEBOUNCE_MS);
   });
 
+  // The tail folds away (closed at first on a phone, where the numbers and the chart come first).
+  const tailCount = h("span", { class: "muted small tail-count" });
+  const tailCard = h(
+    "details",
+    { class: "card tail-card", open: !window.matchMedia?.("(max-width: 600px)").matches },
+    h("summary", {}, h("h3", { text: "Live events" }), tailCount),
+    filterForm,
+    tailList,
+  );
   const panel = h(
     "section",
     { class: "live-panel", "aria-labelledby": "live-title" },
@@ -125,10 +132,13 @@ export function livePanel(container, source) {
       h("div", { class: "card stat" }, h("span", { class: "stat-label", text: "Visitors now" }), visitors, h("small", { class: "muted", text: "last 5 minutes" })),
       h("div", { class: "card stat spark-card" }, h("span", { class: "stat-label", text: "Events / s" }), rate, sparkBox),
     ),
-    tops,
-    h("section", { class: "card tail-card" }, h("h3", { text: "Live events" }), filterForm, tailList),
   );
-  replace(container, panel);
+  const more = h("div", { class: "live-more" }, tops, tailCard);
+  // `moreContainer` (optional) takes the top lists and the tail, so a layout can put them elsewhere.
+  if (moreContainer) {
+    replace(container, panel);
+    replace(moreContainer, more);
+  } else replace(container, panel, more);
   const spark = sparkline(sparkBox);
 
   function setStatus(kind, text) {
@@ -160,6 +170,7 @@ export function livePanel(container, source) {
 
   function renderTail() {
     const shown = tail.filter(matches);
+    tailCount.textContent = tail.length ? `${shown.length} shown` : "waiting";
     if (!shown.length) {
       replace(tailList, h("li", { class: "empty", text: tail.length ? "No live events match these filters." : "Waiting for events… Open a page that carries the snippet." }));
       return;
@@ -183,13 +194,15 @@ export function livePanel(container, source) {
     );
   }
 
+  // Only the lists that hold something are shown: empty ones collapse into one line.
   function renderTops() {
-    replace(
-      tops,
-      topList("Top pages now", topPairs(state.top_pages), "No page views in the last minutes.", shortPath),
-      topList("Top sources now", topPairs(state.top_sources), "No referrers yet."),
-      topList("Top countries now", topPairs(state.top_countries), "No countries yet."),
-    );
+    const lists = [
+      ["Top pages now", topPairs(state.top_pages), shortPath, "(none)"],
+      ["Top sources now", topPairs(state.top_sources), (v) => v, "(direct)"],
+      ["Top countries now", topPairs(state.top_countries), countryName, "(unknown)"],
+    ].filter(([, pairs]) => pairs.length);
+    tops.classList.toggle("collapsed", !lists.length);
+    replace(tops, lists.length ? lists.map(([title, pairs, format, none]) => topList(title, pairs, format, none)) : h("p", { class: "muted small", text: "No pages, sources or countries in the last minutes." }));
   }
 
   function apply(message, isSnapshot) {

@@ -48,9 +48,28 @@ export async function render(main) {
     h("div", { class: "site-head" }, h("h1", { text: site.name || site.domain }), h("span", { class: "muted", text: site.domain || "" }), h("span", { class: "badge", text: "read-only" })),
     body,
   );
-  return dashboard(body, {
-    stats: (kind, params) => shared(`/api/v1/share/stats/${kind}${qs(params)}`, token),
+  // A link revoked while open: one message for the whole page, not one per card.
+  let stop = null;
+  let ended = false;
+  const revoked = () => {
+    if (ended) return;
+    ended = true;
+    stop?.();
+    replace(main, h("h1", { text: "Shared dashboard" }), errorBox(new Error("This share link is not valid any more.")));
+  };
+  stop = dashboard(body, {
+    stats: async (kind, params) => {
+      try {
+        return await shared(`/api/v1/share/stats/${kind}${qs(params)}`, token);
+      } catch (error) {
+        if (error.status === 401) revoked();
+        throw error;
+      }
+    },
     liveUrl: "/ws/share/live",
     liveAuth: async () => ({ share_token: token }),
   });
+  return () => {
+    if (!ended) stop();
+  };
 }

@@ -43,10 +43,14 @@ export function userSource(siteId) {
 
 /** Mount the dashboard (live + history) for a source; returns cleanup. */
 export function dashboard(container, source) {
+  // Three boxes: the live numbers, the history, the live lists and tail. On a wide screen they show in
+  // that order with the live parts together; on a phone the history's numbers and chart come second
+  // and the live lists last (CSS order), so the first screen holds numbers and the chart.
   const liveBox = h("div", { class: "live-box" });
+  const liveMoreBox = h("div", { class: "live-more-box" });
   const historyBox = h("div", { class: "history-box" });
-  replace(container, liveBox, historyBox);
-  const stopLive = livePanel(liveBox, source);
+  replace(container, h("div", { class: "dashboard" }, liveBox, liveMoreBox, historyBox));
+  const stopLive = livePanel(liveBox, source, liveMoreBox);
   const history = historyView(historyBox, source);
   return () => {
     stopLive();
@@ -107,8 +111,14 @@ export async function render(main, params, { navigate }) {
   switch (tab) {
     case "":
     case "live":
-    case "history":
-      return dashboard(body, userSource(site.id));
+    case "history": {
+      const stop = dashboard(body, userSource(site.id));
+      // A site that has received nothing lately gets its installation check above the dashboard.
+      import("./install.js")
+        .then((module) => module.emptyDashboardCheck(site.id))
+        .then((card) => card && body.isConnected && body.prepend(card));
+      return stop;
+    }
     case "keys":
       return (await import("./keys.js")).render(body, site);
     case "snippet":

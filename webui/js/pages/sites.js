@@ -1,7 +1,12 @@
 // The sites list and the add-a-site form (the edit form is the same one, on the site's settings tab).
 
-import { get, post, items } from "../api.js";
-import { h, field, replace, loading, empty, errorBox, showFormError, clearFormError, fmtTime } from "../dom.js";
+import { get, post, items, qs } from "../api.js";
+import { h, field, replace, loading, empty, errorBox, showFormError, clearFormError, fmtTime, fmtNumber } from "../dom.js";
+import { sparkline } from "./charts.js";
+import { rangeFor } from "../ranges.js";
+
+// Sites whose 24-hour numbers the list loads (the rest show their links only).
+const MAX_SITE_NUMBERS = 30;
 
 function timezones() {
   try {
@@ -56,10 +61,35 @@ export function siteForm(site, submitLabel, onSave) {
   return { form, focus: () => name.focus() };
 }
 
-function siteCard(site) {
+/** Visitors of the last 24 hours and their hourly sparkline, filled into a site card's `box`. */
+async function siteNumbers(site, box, sparks) {
+  const base = `/api/v1/sites/${encodeURIComponent(site.id)}/stats`;
+  const range = rangeFor("24h");
+  const count = h("strong", { class: "site-visitors", text: "…" });
+  const spark = h("div", { class: "spark site-spark", "aria-hidden": "true" });
+  replace(box, h("p", { class: "site-numbers" }, count, h("span", { class: "muted", text: " visitors in 24 h" })), spark);
+  try {
+    const [summary, series] = await Promise.all([
+      get(`${base}/summary${qs(range)}`),
+      get(`${base}/timeseries${qs({ ...range, interval: "hour", metrics: "visitors" })}`),
+    ]);
+    count.textContent = fmtNumber(summary?.results?.visitors?.value ?? 0);
+    const points = series?.results || [];
+    const chart = sparkline(spark);
+    sparks.push(chart);
+    chart.update(
+      points.map((p) => Date.parse(p.date) / 1000),
+      points.map((p) => p.visitors || 0),
+    );
+  } catch {
+    replace(box, h("p", { class: "muted small", text: "Numbers unavailable right now." }));
+  }
+}
+
+function siteCard(site, numbers) {
   return h(
     "li",
-    { class: "site-card card" },
+    { class: "site-card card", "data-site": site.id },
     h("h2", {}, h("a", { href: `/sites/${encodeURIComponent(site.id)}`, "data-route": true, text: site.name || site.domain })),
     h("p", { class: "muted" }, site.domain || "", site.role && site.role !== "owner" ? [" ", h("span", { class: "badge", text: site.role })] : null),
     h(
@@ -69,6 +99,7 @@ function siteCard(site) {
       site.role === "viewer" ? null : h("a", { href: `/sites/${encodeURIComponent(site.id)}/settings`, "data-route": true, text: "Edit" }),
       h("a", { href: `/sites/${encodeURIComponent(site.id)}/snippet`, "data-route": true, text: "Snippet" }),
     ),
+    numbers,
     site.created_at ? h("p", { class: "muted small", text: `Added ${fmtTime(site.created_at)}` }) : null,
   );
 }
@@ -93,11 +124,17 @@ export async function render(main, params, { navigate }) {
     return;
   }
   const add = h("a", { class: "button", href: "/sites/new", "data-route": true, text: "Add a site" });
+  const sparks = [];
+  const boxes = sites.map((site, i) => (i < MAX_SITE_NUMBERS ? h("div", { class: "site-numbers-box" }) : null));
   replace(
     main,
     h("div", { class: "page-head" }, h("h1", { text: "Your sites" }), add),
     sites.length
-      ? h("ul", { class: "site-list" }, sites.map(siteCard))
+      ? h("ul", { class: "site-list" }, sites.map((site, i) => siteCard(site, boxes[i])))
       : empty("No sites yet. Add your first site to get a tracking snippet."),
   );
+  sites.forEach((site, i) => boxes[i] && siteNumbers(site, boxes[i], sparks));
+  return () => {
+    for (const chart of sparks) chart.destroy();
+  };
 }

@@ -3,6 +3,7 @@
 
 import { get, post, items } from "../api.js";
 import { h, replace, field, loading, empty, errorBox, copyButton, showFormError, clearFormError } from "../dom.js";
+import { installationCheck } from "./install.js";
 
 function checkbox(name, label, checked) {
   const input = h("input", { type: "checkbox", name, id: `opt-${name}`, checked });
@@ -26,11 +27,15 @@ export async function render(body, site) {
     return;
   }
   if (!keys.length) {
+    // Only admins may create keys: a viewer is told whom to ask instead of a button that would fail.
+    const mayCreate = !site.role || site.role === "owner" || site.role === "admin";
     replace(
       body,
       h("h2", { text: "Tracking snippet" }),
       empty("The snippet needs an active public key."),
-      h("p", {}, h("a", { class: "button", href: `/sites/${encodeURIComponent(site.id)}/keys`, "data-route": true, text: "Create a public key" })),
+      mayCreate
+        ? h("p", {}, h("a", { class: "button", href: `/sites/${encodeURIComponent(site.id)}/keys`, "data-route": true, text: "Create a public key" }))
+        : h("p", { class: "muted", text: "Ask an owner or admin of this site to create a public key." }),
     );
     return;
   }
@@ -100,8 +105,7 @@ export async function render(body, site) {
       h("div", { class: "actions" }, copyButton(() => output.value, "Copy snippet")),
   );
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  async function build() {
     clearFormError(form);
     const data = new FormData(form);
     const options = {
@@ -123,11 +127,27 @@ export async function render(body, site) {
       const answer = await post(`${base}/snippet`, payload);
       output.value = answer.snippet || "";
       outputArea.hidden = false;
-      output.focus();
-      output.select();
+      return true;
     } catch (error) {
       showFormError(form, error);
+      return false;
+    }
+  }
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (await build()) {
+      output.focus();
+      output.select();
     }
   });
-  replace(body, h("h2", { text: "Tracking snippet" }), form, outputArea);
+  // The snippet with the default options comes first; the options below rebuild it.
+  replace(
+    body,
+    h("h2", { text: "Tracking snippet" }),
+    outputArea,
+    installationCheck(site.id),
+    h("h3", { text: "Options" }),
+    form,
+  );
+  await build();
 }

@@ -1,0 +1,69 @@
+"""`GET /api/v1/sites/{site_id}/installation`: the installation check of the dashboard's Snippet tab and
+empty dashboard. Whether Eddy has seen the site's keys in use (the last accepted request: when, from
+which origin, with which key), the recent refusals with their reason, and the origins public keys are
+honoured from. Any member of the site may ask (viewers included)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from domain.ingest.pipeline import site_origins
+from handlers.access import authenticated
+from handlers.base import ApiHandler
+from handlers.openapi import Operation
+
+
+class LastEvent(msgspec.Struct):
+    """The last accepted collect request."""
+
+    at: int
+    origin: str = ""
+    key_id: str = ""
+
+
+class Refusal(msgspec.Struct):
+    """A recent refused request: `at` (epoch ms) is its latest time for this reason and origin."""
+
+    at: int
+    reason: str
+    origin: str = ""
+    detail: str = ""
+
+
+class Installation(msgspec.Struct):
+    """The installation check's answer."""
+
+    site_id: str
+    seen: bool
+    last_event: LastEvent | None
+    refusals: list[Refusal]
+    allowed_origins: list[str]
+
+
+class InstallationHandler(ApiHandler):
+    """The installation check of one site."""
+
+    @authenticated
+    async def get(self, site_id: str) -> None:
+        site = await self.site_for(site_id, "viewer")
+        report = await self.ctx.ingest.installation.report(site["id"])
+        self.write_json({"site_id": site["id"], **report, "allowed_origins": site_origins(site)})
+
+
+default_handlers = [(r"/api/v1/sites/([A-Za-z0-9_-]{1,64})/installation", InstallationHandler)]
+
+openapi_operations = [
+    Operation(
+        "GET",
+        "/api/v1/sites/{site_id}/installation",
+        "Installation check: the last accepted event and the recent refusals",
+        tag="sites",
+        response=Installation,
+        errors=(404,),
+        description="`seen` is true once a collect request of the site was accepted; `last_event` says when "
+        "(epoch ms), from which `origin` (empty for servers) and with which key. `refusals` (newest first, "
+        "at most 20, one per reason and origin) use the reasons `bad_origin` (the page's origin is not "
+        "in `allowed_origins`), `wrong_key_kind` (a secret key sent from a browser), `bot`, "
+        "`rate_limited`, `invalid` and `spam_referrer`. Kept for 7 days.",
+    )
+]

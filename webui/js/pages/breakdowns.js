@@ -1,0 +1,210 @@
+// Breakdown cards of the history view: the top 10 values of a dimension with the same columns at every
+// range (visitors, visits, pageviews or events, bounce rate, visit duration; "—" where the API answers
+// null), each row a button that filters the whole view by that value, and a "Details" dialog with up to
+// 500 rows, a search box and sorting by any column.
+
+import { h, replace, loading, empty, errorBox, fmtNumber, fmtPercent, fmtDuration, externalLink, shortPath, countryName, watchOverflow } from "../dom.js";
+import { filterForRow } from "../viewstate.js";
+
+const DETAILS_LIMIT = 500;
+const URL_DIMENSIONS = new Set(["referrer"]);
+const DIRECT_DIMENSIONS = new Set(["source", "referrer"]);
+
+/** The numeric columns of a breakdown: [key, label, format]. */
+function columnsFor(by) {
+  const counted = by === "event" || by.startsWith("prop:") ? ["events", "Events"] : ["pageviews", "Pageviews"];
+  return [
+    ["visitors", "Visitors", fmtNumber],
+    ["visits", "Visits", fmtNumber],
+    [counted[0], counted[1], fmtNumber],
+    ["bounce_rate", "Bounce rate", fmtPercent],
+    ["visit_duration", "Duration", fmtDuration],
+  ];
+}
+
+const DIMENSION_LABELS = { os: "Operating system", utm_source: "UTM source", utm_medium: "UTM medium", utm_campaign: "UTM campaign", utm_term: "UTM term", utm_content: "UTM content" };
+
+function dimensionLabel(by) {
+  if (by.startsWith("prop:")) return by.slice(5);
+  const text = DIMENSION_LABELS[by] || by.replace(/_/g, " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** What a row's value reads as: country names, short paths, "(direct)" for no source, "(none)" else. */
+function displayValue(by, value) {
+  const text = String(value ?? "");
+  if (!text) return DIRECT_DIMENSIONS.has(by) ? "(direct)" : "(none)";
+  if (by === "country") return countryName(text);
+  if (by.endsWith("page")) return shortPath(text) || text;
+  return text;
+}
+
+/** The value cell: a button that filters by the value (when it can be filtered on), plus a link out
+ *  for URLs. */
+function valueCell(by, row, onFilter) {
+  const text = String(row.value ?? "");
+  const shown = displayValue(by, text);
+  const filter = filterForRow(by, text);
+  const title = by === "country" && text ? `${shown} (${text})` : text || shown;
+  const main = filter
+    ? h("button", { type: "button", class: "row-filter", title: `Filter by ${title}`, "data-value": text, text: shown, onclick: () => onFilter(filter) })
+    : h("span", { class: "url", title, text: shown });
+  const out = URL_DIMENSIONS.has(by) && text ? externalLink(text, "↗") : null;
+  if (out) out.setAttribute("aria-label", `Open ${text}`);
+  return h("span", { class: "value-cell" }, main, out);
+}
+
+function rowsTable(by, rows, onFilter, { sortKey = null, sortDir = -1, onSort = null } = {}) {
+  const columns = columnsFor(by);
+  const header = (key, label, numeric, optional) => {
+    const attrs = { scope: "col", class: [numeric ? "num" : null, optional ? "opt" : null] };
+    if (!onSort) return h("th", { ...attrs, text: label });
+    const current = sortKey === key;
+    return h(
+      "th",
+      { ...attrs, "aria-sort": current ? (sortDir < 0 ? "descending" : "ascending") : "none" },
+      h("button", { type: "button", class: "sort", onclick: () => onSort(key), text: `${label}${current ? (sortDir < 0 ? " ↓" : " ↑") : ""}` }),
+    );
+  };
+  return watchOverflow(h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      {},
+      h("caption", { class: "sr-only", text: `Breakdown by ${dimensionLabel(by)}` }),
+      h("thead", {}, h("tr", {}, header("value", dimensionLabel(by), false, false), columns.map(([key, label]) => header(key, label, true, false)))),
+      h(
+        "tbody",
+        {},
+        rows.map((row) =>
+          h(
+            "tr",
+            {},
+            h("td", { "data-label": dimensionLabel(by) }, valueCell(by, row, onFilter)),
+            columns.map(([key, label, format]) => h("td", { class: "num", "data-label": label, text: format(row[key]) })),
+          ),
+        ),
+      ),
+    ),
+  ));
+}
+
+/** The details dialog of one breakdown: many rows, a search box, sorting by any column. */
+function openDetails(source, query, by, title, onFilter, onOpen) {
+  const search = h("input", { type: "search", "aria-label": `Search ${title.toLowerCase()}`, placeholder: "Search", maxlength: 200 });
+  const body = h("div", { class: "details-body" }, loading());
+  const close = h("button", { type: "button", class: "secondary", text: "Close" });
+  const dialog = h(
+    "dialog",
+    { class: "details", "aria-label": `${title} details`, "data-testid": "details" },
+    h("div", { class: "section-head" }, h("h2", { text: `${title}: ${dimensionLabel(by)}` }), close),
+    search,
+    body,
+  );
+  let rows = [];
+  let sortKey = "visitors";
+  let sortDir = -1;
+  const draw = () => {
+    const needle = search.value.trim().toLowerCase();
+    const shown = rows
+      .filter((row) => !needle || `${row.value ?? ""} ${displayValue(by, row.value)}`.toLowerCase().includes(needle))
+      .sort((a, b) => {
+        const x = sortKey === "value" ? displayValue(by, a.value) : a[sortKey];
+        const y = sortKey === "value" ? displayValue(by, b.value) : b[sortKey];
+        if (typeof x === "string" || typeof y === "string") return String(x ?? "").localeCompare(String(y ?? "")) * sortDir;
+        return ((x ?? -Infinity) - (y ?? -Infinity)) * sortDir || 0;
+      });
+    replace(
+      body,
+      shown.length
+        ? rowsTable(by, shown, pickAndClose, {
+            sortKey,
+            sortDir,
+            onSort: (key) => {
+              sortDir = key === sortKey ? -sortDir : key === "value" ? 1 : -1;
+              sortKey = key;
+              draw();
+            },
+          })
+        : empty(needle ? "Nothing matches this search." : "No data for this range."),
+      h("p", { class: "muted", text: `${shown.length} of ${rows.length}${rows.length >= DETAILS_LIMIT ? " (the top 500)" : ""}` }),
+    );
+  };
+  function pickAndClose(filter) {
+    dialog.close();
+    onFilter(filter);
+  }
+  close.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => dialog.remove());
+  search.addEventListener("input", draw);
+  document.body.append(dialog);
+  dialog.showModal();
+  onOpen?.(dialog);
+  search.focus();
+  source
+    .stats("breakdown", { ...query, by, limit: DETAILS_LIMIT })
+    .then((answer) => {
+      rows = answer?.results || [];
+      draw();
+    })
+    .catch((error) => replace(body, errorBox(error)));
+}
+
+/** One breakdown card; `getQuery()` gives the range and filters, `onFilter([key, value])` adds a filter. */
+export function breakdownCard(source, getQuery, title, options, onFilter) {
+  const select = h("select", { "aria-label": `${title}: dimension` }, options.map(([value, label]) => h("option", { value, text: label })));
+  const propName = h("input", { type: "text", "aria-label": "Property name", placeholder: "property name", maxlength: 100, class: "prop-name" });
+  propName.hidden = true;
+  const details = h("button", { type: "button", class: "link details-open", text: "Details", "aria-label": `${title}: details` });
+  const body = h("div", { class: "breakdown-body" });
+  const card = h(
+    "section",
+    { class: "card breakdown", "data-breakdown": title.toLowerCase() },
+    h("div", { class: "section-head" }, h("h3", { text: title }), h("div", { class: "inline" }, options.length > 1 ? select : null, propName, details)),
+    body,
+  );
+  let seq = 0;
+  let open = null; // the details dialog, closed when the view goes away
+  function dimension() {
+    if (select.value !== "prop") return select.value;
+    const name = propName.value.trim();
+    return name ? `prop:${name}` : null;
+  }
+  async function load() {
+    const mine = ++seq;
+    propName.hidden = select.value !== "prop";
+    const by = dimension();
+    details.hidden = !by;
+    if (!by) {
+      replace(body, empty("Type a property name to break events down by it."));
+      return;
+    }
+    replace(body, loading());
+    try {
+      const answer = await source.stats("breakdown", { ...getQuery(), by, limit: 10 });
+      if (mine !== seq) return;
+      const rows = answer?.results || [];
+      replace(body, rows.length ? rowsTable(by, rows, onFilter) : empty("No data for this range."));
+    } catch (error) {
+      if (mine === seq) replace(body, errorBox(error));
+    }
+  }
+  details.addEventListener("click", () => {
+    const by = dimension();
+    if (by) openDetails(source, getQuery(), by, title, onFilter, (dialog) => (open = dialog));
+  });
+  select.addEventListener("change", load);
+  propName.addEventListener("change", load);
+  propName.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") load();
+  });
+  return {
+    card,
+    load,
+    destroy() {
+      seq++;
+      if (open?.open) open.close();
+    },
+  };
+}
