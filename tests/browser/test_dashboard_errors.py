@@ -105,11 +105,11 @@ def test_every_form_answers_bad_input_with_sentences_at_the_field(
     expect(batch_note).to_have_text("Send between 1 and 100 events at a time.")
     assert_readable(page)
 
-    # Team: a person who has no account.
+    # Team: an invitation to something that is not an email address.
     page.get_by_role("link", name="Team").click()
     form = page.locator("form.member-form")
-    form.get_by_label("Email of an Eddy user").fill("nobody-here@example.com")
-    form.get_by_role("button", name="Add member").click()
+    form.get_by_label("Email").fill("nobody at example")
+    form.get_by_role("button", name="Send invitation").click()
     expect(form.get_by_role("alert")).to_be_visible()
     assert_readable(page)
 
