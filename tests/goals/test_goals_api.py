@@ -49,9 +49,10 @@ async def test_goal_conversions_and_revenue(api: Any, ctx: Any) -> None:
             event(sid, "pageview", "v4", "/", source="Newsletter"),
             event(sid, "pageview", "v1", "/pricing", source="Google"),
             event(sid, "pageview", "v1", "/pricing", source="Google"),
-            event(sid, "pageview", "v3", "/blog/a"),
-            event(sid, "pageview", "v3", "/blog/b"),
-            event(sid, "pageview", "v4", "/blogging"),  # not under /blog/
+            # a visit has one source: every event of it carries where it came from
+            event(sid, "pageview", "v3", "/blog/a", source="Newsletter"),
+            event(sid, "pageview", "v3", "/blog/b", source="Newsletter"),
+            event(sid, "pageview", "v4", "/blogging", source="Newsletter"),  # not under /blog/
             purchase(sid, "v1", 19.99, "EUR", "Google"),
             purchase(sid, "v1", 0.01, "EUR", "Google"),
             purchase(sid, "v2", 10.1, "EUR", "Google"),

@@ -188,4 +188,5 @@ async def test_only_the_owner_changes_retention(ctx: AppContext, api: Api) -> No
     assert (await api.get(path, token=owner["access_token"])).json["site"]["retention_days"] == 400
     renamed = await api.patch(path, json={"name": "Renamed"}, token=admin["access_token"])
     assert renamed.status == 200  # the rest of the site is still the admin's to change
-    assert (await api.patch(path, json={"retention_days": 30}, token=owner["access_token"])).status == 200
+    lowered = await api.patch(path, json={"retention_days": 30, "confirm": True}, token=owner["access_token"])
+    assert lowered.status == 200
