@@ -195,8 +195,16 @@ class WriteLock:
 
 
 # The writer's connection: as DEFAULT_PRAGMAS, but COMMIT leaves the WAL flush to WalSync (see above).
+# The writer's page cache is smaller than the readers': it appends near the right edge of the events
+# table and of the (time-ordered) id index, and the compactor keeps the log small, so 16 MiB holds its
+# working set. A 64 MiB cache kept growing for minutes as the id index grew, and the process's RSS with it.
+WRITER_CACHE_KIB = 16_384
 WRITER_PRAGMAS = tuple(
-    "PRAGMA synchronous=NORMAL" if pragma.startswith("PRAGMA synchronous") else pragma
+    "PRAGMA synchronous=NORMAL"
+    if pragma.startswith("PRAGMA synchronous")
+    else f"PRAGMA cache_size=-{WRITER_CACHE_KIB}"
+    if pragma.startswith("PRAGMA cache_size")
+    else pragma
     for pragma in DEFAULT_PRAGMAS
 )
 

@@ -41,7 +41,7 @@ HTTP_BATCH = 125
 WS_CONNECTIONS = 2
 WS_BATCH = 125
 BEACONS_PER_PHASE = 20
-SQLITE_CACHE_MIB = 64.0  # storage/embedded/sqlite_runner.py: PRAGMA cache_size=-65536 (KiB)
+SQLITE_CACHE_MIB = 16.0  # storage/embedded/events.py: the writer's PRAGMA cache_size (WRITER_CACHE_KIB)
 RSS_SLACK_MIB = 16.0
 FLAT_PHASES = 6  # the last phases, where RSS must be level
 FLAT_RSS_MIB = 2.0
