@@ -14,6 +14,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,28 @@ def test_kill9_during_compaction_loses_and_duplicates_nothing(data_dir: Path) ->
             await store.close()
 
     assert asyncio.run(reopen()) == len(ids)
+    # and no compactor process outlives the writer that started it, even one killed while it was starting
+    deadline = time.monotonic() + 30
+    while compactors_of(data_dir):
+        assert time.monotonic() < deadline, f"compactor processes left behind: {compactors_of(data_dir)}"
+        time.sleep(0.1)
+
+
+def compactors_of(data_dir: Path) -> list[int]:
+    """Pids of live compactor processes working on `data_dir`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().split(") ", 1)[1][0]
+        except OSError:
+            continue
+        ours = b"storage.embedded.columnar.compactor_process" in command and str(data_dir).encode() in command
+        if ours and state != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 class Died(Exception):

@@ -1,4 +1,5 @@
-"""The compactor's own process: `python -m storage.embedded.columnar.compactor_process DATA_DIR INTERVAL_S`.
+"""The compactor's own process: `python -m storage.embedded.columnar.compactor_process DATA_DIR INTERVAL_S
+PARENT_PID`.
 
 Each serving process of the embedded store starts one (see `SqliteEventStore.open`). Compaction turns log
 rows into Python objects and Arrow columns, and DuckDB sorts and writes them: in the serving process that
@@ -31,7 +32,14 @@ def spawn(data_dir: Path, interval_s: float) -> subprocess.Popen[bytes]:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module, no outside input
-        [sys.executable, "-m", "storage.embedded.columnar.compactor_process", str(data_dir), str(interval_s)],
+        [
+            sys.executable,
+            "-m",
+            "storage.embedded.columnar.compactor_process",
+            str(data_dir),
+            str(interval_s),
+            str(os.getpid()),
+        ],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -59,7 +67,9 @@ def main(argv: list[str]) -> int:
         stream=sys.stderr,
     )
     data_dir, interval_s = Path(argv[0]), float(argv[1])
-    parent = os.getppid()
+    # The server's pid comes from the server: read here with getppid(), it would already be 1 (init) when
+    # the server died while this process was still starting, and it would then never notice.
+    parent = int(argv[2])
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
@@ -67,7 +77,7 @@ def main(argv: list[str]) -> int:
     compactor = Compactor(data_dir / "events.db", SegmentDir(data_dir / "segments"), lock, interval_s=None)
     compactor.start()
     try:
-        while not stopping.wait(interval_s):
+        while os.getppid() == parent and not stopping.wait(interval_s):
             if os.getppid() != parent:  # the server died (even by kill -9): nothing left to serve
                 break
             try:
