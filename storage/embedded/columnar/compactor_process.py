@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
+import time
 from pathlib import Path
 
 from storage.embedded.columnar.compactor import Compactor
@@ -70,15 +70,19 @@ def main(argv: list[str]) -> int:
     # The server's pid comes from the server: read here with getppid(), it would already be 1 (init) when
     # the server died while this process was still starting, and it would then never notice.
     parent = int(argv[2])
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    # A plain flag, not a threading.Event: the handler runs on the main thread, and Event.set() there
+    # deadlocks when the signal lands while that same thread is inside Event.wait() (seen: a SIGTERM left
+    # the process hanging). time.sleep returns early on a signal, so the loop sees the flag at once.
+    stopping: list[bool] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     lock = WriteLock(data_dir / "events.db.lock")
     compactor = Compactor(data_dir / "events.db", SegmentDir(data_dir / "segments"), lock, interval_s=None)
     compactor.start()
     try:
-        while os.getppid() == parent and not stopping.wait(interval_s):
-            if os.getppid() != parent:  # the server died (even by kill -9): nothing left to serve
+        while True:
+            time.sleep(interval_s)
+            if stopping or os.getppid() != parent:  # stopped, or the server died (even by kill -9)
                 break
             try:
                 compactor.run(compactor.compact, wait=False)
