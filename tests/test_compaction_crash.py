@@ -78,7 +78,12 @@ def test_kill9_during_compaction_loses_and_duplicates_nothing(data_dir: Path) ->
     acked: dict[int, int] = {}
     for round_no in range(5):
         acked[round_no] = run_and_kill(data_dir, round_no, rng.randrange(20, 120))
-    rows = stored_events(data_dir, "s")
+    # and no compactor process outlives the writer that started it, even one killed while it was starting
+    deadline = time.monotonic() + 30
+    while compactors_of(data_dir):
+        assert time.monotonic() < deadline, f"compactor processes left behind: {compactors_of(data_dir)}"
+        time.sleep(0.1)
+    rows = stored_events(data_dir, "s")  # read once no pass of a dead writer's compactor is under way
     ids = [row["id"] for row in rows]
     assert len(ids) == len(set(ids)), "an event is stored twice"
     for round_no, batches in acked.items():
@@ -97,11 +102,6 @@ def test_kill9_during_compaction_loses_and_duplicates_nothing(data_dir: Path) ->
             await store.close()
 
     assert asyncio.run(reopen()) == len(ids)
-    # and no compactor process outlives the writer that started it, even one killed while it was starting
-    deadline = time.monotonic() + 30
-    while compactors_of(data_dir):
-        assert time.monotonic() < deadline, f"compactor processes left behind: {compactors_of(data_dir)}"
-        time.sleep(0.1)
 
 
 def compactors_of(data_dir: Path) -> list[int]:

@@ -302,7 +302,7 @@ class SqliteEventStore:
         self._compactor_lock = WriteLock(self.path.with_name(self.path.name + ".lock"))
         # This process's compactor serves explicit passes (retention, deletes, bulk loads, compact_now);
         # the periodic ones run in a compactor process of their own (compactor_process.py).
-        self.compactor = Compactor(self.path, self.segment_dir, self._compactor_lock, interval_s=None)
+        self.compactor = Compactor(self.path, self.segment_dir, self._compactor_lock)
         self.compactor.start()
         if self._compact_interval is not None:
             self._compactor_process = compactor_process.spawn(self.path.parent, self._compact_interval)

@@ -2,9 +2,9 @@
 and rewrites segments for retention and site deletion.
 
 One pass at a time per data dir: every pass holds an exclusive `flock` on `segments/compactor.lock`.
-Each process runs a background thread that tries the lock every `interval_s` without waiting (so exactly
-one process compacts at a time, and another takes over the moment one dies); explicit calls (retention,
-site deletion, `compact_now`) wait for it.
+Periodic passes (compactor_process.py) try the lock without waiting, so exactly one process compacts at a
+time and another takes over the moment one dies; explicit calls (retention, site deletion, bulk loads,
+`compact_now`) wait for it.
 
 A pass: read the log rows past the manifest's watermark (oldest first, at most `batch_rows`), write them
 as a segment sorted by (site, ts, seq), publish a manifest whose watermark is their highest seq, then
@@ -65,17 +65,13 @@ class Compactor:
         segments: SegmentDir,
         write_lock: Any,
         *,
-        interval_s: float | None = 2.0,
         batch_rows: int = BATCH_ROWS,
     ) -> None:
         self._log_path = log_path
         self.segments = segments
         self._write_lock = write_lock  # a context manager: the log's cross-process write lock
-        self._interval = interval_s
         self._batch_rows = batch_rows
         self._mutex = threading.Lock()  # one pass at a time inside this process
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock_fd: int | None = None
         self._conn: Any = None
         self._duck: duckdb.DuckDBPyConnection | None = None
@@ -83,19 +79,12 @@ class Compactor:
         self.failures = 0
 
     def start(self) -> None:
-        """Open the lock file and start the background thread (when an interval is set)."""
+        """Open the lock file."""
         self.segments.ensure()
         self._lock_fd = os.open(self.segments.path / "compactor.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        if self._interval is not None:
-            self._thread = threading.Thread(target=self._loop, name="eddy-compactor", daemon=True)
-            self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread after its current pass and release everything."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        """Release everything (after a pass under way in another thread of this process)."""
         with self._mutex:
             if self._conn is not None:
                 self._conn.close()
@@ -106,15 +95,6 @@ class Compactor:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
                 self._lock_fd = None
-
-    def _loop(self) -> None:
-        assert self._interval is not None
-        while not self._stop.wait(self._interval):
-            try:
-                self.run(self.compact, wait=False)
-            except Exception:
-                self.failures += 1
-                log.exception("compaction pass failed")
 
     def run(self, work: Callable[[Manifest], Any], *, wait: bool = True) -> Any:
         """Run `work(manifest)` holding the compactor lock; without `wait`, skip (None) when another

@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     lock = WriteLock(data_dir / "events.db.lock")
-    compactor = Compactor(data_dir / "events.db", SegmentDir(data_dir / "segments"), lock, interval_s=None)
+    compactor = Compactor(data_dir / "events.db", SegmentDir(data_dir / "segments"), lock)
     compactor.start()
     try:
         while True:

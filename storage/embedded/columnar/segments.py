@@ -26,37 +26,14 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from storage.records import prop_text
+from storage.records import EVENT_TEXT_FIELDS, Event, prop_text
 
 MANIFEST = "manifest.json"
 FORMAT = 1
 RETIRE_GRACE_S = 120.0
 
 # Text columns of the log (storage order), then the columns a segment adds.
-LOG_TEXT_COLUMNS: tuple[str, ...] = (
-    "id",
-    "site_id",
-    "name",
-    "url",
-    "path",
-    "hostname",
-    "title",
-    "referrer",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "country",
-    "browser",
-    "os",
-    "device",
-    "screen",
-    "visitor_id",
-    "session_id",
-    "user_id",
-)
+LOG_TEXT_COLUMNS: tuple[str, ...] = EVENT_TEXT_FIELDS
 
 
 def _arrow_schema() -> pa.Schema:
@@ -87,34 +64,8 @@ def canonical_props(props_json: str | None) -> str | None:
     return orjson.dumps({name: prop_text(value) for name, value in props.items()}).decode()
 
 
-# Log row layout (as selected by `LOG_SELECT`): seq, then the events table columns in storage order.
-LOG_COLUMNS: tuple[str, ...] = (
-    "id",
-    "site_id",
-    "ts",
-    "name",
-    "url",
-    "path",
-    "hostname",
-    "title",
-    "referrer",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "country",
-    "browser",
-    "os",
-    "device",
-    "screen",
-    "visitor_id",
-    "session_id",
-    "user_id",
-    "props",
-    "traits",
-)
+# Log row layout (as selected by `LOG_SELECT`): seq, then the events table columns (the Event's fields).
+LOG_COLUMNS: tuple[str, ...] = Event.__struct_fields__
 LOG_SELECT = "seq, " + ", ".join(LOG_COLUMNS)
 
 
