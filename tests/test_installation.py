@@ -121,3 +121,10 @@ async def test_a_flood_of_refusals_costs_one_store_write_per_interval(ctx: AppCo
     # The store holds the first flush only; the writer's own report already has the newest.
     assert [r["origin"] for r in (await reader.report("site-f"))["refusals"]] == ["https://first.example"]
     assert (await writer.report("site-f"))["refusals"][0]["origin"] == "https://o99.example"
+
+    # Shutdown writes what waited for its interval and leaves no timer or flush behind.
+    await writer.close()
+    assert (await reader.report("site-f"))["refusals"][0]["origin"] == "https://o99.example"
+    assert not writer._timers and not writer._tasks
+    writer.refused("site-f", "bot", "https://after.example")
+    assert not writer._timers and not writer._tasks

@@ -51,6 +51,8 @@ class InstallationLog:
         self._next_flush: dict[tuple[str, str], float] = {}
         self._pending: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._closed = False
 
     def seen(self, site_id: str, key_id: str, origin: str | None) -> None:
         """An accepted request of `site_id` (called once per request on the ingest path: keep it cheap)."""
@@ -78,6 +80,8 @@ class InstallationLog:
             self._schedule(REFUSED, site_id, now)
 
     def _schedule(self, kind: str, site_id: str, now: float) -> None:
+        if self._closed:
+            return  # shutting down: the memory alone answers until the process ends
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -88,10 +92,11 @@ class InstallationLog:
         if delay <= 0:
             self._start_flush(slot)
         else:
-            loop.call_later(delay, self._start_flush, slot)
+            self._timers[slot] = loop.call_later(delay, self._start_flush, slot)
 
     def _start_flush(self, slot: tuple[str, str]) -> None:
         self._pending.discard(slot)
+        self._timers.pop(slot, None)
         if len(self._next_flush) >= MAX_SITES:
             self._next_flush.clear()
         self._next_flush[slot] = self._clock() + self._flush_s
@@ -158,3 +163,16 @@ class InstallationLog:
         """Wait for the flushes under way (tests, shutdown)."""
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Shutdown: write what is scheduled now (instead of when its interval ends), then wait for every
+        flush, so no timer or task outlives the stores it writes to."""
+        self._closed = True
+        timers, self._timers = self._timers, {}
+        for slot, timer in timers.items():
+            timer.cancel()
+            self._pending.discard(slot)
+            task = asyncio.get_running_loop().create_task(self._flush(*slot))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await self.drain()

@@ -108,7 +108,8 @@ class IngestPipeline:
         await self.enricher.clients.load()
 
     async def stop(self) -> None:
-        """Nothing to flush here (the writer flushes itself)."""
+        """Write the installation check's pending records and wait for them (the writer flushes itself)."""
+        await self.installation.close()
 
     def drop(self, reason: str, count: int = 1) -> None:
         """Count refused or dropped events."""
