@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +100,41 @@ def test_restore_refuses_what_it_must(tmp_path: Path) -> None:
     restore(source, data_dir, force=True)
     assert (data_dir / "events.db").exists() and not (data_dir / "keep.txt").exists()
     assert [p.name for p in tmp_path.glob("data.before-restore-*/keep.txt")] == ["keep.txt"]
+
+
+async def test_rollups_travel_with_the_backup(tmp_path: Path) -> None:
+    """Sealed days rolled up before the backup: the restored store names the same rollup files, has them,
+    and answers what the original answered."""
+    from storage.embedded.events import SqliteEventStore
+    from storage.ports import EventFilter, Grouping
+    from storage.records import Event
+
+    day = 86_400_000
+    start = (int(time.time() * 1000) // day - 10) * day
+    events = [
+        Event(id=f"e{i}", site_id="s", ts=start + i * 3_600_000, name="pageview", path=f"/p{i % 3}",
+              visitor_id=f"v{i % 7}@{i // 24}", session_id=f"s{i // 2}", source="Google" if i % 2 else "")
+        for i in range(24 * 6)
+    ]  # fmt: skip
+    whole = EventFilter(site_id="s", start=start, end=start + 7 * day)
+    questions = (Grouping(), Grouping(kind="field", field="path"))
+    store = SqliteEventStore(tmp_path / "data", compact_interval_s=None)
+    await store.open()
+    try:
+        await store.append(events)
+        await store.compact_now()
+        assert store.segment_dir.load().rollups, "no day was rolled up: the test proves nothing"
+        answers = [await store.aggregate(whole, g) for g in questions]
+        await asyncio.get_running_loop().run_in_executor(None, backup, tmp_path / "data", tmp_path / "copy")
+    finally:
+        await store.close()
+    restore(tmp_path / "copy", tmp_path / "restored")
+    again = SqliteEventStore(tmp_path / "restored", compact_interval_s=None)
+    await again.open()
+    try:
+        manifest = again.segment_dir.load()
+        assert manifest.rollups
+        assert all((again.segment_dir.path / name).exists() for name in manifest.named_files())
+        assert [await again.aggregate(whole, g) for g in questions] == answers
+    finally:
+        await again.close()

@@ -33,13 +33,16 @@ def events_of(site_id: str, days_ago: list[int], now_ms: int) -> list[Event]:
 
 
 def parquet_ts(data_dir: Path, site_id: str) -> list[int]:
-    """Every ts of the site in any Parquet file in the segments directory (named by a manifest or not)."""
+    """Every ts of the site in any Parquet file in the segments directory (named by a manifest or not;
+    rollup files hold counts, not events: they have no site_id column and read as NULL here)."""
     files = sorted(str(path) for path in (data_dir / "segments").glob("*.parquet"))
     if not files:
         return []
     with duckdb.connect() as duck:
         listed = "[" + ", ".join(f"'{name}'" for name in files) + "]"
-        rows = duck.execute(f"SELECT ts FROM read_parquet({listed}) WHERE site_id = ?", [site_id]).fetchall()
+        rows = duck.execute(
+            f"SELECT ts FROM read_parquet({listed}, union_by_name = true) WHERE site_id = ?", [site_id]
+        ).fetchall()
     return [int(row[0]) for row in rows]
 
 

@@ -70,8 +70,8 @@ def backup(data_dir: Path, destination: Path) -> dict[str, Any]:
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)  # no compaction pass until the log's snapshot is taken
         manifest = segments.load()
-        for segment in manifest.segments:
-            _link_or_copy(segments.path / segment.file, partial / "segments" / segment.file)
+        for name in manifest.named_files():
+            _link_or_copy(segments.path / name, partial / "segments" / name)
         if (segments.path / MANIFEST).exists():
             shutil.copy2(segments.path / MANIFEST, partial / "segments" / MANIFEST)
         _vacuum_into(data_dir / "events.db", partial / "events.db")
@@ -85,7 +85,7 @@ def backup(data_dir: Path, destination: Path) -> dict[str, Any]:
     summary = {
         "format": FORMAT,
         "taken_at": started,
-        "segments": [segment.file for segment in manifest.segments],
+        "segments": manifest.named_files(),
         "segment_rows": sum(segment.rows for segment in manifest.segments),
         "watermark": manifest.watermark,
         "files": sorted(path.name for path in partial.iterdir()),

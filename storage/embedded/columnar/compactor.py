@@ -22,14 +22,18 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from storage.embedded.columnar import rollups
+from storage.embedded.columnar.rollups import Rollup
 from storage.embedded.columnar.segments import (
     EV_COLUMNS,
     HASHES,
+    LOG_COLUMNS,
     LOG_SELECT,
     Manifest,
     Segment,
@@ -47,6 +51,8 @@ DELETE_CHUNK = 20_000
 TIER_ROWS = (100_000, 1_000_000, 10_000_000)
 MERGE_FANIN = 8
 PARQUET_OPTIONS = "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536)"
+_TS = 1 + LOG_COLUMNS.index("ts")  # position of ts in a LOG_SELECT row
+_SITE = 1 + LOG_COLUMNS.index("site_id")
 
 
 def _tier(rows: int) -> int:
@@ -66,11 +72,15 @@ class Compactor:
         write_lock: Any,
         *,
         batch_rows: int = BATCH_ROWS,
+        seal_lag_ms: int = rollups.SEAL_LAG_MS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._log_path = log_path
         self.segments = segments
         self._write_lock = write_lock  # a context manager: the log's cross-process write lock
         self._batch_rows = batch_rows
+        self._seal_lag_ms = seal_lag_ms
+        self._clock = clock
         self._mutex = threading.Lock()  # one pass at a time inside this process
         self._lock_fd: int | None = None
         self._conn: Any = None
@@ -143,13 +153,14 @@ class Compactor:
         if rows:
             watermark = int(rows[-1][0])
             segment = self._write_arrow(rows_to_arrow(rows), f"seg-{manifest.generation + 1}-log")
-            manifest = Manifest(
+            manifest = replace(
+                manifest,
                 generation=manifest.generation + 1,
                 watermark=watermark,
                 segments=[*manifest.segments, segment],
                 retired=list(manifest.retired),
-                bulk_seq=manifest.bulk_seq,
             )
+            self._invalidate_rollups(manifest, _oldest_by_site(rows))
             self.segments.save(manifest)
             moved = len(rows)
         self._drop_compacted_log(manifest.watermark)
@@ -215,12 +226,11 @@ class Compactor:
                 f"seg-{manifest.generation + 1}-merge",
             )
             names = {s.file for s in group}
-            manifest = Manifest(
+            manifest = replace(
+                manifest,
                 generation=manifest.generation + 1,
-                watermark=manifest.watermark,
                 segments=[s for s in manifest.segments if s.file not in names] + [merged],
                 retired=list(manifest.retired),
-                bulk_seq=manifest.bulk_seq,
             )
             self.segments.retire(manifest, sorted(names))
             self.segments.save(manifest)
@@ -233,13 +243,14 @@ class Compactor:
         first = manifest.bulk_seq - len(rows)
         numbered = [(first + index, *row[1:]) for index, row in enumerate(rows)]
         segment = self._write_arrow(rows_to_arrow(numbered), f"seg-{manifest.generation + 1}-bulk")
-        manifest = Manifest(
+        manifest = replace(
+            manifest,
             generation=manifest.generation + 1,
-            watermark=manifest.watermark,
             segments=[*manifest.segments, segment],
             retired=list(manifest.retired),
             bulk_seq=first,
         )
+        self._invalidate_rollups(manifest, _oldest_by_site(numbered))
         self.segments.save(manifest)
         manifest = self._merge(manifest)
         return len(rows)
@@ -277,13 +288,181 @@ class Compactor:
                     )
                 )
         if retired:
-            manifest = Manifest(
+            rewritten = {site for s in manifest.segments if s.file in retired for site in s.sites}
+            manifest = replace(
+                manifest,
                 generation=manifest.generation + 1,
-                watermark=manifest.watermark,
                 segments=segments,
                 retired=list(manifest.retired),
-                bulk_seq=manifest.bulk_seq,
             )
+            # Removing events changes what is contained where: the sites' rollups are built again.
+            self._drop_rollups(manifest, rewritten)
             self.segments.retire(manifest, retired)
             self.segments.save(manifest)
         return removed
+
+    # ---- rollups (rollups.py) ------------------------------------------------------------------------
+
+    def _drop_rollups(self, manifest: Manifest, sites: set[str]) -> None:
+        """Remove the sites' rollups from `manifest` (not yet saved) and retire their files."""
+        gone = [r for r in manifest.rollups if r.site in sites]
+        if gone:
+            manifest.rollups = [r for r in manifest.rollups if r.site not in sites]
+            self.segments.retire(manifest, [name for r in gone for name in (r.file, r.rest)])
+
+    def _invalidate_rollups(self, manifest: Manifest, oldest: dict[str, int]) -> None:
+        """New events older than a site's newest rolled day (imports, bulk loads, a late event) may share
+        visitors or visits with rolled days: drop that site's rollups (see rollups.py)."""
+        stale = set()
+        for site, ts in oldest.items():
+            end = rollups.horizon(manifest.rollups, site)
+            if end is not None and ts < end:
+                stale.add(site)
+        self._drop_rollups(manifest, stale)
+
+    def roll_up(self, manifest: Manifest) -> int:
+        """Build the rollups of sealed days not rolled yet (every site in UTC with every kind; the time
+        series of the timezones asked for), then concatenate small files. Returns days rolled."""
+        sealed_before = int(self._clock() * 1000) - self._seal_lag_ms
+        spans: dict[str, list[int]] = {}
+        for segment in manifest.segments:
+            for site, (low, high) in segment.sites.items():
+                span = spans.setdefault(site, [low, high])
+                span[0], span[1] = min(span[0], low), max(span[1], high)
+        targets = [(site, rollups.UTC, True) for site in sorted(spans)]
+        targets += [
+            (site, tz, False)
+            for site, tz in sorted(rollups.wanted(self.segments.path))
+            if site in spans and tz != rollups.UTC
+        ]
+        budget = rollups.PASS_DAYS
+        rolled = 0
+        for site, tz, full in targets:
+            low, high = spans[site]
+            first = rollups.day_number(low, tz)
+            last = min(rollups.day_number(high, tz), rollups.day_number(sealed_before, tz) - 1)
+            covered = {d for r in manifest.rollups if r.site == site and r.tz == tz for d in r.days}
+            todo = [d for d in range(first, last + 1) if d not in covered][:budget]
+            if not todo:
+                continue
+            manifest = self._build_rollup(manifest, site, tz, full, todo, (low, high))
+            budget -= len(todo)
+            rolled += len(todo)
+            if budget <= 0:
+                break
+        return rolled + self._concat_rollups(manifest)
+
+    def _build_rollup(
+        self, manifest: Manifest, site: str, tz: str, full: bool, days: list[int], span: tuple[int, int]
+    ) -> Manifest:
+        duck = self._duckdb()
+        files = self._files(manifest.files_for(site, span[0], span[1] + 1))
+        offset = rollups.day_offset_expr(tz, span[0], span[1] + 1)
+        literal = "'" + site.replace("'", "''") + "'"
+        duck.execute(
+            f"CREATE OR REPLACE TEMP VIEW src AS SELECT *, (ts + {offset}) // {rollups.DAY_MS} AS dn"
+            f" FROM read_parquet({files}) WHERE site_id = {literal}"
+        )
+        # Visitors and visits that cross a local day, closed under sharing an event (rollups.py).
+        for table, column in (("bad_v", "vh"), ("bad_s", "sh")):
+            duck.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {column} AS h FROM src"
+                f" GROUP BY {column} HAVING min(dn) <> max(dn)"
+            )
+        links = (("bad_v", "vh", "bad_s", "sh"), ("bad_s", "sh", "bad_v", "vh"))
+        while True:
+            grown = 0
+            for table, column, other, other_column in links:
+                before = duck.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+                duck.execute(
+                    f"INSERT INTO {table} SELECT DISTINCT {column} FROM src"
+                    f" WHERE {other_column} IN (SELECT h FROM {other})"
+                    f" AND {column} NOT IN (SELECT h FROM {table})"
+                )
+                grown += duck.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
+            if not grown:
+                break
+        duck.execute(
+            "CREATE OR REPLACE TEMP TABLE r (dn BIGINT, kind VARCHAR, name VARCHAR, g_text VARCHAR,"
+            " g_int BIGINT, visitors BIGINT, visits BIGINT, pageviews BIGINT, events BIGINT,"
+            " bounces BIGINT, duration BIGINT, lo BIGINT, hi BIGINT)"
+        )
+        contained = "vh NOT IN (SELECT h FROM bad_v) AND sh NOT IN (SELECT h FROM bad_s)"
+        for index in range(0, len(days), rollups.BATCH_DAYS):
+            batch = ", ".join(str(int(d)) for d in days[index : index + rollups.BATCH_DAYS])
+            duck.execute(
+                f"CREATE OR REPLACE TEMP TABLE c AS SELECT * FROM src WHERE dn IN ({batch}) AND {contained}"
+            )
+            for kind, name in rollups.kinds_for(full):
+                duck.execute(f"INSERT INTO r {rollups.kind_sql(kind, name, offset)}")
+        listed = ", ".join(str(int(d)) for d in days)
+        stem = f"{manifest.generation + 1}-{os.getpid()}-{time.monotonic_ns()}"
+        rows_file = self._copy("SELECT * FROM r ORDER BY kind, name, dn", f"rollup-{stem}")
+        rest_file = self._copy(
+            f"SELECT {', '.join(EV_COLUMNS)}, vh, sh, dn FROM src"
+            f" WHERE dn IN ({listed}) AND NOT ({contained}) ORDER BY ts, seq",
+            f"rest-{stem}",
+        )
+        for table in ("c", "r", "bad_v", "bad_s"):
+            duck.execute(f"DROP TABLE IF EXISTS {table}")
+        duck.execute("DROP VIEW IF EXISTS src")
+        manifest = replace(
+            manifest,
+            generation=manifest.generation + 1,
+            retired=list(manifest.retired),
+            rollups=[*manifest.rollups, Rollup(site, tz, rows_file, rest_file, sorted(days), full)],
+        )
+        self.segments.save(manifest)
+        return manifest
+
+    def _copy(self, select_sql: str, stem: str) -> str:
+        """Write the rows of `select_sql` as a new file of the segments directory; returns its name."""
+        final = self.segments.path / f"{stem}.parquet"
+        temporary = final.with_name(final.name + ".tmp")
+        self._duckdb().execute(f"COPY ({select_sql}) TO '{temporary}' {PARQUET_OPTIONS}")
+        fsync_path(temporary)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, final)
+        return final.name
+
+    def _concat_rollups(self, manifest: Manifest) -> int:
+        """Concatenate the files of a (site, tz) once it has more than MAX_FILES (days never overlap)."""
+        groups: dict[tuple[str, str, bool], list[Rollup]] = {}
+        for entry in manifest.rollups:
+            groups.setdefault((entry.site, entry.tz, entry.full), []).append(entry)
+        merged = 0
+        for (site, tz, full), entries in groups.items():
+            if len(entries) <= rollups.MAX_FILES:
+                continue
+            stem = f"{manifest.generation + 1}-{os.getpid()}-{time.monotonic_ns()}"
+            listed = self._files([e.file for e in entries])
+            rows_file = self._copy(
+                f"SELECT * FROM read_parquet({listed}) ORDER BY kind, name, dn",
+                f"rollup-{stem}",
+            )
+            rest_file = self._copy(
+                f"SELECT * FROM read_parquet({self._files([e.rest for e in entries])}) ORDER BY ts, seq",
+                f"rest-{stem}",
+            )
+            days = sorted(d for e in entries for d in e.days)
+            kept = [r for r in manifest.rollups if not any(r is e for e in entries)]
+            manifest = replace(
+                manifest,
+                generation=manifest.generation + 1,
+                retired=list(manifest.retired),
+                rollups=[*kept, Rollup(site, tz, rows_file, rest_file, days, full)],
+            )
+            self.segments.retire(manifest, [name for e in entries for name in (e.file, e.rest)])
+            self.segments.save(manifest)
+            merged += 1
+        return merged
+
+
+def _oldest_by_site(rows: list[tuple[Any, ...]]) -> dict[str, int]:
+    """The oldest ts per site among log-shaped rows."""
+    oldest: dict[str, int] = {}
+    for row in rows:
+        site, ts = row[_SITE], int(row[_TS])
+        if ts < oldest.get(site, ts + 1):
+            oldest[site] = ts
+    return oldest

@@ -86,6 +86,7 @@ def main(argv: list[str]) -> int:
                 break
             try:
                 compactor.run(compactor.compact, wait=False)
+                compactor.run(compactor.roll_up, wait=False)
             except Exception:
                 compactor.failures += 1
                 log.exception("compaction pass failed")

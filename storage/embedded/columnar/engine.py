@@ -22,7 +22,15 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from storage.embedded.columnar.segments import EV_COLUMNS, HASHES, LOG_SELECT, SegmentDir, rows_to_arrow
+from storage.embedded.columnar.segments import (
+    EV_COLUMNS,
+    HASHES,
+    LOG_COLUMNS,
+    LOG_SELECT,
+    Manifest,
+    SegmentDir,
+    rows_to_arrow,
+)
 from storage.embedded.sqlite_runner import DEFAULT_PRAGMAS, connect
 from storage.errors import QueryTooSlowError, StoreUnavailableError
 from storage.ports import EventFilter
@@ -52,17 +60,30 @@ class _Job:
                 self.cursor.interrupt()
 
 
-class Scan:
-    """What one query reads: the segment files and the tail, as the relation `ev`."""
+_TS = 1 + LOG_COLUMNS.index("ts")  # position of ts in a LOG_SELECT row
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, files: list[str], tail_rows: int) -> None:
+
+class Scan:
+    """What one query reads: the segment files and the tail, as the relation `ev`; the manifest they
+    come from (its rollups) and the oldest ts of the tail (None when empty)."""
+
+    def __init__(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        files: list[str],
+        tail_rows: int,
+        manifest: Manifest | None = None,
+        tail_min_ts: int | None = None,
+    ) -> None:
         self.cursor = cursor
         self.files = files
         self.tail_rows = tail_rows
+        self.manifest = manifest or Manifest()
+        self.tail_min_ts = tail_min_ts
 
-    def ev_sql(self, range_where: str) -> tuple[str, int]:
-        """The SELECT that defines `ev` for this scan, and how many times it takes the range's
-        parameters (once per part of the union)."""
+    def ev_sql(self, range_where: str, extra: tuple[str, ...] = ()) -> tuple[str, int]:
+        """The SELECT that defines `ev` for this scan (plus `extra` SELECTs without parameters, e.g.
+        rollups' rest events), and how many times it takes the range's parameters (once per part)."""
         columns = ", ".join(EV_COLUMNS)
         parts = []
         if self.files:
@@ -70,13 +91,18 @@ class Scan:
             parts.append(f"SELECT {columns}, vh, sh FROM read_parquet({listed}) WHERE {range_where}")
         if self.tail_rows or not parts:
             parts.append(f"SELECT {columns}, {HASHES} FROM tail_rows WHERE {range_where}")
-        return " UNION ALL ".join(parts), len(parts)
+        return " UNION ALL ".join([*parts, *extra]), len(parts)
 
     def rows(
-        self, statement: str, params: list[Any], range_where: str, range_params: list[Any]
+        self,
+        statement: str,
+        params: list[Any],
+        range_where: str,
+        range_params: list[Any],
+        extra: tuple[str, ...] = (),
     ) -> list[tuple[Any, ...]]:
         """Every row of `statement` (which reads `ev`), with `ev` defined for this scan."""
-        ev, parts = self.ev_sql(range_where)
+        ev, parts = self.ev_sql(range_where, extra)
         if statement.startswith("WITH "):
             sql = f"WITH ev AS ({ev}), {statement[5:]}"
         else:
@@ -167,7 +193,8 @@ class ColumnarEngine:
                     str(self.segments.path / name)
                     for name in manifest.files_for(flt.site_id, flt.start, flt.end)
                 ]
-                return Scan(cursor, files, len(rows))
+                oldest = min((int(row[_TS]) for row in rows), default=None)
+                return Scan(cursor, files, len(rows), manifest, oldest)
         raise StoreUnavailableError("the event segments kept changing during a query")
 
     def _call(self, job: _Job, fn: Callable[[Scan], T], flt: EventFilter) -> T:

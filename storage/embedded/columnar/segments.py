@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from storage.embedded.columnar.rollups import Rollup
 from storage.records import EVENT_TEXT_FIELDS, Event, prop_text
 
 MANIFEST = "manifest.json"
@@ -103,10 +104,16 @@ class Manifest:
     retired: list[dict[str, Any]] = field(default_factory=list)
     # Bulk-loaded rows never were in the log: they take seqs below zero, downwards from here.
     bulk_seq: int = 0
+    # Pre-aggregates of sealed days (rollups.py): valid for exactly the segments this manifest names.
+    rollups: list[Rollup] = field(default_factory=list)
 
     def files_for(self, site_id: str, start: int, end: int) -> list[str]:
         """The segment files that may hold the site's events in [start, end)."""
         return [seg.file for seg in self.segments if seg.covers(site_id, start, end)]
+
+    def named_files(self) -> list[str]:
+        """Every file this manifest names: segments, then rollups' rows and rest events."""
+        return [s.file for s in self.segments] + [name for r in self.rollups for name in (r.file, r.rest)]
 
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -117,6 +124,7 @@ class Manifest:
                 "segments": [{"file": s.file, "rows": s.rows, "sites": s.sites} for s in self.segments],
                 "retired": self.retired,
                 "bulk_seq": self.bulk_seq,
+                "rollups": [r.to_json() for r in self.rollups],
             }
         )
 
@@ -131,6 +139,7 @@ class Manifest:
             segments=[Segment(s["file"], int(s["rows"]), s["sites"]) for s in raw["segments"]],
             retired=list(raw.get("retired", [])),
             bulk_seq=int(raw.get("bulk_seq", 0)),
+            rollups=[Rollup.from_json(r) for r in raw.get("rollups", [])],
         )
 
 
@@ -193,7 +202,7 @@ class SegmentDir:
             if entry not in keep:
                 with contextlib.suppress(FileNotFoundError):
                     (self.path / entry["file"]).unlink()
-        named = {s.file for s in manifest.segments} | {r["file"] for r in keep}
+        named = set(manifest.named_files()) | {r["file"] for r in keep}
         for entry in self.path.iterdir():
             if entry.name.endswith((".parquet", ".tmp")) and entry.name not in named:
                 with contextlib.suppress(FileNotFoundError):

@@ -1,0 +1,381 @@
+"""Exact pre-aggregates of sealed local days ("rollups"), built by the compactor off the ingest path.
+
+Why they are exact: every metric of `EventStore.aggregate` is a sum over visitors (distinct `vh`) and over
+visits (groups of `sh`) of the events in a range. Call a visitor or visit *contained* in a local day when
+every event it has (in the whole store) lies inside that day, and close the set under sharing: an event
+whose visitor or session is not contained makes the other one not contained either. Contained visitors and
+visits of different days are then disjoint, so their metrics add up across days exactly; everything else
+(the *rest*: events of visitors or visits that cross a day, rare since visitor ids rotate daily) is kept as
+a copy of its events and scanned with the range's partial days (the *edges*). For a range made of whole
+rolled days D plus edges E:
+
+    answer = sum over D of the rollup rows  (+)  scan(events of E, and rest events of D)
+
+combined per group by adding the counts and taking min/max of first/last ts. A visit's attributes (source,
+country, ...) are its first event's and entry/exit pages its first/last pageview's: for a contained visit
+they do not depend on the range.
+
+What is rolled, per (site, timezone): rows per (local day, kind, name, group) for `total` and `hour` (the
+time series: day/week/month buckets are sums of days, an hour lies in one day) and, for the UTC rollup that
+every site gets, for every group field, entry/exit page and every prop key. Another timezone is rolled
+(time kinds only) once a time series was asked in it (a *want* file, see `want`).
+
+When a day is sealed: its end is SEAL_LAG_MS in the past. Live events are at most a day old when they
+arrive (domain/ingest/decode.py) and visitor ids rotate with the UTC day, so no event arriving later shares a
+visitor or visit with a sealed day. Anything else (an import, a bulk load, a late event older than the newest
+rolled day) drops the site's rollups in the same manifest change that publishes it, and they are built again;
+a query whose uncompacted tail holds such an event does not use them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from storage.embedded.aggregates import local_to_utc_ms
+from storage.embedded.columnar.sql import DAY_MS, VISIT_FIELDS, offset_expr
+from storage.ports import GROUP_FIELDS, EventFilter, Grouping
+
+HOUR_MS = 3_600_000
+SEAL_LAG_MS = 26 * HOUR_MS
+UTC = "UTC"
+# Days rolled per statement batch (bounds the memory of one batch) and per pass (bounds a pass's time).
+BATCH_DAYS = 8
+PASS_DAYS = 400
+# A (site, timezone) with more rollup files than this has them concatenated into one.
+MAX_FILES = 4
+WANTS_DIR = "wants"
+WANT_TTL_S = 30 * 86400
+TIME_KINDS = ("total", "hour")
+ROLLED_UNITS = ("hour", "day", "week", "month")
+ROLLUP_COLUMNS = (
+    "dn, kind, name, g_text, g_int, visitors, visits, pageviews, events, bounces, duration, lo, hi"
+)
+
+
+@dataclass
+class Rollup:
+    """One rollup file of a (site, timezone): its rows, the rest events' file, the local days it covers
+    (as day numbers: local date minus 1970-01-01), and whether it has every kind or the time ones only."""
+
+    site: str
+    tz: str
+    file: str
+    rest: str
+    days: list[int]
+    full: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "tz": self.tz,
+            "file": self.file,
+            "rest": self.rest,
+            "days": self.days,
+            "full": self.full,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Rollup:
+        return cls(
+            str(raw["site"]),
+            str(raw["tz"]),
+            str(raw["file"]),
+            str(raw["rest"]),
+            [int(d) for d in raw["days"]],
+            bool(raw["full"]),
+        )
+
+
+def day_start(dn: int, tz: str) -> int:
+    """The UTC instant (ms) where local day number `dn` begins in `tz`."""
+    return local_to_utc_ms(dn * DAY_MS, tz)
+
+
+def day_number(ms: int, tz: str) -> int:
+    """The local day number of an instant in `tz`."""
+    return (dt.datetime.fromtimestamp(ms / 1000, dt.UTC).astimezone(_zone(tz)).date() - _EPOCH).days
+
+
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _zone(tz: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(tz)
+
+
+def horizon(rollups: list[Rollup], site: str) -> int | None:
+    """The end (UTC ms) of the site's newest rolled day, or None when the site has no rollup: an event
+    older than this invalidates the site's rollups."""
+    ends = [day_start(max(r.days) + 1, r.tz) for r in rollups if r.site == site and r.days]
+    return max(ends) if ends else None
+
+
+# ---- wants: which timezones a site's time series are asked in ---------------------------------------
+
+
+def _want_path(directory: Path, site: str, tz: str) -> Path:
+    digest = hashlib.sha256(f"{site}\x00{tz}".encode()).hexdigest()[:32]
+    return directory / WANTS_DIR / f"{digest}.want"
+
+
+def want(directory: Path, site: str, tz: str) -> None:
+    """Ask the compactor to roll the site's time series in `tz` (an atomic small file; touched again by
+    each ask so that wants nobody repeats expire)."""
+    target = _want_path(directory, site, tz)
+    try:
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+        if target.exists():
+            os.utime(target)
+            return
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary.write_text(f"{site}\n{tz}\n")
+        os.replace(temporary, target)
+    except OSError:
+        return  # best effort: the question is answered by a scan all the same
+
+
+def wanted(directory: Path) -> list[tuple[str, str]]:
+    """(site, tz) pairs asked for within WANT_TTL_S; older wants are deleted."""
+    out = []
+    folder = directory / WANTS_DIR
+    if not folder.is_dir():
+        return out
+    now = time.time()
+    for entry in folder.glob("*.want"):
+        try:
+            if now - entry.stat().st_mtime > WANT_TTL_S:
+                entry.unlink()
+                continue
+            site, tz = entry.read_text().split("\n")[:2]
+            _zone(tz)  # a name the zone database knows, or skip it
+        except (OSError, ValueError, KeyError):
+            continue
+        out.append((site, tz))
+    return out
+
+
+# ---- the query side -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """How one question uses rollups: the days taken from `rollups`, the edges to scan."""
+
+    rollups: list[Rollup]
+    days: list[int]
+    tz: str
+    # [start, end) intervals of the range covered by the rolled days (merged when adjacent)
+    covered: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _plain(flt: EventFilter) -> bool:
+    return not (flt.equals or flt.props or flt.traits or flt.path_prefix)
+
+
+def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_ts: int | None) -> Plan | None:
+    """The rollup plan for a question, or None when it must be a plain scan: filters, a minute series,
+    a time series in a timezone not rolled, no whole rolled day in the range, or an uncompacted event
+    older than the rolled days (the compactor will drop them)."""
+    if not _plain(flt):
+        return None
+    kind = grouping.kind
+    if kind == "time" and grouping.unit not in ROLLED_UNITS:
+        return None
+    mine = [r for r in rollups if r.site == flt.site_id]
+    if kind == "time":
+        candidates = {grouping.tz} if any(r.tz == grouping.tz for r in mine) else set()
+    else:
+        candidates = {r.tz for r in mine if r.full}
+    end_of_rolled = horizon(mine, flt.site_id)
+    if tail_min_ts is not None and end_of_rolled is not None and tail_min_ts < end_of_rolled:
+        return None
+    best: Plan | None = None
+    for tz in sorted(candidates):
+        chosen = [r for r in mine if r.tz == tz and (r.full or kind == "time")]
+        days = sorted({d for r in chosen for d in r.days})
+        used = [d for d in days if day_start(d, tz) >= flt.start and day_start(d + 1, tz) <= flt.end]
+        if not used or (best is not None and len(used) <= len(best.days)):
+            continue
+        covered: list[tuple[int, int]] = []
+        for d in used:
+            lo, hi = day_start(d, tz), day_start(d + 1, tz)
+            if covered and covered[-1][1] == lo:
+                covered[-1] = (covered[-1][0], hi)
+            else:
+                covered.append((lo, hi))
+        best = Plan([r for r in chosen if set(r.days) & set(used)], used, tz, covered)
+    return best
+
+
+def edges_where(flt: EventFilter, covered: list[tuple[int, int]]) -> tuple[str, list[Any]]:
+    """The site-and-time condition of the range minus the rolled days."""
+    clauses = ["site_id = ? AND ts >= ? AND ts < ?"]
+    params: list[Any] = [flt.site_id, flt.start, flt.end]
+    for lo, hi in covered:
+        clauses.append("NOT (ts >= ? AND ts < ?)")
+        params.extend([lo, hi])
+    return " AND ".join(clauses), params
+
+
+def rolled_query(plan_: Plan, directory: Path, flt: EventFilter, grouping: Grouping) -> tuple[str, list[Any]]:
+    """The statement summing the rollup rows of the plan's days for the grouping: rows of (g, visitors,
+    visits, pageviews, events, bounces, duration, lo, hi), or for day/week/month series (dn, ...) to be
+    bucketed by `bucket_of_day`."""
+    files = "[" + ", ".join(f"'{directory / r.file}'" for r in plan_.rollups) + "]"
+    days = ", ".join(str(int(d)) for d in plan_.days)
+    metrics = (
+        "sum(visitors), sum(visits), sum(pageviews), sum(events), sum(bounces), sum(duration),"
+        " min(lo), max(hi)"
+    )
+    kind, name = _kind_name(grouping)
+    g = "g_int" if kind in ("hour", "total") else "g_text"
+    if kind == "total" and grouping.kind == "time":
+        g = "dn"
+    sql = (
+        f"SELECT {g}, {metrics} FROM read_parquet({files}) WHERE dn IN ({days}) AND kind = ? AND name = ?"
+        f" GROUP BY {g}"
+    )
+    return sql, [kind, name]
+
+
+def _kind_name(grouping: Grouping) -> tuple[str, str]:
+    if grouping.kind == "total":
+        return "total", ""
+    if grouping.kind == "time":
+        return ("hour", "") if grouping.unit == "hour" else ("total", "")
+    if grouping.kind in ("entry_page", "exit_page"):
+        return grouping.kind, ""
+    return grouping.kind, grouping.field  # field or prop
+
+
+def bucket_of_day(dn: int, unit: str) -> int:
+    """The local bucket key (local ms, as the scan's SQL gives it) of local day `dn`."""
+    if unit == "day":
+        return dn * DAY_MS
+    if unit == "week":
+        return (dn - (dn + 3) % 7) * DAY_MS
+    day = _EPOCH + dt.timedelta(days=dn)
+    return (day.replace(day=1) - _EPOCH).days * DAY_MS
+
+
+def rest_part(plan_: Plan, directory: Path, columns: str) -> str:
+    """The SELECT of the rest events of the plan's days (for the union that defines `ev`)."""
+    files = "[" + ", ".join(f"'{directory / r.rest}'" for r in plan_.rollups) + "]"
+    days = ", ".join(str(int(d)) for d in plan_.days)
+    return f"SELECT {columns}, vh, sh FROM read_parquet({files}) WHERE dn IN ({days})"
+
+
+def merge_rows(
+    parts: list[list[tuple[Any, ...]]], grouping: Grouping, sort: str, limit: int
+) -> list[tuple[Any, ...]]:
+    """Add up rows of the same group from the rollups and the scan, then order and cut them as
+    `aggregate_sql` does."""
+    merged: dict[Any, list[Any]] = {}
+    for rows in parts:
+        for g, visitors, visits, pageviews, events, bounces, duration, lo, hi in rows:
+            if visitors is None and visits is None:
+                continue
+            row = merged.get(g)
+            if row is None:
+                merged[g] = [
+                    g,
+                    int(visitors or 0),
+                    int(visits or 0),
+                    int(pageviews or 0),
+                    int(events or 0),
+                    int(bounces or 0),
+                    int(duration or 0),
+                    int(lo),
+                    int(hi),
+                ]
+                continue
+            row[1] += int(visitors or 0)
+            row[2] += int(visits or 0)
+            row[3] += int(pageviews or 0)
+            row[4] += int(events or 0)
+            row[5] += int(bounces or 0)
+            row[6] += int(duration or 0)
+            row[7] = min(row[7], int(lo))
+            row[8] = max(row[8], int(hi))
+    rows_out = [tuple(row) for row in merged.values()]
+    if grouping.kind == "time" or grouping.kind == "total":
+        return sorted(rows_out, key=lambda r: r[0])
+    position = {"visitors": 1, "visits": 2, "pageviews": 3, "events": 4}[sort]
+    rows_out.sort(key=lambda r: (-r[position], r[0]))
+    return rows_out[:limit] if limit else rows_out
+
+
+# ---- the build side (in the compactor, under its lock) -------------------------------------------------
+
+
+def kinds_for(full: bool) -> list[tuple[str, str]]:
+    """(kind, name) pairs a rollup holds; props are rolled as one kind over every key."""
+    out = [("total", ""), ("hour", "")]
+    if full:
+        out += [("field", name) for name in sorted(GROUP_FIELDS)]
+        out += [("entry_page", ""), ("exit_page", ""), ("prop", "*")]
+    return out
+
+
+def kind_sql(kind: str, name: str, off: str) -> str:
+    """The statement over `c` (contained events of a batch of days, with `dn`) giving rollup rows."""
+    if kind == "total":
+        grouped = "eg AS (SELECT dn, '' AS k, ts, name, vh, sh, NULL::VARCHAR AS gt, 0::BIGINT AS gi FROM c)"
+    elif kind == "hour":
+        grouped = (
+            "eg AS (SELECT dn, '' AS k, ts, name, vh, sh, NULL::VARCHAR AS gt,"
+            f" (ts - ((ts + {off}) % {HOUR_MS}))::BIGINT AS gi FROM c)"
+        )
+    elif kind in ("entry_page", "exit_page"):
+        pick = "arg_min" if kind == "entry_page" else "arg_max"
+        grouped = (
+            f"edge AS (SELECT sh, {pick}(path, (ts, id)) AS g FROM c WHERE name = 'pageview' GROUP BY sh),"
+            " eg AS (SELECT dn, '' AS k, ts, name, vh, sh, edge.g AS gt, NULL::BIGINT AS gi"
+            " FROM c JOIN edge USING (sh))"
+        )
+    elif kind == "field" and name in VISIT_FIELDS:
+        grouped = (
+            f"first AS (SELECT sh, arg_min({name}, (ts, id)) AS g FROM c GROUP BY sh),"
+            " eg AS (SELECT dn, '' AS k, ts, name, vh, sh, first.g AS gt, NULL::BIGINT AS gi"
+            " FROM c JOIN first USING (sh))"
+        )
+    elif kind == "field":
+        grouped = f"eg AS (SELECT dn, '' AS k, ts, name, vh, sh, {name} AS gt, NULL::BIGINT AS gi FROM c)"
+    elif kind == "prop":
+        grouped = (
+            "kv AS (SELECT dn, ts, name, vh, sh, props_text, unnest(json_keys(props_text)) AS k FROM c"
+            " WHERE props_text IS NOT NULL),"
+            " eg AS (SELECT * FROM (SELECT dn, k, ts, name, vh, sh,"
+            " json_extract_string(props_text, '$.\"' || k || '\"') AS gt, NULL::BIGINT AS gi FROM kv)"
+            " WHERE gt IS NOT NULL)"
+        )
+    else:
+        raise ValueError(f"unknown rollup kind {kind!r}")
+    label = "sg.k" if kind == "prop" else f"'{name}'"
+    return (
+        f"WITH {grouped},"
+        " s AS (SELECT dn, k, gt, gi, sh, count(*) AS n, count_if(name = 'pageview') AS pv,"
+        " min(ts) AS lo, max(ts) AS hi FROM eg GROUP BY dn, k, gt, gi, sh),"
+        " sg AS (SELECT dn, k, gt, gi, count(*) AS visits, sum(n) AS events, sum(pv) AS pageviews,"
+        " count_if(pv = 1) AS bounces, sum(hi - lo) AS duration, min(lo) AS lo, max(hi) AS hi"
+        " FROM s GROUP BY dn, k, gt, gi),"
+        " vg AS (SELECT dn, k, gt, gi, count(DISTINCT vh) AS visitors FROM eg GROUP BY dn, k, gt, gi)"
+        f" SELECT sg.dn, '{kind}', {label},"
+        " sg.gt, sg.gi, vg.visitors, sg.visits, sg.pageviews, sg.events, sg.bounces, sg.duration,"
+        " sg.lo, sg.hi"
+        " FROM sg JOIN vg ON vg.dn = sg.dn AND vg.k = sg.k"
+        " AND vg.gt IS NOT DISTINCT FROM sg.gt AND vg.gi IS NOT DISTINCT FROM sg.gi"
+    )
+
+
+def day_offset_expr(tz: str, start: int, end: int) -> str:
+    """The UTC offset SQL of `tz` over the site's whole span (local day numbers of every event)."""
+    return offset_expr(tz, start, end)
