@@ -557,7 +557,7 @@ class SqliteEventStore:
         removed = await loop.run_in_executor(
             None,
             compactor.run,
-            lambda manifest: compactor.rewrite_without(manifest, condition, params, touches),
+            lambda manifest: compactor.rewrite_without(manifest, condition, params, touches, before=before),
         )
         return int(removed or 0)
 

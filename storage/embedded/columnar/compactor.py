@@ -256,10 +256,18 @@ class Compactor:
         return len(rows)
 
     def rewrite_without(
-        self, manifest: Manifest, condition: str, params: list[Any], touches: Callable[[Segment], bool]
+        self,
+        manifest: Manifest,
+        condition: str,
+        params: list[Any],
+        touches: Callable[[Segment], bool],
+        *,
+        before: int | None = None,
     ) -> int:
         """Rewrite every segment `touches` selects without the rows matching `condition`; returns rows
-        removed. Segments left empty are dropped."""
+        removed. Segments left empty are dropped. `before` (ms) says the condition removes only events
+        older than it (retention): the rewritten sites keep their rollups of days that start at or after
+        it (their contained visitors lost nothing), others are dropped."""
         removed = 0
         segments: list[Segment] = []
         retired: list[str] = []
@@ -295,8 +303,12 @@ class Compactor:
                 segments=segments,
                 retired=list(manifest.retired),
             )
-            # Removing events changes what is contained where: the sites' rollups are built again.
-            self._drop_rollups(manifest, rewritten)
+            # Removing events changes what is contained where: the sites' rollups are built again, except
+            # the days after a retention cutoff (rest events there stay exact, if no longer needed).
+            if before is None:
+                self._drop_rollups(manifest, rewritten)
+            else:
+                self._trim_rollups(manifest, rewritten, before)
             self.segments.retire(manifest, retired)
             self.segments.save(manifest)
         return removed
@@ -309,6 +321,31 @@ class Compactor:
         if gone:
             manifest.rollups = [r for r in manifest.rollups if r.site not in sites]
             self.segments.retire(manifest, [name for r in gone for name in (r.file, r.rest)])
+
+    def _trim_rollups(self, manifest: Manifest, sites: set[str], before: int) -> None:
+        """Keep only the sites' rolled days starting at or after `before`, rewriting their files so that
+        no older event stays on disk in a rest file (retention)."""
+        kept: list[Rollup] = []
+        for entry in manifest.rollups:
+            if entry.site not in sites:
+                kept.append(entry)
+                continue
+            days = [d for d in entry.days if rollups.day_start(d, entry.tz) >= before]
+            self.segments.retire(manifest, [entry.file, entry.rest])
+            if not days:
+                continue
+            listed = ", ".join(str(int(d)) for d in days)
+            stem = f"{manifest.generation}-{os.getpid()}-{time.monotonic_ns()}"
+            rows_file = self._copy(
+                f"SELECT * FROM read_parquet('{self.segments.path / entry.file}') WHERE dn IN ({listed})",
+                f"rollup-{stem}",
+            )
+            rest_file = self._copy(
+                f"SELECT * FROM read_parquet('{self.segments.path / entry.rest}') WHERE dn IN ({listed})",
+                f"rest-{stem}",
+            )
+            kept.append(Rollup(entry.site, entry.tz, rows_file, rest_file, days, entry.full))
+        manifest.rollups = kept
 
     def _invalidate_rollups(self, manifest: Manifest, oldest: dict[str, int]) -> None:
         """New events older than a site's newest rolled day (imports, bulk loads, a late event) may share
