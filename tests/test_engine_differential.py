@@ -324,15 +324,23 @@ async def test_answers_from_rollups_equal_the_reference(loaded: tuple[Any, list[
     manifest = store.segment_dir.load()
     assert {r.tz for r in manifest.rollups if r.site == "s1"} == set(ZONES)
     rng = random.Random(len(events))
-    used = 0
-    for _ in range(80):
+    used = filtered = 0
+    for _ in range(120):
         flt, grouping, sort, limit = random_question(rng, events)
-        if rng.random() < 0.5:
+        if rng.random() < 0.4:
             flt = EventFilter(site_id=flt.site_id, start=flt.start, end=flt.end)
-        used += rollups.plan(manifest.rollups, flt, grouping, None) is not None
+        elif rng.random() < 0.5 and flt.equals:  # one filter on a field, with a summary or day series
+            field, value = next(iter(flt.equals.items()))
+            if rng.random() < 0.5:  # source: the visit field whose values differ inside some visits here
+                field, value = "source", rng.choice(FIELD_VALUES["source"])
+            flt = EventFilter(site_id=flt.site_id, start=flt.start, end=flt.end, equals={field: value})
+            grouping = rng.choice([Grouping(), Grouping(kind="time", unit="day", tz="UTC")])
+        plan = rollups.plan(manifest.rollups, flt, grouping, None)
+        used += plan is not None
+        filtered += plan is not None and plan.filtered is not None
         got = await store.aggregate(flt, grouping, sort=sort, limit=limit)
         assert got == expected(events, flt, grouping, sort, limit), (flt, grouping, sort, limit)
-    assert used >= 20  # the comparison covers rolled answers, not only scans
+    assert used >= 20 and filtered >= 5  # the comparison covers rolled answers, not only scans
 
     # A late event sharing a visitor with a rolled day: unused while in the log, dropped once compacted.
     late = msgspec.structs.replace(events[0], id="late-1", ts=events[0].ts + 1, name="signup")

@@ -174,23 +174,49 @@ class Plan:
     tz: str
     # [start, end) intervals of the range covered by the rolled days (merged when adjacent)
     covered: list[tuple[int, int]] = field(default_factory=list)
+    # the one filter answered from rollup rows (see `one_filter`), if any
+    filtered: tuple[str, str, str] | None = None
 
 
 def _plain(flt: EventFilter) -> bool:
     return not (flt.equals or flt.props or flt.traits or flt.path_prefix)
 
 
-def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_ts: int | None) -> Plan | None:
-    """The rollup plan for a question, or None when it must be a plain scan: filters, a minute series,
-    a time series in a timezone not rolled, no whole rolled day in the range, or an uncompacted event
-    older than the rolled days (the compactor will drop them)."""
-    if not _plain(flt):
+def one_filter(flt: EventFilter) -> tuple[str, str, str] | None:
+    """(kind, name, value) of the rollup rows that answer a question filtered by exactly one equality on
+    a group field or a prop, or None. A field's rows group events by their own value, which is what the
+    filter selects; visit fields group by the visit's first value there, so they have `filter` rows."""
+    if flt.traits or flt.path_prefix:
         return None
+    items = [("field", f, v) for f, v in flt.equals.items()] + [("prop", n, v) for n, v in flt.props.items()]
+    if len(items) != 1:
+        return None
+    kind, name, value = items[0]
+    if kind == "field" and name not in GROUP_FIELDS:
+        return None
+    if kind == "field" and name in VISIT_FIELDS:
+        kind = "filter"
+    return kind, name, value
+
+
+def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_ts: int | None) -> Plan | None:
+    """The rollup plan for a question, or None when it must be a plain scan: several filters (or one
+    with a breakdown or an hourly series), a minute series, a time series in a timezone not rolled, no
+    whole rolled day in the range, or an uncompacted event older than the rolled days (the compactor
+    will drop them)."""
     kind = grouping.kind
     if kind == "time" and grouping.unit not in ROLLED_UNITS:
         return None
+    filtered = None
+    if not _plain(flt):
+        # One filter: summaries and day/week/month series, from the full (UTC) rollups' rows.
+        filtered = one_filter(flt)
+        if filtered is None or kind not in ("total", "time") or grouping.unit == "hour":
+            return None
     mine = [r for r in rollups if r.site == flt.site_id]
-    if kind == "time":
+    if filtered is not None:
+        candidates = {r.tz for r in mine if r.full and (kind == "total" or r.tz == grouping.tz)}
+    elif kind == "time":
         candidates = {grouping.tz} if any(r.tz == grouping.tz for r in mine) else set()
     else:
         candidates = {r.tz for r in mine if r.full}
@@ -199,7 +225,7 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
         return None
     best: Plan | None = None
     for tz in sorted(candidates):
-        chosen = [r for r in mine if r.tz == tz and (r.full or kind == "time")]
+        chosen = [r for r in mine if r.tz == tz and (r.full or (kind == "time" and filtered is None))]
         days = sorted({d for r in chosen for d in r.days})
         used = [d for d in days if day_start(d, tz) >= flt.start and day_start(d + 1, tz) <= flt.end]
         if not used or (best is not None and len(used) <= len(best.days)):
@@ -211,7 +237,7 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
                 covered[-1] = (covered[-1][0], hi)
             else:
                 covered.append((lo, hi))
-        best = Plan([r for r in chosen if set(r.days) & set(used)], used, tz, covered)
+        best = Plan([r for r in chosen if set(r.days) & set(used)], used, tz, covered, filtered)
     return best
 
 
@@ -235,6 +261,14 @@ def rolled_query(plan_: Plan, directory: Path, flt: EventFilter, grouping: Group
         "sum(visitors), sum(visits), sum(pageviews), sum(events), sum(bounces), sum(duration),"
         " min(lo), max(hi)"
     )
+    if plan_.filtered is not None:
+        kind, name, value = plan_.filtered
+        g = "dn" if grouping.kind == "time" else "0::BIGINT"
+        sql = (
+            f"SELECT {g} AS g, {metrics} FROM read_parquet({files})"
+            f" WHERE dn IN ({days}) AND kind = ? AND name = ? AND g_text = ? GROUP BY g"
+        )
+        return sql, [kind, name, value]
     kind, name = _kind_name(grouping)
     g = "g_int" if kind in ("hour", "total") else "g_text"
     if kind == "total" and grouping.kind == "time":
@@ -322,6 +356,7 @@ def kinds_for(full: bool) -> list[tuple[str, str]]:
     if full:
         out += [("field", name) for name in sorted(GROUP_FIELDS)]
         out += [("entry_page", ""), ("exit_page", ""), ("prop", "*")]
+        out += [("filter", name) for name in sorted(VISIT_FIELDS & GROUP_FIELDS)]
     return out
 
 
@@ -347,7 +382,7 @@ def kind_sql(kind: str, name: str, off: str) -> str:
             " eg AS (SELECT dn, '' AS k, ts, name, vh, sh, first.g AS gt, NULL::BIGINT AS gi"
             " FROM c JOIN first USING (sh))"
         )
-    elif kind == "field":
+    elif kind in ("field", "filter"):  # events by their own value (a visit field's rows for filters)
         grouped = f"eg AS (SELECT dn, '' AS k, ts, name, vh, sh, {name} AS gt, NULL::BIGINT AS gi FROM c)"
     elif kind == "prop":
         grouped = (
