@@ -136,6 +136,8 @@ class Compactor:
             self._duck = duckdb.connect()
             self._duck.execute("SET threads = 2")
             self._duck.execute("SET memory_limit = '512MB'")
+            # Spill past the limit inside the data dir (not the working directory), cleaned by DuckDB.
+            self._duck.execute(f"SET temp_directory = '{self.segments.path / 'spill' / 'compactor'}'")
             self._duck.execute("SET preserve_insertion_order = false")
         return self._duck
 

@@ -142,6 +142,7 @@ class ColumnarEngine:
         self._db = duckdb.connect()
         self._db.execute(f"SET threads = {int(self._duckdb_threads)}")
         self._db.execute(f"SET memory_limit = '{self._memory_limit}'")
+        self._db.execute(f"SET temp_directory = '{self.segments.path / 'spill' / 'queries'}'")
         self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="eddy-olap")
 
     def close(self) -> None:
