@@ -35,6 +35,7 @@ from storage.embedded.columnar.segments import (
     HASHES,
     LOG_COLUMNS,
     LOG_SELECT,
+    SPILL,
     Manifest,
     Segment,
     SegmentDir,
@@ -137,7 +138,8 @@ class Compactor:
             self._duck.execute("SET threads = 2")
             self._duck.execute("SET memory_limit = '512MB'")
             # Spill past the limit inside the data dir (not the working directory), cleaned by DuckDB.
-            self._duck.execute(f"SET temp_directory = '{self.segments.path / 'spill' / 'compactor'}'")
+            self.segments.ensure()
+            self._duck.execute(f"SET temp_directory = '{self.segments.path / SPILL / 'compactor'}'")
             self._duck.execute("SET preserve_insertion_order = false")
         return self._duck
 

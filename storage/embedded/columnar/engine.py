@@ -27,6 +27,7 @@ from storage.embedded.columnar.segments import (
     HASHES,
     LOG_COLUMNS,
     LOG_SELECT,
+    SPILL,
     Manifest,
     SegmentDir,
     rows_to_arrow,
@@ -142,7 +143,8 @@ class ColumnarEngine:
         self._db = duckdb.connect()
         self._db.execute(f"SET threads = {int(self._duckdb_threads)}")
         self._db.execute(f"SET memory_limit = '{self._memory_limit}'")
-        self._db.execute(f"SET temp_directory = '{self.segments.path / 'spill' / 'queries'}'")
+        self.segments.ensure()
+        self._db.execute(f"SET temp_directory = '{self.segments.path / SPILL / 'queries'}'")
         self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="eddy-olap")
 
     def close(self) -> None:

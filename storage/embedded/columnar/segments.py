@@ -32,6 +32,9 @@ from storage.records import EVENT_TEXT_FIELDS, Event, prop_text
 MANIFEST = "manifest.json"
 FORMAT = 1
 RETIRE_GRACE_S = 120.0
+# DuckDB writes what does not fit its memory limit here, one folder per kind of connection.
+SPILL = "spill"
+SPILL_USERS = ("compactor", "queries")
 
 # Text columns of the log (storage order), then the columns a segment adds.
 LOG_TEXT_COLUMNS: tuple[str, ...] = EVENT_TEXT_FIELDS
@@ -160,8 +163,10 @@ class SegmentDir:
         self._cached: tuple[tuple[int, int, int], Manifest] | None = None
 
     def ensure(self) -> None:
-        """Create the directory (0700)."""
+        """Create the directory and DuckDB's spill directories (0700)."""
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for user in SPILL_USERS:
+            (self.path / SPILL / user).mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def load(self) -> Manifest:
         """The current manifest (an empty one before the first segment)."""
