@@ -9,6 +9,7 @@ and some sessions end in a signup or purchase with props.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import random
@@ -62,6 +63,8 @@ AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55+"]
 # Relative traffic per local hour (0-23) and weekday (Monday first).
 HOURLY = [2, 1, 1, 1, 1, 2, 4, 7, 10, 12, 13, 13, 12, 13, 14, 14, 13, 12, 11, 10, 9, 7, 5, 3]
 WEEKLY = [1.0, 1.05, 1.05, 1.0, 0.9, 0.55, 0.5]
+# Each page's title, made once (events repeat a few dozen paths millions of times).
+_TITLES = {path: path.strip("/").replace("/", " · ").title() or "Home" for path in (*PAGES, "/", "/signup")}
 
 
 def _cumulative(weights: list[float]) -> list[float]:
@@ -89,17 +92,10 @@ class TrafficModel:
         self._devices = _cumulative([d[3] for d in DEVICES])
         self._hours = _cumulative([float(h) for h in HOURLY])
         self._seq = 0
+        self._urls = {path: f"https://{hostname}{path}" for path in (*PAGES, "/", "/signup")}
 
     def _pick(self, cumulative: list[float]) -> int:
-        x = self.rng.random() * cumulative[-1]
-        lo, hi = 0, len(cumulative) - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if cumulative[mid] < x:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        return bisect.bisect_left(cumulative, self.rng.random() * cumulative[-1])
 
     def day_sessions(self, day: dt.date, per_day: float) -> int:
         """How many sessions a day gets (weekly shape and noise around `per_day`)."""
@@ -139,10 +135,10 @@ class TrafficModel:
                     site_id=self.site_id,
                     ts=ts,
                     name=name,
-                    url=f"https://{self.hostname}{path}",
+                    url=self._urls[path],
                     path=path,
                     hostname=self.hostname,
-                    title=path.strip("/").replace("/", " · ").title() or "Home",
+                    title=_TITLES[path],
                     referrer=referrer if index == 0 else "",
                     source=source,
                     utm_source=utm_source,

@@ -323,26 +323,32 @@ class SqliteEventStore:
         # AUTOINCREMENT: a seq is never reused, even once the compactor has deleted the newest rows, so
         # every row past the segments' watermark is new (storage/embedded/columnar/compactor.py).
         table = f"(seq INTEGER PRIMARY KEY AUTOINCREMENT, {columns})"
-        existing = conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'"
-        ).fetchone()
-        if existing is None:
-            conn.execute(f"CREATE TABLE events {table}")
-        elif "AUTOINCREMENT" not in existing[0].upper():  # a log made before segments existed
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(f"CREATE TABLE events_autoinc {table}")
-            conn.execute(f"INSERT INTO events_autoinc (seq, {_SELECT}) SELECT seq, {_SELECT} FROM events")
-            conn.execute("DROP TABLE events")
-            conn.execute("ALTER TABLE events_autoinc RENAME TO events")
+        # One write transaction from the look to the last change: processes opening a new data dir at
+        # the same moment take turns (the second sees the first's table), none fails on "already exists".
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            existing = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+            ).fetchone()
+            if existing is None:
+                conn.execute(f"CREATE TABLE events {table}")
+            elif "AUTOINCREMENT" not in existing[0].upper():  # a log made before segments existed
+                conn.execute(f"CREATE TABLE events_autoinc {table}")
+                conn.execute(f"INSERT INTO events_autoinc (seq, {_SELECT}) SELECT seq, {_SELECT} FROM events")
+                conn.execute("DROP TABLE events")
+                conn.execute("ALTER TABLE events_autoinc RENAME TO events")
+            conn.execute("CREATE INDEX IF NOT EXISTS ix_events_site_ts ON events (site_id, ts)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS event_ids (key TEXT PRIMARY KEY, stored_at INTEGER NOT NULL)"
+                " WITHOUT ROWID"
+            )
+            # Hourly rollups once lived in the ingest transaction; segments answer everything now.
+            for name in ("rollup", "rollup_seen", "rollup_sessions"):
+                conn.execute(f"DROP TABLE IF EXISTS {name}")
             conn.execute("COMMIT")
-        conn.execute("CREATE INDEX IF NOT EXISTS ix_events_site_ts ON events (site_id, ts)")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS event_ids (key TEXT PRIMARY KEY, stored_at INTEGER NOT NULL)"
-            " WITHOUT ROWID"
-        )
-        # Hourly rollups once lived in the ingest transaction; segments answer everything now.
-        for table in ("rollup", "rollup_seen", "rollup_sessions"):
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     async def close(self) -> None:
         if self._compactor_process is not None:
@@ -452,11 +458,16 @@ class SqliteEventStore:
         loop = asyncio.get_running_loop()
         pending: list[tuple[Any, ...]] = []
         stored = 0
+        # One segment is written (executor) while the next batch is made (caller's generator): the
+        # two overlap, so a load takes about the longer of the two instead of their sum.
+        writing: asyncio.Future[Any] | None = None
 
         async def flush() -> int:
+            nonlocal writing
             rows, pending[:] = list(pending), []
-            moved = await loop.run_in_executor(None, compactor.run, lambda m: compactor.add_bulk(m, rows))
-            return int(moved or 0)
+            done = int(await writing or 0) if writing is not None else 0
+            writing = loop.run_in_executor(None, compactor.run, lambda m: compactor.add_bulk(m, rows))
+            return done
 
         async def each() -> AsyncIterator[Sequence[Event]]:
             if isinstance(batches, AsyncIterable):
@@ -470,8 +481,12 @@ class SqliteEventStore:
             pending.extend((0, *event_row(event)) for event in batch)
             if len(pending) >= BULK_SEGMENT_ROWS:
                 stored += await flush()
-        if pending:
-            stored += await flush()
+        try:
+            if pending:
+                stored += await flush()
+        finally:
+            if writing is not None:
+                stored += int(await writing or 0)
         return stored
 
     async def read(self, flt: EventFilter, *, batch_size: int = 1000) -> AsyncIterator[list[Event]]:
