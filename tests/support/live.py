@@ -5,8 +5,6 @@ reading (a slow consumer) or vanish without a closing handshake (an abrupt disco
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import socket
 import struct
 import time
@@ -18,8 +16,12 @@ import orjson
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
+from server import ws_codec
 from server.context import AppContext
 from storage.records import Event
+
+MAX_SERVER_MESSAGE = 16 * 1024 * 1024  # a snapshot of a busy site is far below this
+READ_CHUNK = 4096  # small reads: what is not asked for stays in the socket (a slow consumer stays slow)
 
 
 @dataclass
@@ -148,11 +150,13 @@ async def until(predicate: Any, timeout: float = 5.0) -> None:
 
 
 class RawWebSocket:
-    """A minimal websocket client over a plain socket: it reads only when asked."""
+    """A minimal websocket client over a plain socket, on Eddy's own codec (server/ws_codec.py): it
+    reads only when asked, so it can play a slow consumer or vanish mid-message."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.decoder = ws_codec.Decoder(masked=False, max_message=MAX_SERVER_MESSAGE)
 
     @classmethod
     async def connect(
@@ -162,49 +166,47 @@ class RawWebSocket:
         *,
         receive_buffer: int | None = None,
         headers: dict[str, str] | None = None,
+        local_address: str | None = None,
     ) -> RawWebSocket:
+        """Upgrade a new connection to `path` on 127.0.0.1:`port`; `receive_buffer` shrinks the socket's
+        receive buffer (so the server's writes back up soon), `local_address` binds the client's end."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if receive_buffer is not None:
             # Before connect, so the advertised window stays small and the server's writes back up.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        if local_address is not None:
+            sock.bind((local_address, 0))
         sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            raise
         reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
-        key = base64.b64encode(os.urandom(16)).decode()
-        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-        writer.write(
-            (
-                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-            ).encode()
-        )
-        status = await reader.readuntil(b"\r\n\r\n")
-        assert status.startswith(b"HTTP/1.1 101"), status
+        key = ws_codec.new_key()
+        writer.write(ws_codec.upgrade_request(f"127.0.0.1:{port}", path, key, headers))
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not ws_codec.upgrade_accepted(head, key):
+            writer.close()
+            status = head.split(b"\r\n", 1)[0].decode("latin1")
+            raise ConnectionError(f"upgrade refused: {status}")
         return cls(reader, writer)
 
     async def send_text(self, text: str) -> None:
-        payload = text.encode()
-        mask = os.urandom(4)
-        header = bytes([0x81])
-        if len(payload) < 126:
-            header += bytes([0x80 | len(payload)])
-        else:
-            header += bytes([0x80 | 126]) + struct.pack("!H", len(payload))
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.writer.write(header + mask + masked)
+        self.writer.write(ws_codec.client_frame(ws_codec.OP_TEXT, text.encode()))
         await self.writer.drain()
 
     async def read_frame(self, timeout: float = 5.0) -> tuple[int, bytes]:
-        """(opcode, payload) of the next frame (the server never fragments these small messages)."""
+        """(opcode, payload) of the next frame (the server never fragments these small messages);
+        IncompleteReadError when the connection ends first."""
 
         async def read() -> tuple[int, bytes]:
-            first, second = await self.reader.readexactly(2)
-            length = second & 0x7F
-            if length == 126:
-                (length,) = struct.unpack("!H", await self.reader.readexactly(2))
-            elif length == 127:
-                (length,) = struct.unpack("!Q", await self.reader.readexactly(8))
-            return first & 0x0F, await self.reader.readexactly(length)
+            while (frame := self.decoder.next_frame()) is None:
+                data = await self.reader.read(READ_CHUNK)
+                if not data:
+                    raise asyncio.IncompleteReadError(b"", None)
+                self.decoder.feed(data)
+            return frame[1], frame[2]
 
         return await asyncio.wait_for(read(), timeout)
 
@@ -213,8 +215,8 @@ class RawWebSocket:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             opcode, payload = await self.read_frame(deadline - asyncio.get_running_loop().time())
-            if opcode == 0x8:
-                return int(struct.unpack("!H", payload[:2])[0])
+            if opcode == ws_codec.OP_CLOSE:
+                return int.from_bytes(payload[:2], "big")
 
     def abort(self) -> None:
         """Vanish: reset the connection without a closing handshake."""
