@@ -3,13 +3,14 @@ server's `WebSocket`) against the sans-I/O codecs of wsproto and websockets, eac
 dashboard leaves it in (upgraded, one text message received: the token).
 
 Every variant keeps the server's `WebSocket` object (keepalive fields, backlog pacing: what any codec
-would sit behind); a sans-I/O codec adds its own per-connection object graph to it. Measured two ways,
-each variant in a fresh interpreter:
+would sit behind), a library's codec object taking the place of Eddy's `Decoder` in it. Measured two
+ways, each variant in a fresh interpreter:
 - tracemalloc: bytes still allocated per connection once COUNT connections are built and fed;
 - RSS: the process's resident set before and after building them (what the 10k idle-socket figure of
   BENCHMARKS.md measures, less the transports, which are the same for every variant).
-It also times decoding one masked 200-byte text frame per `data_received` (the hot path of
-`/ws/collect` and of a dashboard's messages).
+It also times decoding one masked 200-byte text frame handed over alone (the hot path of `/ws/collect`
+and of a dashboard's messages): for Eddy the server's whole `data_received` (frame budget, read pacing,
+the message handed to `on_text`), for the libraries their decoding alone.
 
 wsproto and websockets are not Eddy dependencies: the variants whose library is missing are skipped.
 Install them outside the project venv, e.g. `pip install --target /tmp/wsm wsproto websockets`, then
@@ -19,7 +20,6 @@ Install them outside the project venv, e.g. `pip install --target /tmp/wsm wspro
 from __future__ import annotations
 
 import argparse
-import base64
 import gc
 import json
 import subprocess
@@ -36,10 +36,7 @@ from server import ws_codec
 from server.websocket import Keepalive, WebSocket
 
 TOKEN_MESSAGE = b'{"token": "' + b"t" * 180 + b'"}'  # about the size of an access-token message
-UPGRADE = (
-    b"GET /ws/live?site_id=abc HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    b"Sec-WebSocket-Key: " + base64.b64encode(b"0123456789abcdef") + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
-)
+UPGRADE = ws_codec.upgrade_request("127.0.0.1", "/ws/live?site_id=abc", ws_codec.new_key())
 
 
 class _Transport:
@@ -72,20 +69,23 @@ def _frame() -> bytes:
     return ws_codec.client_frame(ws_codec.OP_TEXT, TOKEN_MESSAGE)
 
 
-def _socket() -> WebSocket:
+def _socket(codec: Any) -> WebSocket:
+    """The server's socket object, with a library's codec in place of its own `Decoder` (None: its own)."""
     ws = WebSocket(KEEPALIVE, frame_rate=1e9)  # the decode timing sends 20,000 frames at once
     ws.transport = TRANSPORT  # type: ignore[assignment]
+    if codec is not None:
+        ws.decoder = codec
     return ws
 
 
-# Each variant: build one connection's state (the server's WebSocket and the codec's own objects, or
-# None), and hand it one chunk of bytes, returning how many events came out.
+# Each variant: build one connection's state (the server's WebSocket, holding the variant's codec in
+# its `decoder` slot), and hand it one chunk of bytes, returning how many events came out.
 def _eddy() -> Any:
-    return _socket(), None
+    return _socket(None)
 
 
 def _eddy_receive(state: Any, chunk: bytes) -> int:
-    state[0].data_received(chunk)
+    state.data_received(chunk)
     return 1
 
 
@@ -98,24 +98,24 @@ def _wsproto() -> Any:
     for event in conn.events():
         if isinstance(event, Request):
             conn.send(AcceptConnection())
-    return _socket(), conn
+    return _socket(conn)
 
 
 def _wsproto_receive(state: Any, chunk: bytes) -> int:
-    state[1].receive_data(chunk)
-    return len(list(state[1].events()))
+    state.decoder.receive_data(chunk)
+    return len(list(state.decoder.events()))
 
 
 def _wsproto_frames() -> Any:
     # The frame layer alone: Tornado keeps answering the upgrade, as it does for Eddy's own framing.
     from wsproto.frame_protocol import FrameProtocol
 
-    return _socket(), FrameProtocol(client=False, extensions=[])
+    return _socket(FrameProtocol(client=False, extensions=[]))
 
 
 def _wsproto_frames_receive(state: Any, chunk: bytes) -> int:
-    state[1].receive_bytes(chunk)
-    return len(list(state[1].received_frames()))
+    state.decoder.receive_bytes(chunk)
+    return len(list(state.decoder.received_frames()))
 
 
 def _websockets() -> Any:
@@ -126,18 +126,18 @@ def _websockets() -> Any:
     [request] = protocol.events_received()
     protocol.send_response(protocol.accept(request))
     protocol.data_to_send()
-    return _socket(), protocol
+    return _socket(protocol)
 
 
 def _websockets_protocol() -> Any:
     from websockets.protocol import Protocol, Side, State
 
-    return _socket(), Protocol(Side.SERVER, state=State.OPEN, max_size=64 * 1024)
+    return _socket(Protocol(Side.SERVER, state=State.OPEN, max_size=64 * 1024))
 
 
 def _websockets_receive(state: Any, chunk: bytes) -> int:
-    state[1].receive_data(chunk)
-    return len(state[1].events_received())
+    state.decoder.receive_data(chunk)
+    return len(state.decoder.events_received())
 
 
 VARIANTS: dict[str, tuple[Callable[[], Any], Callable[[Any, bytes], int]]] = {

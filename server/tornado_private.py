@@ -20,13 +20,15 @@ What is here and why Tornado offers no public way:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tornado
 from tornado import httputil, iostream
 from tornado.concurrent import Future, future_add_done_callback
 from tornado.http1connection import HTTP1Connection
-from tornado.web import RequestHandler
+
+if TYPE_CHECKING:  # tornado.web is the slow import; the websocket clients of bench/ load this module
+    from tornado.web import RequestHandler
 
 VERIFIED_FROM = (6, 6)  # the first release checked
 VERIFIED_BELOW = (6, 7)  # the first release not checked

@@ -15,14 +15,14 @@ Writing: `encode_frame` (server frames unmasked, client frames with a mask), `te
 cached for fan-out), `close_payload`; the handshake's values: `check_upgrade` (server), `upgrade_request`
 and `upgrade_accepted` (client).
 
-Why not a library codec: measured with `python -m bench.ws_codec_memory` (10,000 idle connections in
-the state of an authenticated dashboard, each behind the server's `WebSocket` object; tracemalloc),
-this framing costs nothing beyond that object and its `Decoder` (~0.3 KiB per connection in all), where
-websockets' `ServerProtocol` adds 4.2 KiB and its bare `Protocol` 1.7 KiB, wsproto's `WSConnection`
-4.8 KiB and its bare `FrameProtocol` 1.0 KiB (and decodes 4x slower, with no message size limit).
-BENCHMARKS.md measures 2.1 KiB per idle dashboard socket in all: even the leanest library layer would
-have added 50-80% to that figure (and 8-17 MB to 10,000 sockets), and each would still have needed the
-fragment and frame-rate bounds around it. So this hand framing stays, as one module.
+Why not a library codec (issue 19; figures in BENCHMARKS.md, "Websocket codec"): measured with
+`python -m bench.ws_codec_memory`, 10,000 connections in the state of an idle dashboard, each the server's
+`WebSocket` holding its codec: with this `Decoder` 288 bytes per connection; websockets' `ServerProtocol`
+adds 3.9 KiB to that and wsproto's `WSConnection` 4.4 KiB, 2.2x the 3.4 KiB an idle dashboard socket
+costs in all on the real server (10,000 of them: +38-44 MB). The bare frame layers add less (websockets'
+`Protocol` 1.3 KiB, wsproto's `FrameProtocol` 0.7 KiB) but decode slower (1.4x and 5x the server's whole
+path per frame), wsproto's with no message size limit, and either would still need the fragment cap and
+frame budget built around it. So the hand framing stays, in this one module.
 """
 
 from __future__ import annotations

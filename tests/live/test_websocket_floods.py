@@ -26,7 +26,8 @@ from tests.live.test_websocket_framing import (
     client_frame,
 )
 from tests.support.ingest_sites import make_site_key
-from tests.support.live import RawWebSocket, make_owned_site, make_viewer, until
+from tests.support.live import make_owned_site, make_viewer, until
+from tests.support.ws_client import RawWebSocket
 
 pytestmark = pytest.mark.reliability
 

@@ -18,7 +18,8 @@ import pytest
 from server import ws_codec
 from server.context import AppContext
 from server.tornado_private import websocket_mask
-from tests.support.live import RawWebSocket, make_owned_site, make_viewer, until
+from tests.support.live import make_owned_site, make_viewer, until
+from tests.support.ws_client import RawWebSocket
 
 TEXT, BINARY, CLOSE, PING, PONG = (
     ws_codec.OP_TEXT,
