@@ -1,9 +1,10 @@
 """Live benchmark: ingest → dashboard latency, and the memory of idle dashboard sockets.
 
 Eddy runs as a real process (`run.py`, embedded store, one worker, in-process bus). Dashboards are
-websockets to `/ws/live` held by client processes (asyncio, a minimal websocket client, each socket
-authenticated with an access token in its first message). Each socket binds its own loopback source
-address in blocks of 50 (127.1.x.y), so Eddy's per-address connection cap stays on.
+websockets to `/ws/live` held by client processes (asyncio, the minimal client of
+tests/support/ws_client.py on Eddy's own codec, each socket authenticated with an access token in its
+first message). Each socket binds its own loopback source address in blocks of 50 (127.1.x.y), so Eddy's
+per-address connection cap stays on.
 
 1. Latency, for each dashboard count: one event every `--live-interval` seconds through
    `POST /api/v1/collect` (a public key, like the tracker's beacon). The event carries its send time; every
@@ -22,12 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import multiprocessing
 import os
 import resource
 import shutil
-import struct
 import tempfile
 import time
 from pathlib import Path
@@ -35,9 +34,11 @@ from typing import Any
 
 import orjson
 
+from server.ws_codec import OP_CLOSE, OP_TEXT
 from tests.support.eddy_process import EddyProcess
 from tests.support.ports import free_port
 from tests.support.sync_api import SyncApi
+from tests.support.ws_client import RawWebSocket
 
 ORIGIN = "https://live.example"
 BROWSER_UA = (
@@ -89,55 +90,25 @@ def _source_address(index: int) -> str:
     return f"127.1.{block // 250}.{block % 250 + 1}"
 
 
-async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    first, second = await reader.readexactly(2)
-    length = second & 0x7F
-    if length == 126:
-        (length,) = struct.unpack("!H", await reader.readexactly(2))
-    elif length == 127:
-        (length,) = struct.unpack("!Q", await reader.readexactly(8))
-    return first & 0x0F, await reader.readexactly(length)
-
-
-def _text_frame(text: str) -> bytes:
-    payload = text.encode()
-    mask = os.urandom(4)
-    if len(payload) < 126:
-        header = bytes([0x81, 0x80 | len(payload)])
-    else:
-        header = bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(payload))
-    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-async def _open_dashboard(
-    port: int, site_id: str, token: str, index: int
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(_source_address(index), 0))
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET /ws/live?site_id={site_id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
+async def _open_dashboard(port: int, site_id: str, token: str, index: int) -> RawWebSocket:
+    ws = await RawWebSocket.connect(
+        port, f"/ws/live?site_id={site_id}", local_address=_source_address(index), stream_limit=65536
     )
-    head = await reader.readuntil(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise ConnectionError(head.split(b"\r\n", 1)[0].decode())
-    writer.write(_text_frame(orjson.dumps({"token": token}).decode()))
-    opcode, payload = await _read_frame(reader)
-    if opcode != 0x1 or orjson.loads(payload).get("type") != "snapshot":
+    await ws.send_text(orjson.dumps({"token": token}).decode())
+    opcode, payload = await ws.read_frame(timeout=None)
+    if opcode != OP_TEXT or orjson.loads(payload).get("type") != "snapshot":
         raise ConnectionError(f"no snapshot (opcode {opcode}: {payload[:80]!r})")
-    return reader, writer
+    return ws
 
 
-async def _watch(reader: asyncio.StreamReader, arrivals: dict[int, float], stop: asyncio.Event) -> None:
+async def _watch(ws: RawWebSocket, arrivals: dict[int, float], stop: asyncio.Event) -> None:
     """Note when each benchmark event first shows up on this dashboard."""
     try:
         while not stop.is_set():
-            opcode, payload = await _read_frame(reader)
-            if opcode == 0x8:
+            opcode, payload = await ws.read_frame(timeout=None)
+            if opcode == OP_CLOSE:
                 return
-            if opcode != 0x1 or EVENT_NAME.encode() not in payload:
+            if opcode != OP_TEXT or EVENT_NAME.encode() not in payload:
                 continue
             now = time.time()
             for event in orjson.loads(payload).get("recent", ()):
@@ -150,7 +121,7 @@ async def _watch(reader: asyncio.StreamReader, arrivals: dict[int, float], stop:
 
 async def _client(port: int, site_id: str, token: str, indices: list[int], pipe: Any) -> None:
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    sockets: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    sockets: list[RawWebSocket] = []
     failures: list[str] = []
 
     async def connect(index: int) -> None:
@@ -163,7 +134,7 @@ async def _client(port: int, site_id: str, token: str, indices: list[int], pipe:
     await asyncio.gather(*(connect(i) for i in indices))
     stop = asyncio.Event()
     arrivals = [dict[int, float]() for _ in sockets]
-    watchers = [asyncio.create_task(_watch(r, a, stop)) for (r, _), a in zip(sockets, arrivals, strict=True)]
+    watchers = [asyncio.create_task(_watch(ws, a, stop)) for ws, a in zip(sockets, arrivals, strict=True)]
     pipe.send({"connected": len(sockets), "failures": failures[:5], "failed": len(failures)})
     await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # "stop"
     await asyncio.sleep(0.5)  # let the last ticks land
@@ -171,8 +142,8 @@ async def _client(port: int, site_id: str, token: str, indices: list[int], pipe:
     for task in watchers:
         task.cancel()
     await asyncio.gather(*watchers, return_exceptions=True)
-    for _, writer in sockets:
-        writer.transport.abort()
+    for ws in sockets:
+        ws.abort()
     pipe.send(
         {"latencies": [lat for a in arrivals for lat in a.values()], "per_socket": [len(a) for a in arrivals]}
     )

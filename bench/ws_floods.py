@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
-import struct
 import sys
 import tempfile
 import threading
@@ -23,13 +21,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from server import ws_codec
+from server.ws_codec import OP_CONTINUATION, OP_PING, OP_TEXT, client_frame
 from tests.support.eddy_process import EddyProcess
-
-
-def _frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
-    mask = os.urandom(4)
-    head = bytes([(0x80 if fin else 0) | opcode, 0x80 | len(payload)])
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def _upgrade(port: int, receive_buffer: int | None = None) -> socket.socket:
@@ -37,17 +31,12 @@ def _upgrade(port: int, receive_buffer: int | None = None) -> socket.socket:
     if receive_buffer is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
     sock.connect(("127.0.0.1", port))
-    sock.sendall(
-        (
-            f"GET /ws/live?site_id=abc HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
+    key = ws_codec.new_key()
+    sock.sendall(ws_codec.upgrade_request(f"127.0.0.1:{port}", "/ws/live?site_id=abc", key))
     head = b""
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
+    assert ws_codec.upgrade_accepted(head, key), head
     return sock
 
 
@@ -75,15 +64,17 @@ def fragment_flood(port: int, frames: int) -> dict[str, Any]:
     sock = _upgrade(port)
     prober = threading.Thread(target=probe)
     prober.start()
-    flood = _frame(0x1, b"{", fin=False) + _frame(0x0, b"", fin=False) * frames
+    flood = client_frame(OP_TEXT, b"{", fin=False) + client_frame(OP_CONTINUATION, b"", fin=False) * frames
     started = time.perf_counter()
     closed_with = None
     try:
         sock.sendall(flood)
         sock.settimeout(30)
-        data = sock.recv(64)
-        if len(data) >= 4 and data[0] & 0x0F == 0x8:
-            closed_with = struct.unpack("!H", data[2:4])[0]
+        decoder = ws_codec.Decoder(masked=False)
+        decoder.feed(sock.recv(64))
+        frame = decoder.next_frame()
+        if frame is not None and frame[1] == ws_codec.OP_CLOSE:
+            closed_with = ws_codec.parse_close(frame[2])[0]
     except OSError:
         pass
     elapsed = time.perf_counter() - started
@@ -105,7 +96,7 @@ def ping_flood(port: int, pid: int, seconds: float) -> dict[str, Any]:
     before = _rss_mib(pid)
     sock = _upgrade(port, receive_buffer=4096)
     sock.settimeout(0.5)
-    chunk = _frame(0x9, b"p" * 125) * 500
+    chunk = client_frame(OP_PING, b"p" * 125) * 500
     sent = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import orjson
+from tornado import httputil
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from domain.accounts.principals import KeyPrincipal, Role, UserPrincipal
@@ -158,28 +159,26 @@ class ApiHandler(BaseHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, DomainError):
+            # Domain errors carry their own status: Tornado sends them here as a 500, answered as theirs.
+            error = ApiError.from_domain(error)
+            self.set_status(error.status_code)
         if isinstance(error, ApiError):
             for name, value in error.headers.items():
                 self.set_header(name, value)
             document = error.document()
         else:
             code = STATUS_CODES.get(status_code, "error")
-            message = self._reason if isinstance(error, HTTPError) else code.replace("_", " ")
+            if isinstance(error, HTTPError):
+                message = error.reason or httputil.responses.get(status_code, "Unknown")
+            else:
+                message = code.replace("_", " ")
             document = {"error": {"code": code, "message": message}}
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(orjson.dumps(document))
 
-    def _handle_request_exception(self, e: BaseException) -> None:
-        # Domain errors carry their own status: render them as ApiErrors instead of 500s.
-        if isinstance(e, DomainError):
-            if not self._finished:
-                error = ApiError.from_domain(e)
-                self.send_error(e.status, exc_info=(type(error), error, None))
-            return
-        super()._handle_request_exception(e)
-
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, HTTPError):
+        if isinstance(value, HTTPError | DomainError):
             return  # expected answers, already in the access log
         super().log_exception(typ, value, tb)
 

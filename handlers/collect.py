@@ -32,7 +32,8 @@ from handlers.openapi import Operation
 from handlers.policy import public
 from server.access_log import record_request
 from server.context import AppContext
-from server.lean_http import render_header_lines, write_whole_answer
+from server.lean_http import render_header_lines
+from server.tornado_private import buffered_size, write_whole_answer
 
 log = logging.getLogger("eddy.api")
 PATH = "/api/v1/collect"
@@ -76,11 +77,10 @@ def body_is_buffered(connection: Any, length: str | None) -> bool:
     """Whether a request's whole body (of declared `length`) already sits in the connection's read
     buffer. Reading it then cannot stall, so the per-request body timer (a Task and a timeout handle,
     ~10% of a beacon's server time) can be skipped; a body still on its way keeps the timeout."""
-    stream = getattr(connection, "stream", None)
     return (
         length is not None
         and hasattr(connection, "set_body_timeout")
-        and getattr(stream, "_read_buffer_size", -1) >= int(length)
+        and buffered_size(connection) >= int(length)
     )
 
 

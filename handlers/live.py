@@ -60,6 +60,7 @@ from handlers.errors import ApiError
 from handlers.openapi import Operation
 from handlers.policy import declare
 from server.context import AppContext
+from server.tornado_private import request_finished
 from server.websocket import WebSocket, take_over
 
 log = logging.getLogger("eddy.live")
@@ -343,7 +344,7 @@ class LiveEventStreamHandler(ApiHandler):
             if self._stream is not None:
                 live.hub.unwatch(self._stream)
             self.ctx.sockets.discard(self)
-        if not self._finished:
+        if not request_finished(self):
             with contextlib.suppress(StreamClosedError):
                 self.finish()
 

@@ -2,22 +2,22 @@
 
 Tornado answers the HTTP request (routing, Origin check, access log, the 101 response); `take_over` then
 moves the TCP connection to a `WebSocket`, a plain asyncio Protocol. Per connection there is one slotted
-object and the event loop's transport: no Tornado connection, request or stream buffers, no task and no
-timer. One `Keepalive` per process sweeps every socket on a short tick instead: it pings sockets that
-have been quiet for `ping_interval`, closes those whose pong does not come within `ping_timeout`, fires
-each socket's own deadline (used for authentication and token expiry), and aborts sockets whose closing
-handshake does not finish within `close_timeout`.
+object, its codec's `Decoder` and the event loop's transport: no Tornado connection, request or stream
+buffers, no task and no timer. One `Keepalive` per process sweeps every socket on a short tick instead:
+it pings sockets that have been quiet for `ping_interval`, closes those whose pong does not come within
+`ping_timeout`, fires each socket's own deadline (used for authentication and token expiry), and aborts
+sockets whose closing handshake does not finish within `close_timeout`.
 
-Framing: client frames must be masked (else close 1002); reserved bits, unknown opcodes, fragmented or
-oversized control frames and misplaced continuation frames close with 1002; text that is not UTF-8
-closes with 1007; a message (all its fragments) over `max_message` closes with 1009 as soon as a frame
-header announces it, before its payload is buffered. No extensions are negotiated (no compression).
-A client close frame must carry a code a peer may send (1000-1003, 1007-1014, 3000-4999; else 1002)
-and a UTF-8 reason (else 1007).
+Framing is server/ws_codec.py (sans-I/O, shared with Eddy's websocket clients): its `Decoder` refuses
+unmasked client frames, reserved bits, unknown opcodes, fragmented or oversized control frames and
+misplaced continuation frames (1002), text that is not UTF-8 (1007), a message (all its fragments) over
+`max_message` as soon as a frame header announces it, before its payload is buffered (1009), and close
+frames with a code a peer may not send (1002) or a reason that is not UTF-8 (1007). No extensions are
+negotiated (no compression).
 
 Floods (bounded per socket, whatever the client does):
-- a message of more than MAX_FRAGMENTS frames closes with 1009; the fragments' length is kept as a
-  running sum, so a message costs time linear in its frames;
+- a message of more than MAX_FRAGMENTS frames closes with 1009 (the codec keeps the fragments' length
+  as a running sum, so a message costs time linear in its frames);
 - frames of any kind (pings and empty continuations included) are paid from a budget refilled at
   `frame_rate` per second, one second's worth at most: a client past it is closed with 1008;
 - while the output backlog is over the transport's high-water mark (the client does not read), reading
@@ -31,83 +31,56 @@ leaves TLS to the proxy in front of it.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
-import functools
 import logging
 import os
 import socket
-import struct
 import time
 from collections.abc import Awaitable
 from typing import Any
 
 from tornado.web import RequestHandler
-from tornado.websocket import WebSocketProtocol13
+
+from server.tornado_private import buffered_bytes
+from server.ws_codec import (
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_INVALID_DATA,
+    CLOSE_NORMAL,
+    CLOSE_POLICY_VIOLATION,
+    FRAGMENT,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    PING_FRAME,
+    Decoder,
+    HandshakeError,
+    ProtocolError,
+    check_upgrade,
+    close_frame,
+    encode_frame,
+    text_frame,
+)
 
 log = logging.getLogger("eddy.websocket")
 
-OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_INVALID_DATA = 1007
-CLOSE_POLICY_VIOLATION = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_INTERNAL_ERROR = 1011
-
 _OPEN, _CLOSING, _CLOSED = 0, 1, 2
-_U16 = struct.Struct("!H")
-_U64 = struct.Struct("!Q")
-MAX_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, two of them the code
 # The same keep-alive as Tornado's websockets get in server/app.py.
 PING_INTERVAL_S = 20.0
 PING_TIMEOUT_S = 20.0
 CLOSE_TIMEOUT_S = 5.0
 SWEEP_S = 0.5  # deadlines (authentication, token expiry) fire at most this late
 READ_AHEAD_BYTES = 64 * 1024  # received and not yet handled while a message's work runs; then reading pauses
-MAX_FRAGMENTS = 128  # frames of one message (browsers send one; chunking clients a few per message)
 FRAMES_PER_S = 1000  # frames a socket may send per second, bursts of one second's worth
 MAX_BACKLOG_BYTES = 1024 * 1024  # output waiting for a client that does not read: past it, close 1008
-# Close codes a peer may send (RFC 6455 7.4 and the IANA registry): 1004-1006 and 1015 are reserved,
-# 1016-2999 unassigned, under 1000 and from 5000 not used.
-_SENDABLE_CODES = frozenset((*range(1000, 1004), *range(1007, 1015), *range(3000, 5000)))
-
-
-class HandshakeError(Exception):
-    """The request is no acceptable websocket upgrade; answer it with `status`."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def accept_value(handler: RequestHandler) -> str:
-    """The `Sec-WebSocket-Accept` for a valid upgrade request; raises HandshakeError otherwise."""
-    headers = handler.request.headers
-    if headers.get("Upgrade", "").lower() != "websocket":
-        raise HandshakeError(400, 'Can "Upgrade" only to "WebSocket".')
-    if "upgrade" not in {part.strip().lower() for part in headers.get("Connection", "").split(",")}:
-        raise HandshakeError(400, '"Connection" must be "Upgrade".')
-    if headers.get("Sec-WebSocket-Version") != "13":
-        raise HandshakeError(426, "Only websocket version 13 is supported.")
-    key = headers.get("Sec-WebSocket-Key", "")
-    try:
-        valid = len(base64.b64decode(key, validate=True)) == 16
-    except (binascii.Error, ValueError):
-        valid = False
-    if not valid:
-        raise HandshakeError(400, "Missing or invalid Sec-WebSocket-Key.")
-    return WebSocketProtocol13.compute_accept_value(key)
 
 
 async def take_over(handler: RequestHandler, ws: WebSocket) -> bool:
     """Answer the upgrade with 101 and move the connection from Tornado to `ws` (which then gets
     `on_open`); False when the request was refused (the handler has answered it) or the client left."""
     try:
-        accept = accept_value(handler)
+        accept = check_upgrade(handler.request.headers)
     except HandshakeError as error:
         handler.set_status(error.status)
         if error.status == 426:
@@ -130,7 +103,7 @@ async def take_over(handler: RequestHandler, ws: WebSocket) -> bool:
     if stream.closed():
         return False
     # Bytes the client sent right behind its request (frames before it saw the 101) are in Tornado's buffer.
-    early = bytes(getattr(stream, "_read_buffer", b""))
+    early = buffered_bytes(stream)
     fd = os.dup(stream.socket.fileno())
     stream.close()  # closes Tornado's descriptor; the duplicate keeps the connection
     sock = socket.socket(fileno=fd)
@@ -143,40 +116,6 @@ async def take_over(handler: RequestHandler, ws: WebSocket) -> bool:
     if early:
         ws.data_received(early)
     return True
-
-
-@functools.lru_cache(maxsize=32)
-def text_frame(text: str) -> bytes:
-    """One unfragmented, unmasked server text frame. Cached: a tick fanned out to many sockets is the
-    same string object, framed once."""
-    return frame(OP_TEXT, text.encode())
-
-
-def frame(opcode: int, payload: bytes) -> bytes:
-    """One unfragmented, unmasked server frame."""
-    length = len(payload)
-    if length < 126:
-        header = bytes((0x80 | opcode, length))
-    elif length < 65536:
-        header = bytes((0x80 | opcode, 126)) + _U16.pack(length)
-    else:
-        header = bytes((0x80 | opcode, 127)) + _U64.pack(length)
-    return header + payload
-
-
-def close_frame(code: int, reason: str) -> bytes:
-    """A close frame with a status code and a reason cut to fit."""
-    encoded = reason.encode()[:MAX_REASON_BYTES]
-    return frame(OP_CLOSE, _U16.pack(code) + encoded.decode(errors="ignore").encode())
-
-
-def unmask(mask: bytes, data: bytes) -> bytes:
-    """XOR a client payload with its 4-byte mask (as one big integer: fast in CPython)."""
-    length = len(data)
-    if not length:
-        return b""
-    key = (mask * (length // 4 + 1))[:length]
-    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(length, "big")
 
 
 class Keepalive:
@@ -245,7 +184,7 @@ class Keepalive:
                         ws.close(CLOSE_GOING_AWAY, "ping timed out")
                 elif now - ws.last_seen >= interval:
                     ws.ping_sent = now
-                    ws.write(frame(OP_PING, b""))
+                    ws.write(PING_FRAME)
             except Exception:  # one broken socket must not stop the sweep for the others
                 log.exception("websocket keepalive failed for one socket")
                 ws.abort()
@@ -259,11 +198,7 @@ class WebSocket(asyncio.Protocol):
     `on_deadline` and `on_closed`; they send with `send_text` and end with `close`."""
 
     __slots__ = (
-        "_buffer",
         "_drained",
-        "_fragment_bytes",
-        "_fragment_op",
-        "_fragments",
         "_frame_budget",
         "_pong_owed",
         "_reading_paused",
@@ -271,10 +206,10 @@ class WebSocket(asyncio.Protocol):
         "backlogged_since",
         "close_code",
         "deadline",
+        "decoder",
         "frame_rate",
         "keepalive",
         "last_seen",
-        "max_message",
         "ping_sent",
         "state",
         "transport",
@@ -284,7 +219,7 @@ class WebSocket(asyncio.Protocol):
         self, keepalive: Keepalive, max_message: int = 64 * 1024, frame_rate: float | None = None
     ) -> None:
         self.keepalive = keepalive
-        self.max_message = max_message
+        self.decoder = Decoder(masked=True, max_message=max_message)
         self.frame_rate = float(FRAMES_PER_S if frame_rate is None else frame_rate)
         self.transport: asyncio.Transport | None = None
         self.state = _OPEN
@@ -293,10 +228,6 @@ class WebSocket(asyncio.Protocol):
         self.ping_sent = 0.0
         self.backlogged_since = 0.0  # monotonic; 0: the transport takes writes without backing up
         self.close_code: int | None = None
-        self._buffer = b""
-        self._fragments: list[bytes] | None = None
-        self._fragment_op = 0
-        self._fragment_bytes = 0
         self._frame_budget = self.frame_rate
         self._pong_owed: bytes | None = None
         self._reading_paused = False
@@ -374,8 +305,7 @@ class WebSocket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.state = _CLOSED
         self.keepalive.discard(self)
-        self._buffer = b""
-        self._fragments = None
+        self.decoder.clear()
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
         self._drained = None
@@ -392,7 +322,7 @@ class WebSocket(asyncio.Protocol):
         self.backlogged_since = 0.0
         pong, self._pong_owed = self._pong_owed, None
         if pong is not None and self.state == _OPEN:
-            self.write(frame(OP_PONG, pong))
+            self.write(encode_frame(OP_PONG, pong))
         drained, self._drained = self._drained, None
         if drained is not None and not drained.done():
             drained.set_result(None)
@@ -407,7 +337,7 @@ class WebSocket(asyncio.Protocol):
         rate = self.frame_rate
         self._frame_budget = min(rate, self._frame_budget + (now - self.last_seen) * rate)
         self.last_seen = now
-        self._buffer = self._buffer + data if self._buffer else data
+        self.decoder.feed(data)
         if self._work is None:
             self._parse()
         self._pace_reading()
@@ -417,7 +347,7 @@ class WebSocket(asyncio.Protocol):
         # around every message cost two event-loop registrations each.
         if self.transport is None or self.state == _CLOSED:
             return
-        backed_up = self._work is not None and len(self._buffer) >= READ_AHEAD_BYTES
+        backed_up = self._work is not None and self.decoder.buffered >= READ_AHEAD_BYTES
         hold = bool(self.backlogged_since) or backed_up
         if hold != self._reading_paused:
             with contextlib.suppress(RuntimeError):  # the transport closed meanwhile
@@ -429,124 +359,53 @@ class WebSocket(asyncio.Protocol):
 
     # receiving ----------------------------------------------------------------------------------------------
     def _parse(self) -> None:
-        buf = self._buffer
-        pos = 0
-        size = len(buf)
+        decoder = self.decoder
         transport = self.transport
-        while self._work is None and size - pos >= 2 and transport is not None and not transport.is_closing():
-            first, second = buf[pos], buf[pos + 1]
-            fin, opcode, length, head = first & 0x80, first & 0x0F, second & 0x7F, 2
-            if first & 0x70:
-                return self._fail(CLOSE_PROTOCOL_ERROR, "reserved bits set")
-            if not second & 0x80:
-                return self._fail(CLOSE_PROTOCOL_ERROR, "client frames must be masked")
-            if length == 126:
-                if size - pos < 4:
-                    break
-                (length,) = _U16.unpack_from(buf, pos + 2)
-                head = 4
-            elif length == 127:
-                if size - pos < 10:
-                    break
-                (length,) = _U64.unpack_from(buf, pos + 2)
-                head = 10
-            self._frame_budget -= 1.0
+        while self._work is None and transport is not None and not transport.is_closing():
+            try:
+                event = decoder.next_event()
+            except ProtocolError as error:
+                return self._fail(error.code, error.reason)
+            if event is None:
+                return None
+            self._frame_budget -= 1.0  # every frame, whole or a fragment, control or data
             if self._frame_budget < 0.0:
                 return self._fail(CLOSE_POLICY_VIOLATION, "too many frames")
-            if opcode >= OP_CLOSE:
-                if opcode not in (OP_CLOSE, OP_PING, OP_PONG):
-                    return self._fail(CLOSE_PROTOCOL_ERROR, "unknown opcode")
-                if not fin or length > 125:
-                    return self._fail(CLOSE_PROTOCOL_ERROR, "control frames are short and whole")
-            else:
-                if opcode not in (OP_CONTINUATION, OP_TEXT, OP_BINARY):
-                    return self._fail(CLOSE_PROTOCOL_ERROR, "unknown opcode")
-                if self._fragment_bytes + length > self.max_message:
-                    return self._fail(CLOSE_TOO_BIG, "message too big")
-            end = pos + head + 4 + length
-            if size < end:
-                break
-            payload = unmask(buf[pos + head : pos + head + 4], buf[pos + head + 4 : end])
-            pos = end
-            self._frame(bool(fin), opcode, payload)
-        self._buffer = buf[pos:] if pos < size else b""
+            kind, data = event
+            if kind == OP_PING:
+                if self.state != _OPEN:
+                    pass
+                elif self.backlogged_since:
+                    self._pong_owed = data  # answered once the backlog drains (only the latest)
+                else:
+                    self.write(encode_frame(OP_PONG, data))
+            elif kind == OP_PONG:
+                self.ping_sent = 0.0
+            elif kind == OP_CLOSE:
+                self._closed_by_client(data[0])
+            elif kind != FRAGMENT and self.state == _OPEN:
+                self._message(kind, data)  # data after our close frame is ignored while the handshake ends
         return None
 
     def _fail(self, code: int, reason: str) -> None:
-        self._buffer = b""
-        self._fragments = None
-        self._fragment_bytes = 0
+        self.decoder.clear()
         if self.state == _OPEN:
             self.close(code, reason)
         # a client that breaks the protocol gets no closing handshake to wait for
         if self.transport is not None:
             self.transport.close()
 
-    def _frame(self, fin: bool, opcode: int, payload: bytes) -> None:
-        if opcode == OP_PING:
-            if self.state != _OPEN:
-                pass
-            elif self.backlogged_since:
-                self._pong_owed = payload  # answered once the backlog drains (only the latest)
-            else:
-                self.write(frame(OP_PONG, payload))
-        elif opcode == OP_PONG:
-            self.ping_sent = 0.0
-        elif opcode == OP_CLOSE:
-            self._closed_by_client(payload)
-        elif self.state != _OPEN:
-            return  # data after our close frame: ignored while the handshake ends
-        elif opcode == OP_CONTINUATION:
-            if self._fragments is None:
-                return self._fail(CLOSE_PROTOCOL_ERROR, "continuation frame without a message")
-            if len(self._fragments) >= MAX_FRAGMENTS:
-                return self._fail(CLOSE_TOO_BIG, "message in too many fragments")
-            self._fragments.append(payload)
-            self._fragment_bytes += len(payload)
-            if fin:
-                whole, self._fragments, self._fragment_bytes = b"".join(self._fragments), None, 0
-                self._message(self._fragment_op, whole)
-        elif self._fragments is not None:
-            return self._fail(CLOSE_PROTOCOL_ERROR, "a new message inside a fragmented one")
-        elif fin:
-            self._message(opcode, payload)
-        else:
-            self._fragments = [payload]
-            self._fragment_bytes = len(payload)
-            self._fragment_op = opcode
-        return None
-
-    def _closed_by_client(self, payload: bytes) -> None:
+    def _closed_by_client(self, code: int | None) -> None:
         if self.state == _OPEN:
-            if len(payload) == 1:
-                return self._fail(CLOSE_PROTOCOL_ERROR, "malformed close frame")
-            if payload:
-                code = _U16.unpack_from(payload)[0]
-                if code not in _SENDABLE_CODES:
-                    return self._fail(CLOSE_PROTOCOL_ERROR, "a close code a peer may not send")
-                try:
-                    payload[2:].decode()
-                except UnicodeDecodeError:
-                    return self._fail(CLOSE_INVALID_DATA, "close reasons must be UTF-8")
-            else:
-                code = CLOSE_NORMAL
             self.state = _CLOSING
-            self.close_code = code
+            self.close_code = CLOSE_NORMAL if code is None else code
             # echo the code, as RFC 6455 asks (an empty close frame is answered with an empty one)
-            self.write(frame(OP_CLOSE, payload[:2]))
+            self.write(encode_frame(OP_CLOSE, b"" if code is None else code.to_bytes(2, "big")))
         if self.transport is not None:
             self.transport.close()  # the server closes the TCP connection first
-        return None
 
-    def _message(self, opcode: int, payload: bytes) -> None:
-        if opcode == OP_TEXT:
-            try:
-                text = payload.decode()
-            except UnicodeDecodeError:
-                return self._fail(CLOSE_INVALID_DATA, "text messages must be UTF-8")
-            result = self.on_text(text)
-        else:
-            result = self.on_binary(payload)
+    def _message(self, kind: int, data: Any) -> None:
+        result = self.on_text(data) if kind == OP_TEXT else self.on_binary(data)
         if result is not None:
             # Later messages wait for this one (in order, as Tornado does for async on_message).
             work = asyncio.ensure_future(result)
@@ -565,6 +424,6 @@ class WebSocket(asyncio.Protocol):
             return
         if self.state == _CLOSED or self.transport is None:
             return
-        if self._buffer:
+        if self.decoder.buffered:
             self._parse()
         self._pace_reading()

@@ -72,6 +72,21 @@ async def test_wrong_method_is_json_405(api: Api) -> None:
     answer = await api.request("DELETE", "/healthz")
     assert answer.status == 405
     assert answer.error_code == "method_not_allowed"
+    assert answer.json["error"]["message"] == "Method Not Allowed"  # Tornado's reason for the status
+
+
+async def test_a_domain_error_is_answered_with_its_status_and_not_logged_as_a_crash(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A wrong password raises the domain's Unauthorized deep in the sign-in service: a 401 answer of its
+    # own, with its code and message, and no "Uncaught exception" traceback in the log.
+    answer = await api.post(
+        "/api/v1/auth/login", json={"email": "nobody@example.com", "password": "not the password"}
+    )
+    assert answer.status == 401
+    assert answer.error_code == "invalid_credentials"
+    assert answer.json["error"]["message"]
+    assert not [record for record in caplog.records if "Uncaught exception" in record.getMessage()]
 
 
 async def raw_exchange(port: int, request: bytes, body_chunks: int = 0) -> bytes:

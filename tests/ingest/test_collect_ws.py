@@ -17,7 +17,7 @@ from server.context import AppContext
 from tests.ingest.helpers import dropped, stored, stored_count
 from tests.support.api import Api
 from tests.support.ingest_sites import BROWSER_UA, ORIGIN, api_site_keys, make_site_key
-from tests.support.live import RawWebSocket
+from tests.support.ws_client import RawWebSocket
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from domain.accounts.tokens import ACCESS_TTL_S
 from handlers import live as live_handlers
 from server.context import AppContext
 from tests.support.live import (
-    RawWebSocket,
     dashboard,
     event,
     ingest,
@@ -27,6 +26,7 @@ from tests.support.live import (
     receive_until,
     until,
 )
+from tests.support.ws_client import RawWebSocket
 
 
 def _live_sockets(ctx: AppContext) -> float:

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from handlers import live as live_handlers
-from server import websocket
+from server import websocket, ws_codec
 from server.context import AppContext
 from tests.live.test_websocket_framing import (
     CLOSE,
@@ -26,7 +26,8 @@ from tests.live.test_websocket_framing import (
     client_frame,
 )
 from tests.support.ingest_sites import make_site_key
-from tests.support.live import RawWebSocket, make_owned_site, make_viewer, until
+from tests.support.live import make_owned_site, make_viewer, until
+from tests.support.ws_client import RawWebSocket
 
 pytestmark = pytest.mark.reliability
 
@@ -63,7 +64,7 @@ async def test_h1_empty_continuation_flood_closes_with_1009(ctx: AppContext, por
 async def test_h1_a_message_in_the_most_fragments_allowed_is_assembled(ctx: AppContext, port: int) -> None:
     raw, _, token = await _open(ctx, port)
     message = orjson.dumps({"token": token})
-    middle = EMPTY_CONTINUATION * (websocket.MAX_FRAGMENTS - 2)
+    middle = EMPTY_CONTINUATION * (ws_codec.MAX_FRAGMENTS - 2)
     await _send(
         raw,
         client_frame(TEXT, message[:10], fin=False) + middle + client_frame(CONTINUATION, message[10:]),
@@ -71,7 +72,7 @@ async def test_h1_a_message_in_the_most_fragments_allowed_is_assembled(ctx: AppC
     opcode, payload = await raw.read_frame()
     assert opcode == TEXT and orjson.loads(payload)["type"] == "snapshot"
     # one fragment more is refused
-    await _send(raw, client_frame(TEXT, b"{", fin=False) + EMPTY_CONTINUATION * websocket.MAX_FRAGMENTS)
+    await _send(raw, client_frame(TEXT, b"{", fin=False) + EMPTY_CONTINUATION * ws_codec.MAX_FRAGMENTS)
     assert await _closed_by_server(raw) == 1009
     await _gone(ctx)
 

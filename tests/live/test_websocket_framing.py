@@ -15,10 +15,19 @@ from typing import Any
 import orjson
 import pytest
 
+from server import ws_codec
 from server.context import AppContext
-from tests.support.live import RawWebSocket, make_owned_site, make_viewer, until
+from server.tornado_private import websocket_mask
+from tests.support.live import make_owned_site, make_viewer, until
+from tests.support.ws_client import RawWebSocket
 
-TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+TEXT, BINARY, CLOSE, PING, PONG = (
+    ws_codec.OP_TEXT,
+    ws_codec.OP_BINARY,
+    ws_codec.OP_CLOSE,
+    ws_codec.OP_PING,
+    ws_codec.OP_PONG,
+)
 
 
 def client_frame(
@@ -32,18 +41,11 @@ def client_frame(
 ) -> bytes:
     """A client frame, masked unless told otherwise; `announced` lies about the payload length."""
     length = len(payload) if announced is None else announced
-    head = bytes([(0x80 if fin else 0) | rsv | opcode])
-    mask_bit = 0x80 if masked else 0
-    if length < 126:
-        head += bytes([mask_bit | length])
-    elif length < 65536:
-        head += bytes([mask_bit | 126]) + struct.pack("!H", length)
-    else:
-        head += bytes([mask_bit | 127]) + struct.pack("!Q", length)
+    head = ws_codec.frame_header(opcode, length, fin=fin, masked=masked, rsv=rsv)
     if not masked:
         return head + payload
     mask = os.urandom(4)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + mask + websocket_mask(mask, payload)
 
 
 def _close_code(payload: bytes) -> int:

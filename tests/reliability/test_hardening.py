@@ -19,6 +19,7 @@ import pytest
 from domain.accounts.passwords import PasswordHasher
 from domain.accounts.throttle import Limit
 from domain.errors import Unauthorized
+from server import ws_codec
 from server.context import AppContext
 from storage.event_filter_sql import check_key_name
 from tests.support.accounts import make_key, make_site, register
@@ -30,13 +31,9 @@ pytestmark = pytest.mark.reliability
 
 async def _upgrade_status(port: int, origin: str) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    key = base64.b64encode(os.urandom(16)).decode()
+    key = ws_codec.new_key()
     writer.write(
-        (
-            f"GET /ws/live?site_id=abc HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: {origin}\r\n\r\n"
-        ).encode()
+        ws_codec.upgrade_request(f"127.0.0.1:{port}", "/ws/live?site_id=abc", key, {"Origin": origin})
     )
     head = await asyncio.wait_for(reader.readuntil(b"\r\n"), 5)
     writer.close()

@@ -1,14 +1,11 @@
 """Helpers for the live dashboard tests: users with a live session and their sites written straight into
-the document store, events fed through the ingest listener hook, and a raw websocket client that can stop
-reading (a slow consumer) or vanish without a closing handshake (an abrupt disconnect)."""
+the document store, events fed through the ingest listener hook, and dashboards over Tornado's websocket
+client. The raw client that can stop reading (a slow consumer) or vanish without a closing handshake is
+tests/support/ws_client.py."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
-import socket
-import struct
 import time
 import uuid
 from dataclasses import dataclass
@@ -145,80 +142,3 @@ async def until(predicate: Any, timeout: float = 5.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
-
-
-class RawWebSocket:
-    """A minimal websocket client over a plain socket: it reads only when asked."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def connect(
-        cls,
-        port: int,
-        path: str,
-        *,
-        receive_buffer: int | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> RawWebSocket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if receive_buffer is not None:
-            # Before connect, so the advertised window stays small and the server's writes back up.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-        reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
-        key = base64.b64encode(os.urandom(16)).decode()
-        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-        writer.write(
-            (
-                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-            ).encode()
-        )
-        status = await reader.readuntil(b"\r\n\r\n")
-        assert status.startswith(b"HTTP/1.1 101"), status
-        return cls(reader, writer)
-
-    async def send_text(self, text: str) -> None:
-        payload = text.encode()
-        mask = os.urandom(4)
-        header = bytes([0x81])
-        if len(payload) < 126:
-            header += bytes([0x80 | len(payload)])
-        else:
-            header += bytes([0x80 | 126]) + struct.pack("!H", len(payload))
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.writer.write(header + mask + masked)
-        await self.writer.drain()
-
-    async def read_frame(self, timeout: float = 5.0) -> tuple[int, bytes]:
-        """(opcode, payload) of the next frame (the server never fragments these small messages)."""
-
-        async def read() -> tuple[int, bytes]:
-            first, second = await self.reader.readexactly(2)
-            length = second & 0x7F
-            if length == 126:
-                (length,) = struct.unpack("!H", await self.reader.readexactly(2))
-            elif length == 127:
-                (length,) = struct.unpack("!Q", await self.reader.readexactly(8))
-            return first & 0x0F, await self.reader.readexactly(length)
-
-        return await asyncio.wait_for(read(), timeout)
-
-    async def read_close_code(self, timeout: float = 10.0) -> int:
-        """Skip data frames up to the close frame; its status code."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            opcode, payload = await self.read_frame(deadline - asyncio.get_running_loop().time())
-            if opcode == 0x8:
-                return int(struct.unpack("!H", payload[:2])[0])
-
-    def abort(self) -> None:
-        """Vanish: reset the connection without a closing handshake."""
-        sock = self.writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.writer.transport.abort()
