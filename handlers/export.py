@@ -11,13 +11,14 @@ import csv
 import datetime as dt
 import io
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import orjson
 from tornado.iostream import StreamClosedError
 
 from domain.errors import Invalid, Unavailable
+from domain.stats.filters import FILTERS_HELP
 from domain.stats.query import parse_query
 from handlers.access import bearer_or_secret_key
 from handlers.base import ApiHandler
@@ -141,7 +142,7 @@ class ExportParams(msgspec.Struct, forbid_unknown_fields=True):
     from_: str | None = msgspec.field(name="from", default=None)
     to: str | None = None
     tz: str | None = None
-    filters: str | None = None
+    filters: Annotated[str | None, msgspec.Meta(description=FILTERS_HELP)] = None
 
 
 _ID = r"([A-Za-z0-9_-]{1,64})"

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from domain.errors import Invalid
+from domain.stats.filters import FILTERS_HELP
 from domain.stats.funnels import MAX_WINDOW_S, parse_steps
 from domain.stats.query import StatsQuery, parse_query
 from handlers.access import bearer_or_secret_key
@@ -158,7 +159,7 @@ class StatsParams(msgspec.Struct, forbid_unknown_fields=True):
     to: str | None = None
     tz: str | None = None
     interval: str | None = None
-    filters: str | None = None
+    filters: Annotated[str | None, msgspec.Meta(description=FILTERS_HELP)] = None
     by: str | None = None
     sort: str | None = None
     limit: int | None = None

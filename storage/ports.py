@@ -121,9 +121,53 @@ class DocumentStore(Protocol):
         """Delete matching documents; returns how many."""
 
 
+# How a Condition compares (see Condition) and what it looks at.
+CONDITION_OPS = ("is", "contains", "starts_with")
+CONDITION_KINDS = ("field", "prop", "trait")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold_ascii(text: str) -> str:
+    """`text` with A-Z lowered and every other character as it is: how `contains` ignores case, the
+    same in every store (SQLite's lower() and MongoDB's $toLower fold ASCII only, so all stores do)."""
+    return text.translate(_ASCII_LOWER)
+
+
+class Condition(msgspec.Struct, frozen=True, kw_only=True):
+    """One filter beyond a single-value equality. `kind` field (an event text field), prop or trait,
+    `name` which one. `op`: "is" (the text equals one of `values`), "contains" (it contains one of them,
+    ignoring the case of A-Z, see `fold_ascii`) or "starts_with" (it starts with one of them, case
+    kept). `negate` keeps exactly the events the condition without it drops, events without the prop or
+    trait included."""
+
+    kind: str
+    name: str
+    op: str
+    values: tuple[str, ...]
+    negate: bool = False
+
+
+# Event fields an equality or a Condition may look at.
+FILTERABLE_FIELDS = frozenset(EVENT_TEXT_FIELDS) - {"site_id"}
+
+
+def check_condition(condition: Condition) -> Condition:
+    """Raise ValueError unless a store can translate `condition` safely (known kind, field and op, at
+    least one value; prop and trait names are checked where they become a path)."""
+    if condition.kind not in CONDITION_KINDS or condition.op not in CONDITION_OPS:
+        raise ValueError(f"unknown condition {condition.kind!r} {condition.op!r}")
+    if condition.kind == "field" and condition.name not in FILTERABLE_FIELDS:
+        raise ValueError(f"cannot filter on {condition.name!r}")
+    if not condition.values or not all(isinstance(v, str) for v in condition.values):
+        raise ValueError("a condition needs one or more text values")
+    return condition
+
+
 class EventFilter(msgspec.Struct, frozen=True, kw_only=True):
-    """Which events a read, count or export covers: one site, a time range [start, end) in ms, and
-    optional equality filters on event fields, props and traits, plus a path prefix."""
+    """Which events a read, count or export covers: one site, a time range [start, end) in ms, optional
+    equality filters on event fields, props and traits, a path prefix, and `conditions` (negations,
+    contains, several values: see Condition); every part must hold. Pre-aggregates answer only questions
+    without conditions."""
 
     site_id: str
     start: int
@@ -132,6 +176,7 @@ class EventFilter(msgspec.Struct, frozen=True, kw_only=True):
     props: dict[str, str] = {}
     traits: dict[str, str] = {}
     path_prefix: str = ""
+    conditions: tuple[Condition, ...] = ()
 
 
 # What `EventStore.aggregate` can group by: nothing (one total row), a time bucket in a timezone, an

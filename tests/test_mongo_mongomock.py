@@ -7,6 +7,8 @@ tests/conformance/test_mongo_server.py."""
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,12 @@ import pytest
 
 from storage.embedded.events import SqliteEventStore
 from storage.mongo.aggregates import aggregate_pipeline, to_aggregates
-from storage.mongo.events import canonical_text, event_document, event_query, to_ms
+from storage.mongo.events import canonical_text, event_document, event_query, regex_literal, to_ms
 from storage.ports import Aggregate, EventFilter, Grouping
 from tests.conformance.test_mongo_server import ZONES, spread_events
 from tests.conformance.test_queries import FIXTURE
+from tests.support.event_match import matches
+from tests.test_engine_differential import SPAN, START, make_events, random_condition
 
 EVENTS = FIXTURE + spread_events()
 WHOLE = EventFilter(site_id="s1", start=0, end=2_000_000_000_000)
@@ -94,3 +98,34 @@ async def test_filters_match_the_embedded_store(mock_events: Any, sqlite: Any) -
         count = mock_events.count_documents(event_query(flt))
         assert count == await sqlite.count(flt) > 0, extra
         assert mongo_answer(mock_events, flt, Grouping()) == await sqlite.aggregate(flt, Grouping()), extra
+
+
+def test_conditions_select_what_the_reference_selects() -> None:
+    """Negations, contains (case of A-Z ignored, regex characters literal) and several values, translated
+    for MongoDB, keep exactly the events the plain reference keeps (random events and conditions)."""
+    rng = random.Random(5)
+    events = make_events(rng)
+    coll = mongomock.MongoClient(tz_aware=True).db.events
+    coll.insert_many([event_document(e) for e in events])
+    span = {"site_id": "s1", "start": START, "end": START + SPAN}
+    kept = 0
+    for _ in range(300):
+        sample = rng.choice(events)
+        conditions = tuple(random_condition(rng, sample) for _ in range(rng.choice([1, 1, 2])))
+        flt = EventFilter(**span, conditions=conditions)
+        got = sorted(doc["id"] for doc in coll.find(event_query(flt), {"id": 1}))
+        want = sorted(e.id for e in events if matches(e, flt))
+        assert got == want, conditions
+        kept += bool(want)
+    assert kept >= 150
+
+
+def test_regex_literals_match_only_themselves() -> None:
+    """Every ASCII character, a few non-ASCII ones, as a contains or prefix pattern (Python's re, as
+    mongomock runs it, reads the escapes as PCRE does)."""
+    texts = ["".join(chr(c) for c in range(1, 128)), "a.b*c+d?e(f)[g]{h}|i^j$k\\l", "/über/Ünit ✓"]
+    for text in texts:
+        assert re.fullmatch(regex_literal(text, fold=False), text)
+        assert re.fullmatch(regex_literal(text, fold=True), text.swapcase() if text.isascii() else text)
+        assert not re.fullmatch(regex_literal(text, fold=False), text + "x")
+    assert not re.search(regex_literal("a.c", fold=True), "abc")

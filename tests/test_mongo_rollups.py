@@ -18,7 +18,7 @@ from storage.mongo.rollups import (
     rollup_dim,
     sessions_pipeline,
 )
-from storage.ports import EventFilter, Grouping
+from storage.ports import Condition, EventFilter, Grouping
 from storage.records import Event
 from tests.support.mongo_fake import FakeConnection, FakeDatabase
 from tests.test_mongo_pipelines import MONGO_60, operators
@@ -114,6 +114,15 @@ def test_which_queries_the_pre_aggregates_answer() -> None:
     assert rollup_dim(flt, Grouping(kind="field", field="source"), "visits") is None
     assert rollup_dim(flt, Grouping(kind="field", field="browser"), "events") is None
     assert rollup_dim(EventFilter(**span, props={"plan": "pro"}), Grouping(), "visitors") is None
+    for condition in (
+        Condition(kind="field", name="country", op="is", values=("DE",), negate=True),
+        Condition(kind="field", name="country", op="is", values=("DE", "FR")),
+        Condition(kind="field", name="path", op="contains", values=("blog",)),
+    ):  # negations, several values and contains are answered from raw events
+        conditioned = EventFilter(**span, conditions=(condition,))
+        assert rollup_dim(conditioned, Grouping(), "visitors") is None
+        assert rollup_dim(conditioned, Grouping(kind="field", field="source"), "events") is None
+        assert rollup_dim(conditioned, Grouping(kind="time", unit="day", tz="UTC"), "visitors") is None
     assert rollup_dim(EventFilter(site_id="s", start=T0 + 1, end=T0 + 3 * DAY), Grouping(), "events") is None
     assert rollup_dim(EventFilter(site_id="s", start=T0, end=T0 + DAY), Grouping(), "events") is None
 

@@ -147,7 +147,6 @@ async def test_bad_parameters_answer_422_naming_the_field(api: Api, ctx: AppCont
         ("breakdown?by=page&limit=0", "limit"),
         ("breakdown?by=page&limit=many", "limit"),
         ("breakdown?by=page&sort=revenue", "sort"),
-        ("summary?filters=country", "filters"),
         ("summary?filters=" + quote("$where==1"), "filters"),
         ("summary?filters=" + quote("prop:a.b==1"), "filters"),
         ("timeseries?metrics=revenue", "metrics"),
@@ -159,6 +158,44 @@ async def test_bad_parameters_answer_422_naming_the_field(api: Api, ctx: AppCont
         answer = await api.get(f"{base}/{query}", token=token)
         assert answer.status == 422, (query, answer.status, answer.json)
         assert field in answer.json["error"].get("fields", {}), (query, answer.json)
+
+
+async def test_negations_contains_and_lists_filter_over_http(api: Api, ctx: AppContext) -> None:
+    token, site = await owner_with_events(api, ctx)
+    base = f"/api/v1/sites/{site['id']}/stats"
+
+    async def events(filters: str, endpoint: str = "summary") -> Any:
+        sep = "&" if "?" in endpoint else "?"
+        answer = await api.get(f"{base}/{endpoint}{sep}filters=" + quote(filters), token=token)
+        assert answer.status == 200, (filters, answer.json)
+        return answer.json["results"]
+
+    assert (await events("country!=GB"))["events"]["value"] == 2  # a1 and c1 (no country)
+    assert (await events("country==DE|GB"))["events"]["value"] == 4
+    assert (await events("page=~PRIC"))["events"]["value"] == 2
+    assert (await events("page!~pric;country!=DE"))["visitors"]["value"] == 2  # v2's first page, v3
+    assert (await events("prop:plan!=pro"))["events"]["value"] == 4  # events without the prop count
+    assert (await events("trait:age_band=~25"))["visitors"]["value"] == 1
+    pages = await events("page!=/pricing|/docs", "breakdown?by=page")
+    assert [(r["value"], r["pageviews"]) for r in pages] == [("/", 2)]
+    pages = await events("page!=/p*", "breakdown?by=page")
+    assert [r["value"] for r in pages] == ["/", "/docs"]
+
+
+async def test_filters_that_cannot_be_read_answer_400_with_a_sentence(api: Api, ctx: AppContext) -> None:
+    token, site = await owner_with_events(api, ctx)
+    base = f"/api/v1/sites/{site['id']}/stats"
+    for filters in ("country", "country=DE", "page=~", "page==/blog/*|/about", "==DE"):
+        answer = await api.get(f"{base}/summary?filters=" + quote(filters), token=token)
+        assert answer.status == 400, (filters, answer.status, answer.json)
+        error = answer.json["error"]
+        assert error["code"] == "bad_filter"
+        assert error["message"] == error["fields"]["filters"]
+        assert error["message"][0].isupper() and error["message"].endswith("."), error
+    answer = await api.get(f"{base}/summary?filters=" + quote("country=DE"), token=token)
+    assert "== (is), != (is not), =~ (contains) and !~ (does not contain)" in answer.json["error"]["message"]
+    export = await api.get(f"/api/v1/sites/{site['id']}/export?format=csv&filters=os", token=token)
+    assert export.status == 400
 
 
 async def test_realtime_funnel_retention_active_and_users(api: Api, ctx: AppContext) -> None:

@@ -4,8 +4,8 @@
   timestamps (`to` exclusive; naive ones are read in the timezone). Default: the last 30 days to today.
 - `tz`: an IANA timezone (default: the site's). `interval`: minute, hour, day, week or month (default:
   hour for ranges up to two days, else day).
-- `filters` (repeatable, `;`-separated): `key==value` with key one of FILTER_FIELDS, `prop:<name>` or
-  `trait:<name>`; `page==/blog/*` matches a path prefix.
+- `filters` (repeatable, `;`-separated): `country==DE`, `page!=/pricing`, `page=~blog`, `country==DE|FR`,
+  `page==/blog/*` (a path prefix), `prop:<name>==...`, `trait:<name>!=...`: see domain/stats/filters.py.
 - `by` (breakdowns): one of BREAKDOWNS or `prop:<name>`; `sort`: visitors, visits, pageviews or events
   (descending); `limit`: 1..1000. `metrics` (timeseries): a comma-separated subset of METRICS.
 """
@@ -19,37 +19,21 @@ from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.errors import Invalid
+from domain.stats import filters as filter_terms
+from domain.stats.filters import FILTER_FIELDS, FilterTerm, parse_filters
 from storage.event_filter_sql import check_key_name
 from storage.ports import AGGREGATE_SORTS, TIME_UNITS, EventFilter, Grouping
+
+__all__ = ["FILTER_FIELDS", "StatsQuery", "parse_filters", "parse_query"]
 
 DAY_MS = 86_400_000
 MAX_RANGE_DAYS = 800
 MAX_BUCKETS = 5000
-MAX_VALUE_LENGTH = 512
 DEFAULT_DAYS = 30
 # Ranges live between 2000 and 2100: far enough for any data, and date arithmetic never overflows.
 EARLIEST_MS = 946_684_800_000
 LATEST_MS = 4_102_444_800_000
 METRICS = ("visitors", "visits", "pageviews", "events", "bounce_rate", "visit_duration", "views_per_visit")
-# Filter keys and the event field each one compares.
-FILTER_FIELDS = {
-    "event": "name",
-    "name": "name",
-    "page": "path",
-    "hostname": "hostname",
-    "referrer": "referrer",
-    "source": "source",
-    "utm_source": "utm_source",
-    "utm_medium": "utm_medium",
-    "utm_campaign": "utm_campaign",
-    "utm_term": "utm_term",
-    "utm_content": "utm_content",
-    "country": "country",
-    "browser": "browser",
-    "os": "os",
-    "device": "device",
-    "user_id": "user_id",
-}
 # Breakdown names and how the store groups for each (`page` counts pageviews only).
 BREAKDOWNS: dict[str, Grouping] = {
     "page": Grouping(kind="field", field="path"),
@@ -81,34 +65,15 @@ class StatsQuery:
     tz: str
     interval: str = "day"
     by: str = ""
-    filters: tuple[tuple[str, str], ...] = ()
+    filters: tuple[FilterTerm, ...] = ()
     limit: int = 10
     sort: str = "visitors"
     metrics: tuple[str, ...] = METRICS
 
     def event_filter(self, site_id: str, *, start: int | None = None, end: int | None = None) -> EventFilter:
         """The store filter for this query's range (or another one) and filters."""
-        equals: dict[str, str] = {}
-        props: dict[str, str] = {}
-        traits: dict[str, str] = {}
-        prefix = ""
-        for key, value in self.filters:
-            if key.startswith("prop:"):
-                props[key[5:]] = value
-            elif key.startswith("trait:"):
-                traits[key[6:]] = value
-            elif key == "page" and value.endswith("*"):
-                prefix = value[:-1]
-            else:
-                equals[FILTER_FIELDS[key]] = value
-        return EventFilter(
-            site_id=site_id,
-            start=self.start if start is None else start,
-            end=self.end if end is None else end,
-            equals=equals,
-            props=props,
-            traits=traits,
-            path_prefix=prefix,
+        return filter_terms.event_filter(
+            site_id, self.start if start is None else start, self.end if end is None else end, self.filters
         )
 
     def previous(self) -> StatsQuery:
@@ -128,7 +93,7 @@ class StatsQuery:
             str(self.limit),
             self.sort,
             ",".join(self.metrics),
-            *(f"{k}=={v}" for k, v in sorted(self.filters)),
+            *sorted(term.text() for term in self.filters),
         ]
         return "\x1f".join(parts)
 
@@ -174,39 +139,6 @@ def bucket_estimate(start: int, end: int, interval: str) -> int:
     """Roughly how many buckets a timeseries would hold."""
     size = {"minute": 60_000, "hour": 3_600_000, "day": DAY_MS, "week": 7 * DAY_MS, "month": 28 * DAY_MS}
     return (end - start) // size[interval] + 1
-
-
-def parse_filters(raw: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    """`key==value` terms (each item may hold several, `;`-separated), validated."""
-    terms: list[tuple[str, str]] = []
-    for item in raw:
-        for term in item.split(";"):
-            if not term.strip():
-                continue
-            key, sep, value = term.partition("==")
-            key = key.strip()
-            if not sep:
-                raise Invalid("a filter is key==value", fields={"filters": f"bad term {term[:40]!r}"})
-            if len(value) > MAX_VALUE_LENGTH:
-                raise Invalid("a filter value is too long", fields={"filters": f"{key}: too long"})
-            if key.startswith(("prop:", "trait:")):
-                try:
-                    check_key_name(key.partition(":")[2])
-                except ValueError:
-                    raise Invalid(
-                        "bad property name", fields={"filters": f"{key[:70]}: names are [A-Za-z0-9_-]"}
-                    ) from None
-            elif key not in FILTER_FIELDS:
-                raise Invalid("unknown filter", fields={"filters": f"cannot filter on {key[:40]!r}"})
-            if key == "page" and value.endswith("*") and any(k == "page" for k, _ in terms):
-                raise Invalid("one page filter at a time", fields={"filters": "page given twice"})
-            terms.append((key, value))
-    if len(terms) > 20:
-        raise Invalid("too many filters", fields={"filters": "at most 20"})
-    keys = [k for k, _ in terms]
-    if len(set(keys)) != len(keys):
-        raise Invalid("each filter key once", fields={"filters": "a key is repeated"})
-    return tuple(terms)
 
 
 def _breakdown(by: str) -> str:

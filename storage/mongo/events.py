@@ -56,7 +56,15 @@ from storage.mongo.errors import is_transient, mapped, unavailable
 from storage.mongo.rollups import Rollups, first_touch_pipeline, rollup_dim, rollup_query
 from storage.mongo.schema import collection_options, ensure_collection
 from storage.mongo.values import prop_texts
-from storage.ports import Aggregate, EventFilter, Grouping
+from storage.ports import (
+    FILTERABLE_FIELDS,
+    Aggregate,
+    Condition,
+    EventFilter,
+    Grouping,
+    check_condition,
+    fold_ascii,
+)
 from storage.records import EVENT_TEXT_FIELDS, Event, step_mask
 
 log = logging.getLogger(__name__)
@@ -68,7 +76,6 @@ DAY_MS = 86_400_000
 MAX_RETENTION_DAYS = (2**31 - 1) // 86400
 DUPLICATE_KEY = 11000
 _META_FIELDS = {"site_id": "meta.site", "name": "meta.name"}
-_FILTERABLE = frozenset(EVENT_TEXT_FIELDS) - {"site_id"}
 
 
 def to_datetime(ms: int) -> dt.datetime:
@@ -125,7 +132,7 @@ def event_query(flt: EventFilter) -> dict[str, Any]:
         "ts": {"$gte": to_datetime(flt.start), "$lt": to_datetime(flt.end)},
     }
     for field, value in flt.equals.items():
-        if field not in _FILTERABLE:
+        if field not in FILTERABLE_FIELDS:
             raise ValueError(f"cannot filter on {field!r}")
         query[_META_FIELDS.get(field, field)] = value
     terms: list[dict[str, Any]] = []
@@ -136,9 +143,49 @@ def event_query(flt: EventFilter) -> dict[str, Any]:
         query[f"traits.{check_key_name(name)}"] = value
     if flt.path_prefix:
         terms.append({"$expr": {"$eq": [{"$substrCP": ["$path", 0, len(flt.path_prefix)]}, flt.path_prefix]}})
+    terms.extend(condition_query(condition) for condition in flt.conditions)
     if terms:
         query["$and"] = terms
     return query
+
+
+def regex_literal(text: str, *, fold: bool) -> str:
+    """A regular expression matching `text` literally: ASCII letters and digits as they are (each letter
+    as [xX] with `fold`, the A-Z case folding of ports.fold_ascii), other ASCII characters as \\xhh
+    escapes, the rest as themselves (no regex syntax lies outside ASCII). PCRE and Python's re agree."""
+    out: list[str] = []
+    for char in text:
+        if char.isascii() and char.isalpha():
+            out.append(f"[{char.lower()}{char.upper()}]" if fold else char)
+        elif char.isascii() and char.isdigit():
+            out.append(char)
+        elif char.isascii():
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def condition_query(condition: Condition) -> dict[str, Any]:
+    """The find() term of one Condition. `$nor` is true where the positive term is false, and also where
+    the field, prop or trait is missing: the negation keeps exactly what the positive form drops."""
+    check_condition(condition)
+    values = list(condition.values)
+    if condition.op == "is":
+        test: dict[str, Any] = {"$in": values}
+    else:
+        fold = condition.op == "contains"
+        alternatives = "|".join(regex_literal(fold_ascii(v) if fold else v, fold=fold) for v in values)
+        test = {"$regex": ("^" if condition.op == "starts_with" else "") + f"(?:{alternatives})"}
+    if condition.kind == "field":
+        positive = {_META_FIELDS.get(condition.name, condition.name): test}
+    elif condition.kind == "prop":
+        key = check_key_name(condition.name)
+        # Non-string props are matched by their stored text (`pt`), strings by themselves.
+        positive = {"$or": [{f"pt.{key}": test}, {f"props.{key}": test}]}
+    else:
+        positive = {f"traits.{check_key_name(condition.name)}": test}
+    return {"$nor": [positive]} if condition.negate else positive
 
 
 class MongoEventStore:

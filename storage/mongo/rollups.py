@@ -156,7 +156,7 @@ def rollup_dim(flt: EventFilter, grouping: Grouping, sort: str) -> str | None:
     """The dimension ("" for the total) the pre-aggregates answer this query from, or None (raw events).
     The same questions as the embedded store's rollups: unfiltered totals and calendar timeseries, the page
     breakdown (pageviews only) and the source, country and device breakdowns."""
-    if flt.props or flt.traits or flt.path_prefix:
+    if flt.props or flt.traits or flt.path_prefix or flt.conditions:
         return None
     if flt.start % HOUR_MS or flt.end % HOUR_MS or flt.end - flt.start < MIN_RANGE_MS:
         return None

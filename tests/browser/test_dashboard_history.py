@@ -1,5 +1,6 @@
-"""The history view in a real Chromium: a click on a breakdown row filters the whole view, filters and
-range live in the address bar (a reload keeps the view), every breakdown has the same columns, the
+"""The history view in a real Chromium: a click on a breakdown row filters the whole view, a filter turns
+around (is not) and "Add filter" takes contains, several values come from a link, filters and range live
+in the address bar (a reload or a copied link keeps the view), every breakdown has the same columns, the
 details dialog sorts and searches, range presets and keyboard shortcuts, and bounce rate going up is
 bad news. Events come through the real collect endpoint from public IPs (Eddy trusts X-Forwarded-For
 here) so countries are real."""
@@ -9,13 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import DESKTOP_USER_AGENT
-from tests.browser.dashboard_helpers import create_public_key, create_site, sign_up
+from tests.browser.dashboard_helpers import PASSWORD, create_public_key, create_site, sign_up
 from tests.support.eddy_process import EddyProcess
 from tests.support.sync_api import SyncApi
 
@@ -55,6 +56,10 @@ def send_visits(api: SyncApi, key: str) -> None:
 
 def visitors(page: Page) -> str:
     return page.get_by_test_id("summary").locator("[data-metric=visitors] .big-number").inner_text()
+
+
+def visitors_shown(page: Page) -> Locator:
+    return page.get_by_test_id("summary").locator("[data-metric=visitors] .big-number")
 
 
 def url_filters(page: Page) -> list[str]:
@@ -117,6 +122,77 @@ def test_three_clicks_answer_which_country_sends_firefox_users_to_pricing(
         expect(headers.nth(1)).to_have_text("Visitors")
         expect(headers.nth(4)).to_have_text("Bounce rate")
         expect(headers.nth(5)).to_have_text("Duration")
+    assert not [line for line in browser_log if line.startswith("pageerror")]
+
+
+def test_a_filter_inverts_contains_and_lists_values_and_a_reload_or_a_copied_link_keeps_the_view(
+    page: Page, proxied_eddy: EddyProcess, browser_log: list[str]
+) -> None:
+    base = proxied_eddy.url
+    email = sign_up(page, base)
+    site_id = create_site(page, "Invert Shop", "shop.example", ORIGIN)
+    send_visits(SyncApi(base), create_public_key(page))
+    page.goto(f"{base}/sites/{site_id}")
+    expect(page.locator("section.history")).to_have_attribute("data-loading", "false")
+    expect(page.get_by_test_id("summary").locator("[data-metric=visitors] .big-number")).to_have_text("6")
+    bar = page.get_by_test_id("filter-bar")
+
+    # A row click filters (==); a click on the operator turns it around (!=): the two other visitors.
+    page.locator("[data-breakdown=devices] .row-filter", has_text="Firefox").click()
+    expect(visitors_shown(page)).to_have_text("4")
+    assert url_filters(page) == ["browser==Firefox"]
+    page.get_by_role("button", name="Invert filter Browser is Firefox").click()
+    expect(bar).to_contain_text("Browser is not Firefox")
+    expect(visitors_shown(page)).to_have_text("2")
+    assert url_filters(page) == ["browser!=Firefox"]
+    browsers = page.locator("[data-breakdown=devices] tbody tr")
+    expect(browsers).to_have_count(1)
+    expect(browsers.first).to_contain_text("Chrome")
+
+    # A reload keeps the inverted view.
+    page.reload()
+    expect(bar).to_contain_text("Browser is not Firefox")
+    expect(visitors_shown(page)).to_have_text("2")
+
+    # "Add filter": page contains "PRIC" (case ignored) keeps the one of them who saw /pricing...
+    page.get_by_test_id("filter-add").locator("summary").click()
+    page.get_by_label("Filter on").select_option("page")
+    page.get_by_label("Operator").select_option("=~")
+    page.get_by_label("Filter value").fill("PRIC")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(bar).to_contain_text("Page contains PRIC")
+    expect(visitors_shown(page)).to_have_text("1")
+    assert url_filters(page) == ["browser!=Firefox", "page=~PRIC"]
+    # ... and inverted, the one whose pages never held it.
+    page.get_by_role("button", name="Invert filter Page contains PRIC").click()
+    expect(bar).to_contain_text("Page does not contain PRIC")
+    expect(visitors_shown(page)).to_have_text("1")
+    pages = page.locator("[data-breakdown=pages] tbody tr")
+    expect(pages).to_have_count(2)
+    assert sorted(pages.locator(".row-filter").all_inner_texts()) == ["/", "/about"]
+    assert url_filters(page) == ["browser!=Firefox", "page!~PRIC"]
+
+    # A copied link opens the same view in another tab (after signing in there: tokens live per tab).
+    other = page.context.new_page()
+    other.goto(page.url)
+    other.get_by_label("Email").fill(email)
+    other.get_by_label("Password").fill(PASSWORD)
+    other.get_by_role("button", name="Sign in").click()
+    expect(other.get_by_test_id("filter-bar").locator(".filter-chip")).to_have_count(2)
+    expect(other.get_by_test_id("filter-bar")).to_contain_text("Page does not contain PRIC")
+    expect(visitors_shown(other)).to_have_text("1")
+    other.close()
+
+    # Several values (is one of) from a link: Germany or the United Kingdom.
+    page.goto(f"{base}/sites/{site_id}?filters=" + quote("country==DE|GB"))
+    expect(bar).to_contain_text("Country is Germany or United Kingdom")
+    expect(visitors_shown(page)).to_have_text("4")
+    # A bad value in the form is a sentence at the field, and nothing is added.
+    page.get_by_test_id("filter-add").locator("summary").click()
+    page.get_by_label("Filter on").select_option("os")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.get_by_test_id("filter-add").get_by_role("alert")).to_have_text("Enter a value to filter by.")
+    assert url_filters(page) == ["country==DE|GB"]
     assert not [line for line in browser_log if line.startswith("pageerror")]
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from storage.ports import EventFilter
+from storage.ports import Condition, EventFilter
 from storage.records import Event
 
 T0 = 1_750_000_000_000  # a fixed instant (ms)
@@ -107,6 +107,56 @@ async def test_filters_on_fields_props_traits_and_path_prefix(events: Any) -> No
     assert await events.count(EventFilter(**span, traits={"gender": "f"})) == 1
     got = await read_all(events, EventFilter(**span, equals={"country": "DE"}, path_prefix="/blog"))
     assert [e.id for e in got] == ["e1", "e2"]
+
+
+def cond(name: str, op: str, *values: str, negate: bool = False, kind: str = "field") -> Condition:
+    return Condition(kind=kind, name=name, op=op, values=values, negate=negate)
+
+
+async def test_conditions_negate_contain_and_take_several_values(events: Any) -> None:
+    """Every store: `is` one of several values, negations that keep events lacking the prop or trait,
+    contains ignoring the case of A-Z (only), prefixes, and regex or LIKE characters taken literally."""
+    await events.append(
+        [
+            ev(1, name="signup", path="/Blog/Post", country="DE", props={"plan": "Pro", "n": 2}),
+            ev(2, path="/blog/b", country="FR", traits={"gender": "f"}, props={"plan": "free"}),
+            ev(3, path="/about.us", country="US", props={"ok": True}),
+            ev(4, path="/über/Ünit", country="", source="a|b"),
+            ev(5, path="/a%b_c", country="GB", traits={"gender": "m"}),
+        ]
+    )
+    span = {"site_id": "s1", "start": T0, "end": T0 + 10_000}
+
+    async def ids(*conditions: Condition) -> list[str]:
+        got = [e.id for e in await read_all(events, EventFilter(**span, conditions=conditions))]
+        assert await events.count(EventFilter(**span, conditions=conditions)) == len(got)
+        return got
+
+    assert await ids(cond("country", "is", "DE", "FR")) == ["e1", "e2"]
+    assert await ids(cond("country", "is", "DE", "FR", negate=True)) == ["e3", "e4", "e5"]
+    assert await ids(cond("country", "is", "", negate=True)) == ["e1", "e2", "e3", "e5"]
+    assert await ids(cond("name", "is", "pageview", negate=True)) == ["e1"]
+    assert await ids(cond("path", "contains", "BLOG")) == ["e1", "e2"]
+    assert await ids(cond("path", "contains", "blog", negate=True)) == ["e3", "e4", "e5"]
+    assert await ids(cond("path", "contains", "ÜBER")) == []  # Ü and ü are different letters here
+    assert await ids(cond("path", "contains", "Ünit", "post")) == ["e1", "e4"]
+    assert await ids(cond("path", "contains", ".")) == ["e3"]  # no regex: a dot is a dot
+    assert await ids(cond("path", "contains", "%b_")) == ["e5"]  # no LIKE: % and _ are themselves
+    assert await ids(cond("source", "contains", "|")) == ["e4"]
+    assert await ids(cond("path", "starts_with", "/blog", "/a")) == ["e2", "e3", "e5"]
+    assert await ids(cond("path", "starts_with", "/blog", negate=True)) == ["e1", "e3", "e4", "e5"]
+    assert await ids(cond("plan", "is", "Pro", "free", kind="prop")) == ["e1", "e2"]
+    assert await ids(cond("plan", "is", "Pro", kind="prop", negate=True)) == ["e2", "e3", "e4", "e5"]
+    assert await ids(cond("plan", "contains", "pro", kind="prop")) == ["e1"]
+    assert await ids(cond("plan", "contains", "r", kind="prop", negate=True)) == ["e3", "e4", "e5"]
+    assert await ids(cond("n", "is", "2", kind="prop")) == ["e1"]
+    assert await ids(cond("ok", "contains", "TRU", kind="prop")) == ["e3"]
+    assert await ids(cond("gender", "is", "f", kind="trait", negate=True)) == ["e1", "e3", "e4", "e5"]
+    assert await ids(cond("gender", "contains", "M", kind="trait")) == ["e5"]
+    both = (cond("country", "is", "DE", "FR", "US"), cond("path", "contains", "blog", negate=True))
+    assert await ids(*both) == ["e3"]
+    got = await read_all(events, EventFilter(**span, equals={"name": "pageview"}, conditions=both[:1]))
+    assert [e.id for e in got] == ["e2", "e3"]
 
 
 async def test_purge_before_and_delete_site(events: Any) -> None:

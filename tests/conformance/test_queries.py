@@ -319,6 +319,18 @@ FILTERS: list[tuple[str, Callable[[Event], bool]]] = [
     ("prop:seats==2", lambda e: e.props.get("seats") == 2),
     ("trait:age_band==25-34;trait:gender==f", lambda e: e.traits.get("age_band") == "25-34"
      and e.traits.get("gender") == "f"),
+    ("country!=DE", lambda e: e.country != "DE"),
+    ("country==DE|GB", lambda e: e.country in ("DE", "GB")),
+    ("page=~BLOG", lambda e: "blog" in e.path),
+    ("page!~blog;browser!=Firefox|Safari", lambda e: "blog" not in e.path
+     and e.browser not in ("Firefox", "Safari")),
+    ("page!=/blog/*", lambda e: not e.path.startswith("/blog/")),
+    ("page==/blog/*|/doc*", lambda e: e.path.startswith(("/blog/", "/doc"))),
+    ("utm_campaign!=", lambda e: e.utm_campaign != ""),
+    ("prop:plan!=pro", lambda e: e.props.get("plan") != "pro"),
+    ("prop:seats==1|3", lambda e: e.props.get("seats") in (1, 3)),
+    ("trait:age_band=~25", lambda e: "25" in e.traits.get("age_band", "")),
+    ("event==signup;name!=purchase", lambda e: e.name == "signup"),
 ]  # fmt: skip
 
 

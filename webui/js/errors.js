@@ -41,6 +41,7 @@ const FORM_SENTENCES = {
 const CODE_SENTENCES = {
   validation_failed: "Some of what you entered needs a change.",
   bad_request: "Eddy could not read that request.",
+  bad_filter: "Eddy could not read one of the filters. Remove it and add it again.",
   bad_json: "Eddy could not read that request.",
   unauthorized: "Your session has ended. Sign in again.",
   invalid_credentials: "The email or password is not right.",

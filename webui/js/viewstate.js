@@ -1,13 +1,14 @@
 // The history view's state (range, comparison, filters, chart metric) and its text in the address bar,
 // so a view can be bookmarked, shared and reloaded. Filters use the stats API's own names and syntax
-// (`filters=country==DE`, `page==/blog/*` for a path prefix), the same names the live panel's tail uses.
+// (`filters=country==DE`, `country!=DE|FR`, `page=~blog`, `page==/blog/*` for a path prefix; see
+// domain/stats/filters.py), the same names the live panel's tail uses. A filter is [key, operator, values].
 // No DOM here: node's test runner imports this module as it is.
 
 import { PRESET_NAMES, isDate } from "./ranges.js";
 
 export const DEFAULT_PRESET = "7d";
 export const COMPARE_MODES = ["", "previous", "year"];
-// Filter keys the API accepts (domain/stats/query.py FILTER_FIELDS) and how a person reads them.
+// Filter keys the API accepts (domain/stats/filters.py FILTER_FIELDS) and how a person reads them.
 export const FILTER_LABELS = {
   page: "Page",
   hostname: "Hostname",
@@ -24,31 +25,91 @@ export const FILTER_LABELS = {
   device: "Device",
   event: "Event",
 };
-const PROP = /^(prop|trait):[A-Za-z0-9_-]{1,100}$/;
+const PROP = /^(prop|trait):[A-Za-z0-9_-]{1,64}$/;
 const MAX_FILTERS = 10;
+const MAX_VALUES = 50;
 const MAX_VALUE = 512;
 const METRIC_NAMES = new Set(["visitors", "visits", "pageviews", "events"]);
 const OWN_PARAMS = ["range", "from", "to", "compare", "filters", "metric"];
+// The API's operators (domain/stats/filters.py) and how a person reads them.
+export const OPERATORS = { "==": "is", "!=": "is not", "=~": "contains", "!~": "does not contain" };
+const INVERSE = { "==": "!=", "!=": "==", "=~": "!~", "!~": "=~" };
+const TERM = /^\s*([^=!~\s]+)\s*(==|!=|=~|!~)/;
+const ESCAPED = new Set(["\\", "|", ";"]);
 
 /** Whether `key` is a filter key the API knows. */
 export function isFilterKey(key) {
   return Object.hasOwn(FILTER_LABELS, key) || PROP.test(key);
 }
 
-/** The filter a breakdown row stands for: [key, value], or null when it cannot be filtered on. */
+/** `text` cut at each `separator` that no backslash escapes (the escapes kept for `unescape`). */
+export function splitUnescaped(text, separator) {
+  const pieces = [];
+  let current = "";
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === "\\" && ESCAPED.has(text[i + 1])) {
+      current += char + text[i + 1];
+      i++;
+    } else if (char === separator) {
+      pieces.push(current);
+      current = "";
+    } else {
+      current += char;
+    }
+  }
+  pieces.push(current);
+  return pieces;
+}
+
+function unescape(text) {
+  return text.replace(/\\([\\|;])/g, "$1");
+}
+
+function escape(value) {
+  return value.replace(/[\\|;]/g, (c) => `\\${c}`);
+}
+
+/** Values as a person types them: several separated by `|` (`\|` for a literal one). */
+export function parseValues(text) {
+  return splitUnescaped(text, "|").map(unescape);
+}
+
+/** A filter as the API writes it (`country==DE|FR`), or null when the text is not one the API takes
+ *  (unknown key or operator, too many or too long values) or one a person could not read (an empty
+ *  value). */
+export function parseTerm(text) {
+  const found = TERM.exec(text);
+  if (!found || !isFilterKey(found[1])) return null;
+  const [, key, op] = found;
+  const values = parseValues(text.slice(found[0].length));
+  if (values.length > MAX_VALUES || values.some((v) => v.length > MAX_VALUE)) return null;
+  if (values.some((v) => !v)) return null;
+  if (key === "page" && (op === "==" || op === "!=") && new Set(values.map((v) => v.endsWith("*"))).size > 1) return null;
+  return [key, op, values];
+}
+
+/** The filter a breakdown row stands for: [key, "==", [value]], or null when it cannot be filtered on. */
 export function filterForRow(by, value) {
   const text = String(value ?? "");
   if (!text) return null;
-  if (by === "entry_page" || by === "exit_page") return ["page", text];
-  if (by.startsWith("prop:")) return PROP.test(by) ? [by, text] : null;
-  return isFilterKey(by) ? [by, text] : null;
+  if (by === "entry_page" || by === "exit_page") return ["page", "==", [text]];
+  if (by.startsWith("prop:")) return PROP.test(by) ? [by, "==", [text]] : null;
+  return isFilterKey(by) ? [by, "==", [text]] : null;
 }
 
-/** A filter as a person reads it: {label, operator, value}. */
-export function describeFilter([key, value]) {
-  const label = FILTER_LABELS[key] || (key.startsWith("prop:") ? `Property ${key.slice(5)}` : `Trait ${key.slice(6)}`);
-  if (key === "page" && value.endsWith("*")) return { label, operator: "starts with", value: value.slice(0, -1) };
-  return { label, operator: "is", value };
+/** The label a person reads for a filter key. */
+export function filterLabel(key) {
+  return FILTER_LABELS[key] || (key.startsWith("prop:") ? `Property ${key.slice(5)}` : `Trait ${key.slice(6)}`);
+}
+
+/** A filter as a person reads it: {label, operator, values} (page prefixes as "starts with"). */
+export function describeFilter([key, op, values]) {
+  const label = filterLabel(key);
+  if (key === "page" && (op === "==" || op === "!=") && values[0].endsWith("*")) {
+    return { label, operator: op === "==" ? "starts with" : "does not start with", values: values.map((v) => v.slice(0, -1)) };
+  }
+  return { label, operator: OPERATORS[op], values };
 }
 
 /** The state of a query string (unknown or bad parts are dropped, never shown). */
@@ -64,12 +125,11 @@ export function readState(search) {
     filters: [],
   };
   if (state.preset === "custom" && !(state.from && state.to)) state.preset = DEFAULT_PRESET;
-  for (const term of params.getAll("filters")) {
-    const at = term.indexOf("==");
-    if (at <= 0) continue;
-    const key = term.slice(0, at);
-    const value = term.slice(at + 2);
-    if (isFilterKey(key) && value && value.length <= MAX_VALUE) state.filters = addFilter(state.filters, [key, value]);
+  for (const item of params.getAll("filters")) {
+    for (const text of splitUnescaped(item, ";")) {
+      const filter = parseTerm(text);
+      if (filter) state.filters = addFilter(state.filters, filter);
+    }
   }
   return state;
 }
@@ -85,15 +145,15 @@ export function writeState(state, search = "") {
   }
   if (state.compare) params.set("compare", state.compare);
   if (state.metric && state.metric !== "visitors") params.set("metric", state.metric);
-  for (const [key, value] of state.filters) params.append("filters", `${key}==${value}`);
+  for (const term of filterTerms(state.filters)) params.append("filters", term);
   const text = params.toString();
   return text ? `?${text}` : "";
 }
 
-/** `filters` with [key, value] added: one filter per key (a new value replaces the old), at most ten. */
-export function addFilter(filters, [key, value]) {
-  const kept = filters.filter(([k]) => k !== key);
-  return kept.length >= MAX_FILTERS ? filters : [...kept, [key, value]];
+/** `filters` with `filter` added: one filter per key (a new one replaces the old), at most ten. */
+export function addFilter(filters, filter) {
+  const kept = filters.filter(([k]) => k !== filter[0]);
+  return kept.length >= MAX_FILTERS ? filters : [...kept, filter];
 }
 
 /** `filters` without the one on `key`. */
@@ -101,7 +161,12 @@ export function removeFilter(filters, key) {
   return filters.filter(([k]) => k !== key);
 }
 
-/** The filters as the stats API takes them: one `key==value` term each. */
+/** `filters` with the one on `key` turned around: is ↔ is not, contains ↔ does not contain. */
+export function invertFilter(filters, key) {
+  return filters.map(([k, op, values]) => (k === key ? [k, INVERSE[op], values] : [k, op, values]));
+}
+
+/** The filters as the stats API takes them: one term each, values joined by `|` and escaped. */
 export function filterTerms(filters) {
-  return filters.map(([key, value]) => `${key}==${value}`);
+  return filters.map(([key, op, values]) => key + op + values.map(escape).join("|"));
 }

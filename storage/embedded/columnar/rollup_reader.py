@@ -47,7 +47,7 @@ class Wants:
         """Called for a question answered by a plain scan."""
         if grouping.kind != "time" or grouping.unit not in rollups.ROLLED_UNITS:
             return
-        if grouping.tz == rollups.UTC or flt.equals or flt.props or flt.traits or flt.path_prefix:
+        if grouping.tz == rollups.UTC or not rollups.is_plain(flt):
             return
         key = (flt.site_id, grouping.tz)
         if any(r.site == key[0] and r.tz == key[1] for r in manifest.rollups):

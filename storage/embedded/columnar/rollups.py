@@ -178,15 +178,17 @@ class Plan:
     filtered: tuple[str, str, str] | None = None
 
 
-def _plain(flt: EventFilter) -> bool:
-    return not (flt.equals or flt.props or flt.traits or flt.path_prefix)
+def is_plain(flt: EventFilter) -> bool:
+    """Whether the question has no filter at all (besides its site and range)."""
+    return not (flt.equals or flt.props or flt.traits or flt.path_prefix or flt.conditions)
 
 
 def one_filter(flt: EventFilter) -> tuple[str, str, str] | None:
     """(kind, name, value) of the rollup rows that answer a question filtered by exactly one equality on
     a group field or a prop, or None. A field's rows group events by their own value, which is what the
-    filter selects; visit fields group by the visit's first value there, so they have `filter` rows."""
-    if flt.traits or flt.path_prefix:
+    filter selects; visit fields group by the visit's first value there, so they have `filter` rows.
+    Conditions (negations, contains, several values) are never answered from rollups: a scan does."""
+    if flt.traits or flt.path_prefix or flt.conditions:
         return None
     items = [("field", f, v) for f, v in flt.equals.items()] + [("prop", n, v) for n, v in flt.props.items()]
     if len(items) != 1:
@@ -208,7 +210,7 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
     if kind == "time" and grouping.unit not in ROLLED_UNITS:
         return None
     filtered = None
-    if not _plain(flt):
+    if not is_plain(flt):
         # One filter: summaries and day/week/month series, from the full (UTC) rollups' rows.
         filtered = one_filter(flt)
         if filtered is None or kind not in ("total", "time") or grouping.unit == "hour":

@@ -16,10 +16,17 @@ from typing import Any
 
 from storage.embedded.aggregates import offset_segments
 from storage.event_filter_sql import check_key_name
-from storage.ports import AGGREGATE_SORTS, GROUP_FIELDS, EventFilter, Grouping
-from storage.records import EVENT_TEXT_FIELDS
+from storage.ports import (
+    AGGREGATE_SORTS,
+    FILTERABLE_FIELDS,
+    GROUP_FIELDS,
+    Condition,
+    EventFilter,
+    Grouping,
+    check_condition,
+    fold_ascii,
+)
 
-_FILTERABLE = frozenset(EVENT_TEXT_FIELDS) - {"site_id"}
 # Fields that belong to the visit: a breakdown counts each visit under its first event's value.
 VISIT_FIELDS = frozenset(
     {
@@ -46,7 +53,7 @@ def filter_where(flt: EventFilter) -> tuple[str, list[Any]]:
     clauses, params = range_where(flt)
     parts = [clauses]
     for field, value in flt.equals.items():
-        if field not in _FILTERABLE:
+        if field not in FILTERABLE_FIELDS:
             raise ValueError(f"cannot filter on {field!r}")
         parts.append(f"{field} = ?")
         params.append(value)
@@ -57,7 +64,35 @@ def filter_where(flt: EventFilter) -> tuple[str, list[Any]]:
     if flt.path_prefix:
         parts.append("starts_with(path, ?)")
         params.append(flt.path_prefix)
+    for condition in flt.conditions:
+        parts.append(condition_sql(condition, params))
     return " WHERE " + " AND ".join(parts), params
+
+
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def condition_sql(condition: Condition, params: list[Any]) -> str:
+    """The SQL of one Condition over `ev` (its parameters appended to `params`). A missing prop or trait
+    is NULL: coalesce makes the positive test false there, so the negation keeps those events."""
+    check_condition(condition)
+    if condition.kind == "field":
+        value = condition.name
+    else:
+        column = "props_text" if condition.kind == "prop" else "traits"
+        value = f"json_extract_string({column}, {json_path(condition.name)})"
+    if condition.op == "is":
+        test = f"{value} IN ({', '.join('?' for _ in condition.values)})"
+        params.extend(condition.values)
+    elif condition.op == "contains":
+        # translate() lowers A-Z only: the case folding every store shares (ports.fold_ascii).
+        folded = f"translate({value}, '{_UPPER}', '{_UPPER.lower()}')"
+        test = " OR ".join(f"contains({folded}, ?)" for _ in condition.values)
+        params.extend(fold_ascii(v) for v in condition.values)
+    else:
+        test = " OR ".join(f"starts_with({value}, ?)" for _ in condition.values)
+        params.extend(condition.values)
+    return f"{'NOT ' if condition.negate else ''}coalesce(({test}), false)"
 
 
 def offset_expr(tz: str, start: int, end: int) -> str:

@@ -1,5 +1,6 @@
 // History: a date range (presets, custom dates, stepped with the arrows), an optional comparison (the
-// previous period or the same period last year), filters (a click on any breakdown row), the summary
+// previous period or the same period last year), filters (a click on any breakdown row, or "Add filter"
+// with is, is not, contains, does not contain; a click on a filter's operator turns it around), the summary
 // numbers, a timeseries chart (uPlot), breakdown tables with a details view, funnels and retention. The
 // range, comparison and filters live in the address bar, so a reload or a shared link keeps the view.
 // Every value from the API is rendered as text; only http(s) URLs become links.
@@ -10,7 +11,7 @@ import { timeseriesChart } from "./charts.js";
 import { breakdownCard } from "./breakdowns.js";
 import { shortcuts } from "./shortcuts.js";
 import { PRESETS, comparisonRange, describeRange, intervalFor, isDateRange, rangeFor, stepRange } from "../ranges.js";
-import { addFilter, describeFilter, filterTerms, readState, removeFilter, writeState } from "../viewstate.js";
+import { FILTER_LABELS, OPERATORS, addFilter, describeFilter, filterTerms, invertFilter, isFilterKey, parseTerm, readState, removeFilter, writeState } from "../viewstate.js";
 
 const METRICS = [
   ["visitors", "Visitors", fmtNumber],
@@ -208,26 +209,66 @@ function exportButtons(source, getRange) {
   return h("span", { class: "export-actions" }, button("csv"), button("json"), status);
 }
 
-/** The bar of active filters: each one says what it keeps and can be removed. */
-function filterBar(filters, onRemove, onClear) {
+/** The bar of active filters: each one says what it keeps, turns around with a click on its operator
+ *  (is ↔ is not, contains ↔ does not contain) and can be removed. */
+function filterBar(filters, { onRemove, onInvert, onClear }) {
   if (!filters.length) return null;
   return h(
     "div",
     { class: "filter-bar", role: "group", "aria-label": "Active filters", "data-testid": "filter-bar" },
     h("span", { class: "muted", text: "Filtered by" }),
     filters.map((filter) => {
-      const { label, operator, value } = describeFilter(filter);
-      const shown = filter[0] === "country" ? countryName(value) : value;
+      const [key, op] = filter;
+      const { label, operator, values } = describeFilter(filter);
+      const shown = values.map((v) => (key === "country" ? countryName(v) : v)).join(" or ");
+      const what = `${label} ${operator} ${shown}`;
+      const other = describeFilter(invertFilter([filter], key)[0]).operator;
       return h(
         "span",
-        { class: "filter-chip", "data-filter": filter[0] },
-        h("span", { text: `${label} ${operator} ` }),
-        h("strong", { text: shown }),
-        h("button", { type: "button", class: "chip-remove", "aria-label": `Remove filter ${label} ${operator} ${shown}`, text: "×", onclick: () => onRemove(filter[0]) }),
+        { class: "filter-chip", "data-filter": key, "data-op": op },
+        h("span", { text: `${label} ` }),
+        h("button", { type: "button", class: "chip-invert", "aria-label": `Invert filter ${what}`, title: `Change to “${other}”`, text: operator, onclick: () => onInvert(key) }),
+        h("strong", { text: ` ${shown}` }),
+        h("button", { type: "button", class: "chip-remove", "aria-label": `Remove filter ${what}`, text: "×", onclick: () => onRemove(key) }),
       );
     }),
     filters.length > 1 ? h("button", { type: "button", class: "link", text: "Clear all", onclick: onClear }) : null,
   );
+}
+
+/** "Add filter": any key (a property by name), any operator (contains too) and one or more values
+ *  separated by `|`; `onAdd(filter)` gets it once it is one the API takes. */
+function addFilterForm(onAdd) {
+  const keys = [...Object.entries(FILTER_LABELS), ["prop:", "Property…"]];
+  const key = h("select", { name: "filter-key", "aria-label": "Filter on" }, keys.map(([v, l]) => h("option", { value: v, text: l })));
+  const propName = h("input", { type: "text", name: "filter-prop", "aria-label": "Property name", placeholder: "Property name", maxlength: "64", hidden: true });
+  const op = h("select", { name: "filter-op", "aria-label": "Operator" }, Object.entries(OPERATORS).map(([v, l]) => h("option", { value: v, text: l })));
+  const value = h("input", { type: "text", name: "filter-value", "aria-label": "Filter value", placeholder: "Value (several: a|b)", maxlength: "2000" });
+  const note = h("span", { class: "field-error", role: "alert" });
+  const form = h("form", { class: "filter-add-form", "aria-label": "Add a filter" }, key, propName, op, value, h("button", { type: "submit", text: "Add" }), note);
+  const box = h("details", { class: "filter-add", "data-testid": "filter-add" }, h("summary", { text: "Add filter" }), form);
+  key.addEventListener("change", () => {
+    propName.hidden = key.value !== "prop:";
+  });
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const name = key.value === "prop:" ? `prop:${propName.value.trim()}` : key.value;
+    if (key.value === "prop:" && !isFilterKey(name)) {
+      note.textContent = "Enter a property name made of letters, digits, _ and -.";
+      return;
+    }
+    if (!value.value) {
+      note.textContent = "Enter a value to filter by.";
+      return;
+    }
+    const filter = parseTerm(`${name}${op.value}${value.value}`);
+    if (!filter) {
+      note.textContent = "Enter values of at most 512 characters each, with nothing empty between the | signs.";
+      return;
+    }
+    onAdd(filter);
+  });
+  return box;
 }
 
 /** Mount the history view into `container` for a data `source` ({stats(kind, params)}); returns
@@ -362,17 +403,21 @@ export function historyView(container, source) {
     syncControls();
     replace(
       filtersBox,
-      filterBar(
-        state.filters,
-        (key) => {
+      filterBar(state.filters, {
+        onRemove(key) {
           state.filters = removeFilter(state.filters, key);
           loadAll();
         },
-        () => {
+        onInvert(key) {
+          state.filters = invertFilter(state.filters, key);
+          loadAll();
+        },
+        onClear() {
           state.filters = [];
           loadAll();
         },
-      ),
+      }),
+      addFilterForm(applyFilter),
     );
     const range = currentRange();
     const started = performance.now();
