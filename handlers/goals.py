@@ -1,9 +1,13 @@
 """`GET /api/v1/sites/{site_id}/stats/goals`: the site's goals with conversions, conversion rates and
 revenue per currency (domain/goals/), plus `by` (an event field or `prop:<name>`) for the same per group.
 `GET /api/v1/sites/{site_id}/stats/engagement`: time on page and scroll depth, overall and per page
-(`limit` pages). Same auth and range parameters as the other stats (`from`, `to`, `tz`)."""
+(`limit` pages, or the `pages` asked for). Same auth, range and filter parameters as the other stats
+(`from`, `to`, `tz`, `filters`), and readable through a share link (`/api/v1/share/stats/goals`, ...)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
 
 import msgspec
 
@@ -11,39 +15,22 @@ from domain.errors import Invalid
 from domain.goals.definitions import goals_of
 from domain.goals.engagement import engagement_report
 from domain.goals.report import goal_report
-from domain.stats.query import parse_query
 from handlers.access import bearer_or_secret_key
-from handlers.base import ApiHandler
 from handlers.openapi import Operation
+from handlers.stats import StatsHandler
 
-MAX_PARAM_LENGTH = 256
-
-
-class RangeHandler(ApiHandler):
-    """Reads the stats range parameters and a few of its own."""
-
-    def params(self, *extra: str) -> dict[str, str]:
-        """The query parameters named, bounded in length."""
-        params = {}
-        for name in ("from", "to", "tz", *extra):
-            value = self.get_query_argument(name, None)
-            if value is not None:
-                if len(value) > MAX_PARAM_LENGTH:
-                    raise Invalid("a parameter is too long", fields={name: "too long"})
-                params[name] = value
-        return params
+MAX_PAGES = 100
 
 
-class GoalsHandler(RangeHandler):
+class GoalsHandler(StatsHandler):
     """Conversions of the site's goals."""
 
     @bearer_or_secret_key
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id)
-        params = self.params("by")
-        by = params.pop("by", "")
-        query = parse_query(params, default_tz=site.get("timezone") or "UTC", now_ms=self.ctx.stats.now_ms())
-        report = await goal_report(
+        params = self.params()
+        by = params.pop("by", "")  # goals group by an event field or prop (checked by goal_report)
+        site, query = await self.query(site_id, params=params)
+        report = goal_report(
             self.ctx.stores.events,
             site["id"],
             goals_of(site),
@@ -51,33 +38,43 @@ class GoalsHandler(RangeHandler):
             query.end,
             currency=site.get("currency") or None,
             by=by,
+            base=query.event_filter(site["id"]),
         )
-        self.write_json({"site_id": site["id"], "tz": query.tz, **report})
+        await self.answer(_framed(site["id"], query.tz, report))
 
 
-class EngagementHandler(RangeHandler):
+class EngagementHandler(StatsHandler):
     """Time on page and scroll depth."""
 
     @bearer_or_secret_key
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id)
-        params = self.params("limit")
-        raw_limit = params.pop("limit", "10")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
-            raise Invalid("limit must be a whole number from 1 to 1000", fields={"limit": "1 to 1000"})
-        query = parse_query(params, default_tz=site.get("timezone") or "UTC", now_ms=self.ctx.stats.now_ms())
-        report = await engagement_report(
-            self.ctx.stores.events, site["id"], query.start, query.end, limit=int(raw_limit)
+        site, query = await self.query(site_id)
+        pages = self.get_query_arguments("pages")
+        if len(pages) > MAX_PAGES or any(len(page) > 2048 for page in pages):
+            raise Invalid("too many pages", fields={"pages": f"at most {MAX_PAGES} pages"})
+        report = engagement_report(
+            self.ctx.stores.events,
+            site["id"],
+            query.start,
+            query.end,
+            limit=query.limit,
+            base=query.event_filter(site["id"]),
+            pages=pages,
         )
-        self.write_json({"site_id": site["id"], "tz": query.tz, **report})
+        await self.answer(_framed(site["id"], query.tz, report))
+
+
+async def _framed(site_id: str, tz: str, report: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    return {"site_id": site_id, "tz": tz, **await report}
 
 
 class GoalsQuery(msgspec.Struct, omit_defaults=True):
-    """The range (as for every stats query) and an optional grouping."""
+    """The range and filters (as for every stats query) and an optional grouping."""
 
     from_: str | None = msgspec.field(default=None, name="from")
     to: str | None = None
     tz: str | None = None
+    filters: str | None = None
     by: str | None = None
 
 
@@ -125,12 +122,14 @@ class GoalsAnswer(msgspec.Struct):
 
 
 class EngagementQuery(msgspec.Struct, omit_defaults=True):
-    """The range (as for every stats query) and how many pages."""
+    """The range and filters (as for every stats query), and how many pages or which (repeatable)."""
 
     from_: str | None = msgspec.field(default=None, name="from")
     to: str | None = None
     tz: str | None = None
+    filters: str | None = None
     limit: int | None = None
+    pages: str | None = None
 
 
 class Engagement(msgspec.Struct):

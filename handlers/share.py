@@ -22,7 +22,7 @@ import msgspec
 
 from domain.errors import NotFound, RateLimited, Unauthorized
 from domain.share import ShareLinkOut
-from handlers import stats
+from handlers import goals, stats
 from handlers.access import authenticated
 from handlers.base import ApiHandler
 from handlers.live import (
@@ -233,6 +233,8 @@ SHARED_STATS = {
     "realtime": stats.RealtimeHandler,
     "funnel": stats.FunnelHandler,
     "retention": stats.RetentionHandler,
+    "goals": goals.GoalsHandler,
+    "engagement": goals.EngagementHandler,
 }
 default_handlers = [
     (rf"/api/v1/sites/{_ID}/share-links", ShareLinksHandler),
