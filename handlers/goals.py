@@ -15,11 +15,10 @@ from domain.errors import Invalid
 from domain.goals.definitions import goals_of
 from domain.goals.engagement import engagement_report
 from domain.goals.report import goal_report
+from domain.stats.titles import MAX_PAGES, page_titles
 from handlers.access import bearer_or_secret_key
 from handlers.openapi import Operation
 from handlers.stats import StatsHandler
-
-MAX_PAGES = 100
 
 
 class GoalsHandler(StatsHandler):
@@ -49,9 +48,7 @@ class EngagementHandler(StatsHandler):
     @bearer_or_secret_key
     async def get(self, site_id: str) -> None:
         site, query = await self.query(site_id)
-        pages = self.get_query_arguments("pages")
-        if len(pages) > MAX_PAGES or any(len(page) > 2048 for page in pages):
-            raise Invalid("too many pages", fields={"pages": f"at most {MAX_PAGES} pages"})
+        pages = _pages(self.get_query_arguments("pages"))
         report = engagement_report(
             self.ctx.stores.events,
             site["id"],
@@ -62,6 +59,28 @@ class EngagementHandler(StatsHandler):
             pages=pages,
         )
         await self.answer(_framed(site["id"], query.tz, report))
+
+
+class TitlesHandler(StatsHandler):
+    """The titles of the pages asked for."""
+
+    @bearer_or_secret_key
+    async def get(self, site_id: str) -> None:
+        site, query = await self.query(site_id)
+        pages = _pages(self.get_query_arguments("pages"))
+        titles = page_titles(self.ctx.stores.events, query.event_filter(site["id"]), pages)
+        await self.answer(_framed(site["id"], query.tz, _titled(titles)))
+
+
+def _pages(pages: list[str]) -> list[str]:
+    """The `pages` arguments, bounded (Invalid past MAX_PAGES or a long path)."""
+    if len(pages) > MAX_PAGES or any(len(page) > 2048 for page in pages):
+        raise Invalid("too many pages", fields={"pages": f"at most {MAX_PAGES} pages"})
+    return pages
+
+
+async def _titled(titles: Awaitable[dict[str, str]]) -> dict[str, Any]:
+    return {"titles": await titles}
 
 
 async def _framed(site_id: str, tz: str, report: Awaitable[dict[str, Any]]) -> dict[str, Any]:
@@ -146,6 +165,24 @@ class PageEngagement(Engagement):
     page: str
 
 
+class TitlesQuery(msgspec.Struct, omit_defaults=True):
+    """The range and filters (as for every stats query) and the pages (repeatable, at most 100)."""
+
+    from_: str | None = msgspec.field(default=None, name="from")
+    to: str | None = None
+    tz: str | None = None
+    filters: str | None = None
+    pages: str | None = None
+
+
+class TitlesAnswer(msgspec.Struct):
+    """Each asked page's title (pages without a titled pageview in the range are left out)."""
+
+    site_id: str
+    tz: str
+    titles: dict[str, str]
+
+
 class EngagementAnswer(msgspec.Struct):
     """Engagement overall and per page."""
 
@@ -159,6 +196,7 @@ _ID = r"([A-Za-z0-9_-]{1,64})"
 default_handlers = [
     (rf"/api/v1/sites/{_ID}/stats/goals", GoalsHandler),
     (rf"/api/v1/sites/{_ID}/stats/engagement", EngagementHandler),
+    (rf"/api/v1/sites/{_ID}/stats/titles", TitlesHandler),
 ]
 
 openapi_operations = [
@@ -187,5 +225,17 @@ openapi_operations = [
         description="From `engagement` events (Eddy's tracker, Plausible's): a view is a (visit, page) "
         "pair; time_on_page_s is the mean of its summed engaged_ms, scroll_depth the mean of its deepest "
         "scroll.",
+    ),
+    Operation(
+        "GET",
+        "/api/v1/sites/{site_id}/stats/titles",
+        "The titles of some pages (shown on hover in the dashboard)",
+        tag="stats",
+        auth="bearer_or_secret_key",
+        query=TitlesQuery,
+        response=TitlesAnswer,
+        errors=(404,),
+        description="The title of each page's first pageview in the range and filters; `pages` is "
+        "repeatable, at most 100.",
     ),
 ]

@@ -235,6 +235,7 @@ SHARED_STATS = {
     "retention": stats.RetentionHandler,
     "goals": goals.GoalsHandler,
     "engagement": goals.EngagementHandler,
+    "titles": goals.TitlesHandler,
 }
 default_handlers = [
     (rf"/api/v1/sites/{_ID}/share-links", ShareLinksHandler),

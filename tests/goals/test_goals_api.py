@@ -213,3 +213,29 @@ async def test_goals_and_engagement_follow_a_views_filters(api: Any, ctx: Any) -
     assert shared.status == 200 and shared.json["visitors"] == 2
     shared_engagement = await api.get("/api/v1/share/stats/engagement", headers=headers)
     assert shared_engagement.status == 200 and shared_engagement.json["overall"]["views"] == 3
+
+
+async def test_page_titles_for_the_pages_asked(api: Any, ctx: Any) -> None:
+    token = await signup(api)
+    site = await make_site(api, token)
+    sid = site["id"]
+    await store_events(
+        ctx,
+        [
+            event(sid, "pageview", "v1", "/pricing", title="Pricing · Shop", country="DE"),
+            event(sid, "pageview", "v2", "/docs", title="Docs", country="US"),
+            event(sid, "pageview", "v2", "/untitled"),
+            event(sid, "signup", "v2", "/docs", title="Not a pageview"),
+        ],
+    )
+    base = f"/api/v1/sites/{sid}/stats/titles"
+    answer = await api.get(f"{base}?pages=/pricing&pages=/docs&pages=/untitled&pages=/nowhere", token=token)
+    assert answer.status == 200, answer.json
+    assert answer.json["titles"] == {"/pricing": "Pricing · Shop", "/docs": "Docs"}
+    # the view's filters apply: /docs was seen from the United States only
+    german = await api.get(f"{base}?pages=/pricing&pages=/docs&filters=country==DE", token=token)
+    assert german.json["titles"] == {"/pricing": "Pricing · Shop"}
+    too_many = "&".join(f"pages=/p{i}" for i in range(101))
+    refused = await api.get(f"{base}?{too_many}", token=token)
+    assert refused.status == 422 and "pages" in refused.json["error"]["fields"]
+    assert (await api.get(base, token=await signup(api))).status == 404
