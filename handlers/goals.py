@@ -87,13 +87,18 @@ async def _framed(site_id: str, tz: str, report: Awaitable[dict[str, Any]]) -> d
     return {"site_id": site_id, "tz": tz, **await report}
 
 
-class GoalsQuery(msgspec.Struct, omit_defaults=True):
-    """The range and filters (as for every stats query) and an optional grouping."""
+class RangeQuery(msgspec.Struct, omit_defaults=True):
+    """The range and filters, as for every stats query."""
 
     from_: str | None = msgspec.field(default=None, name="from")
     to: str | None = None
     tz: str | None = None
     filters: str | None = None
+
+
+class GoalsQuery(RangeQuery, omit_defaults=True):
+    """The range and filters, and an optional grouping."""
+
     by: str | None = None
 
 
@@ -140,13 +145,9 @@ class GoalsAnswer(msgspec.Struct):
     goals: list[GoalRow]
 
 
-class EngagementQuery(msgspec.Struct, omit_defaults=True):
-    """The range and filters (as for every stats query), and how many pages or which (repeatable)."""
+class EngagementQuery(RangeQuery, omit_defaults=True):
+    """The range and filters, and how many pages or which (repeatable)."""
 
-    from_: str | None = msgspec.field(default=None, name="from")
-    to: str | None = None
-    tz: str | None = None
-    filters: str | None = None
     limit: int | None = None
     pages: str | None = None
 
@@ -165,13 +166,9 @@ class PageEngagement(Engagement):
     page: str
 
 
-class TitlesQuery(msgspec.Struct, omit_defaults=True):
-    """The range and filters (as for every stats query) and the pages (repeatable, at most 100)."""
+class TitlesQuery(RangeQuery, omit_defaults=True):
+    """The range and filters, and the pages (repeatable, at most 100)."""
 
-    from_: str | None = msgspec.field(default=None, name="from")
-    to: str | None = None
-    tz: str | None = None
-    filters: str | None = None
     pages: str | None = None
 
 
