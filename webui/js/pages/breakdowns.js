@@ -1,25 +1,49 @@
 // Breakdown cards of the history view: the top 10 values of a dimension with the same columns at every
 // range (visitors, visits, pageviews or events, bounce rate, visit duration; "—" where the API answers
 // null), each row a button that filters the whole view by that value, and a "Details" dialog with up to
-// 500 rows, a search box and sorting by any column.
+// 500 rows, a search box and sorting by any column. Pages also show their time on page and scroll depth
+// (stats/engagement) and their titles on hover (stats/titles), filled in once the rows have painted.
 
 import { h, replace, loading, empty, errorBox, fmtNumber, fmtPercent, fmtDuration, externalLink, shortPath, countryName, watchOverflow } from "../dom.js";
 import { filterForRow } from "../viewstate.js";
 
 const DETAILS_LIMIT = 500;
+const PAGE_DIMENSIONS = new Set(["page", "entry_page", "exit_page"]);
+const ENRICH_LIMIT = 100; // pages whose titles and engagement are asked for (the API's bound)
 const URL_DIMENSIONS = new Set(["referrer"]);
 const DIRECT_DIMENSIONS = new Set(["source", "referrer"]);
 
 /** The numeric columns of a breakdown: [key, label, format]. */
 function columnsFor(by) {
   const counted = by === "event" || by.startsWith("prop:") ? ["events", "Events"] : ["pageviews", "Pageviews"];
-  return [
+  const columns = [
     ["visitors", "Visitors", fmtNumber],
     ["visits", "Visits", fmtNumber],
     [counted[0], counted[1], fmtNumber],
     ["bounce_rate", "Bounce rate", fmtPercent],
     ["visit_duration", "Duration", fmtDuration],
   ];
+  // Engagement belongs to a page (not to the visits entering or leaving by it).
+  if (by === "page") columns.push(["time_on_page_s", "Time on page", fmtDuration], ["scroll_depth", "Scroll depth", fmtPercent]);
+  return columns;
+}
+
+/** Rows of a page dimension with their titles (and, for `page`, engagement) added; other rows as they
+ *  are. A failure leaves the rows without them: the numbers already shown stay. */
+async function enrich(source, query, by, rows) {
+  if (!PAGE_DIMENSIONS.has(by) || !rows.length) return rows;
+  const pages = rows.slice(0, ENRICH_LIMIT).map((row) => String(row.value ?? "")).filter(Boolean);
+  const params = { ...query, pages };
+  const [titles, engagement] = await Promise.all([
+    source.stats("titles", params).catch(() => null),
+    by === "page" ? source.stats("engagement", { ...params, limit: undefined }).catch(() => null) : null,
+  ]);
+  const named = titles?.titles || {};
+  const engaged = new Map((engagement?.pages || []).map((page) => [page.page, page]));
+  return rows.map((row) => {
+    const more = engaged.get(row.value);
+    return { ...row, title: named[row.value] || "", time_on_page_s: more?.time_on_page_s, scroll_depth: more?.scroll_depth };
+  });
 }
 
 const DIMENSION_LABELS = { os: "Operating system", utm_source: "UTM source", utm_medium: "UTM medium", utm_campaign: "UTM campaign", utm_term: "UTM term", utm_content: "UTM content" };
@@ -46,9 +70,11 @@ function valueCell(by, row, onFilter) {
   const shown = displayValue(by, text);
   const filter = filterForRow(by, text);
   const title = by === "country" && text ? `${shown} (${text})` : text || shown;
+  // A page's title shows on hover (the path is what the row reads).
+  const hover = row.title ? `${row.title}\n${text}` : null;
   const main = filter
-    ? h("button", { type: "button", class: "row-filter", title: `Filter by ${title}`, "data-value": text, text: shown, onclick: () => onFilter(filter) })
-    : h("span", { class: "url", title, text: shown });
+    ? h("button", { type: "button", class: "row-filter", title: hover || `Filter by ${title}`, "data-value": text, "data-title": row.title || null, text: shown, onclick: () => onFilter(filter) })
+    : h("span", { class: "url", title: hover || title, text: shown });
   const out = URL_DIMENSIONS.has(by) && text ? externalLink(text, "↗") : null;
   if (out) out.setAttribute("aria-label", `Open ${text}`);
   return h("span", { class: "value-cell" }, main, out);
@@ -144,9 +170,14 @@ function openDetails(source, query, by, title, onFilter, onOpen) {
   search.focus();
   source
     .stats("breakdown", { ...query, by, limit: DETAILS_LIMIT })
-    .then((answer) => {
+    .then(async (answer) => {
       rows = answer?.results || [];
       draw();
+      const more = await enrich(source, query, by, rows);
+      if (more !== rows && dialog.open) {
+        rows = more;
+        draw();
+      }
     })
     .catch((error) => replace(body, errorBox(error)));
 }
@@ -175,20 +206,32 @@ export function breakdownCard(source, getQuery, title, options, onFilter) {
     const mine = ++seq;
     propName.hidden = select.value !== "prop";
     const by = dimension();
+    delete card.dataset.enriched;
     details.hidden = !by;
     if (!by) {
       replace(body, empty("Type a property name to break events down by it."));
       return;
     }
     replace(body, loading());
+    const query = getQuery();
+    let rows;
     try {
-      const answer = await source.stats("breakdown", { ...getQuery(), by, limit: 10 });
+      const answer = await source.stats("breakdown", { ...query, by, limit: 10 });
       if (mine !== seq) return;
-      const rows = answer?.results || [];
+      rows = answer?.results || [];
       replace(body, rows.length ? rowsTable(by, rows, onFilter) : empty("No data for this range."));
     } catch (error) {
       if (mine === seq) replace(body, errorBox(error));
+      return;
     }
+    // Titles and engagement come after the numbers have painted (not awaited: they never hold the
+    // view's paint up).
+    enrich(source, query, by, rows).then((more) => {
+      if (mine === seq && more !== rows) {
+        replace(body, rowsTable(by, more, onFilter));
+        card.dataset.enriched = "true";
+      }
+    });
   }
   details.addEventListener("click", () => {
     const by = dimension();
