@@ -1,7 +1,7 @@
 """Goals, revenue and engagement in the dashboard, in a real Chromium against a real Eddy: goals and the
 currency set in the site's settings (one a line), the goals card with conversions, conversion rate and
 revenue per currency, following the view's filters; the Pages breakdown with time on page and scroll
-depth, and each page's title on hover."""
+depth, and each page's title on hover; countries on a world map."""
 
 from __future__ import annotations
 
@@ -99,6 +99,20 @@ def test_goals_with_revenue_per_currency_and_pages_with_engagement_and_titles(
     expect(purchase.locator("td").nth(3)).to_have_text("100%")
     page.get_by_role("button", name=re.compile(r"^Remove filter Country")).click()
     expect(purchase.locator(".revenue")).to_have_text(re.compile(r"\$7\.50"))
+
+    # Countries on a world map (vendored outlines, served by Eddy): shaded by visitors, named on
+    # hover, a click filters the view like a click on the table's row.
+    world = page.get_by_test_id("world-map")
+    expect(world.locator("path[data-country]")).to_have_count(256)
+    germany = world.locator("path[data-country=DE]")
+    expect(germany).to_have_attribute("data-visitors", "1")
+    expect(germany).to_have_class(re.compile(r"\bmap-5\b"))
+    expect(germany.locator("title")).to_have_text("Germany: 1 visitor")
+    expect(world.locator("path[data-country=FR]")).to_have_class(re.compile(r"\bmap-0\b"))
+    germany.click()
+    expect(page.get_by_test_id("filter-bar")).to_contain_text("Country is Germany")
+    expect(purchase.locator(".revenue")).to_have_text("€19.99")
+    page.get_by_role("button", name=re.compile(r"^Remove filter Country")).click()
 
     # Pages: time on page and scroll depth beside the usual columns, and the title on hover.
     pages = page.locator("[data-breakdown=pages]")

@@ -6,10 +6,12 @@
 
 import { h, replace, loading, empty, errorBox, fmtNumber, fmtPercent, fmtDuration, externalLink, shortPath, countryName, watchOverflow } from "../dom.js";
 import { filterForRow } from "../viewstate.js";
+import { worldMap } from "./worldmap.js";
 
 const DETAILS_LIMIT = 500;
 const PAGE_DIMENSIONS = new Set(["page", "entry_page", "exit_page"]);
 const ENRICH_LIMIT = 100; // pages whose titles and engagement are asked for (the API's bound)
+const MAP_LIMIT = 300; // every country, for the world map
 const URL_DIMENSIONS = new Set(["referrer"]);
 const DIRECT_DIMENSIONS = new Set(["source", "referrer"]);
 
@@ -224,14 +226,21 @@ export function breakdownCard(source, getQuery, title, options, onFilter) {
       if (mine === seq) replace(body, errorBox(error));
       return;
     }
-    // Titles and engagement come after the numbers have painted (not awaited: they never hold the
-    // view's paint up).
+    // Titles and engagement, and the world map, come after the numbers have painted (not awaited:
+    // they never hold the view's paint up).
     enrich(source, query, by, rows).then((more) => {
       if (mine === seq && more !== rows) {
         replace(body, rowsTable(by, more, onFilter));
         card.dataset.enriched = "true";
       }
     });
+    if (by === "country" && rows.some((row) => row.value)) {
+      source
+        .stats("breakdown", { ...query, by, limit: MAP_LIMIT })
+        .then((all) => worldMap(all?.results || [], onFilter))
+        .then((map) => mine === seq && body.prepend(map))
+        .catch(() => {}); // the table already holds the numbers
+    }
   }
   details.addEventListener("click", () => {
     const by = dimension();

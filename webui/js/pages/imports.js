@@ -60,7 +60,8 @@ function jobView(job) {
 export function render(body, site) {
   const base = `/api/v1/sites/${encodeURIComponent(site.id)}/imports`;
   const kind = h("select", { name: "kind" }, KINDS.map(([value, label]) => h("option", { value, text: label })));
-  const hint = h("small", { class: "hint" });
+  const kindField = field("What the file is", kind, KINDS[0][2]);
+  const hint = kindField.querySelector(".hint");
   const file = h("input", { type: "file", name: "file", accept: ".zip,.csv,.json" });
   const submit = h("button", { type: "submit", text: "Import" });
   const progress = h("div", { class: "import-progress", "data-testid": "import-progress" });
@@ -68,8 +69,7 @@ export function render(body, site) {
   const form = h(
     "form",
     { class: "card import-form", novalidate: true },
-    field("What the file is", kind),
-    hint,
+    kindField,
     field("File", file, "Large files are fine: they are read as they arrive, never held whole in memory."),
     h("div", { class: "actions" }, submit),
     progress,
