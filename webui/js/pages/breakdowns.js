@@ -30,6 +30,22 @@ function columnsFor(by) {
   return columns;
 }
 
+/** Resolves once the history view holding `el` has painted every panel (its data-loading turns
+ *  "false"), so the extras asked for afterwards (titles, engagement, the map) never queue ahead of the
+ *  numbers of another card. */
+function afterViewPaint(el) {
+  const view = el.closest("section.history");
+  if (!view || view.dataset.loading === "false") return Promise.resolve();
+  return new Promise((resolve) => {
+    const watch = new MutationObserver(() => {
+      if (view.dataset.loading !== "false") return;
+      watch.disconnect();
+      resolve();
+    });
+    watch.observe(view, { attributes: true, attributeFilter: ["data-loading"] });
+  });
+}
+
 /** Rows of a page dimension with their titles (and, for `page`, engagement) added; other rows as they
  *  are. A failure leaves the rows without them: the numbers already shown stay. */
 async function enrich(source, query, by, rows) {
@@ -228,17 +244,19 @@ export function breakdownCard(source, getQuery, title, options, onFilter) {
     }
     // Titles and engagement, and the world map, come after the numbers have painted (not awaited:
     // they never hold the view's paint up).
-    enrich(source, query, by, rows).then((more) => {
-      if (mine === seq && more !== rows) {
-        replace(body, rowsTable(by, more, onFilter));
-        card.dataset.enriched = "true";
-      }
-    });
+    afterViewPaint(card)
+      .then(() => (mine === seq ? enrich(source, query, by, rows) : rows))
+      .then((more) => {
+        if (mine === seq && more !== rows) {
+          replace(body, rowsTable(by, more, onFilter));
+          card.dataset.enriched = "true";
+        }
+      });
     if (by === "country" && rows.some((row) => row.value)) {
-      source
-        .stats("breakdown", { ...query, by, limit: MAP_LIMIT })
-        .then((all) => worldMap(all?.results || [], onFilter))
-        .then((map) => mine === seq && body.prepend(map))
+      afterViewPaint(card)
+        .then(() => mine === seq && source.stats("breakdown", { ...query, by, limit: MAP_LIMIT }))
+        .then((all) => all && mine === seq && worldMap(all.results || [], onFilter))
+        .then((map) => map && mine === seq && body.prepend(map))
         .catch(() => {}); // the table already holds the numbers
     }
   }
