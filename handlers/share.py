@@ -22,7 +22,7 @@ import msgspec
 
 from domain.errors import NotFound, RateLimited, Unauthorized
 from domain.share import ShareLinkOut
-from handlers import goals, stats
+from handlers import goals, imports, stats
 from handlers.access import authenticated
 from handlers.base import ApiHandler
 from handlers.live import (
@@ -141,7 +141,7 @@ class _ReadOnlySite:
         return self.share_site
 
 
-def _shared_stats(handler: type[stats.StatsHandler]) -> type[stats.StatsHandler]:
+def _shared_stats(handler: type[ApiHandler]) -> type[ApiHandler]:
     """The stats handler `handler`, answering for a share token's site (same parsing, same answers)."""
     inner = handler.get.__wrapped__  # type: ignore[attr-defined]  # under its auth decorator
 
@@ -236,6 +236,7 @@ SHARED_STATS = {
     "goals": goals.GoalsHandler,
     "engagement": goals.EngagementHandler,
     "titles": goals.TitlesHandler,
+    "history": imports.HistoryHandler,
 }
 default_handlers = [
     (rf"/api/v1/sites/{_ID}/share-links", ShareLinksHandler),

@@ -1,14 +1,17 @@
 """The Imports tab in a real Chromium against a real Eddy: an admin uploads Umami's tables (a zip made
 here), follows the import to its summary (rows read, imported, skipped with their line), sees it listed,
-imports the same file again without anything counted twice, and an unusable file fails with a sentence."""
+imports the same file again without anything counted twice, and an unusable file fails with a sentence;
+a Plausible export shows merged into the dashboard's history, its days flagged as imported."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from playwright.sync_api import Page, expect
 
 from tests.browser.dashboard_helpers import create_site, sign_up
+from tests.imports.test_import_plausible import plausible_zip
 from tests.support.eddy_process import EddyProcess
 from tests.support.umami_export import umami_zip
 
@@ -70,3 +73,37 @@ def test_an_umami_import_with_progress_summary_and_a_harmless_second_run(
     assert text and not re.search(r"`|\bExpected\b|\bstr\b|Error\b|\[\d+\]", text), text
     expect(rows).to_have_count(3)
     assert not [line for line in browser_log if line.startswith("pageerror")]
+
+
+def test_a_plausible_export_shows_merged_into_the_history(page: Page, eddy_server: EddyProcess) -> None:
+    base = eddy_server.url
+    sign_up(page, base)
+    site_id = create_site(page, "Moved Shop", "shop.example", "https://shop.example")
+    page.get_by_role("link", name="Imports").click()
+    last = dt.date.today() - dt.timedelta(days=5)
+    first = last - dt.timedelta(days=15)
+    body, per_day = plausible_zip(first, last)
+    choose_file(page, "plausible", "plausible-export.zip", body)
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_test_id("import-progress").locator(".import-job[data-status=done]")).to_be_visible(
+        timeout=30_000
+    )
+
+    # The dashboard over the last 30 days: the imported days fill the history card, flagged as imported.
+    page.goto(f"{base}/sites/{site_id}?range=30d")
+    card = page.locator("[data-breakdown=imported]")
+    expect(card).to_be_visible()
+    expect(card.get_by_test_id("imported-note")).to_contain_text(
+        "16 days of this range come from the Plausible import"
+    )
+    visitors = sum(day["visitors"] for day in per_day.values())
+    expect(card.locator("[data-metric=visitors] .big-number")).to_have_text(f"{visitors:,}")
+    expect(card.locator("rect.is-imported")).to_have_count(16)
+    expect(card.locator(f"rect[data-date='{first.isoformat()}'] title")).to_contain_text("(imported)")
+    expect(card.locator("tbody tr").filter(has_text="/pricing")).to_contain_text(f"{10 * 16:,}")
+    # A filter does not apply to imported totals: the card says so.
+    page.goto(f"{base}/sites/{site_id}?range=30d&filters=country==DE")
+    expect(card.get_by_test_id("imported-note")).to_contain_text("the filters do not apply to them")
+    # A range without imported days has no such card.
+    page.get_by_label("Date range").select_option("today")
+    expect(card).to_be_hidden()

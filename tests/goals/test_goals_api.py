@@ -213,6 +213,8 @@ async def test_goals_and_engagement_follow_a_views_filters(api: Any, ctx: Any) -
     assert shared.status == 200 and shared.json["visitors"] == 2
     shared_engagement = await api.get("/api/v1/share/stats/engagement", headers=headers)
     assert shared_engagement.status == 200 and shared_engagement.json["overall"]["views"] == 3
+    shared_history = await api.get("/api/v1/share/stats/history", headers=headers)  # imported days merged
+    assert shared_history.status == 200 and shared_history.json["totals"]["visitors"] == 3
 
 
 async def test_page_titles_for_the_pages_asked(api: Any, ctx: Any) -> None:

@@ -9,6 +9,7 @@ import { h, replace, loading, empty, errorBox, table, field, fmtNumber, fmtPerce
 import { timeseriesChart } from "./charts.js";
 import { breakdownCard } from "./breakdowns.js";
 import { goalsCard } from "./goals.js";
+import { importedCard } from "./imported.js";
 import { shortcuts } from "./shortcuts.js";
 import { PRESETS, comparisonRange, describeRange, intervalFor, isDateRange, rangeFor, stepRange } from "../ranges.js";
 import { addFilter, describeFilter, filterTerms, readState, removeFilter, writeState } from "../viewstate.js";
@@ -264,6 +265,7 @@ export function historyView(container, source) {
   const breakdowns = [
     ...BREAKDOWNS.map(([title, options]) => breakdownCard(source, () => currentQuery(), title, options, applyFilter)),
     goalsCard(source, () => currentQuery()),
+    importedCard(source, () => currentQuery()),
   ];
   let chart = null;
   let seq = 0;
