@@ -33,7 +33,7 @@ function columnsFor(by) {
 /** Resolves once the history view holding `el` has painted every panel (its data-loading turns
  *  "false"), so the extras asked for afterwards (titles, engagement, the map) never queue ahead of the
  *  numbers of another card. */
-function afterViewPaint(el) {
+export function afterViewPaint(el) {
   const view = el.closest("section.history");
   if (!view || view.dataset.loading === "false") return Promise.resolve();
   return new Promise((resolve) => {

@@ -5,6 +5,7 @@
 // the range was imported. Imported days hold aggregates only, so the view's filters do not apply to them.
 
 import { h, replace, errorBox, fmtNumber, table, shortPath } from "../dom.js";
+import { afterViewPaint } from "./breakdowns.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -63,9 +64,9 @@ export function importedCard(source, getQuery) {
   async function load() {
     const mine = ++seq;
     const { filters, ...range } = getQuery();
-    // Asked once the view's own numbers are being fetched: it never holds the view's paint up.
-    Promise.resolve()
-      .then(() => source.stats("history", range))
+    // Asked once the view's own numbers have painted: it never holds them up.
+    afterViewPaint(card)
+      .then(() => (mine === seq ? source.stats("history", range) : null))
       .then((answer) => {
         if (mine !== seq) return;
         card.hidden = !(answer?.imported_days > 0);
