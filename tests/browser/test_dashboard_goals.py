@@ -124,14 +124,22 @@ def test_goals_with_revenue_per_currency_and_pages_with_engagement_and_titles(
     pricing = pages.locator("tbody tr").filter(has_text="/pricing")
     expect(pricing.locator("td").nth(6)).to_have_text("8s")  # (12 s + 4 s) / 2 views
     expect(pricing.locator("td").nth(7)).to_have_text("60%")
+    # Titles are asked the first time the pointer enters the table.
+    expect(pricing.locator(".row-filter")).to_have_attribute("title", "Filter by /pricing")
+    pricing.hover()
     expect(pricing.locator(".row-filter")).to_have_attribute("title", "Pricing · Goal Shop\n/pricing")
     blog = pages.locator("tbody tr").filter(has_text="/blog/hello")
     expect(blog.locator("td").nth(6)).to_have_text("—")  # no engagement sent for it
     expect(blog.locator(".row-filter")).to_have_attribute("title", "Hello · Blog\n/blog/hello")
     # Entry pages have titles too, but no engagement columns (engagement belongs to a page).
     pages.get_by_label("Pages: dimension").select_option("entry_page")
-    expect(pages).to_have_attribute("data-enriched", "true")
     expect(pages.locator("thead th")).to_have_count(6)
-    expect(pages.locator(".row-filter", has_text="/pricing")).to_have_attribute(
-        "title", "Pricing · Goal Shop\n/pricing"
-    )
+    entry = pages.locator(".row-filter", has_text="/pricing")
+    entry.hover()
+    expect(entry).to_have_attribute("title", "Pricing · Goal Shop\n/pricing")
+    # The details dialog too, on hover.
+    pages.get_by_role("button", name="Pages: details").click()
+    dialog = page.get_by_test_id("details")
+    in_dialog = dialog.locator(".row-filter", has_text="/blog/hello")
+    in_dialog.hover()
+    expect(in_dialog).to_have_attribute("title", "Hello · Blog\n/blog/hello")

@@ -2,7 +2,8 @@
 // range (visitors, visits, pageviews or events, bounce rate, visit duration; "—" where the API answers
 // null), each row a button that filters the whole view by that value, and a "Details" dialog with up to
 // 500 rows, a search box and sorting by any column. Pages also show their time on page and scroll depth
-// (stats/engagement) and their titles on hover (stats/titles), filled in once the rows have painted.
+// (stats/engagement, filled in once the view has painted) and their titles on hover (stats/titles, asked
+// the first time the pointer or focus enters the table).
 
 import { h, replace, loading, empty, errorBox, fmtNumber, fmtPercent, fmtDuration, externalLink, shortPath, countryName, watchOverflow } from "../dom.js";
 import { filterForRow } from "../viewstate.js";
@@ -46,22 +47,50 @@ export function afterViewPaint(el) {
   });
 }
 
-/** Rows of a page dimension with their titles (and, for `page`, engagement) added; other rows as they
- *  are. A failure leaves the rows without them: the numbers already shown stay. */
+/** Rows of `page` with their engagement added; other rows as they are. A failure leaves the rows
+ *  without it: the numbers already shown stay. */
 async function enrich(source, query, by, rows) {
-  if (!PAGE_DIMENSIONS.has(by) || !rows.length) return rows;
+  if (by !== "page" || !rows.length) return rows;
   const pages = rows.slice(0, ENRICH_LIMIT).map((row) => String(row.value ?? "")).filter(Boolean);
-  const params = { ...query, pages };
-  const [titles, engagement] = await Promise.all([
-    source.stats("titles", params).catch(() => null),
-    by === "page" ? source.stats("engagement", { ...params, limit: undefined }).catch(() => null) : null,
-  ]);
-  const named = titles?.titles || {};
-  const engaged = new Map((engagement?.pages || []).map((page) => [page.page, page]));
+  const engagement = await source.stats("engagement", { ...query, pages }).catch(() => null);
+  if (!engagement) return rows;
+  const engaged = new Map((engagement.pages || []).map((page) => [page.page, page]));
   return rows.map((row) => {
     const more = engaged.get(row.value);
-    return { ...row, title: named[row.value] || "", time_on_page_s: more?.time_on_page_s, scroll_depth: more?.scroll_depth };
+    return { ...row, time_on_page_s: more?.time_on_page_s, scroll_depth: more?.scroll_depth };
   });
+}
+
+/** Titles on hover for the page rows inside `box`: asked (stats/titles) the first time the pointer or
+ *  focus enters it, then put on every row button there; `apply()` puts them again after a re-render. */
+function hoverTitles(box, source, query, by) {
+  let titles = null;
+  const apply = () => {
+    if (!titles) return;
+    for (const button of box.querySelectorAll(".row-filter[data-value]")) {
+      const title = titles[button.dataset.value];
+      if (!title) continue;
+      button.title = `${title}\n${button.dataset.value}`;
+      button.dataset.title = title;
+    }
+    box.dataset.titled = "true";
+  };
+  if (!PAGE_DIMENSIONS.has(by)) return { apply };
+  const ask = () => {
+    box.removeEventListener("pointerenter", ask);
+    box.removeEventListener("focusin", ask);
+    const pages = [...box.querySelectorAll(".row-filter[data-value]")].slice(0, ENRICH_LIMIT).map((button) => button.dataset.value);
+    source
+      .stats("titles", { ...query, pages })
+      .then((answer) => {
+        titles = answer?.titles || {};
+        apply();
+      })
+      .catch(() => {}); // no titles: the paths still read
+  };
+  box.addEventListener("pointerenter", ask);
+  box.addEventListener("focusin", ask);
+  return { apply };
 }
 
 const DIMENSION_LABELS = { os: "Operating system", utm_source: "UTM source", utm_medium: "UTM medium", utm_campaign: "UTM campaign", utm_term: "UTM term", utm_content: "UTM content" };
@@ -88,11 +117,9 @@ function valueCell(by, row, onFilter) {
   const shown = displayValue(by, text);
   const filter = filterForRow(by, text);
   const title = by === "country" && text ? `${shown} (${text})` : text || shown;
-  // A page's title shows on hover (the path is what the row reads).
-  const hover = row.title ? `${row.title}\n${text}` : null;
   const main = filter
-    ? h("button", { type: "button", class: "row-filter", title: hover || `Filter by ${title}`, "data-value": text, "data-title": row.title || null, text: shown, onclick: () => onFilter(filter) })
-    : h("span", { class: "url", title: hover || title, text: shown });
+    ? h("button", { type: "button", class: "row-filter", title: `Filter by ${title}`, "data-value": text, text: shown, onclick: () => onFilter(filter) })
+    : h("span", { class: "url", title, text: shown });
   const out = URL_DIMENSIONS.has(by) && text ? externalLink(text, "↗") : null;
   if (out) out.setAttribute("aria-label", `Open ${text}`);
   return h("span", { class: "value-cell" }, main, out);
@@ -149,6 +176,7 @@ function openDetails(source, query, by, title, onFilter, onOpen) {
   let rows = [];
   let sortKey = "visitors";
   let sortDir = -1;
+  const titles = hoverTitles(body, source, query, by);
   const draw = () => {
     const needle = search.value.trim().toLowerCase();
     const shown = rows
@@ -174,6 +202,7 @@ function openDetails(source, query, by, title, onFilter, onOpen) {
         : empty(needle ? "Nothing matches this search." : "No data for this range."),
       h("p", { class: "muted", text: `${shown.length} of ${rows.length}${rows.length >= DETAILS_LIMIT ? " (the top 500)" : ""}` }),
     );
+    titles.apply();
   };
   function pickAndClose(filter) {
     dialog.close();
@@ -232,26 +261,33 @@ export function breakdownCard(source, getQuery, title, options, onFilter) {
     }
     replace(body, loading());
     const query = getQuery();
+    const box = h("div", { class: "rows-box" }); // this load's rows (their hover titles live with it)
     let rows;
     try {
       const answer = await source.stats("breakdown", { ...query, by, limit: 10 });
       if (mine !== seq) return;
       rows = answer?.results || [];
-      replace(body, rows.length ? rowsTable(by, rows, onFilter) : empty("No data for this range."));
+      replace(box, rows.length ? rowsTable(by, rows, onFilter) : empty("No data for this range."));
+      replace(body, box);
     } catch (error) {
       if (mine === seq) replace(body, errorBox(error));
       return;
     }
-    // Titles and engagement, and the world map, come after the numbers have painted (not awaited:
-    // they never hold the view's paint up).
-    afterViewPaint(card)
-      .then(() => (mine === seq ? enrich(source, query, by, rows) : rows))
-      .then((more) => {
-        if (mine === seq && more !== rows) {
-          replace(body, rowsTable(by, more, onFilter));
+    const titles = hoverTitles(box, source, query, by);
+    // Engagement and the world map come after the view's numbers have painted (not awaited: they
+    // never hold the view's paint up).
+    if (by === "page" && rows.length) {
+      afterViewPaint(card)
+        .then(() => (mine === seq ? enrich(source, query, by, rows) : rows))
+        .then((more) => {
+          if (mine !== seq) return;
+          if (more !== rows) {
+            replace(box, rowsTable(by, more, onFilter));
+            titles.apply();
+          }
           card.dataset.enriched = "true";
-        }
-      });
+        });
+    }
     if (by === "country" && rows.some((row) => row.value)) {
       afterViewPaint(card)
         .then(() => mine === seq && source.stats("breakdown", { ...query, by, limit: MAP_LIMIT }))

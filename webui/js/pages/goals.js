@@ -4,6 +4,7 @@
 // filters (stats/goals).
 
 import { h, replace, loading, empty, errorBox, fmtNumber, fmtPercent, table } from "../dom.js";
+import { afterViewPaint } from "./breakdowns.js";
 
 /** A revenue sum (exact decimal text from the API) in its currency, as the browser writes money. */
 export function fmtMoney(sum, currency) {
@@ -27,11 +28,16 @@ export function goalsCard(source, getQuery) {
   const body = h("div", { class: "goals-body" });
   const card = h("section", { class: "card breakdown goals", "data-breakdown": "goals" }, h("div", { class: "section-head" }, h("h3", { text: "Goals" })), body);
   let seq = 0;
+  // Goals are asked once the view's numbers have painted (a site without goals costs them nothing).
   async function load() {
     const mine = ++seq;
     replace(body, loading());
+    const query = getQuery();
+    afterViewPaint(card).then(() => mine === seq && show(mine, query));
+  }
+  async function show(mine, query) {
     try {
-      const answer = await source.stats("goals", getQuery());
+      const answer = await source.stats("goals", query);
       if (mine !== seq) return;
       const goals = answer?.goals || [];
       if (!goals.length) {

@@ -66,7 +66,7 @@ export function importedCard(source, getQuery) {
     const { filters, ...range } = getQuery();
     // Asked once the view's own numbers have painted: it never holds them up.
     afterViewPaint(card)
-      .then(() => (mine === seq ? source.stats("history", range) : null))
+      .then(() => (mine === seq ? source.stats("history", { ...range, if_imported: true }) : null))
       .then((answer) => {
         if (mine !== seq) return;
         card.hidden = !(answer?.imported_days > 0);
