@@ -1,7 +1,7 @@
 """Goals, revenue and engagement in the dashboard, in a real Chromium against a real Eddy: goals and the
 currency set in the site's settings (one a line), the goals card with conversions, conversion rate and
 revenue per currency, following the view's filters; the Pages breakdown with time on page and scroll
-depth, and each page's title on hover; countries on a world map."""
+depth, and each page's title on hover; countries on a world map; and not one request to another origin."""
 
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ def test_goals_with_revenue_per_currency_and_pages_with_engagement_and_titles(
     proxied_eddy: EddyProcess,  # noqa: F811 - the fixture
 ) -> None:
     base = proxied_eddy.url
+    requested: list[str] = []  # every request the dashboard makes: all must go to Eddy itself
+    page.on("request", lambda request: requested.append(request.url))
     sign_up(page, base)
     site_id = create_site(page, "Goal Shop", "shop.example", ORIGIN)
     key = create_public_key(page)
@@ -143,3 +145,6 @@ def test_goals_with_revenue_per_currency_and_pages_with_engagement_and_titles(
     in_dialog = dialog.locator(".row-filter", has_text="/blog/hello")
     in_dialog.hover()
     expect(in_dialog).to_have_attribute("title", "Hello · Blog\n/blog/hello")
+
+    # No third-party request from the dashboard: the map, the charts and everything else come from Eddy.
+    assert requested and not [url for url in requested if not url.startswith(base + "/")], requested
