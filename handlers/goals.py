@@ -1,9 +1,13 @@
 """`GET /api/v1/sites/{site_id}/stats/goals`: the site's goals with conversions, conversion rates and
 revenue per currency (domain/goals/), plus `by` (an event field or `prop:<name>`) for the same per group.
 `GET /api/v1/sites/{site_id}/stats/engagement`: time on page and scroll depth, overall and per page
-(`limit` pages). Same auth and range parameters as the other stats (`from`, `to`, `tz`)."""
+(`limit` pages, or the `pages` asked for). Same auth, range and filter parameters as the other stats
+(`from`, `to`, `tz`, `filters`), and readable through a share link (`/api/v1/share/stats/goals`, ...)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
 
 import msgspec
 
@@ -11,39 +15,21 @@ from domain.errors import Invalid
 from domain.goals.definitions import goals_of
 from domain.goals.engagement import engagement_report
 from domain.goals.report import goal_report
-from domain.stats.query import parse_query
+from domain.stats.titles import MAX_PAGES, page_titles
 from handlers.access import bearer_or_secret_key
-from handlers.base import ApiHandler
 from handlers.openapi import Operation
-
-MAX_PARAM_LENGTH = 256
-
-
-class RangeHandler(ApiHandler):
-    """Reads the stats range parameters and a few of its own."""
-
-    def params(self, *extra: str) -> dict[str, str]:
-        """The query parameters named, bounded in length."""
-        params = {}
-        for name in ("from", "to", "tz", *extra):
-            value = self.get_query_argument(name, None)
-            if value is not None:
-                if len(value) > MAX_PARAM_LENGTH:
-                    raise Invalid("a parameter is too long", fields={name: "too long"})
-                params[name] = value
-        return params
+from handlers.stats import StatsHandler
 
 
-class GoalsHandler(RangeHandler):
+class GoalsHandler(StatsHandler):
     """Conversions of the site's goals."""
 
     @bearer_or_secret_key
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id)
-        params = self.params("by")
-        by = params.pop("by", "")
-        query = parse_query(params, default_tz=site.get("timezone") or "UTC", now_ms=self.ctx.stats.now_ms())
-        report = await goal_report(
+        params = self.params()
+        by = params.pop("by", "")  # goals group by an event field or prop (checked by goal_report)
+        site, query = await self.query(site_id, params=params)
+        report = goal_report(
             self.ctx.stores.events,
             site["id"],
             goals_of(site),
@@ -51,33 +37,68 @@ class GoalsHandler(RangeHandler):
             query.end,
             currency=site.get("currency") or None,
             by=by,
+            base=query.event_filter(site["id"]),
         )
-        self.write_json({"site_id": site["id"], "tz": query.tz, **report})
+        await self.answer(_framed(site["id"], query.tz, report))
 
 
-class EngagementHandler(RangeHandler):
+class EngagementHandler(StatsHandler):
     """Time on page and scroll depth."""
 
     @bearer_or_secret_key
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id)
-        params = self.params("limit")
-        raw_limit = params.pop("limit", "10")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
-            raise Invalid("limit must be a whole number from 1 to 1000", fields={"limit": "1 to 1000"})
-        query = parse_query(params, default_tz=site.get("timezone") or "UTC", now_ms=self.ctx.stats.now_ms())
-        report = await engagement_report(
-            self.ctx.stores.events, site["id"], query.start, query.end, limit=int(raw_limit)
+        site, query = await self.query(site_id)
+        pages = _pages(self.get_query_arguments("pages"))
+        report = engagement_report(
+            self.ctx.stores.events,
+            site["id"],
+            query.start,
+            query.end,
+            limit=query.limit,
+            base=query.event_filter(site["id"]),
+            pages=pages,
         )
-        self.write_json({"site_id": site["id"], "tz": query.tz, **report})
+        await self.answer(_framed(site["id"], query.tz, report))
 
 
-class GoalsQuery(msgspec.Struct, omit_defaults=True):
-    """The range (as for every stats query) and an optional grouping."""
+class TitlesHandler(StatsHandler):
+    """The titles of the pages asked for."""
+
+    @bearer_or_secret_key
+    async def get(self, site_id: str) -> None:
+        site, query = await self.query(site_id)
+        pages = _pages(self.get_query_arguments("pages"))
+        titles = page_titles(self.ctx.stores.events, query.event_filter(site["id"]), pages)
+        await self.answer(_framed(site["id"], query.tz, _titled(titles)))
+
+
+def _pages(pages: list[str]) -> list[str]:
+    """The `pages` arguments, bounded (Invalid past MAX_PAGES or a long path)."""
+    if len(pages) > MAX_PAGES or any(len(page) > 2048 for page in pages):
+        raise Invalid("too many pages", fields={"pages": f"at most {MAX_PAGES} pages"})
+    return pages
+
+
+async def _titled(titles: Awaitable[dict[str, str]]) -> dict[str, Any]:
+    return {"titles": await titles}
+
+
+async def _framed(site_id: str, tz: str, report: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    return {"site_id": site_id, "tz": tz, **await report}
+
+
+class RangeQuery(msgspec.Struct, omit_defaults=True):
+    """The range and filters, as for every stats query."""
 
     from_: str | None = msgspec.field(default=None, name="from")
     to: str | None = None
     tz: str | None = None
+    filters: str | None = None
+
+
+class GoalsQuery(RangeQuery, omit_defaults=True):
+    """The range and filters, and an optional grouping."""
+
     by: str | None = None
 
 
@@ -124,13 +145,11 @@ class GoalsAnswer(msgspec.Struct):
     goals: list[GoalRow]
 
 
-class EngagementQuery(msgspec.Struct, omit_defaults=True):
-    """The range (as for every stats query) and how many pages."""
+class EngagementQuery(RangeQuery, omit_defaults=True):
+    """The range and filters, and how many pages or which (repeatable)."""
 
-    from_: str | None = msgspec.field(default=None, name="from")
-    to: str | None = None
-    tz: str | None = None
     limit: int | None = None
+    pages: str | None = None
 
 
 class Engagement(msgspec.Struct):
@@ -147,6 +166,20 @@ class PageEngagement(Engagement):
     page: str
 
 
+class TitlesQuery(RangeQuery, omit_defaults=True):
+    """The range and filters, and the pages (repeatable, at most 100)."""
+
+    pages: str | None = None
+
+
+class TitlesAnswer(msgspec.Struct):
+    """Each asked page's title (pages without a titled pageview in the range are left out)."""
+
+    site_id: str
+    tz: str
+    titles: dict[str, str]
+
+
 class EngagementAnswer(msgspec.Struct):
     """Engagement overall and per page."""
 
@@ -160,6 +193,7 @@ _ID = r"([A-Za-z0-9_-]{1,64})"
 default_handlers = [
     (rf"/api/v1/sites/{_ID}/stats/goals", GoalsHandler),
     (rf"/api/v1/sites/{_ID}/stats/engagement", EngagementHandler),
+    (rf"/api/v1/sites/{_ID}/stats/titles", TitlesHandler),
 ]
 
 openapi_operations = [
@@ -188,5 +222,17 @@ openapi_operations = [
         description="From `engagement` events (Eddy's tracker, Plausible's): a view is a (visit, page) "
         "pair; time_on_page_s is the mean of its summed engaged_ms, scroll_depth the mean of its deepest "
         "scroll.",
+    ),
+    Operation(
+        "GET",
+        "/api/v1/sites/{site_id}/stats/titles",
+        "The titles of some pages (shown on hover in the dashboard)",
+        tag="stats",
+        auth="bearer_or_secret_key",
+        query=TitlesQuery,
+        response=TitlesAnswer,
+        errors=(404,),
+        description="The title of each page's first pageview in the range and filters; `pages` is "
+        "repeatable, at most 100.",
     ),
 ]

@@ -19,7 +19,7 @@ import msgspec
 from tornado.web import stream_request_body
 
 from domain.errors import Invalid
-from domain.imports.history import merged_history
+from domain.imports.history import merged_history, without_imports
 from domain.imports.service import KINDS
 from domain.stats.query import parse_query
 from handlers.access import authenticated, bearer_or_secret_key
@@ -121,6 +121,9 @@ class HistoryHandler(ApiHandler):
         }
         query = parse_query(params, default_tz=site.get("timezone") or "UTC", now_ms=self.ctx.stats.now_ms())
         import_id = await self.ctx.imports.latest_plausible(site["id"])
+        if import_id is None and self.get_query_argument("if_imported", "") == "true":
+            self.write_json({"site_id": site["id"], **without_imports(query.start, query.end, query.tz)})
+            return
         answer = await merged_history(
             self.ctx.stores.events,
             self.ctx.stores.docs,
@@ -180,11 +183,13 @@ class ImportQuery(msgspec.Struct):
 
 
 class HistoryQuery(msgspec.Struct, omit_defaults=True):
-    """The range, as for every stats query."""
+    """The range, as for every stats query; `if_imported=true` answers no days (scanning nothing) when
+    the site has no finished Plausible import (the dashboard asks so)."""
 
     from_: str | None = msgspec.field(default=None, name="from")
     to: str | None = None
     tz: str | None = None
+    if_imported: bool | None = None
 
 
 class HistoryAnswer(msgspec.Struct):

@@ -8,8 +8,9 @@ Websocket protocol:
 3. The server answers `{"type": "snapshot", site_id, visitors_now, events_per_s, top_pages, top_sources,
    top_countries, recent: [...]}` and then `{"type": "tick", ...}` with the same numbers and the events
    received since the previous tick in `recent`. Tops are `[{"value", "count"}]`, most first.
-4. Later client messages: `{"filter": {"name", "path_prefix", "country"}}` filters the event tail (a fresh
-   snapshot follows); `{"token": ...}` renews the authentication before the access token expires.
+4. Later client messages: `{"filter": {"event", "page", "country", "source", "browser", "os", "device"}}`
+   filters the event tail with the history's filter names (`"page": "/blog/*"` a prefix; a fresh snapshot
+   follows); `{"token": ...}` renews the authentication before the access token expires.
 
 Close codes (each with a reason text):
   4400 malformed message or missing site_id
@@ -53,7 +54,7 @@ from tornado.iostream import StreamClosedError
 
 from domain.errors import DomainError, Forbidden, NotFound, Unauthorized
 from domain.live.service import LiveService
-from domain.live.stream import Filters, LiveStream, encode, parse_filters
+from domain.live.stream import FILTER_KEYS, Filters, LiveStream, encode, parse_filters
 from handlers.access import authenticated
 from handlers.base import ApiHandler, BaseHandler
 from handlers.errors import ApiError
@@ -296,12 +297,13 @@ class LiveSocketHandler(BaseHandler):
         await take_over(self, self.make_socket())
 
 
-class LiveStreamQuery(msgspec.Struct, forbid_unknown_fields=True):
-    """Event-tail filters of the SSE stream."""
-
-    name: str = ""
-    path_prefix: str = ""
-    country: str = ""
+# Event-tail filters of the SSE stream as query arguments: the history's filter names (`page` ending in
+# `*` is a prefix); `name` and `path_prefix` are older spellings of `event` and of `page` with a `*`.
+LiveStreamQuery = msgspec.defstruct(
+    "LiveStreamQuery",
+    [(key, str, "") for key in (*FILTER_KEYS, "name", "path_prefix")],
+    forbid_unknown_fields=True,
+)
 
 
 class LiveEventStreamHandler(ApiHandler):
@@ -349,7 +351,7 @@ class LiveEventStreamHandler(ApiHandler):
                 self.finish()
 
     def _filters(self) -> Filters:
-        raw = {key: self.get_query_argument(key, None) for key in ("name", "path_prefix", "country")}
+        raw = {key: self.get_query_argument(key, None) for key in LiveStreamQuery.__struct_fields__}
         try:
             return parse_filters({k: v for k, v in raw.items() if v is not None})
         except DomainError as error:

@@ -10,8 +10,10 @@ settings).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,16 +22,24 @@ import msgspec
 
 from domain.errors import NotFound, RateLimited, Unauthorized
 from domain.share import ShareLinkOut
-from handlers import stats
+from handlers import goals, imports, stats
 from handlers.access import authenticated
 from handlers.base import ApiHandler
-from handlers.live import CLOSE_TOO_MANY, CLOSE_UNAUTHORIZED, LiveSocket, LiveSocketHandler
+from handlers.live import (
+    CLOSE_TOO_MANY,
+    CLOSE_UNAUTHORIZED,
+    CLOSE_UNAVAILABLE,
+    LiveSocket,
+    LiveSocketHandler,
+)
 from handlers.openapi import Operation
 from handlers.policy import declare
 from server.websocket import take_over
 
+log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
-# A live socket opened with a share token checks it again this often (a revoked link stops streaming).
+# A live socket opened with a share token checks it again this often, in the open stream (a revoked
+# link stops streaming even if the revocation's broadcast was missed; a live one streams on).
 SHARE_RECHECK_S = 300.0
 MAX_TOKEN_LENGTH = 128
 
@@ -131,7 +141,7 @@ class _ReadOnlySite:
         return self.share_site
 
 
-def _shared_stats(handler: type[stats.StatsHandler]) -> type[stats.StatsHandler]:
+def _shared_stats(handler: type[ApiHandler]) -> type[ApiHandler]:
     """The stats handler `handler`, answering for a share token's site (same parsing, same answers)."""
     inner = handler.get.__wrapped__  # type: ignore[attr-defined]  # under its auth decorator
 
@@ -149,9 +159,15 @@ class ShareLiveSocket(LiveSocket):
     """The live stream of a share token's site: first message `{"share_token": ...}` (optionally with
     `filter`); then the same snapshot and ticks, close codes and admission as `/ws/live`. Revoking the
     link closes the stream at once (4401, in every process: its `session` is the link's); the link is
-    also checked again every SHARE_RECHECK_S, in case that broadcast was missed while the bus was down."""
+    also checked again every SHARE_RECHECK_S, in case that broadcast was missed while the bus was down:
+    a link still valid keeps its stream open (a share link has no expiry of its own)."""
 
-    __slots__ = ()
+    __slots__ = ("_recheck", "_share_token")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._share_token = ""
+        self._recheck: asyncio.Task[None] | None = None
 
     def refusal(self) -> str | None:
         return None  # the site comes with the token
@@ -173,10 +189,29 @@ class ShareLiveSocket(LiveSocket):
             return None
         self.session, site = opened
         self.site_id = site["id"]
+        self._share_token = token or ""
         return time.time() + SHARE_RECHECK_S
 
     def expired(self) -> None:
-        self.close(CLOSE_UNAUTHORIZED, "share link check due: reconnect")
+        # The sweep calls this synchronously; the store is asked in a task (kept, so it is not collected).
+        if self._recheck is None or self._recheck.done():
+            self._recheck = asyncio.ensure_future(self._check_again())
+
+    async def _check_again(self) -> None:
+        """The periodic check: the same link still opens the same site, or the stream closes."""
+        try:
+            opened = await self.ctx.share.open(self._share_token)
+        except Exception:
+            log.warning("share link recheck failed; the dashboard reconnects", exc_info=True)
+            if self.open:
+                self.close(CLOSE_UNAVAILABLE, "try again shortly")
+            return
+        if not self.open:
+            return
+        if opened is None or opened[1]["id"] != self.site_id:
+            self.close(CLOSE_UNAUTHORIZED, "this share link is invalid or was revoked")
+            return
+        self.deadline = time.monotonic() + SHARE_RECHECK_S
 
 
 class ShareLiveSocketHandler(LiveSocketHandler):
@@ -198,6 +233,10 @@ SHARED_STATS = {
     "realtime": stats.RealtimeHandler,
     "funnel": stats.FunnelHandler,
     "retention": stats.RetentionHandler,
+    "goals": goals.GoalsHandler,
+    "engagement": goals.EngagementHandler,
+    "titles": goals.TitlesHandler,
+    "history": imports.HistoryHandler,
 }
 default_handlers = [
     (rf"/api/v1/sites/{_ID}/share-links", ShareLinksHandler),

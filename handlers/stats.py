@@ -61,12 +61,14 @@ class StatsHandler(ApiHandler):
                 values[name] = value
         return values
 
-    async def query(self, site_id: str, *, need_by: bool = False) -> tuple[dict[str, Any], StatsQuery]:
+    async def query(
+        self, site_id: str, *, need_by: bool = False, params: dict[str, str] | None = None
+    ) -> tuple[dict[str, Any], StatsQuery]:
         """The site (404 when the caller may not see it) and the validated query."""
         site = await self.site_for(site_id)
         filters = [*self.get_query_arguments("filters"), *self.get_query_arguments("filter")]
         query = parse_query(
-            self.params(),
+            self.params() if params is None else params,
             filters,
             default_tz=site.get("timezone") or "UTC",
             now_ms=self.ctx.stats.now_ms(),

@@ -29,7 +29,7 @@ INDEX_PATH = WEBUI_DIR / "index.html"
 APP_ROUTES = re.compile(
     r"^/(?:|login/?|register/?|share/?|sites/?|sites/new/?|forgot/?|reset/?|verify/?|unsubscribe/?|invite/?"
     r"|account/?|admin/?"
-    r"|sites/[A-Za-z0-9_-]{1,64}(?:/(?:live|history|keys|metrics|snippet|members|share|settings))?/?)$"
+    r"|sites/[A-Za-z0-9_-]{1,64}(?:/(?:live|history|keys|metrics|snippet|members|share|imports|settings))?/?)$"
 )
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",

@@ -211,6 +211,7 @@ def main() -> None:
                 shoot(page, out, "team", site_path + "/members", ".member-form")
                 shoot(page, out, "share", site_path + "/share", ".actions")
                 shoot(page, out, "settings", site_path + "/settings", ".site-form")
+                shoot(page, out, "imports", site_path + "/imports", ".import-form")
                 shoot(page, out, "account", "/account", ".two-factor")
                 shoot(page, out, "admin", "/admin", "table")
                 page.evaluate(GO_TO, site_path + "/share")

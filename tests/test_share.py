@@ -10,10 +10,11 @@ import orjson
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
+from handlers import share as share_handlers
 from server.context import AppContext
 from tests.support.accounts import add_member, make_site, register, signup
 from tests.support.api import Api
-from tests.support.live import event, ingest, receive_until
+from tests.support.live import event, ingest, receive_until, until
 
 
 async def _link(api: Api, token: str, site_id: str) -> dict[str, Any]:
@@ -165,3 +166,45 @@ async def test_revoking_a_link_closes_its_live_streams_at_once(api: Api, ctx: Ap
     finally:
         for conn in streams:
             conn.close()
+
+
+async def test_a_live_link_keeps_streaming_past_its_rechecks_and_a_missed_revocation_still_ends_it(
+    api: Api, ctx: AppContext, monkeypatch: Any
+) -> None:
+    # The periodic recheck of the link, every 0.2 s here instead of 300 s: a link still valid keeps the
+    # stream open through many rechecks (it used to close and make the dashboard reconnect each time).
+    monkeypatch.setattr(share_handlers, "SHARE_RECHECK_S", 0.2)
+    owner = await signup(api)
+    site = await make_site(api, owner)
+    link = await _link(api, owner, site["id"])
+    checks: list[str] = []
+    real_open = ctx.share.open
+
+    async def counted_open(token: str | None) -> Any:
+        checks.append(token or "")
+        return await real_open(token)
+
+    monkeypatch.setattr(ctx.share, "open", counted_open)
+    conn = await _share_socket(api.base_url, {"share_token": link["token"]})
+    try:
+        await receive_until(conn, lambda m: m["type"] == "snapshot")
+        await until(lambda: len(checks) >= 4, timeout=10)  # the first check and three rechecks
+        ingest(ctx, [event(site["id"], path="/after-rechecks", visitor_id="v3")])
+        tick = await receive_until(conn, lambda m: m["type"] == "tick" and m["recent"])
+        assert tick["recent"][0]["path"] == "/after-rechecks"
+        assert conn.close_code is None
+        # Revoked without the broadcast (as if the bus was down when it happened): the next recheck
+        # finds it and closes the stream.
+        await ctx.stores.docs.update("share_links", {"id": link["id"]}, {"revoked": True})
+        assert await asyncio.wait_for(_closed(conn), 5) is None
+        assert conn.close_code == 4401
+    finally:
+        conn.close()
+
+
+async def _closed(conn: Any) -> Any:
+    """Read until the server closes the socket (ticks may come before)."""
+    while True:
+        message = await conn.read_message()
+        if message is None:
+            return None

@@ -9,6 +9,7 @@ one (visit, path) pair. Per page and overall: `time_on_page_s` is the mean engag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from storage.ports import EventFilter, EventStore
@@ -34,10 +35,23 @@ def _summary(views: list[tuple[float, float]]) -> dict[str, Any]:
 
 
 async def engagement_report(
-    events: EventStore, site_id: str, start: int, end: int, *, limit: int = 10
+    events: EventStore,
+    site_id: str,
+    start: int,
+    end: int,
+    *,
+    limit: int = 10,
+    base: EventFilter | None = None,
+    pages: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Overall and per page (the `limit` pages with the most engaged views) time on page and scroll depth."""
-    flt = EventFilter(site_id=site_id, start=start, end=end, equals={"name": ENGAGEMENT})
+    """Overall and per page (the `limit` pages with the most engaged views, or the `pages` asked for, as
+    the dashboard asks for the rows it shows) time on page and scroll depth. `base` narrows it to a
+    view's filters (a filter on an event name is left out: engagement is an event of its own)."""
+    if base is None:
+        flt = EventFilter(site_id=site_id, start=start, end=end, equals={"name": ENGAGEMENT})
+    else:
+        fields = {name: getattr(base, name) for name in base.__struct_fields__}
+        flt = EventFilter(**{**fields, "equals": {**base.equals, "name": ENGAGEMENT}})
     views: dict[tuple[str, str], list[float]] = {}
     async for batch in events.read(flt):
         for event in batch:
@@ -51,8 +65,11 @@ async def engagement_report(
     per_page: dict[str, list[tuple[float, float]]] = {}
     for (_, path), (engaged, depth) in views.items():
         per_page.setdefault(path, []).append((engaged, depth))
-    pages = sorted(per_page.items(), key=lambda item: (-len(item[1]), item[0]))[:limit]
+    if pages:
+        chosen = [(path, per_page[path]) for path in dict.fromkeys(pages) if path in per_page]
+    else:
+        chosen = sorted(per_page.items(), key=lambda item: (-len(item[1]), item[0]))[:limit]
     return {
         "overall": _summary([(engaged, depth) for engaged, depth in views.values()]),
-        "pages": [{"page": path, **_summary(page_views)} for path, page_views in pages],
+        "pages": [{"page": path, **_summary(page_views)} for path, page_views in chosen],
     }

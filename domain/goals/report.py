@@ -34,16 +34,33 @@ def grouping_for(by: str) -> Grouping:
     raise Invalid("goals cannot be grouped by that", fields={"by": "an event field or prop:<name>"})
 
 
-def goal_filter(site_id: str, start: int, end: int, goal: Goal) -> EventFilter:
-    """The events that count as conversions of `goal`."""
-    if goal.event is not None:
-        return EventFilter(site_id=site_id, start=start, end=end, equals={"name": goal.event})
-    page = goal.page or "/"
-    if page.endswith("*"):
-        return EventFilter(
-            site_id=site_id, start=start, end=end, equals={"name": "pageview"}, path_prefix=page[:-1]
-        )
-    return EventFilter(site_id=site_id, start=start, end=end, equals={"name": "pageview", "path": page})
+def narrow(base: EventFilter, goal: Goal) -> EventFilter | None:
+    """The events of `base` (the range and a view's filters) that count as conversions of `goal`, or
+    None when the filters exclude them all (a filter on another event name, or on another page)."""
+    fields = {name: getattr(base, name) for name in base.__struct_fields__}
+    equals = dict(base.equals)
+    wanted = goal.event if goal.event is not None else "pageview"
+    if equals.get("name", wanted) != wanted:
+        return None
+    equals["name"] = wanted
+    prefix = base.path_prefix
+    if goal.page is not None:
+        page = goal.page
+        path = equals.get("path")
+        if page.endswith("*"):
+            goal_prefix = page[:-1]
+            if path is not None and not path.startswith(goal_prefix):
+                return None
+            if not (prefix.startswith(goal_prefix) or goal_prefix.startswith(prefix)):
+                return None
+            prefix = max(prefix, goal_prefix, key=len)
+        else:
+            if path is not None and path != page:
+                return None
+            if not page.startswith(prefix):
+                return None
+            equals["path"] = page
+    return EventFilter(**{**fields, "equals": equals, "path_prefix": prefix})
 
 
 def _rate(converted: int, visitors: int) -> float:
@@ -85,10 +102,12 @@ async def goal_report(
     *,
     currency: str | None = None,
     by: str = "",
+    base: EventFilter | None = None,
 ) -> dict[str, Any]:
-    """Each goal's conversions (and per group with `by`) over [start, end)."""
+    """Each goal's conversions (and per group with `by`) over [start, end), among the events of `base`
+    when given (a view's filters: then visitors and rates are the filtered view's)."""
     grouping = grouping_for(by) if by else None
-    everyone = EventFilter(site_id=site_id, start=start, end=end)
+    everyone = base or EventFilter(site_id=site_id, start=start, end=end)
     totals = await events.aggregate(everyone)
     visitors = totals[0].visitors if totals else 0
     group_visitors: dict[Any, int] = {}
@@ -97,12 +116,12 @@ async def goal_report(
             group_visitors[row.key] = row.visitors
     answers = []
     for goal in goals:
-        flt = goal_filter(site_id, start, end, goal)
-        rows = await events.aggregate(flt)
+        flt = narrow(everyone, goal)
+        rows = await events.aggregate(flt) if flt is not None else []
         converted = rows[0].visitors if rows else 0
         conversions = (rows[0].pageviews if goal.page is not None else rows[0].events) if rows else 0
         sums: dict[Any, dict[str, list[Any]]] = {}
-        if goal.event is not None:
+        if goal.event is not None and flt is not None:
             async for batch in events.read(flt):
                 for event in batch:
                     found = _amount(event)
@@ -122,7 +141,8 @@ async def goal_report(
         }
         if grouping is not None:
             groups = []
-            for row in await events.aggregate(flt, grouping, limit=MAX_GROUPS):
+            grouped = await events.aggregate(flt, grouping, limit=MAX_GROUPS) if flt is not None else []
+            for row in grouped:
                 groups.append(
                     {
                         "value": row.key,

@@ -23,6 +23,23 @@ def _local_day(ms: int, tz: ZoneInfo) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, tz=tz).date().isoformat()
 
 
+def without_imports(start: int, end: int, tz_name: str) -> dict[str, Any]:
+    """The answer's shape with no days, for a caller that only wants imported history when the site has
+    none (nothing scanned)."""
+    tz = ZoneInfo(tz_name)
+    return {
+        "from": _local_day(start, tz),
+        "to": _local_day(end - 1, tz),
+        "tz": tz_name,
+        "import_id": None,
+        "imported_days": 0,
+        "totals": {"visitors": 0, "pageviews": 0, "visits": 0, "bounces": 0},
+        "days": [],
+        "top_pages": [],
+        "top_sources": [],
+    }
+
+
 async def merged_history(
     events: EventStore,
     docs: DocumentStore,

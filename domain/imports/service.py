@@ -167,9 +167,13 @@ class ImportService:
             changes = {"status": "failed", "message": str(failed)}
         except asyncio.CancelledError:
             changes = {"status": "failed", "message": "Eddy stopped before the import finished."}
-        except Exception as error:  # any failure ends the job, reported on it
+        except Exception:  # any failure ends the job, reported on it
             log.exception("import %s failed", job["id"])
-            changes = {"status": "failed", "message": f"The import failed: {type(error).__name__}."}
+            changes = {
+                "status": "failed",
+                "message": "The import stopped on an unexpected error. Importing the same file again "
+                "completes it without counting anything twice.",
+            }
         finally:
             reporter.cancel()
             with contextlib.suppress(OSError):

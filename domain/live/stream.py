@@ -35,28 +35,50 @@ class Transport(Protocol):
         """Close the connection because its client cannot keep up."""
 
 
+# The tail's filter keys are the history's (domain/stats/query.py, the dashboard's filter bar): `event`,
+# `page` (a trailing `*` matches a prefix, as in `page==/blog/*`), `country`, `source`, `browser`, `os`,
+# `device`, each an exact value. `name` and `path_prefix` are the older spellings of `event` and of
+# `page` with a `*`, still accepted.
+FILTER_KEYS = ("event", "page", "country", "source", "browser", "os", "device")
+_ALIASES = {"name": "event", "path_prefix": "page"}
+
+
 @dataclass(frozen=True)
 class Filters:
-    """Which events the tail shows: an exact event name, a page path prefix, a country code."""
+    """Which events the tail shows: every set key must match (see FILTER_KEYS)."""
 
-    name: str = ""
-    path_prefix: str = ""
+    event: str = ""
+    page: str = ""
     country: str = ""
+    source: str = ""
+    browser: str = ""
+    os: str = ""
+    device: str = ""
 
     @property
     def active(self) -> bool:
-        return bool(self.name or self.path_prefix or self.country)
+        return any(getattr(self, key) for key in FILTER_KEYS)
 
     def matches(self, event: dict[str, Any]) -> bool:
         """True when a recent event passes every set filter."""
-        if self.name and event.get("name") != self.name:
+        if self.event and event.get("name") != self.event:
             return False
-        if self.path_prefix and not str(event.get("path", "")).startswith(self.path_prefix):
-            return False
-        return not (self.country and event.get("country") != self.country)
+        if self.page:
+            path = str(event.get("path", ""))
+            if self.page.endswith("*"):
+                if not path.startswith(self.page[:-1]):
+                    return False
+            elif path != self.page:
+                return False
+        for key in ("country", "source", "browser", "os", "device"):
+            wanted = getattr(self, key)
+            if wanted and event.get(key) != wanted:
+                return False
+        return True
 
     def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "path_prefix": self.path_prefix, "country": self.country}
+        """The set filters under their names."""
+        return {key: value for key in FILTER_KEYS if (value := getattr(self, key))}
 
 
 def parse_filters(raw: Any) -> Filters:
@@ -68,7 +90,8 @@ def parse_filters(raw: Any) -> Filters:
     problems: dict[str, str] = {}
     values: dict[str, str] = {}
     for key, value in raw.items():
-        if key not in ("name", "path_prefix", "country"):
+        name = _ALIASES.get(key, key)
+        if name not in FILTER_KEYS:
             problems[str(key)[:50]] = "unknown filter"
             continue
         if value is None:
@@ -77,10 +100,14 @@ def parse_filters(raw: Any) -> Filters:
             problems[key] = "expected a string"
         elif len(value) > MAX_FILTER_TEXT:
             problems[key] = f"at most {MAX_FILTER_TEXT} characters"
-        elif key == "country" and value and not _COUNTRY.fullmatch(value):
+        elif name == "country" and value and not _COUNTRY.fullmatch(value):
             problems[key] = "a two-letter country code"
+        elif values.get(name):
+            problems[key] = "given twice"
         else:
-            values[key] = value.upper() if key == "country" else value
+            if key == "path_prefix" and value:
+                value += "*"
+            values[name] = value.upper() if name == "country" else value
     if problems:
         raise Invalid("invalid filter", code="invalid_filter", fields=problems)
     return Filters(**values)

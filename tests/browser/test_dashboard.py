@@ -46,6 +46,8 @@ def test_sign_up_to_a_live_visit_and_history_then_revoke_the_key(
     # The tokens stay out of every URL the app shows or requested.
     assert "token" not in page.url and key not in page.url
 
+    sent: list[str] = []  # what the dashboard sends on its live socket
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(str(frame))))
     open_dashboard(page)
     page.evaluate("window.__sameDocument = true")
     expect(page.get_by_test_id("visitors-now")).to_have_text("0")
@@ -72,6 +74,15 @@ def test_sign_up_to_a_live_visit_and_history_then_revoke_the_key(
         expect(tail).to_contain_text("No live events match these filters.")
         page.get_by_label("Page starts with").fill("/land")
         expect(tail.locator(".tail-item").filter(has_text="/landing")).to_be_visible()
+        # ...on the server too, asked in the history's filter names (a page prefix is `/land*`).
+        page.get_by_label("Event", exact=True).fill("pageview")
+        expect(tail.locator(".tail-item").filter(has_text="/landing")).to_be_visible()
+        wanted = {"filter": {"event": "pageview", "page": "/land*"}}
+        for _ in range(100):  # the filter message leaves after a short debounce
+            if wanted in [json.loads(text) for text in sent if text.startswith("{")]:
+                break
+            page.wait_for_timeout(50)
+        assert wanted in [json.loads(text) for text in sent if text.startswith("{")], sent
 
         # History: today's numbers, the chart and the pages table hold the visit.
         page.get_by_label("Date range").select_option("today")

@@ -113,6 +113,31 @@ def test_every_form_answers_bad_input_with_sentences_at_the_field(
     expect(form.get_by_role("alert")).to_be_visible()
     assert_readable(page)
 
+    # Settings: a goal with a * inside the path, a goal twice, a currency that is no code, an Umami id
+    # that is no UUID.
+    page.get_by_role("link", name="Settings").click()
+    goals = page.get_by_label("Goals")
+    goals.fill("/a*/b")
+    page.get_by_role("button", name="Save changes").click()
+    expect(field_error(goals)).to_contain_text("a page starting with /")
+    assert_readable(page)
+    goals.fill("Signup\nSignup")
+    page.get_by_role("button", name="Save changes").click()
+    expect(field_error(goals)).to_contain_text("on a line of its own, once")
+    assert_readable(page)
+    goals.fill("Signup")
+    page.get_by_label("Currency").fill("eu")
+    page.get_by_role("button", name="Save changes").click()
+    expect(field_error(page.get_by_label("Currency"))).to_have_text(
+        "Enter a currency as its three-letter code, like EUR or USD."
+    )
+    assert_readable(page)
+    page.get_by_label("Currency").fill("")
+    page.get_by_label("Umami website id").fill("not-a-uuid")
+    page.get_by_role("button", name="Save changes").click()
+    expect(field_error(page.get_by_label("Umami website id"))).to_contain_text("Umami website id")
+    assert_readable(page)
+
     # History: a funnel of one step; a hand-edited link with a filter no one can use opens without it.
     page.get_by_role("link", name="Dashboard").click()
     page.get_by_label("Steps, one a line").fill("/only")

@@ -222,3 +222,13 @@ async def test_preflight_and_cors(api: Any) -> None:
     )
     assert answer.status == 204 and answer.headers["Access-Control-Allow-Origin"] == "*"
     assert "Content-Type" in answer.headers["Access-Control-Allow-Headers"]
+
+
+async def test_meta_is_the_long_name_of_m(api: Any, ctx: Any) -> None:
+    # Older trackers send custom props as `meta`, a JSON text, like `m`.
+    _, site = await compat_site(api, plausible=True)
+    body = {"n": "Meta", "u": "http://dummy.site/a", "d": "dummy.site", "meta": '{"plan": "pro"}'}
+    answer = await send(api, body, X_Forwarded_For="8.8.8.8")
+    assert answer.status == 202, answer.body
+    [meta] = [e for e in await stored(ctx, site["id"]) if e.name == "Meta"]
+    assert meta.props == {"plan": "pro"} and meta.path == "/a"

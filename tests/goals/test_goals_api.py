@@ -127,3 +127,117 @@ async def test_engagement_per_page(api: Any, ctx: Any) -> None:
     assert pages["/"] == {"page": "/", "time_on_page_s": 8.0, "scroll_depth": 60.0, "views": 2}
     assert pages["/docs"] == {"page": "/docs", "time_on_page_s": 1.0, "scroll_depth": 100.0, "views": 1}
     assert answer.json["overall"] == {"time_on_page_s": 5.7, "scroll_depth": 73.3, "views": 3}
+
+
+async def test_goals_and_engagement_follow_a_views_filters(api: Any, ctx: Any) -> None:
+    # The dashboard asks goals and engagement with the view's filters: visitors, conversions, rates and
+    # revenue are the filtered view's, and a filter that excludes a goal's events leaves it at zero.
+    token = await signup(api)
+    site = await make_site(api, token)
+    sid = site["id"]
+    goals = [{"event": "Purchase"}, {"page": "/pricing"}, {"page": "/blog/*"}]
+    assert (await api.patch(f"{SITES}/{sid}", json={"goals": goals}, token=token)).status == 200
+    await store_events(
+        ctx,
+        [
+            event(sid, "pageview", "v1", "/pricing", country="DE"),
+            event(sid, "pageview", "v2", "/pricing", country="US"),
+            event(sid, "pageview", "v3", "/blog/a", country="DE"),
+            purchase(sid, "v1", 10, "EUR"),
+            purchase(sid, "v2", 7, "USD"),
+            event(
+                sid,
+                "engagement",
+                "v1",
+                "/pricing",
+                country="DE",
+                props={"engaged_ms": 3000, "scroll_depth": 50},
+            ),
+            event(
+                sid,
+                "engagement",
+                "v2",
+                "/pricing",
+                country="US",
+                props={"engaged_ms": 9000, "scroll_depth": 90},
+            ),
+            event(
+                sid,
+                "engagement",
+                "v3",
+                "/blog/a",
+                country="DE",
+                props={"engaged_ms": 1000, "scroll_depth": 10},
+            ),
+        ],
+    )
+    base = f"/api/v1/sites/{sid}/stats"
+
+    async def goals_of(query: str) -> dict[str, Any]:
+        answer = await api.get(f"{base}/goals?{query}", token=token)
+        assert answer.status == 200, answer.json
+        return {g["goal"]: g for g in answer.json["goals"]} | {"": answer.json["visitors"]}
+
+    # Purchases carry no country here (a visit's fields ride on each event in real traffic).
+    germany = await goals_of("filters=country==DE")
+    assert germany[""] == 2
+    assert (germany["Visit /pricing"]["visitors"], germany["Visit /pricing"]["conversion_rate"]) == (1, 50.0)
+    assert germany["Visit /blog/*"]["visitors"] == 1 and germany["Purchase"]["visitors"] == 0
+    bought = await goals_of("filters=event==Purchase")
+    assert bought["Purchase"]["revenue"] == {
+        "EUR": {"sum": "10", "count": 1},
+        "USD": {"sum": "7", "count": 1},
+    }
+    assert bought["Visit /pricing"]["visitors"] == 0  # pageviews are not Purchase events
+    pricing = await goals_of("filters=page==/pricing")
+    assert pricing["Visit /pricing"]["conversions"] == 2 and pricing["Visit /blog/*"]["conversions"] == 0
+    blog = await goals_of("filters=page==/blog/*")
+    assert blog["Visit /blog/*"]["conversions"] == 1 and blog["Visit /pricing"]["conversions"] == 0
+
+    engagement = await api.get(
+        f"{base}/engagement?filters=country==DE&pages=/pricing&pages=/nowhere", token=token
+    )
+    assert engagement.status == 200, engagement.json
+    assert engagement.json["pages"] == [
+        {"page": "/pricing", "time_on_page_s": 3.0, "scroll_depth": 50.0, "views": 1}
+    ]
+    assert engagement.json["overall"]["views"] == 2
+    too_many = "&".join(f"pages=/p{i}" for i in range(101))
+    refused = await api.get(f"{base}/engagement?{too_many}", token=token)
+    assert refused.status == 422 and "pages" in refused.json["error"]["fields"]
+
+    # A share link reads them too (read-only, the link's site only).
+    link = await api.post(f"{SITES}/{sid}/share-links", json={}, token=token)
+    headers = {"X-Share-Token": link.json["share_link"]["token"]}
+    shared = await api.get("/api/v1/share/stats/goals?filters=country==DE", headers=headers)
+    assert shared.status == 200 and shared.json["visitors"] == 2
+    shared_engagement = await api.get("/api/v1/share/stats/engagement", headers=headers)
+    assert shared_engagement.status == 200 and shared_engagement.json["overall"]["views"] == 3
+    shared_history = await api.get("/api/v1/share/stats/history", headers=headers)  # imported days merged
+    assert shared_history.status == 200 and shared_history.json["totals"]["visitors"] == 3
+
+
+async def test_page_titles_for_the_pages_asked(api: Any, ctx: Any) -> None:
+    token = await signup(api)
+    site = await make_site(api, token)
+    sid = site["id"]
+    await store_events(
+        ctx,
+        [
+            event(sid, "pageview", "v1", "/pricing", title="Pricing · Shop", country="DE"),
+            event(sid, "pageview", "v2", "/docs", title="Docs", country="US"),
+            event(sid, "pageview", "v2", "/untitled"),
+            event(sid, "signup", "v2", "/docs", title="Not a pageview"),
+        ],
+    )
+    base = f"/api/v1/sites/{sid}/stats/titles"
+    answer = await api.get(f"{base}?pages=/pricing&pages=/docs&pages=/untitled&pages=/nowhere", token=token)
+    assert answer.status == 200, answer.json
+    assert answer.json["titles"] == {"/pricing": "Pricing · Shop", "/docs": "Docs"}
+    # the view's filters apply: /docs was seen from the United States only
+    german = await api.get(f"{base}?pages=/pricing&pages=/docs&filters=country==DE", token=token)
+    assert german.json["titles"] == {"/pricing": "Pricing · Shop"}
+    too_many = "&".join(f"pages=/p{i}" for i in range(101))
+    refused = await api.get(f"{base}?{too_many}", token=token)
+    assert refused.status == 422 and "pages" in refused.json["error"]["fields"]
+    assert (await api.get(base, token=await signup(api))).status == 404

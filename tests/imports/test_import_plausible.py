@@ -194,3 +194,9 @@ async def test_unusable_export_keeps_nothing(api: Any, ctx: Any) -> None:
         assert await ctx.stores.docs.count("imported_stats", {"import_id": job["id"]}) == 0
     history = await api.get(f"/api/v1/sites/{site['id']}/stats/history?from={day}&to={day}", token=token)
     assert history.json["import_id"] is None and history.json["days"][0]["imported"] is False
+    # Asked only for imported history (as the dashboard asks), a site without an import scans nothing.
+    only = await api.get(
+        f"/api/v1/sites/{site['id']}/stats/history?from={day}&to={day}&if_imported=true", token=token
+    )
+    assert only.status == 200, only.json
+    assert (only.json["imported_days"], only.json["days"], only.json["from"]) == (0, [], day.isoformat())

@@ -38,4 +38,6 @@ test("readable API messages are kept as sentences; machine ones are replaced", (
   assert.equal(fieldName("options.batch_size"), "batch_size");
   assert.equal(fieldName("allowed_origins[0]"), "allowed_origins");
   assert.equal(fieldName("$"), "");
+  assert.equal(fieldName("goals[2].page"), "goals");
+  assert.equal(fieldName("compat.umami"), "compat");
 });

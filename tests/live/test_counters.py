@@ -14,8 +14,9 @@ from domain.errors import Invalid
 from domain.live import counters
 from domain.live.counters import PendingCounts
 from domain.live.messages import OTHER, SiteDelta, bounded_counts, decode_delta, encode_delta
-from domain.live.stream import Filters, LiveStream, parse_filters
+from domain.live.stream import FILTER_KEYS, Filters, LiveStream, parse_filters
 from domain.live.view import EPS_WINDOW_S, RECENT_LIMIT, TOP_WINDOW_S, SiteView
+from domain.stats.query import FILTER_FIELDS
 from tests.support.live import event
 
 
@@ -172,15 +173,39 @@ def test_view_keeps_a_bounded_recent_tail_and_seeds_from_stored_events() -> None
 
 def test_filters_parse_and_match() -> None:
     assert parse_filters(None) == Filters()
-    filters = parse_filters({"name": "signup", "path_prefix": "/blog", "country": "de"})
+    # The history's names: an exact page, or a prefix with a trailing *, as in `page==/blog/*`.
+    filters = parse_filters({"event": "signup", "page": "/blog/*", "country": "de", "browser": "Firefox"})
     assert filters.country == "DE" and filters.active
-    assert filters.matches({"name": "signup", "path": "/blog/x", "country": "DE"})
-    assert not filters.matches({"name": "signup", "path": "/shop", "country": "DE"})
-    assert not filters.matches({"name": "pageview", "path": "/blog/x", "country": "DE"})
-    assert not filters.matches({"name": "signup", "path": "/blog/x", "country": "FR"})
-    for bad in ({"country": "Germany"}, {"name": 5}, {"bogus": "x"}, {"path_prefix": "x" * 201}, "str"):
+    assert filters.as_dict() == {"event": "signup", "page": "/blog/*", "country": "DE", "browser": "Firefox"}
+    signup = {"name": "signup", "path": "/blog/x", "country": "DE", "browser": "Firefox"}
+    assert filters.matches(signup)
+    assert not filters.matches({**signup, "path": "/shop"})
+    assert not filters.matches({**signup, "name": "pageview"})
+    assert not filters.matches({**signup, "country": "FR"})
+    assert not filters.matches({**signup, "browser": "Chrome"})
+    exact = parse_filters({"page": "/blog"})
+    assert exact.matches({"path": "/blog"}) and not exact.matches({"path": "/blog/x"})
+    for key, value in (("source", "Google"), ("os", "Linux"), ("device", "Mobile")):
+        assert parse_filters({key: value}).matches({key: value})
+        assert not parse_filters({key: value}).matches({key: "other"})
+    # The older spellings still work: `name` is `event`, `path_prefix` is `page` with a *.
+    assert parse_filters({"name": "signup", "path_prefix": "/blog"}) == Filters(event="signup", page="/blog*")
+    for bad in (
+        {"country": "Germany"},
+        {"name": 5},
+        {"bogus": "x"},
+        {"page": "x" * 201},
+        {"name": "a", "event": "b"},
+        "str",
+    ):
         with pytest.raises(Invalid):
             parse_filters(bad)
+
+
+def test_tail_filter_names_are_history_filter_names() -> None:
+    # The live tail and the history's filters (the stats API, the dashboard's filter bar) speak the same
+    # names, so a filter reads the same in both.
+    assert set(FILTER_KEYS) <= set(FILTER_FIELDS)
 
 
 class _Transport:

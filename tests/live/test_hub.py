@@ -108,7 +108,7 @@ async def test_a_new_watcher_starts_from_the_stored_events(data_dir: Path) -> No
         )
         everything, signups = _Collect(), _Collect()
         await process.hub.watch(LiveStream("s1", everything))
-        await process.hub.watch(LiveStream("s1", signups, Filters(name="signup")))
+        await process.hub.watch(LiveStream("s1", signups, Filters(event="signup")))
         snapshot = everything.messages[0]
         assert snapshot["type"] == "snapshot" and snapshot["visitors_now"] == 2
         assert [e["path"] for e in snapshot["recent"]] == ["/a", "/b"]

@@ -212,7 +212,7 @@ async def test_tail_filters(ctx: AppContext, port: int) -> None:
     site_id = await make_owned_site(ctx, owner)
     conn = await dashboard(port, site_id, owner.token)
     assert (await receive(conn) or {}).get("type") == "snapshot"
-    await conn.write_message(orjson.dumps({"filter": {"name": "signup", "path_prefix": "/blog"}}).decode())
+    await conn.write_message(orjson.dumps({"filter": {"event": "signup", "page": "/blog/*"}}).decode())
     assert (await receive(conn) or {}).get("type") == "snapshot"
     ingest(
         ctx,

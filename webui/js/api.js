@@ -182,6 +182,40 @@ export async function download(path) {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+/** Send a file as the request body (imports) as the signed-in user, reporting the bytes sent with
+ *  `onProgress(sent, total)`; resolves with the decoded answer. A 401 refreshes once and sends again. */
+export async function upload(path, file, onProgress) {
+  const once = async () => {
+    const token = await freshAccessToken();
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", path);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+      xhr.upload.onprogress = (event) => onProgress?.(event.loaded, event.lengthComputable ? event.total : file.size);
+      xhr.onerror = () => reject(new ApiError(0, "network", "Eddy could not be reached. Check your connection and try again."));
+      xhr.onload = () => {
+        let data = null;
+        try {
+          data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+        } catch {
+          data = null;
+        }
+        if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+        else reject(failure({ status: xhr.status, headers: { get: (name) => xhr.getResponseHeader(name) } }, data));
+      };
+      xhr.send(file);
+    });
+  };
+  try {
+    return await once();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401 && storedRefresh() && (await refresh())) return once();
+    throw error;
+  }
+}
+
 /** Call the API as the signed-in user; a 401 triggers one silent refresh and a retry. */
 export async function api(method, path, body, options = {}) {
   const auth = options.auth !== false;

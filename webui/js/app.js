@@ -19,7 +19,7 @@ const routes = [
   { pattern: /^\/(?:sites\/?)?$/, load: () => import("./pages/sites.js"), page: "list" },
   { pattern: /^\/sites\/new\/?$/, load: () => import("./pages/sites.js"), page: "new" },
   {
-    pattern: /^\/sites\/([A-Za-z0-9_-]{1,64})(?:\/(live|history|keys|metrics|snippet|members|share|settings))?\/?$/,
+    pattern: /^\/sites\/([A-Za-z0-9_-]{1,64})(?:\/(live|history|keys|metrics|snippet|members|share|imports|settings))?\/?$/,
     load: () => import("./pages/site.js"),
     params: ["siteId", "tab"],
   },

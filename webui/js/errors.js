@@ -29,7 +29,15 @@ const FIELD_SENTENCES = {
   from: "Pick a start date between the years 2000 and 2100.",
   to: "Pick an end date at most 800 days after the start date.",
   tz: "The timezone is not known.",
+  goals: "Enter each goal on a line of its own, once: a page starting with / (a * only at its end) or an event name of at most 64 characters.",
+  currency: "Enter a currency as its three-letter code, like EUR or USD.",
+  umami_alias: "Enter the Umami website id as it is in your snippet, like 0f8d5c2a-91b4-4e27-a7c3-5d6e7f809a1b.",
+  compat: "Choose which other trackers this site takes.",
+  pages: "Too many pages were asked for at once.",
 };
+// Fields holding a list of objects: a refusal of any part of them belongs to the whole field
+// ("goals[2].page" is the goals box).
+const LIST_FIELDS = new Set(["goals", "compat"]);
 // Sentences for a field named in several forms, by the form's kind ("metric" names are not site names).
 const FORM_SENTENCES = {
   metric: { name: "Use letters, digits, underscores and colons, starting with a letter, like checkout_seconds." },
@@ -70,6 +78,7 @@ export function fieldName(path) {
     .replace(/\[[^\]]*\]/g, "")
     .split(".")
     .filter((part) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(part));
+  if (LIST_FIELDS.has(parts[0])) return parts[0];
   return parts.length ? parts[parts.length - 1] : "";
 }
 

@@ -1,25 +1,96 @@
 // Breakdown cards of the history view: the top 10 values of a dimension with the same columns at every
 // range (visitors, visits, pageviews or events, bounce rate, visit duration; "—" where the API answers
 // null), each row a button that filters the whole view by that value, and a "Details" dialog with up to
-// 500 rows, a search box and sorting by any column.
+// 500 rows, a search box and sorting by any column. Pages also show their time on page and scroll depth
+// (stats/engagement, filled in once the view has painted) and their titles on hover (stats/titles, asked
+// the first time the pointer or focus enters the table).
 
 import { h, replace, loading, empty, errorBox, fmtNumber, fmtPercent, fmtDuration, externalLink, shortPath, countryName, watchOverflow } from "../dom.js";
 import { filterForRow } from "../viewstate.js";
+import { worldMap } from "./worldmap.js";
 
 const DETAILS_LIMIT = 500;
+const PAGE_DIMENSIONS = new Set(["page", "entry_page", "exit_page"]);
+const ENRICH_LIMIT = 100; // pages whose titles and engagement are asked for (the API's bound)
+const MAP_LIMIT = 300; // every country, for the world map
 const URL_DIMENSIONS = new Set(["referrer"]);
 const DIRECT_DIMENSIONS = new Set(["source", "referrer"]);
 
 /** The numeric columns of a breakdown: [key, label, format]. */
 function columnsFor(by) {
   const counted = by === "event" || by.startsWith("prop:") ? ["events", "Events"] : ["pageviews", "Pageviews"];
-  return [
+  const columns = [
     ["visitors", "Visitors", fmtNumber],
     ["visits", "Visits", fmtNumber],
     [counted[0], counted[1], fmtNumber],
     ["bounce_rate", "Bounce rate", fmtPercent],
     ["visit_duration", "Duration", fmtDuration],
   ];
+  // Engagement belongs to a page (not to the visits entering or leaving by it).
+  if (by === "page") columns.push(["time_on_page_s", "Time on page", fmtDuration], ["scroll_depth", "Scroll depth", fmtPercent]);
+  return columns;
+}
+
+/** Resolves once the history view holding `el` has painted every panel (its data-loading turns
+ *  "false"), so the extras asked for afterwards (titles, engagement, the map) never queue ahead of the
+ *  numbers of another card. */
+export function afterViewPaint(el) {
+  const view = el.closest("section.history");
+  if (!view || view.dataset.loading === "false") return Promise.resolve();
+  return new Promise((resolve) => {
+    const watch = new MutationObserver(() => {
+      if (view.dataset.loading !== "false") return;
+      watch.disconnect();
+      resolve();
+    });
+    watch.observe(view, { attributes: true, attributeFilter: ["data-loading"] });
+  });
+}
+
+/** Rows of `page` with their engagement added; other rows as they are. A failure leaves the rows
+ *  without it: the numbers already shown stay. */
+async function enrich(source, query, by, rows) {
+  if (by !== "page" || !rows.length) return rows;
+  const pages = rows.slice(0, ENRICH_LIMIT).map((row) => String(row.value ?? "")).filter(Boolean);
+  const engagement = await source.stats("engagement", { ...query, pages }).catch(() => null);
+  if (!engagement) return rows;
+  const engaged = new Map((engagement.pages || []).map((page) => [page.page, page]));
+  return rows.map((row) => {
+    const more = engaged.get(row.value);
+    return { ...row, time_on_page_s: more?.time_on_page_s, scroll_depth: more?.scroll_depth };
+  });
+}
+
+/** Titles on hover for the page rows inside `box`: asked (stats/titles) the first time the pointer or
+ *  focus enters it, then put on every row button there; `apply()` puts them again after a re-render. */
+function hoverTitles(box, source, query, by) {
+  let titles = null;
+  const apply = () => {
+    if (!titles) return;
+    for (const button of box.querySelectorAll(".row-filter[data-value]")) {
+      const title = titles[button.dataset.value];
+      if (!title) continue;
+      button.title = `${title}\n${button.dataset.value}`;
+      button.dataset.title = title;
+    }
+    box.dataset.titled = "true";
+  };
+  if (!PAGE_DIMENSIONS.has(by)) return { apply };
+  const ask = () => {
+    box.removeEventListener("pointerenter", ask);
+    box.removeEventListener("focusin", ask);
+    const pages = [...box.querySelectorAll(".row-filter[data-value]")].slice(0, ENRICH_LIMIT).map((button) => button.dataset.value);
+    source
+      .stats("titles", { ...query, pages })
+      .then((answer) => {
+        titles = answer?.titles || {};
+        apply();
+      })
+      .catch(() => {}); // no titles: the paths still read
+  };
+  box.addEventListener("pointerenter", ask);
+  box.addEventListener("focusin", ask);
+  return { apply };
 }
 
 const DIMENSION_LABELS = { os: "Operating system", utm_source: "UTM source", utm_medium: "UTM medium", utm_campaign: "UTM campaign", utm_term: "UTM term", utm_content: "UTM content" };
@@ -105,6 +176,7 @@ function openDetails(source, query, by, title, onFilter, onOpen) {
   let rows = [];
   let sortKey = "visitors";
   let sortDir = -1;
+  const titles = hoverTitles(body, source, query, by);
   const draw = () => {
     const needle = search.value.trim().toLowerCase();
     const shown = rows
@@ -130,6 +202,7 @@ function openDetails(source, query, by, title, onFilter, onOpen) {
         : empty(needle ? "Nothing matches this search." : "No data for this range."),
       h("p", { class: "muted", text: `${shown.length} of ${rows.length}${rows.length >= DETAILS_LIMIT ? " (the top 500)" : ""}` }),
     );
+    titles.apply();
   };
   function pickAndClose(filter) {
     dialog.close();
@@ -144,9 +217,14 @@ function openDetails(source, query, by, title, onFilter, onOpen) {
   search.focus();
   source
     .stats("breakdown", { ...query, by, limit: DETAILS_LIMIT })
-    .then((answer) => {
+    .then(async (answer) => {
       rows = answer?.results || [];
       draw();
+      const more = await enrich(source, query, by, rows);
+      if (more !== rows && dialog.open) {
+        rows = more;
+        draw();
+      }
     })
     .catch((error) => replace(body, errorBox(error)));
 }
@@ -175,19 +253,47 @@ export function breakdownCard(source, getQuery, title, options, onFilter) {
     const mine = ++seq;
     propName.hidden = select.value !== "prop";
     const by = dimension();
+    delete card.dataset.enriched;
     details.hidden = !by;
     if (!by) {
       replace(body, empty("Type a property name to break events down by it."));
       return;
     }
     replace(body, loading());
+    const query = getQuery();
+    const box = h("div", { class: "rows-box" }); // this load's rows (their hover titles live with it)
+    let rows;
     try {
-      const answer = await source.stats("breakdown", { ...getQuery(), by, limit: 10 });
+      const answer = await source.stats("breakdown", { ...query, by, limit: 10 });
       if (mine !== seq) return;
-      const rows = answer?.results || [];
-      replace(body, rows.length ? rowsTable(by, rows, onFilter) : empty("No data for this range."));
+      rows = answer?.results || [];
+      replace(box, rows.length ? rowsTable(by, rows, onFilter) : empty("No data for this range."));
+      replace(body, box);
     } catch (error) {
       if (mine === seq) replace(body, errorBox(error));
+      return;
+    }
+    const titles = hoverTitles(box, source, query, by);
+    // Engagement and the world map come after the view's numbers have painted (not awaited: they
+    // never hold the view's paint up).
+    if (by === "page" && rows.length) {
+      afterViewPaint(card)
+        .then(() => (mine === seq ? enrich(source, query, by, rows) : rows))
+        .then((more) => {
+          if (mine !== seq) return;
+          if (more !== rows) {
+            replace(box, rowsTable(by, more, onFilter));
+            titles.apply();
+          }
+          card.dataset.enriched = "true";
+        });
+    }
+    if (by === "country" && rows.some((row) => row.value)) {
+      afterViewPaint(card)
+        .then(() => mine === seq && source.stats("breakdown", { ...query, by, limit: MAP_LIMIT }))
+        .then((all) => all && mine === seq && worldMap(all.results || [], onFilter))
+        .then((map) => map && mine === seq && body.prepend(map))
+        .catch(() => {}); // the table already holds the numbers
     }
   }
   details.addEventListener("click", () => {

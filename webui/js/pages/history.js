@@ -9,6 +9,8 @@ import { ApiError } from "../api.js";
 import { h, replace, loading, empty, errorBox, table, field, fmtNumber, fmtPercent, fmtDuration, countryName } from "../dom.js";
 import { timeseriesChart } from "./charts.js";
 import { breakdownCard } from "./breakdowns.js";
+import { goalsCard } from "./goals.js";
+import { importedCard } from "./imported.js";
 import { shortcuts } from "./shortcuts.js";
 import { PRESETS, comparisonRange, describeRange, intervalFor, isDateRange, rangeFor, stepRange } from "../ranges.js";
 import { FILTER_LABELS, OPERATORS, addFilter, describeFilter, filterTerms, invertFilter, isFilterKey, parseTerm, readState, removeFilter, writeState } from "../viewstate.js";
@@ -301,7 +303,11 @@ export function historyView(container, source) {
   const summaryBox = h("div", {});
   const chartBox = h("div", { class: "chart", "data-testid": "timeseries" });
   const chartStatus = h("div", {});
-  const breakdowns = BREAKDOWNS.map(([title, options]) => breakdownCard(source, () => currentQuery(), title, options, applyFilter));
+  const breakdowns = [
+    ...BREAKDOWNS.map(([title, options]) => breakdownCard(source, () => currentQuery(), title, options, applyFilter)),
+    goalsCard(source, () => currentQuery()),
+    importedCard(source, () => currentQuery()),
+  ];
   let chart = null;
   let seq = 0;
 

@@ -3,6 +3,7 @@
 // filterable tail of recent events. Reconnects with backoff; the socket closes when the page is left.
 
 import { h, replace, fmtNumber, shortPath, fmtTime, countryName } from "../dom.js";
+import { FILTER_LABELS } from "../viewstate.js";
 import { sparkline } from "./charts.js";
 
 const TAIL_MAX = 100;
@@ -99,9 +100,9 @@ export function livePanel(container, source, moreContainer = null) {
   const filterForm = h(
     "form",
     { class: "tail-filters", role: "search", "aria-label": "Filter the live events" },
-    h("label", {}, h("span", { text: "Event" }), nameFilter),
-    h("label", {}, h("span", { text: "Page starts with" }), pageFilter),
-    h("label", {}, h("span", { text: "Country" }), countryFilter),
+    h("label", {}, h("span", { text: FILTER_LABELS.event }), nameFilter),
+    h("label", {}, h("span", { text: `${FILTER_LABELS.page} starts with` }), pageFilter),
+    h("label", {}, h("span", { text: FILTER_LABELS.country }), countryFilter),
   );
   filterForm.addEventListener("submit", (e) => e.preventDefault());
   let filterTimer = null;
@@ -146,10 +147,13 @@ export function livePanel(container, source, moreContainer = null) {
     status.textContent = text;
   }
 
+  // The tail's filters use the history's names (`event`, `page` with a trailing * for a prefix,
+  // `country`), as the server takes them.
   function currentFilter() {
     const filter = {};
-    if (nameFilter.value.trim()) filter.name = nameFilter.value.trim();
-    if (pageFilter.value.trim()) filter.path_prefix = pageFilter.value.trim();
+    const page = pageFilter.value.trim();
+    if (nameFilter.value.trim()) filter.event = nameFilter.value.trim();
+    if (page) filter.page = page.endsWith("*") ? page : `${page}*`;
     if (countryFilter.value.trim()) filter.country = countryFilter.value.trim().toUpperCase();
     return filter;
   }
@@ -158,13 +162,12 @@ export function livePanel(container, source, moreContainer = null) {
     if (socket && socket.readyState === WebSocket.OPEN && admitted) socket.send(JSON.stringify(message));
   }
 
+  // The same test as the server's (domain/live/stream.py Filters.matches).
   function matches(event) {
-    const name = nameFilter.value.trim().toLowerCase();
-    const page = pageFilter.value.trim();
-    const country = countryFilter.value.trim().toUpperCase();
-    if (name && !String(event.name || "").toLowerCase().includes(name)) return false;
-    if (page && !eventPath(event).startsWith(page)) return false;
-    if (country && String(event.country || "").toUpperCase() !== country) return false;
+    const filter = currentFilter();
+    if (filter.event && event.name !== filter.event) return false;
+    if (filter.page && !String(event.path ?? eventPath(event)).startsWith(filter.page.slice(0, -1))) return false;
+    if (filter.country && String(event.country || "").toUpperCase() !== filter.country) return false;
     return true;
   }
 

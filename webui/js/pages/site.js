@@ -1,4 +1,4 @@
-// One site: a header with tabs (dashboard, keys, metrics, snippet, members, share link, settings) and
+// One site: a header with tabs (dashboard, keys, metrics, snippet, members, share link, imports, settings) and
 // the tab's content. The dashboard tab holds the live panel and the history view.
 
 import { get, patch, del, qs, freshAccessToken, refresh, download } from "../api.js";
@@ -15,6 +15,7 @@ const TABS = [
   ["metrics", "Metrics", "admin"],
   ["members", "Team", "admin"],
   ["share", "Share", "admin"],
+  ["imports", "Imports", "admin"],
   ["settings", "Settings", "admin"],
 ];
 const RANK = { viewer: 1, admin: 2, owner: 3 };
@@ -129,6 +130,8 @@ export async function render(main, params, { navigate }) {
       return (await import("./team.js")).render(body, site);
     case "share":
       return (await import("./share.js")).render(body, site);
+    case "imports":
+      return (await import("./imports.js")).render(body, site);
     case "settings":
       return settingsTab(body, site, navigate);
     default:

@@ -16,7 +16,60 @@ function timezones() {
   }
 }
 
-/** The site form: name, domain, allowed origins (one a line), timezone. `onSave(body)` may throw ApiError. */
+/** Goals as typed in the settings, one a line: a path (starting with /, a trailing * for a prefix) is a
+ *  page goal, anything else an event name; "Name = /pricing" gives a goal its own name. */
+export function parseGoals(text) {
+  return text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const at = line.lastIndexOf(" = ");
+      const name = at > 0 ? line.slice(0, at).trim() : "";
+      const match = at > 0 ? line.slice(at + 3).trim() : line;
+      const goal = match.startsWith("/") ? { page: match } : { event: match };
+      return name ? { ...goal, name } : goal;
+    });
+}
+
+/** Goals as the settings show them (the inverse of parseGoals). */
+export function goalsText(goals) {
+  return (goals || []).map((goal) => `${goal.name ? `${goal.name} = ` : ""}${goal.page ?? goal.event}`).join("\n");
+}
+
+/** The settings only an existing site has: goals, currency, and taking Plausible's or Umami's trackers. */
+function siteExtras(site) {
+  const goals = h("textarea", { name: "goals", rows: 4, placeholder: "/pricing\nSignup\nRead the blog = /blog/*" });
+  goals.value = goalsText(site.goals);
+  const currency = h("input", { type: "text", name: "currency", maxlength: 3, placeholder: "EUR", autocomplete: "off", class: "short" });
+  currency.value = site.currency || "";
+  const plausible = h("input", { type: "checkbox", name: "compat_plausible", checked: Boolean(site.compat?.plausible) });
+  const umami = h("input", { type: "checkbox", name: "compat_umami", checked: Boolean(site.compat?.umami) });
+  const alias = h("input", { type: "text", name: "umami_alias", maxlength: 36, placeholder: "the data-website-id of your Umami snippet", autocomplete: "off" });
+  alias.value = site.umami_alias || "";
+  const fields = [
+    field("Goals", goals, "One a line: a page (starting with /, a trailing * for every page under it) or an event name. Give a goal a name with \"Name = /page\"."),
+    field("Currency", currency, "Revenue in this currency is summed into one total; other currencies are shown on their own."),
+    h(
+      "fieldset",
+      { class: "compat" },
+      h("legend", { text: "Other trackers" }),
+      h("label", { class: "check" }, plausible, h("span", { text: "Take events from Plausible's tracker and Events API (matched by the domain)" })),
+      h("label", { class: "check" }, umami, h("span", { text: "Take events from Umami's tracker (matched by this site's id, or by the id below)" })),
+      field("Umami website id", alias, "Keep an existing Umami snippet as it is: its data-website-id."),
+    ),
+  ];
+  const read = () => ({
+    goals: parseGoals(goals.value),
+    currency: currency.value.trim().toUpperCase() || null,
+    compat: { plausible: plausible.checked, umami: umami.checked },
+    umami_alias: alias.value.trim() || null,
+  });
+  return { fields, read };
+}
+
+/** The site form: name, domain, allowed origins (one a line), timezone; for an existing site also goals,
+ *  currency and other trackers. `onSave(body)` may throw ApiError. */
 export function siteForm(site, submitLabel, onSave) {
   const name = h("input", { type: "text", name: "name", required: true, maxlength: 100, autocomplete: "off" });
   const domain = h("input", { type: "text", name: "domain", required: true, maxlength: 253, placeholder: "example.com", autocomplete: "off" });
@@ -30,6 +83,7 @@ export function siteForm(site, submitLabel, onSave) {
   domain.value = site?.domain || "";
   origins.value = (site?.allowed_origins || []).join("\n");
   const submit = h("button", { type: "submit", text: submitLabel });
+  const extras = site?.id ? siteExtras(site) : null;
   const form = h(
     "form",
     { class: "card site-form", novalidate: true },
@@ -37,6 +91,7 @@ export function siteForm(site, submitLabel, onSave) {
     field("Domain", domain, "The site's host name, without https://."),
     field("Allowed origins", origins, "Pages on these origins may send events with the public key. One a line; empty means the domain itself, over http or https."),
     field("Timezone", zone, "Days and hours in reports follow this timezone."),
+    extras?.fields,
     h("div", { class: "actions" }, submit),
   );
   form.addEventListener("submit", async (event) => {
@@ -49,6 +104,7 @@ export function siteForm(site, submitLabel, onSave) {
     };
     const list = origins.value.split(/\s+/).map((o) => o.trim()).filter(Boolean);
     if (list.length || site) body.allowed_origins = list;
+    if (extras) Object.assign(body, extras.read());
     submit.disabled = true;
     try {
       await onSave(body);
