@@ -21,8 +21,12 @@ def monday(day: dt.date) -> dt.date:
 def weekly_cohorts(pairs: Iterable[tuple[str, str]], last_day: dt.date) -> list[dict[str, Any]]:
     """Cohorts in week order: {week, size, retained: [count per week offset], rates: [% per offset]}."""
     weeks: dict[str, set[dt.date]] = defaultdict(set)
+    mondays: dict[str, dt.date] = {}  # millions of pairs name a few dozen dates: parse each once
     for person, day in pairs:
-        weeks[person].add(monday(dt.date.fromisoformat(day)))
+        week = mondays.get(day)
+        if week is None:
+            week = mondays[day] = monday(dt.date.fromisoformat(day))
+        weeks[person].add(week)
     last_week = monday(last_day)
     cohorts: dict[dt.date, list[int]] = {}
     for active in weeks.values():
@@ -50,25 +54,49 @@ def active_series(
     pairs: Iterable[tuple[str, str]], first_day: dt.date, last_day: dt.date
 ) -> list[dict[str, Any]]:
     """Per day from first_day to last_day: people active that day (dau), in the 7 days (wau) and the
-    30 days (mau) ending that day, and stickiness = dau / mau (%)."""
-    by_day: dict[dt.date, set[str]] = defaultdict(set)
+    30 days (mau) ending that day, and stickiness = dau / mau (%).
+
+    Linear in the pairs: a person active on day a counts in the windows of days a .. a+6 (wau) and
+    a .. a+29 (mau); each person's spans are merged (sorted days, a span starts after the previous one
+    ends) and added to a difference array, so no day's window is rebuilt as a set of people."""
+    ordinals: dict[str, int] = {}
+    by_person: dict[str, list[int]] = defaultdict(list)
     for person, day in pairs:
-        by_day[dt.date.fromisoformat(day)].add(person)
+        number = ordinals.get(day)
+        if number is None:
+            number = ordinals[day] = dt.date.fromisoformat(day).toordinal()
+        by_person[person].append(number)
+    lo, hi = first_day.toordinal(), last_day.toordinal()
+    size = hi - lo + 2
+    daily = [0] * size
+    starts = {7: [0] * size, 30: [0] * size}
+    for days in by_person.values():
+        days = sorted(set(days))
+        for day in days:
+            if lo <= day <= hi:
+                daily[day - lo] += 1
+        for width, diff in starts.items():
+            covered_to = -(10**9)  # the last day the person's spans so far cover
+            for day in days:
+                begin, end = max(day, covered_to + 1), day + width - 1
+                covered_to = end
+                begin, end = max(begin, lo), min(end, hi)
+                if begin <= end:
+                    diff[begin - lo] += 1
+                    diff[end - lo + 1] -= 1
     out = []
-    day = first_day
-    while day <= last_day:
-        window = [by_day.get(day - dt.timedelta(days=k), set()) for k in range(30)]
-        dau = len(window[0])
-        wau = len(set().union(*window[:7]))
-        mau = len(set().union(*window))
+    wau = mau = 0
+    for offset in range(hi - lo + 1):
+        wau += starts[7][offset]
+        mau += starts[30][offset]
+        dau = daily[offset]
         out.append(
             {
-                "date": day.isoformat(),
+                "date": dt.date.fromordinal(lo + offset).isoformat(),
                 "dau": dau,
                 "wau": wau,
                 "mau": mau,
                 "stickiness": round(dau * 100 / mau, 2) if mau else 0.0,
             }
         )
-        day += dt.timedelta(days=1)
     return out
