@@ -229,7 +229,7 @@ function openDetails(source, query, by, title, onFilter, onOpen) {
     .catch((error) => replace(body, errorBox(error)));
 }
 
-/** One breakdown card; `getQuery()` gives the range and filters, `onFilter([key, value])` adds a filter. */
+/** One breakdown card; `getQuery()` gives the range and filters, `onFilter([key, op, values])` adds a filter. */
 export function breakdownCard(source, getQuery, title, options, onFilter) {
   const select = h("select", { "aria-label": `${title}: dimension` }, options.map(([value, label]) => h("option", { value, text: label })));
   const propName = h("input", { type: "text", "aria-label": "Property name", placeholder: "property name", maxlength: 100, class: "prop-name" });

@@ -20,7 +20,7 @@ export function shade(visitors, most) {
   return Math.min(5, 1 + Math.floor((4 * Math.log1p(visitors)) / Math.log1p(most)));
 }
 
-/** An SVG map of `rows` ({value: ISO code, visitors}); `onFilter([key, value])` on a click. */
+/** An SVG map of `rows` ({value: ISO code, visitors}); `onFilter([key, op, values])` on a click. */
 export async function worldMap(rows, onFilter) {
   outlines ||= (await import("../../vendor/world-map.js")).default;
   const visitors = new Map(rows.filter((row) => row.value).map((row) => [String(row.value).toUpperCase(), row.visitors || 0]));
@@ -33,7 +33,7 @@ export async function worldMap(rows, onFilter) {
     const title = svg("title");
     title.textContent = count ? `${name}: ${fmtNumber(count)} visitor${count === 1 ? "" : "s"}` : name;
     country.append(title);
-    if (count) country.addEventListener("click", () => onFilter(["country", code]));
+    if (count) country.addEventListener("click", () => onFilter(["country", "==", [code]]));
     map.append(country);
   }
   return map;
