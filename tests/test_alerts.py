@@ -22,6 +22,7 @@ from server.context import AppContext
 from tests.support.accounts import add_member, make_site, register, signup
 from tests.support.api import Api
 from tests.support.events import make_events, store_events
+from tests.support.until import until
 
 
 def rule_body(url: str, **changes: Any) -> dict[str, Any]:
@@ -124,13 +125,6 @@ def receiver(io_loop: Any) -> Iterator[dict[str, Any]]:
     server.stop()
 
 
-async def wait_until(predicate: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 def signature_matches(secret: str, delivery: dict[str, Any]) -> bool:
     """The receiver's own check, written from the documented scheme."""
     message = delivery["timestamp"].encode() + b"." + delivery["body"]
@@ -163,7 +157,7 @@ class TestWebhooks:
         rule = created.json["rule"]
         receiver["statuses"].extend([503, 500])  # two transient failures, then success
         await store_events(ctx, make_events(site["id"], pageviews=2, others=1))  # 3 events > 2
-        await wait_until(lambda: len(receiver["received"]) == 3)
+        await until(lambda: len(receiver["received"]) == 3, timeout=15)
         deliveries = receiver["received"]
         for delivery in deliveries:
             assert signature_matches(rule["secret"], delivery)
@@ -181,7 +175,7 @@ class TestWebhooks:
 
         # the events leave the window: one `resolved` delivery, no retry needed
         await ctx.stores.events.purge_before(site["id"], int(time.time() * 1000) + 1)
-        await wait_until(lambda: len(receiver["received"]) == 4)
+        await until(lambda: len(receiver["received"]) == 4, timeout=15)
         resolved = orjson.loads(receiver["received"][3]["body"])
         assert resolved["status"] == "resolved" and resolved["value"] == 0
         await asyncio.sleep(1.0)  # later checks change nothing: no more deliveries
@@ -200,7 +194,7 @@ class TestWebhooks:
         body = rule_body(receiver["url"], kind="visitors_below", threshold=1)
         assert (await api.post(f"/api/v1/sites/{site['id']}/alerts", json=body, token=owner)).status == 201
         receiver["statuses"].append(410)
-        await wait_until(lambda: len(receiver["received"]) == 1)  # 0 visitors < 1: firing
+        await until(lambda: len(receiver["received"]) == 1, timeout=15)  # 0 visitors < 1: firing
         await asyncio.sleep(1.0)
         assert len(receiver["received"]) == 1
         rules = (await api.get(f"/api/v1/sites/{site['id']}/alerts", token=owner)).json["rules"]

@@ -95,7 +95,7 @@ def plausible_page(eddy: EddyProcess, body: str = "") -> str:
 def test_plausible_tracker(plain_page: Page, eddy_server: EddyProcess, customer_site: CustomerSite) -> None:
     source = tracker_source("plausible")
     site = TrackedSite.create(eddy_server, customer_site.origin)
-    site.pause = lambda: plain_page.wait_for_timeout(100)
+    site.pause = lambda seconds: plain_page.wait_for_timeout(seconds * 1000)
     switch_on(site, compat={"plausible": True})
     customer_site.put("/plausible.js", source, "text/javascript; charset=utf-8")
     customer_site.put("/", plausible_page(eddy_server))
@@ -144,7 +144,7 @@ def umami_page(eddy: EddyProcess, title: str = "Café & Co") -> str:
 def test_umami_tracker(plain_page: Page, eddy_server: EddyProcess, customer_site: CustomerSite) -> None:
     source = tracker_source("umami")
     site = TrackedSite.create(eddy_server, customer_site.origin)
-    site.pause = lambda: plain_page.wait_for_timeout(100)
+    site.pause = lambda seconds: plain_page.wait_for_timeout(seconds * 1000)
     switch_on(site, compat={"umami": True}, umami_alias=UMAMI_ALIAS)
     customer_site.put("/umami.js", source, "text/javascript; charset=utf-8")
     customer_site.put("/", umami_page(eddy_server))

@@ -81,7 +81,7 @@ def open_site(
     **headers: str,
 ) -> str:
     url = customer.put(path, page_with(snippet, body), **headers)
-    site.pause = lambda: page.wait_for_timeout(100)
+    site.pause = lambda seconds: page.wait_for_timeout(seconds * 1000)
     page.goto(url)
     return url
 

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from tests.conformance.conftest import make_bus
 from tests.support.redis_server import RedisServer
-
-
-async def _until(predicate: Any, timeout: float = 3.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+from tests.support.until import until
 
 
 async def test_publish_reaches_subscribers_of_the_channel_only(
@@ -36,14 +28,14 @@ async def test_publish_reaches_subscribers_of_the_channel_only(
         await asyncio.sleep(0.1)  # let a Redis SUBSCRIBE land
         await publisher.publish("site:1", b"hello")
         await publisher.publish_many([("site:1", b"a"), ("site:1", b"b"), ("site:3", b"nobody")])
-        await _until(lambda: len(got) == 3)
+        await until(lambda: len(got) == 3, timeout=3)
         assert got == [("site:1", b"hello"), ("site:1", b"a"), ("site:1", b"b")]
         assert other == []
         await sub.unsubscribe()
         await asyncio.sleep(0.1)
         await publisher.publish("site:1", b"after")
         await publisher.publish("site:2", b"still")
-        await _until(lambda: other == [b"still"])
+        await until(lambda: other == [b"still"], timeout=3)
         assert len(got) == 3
         assert subscriber.healthy
     finally:
@@ -71,7 +63,7 @@ async def test_async_subscribers_and_a_failing_one(
         await bus.subscribe("c", slow)
         await asyncio.sleep(0.1)
         await bus.publish("c", b"x")
-        await _until(lambda: got == [b"x"])
+        await until(lambda: got == [b"x"], timeout=3)
         await bus.ping()
     finally:
         await bus.close()
@@ -88,12 +80,12 @@ async def test_redis_bus_recovers_after_a_restart(
         await bus.subscribe("c", lambda ch, data: got.append(data))
         await asyncio.sleep(0.1)
         server.stop()
-        await _until(lambda: not bus.healthy, timeout=5)
+        await until(lambda: not bus.healthy, timeout=5)
         server.start()
-        await _until(lambda: bus.healthy, timeout=10)
+        await until(lambda: bus.healthy, timeout=10)
         await asyncio.sleep(0.1)
         await bus.publish("c", b"back")
-        await _until(lambda: got == [b"back"])
+        await until(lambda: got == [b"back"], timeout=3)
         assert bus.reconnects >= 1
     finally:
         await bus.close()

@@ -16,7 +16,8 @@ from domain.live.stream import Filters, LiveStream
 from storage.embedded.events import SqliteEventStore
 from storage.embedded.memory_bus import MemoryBus
 from storage.embedded.memory_kv import MemoryKeyValue
-from tests.support.live import event, until
+from tests.support.live import event
+from tests.support.until import until
 
 
 class _Collect:

@@ -26,7 +26,8 @@ from tests.live.test_websocket_framing import (
     client_frame,
 )
 from tests.support.ingest_sites import make_site_key
-from tests.support.live import RawWebSocket, make_owned_site, make_viewer, until
+from tests.support.live import RawWebSocket, make_owned_site, make_viewer
+from tests.support.until import until
 
 pytestmark = pytest.mark.reliability
 
@@ -42,10 +43,7 @@ async def _collect(ctx: AppContext, port: int) -> RawWebSocket:
 
 
 async def _until_sockets(ctx: AppContext, count: int) -> None:
-    deadline = asyncio.get_running_loop().time() + 5
-    while len(ctx.sockets) != count:
-        assert asyncio.get_running_loop().time() < deadline, "socket not registered in time"
-        await asyncio.sleep(0.01)
+    await until(lambda: len(ctx.sockets) == count, message="socket not registered in time")
 
 
 @pytest.mark.parametrize("path", ["live", "collect"])

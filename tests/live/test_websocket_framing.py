@@ -16,7 +16,8 @@ import orjson
 import pytest
 
 from server.context import AppContext
-from tests.support.live import RawWebSocket, make_owned_site, make_viewer, until
+from tests.support.live import RawWebSocket, make_owned_site, make_viewer
+from tests.support.until import until
 
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 

@@ -138,15 +138,6 @@ async def receive_until(
             return message
 
 
-async def until(predicate: Any, timeout: float = 5.0) -> None:
-    """Wait until `predicate()` is true."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 class RawWebSocket:
     """A minimal websocket client over a plain socket: it reads only when asked."""
 
