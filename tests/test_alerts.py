@@ -125,6 +125,18 @@ def receiver(io_loop: Any) -> Iterator[dict[str, Any]]:
     server.stop()
 
 
+async def checked_again(ctx: AppContext, rule_id: str) -> None:
+    """Wait until the running checker has checked the rule again a full interval from now and no delivery
+    is under way (retries included): what a later check would send has been sent by then."""
+    after = time.time() + ctx.alerts.interval_s
+
+    async def done() -> bool:
+        rule = await ctx.stores.docs.get("alert_rules", rule_id)
+        return bool(rule and rule["last_checked_at"] >= after and not ctx.alerts._deliveries)
+
+    await until(done, timeout=10, interval=0.05)
+
+
 def signature_matches(secret: str, delivery: dict[str, Any]) -> bool:
     """The receiver's own check, written from the documented scheme."""
     message = delivery["timestamp"].encode() + b"." + delivery["body"]
@@ -178,7 +190,7 @@ class TestWebhooks:
         await until(lambda: len(receiver["received"]) == 4, timeout=15)
         resolved = orjson.loads(receiver["received"][3]["body"])
         assert resolved["status"] == "resolved" and resolved["value"] == 0
-        await asyncio.sleep(1.0)  # later checks change nothing: no more deliveries
+        await checked_again(ctx, rule["id"])  # a later check changes nothing: no more deliveries
         assert len(receiver["received"]) == 4
         shown = (await api.get(f"/api/v1/sites/{site['id']}/alerts/{rule['id']}", token=owner)).json["rule"]
         assert shown["last_delivery"]["outcome"] == "delivered" and shown["last_delivery"]["status"] == 200
@@ -192,10 +204,11 @@ class TestWebhooks:
         owner = await signup(api)
         site = await make_site(api, owner)
         body = rule_body(receiver["url"], kind="visitors_below", threshold=1)
-        assert (await api.post(f"/api/v1/sites/{site['id']}/alerts", json=body, token=owner)).status == 201
+        created = await api.post(f"/api/v1/sites/{site['id']}/alerts", json=body, token=owner)
+        assert created.status == 201
         receiver["statuses"].append(410)
         await until(lambda: len(receiver["received"]) == 1, timeout=15)  # 0 visitors < 1: firing
-        await asyncio.sleep(1.0)
+        await checked_again(ctx, created.json["rule"]["id"])  # the delivery is over, and no retry came
         assert len(receiver["received"]) == 1
         rules = (await api.get(f"/api/v1/sites/{site['id']}/alerts", token=owner)).json["rules"]
         assert rules[0]["last_delivery"]["outcome"] == "failed" and rules[0]["last_delivery"]["status"] == 410

@@ -27,10 +27,9 @@ async def test_rounds_repeat_until_stopped() -> None:
     assert periodic.running
     await periodic.stop()
     assert not periodic.running
-    seen = len(rounds)
-    await asyncio.sleep(0.05)
-    assert len(rounds) == seen
-    assert rounds == list(range(seen))
+    # stop() waited for the loop's task to end, so no round can follow
+    assert not [task for task in asyncio.all_tasks() if task.get_name() == "eddy-counting"]
+    assert rounds == list(range(len(rounds)))
     await periodic.stop()  # stopping twice is harmless
 
 
@@ -54,15 +53,19 @@ async def test_a_failing_round_is_reported_and_the_next_one_runs(caplog: pytest.
 
 async def test_the_interval_is_read_before_every_sleep() -> None:
     settings = {"interval": 0.01}
+    reads: list[float] = []
     calls: list[int] = []
+
+    def interval() -> float:
+        reads.append(settings["interval"])
+        return settings["interval"]
 
     def work() -> None:
         calls.append(1)
         settings["interval"] = 3600  # from now on, no more rounds
 
-    periodic = Periodic("slowing", work, lambda: settings["interval"], log)
+    periodic = Periodic("slowing", work, interval, log)
     periodic.start()
-    await until(lambda: len(calls) == 1)
-    await asyncio.sleep(0.1)
-    assert len(calls) == 1
+    await until(lambda: len(reads) == 2)  # the loop has begun its second sleep
+    assert reads == [0.01, 3600] and len(calls) == 1
     await periodic.stop()

@@ -3,7 +3,8 @@ of them; the MongoDB legs skip (loudly, with the reason) when MONGODB_URI is not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from storage.embedded.sqlite_kv import SqliteKeyValue
 from storage.redis.bus import RedisBus
 from storage.redis.kv import RedisKeyValue
 from tests.conftest import MONGO_SKIP_REASON, MONGODB_URI
+from tests.support.clock import FakeClock
 from tests.support.redis_server import RedisServer
 
 needs_mongo = pytest.mark.skipif(not MONGODB_URI, reason=MONGO_SKIP_REASON)
@@ -91,18 +93,40 @@ def events(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_
         _drop_mongo_prefix(io_loop, _mongo_prefix(unique_prefix))
 
 
+@pytest.fixture
+def kv_clock() -> FakeClock:
+    """The clock of the in-process key-value stores (a Redis server keeps its own time)."""
+    return FakeClock()
+
+
 @pytest.fixture(params=[*SHARED_KINDS, "sqlite"])
-def kv(request: pytest.FixtureRequest, io_loop: Any, unique_prefix: str) -> Iterator[Any]:
+def kv(
+    request: pytest.FixtureRequest, io_loop: Any, unique_prefix: str, kv_clock: FakeClock
+) -> Iterator[Any]:
     if request.param == "memory":
-        store: Any = MemoryKeyValue()
+        store: Any = MemoryKeyValue(clock=kv_clock)
     elif request.param == "sqlite":
-        store = SqliteKeyValue(request.getfixturevalue("data_dir"))
+        store = SqliteKeyValue(request.getfixturevalue("data_dir"), clock=kv_clock)
     else:
         server: RedisServer = request.getfixturevalue("redis_server")
         store = RedisKeyValue(server.url, prefix=unique_prefix)
     io_loop.run_sync(store.open)
     yield store
     io_loop.run_sync(store.close)
+
+
+@pytest.fixture
+def elapse(kv: Any, kv_clock: FakeClock) -> Callable[[float], Awaitable[None]]:
+    """Let `seconds` pass for the `kv` under test: its fake clock moves, or, for Redis, whose expiries run
+    on the server's own clock, the test really waits (that wait is part of what the Redis leg tests)."""
+
+    async def elapse(seconds: float) -> None:
+        if isinstance(kv, RedisKeyValue):
+            await asyncio.sleep(seconds)
+        else:
+            kv_clock.advance(seconds)
+
+    return elapse
 
 
 def make_bus(kind: str, request: pytest.FixtureRequest, prefix: str) -> Any:

@@ -4,6 +4,7 @@ several processes on one port."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,6 +66,16 @@ class EddyProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def wait_workers(self, count: int, timeout: float = 20.0) -> list[int]:
+        """Wait until the log has announced `count` listening workers (replacements and restarts count
+        too); the pids of the last `count` announcements."""
+
+        def announced() -> list[int]:
+            pids = re.findall(r"\[(\d+)\] eddy: Eddy worker \d listening", self.log())
+            return [int(pid) for pid in pids[-count:]] if len(pids) >= count else []
+
+        return until_sync(announced, timeout, interval=0.05, message=lambda: f"workers not up:\n{self.log()}")
 
     def signal(self, signum: int) -> None:
         assert self.process is not None
