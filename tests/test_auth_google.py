@@ -5,7 +5,6 @@ redirect, state checks, code exchange, userinfo, account creation and linking, t
 
 from __future__ import annotations
 
-import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -15,11 +14,10 @@ from tornado.httpclient import AsyncHTTPClient
 
 from domain.accounts import google
 from server.context import AppContext
-from storage.embedded.memory_kv import MemoryKeyValue
 from tests.support import fake_google as fake_provider
 from tests.support.accounts import PASSWORD, register, unique_email
 from tests.support.api import Api, check_invariants
-from tests.support.clock import FakeClock
+from tests.support.clock import freeze_kv_clock
 from tests.support.fake_google import CLIENT_ID, FakeGoogle
 from tests.support.smtp_sink import SmtpSink, to, token_in
 
@@ -221,9 +219,7 @@ async def test_exchange_refuses_unknown_and_malformed_codes(api: Any) -> None:
 async def test_handoff_code_expires(
     api: Any, ctx: AppContext, fake_google: FakeGoogle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert isinstance(ctx.stores.kv, MemoryKeyValue)
-    clock = FakeClock(time.monotonic())
-    monkeypatch.setattr(ctx.stores.kv, "_clock", clock)  # the store's injected clock, now the test's
+    clock = freeze_kv_clock(ctx.stores.kv, monkeypatch)
     fake_google.identities["user-e"] = {"id": "g-5", "email": unique_email("e"), "verified_email": True}
     location, cookie, _params = await _start(api)
     consent = await _fetch(location + "&login_hint=user-e")

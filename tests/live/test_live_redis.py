@@ -20,10 +20,10 @@ from tests.support.live import (
     make_viewer,
     receive,
     receive_until,
-    until,
 )
 from tests.support.modes import redis_mode as app_config  # noqa: F401
 from tests.support.redis_server import RedisServer
+from tests.support.until import until
 
 
 async def test_deltas_travel_over_redis_and_visitors_are_shared(

@@ -114,7 +114,7 @@ async def test_h2_ping_flood_from_a_client_that_never_reads(
         nonlocal peak
         while True:
             peak = max(peak, _backlog(ctx))
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # the sampling period of the measurement
 
     sampler = asyncio.create_task(sample())
     ping = client_frame(PING, b"p" * 125)

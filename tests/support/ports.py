@@ -17,7 +17,7 @@ def free_port() -> int:
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
     """Block until something accepts connections on 127.0.0.1:port."""
-    until_sync(lambda: _accepts(port), timeout, message=f"nothing listening on port {port}")
+    until_sync(lambda: accepts(port), timeout, message=f"nothing listening on port {port}")
 
 
 def answers_ok(url: str) -> bool:
@@ -29,7 +29,8 @@ def answers_ok(url: str) -> bool:
         return False
 
 
-def _accepts(port: int) -> bool:
+def accepts(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:port right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
