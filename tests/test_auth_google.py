@@ -6,7 +6,7 @@ redirect, state checks, code exchange, userinfo, account creation and linking, t
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from tests.support.smtp_sink import SmtpSink, to, token_in
 
 
 @pytest.fixture
-def fake_google(io_loop: Any) -> Iterator[FakeGoogle]:
+async def fake_google() -> AsyncIterator[FakeGoogle]:
     """A fake Google OAuth server on a free local port."""
     fake = FakeGoogle()
     server = fake_provider.start(fake)

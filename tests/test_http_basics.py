@@ -38,6 +38,7 @@ class TestReadyzWithRedisDown:
     def app_config(self) -> dict[str, Any]:
         return {"redis_url": f"redis://127.0.0.1:{free_port()}/0"}
 
+    @pytest.mark.expect_errors("eddy.access")  # a 5xx is logged at ERROR
     @pytest.mark.reliability
     async def test_503_names_the_dependency(self, api: Api) -> None:
         answer = await api.get("/readyz")

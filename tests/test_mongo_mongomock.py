@@ -32,17 +32,13 @@ def mock_events() -> Any:
 
 
 @pytest.fixture
-def sqlite(io_loop: Any, tmp_path: Path) -> Any:
+async def sqlite(tmp_path: Path) -> Any:
     store = SqliteEventStore(tmp_path)
-
-    async def load() -> None:
-        await store.open()
-        for start in range(0, len(EVENTS), 500):
-            await store.append(EVENTS[start : start + 500])
-
-    io_loop.run_sync(load)
+    await store.open()
+    for start in range(0, len(EVENTS), 500):
+        await store.append(EVENTS[start : start + 500])
     yield store
-    io_loop.run_sync(store.close)
+    await store.close()
 
 
 def mongo_answer(

@@ -33,6 +33,7 @@ async def test_rounds_repeat_until_stopped() -> None:
     await periodic.stop()  # stopping twice is harmless
 
 
+@pytest.mark.expect_errors("tests.periodic")
 async def test_a_failing_round_is_reported_and_the_next_one_runs(caplog: pytest.LogCaptureFixture) -> None:
     calls: list[int] = []
     errors: list[BaseException] = []

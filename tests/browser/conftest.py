@@ -2,8 +2,8 @@
 sync API), a real Eddy process on a temporary data dir, and a customer's site on another loopback port.
 
 These tests are plain sync functions: Playwright's sync API runs its own event loop, so they must not
-request pytest-tornasync's `io_loop` (or anything built on it, like `api` or `http_server`). Every test in
-this folder is marked `browser`.
+request an async fixture (the in-process app: `ctx`, `api`, `http_server`). Every test in this folder is
+marked `browser`.
 """
 
 from __future__ import annotations

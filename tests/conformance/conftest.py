@@ -4,7 +4,7 @@ of them; the MongoDB legs skip (loudly, with the reason) when MONGODB_URI is not
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,37 +45,34 @@ def _mongo_prefix(prefix: str) -> str:
     return prefix.replace(":", "_")
 
 
-def _drop_mongo_prefix(io_loop: Any, prefix: str) -> None:
+async def _drop_mongo_prefix(prefix: str) -> None:
     from storage.mongo.client import database, make_client
 
-    async def drop() -> None:
-        client = make_client(MONGODB_URI or "")
-        db = database(client)
-        for name in await db.list_collection_names():
-            if name.startswith(prefix):
-                await db.drop_collection(name)
-        await client.close()
-
-    io_loop.run_sync(drop)
+    client = make_client(MONGODB_URI or "")
+    db = database(client)
+    for name in await db.list_collection_names():
+        if name.startswith(prefix):
+            await db.drop_collection(name)
+    await client.close()
 
 
 @pytest.fixture(params=STORE_KINDS)
-def docs(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_prefix: str) -> Iterator[Any]:
+async def docs(request: pytest.FixtureRequest, data_dir: Path, unique_prefix: str) -> AsyncIterator[Any]:
     if request.param == "sqlite":
         store: Any = SqliteDocumentStore(data_dir)
     else:
         from storage.mongo.documents import MongoDocumentStore
 
         store = MongoDocumentStore(MONGODB_URI or "", prefix=_mongo_prefix(unique_prefix))
-    io_loop.run_sync(store.open)
+    await store.open()
     yield store
-    io_loop.run_sync(store.close)
+    await store.close()
     if request.param == "mongo":
-        _drop_mongo_prefix(io_loop, _mongo_prefix(unique_prefix))
+        await _drop_mongo_prefix(_mongo_prefix(unique_prefix))
 
 
 @pytest.fixture(params=EVENT_STORE_KINDS)
-def events(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_prefix: str) -> Iterator[Any]:
+async def events(request: pytest.FixtureRequest, data_dir: Path, unique_prefix: str) -> AsyncIterator[Any]:
     if request.param == "sqlite":
         store: Any = SqliteEventStore(data_dir, compact_interval_s=None)
     elif request.param == "sqlite-segments":
@@ -86,11 +83,11 @@ def events(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_
         store = MongoEventStore(
             MONGODB_URI or "", prefix=_mongo_prefix(unique_prefix), retention_days=MONGO_RETENTION_DAYS
         )
-    io_loop.run_sync(store.open)
+    await store.open()
     yield store
-    io_loop.run_sync(store.close)
+    await store.close()
     if request.param == "mongo":
-        _drop_mongo_prefix(io_loop, _mongo_prefix(unique_prefix))
+        await _drop_mongo_prefix(_mongo_prefix(unique_prefix))
 
 
 @pytest.fixture
@@ -100,9 +97,7 @@ def kv_clock() -> FakeClock:
 
 
 @pytest.fixture(params=[*SHARED_KINDS, "sqlite"])
-def kv(
-    request: pytest.FixtureRequest, io_loop: Any, unique_prefix: str, kv_clock: FakeClock
-) -> Iterator[Any]:
+async def kv(request: pytest.FixtureRequest, unique_prefix: str, kv_clock: FakeClock) -> AsyncIterator[Any]:
     if request.param == "memory":
         store: Any = MemoryKeyValue(clock=kv_clock)
     elif request.param == "sqlite":
@@ -110,9 +105,9 @@ def kv(
     else:
         server: RedisServer = request.getfixturevalue("redis_server")
         store = RedisKeyValue(server.url, prefix=unique_prefix)
-    io_loop.run_sync(store.open)
+    await store.open()
     yield store
-    io_loop.run_sync(store.close)
+    await store.close()
 
 
 @pytest.fixture

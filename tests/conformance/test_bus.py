@@ -59,6 +59,7 @@ async def test_publish_reaches_subscribers_of_the_channel_only(
             await subscriber.close()
 
 
+@pytest.mark.expect_errors("eddy.bus")
 async def test_async_subscribers_and_a_failing_one(
     bus_kind: str, request: pytest.FixtureRequest, unique_prefix: str
 ) -> None:

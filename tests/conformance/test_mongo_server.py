@@ -15,6 +15,7 @@ reason printed.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import subprocess
@@ -72,34 +73,30 @@ def spread_events() -> list[Event]:
 
 
 @pytest.fixture
-def pair(io_loop: Any, data_dir: Path, unique_prefix: str) -> Any:
+async def pair(data_dir: Path, unique_prefix: str) -> Any:
     """(sqlite store, mongo store), both holding `spread_events()`."""
     sqlite = SqliteEventStore(data_dir)
     prefix = _mongo_prefix(unique_prefix)
     mongo = MongoEventStore(MONGODB_URI or "", prefix=prefix, retention_days=MONGO_RETENTION_DAYS)
     events = spread_events()
-
-    async def load() -> None:
-        for store in (sqlite, mongo):
-            await store.open()
-            for start in range(0, len(events), 250):
-                await store.append(events[start : start + 250])
-
-    io_loop.run_sync(load)
+    for store in (sqlite, mongo):
+        await store.open()
+        for start in range(0, len(events), 250):
+            await store.append(events[start : start + 250])
     yield sqlite, mongo
-    io_loop.run_sync(sqlite.close)
-    io_loop.run_sync(mongo.close)
-    _drop_mongo_prefix(io_loop, prefix)
+    await sqlite.close()
+    await mongo.close()
+    await _drop_mongo_prefix(prefix)
 
 
 @pytest.fixture
-def mongo(io_loop: Any, unique_prefix: str) -> Any:
+async def mongo(unique_prefix: str) -> Any:
     prefix = _mongo_prefix(unique_prefix)
     store = MongoEventStore(MONGODB_URI or "", prefix=prefix, retention_days=MONGO_RETENTION_DAYS)
-    io_loop.run_sync(store.open)
+    await store.open()
     yield store
-    io_loop.run_sync(store.close)
-    _drop_mongo_prefix(io_loop, prefix)
+    await store.close()
+    await _drop_mongo_prefix(prefix)
 
 
 WHOLE = EventFilter(site_id="s1", start=ms(2025, 4, 1), end=ms(2025, 11, 1))
@@ -274,7 +271,7 @@ asyncio.run(main())
 
 
 @pytest.mark.slow
-def test_two_processes_start_together_on_an_empty_database(io_loop: Any, unique_prefix: str) -> None:
+def test_two_processes_start_together_on_an_empty_database(unique_prefix: str) -> None:
     prefix = _mongo_prefix(unique_prefix)
     at = str(time.time() + 3)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -292,7 +289,7 @@ def test_two_processes_start_together_on_an_empty_database(io_loop: Any, unique_
     try:
         outputs = [proc.communicate(timeout=60)[0] for proc in procs]
     finally:
-        _drop_mongo_prefix(io_loop, prefix)
+        asyncio.run(_drop_mongo_prefix(prefix))  # a sync test: no loop runs here
     assert [proc.returncode for proc in procs] == [0, 0], outputs
     assert all("started" in out for out in outputs)
 
@@ -349,9 +346,7 @@ async def _drop(store: MongoEventStore, prefix: str) -> None:
             await store._db.drop_collection(name)
 
 
-async def test_pre_aggregates_answer_like_raw_events(
-    io_loop: Any, data_dir: Path, unique_prefix: str
-) -> None:
+async def test_pre_aggregates_answer_like_raw_events(data_dir: Path, unique_prefix: str) -> None:
     prefix = _mongo_prefix(unique_prefix)
     sqlite = SqliteEventStore(data_dir)
     mongo = MongoEventStore(MONGODB_URI or "", prefix=prefix, retention_days=MONGO_RETENTION_DAYS)

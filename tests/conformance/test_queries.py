@@ -185,14 +185,10 @@ def query(**params: str) -> Any:
 
 
 @pytest.fixture
-def stored(io_loop: Any, events: Any) -> Any:
+async def stored(events: Any) -> Any:
     """The event store holding the fixture."""
-
-    async def load() -> None:
-        for start in range(0, len(FIXTURE), 100):
-            await events.append(FIXTURE[start : start + 100])
-
-    io_loop.run_sync(load)
+    for start in range(0, len(FIXTURE), 100):
+        await events.append(FIXTURE[start : start + 100])
     return events
 
 

@@ -103,6 +103,7 @@ async def test_preflight_is_answered_by_the_lean_route(api: Api) -> None:
     assert "Content-Type" not in answer.headers
 
 
+@pytest.mark.expect_errors("eddy.api", "eddy.access")
 async def test_an_unexpected_failure_is_a_json_500_and_the_server_stays_up(
     api: Api, ctx: AppContext, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -95,6 +95,7 @@ async def test_stop_flushes_everything_queued(ctx: AppContext) -> None:
         await writer.submit(make_events("w3", 1, "late"))
 
 
+@pytest.mark.expect_errors("eddy.ingest")
 async def test_a_failing_listener_does_not_break_ingestion(ctx: AppContext) -> None:
     def broken(_events: Sequence[Event]) -> None:
         raise RuntimeError("listener bug")
