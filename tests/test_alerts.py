@@ -7,14 +7,10 @@ import asyncio
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
-from tornado.web import Application, RequestHandler
 
 from domain.alerts.checker import AlertChecker
 from domain.alerts.webhook import verify
@@ -23,10 +19,8 @@ from tests.support.accounts import add_member, make_site, register, signup
 from tests.support.api import Api
 from tests.support.events import make_events, store_events
 from tests.support.until import until
-
-
-def rule_body(url: str, **changes: Any) -> dict[str, Any]:
-    return {"name": "traffic spike", "kind": "events_above", "threshold": 2, "webhook_url": url, **changes}
+from tests.support.webhooks import receiver as receiver  # a fixture
+from tests.support.webhooks import rule_body
 
 
 async def test_crud_for_site_admins_only(api: Api) -> None:
@@ -91,38 +85,6 @@ async def test_bad_rules_are_refused_and_not_stored(api: Api) -> None:
         assert (await api.post(base, json=body, token=owner)).status == 422, body
     assert (await api.post(base, json={"$set": {"a": 1}}, token=owner)).status == 400
     assert (await api.get(base, token=owner)).json["rules"] == []
-
-
-class Receiver(RequestHandler):
-    """Records each delivery; answers the statuses it is given in turn, then 200."""
-
-    def initialize(self, received: list[dict[str, Any]], statuses: list[int]) -> None:
-        self.received = received
-        self.statuses = statuses
-
-    def post(self) -> None:
-        self.received.append(
-            {
-                "body": self.request.body,
-                "signature": self.request.headers.get("X-Eddy-Signature", ""),
-                "timestamp": self.request.headers.get("X-Eddy-Timestamp", ""),
-                "at": time.monotonic(),
-            }
-        )
-        self.set_status(self.statuses.pop(0) if self.statuses else 200)
-        self.finish("ok")
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[dict[str, Any]]:
-    sock, port = bind_unused_port()
-    state: dict[str, Any] = {"received": [], "statuses": []}
-    app = Application([("/hook", Receiver, {"received": state["received"], "statuses": state["statuses"]})])
-    server = HTTPServer(app)
-    server.add_sockets([sock])
-    state["url"] = f"http://127.0.0.1:{port}/hook"
-    yield state
-    server.stop()
 
 
 async def checked_again(ctx: AppContext, rule_id: str) -> None:

@@ -16,8 +16,8 @@ from tests.support.accounts import make_site, signup
 from tests.support.api import Api
 from tests.support.events import make_events, store_events
 from tests.support.until import until
-from tests.test_alerts import receiver as receiver  # a fixture
-from tests.test_alerts import rule_body
+from tests.support.webhooks import receiver as receiver  # a fixture
+from tests.support.webhooks import rule_body
 
 pytestmark = pytest.mark.reliability
 

@@ -14,8 +14,8 @@ import pytest
 
 from storage.embedded.backup import BackupError, backup, restore
 from storage.embedded.columnar.snapshot import stored_events
-from tests.ingest.test_kill9 import load, secret_key
 from tests.support.eddy_process import EddyProcess
+from tests.support.process_load import load, secret_key
 from tests.support.until import until
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,8 +3,6 @@ bounded bodies."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
 from typing import Any
 
@@ -12,6 +10,7 @@ import pytest
 
 from tests.support.api import Api
 from tests.support.ports import free_port
+from tests.support.raw_http import raw_exchange
 
 
 async def test_healthz(api: Api) -> None:
@@ -73,26 +72,6 @@ async def test_wrong_method_is_json_405(api: Api) -> None:
     answer = await api.request("DELETE", "/healthz")
     assert answer.status == 405
     assert answer.error_code == "method_not_allowed"
-
-
-async def raw_exchange(port: int, request: bytes, body_chunks: int = 0) -> bytes:
-    """Send raw bytes, then read the answer until the server closes or 5 s pass."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        await writer.drain()
-        data = b""
-        with contextlib.suppress(TimeoutError, ConnectionError):
-            while True:
-                chunk = await asyncio.wait_for(reader.read(65536), timeout=5)
-                if not chunk:
-                    break
-                data += chunk
-                if b"\r\n\r\n" in data and data.rstrip().endswith(b"}"):
-                    break
-        return data
-    finally:
-        writer.close()
 
 
 @pytest.mark.reliability

@@ -18,7 +18,7 @@ from server.context import AppContext
 from tests.ingest.helpers import stored_count, until_stored
 from tests.support.api import Api
 from tests.support.ingest_sites import BROWSER_UA, ORIGIN, SiteKey, api_site_keys
-from tests.test_http_basics import raw_exchange
+from tests.support.raw_http import raw_exchange
 
 PATH = "/api/v1/collect"
 SHARED = [name for name, _ in SECURITY_HEADERS] + [
