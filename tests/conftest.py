@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,13 +23,8 @@ from server.runner import make_http_server
 from tests.support import error_log, figures
 from tests.support.api import Api
 from tests.support.app import make_test_context
+from tests.support.mongo import MONGO_SKIP_REASON, MONGODB_URI
 from tests.support.redis_server import RedisServer
-
-MONGODB_URI = os.environ.get("MONGODB_URI")
-MONGO_SKIP_REASON = (
-    "MONGODB_URI is not set: the MongoDB legs need a real MongoDB server, and none can be installed on "
-    "this machine (no registry here carries one). Set MONGODB_URI=mongodb://... to run them."
-)
 
 
 @pytest.fixture(autouse=True)

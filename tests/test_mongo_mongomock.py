@@ -17,8 +17,7 @@ from storage.embedded.events import SqliteEventStore
 from storage.mongo.aggregates import aggregate_pipeline, to_aggregates
 from storage.mongo.events import canonical_text, event_document, event_query, to_ms
 from storage.ports import Aggregate, EventFilter, Grouping
-from tests.conformance.test_mongo_server import ZONES, spread_events
-from tests.conformance.test_queries import FIXTURE
+from tests.support.event_fixtures import FIXTURE, ZONES, spread_events
 
 EVENTS = FIXTURE + spread_events()
 WHOLE = EventFilter(site_id="s1", start=0, end=2_000_000_000_000)

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from tests.browser.conftest import DESKTOP_USER_AGENT
 from tests.support.customer_site import CustomerSite
 from tests.support.eddy_process import EddyProcess
 from tests.support.npm_trackers import TrackerUnavailable, tracker_file
 from tests.support.tracked_site import TrackedSite
+from tests.support.user_agents import DESKTOP_USER_AGENT
 
 UMAMI_ALIAS = "0f8d5c2a-91b4-4e27-a7c3-5d6e7f809a1b"
 

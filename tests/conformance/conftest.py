@@ -12,20 +12,19 @@ import pytest
 
 from storage.embedded.documents import SqliteDocumentStore
 from storage.embedded.events import SqliteEventStore
-from storage.embedded.memory_bus import MemoryBus
 from storage.embedded.memory_kv import MemoryKeyValue
-from storage.embedded.sqlite_bus import SqliteBus
 from storage.embedded.sqlite_kv import SqliteKeyValue
-from storage.redis.bus import RedisBus
 from storage.redis.kv import RedisKeyValue
-from tests.conftest import MONGO_SKIP_REASON, MONGODB_URI
 from tests.support.clock import FakeClock
+from tests.support.mongo import (
+    MONGO_RETENTION_DAYS,
+    MONGODB_URI,
+    drop_mongo_prefix,
+    mongo_prefix,
+    needs_mongo,
+)
 from tests.support.redis_server import RedisServer
 
-needs_mongo = pytest.mark.skipif(not MONGODB_URI, reason=MONGO_SKIP_REASON)
-# The fixtures are dated 2025 and the events collection expires documents `retention_days` after their ts
-# (its TTL index): the MongoDB legs keep ten years so the TTL monitor cannot delete fixtures mid-run.
-MONGO_RETENTION_DAYS = 3650
 STORE_KINDS = ["sqlite", pytest.param("mongo", marks=[needs_mongo, pytest.mark.mongo])]
 EVENT_STORE_KINDS = ["sqlite", "sqlite-segments", *STORE_KINDS[1:]]
 SHARED_KINDS = ["memory", "redis"]
@@ -41,21 +40,6 @@ class CompactingEventStore(SqliteEventStore):
         return stored
 
 
-def _mongo_prefix(prefix: str) -> str:
-    return prefix.replace(":", "_")
-
-
-async def _drop_mongo_prefix(prefix: str) -> None:
-    from storage.mongo.client import database, make_client
-
-    client = make_client(MONGODB_URI or "")
-    db = database(client)
-    for name in await db.list_collection_names():
-        if name.startswith(prefix):
-            await db.drop_collection(name)
-    await client.close()
-
-
 @pytest.fixture(params=STORE_KINDS)
 async def docs(request: pytest.FixtureRequest, data_dir: Path, unique_prefix: str) -> AsyncIterator[Any]:
     if request.param == "sqlite":
@@ -63,12 +47,12 @@ async def docs(request: pytest.FixtureRequest, data_dir: Path, unique_prefix: st
     else:
         from storage.mongo.documents import MongoDocumentStore
 
-        store = MongoDocumentStore(MONGODB_URI or "", prefix=_mongo_prefix(unique_prefix))
+        store = MongoDocumentStore(MONGODB_URI or "", prefix=mongo_prefix(unique_prefix))
     await store.open()
     yield store
     await store.close()
     if request.param == "mongo":
-        await _drop_mongo_prefix(_mongo_prefix(unique_prefix))
+        await drop_mongo_prefix(mongo_prefix(unique_prefix))
 
 
 @pytest.fixture(params=EVENT_STORE_KINDS)
@@ -81,13 +65,13 @@ async def events(request: pytest.FixtureRequest, data_dir: Path, unique_prefix: 
         from storage.mongo.events import MongoEventStore
 
         store = MongoEventStore(
-            MONGODB_URI or "", prefix=_mongo_prefix(unique_prefix), retention_days=MONGO_RETENTION_DAYS
+            MONGODB_URI or "", prefix=mongo_prefix(unique_prefix), retention_days=MONGO_RETENTION_DAYS
         )
     await store.open()
     yield store
     await store.close()
     if request.param == "mongo":
-        await _drop_mongo_prefix(_mongo_prefix(unique_prefix))
+        await drop_mongo_prefix(mongo_prefix(unique_prefix))
 
 
 @pytest.fixture
@@ -122,17 +106,6 @@ def elapse(kv: Any, kv_clock: FakeClock) -> Callable[[float], Awaitable[None]]:
             kv_clock.advance(seconds)
 
     return elapse
-
-
-def make_bus(kind: str, request: pytest.FixtureRequest, prefix: str) -> Any:
-    """A new, unopened bus of `kind` (two of them share one Redis server, or one SQLite file)."""
-    if kind == "memory":
-        return MemoryBus()
-    if kind == "sqlite":
-        data_dir: Path = request.getfixturevalue("data_dir")
-        return SqliteBus(data_dir)
-    server: RedisServer = request.getfixturevalue("redis_server")
-    return RedisBus(server.url, prefix=prefix)
 
 
 @pytest.fixture(params=[*SHARED_KINDS, "sqlite"])

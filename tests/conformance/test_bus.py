@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.conftest import make_bus
+from tests.support.buses import make_bus
 from tests.support.redis_server import RedisServer
 from tests.support.until import until
 
