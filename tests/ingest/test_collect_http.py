@@ -270,6 +270,7 @@ async def test_rate_limits_per_key(api: Api, ctx: AppContext, monkeypatch: pytes
     assert dropped(ctx, "rate_limited") >= 1
 
 
+@pytest.mark.expect_errors("eddy.access")  # its deliberate 503s are logged at ERROR
 @pytest.mark.reliability
 async def test_store_down_answers_503_and_loses_nothing_acknowledged(api: Api, ctx: AppContext) -> None:
     key = await make_site_key(ctx, "secret")

@@ -52,6 +52,7 @@ async def test_deltas_travel_over_redis_and_visitors_are_shared(
         await observer.close()
 
 
+@pytest.mark.expect_errors("eddy.access")  # /readyz answers 503 while Redis is down
 @pytest.mark.reliability
 async def test_redis_restart_mid_stream(
     ctx: AppContext, port: int, api: Any, redis_back_up: RedisServer, unique_prefix: str

@@ -47,6 +47,7 @@ def rss_bytes() -> int:
     raise AssertionError("no VmRSS in /proc/self/status")
 
 
+@pytest.mark.expect_errors("eddy.access")  # its deliberate 503s are logged at ERROR
 async def test_store_outage_under_load(api: Api, ctx: AppContext) -> None:
     key = await make_site_key(ctx, "secret")
     writer = ctx.ingest.writer
