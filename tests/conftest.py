@@ -1,30 +1,51 @@
-"""Fixtures shared by every test: a real Redis server, store factories for the conformance suite, and
-a running Eddy app (pytest-tornasync's `app`, `http_server_client` and `io_loop`)."""
+"""Fixtures shared by every test: a real Redis server, and a running Eddy app (`ctx`, `app`, `http_server`
+on `http_server_port`, `api`) on the test's own event loop (pytest-asyncio: async tests and fixtures run
+on a fresh loop per test, Tornado's IOLoop wrapping it)."""
 
 from __future__ import annotations
 
-import os
+import asyncio
+import logging
+import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
 from tornado.web import Application
 
 from server.app import make_app
 from server.context import AppContext
 from server.runner import make_http_server
-from tests.support import figures
+from tests.support import error_log, figures
 from tests.support.api import Api
 from tests.support.app import make_test_context
+from tests.support.mongo import MONGO_SKIP_REASON, MONGODB_URI
 from tests.support.redis_server import RedisServer
 
-MONGODB_URI = os.environ.get("MONGODB_URI")
-MONGO_SKIP_REASON = (
-    "MONGODB_URI is not set: the MongoDB legs need a real MongoDB server, and none can be installed on "
-    "this machine (no registry here carries one). Set MONGODB_URI=mongodb://... to run them."
-)
+
+@pytest.fixture(autouse=True)
+def no_unexpected_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test on an in-process ERROR log record it did not declare (tests/support/error_log.py),
+    so that a "nothing went wrong" check can fail: an error logged and swallowed is still an error."""
+    allowed = error_log.expected_loggers(request.node)
+    handler = error_log.ErrorRecords()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    surprises = error_log.unexpected(handler.records, allowed)
+    if surprises:
+        pytest.fail(
+            "ERROR log records the test did not expect (declare them with "
+            f"@pytest.mark.expect_errors(logger, ...)):\n{error_log.describe(surprises)}",
+            pytrace=False,
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -80,31 +101,40 @@ def app_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def ctx(io_loop: Any, data_dir: Path, app_config: dict[str, Any]) -> Iterator[AppContext]:
+async def ctx(data_dir: Path, app_config: dict[str, Any]) -> AsyncIterator[AppContext]:
     """A started AppContext (embedded store unless app_config says otherwise)."""
     context = make_test_context(data_dir, **app_config)
-    io_loop.run_sync(context.start)
+    await context.start()
     yield context
-    io_loop.run_sync(context.stop)
+    await context.stop()
 
 
 @pytest.fixture
 def app(ctx: AppContext) -> Application:
-    """The Tornado application pytest-tornasync serves as `http_server`."""
+    """The Tornado application `http_server` serves."""
     return make_app(ctx)
 
 
 @pytest.fixture
-def http_server(io_loop: Any, app: Application, ctx: AppContext, http_server_port: Any) -> Iterator[Any]:
-    """Overrides pytest-tornasync's server: the same HTTPServer options as production."""
+def http_server_port() -> tuple[socket.socket, int]:
+    """A listening socket on a free loopback port, and the port: bound before the server starts, so a
+    fixture can put the test server's address in its config."""
+    return bind_unused_port()
+
+
+@pytest.fixture
+async def http_server(
+    app: Application, ctx: AppContext, http_server_port: tuple[socket.socket, int]
+) -> AsyncIterator[HTTPServer]:
+    """The test server, with the same HTTPServer options as production."""
     server = make_http_server(app, ctx.config)
     server.add_socket(http_server_port[0])
     yield server
     server.stop()
-    io_loop.run_sync(server.close_all_connections, timeout=5)
+    await asyncio.wait_for(server.close_all_connections(), timeout=5)
 
 
 @pytest.fixture
-def api(http_server: Any, http_server_port: Any) -> Api:
-    """Request helper bound to the running test server."""
+async def api(http_server: HTTPServer, http_server_port: tuple[socket.socket, int]) -> Api:
+    """Request helper bound to the running test server (made on the test's loop: its client is)."""
     return Api(f"http://127.0.0.1:{http_server_port[1]}")

@@ -7,14 +7,10 @@ import asyncio
 import hashlib
 import hmac
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
-from tornado.web import Application, RequestHandler
 
 from domain.alerts.checker import AlertChecker
 from domain.alerts.webhook import verify
@@ -22,10 +18,9 @@ from server.context import AppContext
 from tests.support.accounts import add_member, make_site, register, signup
 from tests.support.api import Api
 from tests.support.events import make_events, store_events
-
-
-def rule_body(url: str, **changes: Any) -> dict[str, Any]:
-    return {"name": "traffic spike", "kind": "events_above", "threshold": 2, "webhook_url": url, **changes}
+from tests.support.until import until
+from tests.support.webhooks import receiver as receiver  # a fixture
+from tests.support.webhooks import rule_body
 
 
 async def test_crud_for_site_admins_only(api: Api) -> None:
@@ -92,43 +87,16 @@ async def test_bad_rules_are_refused_and_not_stored(api: Api) -> None:
     assert (await api.get(base, token=owner)).json["rules"] == []
 
 
-class Receiver(RequestHandler):
-    """Records each delivery; answers the statuses it is given in turn, then 200."""
+async def checked_again(ctx: AppContext, rule_id: str) -> None:
+    """Wait until the running checker has checked the rule again a full interval from now and no delivery
+    is under way (retries included): what a later check would send has been sent by then."""
+    after = time.time() + ctx.alerts.interval_s
 
-    def initialize(self, received: list[dict[str, Any]], statuses: list[int]) -> None:
-        self.received = received
-        self.statuses = statuses
+    async def done() -> bool:
+        rule = await ctx.stores.docs.get("alert_rules", rule_id)
+        return bool(rule and rule["last_checked_at"] >= after and not ctx.alerts._deliveries)
 
-    def post(self) -> None:
-        self.received.append(
-            {
-                "body": self.request.body,
-                "signature": self.request.headers.get("X-Eddy-Signature", ""),
-                "timestamp": self.request.headers.get("X-Eddy-Timestamp", ""),
-                "at": time.monotonic(),
-            }
-        )
-        self.set_status(self.statuses.pop(0) if self.statuses else 200)
-        self.finish("ok")
-
-
-@pytest.fixture
-def receiver(io_loop: Any) -> Iterator[dict[str, Any]]:
-    sock, port = bind_unused_port()
-    state: dict[str, Any] = {"received": [], "statuses": []}
-    app = Application([("/hook", Receiver, {"received": state["received"], "statuses": state["statuses"]})])
-    server = HTTPServer(app)
-    server.add_sockets([sock])
-    state["url"] = f"http://127.0.0.1:{port}/hook"
-    yield state
-    server.stop()
-
-
-async def wait_until(predicate: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+    await until(done, timeout=10, interval=0.05)
 
 
 def signature_matches(secret: str, delivery: dict[str, Any]) -> bool:
@@ -152,6 +120,7 @@ class TestWebhooks:
             }
         }
 
+    @pytest.mark.expect_errors("tornado.access")  # the receiver's own 503 and 500
     async def test_firing_is_signed_and_retried_then_resolved(
         self, ctx: AppContext, api: Api, receiver: dict[str, Any]
     ) -> None:
@@ -163,7 +132,7 @@ class TestWebhooks:
         rule = created.json["rule"]
         receiver["statuses"].extend([503, 500])  # two transient failures, then success
         await store_events(ctx, make_events(site["id"], pageviews=2, others=1))  # 3 events > 2
-        await wait_until(lambda: len(receiver["received"]) == 3)
+        await until(lambda: len(receiver["received"]) == 3, timeout=15)
         deliveries = receiver["received"]
         for delivery in deliveries:
             assert signature_matches(rule["secret"], delivery)
@@ -181,10 +150,10 @@ class TestWebhooks:
 
         # the events leave the window: one `resolved` delivery, no retry needed
         await ctx.stores.events.purge_before(site["id"], int(time.time() * 1000) + 1)
-        await wait_until(lambda: len(receiver["received"]) == 4)
+        await until(lambda: len(receiver["received"]) == 4, timeout=15)
         resolved = orjson.loads(receiver["received"][3]["body"])
         assert resolved["status"] == "resolved" and resolved["value"] == 0
-        await asyncio.sleep(1.0)  # later checks change nothing: no more deliveries
+        await checked_again(ctx, rule["id"])  # a later check changes nothing: no more deliveries
         assert len(receiver["received"]) == 4
         shown = (await api.get(f"/api/v1/sites/{site['id']}/alerts/{rule['id']}", token=owner)).json["rule"]
         assert shown["last_delivery"]["outcome"] == "delivered" and shown["last_delivery"]["status"] == 200
@@ -198,10 +167,11 @@ class TestWebhooks:
         owner = await signup(api)
         site = await make_site(api, owner)
         body = rule_body(receiver["url"], kind="visitors_below", threshold=1)
-        assert (await api.post(f"/api/v1/sites/{site['id']}/alerts", json=body, token=owner)).status == 201
+        created = await api.post(f"/api/v1/sites/{site['id']}/alerts", json=body, token=owner)
+        assert created.status == 201
         receiver["statuses"].append(410)
-        await wait_until(lambda: len(receiver["received"]) == 1)  # 0 visitors < 1: firing
-        await asyncio.sleep(1.0)
+        await until(lambda: len(receiver["received"]) == 1, timeout=15)  # 0 visitors < 1: firing
+        await checked_again(ctx, created.json["rule"]["id"])  # the delivery is over, and no retry came
         assert len(receiver["received"]) == 1
         rules = (await api.get(f"/api/v1/sites/{site['id']}/alerts", token=owner)).json["rules"]
         assert rules[0]["last_delivery"]["outcome"] == "failed" and rules[0]["last_delivery"]["status"] == 410

@@ -4,8 +4,6 @@ shown to the site's admins on the rule, never in `/metrics`."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,8 +15,9 @@ from server.context import AppContext
 from tests.support.accounts import make_site, signup
 from tests.support.api import Api
 from tests.support.events import make_events, store_events
-from tests.test_alerts import receiver as receiver  # a fixture
-from tests.test_alerts import rule_body
+from tests.support.until import until
+from tests.support.webhooks import receiver as receiver  # a fixture
+from tests.support.webhooks import rule_body
 
 pytestmark = pytest.mark.reliability
 
@@ -129,10 +128,8 @@ class TestAtConnectionTime:
         async def last_delivery() -> Any:
             return (await api.get(path, token=owner)).json["rule"]["last_delivery"]
 
-        deadline = time.monotonic() + 15
-        while (shown := await last_delivery()) is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        assert shown is not None and shown["outcome"] == "refused" and shown["status"] == 0, shown
+        shown = await until(last_delivery, timeout=15, interval=0.1)
+        assert shown["outcome"] == "refused" and shown["status"] == 0, shown
         assert receiver["received"] == []
         text = (await api.get("/metrics", expect_json=False)).body.decode()
         assert "eddy_alert_deliveries" not in text

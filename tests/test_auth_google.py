@@ -5,24 +5,25 @@ redirect, state checks, code exchange, userinfo, account creation and linking, t
 
 from __future__ import annotations
 
-import asyncio
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
 from domain.accounts import google
+from server.context import AppContext
 from tests.support import fake_google as fake_provider
 from tests.support.accounts import PASSWORD, register, unique_email
 from tests.support.api import Api, check_invariants
+from tests.support.clock import freeze_kv_clock
 from tests.support.fake_google import CLIENT_ID, FakeGoogle
 from tests.support.smtp_sink import SmtpSink, to, token_in
 
 
 @pytest.fixture
-def fake_google(io_loop: Any) -> Iterator[FakeGoogle]:
+async def fake_google() -> AsyncIterator[FakeGoogle]:
     """A fake Google OAuth server on a free local port."""
     fake = FakeGoogle()
     server = fake_provider.start(fake)
@@ -216,14 +217,14 @@ async def test_exchange_refuses_unknown_and_malformed_codes(api: Any) -> None:
 
 
 async def test_handoff_code_expires(
-    api: Any, fake_google: FakeGoogle, monkeypatch: pytest.MonkeyPatch
+    api: Any, ctx: AppContext, fake_google: FakeGoogle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(google, "HANDOFF_TTL_S", 0.2)
+    clock = freeze_kv_clock(ctx.stores.kv, monkeypatch)
     fake_google.identities["user-e"] = {"id": "g-5", "email": unique_email("e"), "verified_email": True}
     location, cookie, _params = await _start(api)
     consent = await _fetch(location + "&login_hint=user-e")
     code = _fragment(await _fetch(consent.headers["Location"], cookie))["google"]
-    await asyncio.sleep(0.5)
+    clock.advance(google.HANDOFF_TTL_S)
     gone = await api.post("/api/v1/auth/google/exchange", json={"code": code})
     assert gone.status == 401 and gone.error_code == "invalid_code"
 

@@ -14,8 +14,9 @@ import pytest
 
 from storage.embedded.backup import BackupError, backup, restore
 from storage.embedded.columnar.snapshot import stored_events
-from tests.ingest.test_kill9 import load, secret_key
 from tests.support.eddy_process import EddyProcess
+from tests.support.process_load import load, secret_key
+from tests.support.until import until
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
@@ -45,8 +46,8 @@ def test_backup_under_load_holds_every_event_acknowledged_before_it(
     async def run() -> subprocess.CompletedProcess[str]:
         stop = asyncio.Event()
         traffic = asyncio.ensure_future(load(eddy.url, key, acked, sent, stop))
-        while len(acked) < 3000:  # compaction passes have moved some of it into segments by now
-            await asyncio.sleep(0.05)
+        # compaction passes have moved some of it into segments by now
+        await until(lambda: len(acked) >= 3000, timeout=60, interval=0.05)
         before.update(acked)  # acknowledged before the backup began
         command = [sys.executable, "run.py", "backup", str(destination), "--data-dir", str(data_dir)]
         done = await asyncio.to_thread(subprocess.run, command, cwd=ROOT, capture_output=True, text=True)

@@ -25,6 +25,7 @@ from storage.embedded.columnar.snapshot import stored_events
 from storage.embedded.events import SqliteEventStore
 from storage.ports import EventFilter
 from storage.records import Event
+from tests.support.until import until_sync
 
 ROOT = Path(__file__).resolve().parents[1]
 FOREVER = 2**62
@@ -79,10 +80,12 @@ def test_kill9_during_compaction_loses_and_duplicates_nothing(data_dir: Path) ->
     for round_no in range(5):
         acked[round_no] = run_and_kill(data_dir, round_no, rng.randrange(20, 120))
     # and no compactor process outlives the writer that started it, even one killed while it was starting
-    deadline = time.monotonic() + 30
-    while compactors_of(data_dir):
-        assert time.monotonic() < deadline, f"compactor processes left behind: {compactors_of(data_dir)}"
-        time.sleep(0.1)
+    until_sync(
+        lambda: not compactors_of(data_dir),
+        timeout=30,
+        interval=0.1,
+        message=lambda: f"compactor processes left behind: {compactors_of(data_dir)}",
+    )
     rows = stored_events(data_dir, "s")  # read once no pass of a dead writer's compactor is under way
     ids = [row["id"] for row in rows]
     assert len(ids) == len(set(ids)), "an event is stored twice"
@@ -211,10 +214,10 @@ def test_the_compactor_process_stops_cleanly_on_sigterm(data_dir: Path) -> None:
         round_dir = data_dir / f"round{round_no}"
         round_dir.mkdir()
         process = compactor_process.spawn(round_dir, 0.005)
-        deadline = time.monotonic() + 30
-        while not (round_dir / "segments" / "compactor.lock").exists():  # it is up and looping
-            assert time.monotonic() < deadline, "the compactor process did not start"
-            time.sleep(0.05)
+        lock = round_dir / "segments" / "compactor.lock"
+        until_sync(lock.exists, timeout=30, message="the compactor process did not start")  # up and looping
+        # Part of what is tested: some 40 passes of 5 ms go by, so the signal lands at an arbitrary point
+        # of the loop (inside a pass or inside its wait), a different one each round.
         time.sleep(0.2)
         process.send_signal(signal.SIGTERM)
         try:

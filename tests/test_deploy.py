@@ -4,13 +4,11 @@ dashboard (JSON sanity, and every query names a series Eddy really exports)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from server.context import AppContext
 from tests.support.api import Api
 from tests.support.scrape import samples
 from tests.support.traffic import mixed_traffic
+from tests.support.until import until
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -202,13 +201,12 @@ def test_dashboard_json_is_sane() -> None:
 async def test_every_query_names_a_series_eddy_exports(ctx: AppContext, api: Api) -> None:
     ctx.user_metrics.label_value_cap = 1  # so the label-overflow series exists too
     await mixed_traffic(ctx, api)
-    deadline = time.monotonic() + 10
-    while True:  # visitors now is refreshed on an interval (0.1 s here)
+
+    async def with_visitors_now() -> str | None:  # refreshed on an interval (0.1 s here)
         text = (await api.get("/metrics", expect_json=False)).body.decode()
-        if "eddy_site_visitors_now{" in text or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.1)
-    exported = exported_names(text)
+        return text if "eddy_site_visitors_now{" in text else None
+
+    exported = exported_names(await until(with_visitors_now, timeout=10, interval=0.1))
     assert "eddy_user_tally_signups_total" in exported  # the user family the dashboard's variable lists
     dashboard = json.loads(DASHBOARD.read_text())
     assert check_names(dashboard_exprs(dashboard), exported) == []

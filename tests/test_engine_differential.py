@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -254,30 +254,26 @@ def random_question(rng: random.Random, events: list[Event]) -> tuple[EventFilte
 
 
 @pytest.fixture
-def loaded(io_loop: Any, data_dir: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Any, list[Event]]]:
+async def loaded(data_dir: Path, request: pytest.FixtureRequest) -> AsyncIterator[tuple[Any, list[Event]]]:
     """A store holding random events (seeded by the test's parameter), some compacted, some in the log."""
     rng = random.Random(request.param)
     events = make_events(rng, daily_ids=request.param >= DAILY_SEEDS[0])
     store = SqliteEventStore(data_dir, compact_interval_s=None)
-
-    async def load() -> None:
-        await store.open()
-        order = list(events)
-        rng.shuffle(order)  # late events: later appends hold earlier timestamps
-        position = 0
-        while position < len(order):
-            size = rng.randrange(1, 40)
-            batch = order[position : position + size]
+    await store.open()
+    order = list(events)
+    rng.shuffle(order)  # late events: later appends hold earlier timestamps
+    position = 0
+    while position < len(order):
+        size = rng.randrange(1, 40)
+        batch = order[position : position + size]
+        await store.append(batch)
+        if rng.random() < 0.3:  # a retried batch: stored once
             await store.append(batch)
-            if rng.random() < 0.3:  # a retried batch: stored once
-                await store.append(batch)
-            if rng.random() < 0.25:
-                await store.compact_now()
-            position += size
-
-    io_loop.run_sync(load)
+        if rng.random() < 0.25:
+            await store.compact_now()
+        position += size
     yield store, events
-    io_loop.run_sync(store.close)
+    await store.close()
 
 
 SEEDS = list(range(6))

@@ -3,8 +3,6 @@ bounded bodies."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
 from typing import Any
 
@@ -12,6 +10,7 @@ import pytest
 
 from tests.support.api import Api
 from tests.support.ports import free_port
+from tests.support.raw_http import raw_exchange
 
 
 async def test_healthz(api: Api) -> None:
@@ -38,6 +37,7 @@ class TestReadyzWithRedisDown:
     def app_config(self) -> dict[str, Any]:
         return {"redis_url": f"redis://127.0.0.1:{free_port()}/0"}
 
+    @pytest.mark.expect_errors("eddy.access")  # a 5xx is logged at ERROR
     @pytest.mark.reliability
     async def test_503_names_the_dependency(self, api: Api) -> None:
         answer = await api.get("/readyz")
@@ -87,26 +87,6 @@ async def test_a_domain_error_is_answered_with_its_status_and_not_logged_as_a_cr
     assert answer.error_code == "invalid_credentials"
     assert answer.json["error"]["message"]
     assert not [record for record in caplog.records if "Uncaught exception" in record.getMessage()]
-
-
-async def raw_exchange(port: int, request: bytes, body_chunks: int = 0) -> bytes:
-    """Send raw bytes, then read the answer until the server closes or 5 s pass."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        await writer.drain()
-        data = b""
-        with contextlib.suppress(TimeoutError, ConnectionError):
-            while True:
-                chunk = await asyncio.wait_for(reader.read(65536), timeout=5)
-                if not chunk:
-                    break
-                data += chunk
-                if b"\r\n\r\n" in data and data.rstrip().endswith(b"}"):
-                    break
-        return data
-    finally:
-        writer.close()
 
 
 @pytest.mark.reliability

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 from tornado import httputil
@@ -70,7 +69,7 @@ async def _exchange(port: int, requests: bytes) -> bytes:
 
 
 @pytest.fixture
-def port(io_loop: Any) -> Iterator[int]:
+async def port() -> AsyncIterator[int]:
     sockets = bind_sockets(0, "127.0.0.1")  # non-blocking, as the server's accept handler needs
     server = HTTPServer(_Delegate())
     server.add_sockets(sockets)

@@ -17,6 +17,7 @@ from domain.mail.settings import MailSettingsError, mail_settings
 from server.context import AppContext
 from storage.embedded.documents import SqliteDocumentStore
 from tests.support.smtp_sink import SmtpSink, html_of, text_of, to
+from tests.support.until import until
 
 PUBLIC_URL = "http://eddy.test"
 
@@ -34,17 +35,6 @@ def app_config(sink: SmtpSink) -> dict[str, Any]:
         "public_url": PUBLIC_URL,
         "extra": {**sink.env(), "EDDY_MAIL_POLL_S": "0.05", "EDDY_MAIL_RETRY_BASE_S": "0.05"},
     }
-
-
-async def _until(check: Any, timeout: float = 15.0) -> Any:
-    """Wait until `await check()` is truthy (a condition, never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise TimeoutError("condition not reached")
 
 
 class TestSettings:
@@ -108,7 +98,7 @@ async def test_queued_mail_is_delivered_with_text_and_html_and_its_body_cleared(
     assert message["Message-ID"] == f"<{outbox_id}@eddy.test>"
     assert text_of(message).strip() == "Plain words"
     assert html_of(message).strip() == "<p>Rich words</p>"
-    doc = await _until(lambda: _sent(ctx, outbox_id))
+    doc = await until(lambda: _sent(ctx, outbox_id), timeout=15)
     assert doc["attempts"] == 1 and doc["text"] == "" and doc["html"] == ""
     await ctx.mail.publish_counts()
     exposition = ctx.metrics.exposition().decode()
@@ -129,12 +119,12 @@ async def test_smtp_down_then_up_retries_and_delivers_exactly_once(ctx: AppConte
         doc = await ctx.stores.docs.get("mail_outbox", outbox_id)
         return bool(doc and doc["attempts"] >= 2 and doc["state"] == "pending")
 
-    await _until(retried_twice)
+    await until(retried_twice, timeout=15)
     assert sink.received() == []
     doc = await ctx.stores.docs.get("mail_outbox", outbox_id)
     assert doc is not None and doc["last_error"].startswith(("SMTPConnect", "ConnectionRefused", "OSError"))
     sink.start()
-    await _until(lambda: _sent(ctx, outbox_id))
+    await until(lambda: _sent(ctx, outbox_id), timeout=15)
     # Further rounds find nothing to send: the message arrived once.
     assert await ctx.mail.deliver_due() == 0
     assert len(sink.received(to("later@example.com"))) == 1

@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,16 +50,6 @@ def eddy(tmp_path: Path) -> Iterator[EddyProcess]:
     process.stop()
 
 
-def wait_workers(eddy: EddyProcess, count: int) -> list[int]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        pids = re.findall(r"\[(\d+)\] eddy: Eddy worker \d listening", eddy.log())
-        if len(pids) >= count:
-            return [int(p) for p in pids[-count:]]
-        time.sleep(0.1)
-    raise AssertionError(eddy.log())
-
-
 def get(url: str) -> str:
     # A new connection each time, so the kernel spreads requests over both workers.
     with urllib.request.urlopen(url, timeout=10) as answer:
@@ -100,7 +88,7 @@ def healthz_count(text: str) -> float | None:
 def test_every_worker_answers_with_the_merged_view(eddy: EddyProcess) -> None:
     seeded = seed(eddy.data_dir)
     eddy.start()
-    pids = wait_workers(eddy, 2)
+    pids = eddy.wait_workers(2)
     metrics_dir = eddy.data_dir / "prometheus"
     before = healthz_count(get(eddy.url + "/metrics")) or 0  # start() itself waited on /healthz
     for _ in range(60):
@@ -130,7 +118,7 @@ def test_every_worker_answers_with_the_merged_view(eddy: EddyProcess) -> None:
 
     # A worker killed with -9 is replaced; what it had counted stays in the merged view.
     os.kill(pids[0], signal.SIGKILL)
-    wait_workers(eddy, 3)
+    eddy.wait_workers(3)
     text = get(eddy.url + "/metrics")
     assert healthz_count(text) == before + 60
     assert value(text, "eddy_user_tally_orders_total", site=site) == 20
@@ -139,7 +127,7 @@ def test_every_worker_answers_with_the_merged_view(eddy: EddyProcess) -> None:
     eddy.signal(signal.SIGTERM)
     assert eddy.wait(timeout=15) == 0
     eddy.start()
-    wait_workers(eddy, 5)
+    eddy.wait_workers(5)
     for _ in range(3):
         get(eddy.url + "/healthz")
     text = get(eddy.url + "/metrics")

@@ -8,14 +8,14 @@ import time
 import pytest
 
 from storage.mongo.events import MAX_RETENTION_DAYS, MongoEventStore
-from tests.conformance import test_events, test_queries
-from tests.conformance.conftest import MONGO_RETENTION_DAYS
+from tests.support.event_fixtures import FIXTURE, T0
+from tests.support.mongo import MONGO_RETENTION_DAYS
 
 DAY_MS = 86_400_000
 
 
 def test_the_mongo_legs_retention_covers_every_fixture_for_years() -> None:
-    oldest = min(test_events.T0, *(e.ts for e in test_queries.FIXTURE))
+    oldest = min(T0, *(e.ts for e in FIXTURE))
     age_days = (time.time() * 1000 - oldest) / DAY_MS
     assert MONGO_RETENTION_DAYS - age_days > 5 * 365, "fixtures would expire within five years"
     MongoEventStore("mongodb://127.0.0.1:1/", retention_days=MONGO_RETENTION_DAYS)  # accepted by the store

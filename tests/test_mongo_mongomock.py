@@ -19,8 +19,7 @@ from storage.embedded.events import SqliteEventStore
 from storage.mongo.aggregates import aggregate_pipeline, to_aggregates
 from storage.mongo.events import canonical_text, event_document, event_query, regex_literal, to_ms
 from storage.ports import Aggregate, EventFilter, Grouping
-from tests.conformance.test_mongo_server import ZONES, spread_events
-from tests.conformance.test_queries import FIXTURE
+from tests.support.event_fixtures import FIXTURE, ZONES, spread_events
 from tests.support.event_match import matches
 from tests.test_engine_differential import SPAN, START, make_events, random_condition
 
@@ -36,17 +35,13 @@ def mock_events() -> Any:
 
 
 @pytest.fixture
-def sqlite(io_loop: Any, tmp_path: Path) -> Any:
+async def sqlite(tmp_path: Path) -> Any:
     store = SqliteEventStore(tmp_path)
-
-    async def load() -> None:
-        await store.open()
-        for start in range(0, len(EVENTS), 500):
-            await store.append(EVENTS[start : start + 500])
-
-    io_loop.run_sync(load)
+    await store.open()
+    for start in range(0, len(EVENTS), 500):
+        await store.append(EVENTS[start : start + 500])
     yield store
-    io_loop.run_sync(store.close)
+    await store.close()
 
 
 def mongo_answer(

@@ -4,22 +4,14 @@ visitors in the same pass as visits, and sorts and limits breakdowns inside the 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from storage.mongo.aggregates import aggregate_pipeline, identity_days_pipeline, local_unit_start
 from storage.mongo.events import canonical_text, event_document, event_query
 from storage.ports import EventFilter, Grouping
 from storage.records import Event
+from tests.support.mongo import MONGO_60, operators
 
-# Every stage and expression operator the pipelines may use (all present in MongoDB 6.0).
-MONGO_60 = {
-    "$match", "$project", "$group", "$set", "$unwind", "$sort", "$limit", "$sum", "$min", "$max",
-    "$addToSet", "$cond", "$eq", "$ne", "$concat", "$literal", "$subtract", "$add", "$multiply",
-    "$dateTrunc", "$dateToString", "$minute", "$second", "$millisecond", "$ifNull", "$gte", "$lt",
-    "$expr", "$and", "$or", "$in", "$substrCP",
-}  # fmt: skip
 GROUPINGS = [
     Grouping(),
     Grouping(kind="time", unit="hour", tz="Asia/Colombo"),
@@ -31,19 +23,6 @@ GROUPINGS = [
     Grouping(kind="entry_page"),
     Grouping(kind="exit_page"),
 ]
-
-
-def operators(value: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key.startswith("$"):
-                found.add(key)
-            found |= operators(item)
-    elif isinstance(value, list):
-        for item in value:
-            found |= operators(item)
-    return found
 
 
 @pytest.mark.parametrize("grouping", GROUPINGS, ids=lambda g: f"{g.kind}-{g.field or g.unit}")

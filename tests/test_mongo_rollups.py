@@ -20,8 +20,8 @@ from storage.mongo.rollups import (
 )
 from storage.ports import Condition, EventFilter, Grouping
 from storage.records import Event
+from tests.support.mongo import MONGO_60, operators
 from tests.support.mongo_fake import FakeConnection, FakeDatabase
-from tests.test_mongo_pipelines import MONGO_60, operators
 
 DAY = 86_400_000
 T0 = 1_750_032_000_000  # 2025-06-16 00:00 UTC, a whole day
@@ -200,7 +200,7 @@ async def test_answers_from_pre_aggregates_equal_raw_answers(tmp_path: Any) -> N
     gives the same events, pageviews and visitors (visitor ids scoped to their UTC day, as the daily
     salt makes them), and with no tail the same sessions too."""
     from storage.embedded.events import SqliteEventStore
-    from tests.conformance.test_mongo_server import daily_visitor_events, ms
+    from tests.support.event_fixtures import daily_visitor_events, ms
 
     events = daily_visitor_events(sessions_per_day=60)
     db = FakeDatabase()

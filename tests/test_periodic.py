@@ -9,16 +9,9 @@ import logging
 import pytest
 
 from server.periodic import Periodic
+from tests.support.until import until
 
 log = logging.getLogger("tests.periodic")
-
-
-async def wait_until(condition, timeout: float = 5.0) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 async def test_rounds_repeat_until_stopped() -> None:
@@ -30,17 +23,17 @@ async def test_rounds_repeat_until_stopped() -> None:
     periodic = Periodic("counting", work, lambda: 0.01, log)
     periodic.start()
     periodic.start()  # a second start does not add a second loop
-    await wait_until(lambda: len(rounds) >= 3)
+    await until(lambda: len(rounds) >= 3)
     assert periodic.running
     await periodic.stop()
     assert not periodic.running
-    seen = len(rounds)
-    await asyncio.sleep(0.05)
-    assert len(rounds) == seen
-    assert rounds == list(range(seen))
+    # stop() waited for the loop's task to end, so no round can follow
+    assert not [task for task in asyncio.all_tasks() if task.get_name() == "eddy-counting"]
+    assert rounds == list(range(len(rounds)))
     await periodic.stop()  # stopping twice is harmless
 
 
+@pytest.mark.expect_errors("tests.periodic")
 async def test_a_failing_round_is_reported_and_the_next_one_runs(caplog: pytest.LogCaptureFixture) -> None:
     calls: list[int] = []
     errors: list[BaseException] = []
@@ -53,7 +46,7 @@ async def test_a_failing_round_is_reported_and_the_next_one_runs(caplog: pytest.
     periodic = Periodic("flaky", work, lambda: 0.01, log, on_error=errors.append)
     with caplog.at_level(logging.ERROR, logger="tests.periodic"):
         periodic.start()
-        await wait_until(lambda: len(calls) >= 3)
+        await until(lambda: len(calls) >= 3)
         await periodic.stop()
     assert [str(error) for error in errors] == ["store down"]
     assert any("flaky failed" in record.getMessage() for record in caplog.records)
@@ -61,15 +54,19 @@ async def test_a_failing_round_is_reported_and_the_next_one_runs(caplog: pytest.
 
 async def test_the_interval_is_read_before_every_sleep() -> None:
     settings = {"interval": 0.01}
+    reads: list[float] = []
     calls: list[int] = []
+
+    def interval() -> float:
+        reads.append(settings["interval"])
+        return settings["interval"]
 
     def work() -> None:
         calls.append(1)
         settings["interval"] = 3600  # from now on, no more rounds
 
-    periodic = Periodic("slowing", work, lambda: settings["interval"], log)
+    periodic = Periodic("slowing", work, interval, log)
     periodic.start()
-    await wait_until(lambda: len(calls) == 1)
-    await asyncio.sleep(0.1)
-    assert len(calls) == 1
+    await until(lambda: len(reads) == 2)  # the loop has begun its second sleep
+    assert reads == [0.01, 3600] and len(calls) == 1
     await periodic.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import stat
 import time
@@ -61,10 +60,7 @@ def test_several_workers_share_one_port_and_stop_together(
     eddy = EddyProcess(tmp_path / "d", "--processes", "2")
     processes.append(eddy)
     eddy.start()
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and len(re.findall(r"Eddy worker \d listening", eddy.log())) < 2:
-        time.sleep(0.1)
-    pids = set(re.findall(r"\[(\d+)\] eddy: Eddy worker \d listening", eddy.log()))
+    pids = set(eddy.wait_workers(2, timeout=15))
     assert len(pids) == 2, eddy.log()
     for _ in range(20):
         assert get_json(eddy.url + "/healthz")["status"] == "ok"

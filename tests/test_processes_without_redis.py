@@ -6,7 +6,6 @@ a shared SQLite key-value file (storage/embedded/sqlite_kv.py)."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,10 +30,7 @@ def workers(tmp_path: Path) -> Iterator[EddyProcess]:
     eddy = EddyProcess(tmp_path / "data", "--processes", "2")
     try:
         eddy.start()
-        deadline = time.monotonic() + 15
-        while len(re.findall(r"Eddy worker \d listening", eddy.log())) < 2:
-            assert time.monotonic() < deadline, eddy.log()
-            time.sleep(0.05)
+        eddy.wait_workers(2, timeout=15)
         assert "sqlite bus" in eddy.log(), eddy.log()
         yield eddy
     finally:

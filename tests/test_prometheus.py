@@ -3,10 +3,8 @@ traffic, and a real Prometheus server scraping a running Eddy and answering quer
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +15,7 @@ from server.context import AppContext
 from tests.support.api import Api
 from tests.support.prometheus_server import PrometheusServer
 from tests.support.traffic import mixed_traffic
+from tests.support.until import until
 
 
 def promtool_check(text: str) -> subprocess.CompletedProcess[str]:
@@ -86,15 +85,21 @@ class TestRealPrometheus:
             f'eddy_user_dist_load_seconds_count{{site="{sid}",page="/"}}': 1.0,
         }
         found: dict[str, float] = {}
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and found != expected:
+
+        async def all_scraped() -> bool:
             for promql in expected:
                 vector = await _query(prometheus, promql)
                 if vector:
                     assert len(vector) == 1, vector
                     assert vector[0]["metric"]["job"] == "eddy"
                     found[promql] = float(vector[0]["value"][1])
-            await asyncio.sleep(0.5)
-        assert found == expected, prometheus.log_path.read_text(errors="replace")
+            return found == expected
+
+        await until(
+            all_scraped,
+            timeout=60,
+            interval=0.5,
+            message=lambda: f"{found} != {expected}\n{prometheus.log_path.read_text(errors='replace')}",
+        )
         # the scrape is healthy from Prometheus' own point of view
         assert [float(v["value"][1]) for v in await _query(prometheus, 'up{job="eddy"}')] == [1.0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from storage.ports import EventFilter, Grouping
 from tests.support.accounts import make_site, signup
 from tests.support.api import Api
 from tests.support.events import make_events, store_events
+from tests.support.until import until
 
 FOREVER = 2**62
 # A statement that would run for minutes: only an interrupt ends it early.
@@ -27,13 +27,6 @@ ENDLESS = "SELECT count(*) FROM range(1000000000000) AS a(x) WHERE x % 7 = 3"
 
 def endless(scan: Scan) -> Any:
     return scan.cursor.execute(ENDLESS).fetchall()
-
-
-async def until(predicate: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_scan_past_its_budget_is_stopped(data_dir: Path) -> None:
@@ -93,8 +86,8 @@ async def test_a_client_going_away_stops_its_question(
             f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n"
         )
         client.sendall(request.encode())
-        await until(lambda: engine.running == 1)  # the scan is under way
-    await until(lambda: engine.interrupted == 1)
+        await until(lambda: engine.running == 1, timeout=20)  # the scan is under way
+    await until(lambda: engine.interrupted == 1, timeout=20)
     monkeypatch.undo()
     # and the server answers the next question at once
     answer = await api.get(f"/api/v1/sites/{site['id']}/stats/summary", token=token)

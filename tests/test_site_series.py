@@ -3,8 +3,6 @@ collect endpoint), and visitors now per site from the live module's member sets.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -14,6 +12,7 @@ from tests.support.api import Api
 from tests.support.events import make_events, store_events
 from tests.support.scrape import value
 from tests.support.sites import make_key, make_site
+from tests.support.until import until
 
 
 async def scrape(api: Api) -> str:
@@ -47,14 +46,11 @@ class TestVisitorsNow:
         for event in events:
             event.visitor_id = f"visitor-{int(event.visitor_id[1:]) % 4}"
         await store_events(ctx, events)
-        deadline = time.monotonic() + 10
-        seen = None
-        while time.monotonic() < deadline:
-            seen = value(await scrape(api), "eddy_site_visitors_now", site=site["id"])
-            if seen == 4:
-                break
-            await asyncio.sleep(0.1)
-        assert seen == 4
+
+        async def four_now() -> bool:
+            return value(await scrape(api), "eddy_site_visitors_now", site=site["id"]) == 4
+
+        await until(four_now, timeout=10, interval=0.1)
 
 
 class TestVisitorsNowSeriesAppearsWithTheSite:

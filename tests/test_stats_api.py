@@ -3,7 +3,6 @@ events stored through the event store (expected values computed here from those 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from typing import Any
@@ -14,6 +13,7 @@ from storage.records import Event
 from tests.support.accounts import add_member, make_key, make_site, register, signup
 from tests.support.api import Api
 from tests.support.events import store_events
+from tests.support.until import until
 
 DAY = 86_400_000
 
@@ -91,13 +91,12 @@ async def test_summary_and_cache_invalidation_on_ingest(api: Api, ctx: AppContex
     # A durable batch bumps the site's cache version (first bump of a site is immediate).
     await store_events(ctx, [Event(id="n1", site_id=site["id"], ts=int(time.time() * 1000), name="pageview",
                                    visitor_id="v7", session_id="s7")])  # fmt: skip
-    deadline = time.monotonic() + 5
-    while True:
-        again = await api.get(path, token=token)
-        if not again.json["cached"] or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.1)
-    assert again.json["cached"] is False
+
+    async def recomputed() -> Any:
+        answer = await api.get(path, token=token)
+        return None if answer.json["cached"] else answer
+
+    again = await until(recomputed, timeout=5, interval=0.1)
     assert again.json["results"]["visitors"]["value"] == 4
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from domain.stats.cache import StatsCache, VersionBumper
 from storage.embedded.memory_kv import MemoryKeyValue
 from storage.records import Event
+from tests.support.until import until
 
 
 class CountingCache(StatsCache):
@@ -29,10 +28,10 @@ async def test_bumps_are_coalesced_per_site_and_the_last_one_is_kept() -> None:
     before = await cache.version("a")
     for _ in range(50):
         bumper(batch("a", "a", "b"))
-    await asyncio.sleep(0.05)
+    await until(lambda: len(cache.bumps) == 2)
     assert sorted(cache.bumps) == ["a", "b"]  # the first batch of each site bumps at once
     assert await cache.version("a") != before
-    await asyncio.sleep(0.3)
+    await until(lambda: len(cache.bumps) == 4)  # at the end of the 0.2 s quiet period
     assert sorted(cache.bumps) == ["a", "a", "b", "b"]  # one deferred bump covers the other 49 batches
     bumper(batch("c"))
     bumper(batch("c"))

@@ -3,7 +3,6 @@ configs created, changed or deleted while Eddy runs."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from tests.support.accounts import signup
 from tests.support.api import Api
 from tests.support.scrape import family_names, value
 from tests.support.sites import add_metric_config, make_key, make_site
+from tests.support.until import until
 
 
 async def scrape(api: Api) -> str:
@@ -134,13 +134,6 @@ async def test_label_values_past_the_cap_become_other_and_are_counted(ctx: AppCo
     assert value(text, "eddy_declared_metric_label_overflow_total", site=sid) == 3
 
 
-async def wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
-
-
 async def test_configs_created_changed_and_deleted_at_run_time(ctx: AppContext, api: Api) -> None:
     site = await make_site(ctx)
     key = await make_key(ctx, site["id"])
@@ -160,7 +153,7 @@ async def test_configs_created_changed_and_deleted_at_run_time(ctx: AppContext, 
         text = await scrape(api)
         return value(text, "eddy_user_tally_orders_total", plan="pro", site=sid) is None
 
-    await wait_for(relabelled)
+    await until(relabelled, timeout=10, interval=0.05)
     assert (await post(api, key, [{"name": "orders", "value": 1, "labels": {"tier": "gold"}}])).status == 202
     assert (await post(api, key, [{"name": "orders", "value": 1, "labels": {"plan": "pro"}}])).status == 422
     assert value(await scrape(api), "eddy_user_tally_orders_total", tier="gold", site=sid) == 1
@@ -171,7 +164,7 @@ async def test_configs_created_changed_and_deleted_at_run_time(ctx: AppContext, 
     async def gone() -> bool:
         return "eddy_user_tally_orders" not in family_names(await scrape(api))
 
-    await wait_for(gone, timeout=ctx.user_metrics.poll_interval_s + 5)
+    await until(gone, timeout=ctx.user_metrics.poll_interval_s + 5, interval=0.05)
     assert (await post(api, key, [{"name": "orders", "value": 1, "labels": {"tier": "gold"}}])).status == 422
 
 
@@ -226,7 +219,7 @@ async def test_configs_changed_through_the_management_api_apply_without_a_restar
     created = await api.post(base, json={"name": "plays", "type": "counter", "labels": ["song"]}, token=token)
     assert created.status == 201, created.json
     metric_id = created.json["metric"]["id"]
-    await wait_for_count(notices, 1)
+    await until(lambda: len(notices) >= 1, timeout=2)
     assert notices == [site["id"].encode()]
     sample = {"name": "plays", "value": 2, "labels": {"song": "a"}}
     assert (await post(api, key, [sample])).status == 202
@@ -238,7 +231,7 @@ async def test_configs_changed_through_the_management_api_apply_without_a_restar
     async def relabelled() -> bool:
         return (await post(api, key, [{"name": "plays", "value": 1, "labels": {"album": "x"}}])).status == 202
 
-    await wait_for(relabelled, timeout=3)
+    await until(relabelled, timeout=3, interval=0.05)
     assert len(notices) == 2
     text = await scrape(api)
     assert value(text, "eddy_user_tally_plays_total", song="a", site=site["id"]) is None
@@ -250,16 +243,9 @@ async def test_configs_changed_through_the_management_api_apply_without_a_restar
     async def gone() -> bool:
         return "eddy_user_tally_plays" not in family_names(await scrape(api))
 
-    await wait_for(gone, timeout=3)
+    await until(gone, timeout=3, interval=0.05)
     assert len(notices) == 3
 
     # deleting the site announces it too (its configs go with it)
     assert (await api.delete(f"/api/v1/sites/{site['id']}", token=token, expect_json=False)).status == 204
-    await wait_for_count(notices, 4)
-
-
-async def wait_for_count(items: list[bytes], count: int) -> None:
-    async def reached() -> bool:
-        return len(items) >= count
-
-    await wait_for(reached, timeout=2)
+    await until(lambda: len(notices) >= 4, timeout=2)

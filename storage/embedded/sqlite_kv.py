@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from server.periodic import Periodic
@@ -146,7 +146,9 @@ def _sweep(conn: sqlite3.Connection, now: float) -> None:
 class SqliteKeyValue:
     """The KeyValue port on `<data dir>/shared.db`."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, clock: Callable[[], float] = time.time) -> None:
+        # Wall-clock seconds: expiries are stored in the file and shared by processes. Tests pass a fake.
+        self._clock = clock
         self._path = Path(data_dir) / FILE_NAME
         self._runner: SqliteRunner | None = None
         self._sweeper = Periodic("shared kv sweep", self._sweep, lambda: SWEEP_S, log)
@@ -169,42 +171,42 @@ class SqliteKeyValue:
             self._runner = None
 
     async def _sweep(self) -> None:
-        await self._db().run(_sweep, time.time())
+        await self._db().run(_sweep, self._clock())
 
     async def ping(self) -> None:
         await self._db().run(lambda conn: conn.execute("SELECT 1").fetchone())
 
     async def get(self, key: str) -> bytes | None:
-        return await self._db().run(_get, key, time.time())
+        return await self._db().run(_get, key, self._clock())
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        await self._db().run(_set, key, bytes(value), time.time() + ttl)
+        await self._db().run(_set, key, bytes(value), self._clock() + ttl)
 
     async def delete(self, key: str) -> None:
         await self._db().run(lambda conn: conn.execute("DELETE FROM kv WHERE key = ?", (key,)))
 
     async def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
-        now = time.time()
+        now = self._clock()
         return await self._db().run(_set_if_absent, key, bytes(value), now + ttl, now)
 
     async def incr(self, key: str, ttl: float | None = None) -> int:
-        count, _ = await self._db().run(_incr, key, ttl, time.time())
+        count, _ = await self._db().run(_incr, key, ttl, self._clock())
         return count
 
     async def hit(self, key: str, window: float) -> tuple[int, float]:
-        now = time.time()
+        now = self._clock()
         count, expires_at = await self._db().run(_incr, key, window, now)
         return count, max(0.0, (expires_at or now) - now)
 
     async def touch_members(self, key: str, members: Mapping[str, float], ttl: float) -> None:
         if members:
-            await self._db().run(_touch, key, list(members.items()), time.time() + ttl)
+            await self._db().run(_touch, key, list(members.items()), self._clock() + ttl)
 
     async def count_members(self, key: str, min_score: float) -> int:
-        return await self._db().run(_count, key, min_score, time.time())
+        return await self._db().run(_count, key, min_score, self._clock())
 
     async def top_members(self, key: str, min_score: float, limit: int) -> list[tuple[str, float]]:
-        return await self._db().run(_members, key, min_score, time.time(), limit)
+        return await self._db().run(_members, key, min_score, self._clock(), limit)
 
 
 class RoutedKeyValue:

@@ -2,8 +2,8 @@
 sync API), a real Eddy process on a temporary data dir, and a customer's site on another loopback port.
 
 These tests are plain sync functions: Playwright's sync API runs its own event loop, so they must not
-request pytest-tornasync's `io_loop` (or anything built on it, like `api` or `http_server`). Every test in
-this folder is marked `browser`.
+request an async fixture (the in-process app: `ctx`, `api`, `http_server`). Every test in this folder is
+marked `browser`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,9 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, P
 from tests.support.customer_site import CustomerSite
 from tests.support.eddy_process import EddyProcess
 from tests.support.sync_api import SyncApi
+from tests.support.user_agents import DESKTOP_USER_AGENT
 
 CHROMIUM = os.environ.get("EDDY_CHROMIUM", "/usr/bin/chromium")
-# A desktop Chrome user agent: headless Chromium announces "HeadlessChrome", which Eddy counts as a bot.
-DESKTOP_USER_AGENT = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
-)
 # Playwright cannot download its own browsers here: it drives the system Chromium with these flags. The
 # user agent is set on the browser too, not only per context: requests that outlive their page (keepalive
 # fetches sent while a page unloads) go out with the browser's own.

@@ -7,7 +7,7 @@ import uuid
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import DESKTOP_USER_AGENT
+from tests.support.user_agents import DESKTOP_USER_AGENT
 
 PASSWORD = "correct horse battery staple"
 

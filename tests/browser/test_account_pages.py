@@ -13,12 +13,12 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import DESKTOP_USER_AGENT
 from tests.browser.dashboard_helpers import PASSWORD, sign_up
 from tests.support.eddy_process import EddyProcess
 from tests.support.ports import free_port
 from tests.support.smtp_sink import SmtpSink, link_in, to
 from tests.support.sync_api import SyncApi
+from tests.support.user_agents import DESKTOP_USER_AGENT
 
 NEW_PASSWORD = "a completely new passphrase"
 

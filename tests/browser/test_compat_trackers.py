@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from tests.browser.conftest import DESKTOP_USER_AGENT
 from tests.support.customer_site import CustomerSite
 from tests.support.eddy_process import EddyProcess
 from tests.support.npm_trackers import TrackerUnavailable, tracker_file
 from tests.support.tracked_site import TrackedSite
+from tests.support.user_agents import DESKTOP_USER_AGENT
 
 UMAMI_ALIAS = "0f8d5c2a-91b4-4e27-a7c3-5d6e7f809a1b"
 
@@ -95,7 +95,7 @@ def plausible_page(eddy: EddyProcess, body: str = "") -> str:
 def test_plausible_tracker(plain_page: Page, eddy_server: EddyProcess, customer_site: CustomerSite) -> None:
     source = tracker_source("plausible")
     site = TrackedSite.create(eddy_server, customer_site.origin)
-    site.pause = lambda: plain_page.wait_for_timeout(100)
+    site.pause = lambda seconds: plain_page.wait_for_timeout(seconds * 1000)
     switch_on(site, compat={"plausible": True})
     customer_site.put("/plausible.js", source, "text/javascript; charset=utf-8")
     customer_site.put("/", plausible_page(eddy_server))
@@ -144,7 +144,7 @@ def umami_page(eddy: EddyProcess, title: str = "Café & Co") -> str:
 def test_umami_tracker(plain_page: Page, eddy_server: EddyProcess, customer_site: CustomerSite) -> None:
     source = tracker_source("umami")
     site = TrackedSite.create(eddy_server, customer_site.origin)
-    site.pause = lambda: plain_page.wait_for_timeout(100)
+    site.pause = lambda seconds: plain_page.wait_for_timeout(seconds * 1000)
     switch_on(site, compat={"umami": True}, umami_alias=UMAMI_ALIAS)
     customer_site.put("/umami.js", source, "text/javascript; charset=utf-8")
     customer_site.put("/", umami_page(eddy_server))

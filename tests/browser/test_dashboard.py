@@ -12,7 +12,6 @@ from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
-from tests.browser.conftest import DESKTOP_USER_AGENT
 from tests.browser.dashboard_helpers import (
     PASSWORD,
     build_snippet,
@@ -25,6 +24,7 @@ from tests.browser.dashboard_helpers import (
 from tests.support.customer_site import CustomerSite
 from tests.support.eddy_process import EddyProcess
 from tests.support.sync_api import SyncApi
+from tests.support.user_agents import DESKTOP_USER_AGENT
 
 
 def test_sign_up_to_a_live_visit_and_history_then_revoke_the_key(

@@ -15,10 +15,10 @@ from urllib.parse import parse_qs, quote, urlparse
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import DESKTOP_USER_AGENT
 from tests.browser.dashboard_helpers import PASSWORD, create_public_key, create_site, sign_up
 from tests.support.eddy_process import EddyProcess
 from tests.support.sync_api import SyncApi
+from tests.support.user_agents import DESKTOP_USER_AGENT
 
 ORIGIN = "https://shop.example"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0"

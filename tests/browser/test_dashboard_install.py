@@ -10,7 +10,6 @@ import uuid
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import DESKTOP_USER_AGENT
 from tests.browser.dashboard_helpers import (
     PASSWORD,
     build_snippet,
@@ -22,6 +21,7 @@ from tests.browser.dashboard_helpers import (
 from tests.support.customer_site import CustomerSite
 from tests.support.eddy_process import EddyProcess
 from tests.support.sync_api import SyncApi
+from tests.support.user_agents import DESKTOP_USER_AGENT
 
 
 def test_a_refused_origin_shows_in_verify_installation(

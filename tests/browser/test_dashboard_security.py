@@ -8,11 +8,11 @@ import uuid
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
-from tests.browser.conftest import DESKTOP_USER_AGENT
 from tests.browser.dashboard_helpers import PASSWORD, open_dashboard, sign_in
 from tests.support.customer_site import CustomerSite
 from tests.support.eddy_process import EddyProcess
 from tests.support.sync_api import SyncApi
+from tests.support.user_agents import DESKTOP_USER_AGENT
 
 IMG_PROP = '<img src=x onerror="window.__pwned=1;alert(1)">'
 SCRIPT_URL = "javascript:window.__pwned=2;alert(2)"

@@ -18,6 +18,7 @@ from tests.support.customer_site import CustomerSite
 from tests.support.eddy_process import EddyProcess
 from tests.support.scrape import value
 from tests.support.tracked_site import Event, TrackedSite, page_with
+from tests.support.until import until_sync
 
 # JavaScript: is an event with this text waiting in one of the tracker's localStorage queues?
 QUEUED_WITH = "Object.keys(localStorage).some(k => k.startsWith('eddy_q') && localStorage[k].includes('%s'))"
@@ -81,7 +82,7 @@ def open_site(
     **headers: str,
 ) -> str:
     url = customer.put(path, page_with(snippet, body), **headers)
-    site.pause = lambda: page.wait_for_timeout(100)
+    site.pause = lambda seconds: page.wait_for_timeout(seconds * 1000)
     page.goto(url)
     return url
 
@@ -179,7 +180,7 @@ def test_spa_navigation_with_history(
     page.evaluate("history.replaceState({}, '', '/account')")  # replaceState to a new URL is a view
     views = site.named("pageview", count=4)
     assert views[3]["url"] == customer_site.url("/account")
-    time.sleep(1.5)
+    page.wait_for_function(QUEUES_EMPTY)  # all it sent is acknowledged: nothing more is on its way
     assert len(site.named("pageview")) == 4
     assert_each_stored_once(site.events())
 
@@ -230,13 +231,12 @@ def test_metric_samples_reach_the_sites_declared_metrics(
     traffic = Traffic(page, eddy_server.url)
     open_site(page, site, customer_site, site.snippet(metrics=["signups"]))
     page.evaluate("eddy.metric('signups', 2, {plan: 'pro'}); eddy.metric('undeclared', 5)")
-    deadline = time.monotonic() + 15
-    scraped = None
-    while scraped != 2 and time.monotonic() < deadline:
+
+    def scraped() -> bool:
         text = site.api.get("/metrics").body.decode()
-        scraped = value(text, "eddy_user_tally_signups_total", plan="pro", site=site.site_id)
-        time.sleep(0.2)
-    assert scraped == 2
+        return value(text, "eddy_user_tally_signups_total", plan="pro", site=site.site_id) == 2
+
+    until_sync(scraped, timeout=15, interval=0.2, pause=site.pause)
     traffic.settle()
     [post] = traffic.posts("/api/v1/metrics")
     assert json.loads(post.post_data or "") == {
@@ -305,7 +305,7 @@ def test_events_queued_while_eddy_is_down_arrive_after_it_returns(
     closed_tab.wait_for_function(QUEUED_WITH % "closed_tab")
     closed_tab.close()
     page.wait_for_function(QUEUED_WITH % "kept_open")
-    time.sleep(2)  # let both fail a few sends
+    time.sleep(2)  # the outage goes on for a while: the open page fails a few sends meanwhile
 
     eddy_server.start()
     # The open page retries on its own (backoff, at most 30 s); a new page takes over the closed tab's
@@ -316,12 +316,11 @@ def test_events_queued_while_eddy_is_down_arrive_after_it_returns(
     assert sorted(e["props"]["n"] for e in kept) == [0, 1, 2]
     site.named("closed_tab", timeout=30)
     site.named("pageview", count=3)  # the first page's, the closed tab's and the new page's
-    time.sleep(1.5)
+    for tab in (page, reopened):  # all they sent is acknowledged: nothing more is on its way
+        tab.wait_for_function(QUEUES_EMPTY)
     events = site.events()
     assert Counter(e["name"] for e in events) == {"pageview": 3, "kept_open": 3, "closed_tab": 1}
     assert_each_stored_once(events)
-    for tab in (page, reopened):
-        tab.wait_for_function(QUEUES_EMPTY)
 
 
 def test_lost_acks_make_retries_that_are_stored_once(

@@ -15,7 +15,7 @@ from tests.support.tracked_site import TrackedSite, page_with
 
 def test_engagement_and_revenue(page: Page, eddy_server: EddyProcess, customer_site: CustomerSite) -> None:
     site = TrackedSite.create(eddy_server, customer_site.origin)
-    site.pause = lambda: page.wait_for_timeout(100)
+    site.pause = lambda seconds: page.wait_for_timeout(seconds * 1000)
     goals = {"goals": [{"event": "purchase"}], "currency": "EUR"}
     assert site.api.patch(f"/api/v1/sites/{site.site_id}", json=goals, token=site.token).status == 200
     html = page_with(

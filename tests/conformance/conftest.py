@@ -3,7 +3,8 @@ of them; the MongoDB legs skip (loudly, with the reason) when MONGODB_URI is not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +12,19 @@ import pytest
 
 from storage.embedded.documents import SqliteDocumentStore
 from storage.embedded.events import SqliteEventStore
-from storage.embedded.memory_bus import MemoryBus
 from storage.embedded.memory_kv import MemoryKeyValue
-from storage.embedded.sqlite_bus import SqliteBus
 from storage.embedded.sqlite_kv import SqliteKeyValue
-from storage.redis.bus import RedisBus
 from storage.redis.kv import RedisKeyValue
-from tests.conftest import MONGO_SKIP_REASON, MONGODB_URI
+from tests.support.clock import FakeClock
+from tests.support.mongo import (
+    MONGO_RETENTION_DAYS,
+    MONGODB_URI,
+    drop_mongo_prefix,
+    mongo_prefix,
+    needs_mongo,
+)
 from tests.support.redis_server import RedisServer
 
-needs_mongo = pytest.mark.skipif(not MONGODB_URI, reason=MONGO_SKIP_REASON)
-# The fixtures are dated 2025 and the events collection expires documents `retention_days` after their ts
-# (its TTL index): the MongoDB legs keep ten years so the TTL monitor cannot delete fixtures mid-run.
-MONGO_RETENTION_DAYS = 3650
 STORE_KINDS = ["sqlite", pytest.param("mongo", marks=[needs_mongo, pytest.mark.mongo])]
 EVENT_STORE_KINDS = ["sqlite", "sqlite-segments", *STORE_KINDS[1:]]
 SHARED_KINDS = ["memory", "redis"]
@@ -39,41 +40,23 @@ class CompactingEventStore(SqliteEventStore):
         return stored
 
 
-def _mongo_prefix(prefix: str) -> str:
-    return prefix.replace(":", "_")
-
-
-def _drop_mongo_prefix(io_loop: Any, prefix: str) -> None:
-    from storage.mongo.client import database, make_client
-
-    async def drop() -> None:
-        client = make_client(MONGODB_URI or "")
-        db = database(client)
-        for name in await db.list_collection_names():
-            if name.startswith(prefix):
-                await db.drop_collection(name)
-        await client.close()
-
-    io_loop.run_sync(drop)
-
-
 @pytest.fixture(params=STORE_KINDS)
-def docs(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_prefix: str) -> Iterator[Any]:
+async def docs(request: pytest.FixtureRequest, data_dir: Path, unique_prefix: str) -> AsyncIterator[Any]:
     if request.param == "sqlite":
         store: Any = SqliteDocumentStore(data_dir)
     else:
         from storage.mongo.documents import MongoDocumentStore
 
-        store = MongoDocumentStore(MONGODB_URI or "", prefix=_mongo_prefix(unique_prefix))
-    io_loop.run_sync(store.open)
+        store = MongoDocumentStore(MONGODB_URI or "", prefix=mongo_prefix(unique_prefix))
+    await store.open()
     yield store
-    io_loop.run_sync(store.close)
+    await store.close()
     if request.param == "mongo":
-        _drop_mongo_prefix(io_loop, _mongo_prefix(unique_prefix))
+        await drop_mongo_prefix(mongo_prefix(unique_prefix))
 
 
 @pytest.fixture(params=EVENT_STORE_KINDS)
-def events(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_prefix: str) -> Iterator[Any]:
+async def events(request: pytest.FixtureRequest, data_dir: Path, unique_prefix: str) -> AsyncIterator[Any]:
     if request.param == "sqlite":
         store: Any = SqliteEventStore(data_dir, compact_interval_s=None)
     elif request.param == "sqlite-segments":
@@ -82,38 +65,47 @@ def events(request: pytest.FixtureRequest, io_loop: Any, data_dir: Path, unique_
         from storage.mongo.events import MongoEventStore
 
         store = MongoEventStore(
-            MONGODB_URI or "", prefix=_mongo_prefix(unique_prefix), retention_days=MONGO_RETENTION_DAYS
+            MONGODB_URI or "", prefix=mongo_prefix(unique_prefix), retention_days=MONGO_RETENTION_DAYS
         )
-    io_loop.run_sync(store.open)
+    await store.open()
     yield store
-    io_loop.run_sync(store.close)
+    await store.close()
     if request.param == "mongo":
-        _drop_mongo_prefix(io_loop, _mongo_prefix(unique_prefix))
+        await drop_mongo_prefix(mongo_prefix(unique_prefix))
+
+
+@pytest.fixture
+def kv_clock() -> FakeClock:
+    """The clock of the in-process key-value stores (a Redis server keeps its own time)."""
+    return FakeClock()
 
 
 @pytest.fixture(params=[*SHARED_KINDS, "sqlite"])
-def kv(request: pytest.FixtureRequest, io_loop: Any, unique_prefix: str) -> Iterator[Any]:
+async def kv(request: pytest.FixtureRequest, unique_prefix: str, kv_clock: FakeClock) -> AsyncIterator[Any]:
     if request.param == "memory":
-        store: Any = MemoryKeyValue()
+        store: Any = MemoryKeyValue(clock=kv_clock)
     elif request.param == "sqlite":
-        store = SqliteKeyValue(request.getfixturevalue("data_dir"))
+        store = SqliteKeyValue(request.getfixturevalue("data_dir"), clock=kv_clock)
     else:
         server: RedisServer = request.getfixturevalue("redis_server")
         store = RedisKeyValue(server.url, prefix=unique_prefix)
-    io_loop.run_sync(store.open)
+    await store.open()
     yield store
-    io_loop.run_sync(store.close)
+    await store.close()
 
 
-def make_bus(kind: str, request: pytest.FixtureRequest, prefix: str) -> Any:
-    """A new, unopened bus of `kind` (two of them share one Redis server, or one SQLite file)."""
-    if kind == "memory":
-        return MemoryBus()
-    if kind == "sqlite":
-        data_dir: Path = request.getfixturevalue("data_dir")
-        return SqliteBus(data_dir)
-    server: RedisServer = request.getfixturevalue("redis_server")
-    return RedisBus(server.url, prefix=prefix)
+@pytest.fixture
+def elapse(kv: Any, kv_clock: FakeClock) -> Callable[[float], Awaitable[None]]:
+    """Let `seconds` pass for the `kv` under test: its fake clock moves, or, for Redis, whose expiries run
+    on the server's own clock, the test really waits (that wait is part of what the Redis leg tests)."""
+
+    async def elapse(seconds: float) -> None:
+        if isinstance(kv, RedisKeyValue):
+            await asyncio.sleep(seconds)
+        else:
+            kv_clock.advance(seconds)
+
+    return elapse
 
 
 @pytest.fixture(params=[*SHARED_KINDS, "sqlite"])

@@ -8,8 +8,7 @@ import pytest
 
 from storage.ports import Condition, EventFilter
 from storage.records import Event
-
-T0 = 1_750_000_000_000  # a fixed instant (ms)
+from tests.support.event_fixtures import T0
 
 
 def ev(i: int, **fields: Any) -> Event:

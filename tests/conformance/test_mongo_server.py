@@ -15,7 +15,7 @@ reason printed.
 
 from __future__ import annotations
 
-import datetime as dt
+import asyncio
 import os
 import subprocess
 import sys
@@ -29,77 +29,44 @@ from storage.embedded.events import SqliteEventStore
 from storage.mongo.events import MongoEventStore
 from storage.ports import EventFilter, Grouping
 from storage.records import Event
-from tests.conformance.conftest import MONGO_RETENTION_DAYS, _drop_mongo_prefix, _mongo_prefix, needs_mongo
-from tests.conftest import MONGODB_URI
+from tests.support.event_fixtures import ZONES, daily_visitor_events, ms, spread_events
+from tests.support.mongo import (
+    MONGO_RETENTION_DAYS,
+    MONGODB_URI,
+    drop_mongo_prefix,
+    mongo_prefix,
+    needs_mongo,
+)
 
 pytestmark = [needs_mongo, pytest.mark.mongo]
-ZONES = ["Asia/Colombo", "Australia/Lord_Howe", "Pacific/Norfolk", "Asia/Kathmandu", "Europe/Berlin"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def ms(*args: int) -> int:
-    return int(dt.datetime(*args, tzinfo=dt.UTC).timestamp() * 1000)  # type: ignore[misc]
-
-
-def spread_events() -> list[Event]:
-    """Events every 7 min 13 s over days around Lord Howe's and Norfolk's DST changes (April and
-    October 2025), in sessions of four, with float, int, bool and string props."""
-    out = []
-    props: list[dict[str, Any]] = [
-        {"x": 2.0},
-        {"x": 1e-05},
-        {"x": 3},
-        {"x": True},
-        {"x": "2.0"},
-        {"x": 0.1 + 0.2},
-        {},
-    ]
-    for start in (ms(2025, 4, 5, 10), ms(2025, 10, 4, 10)):
-        for i in range(400):
-            out.append(
-                Event(
-                    id=f"e{start}-{i}",
-                    site_id="s1",
-                    ts=start + i * 433_000,
-                    name="pageview" if i % 3 else "signup",
-                    path=f"/p{i % 5}",
-                    visitor_id=f"v{i % 37}",
-                    session_id=f"s{i // 4}",
-                    props=props[i % len(props)],
-                )
-            )
-    return out
-
-
 @pytest.fixture
-def pair(io_loop: Any, data_dir: Path, unique_prefix: str) -> Any:
+async def pair(data_dir: Path, unique_prefix: str) -> Any:
     """(sqlite store, mongo store), both holding `spread_events()`."""
     sqlite = SqliteEventStore(data_dir)
-    prefix = _mongo_prefix(unique_prefix)
+    prefix = mongo_prefix(unique_prefix)
     mongo = MongoEventStore(MONGODB_URI or "", prefix=prefix, retention_days=MONGO_RETENTION_DAYS)
     events = spread_events()
-
-    async def load() -> None:
-        for store in (sqlite, mongo):
-            await store.open()
-            for start in range(0, len(events), 250):
-                await store.append(events[start : start + 250])
-
-    io_loop.run_sync(load)
+    for store in (sqlite, mongo):
+        await store.open()
+        for start in range(0, len(events), 250):
+            await store.append(events[start : start + 250])
     yield sqlite, mongo
-    io_loop.run_sync(sqlite.close)
-    io_loop.run_sync(mongo.close)
-    _drop_mongo_prefix(io_loop, prefix)
+    await sqlite.close()
+    await mongo.close()
+    await drop_mongo_prefix(prefix)
 
 
 @pytest.fixture
-def mongo(io_loop: Any, unique_prefix: str) -> Any:
-    prefix = _mongo_prefix(unique_prefix)
+async def mongo(unique_prefix: str) -> Any:
+    prefix = mongo_prefix(unique_prefix)
     store = MongoEventStore(MONGODB_URI or "", prefix=prefix, retention_days=MONGO_RETENTION_DAYS)
-    io_loop.run_sync(store.open)
+    await store.open()
     yield store
-    io_loop.run_sync(store.close)
-    _drop_mongo_prefix(io_loop, prefix)
+    await store.close()
+    await drop_mongo_prefix(prefix)
 
 
 WHOLE = EventFilter(site_id="s1", start=ms(2025, 4, 1), end=ms(2025, 11, 1))
@@ -274,8 +241,8 @@ asyncio.run(main())
 
 
 @pytest.mark.slow
-def test_two_processes_start_together_on_an_empty_database(io_loop: Any, unique_prefix: str) -> None:
-    prefix = _mongo_prefix(unique_prefix)
+def test_two_processes_start_together_on_an_empty_database(unique_prefix: str) -> None:
+    prefix = mongo_prefix(unique_prefix)
     at = str(time.time() + 3)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
@@ -292,13 +259,13 @@ def test_two_processes_start_together_on_an_empty_database(io_loop: Any, unique_
     try:
         outputs = [proc.communicate(timeout=60)[0] for proc in procs]
     finally:
-        _drop_mongo_prefix(io_loop, prefix)
+        asyncio.run(drop_mongo_prefix(prefix))  # a sync test: no loop runs here
     assert [proc.returncode for proc in procs] == [0, 0], outputs
     assert all("started" in out for out in outputs)
 
 
 async def test_a_changed_retention_reaches_the_server(mongo: MongoEventStore, unique_prefix: str) -> None:
-    prefix = _mongo_prefix(unique_prefix)
+    prefix = mongo_prefix(unique_prefix)
     again = MongoEventStore(MONGODB_URI or "", prefix=prefix, retention_days=30)
     await again.open()
     try:
@@ -312,33 +279,6 @@ async def test_a_changed_retention_reaches_the_server(mongo: MongoEventStore, un
 # ---- pre-aggregates ---------------------------------------------------------------------------------------
 
 
-def daily_visitor_events(sessions_per_day: int = 300) -> list[Event]:
-    """Three whole UTC days; visitor ids scoped to their UTC day (as the daily salt makes them), sessions
-    of three events a few minutes apart, all before 20:05 UTC (so each UTC day lies in one Berlin day)."""
-    out = []
-    base = ms(2025, 6, 2)
-    sources, countries = ["", "Google", "news.example"], ["DE", "GB", "US", ""]
-    for day in range(3):
-        for i in range(sessions_per_day):
-            start = base + day * 86_400_000 + (i * 271_000) % (20 * 3_600_000)
-            for k in range(3):
-                out.append(
-                    Event(
-                        id=f"r{day}-{i}-{k}",
-                        site_id="s1",
-                        ts=start + k * 97_000,
-                        name="pageview" if (i + k) % 4 else "signup",
-                        path=f"/r{(i + k) % 6}",
-                        source=sources[i % 3],
-                        country=countries[i % 4],
-                        device=["desktop", "mobile"][i % 2],
-                        visitor_id=f"d{day}-v{i % 53}",
-                        session_id=f"rs{day}-{i}",
-                    )
-                )
-    return out
-
-
 def _counts(rows: list[Any]) -> list[tuple[Any, int, int, int]]:
     return [(r.key, r.events, r.pageviews, r.visitors) for r in rows]
 
@@ -349,10 +289,8 @@ async def _drop(store: MongoEventStore, prefix: str) -> None:
             await store._db.drop_collection(name)
 
 
-async def test_pre_aggregates_answer_like_raw_events(
-    io_loop: Any, data_dir: Path, unique_prefix: str
-) -> None:
-    prefix = _mongo_prefix(unique_prefix)
+async def test_pre_aggregates_answer_like_raw_events(data_dir: Path, unique_prefix: str) -> None:
+    prefix = mongo_prefix(unique_prefix)
     sqlite = SqliteEventStore(data_dir)
     mongo = MongoEventStore(MONGODB_URI or "", prefix=prefix, retention_days=MONGO_RETENTION_DAYS)
     events = daily_visitor_events()

@@ -8,7 +8,6 @@ compared with the answer computed here, independently, from the fixture events i
 from __future__ import annotations
 
 import datetime as dt
-import random
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -23,81 +22,9 @@ from domain.stats.service import StatsService
 from storage.embedded.memory_kv import MemoryKeyValue
 from storage.ports import EventFilter, Grouping
 from storage.records import Event
+from tests.support.event_fixtures import FIXTURE, NOW, ms
 
 BERLIN = ZoneInfo("Europe/Berlin")
-UTC = dt.UTC
-NOW = int(dt.datetime(2025, 11, 1, 12, tzinfo=UTC).timestamp() * 1000)
-PATHS = ["/", "/pricing", "/blog/a", "/blog/b", "/docs"]
-SOURCES = [
-    ("", "", ""),
-    ("Google", "google", ""),
-    ("news.example", "nl", "email"),
-    ("Twitter", "tw", "social"),
-]
-
-
-def ms(*args: int, tz: dt.tzinfo = UTC) -> int:
-    return int(dt.datetime(*args, tzinfo=tz).timestamp() * 1000)  # type: ignore[misc]
-
-
-def make_fixture() -> list[Event]:
-    """Deterministic, varied events: 160 sessions of 1-6 events, some around the DST change."""
-    rng = random.Random(20251026)
-    out: list[Event] = []
-    month = ms(2025, 10, 1)
-    dst = ms(2025, 10, 25, 22)  # Oct 26 00:00 CEST; clocks go back at 01:00 UTC
-    for s in range(160):
-        visitor = rng.randrange(50)
-        user = f"u{visitor}" if visitor % 3 == 0 else ""
-        start = (dst if s % 5 == 0 else month) + rng.randrange(
-            0, (6 if s % 5 == 0 else 30 * 24) * 3600
-        ) * 1000
-        source, utm_source, utm_medium = rng.choice(SOURCES)
-        common: dict[str, Any] = {
-            "site_id": "s1",
-            "visitor_id": f"v{visitor}",
-            "session_id": f"sess{s}",
-            "user_id": user,
-            "source": source,
-            "referrer": f"https://{source.lower()}/" if source else "",
-            "utm_source": utm_source,
-            "utm_medium": utm_medium,
-            "utm_campaign": rng.choice(["", "autumn", "launch"]),
-            "utm_term": rng.choice(["", "analytics"]),
-            "utm_content": rng.choice(["", "banner"]),
-            "country": rng.choice(["DE", "GB", "US", ""]),
-            "browser": rng.choice(["Firefox", "Chrome", "Safari"]),
-            "os": rng.choice(["Linux", "Windows", "iOS"]),
-            "device": rng.choice(["desktop", "mobile", "tablet"]),
-            "hostname": "shop.example",
-            "traits": {"age_band": rng.choice(["18-24", "25-34"]), "gender": rng.choice(["f", "m"])}
-            if user
-            else {},
-        }
-        ts = start
-        for k in range(rng.choice([1, 1, 2, 3, 4, 6])):
-            name = "pageview" if rng.random() < 0.7 else rng.choice(["signup", "purchase"])
-            props: dict[str, Any] = {}
-            if name != "pageview" or rng.random() < 0.3:
-                props = {"plan": rng.choice(["free", "pro"]), "seats": rng.randrange(1, 4)}
-            out.append(Event(id=f"e{s}-{k}", ts=ts, name=name, path=rng.choice(PATHS), props=props, **common))
-            ts += rng.randrange(1, 900) * 1000
-    for i in range(12):  # events without a session: each is its own visit
-        out.append(
-            Event(
-                id=f"lone{i}",
-                site_id="s1",
-                ts=month + rng.randrange(0, 30 * 86400) * 1000,
-                name="pageview",
-                path=rng.choice(PATHS),
-                visitor_id=f"v{rng.randrange(50)}",
-            )
-        )
-    out.append(Event(id="other", site_id="s2", ts=month + 1000, name="pageview", path="/", visitor_id="x"))
-    return out
-
-
-FIXTURE = make_fixture()
 
 
 # ---- the independent model ------------------------------------------------------------------------
@@ -185,14 +112,10 @@ def query(**params: str) -> Any:
 
 
 @pytest.fixture
-def stored(io_loop: Any, events: Any) -> Any:
+async def stored(events: Any) -> Any:
     """The event store holding the fixture."""
-
-    async def load() -> None:
-        for start in range(0, len(FIXTURE), 100):
-            await events.append(FIXTURE[start : start + 100])
-
-    io_loop.run_sync(load)
+    for start in range(0, len(FIXTURE), 100):
+        await events.append(FIXTURE[start : start + 100])
     return events
 
 

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import msgspec
+import pytest
 
 from storage.ports import EventFilter
 from storage.records import Event
@@ -148,6 +149,7 @@ async def test_only_admins_import(api: Any, ctx: Any) -> None:
     assert (await api.get(f"/api/v1/sites/{site['id']}/imports/nope", token=token)).status == 404
 
 
+@pytest.mark.expect_errors("eddy.access")  # its deliberate 503s are logged at ERROR
 async def test_imports_at_once_are_bounded(api: Any, ctx: Any) -> None:
     token = await signup(api)
     site = await make_site(api, token)

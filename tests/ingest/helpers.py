@@ -5,6 +5,7 @@ from __future__ import annotations
 from server.context import AppContext
 from storage.ports import EventFilter
 from storage.records import Event
+from tests.support.until import until
 
 FOREVER = 2**62
 
@@ -20,6 +21,15 @@ async def stored(ctx: AppContext, site_id: str) -> list[Event]:
 async def stored_count(ctx: AppContext, site_id: str) -> int:
     """How many events a site has stored."""
     return await ctx.stores.events.count(EventFilter(site_id=site_id, start=0, end=FOREVER))
+
+
+async def until_stored(ctx: AppContext, site_id: str, count: int, timeout: float = 5.0) -> None:
+    """Wait until a site has `count` events stored (exactly: more fails the wait too)."""
+
+    async def reached() -> bool:
+        return await stored_count(ctx, site_id) == count
+
+    await until(reached, timeout, interval=0.02, message=f"{count} events were not stored")
 
 
 def dropped(ctx: AppContext, reason: str) -> float:

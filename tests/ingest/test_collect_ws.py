@@ -17,7 +17,14 @@ from server.context import AppContext
 from tests.ingest.helpers import dropped, stored, stored_count
 from tests.support.api import Api
 from tests.support.ingest_sites import BROWSER_UA, ORIGIN, api_site_keys, make_site_key
+from tests.support.until import until
 from tests.support.ws_client import RawWebSocket
+
+
+def window_full(ctx: AppContext) -> bool:
+    """Whether the one collect stream holds its next message because MAX_IN_FLIGHT await their acks."""
+    streams = list(ctx.sockets)
+    return len(streams) == 1 and streams[0]._window is not None and not streams[0]._window.done()
 
 
 @pytest.fixture
@@ -206,8 +213,9 @@ async def test_a_full_window_stops_reading_until_a_commit_lands(
     conn = await connect(ws_url, {"X-Api-Key": key.value})
     for n in range(20):
         await conn.write_message(orjson.dumps({"id": n, "events": events(2, f"w{n}-")}).decode())
-    await asyncio.sleep(0.5)
-    # The store is stuck: the server took MAX_IN_FLIGHT messages and reads no further.
+    # The store is stuck: the server took MAX_IN_FLIGHT messages and holds the next one until a commit
+    # acknowledges one of them, so it reads no further.
+    await until(lambda: window_full(ctx))
     assert len(enqueued) == ws_collect.MAX_IN_FLIGHT
     assert ctx.ingest.writer.queued <= 2 * ws_collect.MAX_IN_FLIGHT
     gate.set()
@@ -245,7 +253,8 @@ async def test_a_client_that_never_reads_its_acks_stops_being_read(
 
     sender = asyncio.create_task(send_all())
     try:
-        # The client reads nothing: once its acks back up, the server stops reading its messages.
+        # The client reads nothing: once its acks back up, the server stops reading its messages. What is
+        # tested is that the count stops growing, so the test watches it stand still for a second.
         previous = -1
         while len(enqueued) != previous:
             previous = len(enqueued)

@@ -11,8 +11,10 @@ import pytest
 from domain.ingest.clients import ClientClassifier
 from domain.ingest.enrich import country_of
 from domain.ingest.sources import is_spam, parse_page_url, source_name
-from domain.ingest.visitor import SaltBook, Sessions, utc_day, visitor_hash
+from domain.ingest.visitor import SESSION_TIMEOUT_S, SaltBook, Sessions, utc_day, visitor_hash
 from server.context import AppContext
+from storage.embedded.memory_kv import MemoryKeyValue
+from tests.support.clock import FakeClock
 
 
 @pytest.mark.parametrize(
@@ -96,13 +98,17 @@ async def test_salts_are_shared_and_rotate_daily(ctx: AppContext) -> None:
     assert visitor_hash(a, "s", "1.2.3.4", "ua") != visitor_hash(a, "other", "1.2.3.4", "ua")
 
 
-async def test_sessions_end_after_inactivity(ctx: AppContext) -> None:
-    sessions = Sessions(ctx.stores.kv, timeout_s=0.3)
+async def test_sessions_end_after_inactivity() -> None:
+    clock = FakeClock()
+    sessions = Sessions(MemoryKeyValue(clock=clock))
     first, visitor = await sessions.session_for("s", "v1")
     again, _ = await sessions.session_for("s", "v1")
     other, _ = await sessions.session_for("s", "v2")
     assert first == again and other != first and visitor == "v1"
-    await asyncio.sleep(0.4)
+    # (the requests above came within a minute of the first, so none renewed the session's expiry)
+    clock.advance(SESSION_TIMEOUT_S - 1)
+    assert (await sessions.session_for("s", "v1"))[0] == first  # still the same visit
+    clock.advance(1)  # 30 minutes since the session was written
     later, _ = await sessions.session_for("s", "v1")
     assert later != first
 

@@ -14,6 +14,7 @@ from domain.ingest.writer import GroupCommitWriter
 from server.context import AppContext
 from storage.records import Event
 from tests.ingest.helpers import stored_count
+from tests.support.until import until
 
 
 class GatedStore:
@@ -24,9 +25,12 @@ class GatedStore:
         self.gate = asyncio.Event()
         self.gate.set()
         self.batches: list[int] = []
+        self.waiting = 0  # appends held at the gate right now
 
     async def append(self, events: Sequence[Event]) -> int:
+        self.waiting += 1
         await self.gate.wait()
+        self.waiting -= 1
         stored = await self.inner.append(events)
         self.batches.append(len(events))
         return stored
@@ -45,10 +49,10 @@ async def test_waiters_of_a_batch_are_released_together(ctx: AppContext) -> None
     await writer.start()
     store.gate.clear()
     first = asyncio.create_task(writer.submit(make_events("w1", 3, "a")))
-    await asyncio.sleep(0.02)
+    await until(lambda: store.waiting == 1)  # the first batch is at the gate
     second = asyncio.create_task(writer.submit(make_events("w1", 2, "b")))
     third = asyncio.create_task(writer.submit(make_events("w1", 3, "c")))
-    await asyncio.sleep(0.05)
+    await until(lambda: writer.queued == 5)  # the next two wait in the queue behind it
     assert not first.done() and not second.done() and not third.done()
     assert await stored_count(ctx, "w1") == 0
     store.gate.set()
@@ -66,9 +70,8 @@ async def test_queue_is_bounded(ctx: AppContext) -> None:
     await writer.start()
     store.gate.clear()
     in_flight = asyncio.create_task(writer.submit(make_events("w2", 4, "a")))
-    await asyncio.sleep(0.02)
-    queued = asyncio.create_task(writer.submit(make_events("w2", 8, "b")))
-    await asyncio.sleep(0.02)
+    await until(lambda: store.waiting == 1)  # taken out of the queue, held at the gate
+    queued = writer.enqueue(make_events("w2", 8, "b"))
     assert writer.queued == 8
     assert ctx.metrics.ingest_queue_depth._value.get() == 8
     with pytest.raises(Unavailable) as refused:
@@ -84,15 +87,15 @@ async def test_queue_is_bounded(ctx: AppContext) -> None:
 async def test_stop_flushes_everything_queued(ctx: AppContext) -> None:
     writer = GroupCommitWriter(ctx.stores.events, ctx.metrics, [], max_delay=0.05, max_batch=100)
     await writer.start()
-    tasks = [asyncio.create_task(writer.submit(make_events("w3", 10, f"r{n}-"))) for n in range(50)]
-    await asyncio.sleep(0)  # every request is queued
+    done = [writer.enqueue(make_events("w3", 10, f"r{n}-")) for n in range(50)]  # every request is queued
     await writer.stop()
-    await asyncio.gather(*tasks)  # none failed
+    await asyncio.gather(*done)  # none failed
     assert await stored_count(ctx, "w3") == 500
     with pytest.raises(Unavailable):
         await writer.submit(make_events("w3", 1, "late"))
 
 
+@pytest.mark.expect_errors("eddy.ingest")
 async def test_a_failing_listener_does_not_break_ingestion(ctx: AppContext) -> None:
     def broken(_events: Sequence[Event]) -> None:
         raise RuntimeError("listener bug")
@@ -107,11 +110,10 @@ async def test_a_failing_listener_does_not_break_ingestion(ctx: AppContext) -> N
 
 
 async def test_context_stop_flushes_the_pipeline_writer(ctx: AppContext) -> None:
-    tasks = [asyncio.create_task(ctx.ingest.writer.submit(make_events("w5", 5, f"r{n}-"))) for n in range(20)]
-    await asyncio.sleep(0)
+    done = [ctx.ingest.writer.enqueue(make_events("w5", 5, f"r{n}-")) for n in range(20)]
     for component in reversed(ctx.components):
         if component is ctx.ingest.writer:
             await component.stop()
-    await asyncio.gather(*tasks)
+    await asyncio.gather(*done)
     assert await stored_count(ctx, "w5") == 100
     await ctx.ingest.writer.start()  # the ctx fixture stops it again at teardown

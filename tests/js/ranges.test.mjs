@@ -3,11 +3,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  PRESETS,
   addDays,
   addMonths,
+  comparisonRange,
   daysBetween,
+  describeRange,
   intervalFor,
   isDate,
+  isDateRange,
   localDate,
   previousRange,
   rangeFor,
@@ -90,4 +94,49 @@ test("chart intervals follow the range length", () => {
   assert.equal(intervalFor({ from: "2026-01-01", to: "2026-03-31" }), "day");
   assert.equal(intervalFor({ from: "2025-04-01", to: "2026-03-31" }), "week");
   assert.equal(intervalFor({ from: "2024-04-01", to: "2026-03-31" }), "month");
+});
+
+test("every preset gives dates in order, ending today (or yesterday), whatever the hour around both DST changes", () => {
+  for (const [y, m, d] of [[2026, 3, 29], [2026, 10, 25], [2026, 12, 31], [2026, 1, 1]]) {
+    for (const hour of [0, 2, 3, 23]) {
+      const now = at(y, m, d, hour, 30);
+      for (const [preset] of PRESETS.filter(([name]) => !["24h", "custom"].includes(name))) {
+        const range = rangeFor(preset, { now });
+        assert.ok(isDateRange(range), `${preset} at ${now}`);
+        assert.ok(range.from <= range.to, `${preset}: ${range.from} after ${range.to}`);
+        if (!["yesterday", "lastmonth"].includes(preset)) assert.equal(range.to, localDate(now), preset);
+        if (preset === "yesterday") assert.equal(range.to, addDays(localDate(now), -1));
+      }
+    }
+  }
+});
+
+test("stepping the last 24 hours moves by 24 real hours, across the night the clocks change", () => {
+  const range = rangeFor("24h", { now: at(2026, 10, 25, 12, 0) });
+  const back = stepRange(range, -1);
+  assert.equal(Date.parse(range.from) - Date.parse(back.from), 86400000 + 1000);
+  assert.deepEqual(stepRange(back, 1), range);
+  assert.equal(isDateRange(back), false);
+});
+
+test("stepping a week that holds a DST change keeps whole calendar days", () => {
+  assert.deepEqual(stepRange({ from: "2026-10-19", to: "2026-10-25" }, 1), { from: "2026-10-26", to: "2026-11-01" });
+  assert.deepEqual(stepRange({ from: "2026-03-30", to: "2026-04-05" }, -1), { from: "2026-03-23", to: "2026-03-29" });
+  assert.deepEqual(stepRange({ from: "2025-01-01", to: "2025-12-31" }, 1), { from: "2026-01-01", to: "2026-12-31" });
+});
+
+test("the compared period: previous, a year ago, or none", () => {
+  const range = { from: "2026-03-30", to: "2026-04-05" };
+  assert.deepEqual(comparisonRange(range, "previous"), previousRange(range));
+  assert.deepEqual(comparisonRange(range, "year"), { from: "2025-03-30", to: "2025-04-05" });
+  assert.equal(comparisonRange(range, ""), null);
+  const day = rangeFor("24h", { now: at(2026, 3, 29, 12, 0) });
+  const before = comparisonRange(day, "previous");
+  assert.equal(before.to, day.from);
+});
+
+test("ranges read as dates in the reader's language, the same in every timezone", () => {
+  assert.equal(describeRange({ from: "2026-03-26", to: "2026-04-01" }, "en-US"), "Mar 26, 2026 – Apr 1, 2026");
+  assert.equal(describeRange({ from: "2026-10-25", to: "2026-10-25" }, "en-US"), "Oct 25, 2026");
+  assert.equal(describeRange(rangeFor("24h", { now: at(2026, 3, 29) }), "en-US"), "Last 24 hours");
 });

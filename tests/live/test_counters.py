@@ -226,19 +226,25 @@ class _Transport:
         self.dropped.append(reason)
 
 
+async def sent(pending: asyncio.Future[None]) -> None:
+    """Complete a send, and return once the callbacks waiting on it (the stream's) have run: callbacks
+    run in the order they were added, so one added now runs after the stream's."""
+    after: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    pending.add_done_callback(lambda _done: after.set_result(None))
+    pending.set_result(None)
+    await after
+
+
 async def test_stream_sends_one_at_a_time_in_order() -> None:
     transport = _Transport()
     stream = LiveStream("s", transport)
     for i in range(3):
         assert stream.offer(f"m{i}")
     assert transport.sent == ["m0"] and stream.queued == 2
-    transport.pending[0].set_result(None)
-    await asyncio.sleep(0)
+    await sent(transport.pending[0])
     assert transport.sent == ["m0", "m1"]
-    transport.pending[1].set_result(None)
-    await asyncio.sleep(0)
-    transport.pending[2].set_result(None)
-    await asyncio.sleep(0)
+    await sent(transport.pending[1])
+    await sent(transport.pending[2])
     assert transport.sent == ["m0", "m1", "m2"] and stream.queued == 0
 
 
@@ -251,6 +257,5 @@ async def test_a_stream_whose_client_stops_reading_is_dropped_not_buffered() -> 
     assert accepted == [True] * (stream.limit + 1) + [False] * 4
     assert len(transport.dropped) == 1 and drops == [1]
     assert stream.closed and stream.queued == 0
-    transport.pending[0].set_result(None)
-    await asyncio.sleep(0)
+    await sent(transport.pending[0])
     assert len(transport.sent) == 1  # nothing more leaves a dropped stream

@@ -16,7 +16,8 @@ from domain.live.stream import Filters, LiveStream
 from storage.embedded.events import SqliteEventStore
 from storage.embedded.memory_bus import MemoryBus
 from storage.embedded.memory_kv import MemoryKeyValue
-from tests.support.live import event, until
+from tests.support.live import event
+from tests.support.until import until
 
 
 class _Collect:
@@ -86,7 +87,7 @@ async def test_publishing_is_coalesced_while_a_site_is_busy(data_dir: Path) -> N
     try:
         for _ in range(20):
             process.publisher.on_events([event("s1")])
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # the scenario: batches spread over 0.2 s, as a busy site sends them
         await until(lambda: sum(orjson.loads(d)["n"] for d in published) == 20, timeout=3)
         # 20 batches over ~0.2 s: the first leaves at once, the rest wait for the 250 ms interval.
         assert 2 <= len(published) <= 3

@@ -13,7 +13,8 @@ import pytest
 from server.context import AppContext
 from tests.support.accounts import make_site, register, unique_email
 from tests.support.api import Api
-from tests.support.live import dashboard, event, ingest, receive, receive_until, until
+from tests.support.live import dashboard, event, ingest, receive, receive_until
+from tests.support.until import until
 
 pytestmark = pytest.mark.reliability
 

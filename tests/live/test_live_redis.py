@@ -20,10 +20,10 @@ from tests.support.live import (
     make_viewer,
     receive,
     receive_until,
-    until,
 )
 from tests.support.modes import redis_mode as app_config  # noqa: F401
 from tests.support.redis_server import RedisServer
+from tests.support.until import until
 
 
 async def test_deltas_travel_over_redis_and_visitors_are_shared(
@@ -52,6 +52,7 @@ async def test_deltas_travel_over_redis_and_visitors_are_shared(
         await observer.close()
 
 
+@pytest.mark.expect_errors("eddy.access")  # /readyz answers 503 while Redis is down
 @pytest.mark.reliability
 async def test_redis_restart_mid_stream(
     ctx: AppContext, port: int, api: Any, redis_back_up: RedisServer, unique_prefix: str

@@ -10,7 +10,8 @@ from typing import Any
 from server.context import AppContext
 from tests.support.accounts import PASSWORD, make_site, register, unique_email
 from tests.support.api import Api
-from tests.support.live import dashboard, event, ingest, receive, receive_until, until
+from tests.support.live import dashboard, event, ingest, receive, receive_until
+from tests.support.until import until
 
 AUTH = "/api/v1/auth"
 

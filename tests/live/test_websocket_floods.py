@@ -15,19 +15,20 @@ import pytest
 from handlers import live as live_handlers
 from server import websocket, ws_codec
 from server.context import AppContext
-from tests.live.test_websocket_framing import (
+from tests.support.ingest_sites import make_site_key
+from tests.support.live import make_owned_site, make_viewer
+from tests.support.until import until
+from tests.support.ws_client import RawWebSocket
+from tests.support.ws_frames import (
     CLOSE,
     PING,
     TEXT,
-    _closed_by_server,
-    _gone,
-    _open,
-    _send,
     client_frame,
+    closed_by_server,
+    open_live_socket,
+    send_raw,
+    sockets_gone,
 )
-from tests.support.ingest_sites import make_site_key
-from tests.support.live import make_owned_site, make_viewer, until
-from tests.support.ws_client import RawWebSocket
 
 pytestmark = pytest.mark.reliability
 
@@ -43,10 +44,7 @@ async def _collect(ctx: AppContext, port: int) -> RawWebSocket:
 
 
 async def _until_sockets(ctx: AppContext, count: int) -> None:
-    deadline = asyncio.get_running_loop().time() + 5
-    while len(ctx.sockets) != count:
-        assert asyncio.get_running_loop().time() < deadline, "socket not registered in time"
-        await asyncio.sleep(0.01)
+    await until(lambda: len(ctx.sockets) == count, message="socket not registered in time")
 
 
 @pytest.mark.parametrize("path", ["live", "collect"])
@@ -54,36 +52,36 @@ async def test_h1_empty_continuation_flood_closes_with_1009(ctx: AppContext, por
     # The attack: a text frame with FIN=0, then 24,000 empty continuation frames (141 KiB). Before, every
     # frame summed the length of all earlier fragments (quadratic: a 15 s stall of the whole server);
     # now the message is refused once it passes MAX_FRAGMENTS frames.
-    raw = (await _open(ctx, port))[0] if path == "live" else await _collect(ctx, port)
+    raw = (await open_live_socket(ctx, port))[0] if path == "live" else await _collect(ctx, port)
     flood = client_frame(TEXT, b"{", fin=False) + EMPTY_CONTINUATION * 24_000
     raw.writer.write(flood)
-    assert await _closed_by_server(raw) == 1009
-    await _gone(ctx)
+    assert await closed_by_server(raw) == 1009
+    await sockets_gone(ctx)
 
 
 async def test_h1_a_message_in_the_most_fragments_allowed_is_assembled(ctx: AppContext, port: int) -> None:
-    raw, _, token = await _open(ctx, port)
+    raw, _, token = await open_live_socket(ctx, port)
     message = orjson.dumps({"token": token})
     middle = EMPTY_CONTINUATION * (ws_codec.MAX_FRAGMENTS - 2)
-    await _send(
+    await send_raw(
         raw,
         client_frame(TEXT, message[:10], fin=False) + middle + client_frame(CONTINUATION, message[10:]),
     )
     opcode, payload = await raw.read_frame()
     assert opcode == TEXT and orjson.loads(payload)["type"] == "snapshot"
     # one fragment more is refused
-    await _send(raw, client_frame(TEXT, b"{", fin=False) + EMPTY_CONTINUATION * ws_codec.MAX_FRAGMENTS)
-    assert await _closed_by_server(raw) == 1009
-    await _gone(ctx)
+    await send_raw(raw, client_frame(TEXT, b"{", fin=False) + EMPTY_CONTINUATION * ws_codec.MAX_FRAGMENTS)
+    assert await closed_by_server(raw) == 1009
+    await sockets_gone(ctx)
 
 
 @pytest.mark.parametrize("path", ["live", "collect"])
 async def test_h1_frame_flood_closes_with_1008(ctx: AppContext, port: int, path: str) -> None:
     # Whole frames cost little each, but a client may send only FRAMES_PER_S of them a second.
-    raw = (await _open(ctx, port))[0] if path == "live" else await _collect(ctx, port)
+    raw = (await open_live_socket(ctx, port))[0] if path == "live" else await _collect(ctx, port)
     raw.writer.write(client_frame(PING, b"") * (3 * websocket.FRAMES_PER_S))
-    assert await _closed_by_server(raw) == 1008  # the pongs before it are skipped
-    await _gone(ctx)
+    assert await closed_by_server(raw) == 1008  # the pongs before it are skipped
+    await sockets_gone(ctx)
 
 
 def _backlog(ctx: AppContext) -> int:
@@ -117,7 +115,7 @@ async def test_h2_ping_flood_from_a_client_that_never_reads(
         nonlocal peak
         while True:
             peak = max(peak, _backlog(ctx))
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # the sampling period of the measurement
 
     sampler = asyncio.create_task(sample())
     ping = client_frame(PING, b"p" * 125)
@@ -145,11 +143,11 @@ async def test_h2_ping_flood_from_a_client_that_never_reads(
     assert await owner_raw.read_close_code(timeout=15) == 1008
     owner_raw.writer.write(client_frame(CLOSE, struct.pack("!H", 1008)))
     owner_raw.abort()
-    await _gone(ctx)
+    await sockets_gone(ctx)
 
 
 async def _open_small(ctx: AppContext, port: int) -> tuple[RawWebSocket, str, str]:
-    """Like `_open`, with a 4 KiB receive buffer so the server's writes back up at once."""
+    """Like `open_live_socket`, with a 4 KiB receive buffer so the server's writes back up at once."""
     owner = await make_viewer(ctx)
     site_id = await make_owned_site(ctx, owner)
     before = len(ctx.sockets)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import os
 import struct
 from typing import Any
@@ -15,82 +14,32 @@ from typing import Any
 import orjson
 import pytest
 
-from server import ws_codec
 from server.context import AppContext
-from server.tornado_private import websocket_mask
-from tests.support.live import make_owned_site, make_viewer, until
+from tests.support.live import make_owned_site, make_viewer
+from tests.support.until import until
 from tests.support.ws_client import RawWebSocket
-
-TEXT, BINARY, CLOSE, PING, PONG = (
-    ws_codec.OP_TEXT,
-    ws_codec.OP_BINARY,
-    ws_codec.OP_CLOSE,
-    ws_codec.OP_PING,
-    ws_codec.OP_PONG,
+from tests.support.ws_frames import (
+    BINARY,
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    client_frame,
+    close_code_of,
+    closed_by_server,
+    connection_ended,
+    open_live_socket,
+    send_raw,
+    sockets_gone,
 )
 
 
-def client_frame(
-    opcode: int,
-    payload: bytes,
-    *,
-    fin: bool = True,
-    masked: bool = True,
-    rsv: int = 0,
-    announced: int | None = None,
-) -> bytes:
-    """A client frame, masked unless told otherwise; `announced` lies about the payload length."""
-    length = len(payload) if announced is None else announced
-    head = ws_codec.frame_header(opcode, length, fin=fin, masked=masked, rsv=rsv)
-    if not masked:
-        return head + payload
-    mask = os.urandom(4)
-    return head + mask + websocket_mask(mask, payload)
-
-
-def _close_code(payload: bytes) -> int:
-    return int(struct.unpack("!H", payload[:2])[0])
-
-
-async def _open(ctx: AppContext, port: int) -> tuple[RawWebSocket, str, str]:
-    """An unauthenticated raw socket to /ws/live of a fresh site; (socket, site id, token)."""
-    owner = await make_viewer(ctx)
-    site_id = await make_owned_site(ctx, owner)
-    raw = await RawWebSocket.connect(port, f"/ws/live?site_id={site_id}")
-    await until(lambda: len(ctx.sockets) == 1)
-    return raw, site_id, owner.token
-
-
-async def _send(raw: RawWebSocket, data: bytes) -> None:
-    raw.writer.write(data)
-    await raw.writer.drain()
-
-
 async def _authenticated(ctx: AppContext, port: int) -> RawWebSocket:
-    raw, _, token = await _open(ctx, port)
+    raw, _, token = await open_live_socket(ctx, port)
     await raw.send_text(orjson.dumps({"token": token}).decode())
     opcode, payload = await raw.read_frame()
     assert opcode == TEXT and orjson.loads(payload)["type"] == "snapshot"
     return raw
-
-
-async def _ended(raw: RawWebSocket) -> None:
-    """The server ended the TCP connection (a FIN, or a reset once it has closed its side)."""
-    with contextlib.suppress(ConnectionResetError):
-        assert await asyncio.wait_for(raw.reader.read(), 5) == b""
-    raw.writer.close()
-
-
-async def _closed_by_server(raw: RawWebSocket) -> int:
-    """The close code the server sent; we answer it, as a client should, and the connection ends."""
-    code = await raw.read_close_code()
-    raw.writer.write(client_frame(CLOSE, struct.pack("!H", code)))
-    await _ended(raw)
-    return code
-
-
-async def _gone(ctx: AppContext) -> None:
-    await until(lambda: len(ctx.sockets) == 0 and len(ctx.websockets) == 0)
 
 
 @pytest.mark.parametrize(
@@ -142,59 +91,59 @@ async def _gone(ctx: AppContext) -> None:
 async def test_broken_frames_close_with_their_code(
     ctx: AppContext, port: int, frame: bytes, code: int
 ) -> None:
-    raw, _, _ = await _open(ctx, port)
-    await _send(raw, frame)
-    assert await _closed_by_server(raw) == code
-    await _gone(ctx)
+    raw, _, _ = await open_live_socket(ctx, port)
+    await send_raw(raw, frame)
+    assert await closed_by_server(raw) == code
+    await sockets_gone(ctx)
 
 
 @pytest.mark.reliability
 @pytest.mark.parametrize("code", [1001, 1014, 3000, 4999])
 async def test_close_codes_a_peer_may_send_are_echoed(ctx: AppContext, port: int, code: int) -> None:
-    raw, _, _ = await _open(ctx, port)
-    await _send(raw, client_frame(CLOSE, struct.pack("!H", code) + "bye ✓".encode()))
+    raw, _, _ = await open_live_socket(ctx, port)
+    await send_raw(raw, client_frame(CLOSE, struct.pack("!H", code) + "bye ✓".encode()))
     opcode, payload = await raw.read_frame()
     assert opcode == CLOSE and payload == struct.pack("!H", code)
-    await _ended(raw)
-    await _gone(ctx)
+    await connection_ended(raw)
+    await sockets_gone(ctx)
 
 
 async def test_a_message_over_the_limit_in_fragments_closes_with_1009(ctx: AppContext, port: int) -> None:
-    raw, _, _ = await _open(ctx, port)
+    raw, _, _ = await open_live_socket(ctx, port)
     chunk = b"x" * 30_000
-    await _send(raw, client_frame(TEXT, chunk, fin=False) + client_frame(0x0, chunk, fin=False))
-    await _send(raw, client_frame(0x0, chunk, fin=True))  # 90,000 bytes in all: over 64 KiB
-    assert await _closed_by_server(raw) == 1009
-    await _gone(ctx)
+    await send_raw(raw, client_frame(TEXT, chunk, fin=False) + client_frame(0x0, chunk, fin=False))
+    await send_raw(raw, client_frame(0x0, chunk, fin=True))  # 90,000 bytes in all: over 64 KiB
+    assert await closed_by_server(raw) == 1009
+    await sockets_gone(ctx)
 
 
 async def test_a_fragmented_message_with_a_ping_between_fragments(ctx: AppContext, port: int) -> None:
-    raw, _, token = await _open(ctx, port)
+    raw, _, token = await open_live_socket(ctx, port)
     message = orjson.dumps({"token": token})
     third = len(message) // 3
-    await _send(raw, client_frame(TEXT, message[:third], fin=False))
-    await _send(raw, client_frame(PING, b"between"))  # control frames may come between fragments
+    await send_raw(raw, client_frame(TEXT, message[:third], fin=False))
+    await send_raw(raw, client_frame(PING, b"between"))  # control frames may come between fragments
     assert await raw.read_frame() == (PONG, b"between")
-    await _send(raw, client_frame(0x0, message[third : 2 * third], fin=False))
-    await _send(raw, client_frame(0x0, message[2 * third :], fin=True))
+    await send_raw(raw, client_frame(0x0, message[third : 2 * third], fin=False))
+    await send_raw(raw, client_frame(0x0, message[2 * third :], fin=True))
     opcode, payload = await raw.read_frame()
     assert opcode == TEXT and orjson.loads(payload)["type"] == "snapshot"
     # a new message may not start inside a fragmented one
-    await _send(raw, client_frame(TEXT, b'{"filter"', fin=False) + client_frame(TEXT, b"{}"))
-    assert await _closed_by_server(raw) == 1002
-    await _gone(ctx)
+    await send_raw(raw, client_frame(TEXT, b'{"filter"', fin=False) + client_frame(TEXT, b"{}"))
+    assert await closed_by_server(raw) == 1002
+    await sockets_gone(ctx)
 
 
 async def test_ping_pong_and_the_closing_handshake(ctx: AppContext, port: int) -> None:
     raw = await _authenticated(ctx, port)
-    await _send(raw, client_frame(PING, b"are you there"))
+    await send_raw(raw, client_frame(PING, b"are you there"))
     assert await raw.read_frame() == (PONG, b"are you there")
-    await _send(raw, client_frame(PONG, b"unsolicited"))  # allowed, and ignored
-    await _send(raw, client_frame(CLOSE, struct.pack("!H", 1000) + b"bye"))
+    await send_raw(raw, client_frame(PONG, b"unsolicited"))  # allowed, and ignored
+    await send_raw(raw, client_frame(CLOSE, struct.pack("!H", 1000) + b"bye"))
     opcode, payload = await raw.read_frame()
-    assert opcode == CLOSE and _close_code(payload) == 1000  # the code echoed back
-    await _ended(raw)  # then the server ends TCP
-    await _gone(ctx)
+    assert opcode == CLOSE and close_code_of(payload) == 1000  # the code echoed back
+    await connection_ended(raw)  # then the server ends TCP
+    await sockets_gone(ctx)
     assert ctx.live is not None and ctx.live.hub.watched_sites() == []
 
 
@@ -208,13 +157,13 @@ async def test_the_server_pings_and_ends_an_idle_socket_that_stops_answering(
     raw = await _authenticated(ctx, port)
     opcode, payload = await raw.read_frame(timeout=3)
     assert (opcode, payload) == (PING, b"")
-    await _send(raw, client_frame(PONG, payload))
+    await send_raw(raw, client_frame(PONG, payload))
     # answered: it stays open and is pinged again once quiet for the interval
     assert (await raw.read_frame(timeout=3))[0] == PING
     assert len(ctx.sockets) == 1
     # not answered: closed once the timeout has passed
-    assert await _closed_by_server(raw) == 1001
-    await _gone(ctx)
+    assert await closed_by_server(raw) == 1001
+    await sockets_gone(ctx)
 
 
 async def test_a_client_that_never_finishes_the_closing_handshake_is_cut_off(
@@ -222,12 +171,12 @@ async def test_a_client_that_never_finishes_the_closing_handshake_is_cut_off(
 ) -> None:
     ctx.websockets.close_timeout = 0.3
     ctx.websockets.tick = 0.05
-    raw, _, _ = await _open(ctx, port)
+    raw, _, _ = await open_live_socket(ctx, port)
     await raw.send_text("not json")
     assert await raw.read_close_code() == 4400
     # we never send our close frame: the server drops the connection after its close timeout
-    await _ended(raw)
-    await _gone(ctx)
+    await connection_ended(raw)
+    await sockets_gone(ctx)
 
 
 async def test_frames_sent_right_behind_the_upgrade_request_are_read(ctx: AppContext, port: int) -> None:
@@ -248,7 +197,7 @@ async def test_frames_sent_right_behind_the_upgrade_request_are_read(ctx: AppCon
     opcode, payload = await raw.read_frame()
     assert opcode == TEXT and orjson.loads(payload)["type"] == "snapshot"
     raw.abort()
-    await _gone(ctx)
+    await sockets_gone(ctx)
 
 
 @pytest.mark.parametrize(
@@ -286,24 +235,24 @@ async def test_bad_upgrade_requests_are_answered_over_http(
 async def test_a_client_vanishing_mid_message_is_cleaned_up(ctx: AppContext, port: int) -> None:
     raw = await _authenticated(ctx, port)
     assert ctx.live is not None and len(ctx.live.hub.watched_sites()) == 1
-    await _send(raw, client_frame(TEXT, b'{"filter": {"name"', fin=False))
-    await _send(raw, client_frame(0x0, b"x" * 1000, fin=False)[:500])  # half a frame, then gone
+    await send_raw(raw, client_frame(TEXT, b'{"filter": {"name"', fin=False))
+    await send_raw(raw, client_frame(0x0, b"x" * 1000, fin=False)[:500])  # half a frame, then gone
     raw.abort()
-    await _gone(ctx)
+    await sockets_gone(ctx)
     await until(lambda: ctx.live is not None and ctx.live.hub.watched_sites() == [])
 
 
 async def test_many_messages_in_one_segment_are_handled_in_order(ctx: AppContext, port: int) -> Any:
-    raw, _, token = await _open(ctx, port)
+    raw, _, token = await open_live_socket(ctx, port)
     # authentication is asynchronous: the filter behind it must wait for it, not overtake it
     batch = client_frame(TEXT, orjson.dumps({"token": token}))
     batch += client_frame(TEXT, orjson.dumps({"filter": {"country": "se"}}))
     batch += client_frame(PING, b"last")
-    await _send(raw, batch)
+    await send_raw(raw, batch)
     first = await raw.read_frame()
     assert first[0] == TEXT and orjson.loads(first[1])["type"] == "snapshot"
     second = await raw.read_frame()
     assert second[0] == TEXT and orjson.loads(second[1])["type"] == "snapshot"
     assert await raw.read_frame() == (PONG, b"last")
     raw.abort()
-    await _gone(ctx)
+    await sockets_gone(ctx)

@@ -25,6 +25,7 @@ from storage.event_filter_sql import check_key_name
 from tests.support.accounts import make_key, make_site, register
 from tests.support.api import Api
 from tests.support.eddy_process import EddyProcess
+from tests.support.until import until
 
 pytestmark = pytest.mark.reliability
 
@@ -124,16 +125,18 @@ class TestConnectionCap:
             writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
             await writer.drain()
             held.append((reader, writer))
-        await asyncio.sleep(0.1)  # let the server accept them all
+        await until(lambda: http_server._open == 4)  # the server has accepted them all
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         assert await asyncio.wait_for(reader.read(), 5) == b""  # closed without an answer
         writer.close()
         assert http_server.refused >= 1
         # once one leaves, a new one is served
         held.pop()[1].close()
-        deadline = time.monotonic() + 5
-        while (await api.get("/healthz", expect_json=False)).status != 200:
-            assert time.monotonic() < deadline
+
+        async def served() -> bool:
+            return (await api.get("/healthz", expect_json=False)).status == 200
+
+        await until(served, timeout=5)
         for _, held_writer in held:
             held_writer.close()
 

@@ -27,9 +27,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from tests.ingest.test_kill9 import secret_key, stored_ids
 from tests.support import figures
 from tests.support.eddy_process import EddyProcess
+from tests.support.process_load import secret_key, stored_ids
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

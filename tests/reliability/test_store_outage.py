@@ -47,6 +47,7 @@ def rss_bytes() -> int:
     raise AssertionError("no VmRSS in /proc/self/status")
 
 
+@pytest.mark.expect_errors("eddy.access")  # its deliberate 503s are logged at ERROR
 async def test_store_outage_under_load(api: Api, ctx: AppContext) -> None:
     key = await make_site_key(ctx, "secret")
     writer = ctx.ingest.writer
@@ -102,7 +103,7 @@ async def test_store_outage_under_load(api: Api, ctx: AppContext) -> None:
             samples["max_queued"] = max(samples["max_queued"], writer.queued)
             if state["phase"] == "during":
                 samples["rss_peak"] = max(samples["rss_peak"], rss_bytes())
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.02)  # the sampling period
 
     clients = [asyncio.ensure_future(one_client(n)) for n in range(CLIENTS)]
     sampler = asyncio.ensure_future(sample())
@@ -111,17 +112,17 @@ async def test_store_outage_under_load(api: Api, ctx: AppContext) -> None:
         warm_until = time.monotonic() + WARM_S
         while time.monotonic() < warm_until or not acked:
             assert time.monotonic() < warm_until + 60, "no load was acknowledged in a minute"
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # load runs meanwhile: the warm-up is a duration
         rss_before = rss_bytes()
         acked_before = len(acked)
         state["phase"] = "during"
         await ctx.stores.events.close()
         down_at = time.monotonic()
-        await asyncio.sleep(OUTAGE_S)
+        await asyncio.sleep(OUTAGE_S)  # the outage lasts this long under load: the scenario itself
         await ctx.stores.events.open()
         up_at = time.monotonic()
         state["phase"] = "after"
-        await asyncio.sleep(AFTER_S)
+        await asyncio.sleep(AFTER_S)  # and load goes on this long after it
         state["stop"] = True
         await asyncio.gather(*clients)
         await sampler
@@ -134,7 +135,7 @@ async def test_store_outage_under_load(api: Api, ctx: AppContext) -> None:
                 resent += 1
                 if await post(ids) == 202:
                     break
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.1)  # a client's pause between resends
     finally:
         state["stop"] = True
         client.close()

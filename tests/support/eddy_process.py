@@ -4,15 +4,15 @@ several processes on one port."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-from tests.support.ports import free_port
+from tests.support.ports import answers_ok, free_port
+from tests.support.until import until_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,21 +57,25 @@ class EddyProcess:
         return self
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def healthy() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"eddy exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise TimeoutError(f"eddy not healthy after {timeout}s:\n{self.log()}")
+            return answers_ok(self.url + "/healthz")
+
+        until_sync(healthy, timeout, message=lambda: f"eddy not healthy:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def wait_workers(self, count: int, timeout: float = 20.0) -> list[int]:
+        """Wait until the log has announced `count` listening workers (replacements and restarts count
+        too); the pids of the last `count` announcements."""
+
+        def announced() -> list[int]:
+            pids = re.findall(r"\[(\d+)\] eddy: Eddy worker \d listening", self.log())
+            return [int(pid) for pid in pids[-count:]] if len(pids) >= count else []
+
+        return until_sync(announced, timeout, interval=0.05, message=lambda: f"workers not up:\n{self.log()}")
 
     def signal(self, signum: int) -> None:
         assert self.process is not None

@@ -133,12 +133,3 @@ async def receive_until(
         assert message is not None, f"closed: {conn.close_code} {conn.close_reason}"
         if predicate(message):
             return message
-
-
-async def until(predicate: Any, timeout: float = 5.0) -> None:
-    """Wait until `predicate()` is true."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)

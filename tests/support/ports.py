@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import urllib.request
+
+from tests.support.until import until_sync
 
 
 def free_port() -> int:
@@ -14,13 +17,20 @@ def free_port() -> int:
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
     """Block until something accepts connections on 127.0.0.1:port."""
-    import time
+    until_sync(lambda: accepts(port), timeout, message=f"nothing listening on port {port}")
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+
+def answers_ok(url: str) -> bool:
+    """Whether a GET of `url` answers 200 right now (False while nothing listens yet)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def accepts(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:port right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -13,7 +12,8 @@ from typing import Any
 
 import orjson
 
-from tests.support.ports import free_port
+from tests.support.ports import answers_ok, free_port
+from tests.support.until import until_sync
 
 
 class PrometheusServer:
@@ -56,18 +56,15 @@ class PrometheusServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+        process = self.process
+
+        def ready() -> bool:
+            if process.poll() is not None:
                 raise RuntimeError(f"prometheus exited: {self.log_path.read_text(errors='replace')}")
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as answer:
-                    if answer.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError("prometheus did not become ready")
+            return answers_ok(self.url + "/-/ready")
+
+        until_sync(ready, timeout, interval=0.1, message="prometheus did not become ready")
+        return self
 
     def query_url(self, promql: str) -> str:
         """The instant-query URL of the HTTP API for `promql`."""

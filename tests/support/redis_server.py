@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from tests.support.ports import free_port, wait_for_port
+from tests.support.ports import accepts, free_port, wait_for_port
+from tests.support.until import until_sync
 
 
 class RedisServer:
@@ -61,7 +61,7 @@ class RedisServer:
                 self.process.wait()
             self.process = None
             # Wait until the port is really free so a restart can bind it.
-            time.sleep(0.05)
+            until_sync(lambda: not accepts(self.port), timeout=5, interval=0.01)
 
     def flush(self) -> None:
         """Empty every database (between tests)."""

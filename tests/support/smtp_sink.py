@@ -8,12 +8,10 @@ link = sink.link(message, "/reset")   # the first <public-url>/reset#token=... l
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import re
 import threading
-import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from tests.support.ports import free_port
+from tests.support.until import until, until_sync
 
 LINK = re.compile(r"https?://[^\s<>\"]+#token=[A-Za-z0-9_\-]+")
 
@@ -71,26 +70,15 @@ class SmtpSink:
     async def wait_for(
         self, match: Callable[[EmailMessage], bool] = lambda _m: True, timeout: float = 15.0
     ) -> EmailMessage:
-        """The first received message that matches, waiting for it (TimeoutError past `timeout`)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.received(match)
-            if found:
-                return found[0]
-            await asyncio.sleep(0.02)
-        raise TimeoutError("no matching mail arrived")
+        """The first received message that matches, waiting for it (the test fails past `timeout`)."""
+        found = await until(lambda: self.received(match), timeout, 0.02, "no matching mail arrived")
+        return found[0]
 
     def wait_for_sync(
         self, match: Callable[[EmailMessage], bool] = lambda _m: True, timeout: float = 15.0
     ) -> EmailMessage:
         """`wait_for` for sync tests (browser tests)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.received(match)
-            if found:
-                return found[0]
-            time.sleep(0.02)
-        raise TimeoutError("no matching mail arrived")
+        return until_sync(lambda: self.received(match), timeout, 0.02, "no matching mail arrived")[0]
 
 
 def to(address: str) -> Callable[[EmailMessage], bool]:

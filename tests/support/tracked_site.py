@@ -14,6 +14,7 @@ from typing import Any
 from storage.embedded.columnar.snapshot import stored_events
 from tests.support.eddy_process import EddyProcess
 from tests.support.sync_api import SyncApi
+from tests.support.until import until_sync
 
 PASSWORD = "correct horse battery staple"
 Event = dict[str, Any]
@@ -29,9 +30,10 @@ class TrackedSite:
     site_id: str
     key_id: str
     key: str
-    # How to wait between polls: a Playwright test passes `lambda: page.wait_for_timeout(100)`, so its
-    # sync API keeps dispatching events and route handlers while the test waits.
-    pause: Callable[[], None] = lambda: time.sleep(0.1)
+    # How to wait between polls, in seconds: a Playwright test passes the page's own wait
+    # (`lambda s: page.wait_for_timeout(s * 1000)`), so its sync API keeps dispatching events and route
+    # handlers while the test waits.
+    pause: Callable[[float], None] = time.sleep
 
     @classmethod
     def create(cls, eddy: EddyProcess, origin: str) -> TrackedSite:
@@ -83,17 +85,18 @@ class TrackedSite:
         self, condition: Callable[[list[Event]], bool], timeout: float = 15.0, what: str = "events"
     ) -> list[Event]:
         """Poll the stored events until `condition(events)` holds; fail with what was stored."""
-        deadline = time.monotonic() + timeout
-        events = self.events()
-        while not condition(events):
-            if time.monotonic() > deadline:
-                summary = [(e["name"], e["url"], e["props"]) for e in events]
-                raise AssertionError(
-                    f"timed out waiting for {what}; stored: {summary}\n{self.eddy.log()[-3000:]}"
-                )
-            self.pause()
-            events = self.events()
-        return events
+        seen: list[list[Event]] = [[]]
+
+        def holds() -> bool:
+            seen[0] = self.events()
+            return condition(seen[0])
+
+        def failure() -> str:
+            summary = [(e["name"], e["url"], e["props"]) for e in seen[0]]
+            return f"timed out waiting for {what}; stored: {summary}\n{self.eddy.log()[-3000:]}"
+
+        until_sync(holds, timeout, interval=0.1, message=failure, pause=self.pause)
+        return seen[0]
 
     def named(self, name: str, timeout: float = 15.0, count: int = 1) -> list[Event]:
         """Wait until at least `count` events called `name` are stored; returns those."""
