@@ -21,7 +21,7 @@ from storage.mongo.events import canonical_text, event_document, event_query, re
 from storage.ports import Aggregate, EventFilter, Grouping
 from tests.support.event_fixtures import FIXTURE, ZONES, spread_events
 from tests.support.event_match import matches
-from tests.test_engine_differential import SPAN, START, make_events, random_condition
+from tests.support.random_events import SPAN, START, make_events, random_condition
 
 EVENTS = FIXTURE + spread_events()
 WHOLE = EventFilter(site_id="s1", start=0, end=2_000_000_000_000)
