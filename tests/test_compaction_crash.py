@@ -225,3 +225,20 @@ def test_the_compactor_process_stops_cleanly_on_sigterm(data_dir: Path) -> None:
         finally:
             process.kill()
             process.wait()
+
+
+def test_sigterm_ends_the_wait_between_passes_at_once(data_dir: Path) -> None:
+    """A compactor process waiting out a long interval stops when asked, not when the interval ends (a
+    signal handler around time.sleep slept the whole interval out: every server stop and every test
+    teardown waited for it)."""
+    from storage.embedded.columnar import compactor_process
+
+    process = compactor_process.spawn(data_dir, 3600.0)
+    lock = data_dir / "segments" / "compactor.lock"
+    until_sync(lock.exists, timeout=30, message="the compactor process did not start")
+    process.send_signal(signal.SIGTERM)
+    try:
+        assert process.wait(60) == 0  # an hour-long wait slept out would time out here
+    finally:
+        process.kill()
+        process.wait()

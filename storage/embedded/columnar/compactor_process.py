@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from storage.embedded.columnar.compactor import Compactor
@@ -70,19 +69,21 @@ def main(argv: list[str]) -> int:
     # The server's pid comes from the server: read here with getppid(), it would already be 1 (init) when
     # the server died while this process was still starting, and it would then never notice.
     parent = int(argv[2])
-    # A plain flag, not a threading.Event: the handler runs on the main thread, and Event.set() there
-    # deadlocks when the signal lands while that same thread is inside Event.wait() (seen: a SIGTERM left
-    # the process hanging). time.sleep returns early on a signal, so the loop sees the flag at once.
-    stopping: list[bool] = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    # SIGTERM/SIGINT stay blocked and are taken with sigtimedwait between passes: the wait between passes
+    # ends the moment one arrives (a handler would not do: since PEP 475 time.sleep resumes after a handler
+    # and slept out the whole interval, so every stop took up to `interval_s`), and one that lands during a
+    # pass waits, pending, until the pass is done. Blocked before any thread starts, so every thread
+    # (DuckDB's included) inherits the mask and none of them takes the signal instead.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     lock = WriteLock(data_dir / "events.db.lock")
     compactor = Compactor(data_dir / "events.db", SegmentDir(data_dir / "segments"), lock)
     compactor.start()
     try:
         while True:
-            time.sleep(interval_s)
-            if stopping or os.getppid() != parent:  # stopped, or the server died (even by kill -9)
+            if signal.sigtimedwait(stop_signals, interval_s) is not None:
+                break
+            if os.getppid() != parent:  # stopped, or the server died (even by kill -9)
                 break
             try:
                 compactor.run(compactor.compact, wait=False)
