@@ -20,7 +20,19 @@ from handlers.access import bearer_or_secret_key
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 
-_PARAMS = ("from", "to", "tz", "interval", "by", "limit", "sort", "metrics", "steps", "window")
+_PARAMS = (
+    "from",
+    "to",
+    "tz",
+    "interval",
+    "by",
+    "limit",
+    "sort",
+    "metrics",
+    "steps",
+    "window",
+    "with_imported",
+)
 MAX_PARAM_LENGTH = 2048
 
 
@@ -168,6 +180,14 @@ class StatsParams(msgspec.Struct, forbid_unknown_fields=True):
     metrics: str | None = None
     steps: str | None = None
     window: int | None = None
+    with_imported: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="true merges the site's imported Plausible history into summary, day/week/month "
+            "series and breakdowns (days without live events only); the answer's `imported` says what "
+            "was merged."
+        ),
+    ] = None
 
 
 _ID = r"([A-Za-z0-9_-]{1,64})"

@@ -20,6 +20,7 @@ from domain.reports.service import Reports
 from domain.retention_sweep import RetentionSweeper
 from domain.share import ShareLinks
 from domain.stats.cache import StatsCache, VersionBumper
+from domain.stats.imported import ImportedHistory
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
 from domain.visitors_now import VisitorsNowSeries
@@ -106,7 +107,9 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     ctx.components.append(visitors_now)
     ctx.components.append(LoopLagMonitor(ctx.metrics.ioloop_lag))
     # Analytics queries: answers cached per site version; each durable batch bumps its sites' versions.
-    ctx.stats = StatsService(stores.events, StatsCache(stores.kv))
+    ctx.stats = StatsService(
+        stores.events, StatsCache(stores.kv), imported=ImportedHistory(stores.docs, stores.events)
+    )
     bumper = VersionBumper(ctx.stats.cache)
     ctx.event_listeners.append(bumper)
     ctx.components.append(bumper)

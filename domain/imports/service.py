@@ -34,6 +34,7 @@ from domain.imports.plausible import AggregateSpool, spool_plausible
 from domain.imports.rows import ImportFailed, Tally
 from domain.imports.spool import DAY_MS, Spool
 from domain.imports.umami import spool_umami
+from domain.stats.imported import latest_import
 from storage.ports import DocumentStore, EventFilter, EventStore
 from storage.records import Event
 
@@ -144,14 +145,7 @@ class ImportService:
 
     async def latest_plausible(self, site_id: str) -> str | None:
         """The id of the site's Plausible import that answers history, if any."""
-        done = await self._docs.find(
-            "imports",
-            {"site_id": site_id, "kind": "plausible", "status": "done"},
-            sort="finished_at",
-            descending=True,
-            limit=1,
-        )
-        return done[0]["id"] if done else None
+        return await latest_import(self._docs, site_id)
 
     async def _run(self, job: dict[str, Any], upload: Path) -> None:
         tally = Tally()

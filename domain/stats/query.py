@@ -8,6 +8,7 @@
   `page==/blog/*` (a path prefix), `prop:<name>==...`, `trait:<name>!=...`: see domain/stats/filters.py.
 - `by` (breakdowns): one of BREAKDOWNS or `prop:<name>`; `sort`: visitors, visits, pageviews or events
   (descending); `limit`: 1..1000. `metrics` (timeseries): a comma-separated subset of METRICS.
+- `with_imported`: `true` merges the site's imported Plausible history in (domain/stats/imported.py).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class StatsQuery:
     limit: int = 10
     sort: str = "visitors"
     metrics: tuple[str, ...] = METRICS
+    with_imported: bool = False
 
     def event_filter(self, site_id: str, *, start: int | None = None, end: int | None = None) -> EventFilter:
         """The store filter for this query's range (or another one) and filters."""
@@ -93,6 +95,7 @@ class StatsQuery:
             str(self.limit),
             self.sort,
             ",".join(self.metrics),
+            "imported" if self.with_imported else "",
             *sorted(term.text() for term in self.filters),
         ]
         return "\x1f".join(parts)
@@ -228,4 +231,12 @@ def parse_query(
         limit=_int(params, "limit", 10, 1, 1000),
         sort=sort,
         metrics=metrics,
+        with_imported=_flag(params, "with_imported"),
     )
+
+
+def _flag(params: Mapping[str, str], name: str) -> bool:
+    raw = (params.get(name) or "false").lower()
+    if raw not in ("true", "false"):
+        raise Invalid(f"{name} must be true or false", fields={name: "true or false"})
+    return raw == "true"

@@ -3,6 +3,7 @@ MongoDB answer the same way), cached per site version where the answer may be re
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import logging
 import time
@@ -11,11 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.errors import NotFound, Unavailable
+from domain.stats import imported as imports
 from domain.stats.buckets import bucket_label, bucket_starts, metrics_of
 from domain.stats.cache import StatsCache
 from domain.stats.funnels import FunnelCounter, Step
 from domain.stats.journeys import JourneyBuilder
-from domain.stats.query import DAY_MS, StatsQuery, breakdown_grouping
+from domain.stats.query import DAY_MS, StatsQuery, breakdown_grouping, local_midnight_ms
 from domain.stats.retention import active_series, weekly_cohorts
 from storage.errors import QueryTooSlowError, StoreUnavailableError
 from storage.ports import Aggregate, EventFilter, EventStore, Grouping
@@ -40,10 +42,17 @@ def _iso(ms: int, tz: str) -> str:
 class StatsService:
     """Summary, timeseries, breakdowns, realtime, funnels, retention, DAU/MAU and user journeys."""
 
-    def __init__(self, events: EventStore, cache: StatsCache, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        events: EventStore,
+        cache: StatsCache,
+        clock: Callable[[], float] = time.time,
+        imported: imports.ImportedHistory | None = None,
+    ) -> None:
         self._events = events
         self.cache = cache
         self._clock = clock
+        self._imported = imported
 
     def now_ms(self) -> int:
         """The service clock in epoch ms."""
@@ -106,10 +115,28 @@ class StatsService:
     async def summary(self, site_id: str, query: StatsQuery) -> Answer:
         """Totals of the range with the previous period of the same length alongside."""
 
+        import_id, reason = await self._import_for(site_id, query, "summary")
+
         async def compute() -> Answer:
             previous = query.previous()
-            now = metrics_of(await self._total(query.event_filter(site_id)))
-            before = metrics_of(await self._total(previous.event_filter(site_id)))
+            now_total = await self._total(query.event_filter(site_id))
+            before_total = await self._total(previous.event_filter(site_id))
+            extra: Answer = {}
+            if import_id is not None and self._imported is not None:
+                found = await self._imported.days(
+                    site_id, import_id, previous.start, query.end, query.tz, ("imported_visitors",)
+                )
+                first_now = imports.local_day(query.start, ZoneInfo(query.tz))
+                current = [day for day in found.days if day >= first_now]
+                earlier = [day for day in found.days if day < first_now]
+                if current:
+                    now_total = imports.add(now_total, found.total(current))
+                if earlier:
+                    before_total = imports.add(before_total, found.total(earlier))
+                extra = {"imported": {"included": True, "days": len(current), "import_id": import_id}}
+            elif reason is not None:
+                extra = {"imported": {"included": False, "reason": reason}}
+            now, before = metrics_of(now_total), metrics_of(before_total)
             return {
                 **self._frame(site_id, query),
                 "previous": {"from": _iso(previous.start, query.tz), "to": _iso(previous.end, query.tz)},
@@ -117,42 +144,101 @@ class StatsService:
                     name: {"value": value, "previous": before[name], "change": _change(value, before[name])}
                     for name, value in now.items()
                 },
+                **extra,
             }
 
-        return await self._cached(site_id, "summary", query, compute)
+        return await self._cached(site_id, "summary", query, compute, import_id or "")
+
+    async def _import_for(self, site_id: str, query: StatsQuery, kind: str) -> tuple[str | None, str | None]:
+        """(the import to merge into this question, why none is merged when the caller asked for one)."""
+        if not query.with_imported or self._imported is None:
+            return None, None
+        import_id = await self._imported.import_id(site_id)
+        if import_id is None:
+            return None, "The site has no imported history."
+        reason = imports.why_not(query, kind)
+        return (None, reason) if reason else (import_id, None)
 
     async def timeseries(self, site_id: str, query: StatsQuery) -> Answer:
         """The metrics per interval bucket in the query's timezone, empty buckets filled with zeros."""
 
+        import_id, reason = await self._import_for(site_id, query, "timeseries")
+
         async def compute() -> Answer:
             grouping = Grouping(kind="time", unit=query.interval, tz=query.tz)
             rows = await self._events.aggregate(query.event_filter(site_id), grouping)
-            by_key = {row.key: row for row in rows}
-            keys = sorted(set(bucket_starts(query.start, query.end, query.interval, query.tz)) | set(by_key))
+            by_key: dict[Any, Aggregate] = {row.key: row for row in rows}
+            starts = bucket_starts(query.start, query.end, query.interval, query.tz)
+            extra: Answer = {"imported": {"included": False, "reason": reason}} if reason else {}
+            if import_id is not None and self._imported is not None:
+                found = await self._imported.days(
+                    site_id,
+                    import_id,
+                    query.start,
+                    query.end,
+                    query.tz,
+                    ("imported_visitors", "imported_custom_events"),
+                )
+                tz = ZoneInfo(query.tz)
+                for day in found.days:
+                    midnight = local_midnight_ms(dt.date.fromisoformat(day), tz)
+                    key = starts[max(0, bisect.bisect_right(starts, midnight) - 1)]
+                    by_key[key] = imports.add(by_key.get(key), found.total([day]), key)
+                extra = {"imported": {"included": True, "days": len(found.days), "import_id": import_id}}
+            keys = sorted(set(starts) | set(by_key))
             results = []
             for key in keys:
                 values = metrics_of(by_key.get(key))
                 point: dict[str, Any] = {"date": bucket_label(int(key), query.interval, query.tz)}  # type: ignore[arg-type]
                 point.update({name: values[name] for name in query.metrics})
                 results.append(point)
-            return {**self._frame(site_id, query), "interval": query.interval, "results": results}
+            return {**self._frame(site_id, query), "interval": query.interval, "results": results, **extra}
 
-        return await self._cached(site_id, "timeseries", query, compute)
+        return await self._cached(site_id, "timeseries", query, compute, import_id or "")
 
     async def breakdown(self, site_id: str, query: StatsQuery) -> Answer:
         """The top values of a dimension with their metrics (`page` counts pageviews only)."""
+
+        import_id, reason = await self._import_for(site_id, query, "breakdown")
 
         async def compute() -> Answer:
             flt = query.event_filter(site_id)
             if query.by == "page":
                 flt = EventFilter(**{**_fields(flt), "equals": {**flt.equals, "name": "pageview"}})
-            rows = await self._events.aggregate(
-                flt, breakdown_grouping(query.by), sort=query.sort, limit=query.limit
-            )
+            extra: Answer = {"imported": {"included": False, "reason": reason}} if reason else {}
+            found = None
+            if import_id is not None and self._imported is not None:
+                table = imports.BREAKDOWN_TABLES[query.by][0]
+                tables = (table, "imported_visitors") if query.by == "event" else (table,)
+                found = await self._imported.days(
+                    site_id, import_id, query.start, query.end, query.tz, tables
+                )
+                extra = {"imported": {"included": True, "days": len(found.days), "import_id": import_id}}
+            if found is None or not found.days:
+                rows = await self._events.aggregate(
+                    flt, breakdown_grouping(query.by), sort=query.sort, limit=query.limit
+                )
+            else:  # every live row, the imported ones added, then the top again
+                merged = {
+                    row.key: row
+                    for row in await self._events.aggregate(
+                        flt, breakdown_grouping(query.by), sort=query.sort, limit=0
+                    )
+                }
+                for value, row in found.rows(query.by).items():
+                    merged[value] = imports.add(merged.get(value), row, value)
+                rows = sorted(merged.values(), key=lambda row: (-getattr(row, query.sort), str(row.key)))
+                rows = rows[: query.limit]
             results = [{"value": row.key, **metrics_of(row)} for row in rows]
-            return {**self._frame(site_id, query), "by": query.by, "sort": query.sort, "results": results}
+            return {
+                **self._frame(site_id, query),
+                "by": query.by,
+                "sort": query.sort,
+                "results": results,
+                **extra,
+            }
 
-        return await self._cached(site_id, "breakdown", query, compute)
+        return await self._cached(site_id, "breakdown", query, compute, import_id or "")
 
     async def realtime(self, site_id: str) -> Answer:
         """Visitors in the last 5 minutes, pageviews per minute over the last 30, top pages now. Never

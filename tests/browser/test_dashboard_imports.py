@@ -1,7 +1,8 @@
 """The Imports tab in a real Chromium against a real Eddy: an admin uploads Umami's tables (a zip made
 here), follows the import to its summary (rows read, imported, skipped with their line), sees it listed,
 imports the same file again without anything counted twice, and an unusable file fails with a sentence;
-a Plausible export shows merged into the dashboard's history, its days flagged as imported."""
+a Plausible export shows merged into the dashboard's numbers, chart and breakdowns, with a note saying how
+many days came from it and a switch to leave them out."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.browser.dashboard_helpers import create_site, sign_up
-from tests.imports.test_import_plausible import plausible_zip
 from tests.support.eddy_process import EddyProcess
+from tests.support.plausible_export import plausible_zip
 from tests.support.umami_export import umami_zip
 
 EVENTS = 2_000
@@ -89,21 +90,29 @@ def test_a_plausible_export_shows_merged_into_the_history(page: Page, eddy_serve
         timeout=30_000
     )
 
-    # The dashboard over the last 30 days: the imported days fill the history card, flagged as imported.
+    # The dashboard over the last 30 days: the imported days are merged into the numbers, chart and
+    # breakdowns, and a note says how many days came from the import.
     page.goto(f"{base}/sites/{site_id}?range=30d")
-    card = page.locator("[data-breakdown=imported]")
-    expect(card).to_be_visible()
-    expect(card.get_by_test_id("imported-note")).to_contain_text(
-        "16 days of this range come from the Plausible import"
-    )
+    note = page.get_by_test_id("imported-note")
+    expect(note).to_contain_text("Includes 16 days imported from Plausible")
     visitors = sum(day["visitors"] for day in per_day.values())
-    expect(card.locator("[data-metric=visitors] .big-number")).to_have_text(f"{visitors:,}")
-    expect(card.locator("rect.is-imported")).to_have_count(16)
-    expect(card.locator(f"rect[data-date='{first.isoformat()}'] title")).to_contain_text("(imported)")
-    expect(card.locator("tbody tr").filter(has_text="/pricing")).to_contain_text(f"{10 * 16:,}")
-    # A filter does not apply to imported totals: the card says so.
+    summary_visitors = page.get_by_test_id("summary").locator("[data-metric=visitors] .big-number")
+    expect(summary_visitors).to_have_text(f"{visitors:,}")
+    pages = page.locator("[data-breakdown=pages]")
+    expect(pages.locator("tbody tr").filter(has_text="/pricing")).to_contain_text(f"{10 * 16:,}")
+    # Left out with one click (kept in the address), then brought back.
+    note.get_by_test_id("imported-toggle").click()
+    expect(note).to_contain_text("Imported data is left out.")
+    expect(summary_visitors).to_have_text("0")
+    assert "imported=0" in page.url
+    note.get_by_test_id("imported-toggle").click()
+    expect(summary_visitors).to_have_text(f"{visitors:,}")
+    # Imported days hold daily totals only: with a filter they are left out, and the note says why.
     page.goto(f"{base}/sites/{site_id}?range=30d&filters=country==DE")
-    expect(card.get_by_test_id("imported-note")).to_contain_text("the filters do not apply to them")
-    # A range without imported days has no such card.
+    expect(note).to_contain_text("cannot be filtered")
+    expect(summary_visitors).to_have_text("0")
+    # A range without imported days has no note.
+    page.goto(f"{base}/sites/{site_id}?range=30d")
+    expect(note).to_be_visible()
     page.get_by_label("Date range").select_option("today")
-    expect(card).to_be_hidden()
+    expect(note).to_be_hidden()

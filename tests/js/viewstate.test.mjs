@@ -5,11 +5,13 @@ import { addFilter, describeFilter, filterForRow, filterTerms, invertFilter, par
 
 test("a state survives the address bar, keeping other parameters", () => {
   const filters = [["country", "!=", ["DE", "FR"]], ["page", "=~", ["/a;b==c", "x|y\\z"]], ["prop:plan", "==", ["pro"]]];
-  const state = { preset: "custom", from: "2026-03-30", to: "2026-04-05", compare: "year", metric: "pageviews", filters };
+  const state = { preset: "custom", from: "2026-03-30", to: "2026-04-05", compare: "year", metric: "pageviews", filters, imported: false };
   const search = writeState(state, "?keep=1&range=7d");
   assert.ok(search.startsWith("?keep=1&"));
+  assert.ok(search.includes("imported=0"));
   assert.deepEqual(readState(search), state);
-  assert.equal(writeState({ preset: "7d", from: "", to: "", compare: "", metric: "visitors", filters: [] }), "");
+  assert.deepEqual(readState(writeState({ ...state, imported: true })), { ...state, imported: true });
+  assert.equal(writeState({ preset: "7d", from: "", to: "", compare: "", metric: "visitors", filters: [], imported: true }), "");
 });
 
 test("filters read and write the API's syntax: operators, | between values, backslash escapes", () => {

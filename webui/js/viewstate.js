@@ -1,4 +1,4 @@
-// The history view's state (range, comparison, filters, chart metric) and its text in the address bar,
+// The history view's state (range, comparison, filters, chart metric, imported data in or out) and its text in the address bar,
 // so a view can be bookmarked, shared and reloaded. Filters use the stats API's own names and syntax
 // (`filters=country==DE`, `country!=DE|FR`, `page=~blog`, `page==/blog/*` for a path prefix; see
 // domain/stats/filters.py), the same names the live panel's tail uses. A filter is [key, operator, values].
@@ -30,7 +30,7 @@ const MAX_FILTERS = 10;
 const MAX_VALUES = 50;
 const MAX_VALUE = 512;
 const METRIC_NAMES = new Set(["visitors", "visits", "pageviews", "events"]);
-const OWN_PARAMS = ["range", "from", "to", "compare", "filters", "metric"];
+const OWN_PARAMS = ["range", "from", "to", "compare", "filters", "metric", "imported"];
 // The API's operators (domain/stats/filters.py) and how a person reads them.
 export const OPERATORS = { "==": "is", "!=": "is not", "=~": "contains", "!~": "does not contain" };
 const INVERSE = { "==": "!=", "!=": "==", "=~": "!~", "!~": "=~" };
@@ -123,6 +123,8 @@ export function readState(search) {
     compare: COMPARE_MODES.includes(params.get("compare")) ? params.get("compare") : "",
     metric: METRIC_NAMES.has(params.get("metric")) ? params.get("metric") : "visitors",
     filters: [],
+    // Imported history is merged in unless the address says `imported=0` (as Plausible's dashboard does).
+    imported: params.get("imported") !== "0",
   };
   if (state.preset === "custom" && !(state.from && state.to)) state.preset = DEFAULT_PRESET;
   for (const item of params.getAll("filters")) {
@@ -145,6 +147,7 @@ export function writeState(state, search = "") {
   }
   if (state.compare) params.set("compare", state.compare);
   if (state.metric && state.metric !== "visitors") params.set("metric", state.metric);
+  if (state.imported === false) params.set("imported", "0");
   for (const term of filterTerms(state.filters)) params.append("filters", term);
   const text = params.toString();
   return text ? `?${text}` : "";

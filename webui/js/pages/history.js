@@ -1,8 +1,10 @@
 // History: a date range (presets, custom dates, stepped with the arrows), an optional comparison (the
 // previous period or the same period last year), filters (a click on any breakdown row, or "Add filter"
 // with is, is not, contains, does not contain; a click on a filter's operator turns it around), the summary
-// numbers, a timeseries chart (uPlot), breakdown tables with a details view, funnels and retention. The
-// range, comparison and filters live in the address bar, so a reload or a shared link keeps the view.
+// numbers, a timeseries chart (uPlot), breakdown tables with a details view, funnels and retention. A
+// site's imported Plausible history is merged into the numbers, chart and breakdowns (`with_imported`;
+// a note says how many days, and switches it off). The range, comparison, filters and that switch live
+// in the address bar, so a reload or a shared link keeps the view.
 // Every value from the API is rendered as text; only http(s) URLs become links.
 
 import { ApiError } from "../api.js";
@@ -10,7 +12,6 @@ import { h, replace, loading, empty, errorBox, table, field, fmtNumber, fmtPerce
 import { timeseriesChart } from "./charts.js";
 import { breakdownCard } from "./breakdowns.js";
 import { goalsCard } from "./goals.js";
-import { importedCard } from "./imported.js";
 import { shortcuts } from "./shortcuts.js";
 import { PRESETS, comparisonRange, describeRange, intervalFor, isDateRange, rangeFor, stepRange } from "../ranges.js";
 import { FILTER_LABELS, OPERATORS, addFilter, describeFilter, filterTerms, invertFilter, isFilterKey, parseTerm, readState, removeFilter, writeState } from "../viewstate.js";
@@ -26,6 +27,7 @@ const METRICS = [
 ];
 // Metrics where a rise is bad news (shown red when they go up).
 const LOWER_IS_BETTER = new Set(["bounce_rate"]);
+const NO_IMPORT = "The site has no imported history."; // the API's reason when there is nothing to merge
 const BREAKDOWNS = [
   ["Pages", [["page", "Pages"], ["entry_page", "Entry pages"], ["exit_page", "Exit pages"]]],
   ["Sources", [["source", "Sources"], ["referrer", "Referrers"], ["utm_source", "UTM source"], ["utm_medium", "UTM medium"], ["utm_campaign", "UTM campaign"], ["utm_term", "UTM term"], ["utm_content", "UTM content"]]],
@@ -301,12 +303,12 @@ export function historyView(container, source) {
   controls.addEventListener("submit", (e) => e.preventDefault());
   const filtersBox = h("div", { class: "filters-box" });
   const summaryBox = h("div", {});
+  const importedNote = h("p", { class: "imported-note muted", "data-testid": "imported-note", hidden: true });
   const chartBox = h("div", { class: "chart", "data-testid": "timeseries" });
   const chartStatus = h("div", {});
   const breakdowns = [
     ...BREAKDOWNS.map(([title, options]) => breakdownCard(source, () => currentQuery(), title, options, applyFilter)),
     goalsCard(source, () => currentQuery()),
-    importedCard(source, () => currentQuery()),
   ];
   let chart = null;
   let seq = 0;
@@ -317,6 +319,7 @@ export function historyView(container, source) {
     h("div", { class: "section-head" }, h("h2", { id: "history-title" }, "History ", rangeText), controls),
     filtersBox,
     summaryBox,
+    importedNote,
     h("section", { class: "card chart-card" }, h("div", { class: "section-head" }, h("h3", { text: "Over time" }), metric), chartStatus, chartBox),
     h("div", { class: "breakdown-grid" }, breakdowns.map((b) => b.card)),
     h("div", { class: "breakdown-grid" }, funnelCard(source, () => currentQuery()), retentionCard(source, () => currentQuery())),
@@ -328,7 +331,38 @@ export function historyView(container, source) {
   }
 
   function currentQuery() {
-    return { ...currentRange(), filters: filterTerms(state.filters) };
+    return { ...currentRange(), filters: filterTerms(state.filters), with_imported: withImported() };
+  }
+
+  function withImported() {
+    return state.imported ? "true" : "false";
+  }
+
+  // What the summary says about imported history: how many days of the range it merged in, or why it
+  // could not (filters, hourly series), with the switch to leave it out or bring it back.
+  function showImported(answer) {
+    const about = answer?.imported;
+    const toggle = (label, value) => {
+      const button = h("button", { type: "button", class: "link", "data-testid": "imported-toggle", text: label });
+      button.addEventListener("click", () => {
+        state.imported = value;
+        loadAll();
+      });
+      return button;
+    };
+    if (!state.imported) {
+      replace(importedNote, "Imported data is left out. ", toggle("Include imported data", true));
+    } else if (about?.included && about.days > 0) {
+      const days = `${fmtNumber(about.days)} ${about.days === 1 ? "day" : "days"}`;
+      replace(importedNote, `Includes ${days} imported from Plausible (days without events of Eddy's own). `, toggle("Leave out imported data", false));
+    } else if (about && !about.included && about.reason !== NO_IMPORT) {
+      replace(importedNote, about.reason);
+    } else {
+      replace(importedNote);
+      importedNote.hidden = true;
+      return;
+    }
+    importedNote.hidden = false;
   }
 
   function syncControls() {
@@ -365,8 +399,8 @@ export function historyView(container, source) {
     const other = comparisonRange(range, state.compare);
     try {
       const [now, before] = await Promise.all([
-        source.stats("timeseries", { ...range, interval, metrics: key, filters }),
-        other ? source.stats("timeseries", { ...other, interval, metrics: key, filters }) : null,
+        source.stats("timeseries", { ...range, interval, metrics: key, filters, with_imported: withImported() }),
+        other ? source.stats("timeseries", { ...other, interval, metrics: key, filters, with_imported: withImported() }) : null,
       ]);
       if (mine !== seq) return;
       const points = seriesPoints(now, key);
@@ -392,11 +426,12 @@ export function historyView(container, source) {
     const started = performance.now();
     try {
       const [now, before] = await Promise.all([
-        source.stats("summary", { ...range, filters }),
-        other ? source.stats("summary", { ...other, filters }) : null,
+        source.stats("summary", { ...range, filters, with_imported: withImported() }),
+        other ? source.stats("summary", { ...other, filters, with_imported: withImported() }) : null,
       ]);
       if (mine !== seq) return;
       replace(summaryBox, summaryCards(now, before, state.compare));
+      showImported(now);
       summaryBox.dataset.paintMs = String(Math.round(performance.now() - started));
     } catch (error) {
       if (mine === seq) replace(summaryBox, errorBox(error));
