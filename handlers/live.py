@@ -55,7 +55,7 @@ from tornado.iostream import StreamClosedError
 from domain.errors import DomainError, Forbidden, NotFound, Unauthorized
 from domain.live.service import LiveService
 from domain.live.stream import FILTER_KEYS, Filters, LiveStream, encode, parse_filters
-from handlers.access import authenticated
+from handlers.access import authorized
 from handlers.base import ApiHandler, BaseHandler
 from handlers.errors import ApiError
 from handlers.openapi import Operation
@@ -317,9 +317,8 @@ class LiveEventStreamHandler(ApiHandler):
         self.site_id = ""  # with user_id: a removed member's stream ends (domain/live/membership.py)
         self.user_id = ""
 
-    @authenticated
+    @authorized("site:view")
     async def get(self, site_id: str) -> None:
-        await self.site_for(site_id, "viewer")
         filters = self._filters()
         live = _live(self)
         self.session = self.principal.session  # a revoked session ends the stream (SocketRegistry)
