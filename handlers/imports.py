@@ -49,8 +49,7 @@ class ImportsHandler(ApiHandler):
         self.kind = self.get_query_argument("kind", "")
         if self.kind not in KINDS:
             raise Invalid("unknown import kind", fields={"kind": "umami, eddy or plausible"})
-        limit = int(self.ctx.config.extra.get("EDDY_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
-        self.max_body_bytes = limit
+        self.max_body_bytes = self.ctx.config.import_max_bytes
         super().prepare()
         connection: Any = self.request.connection
         if hasattr(connection, "set_body_timeout"):

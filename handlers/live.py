@@ -61,6 +61,7 @@ from handlers.errors import ApiError
 from handlers.openapi import Operation
 from handlers.policy import declare
 from server.context import AppContext
+from server.metrics import SocketKind
 from server.tornado_private import request_finished
 from server.websocket import WebSocket, take_over
 
@@ -144,7 +145,7 @@ class LiveSocket(WebSocket):
             self.close(CLOSE_TOO_MANY, "too many connections from this address")
             return
         self._admitted = True
-        self.ctx.metrics.websocket_connections.labels("live").inc()
+        self.ctx.metrics.websocket_connections.labels(SocketKind.LIVE).inc()
         refusal = self.refusal()
         if refusal is not None:
             self.close(CLOSE_BAD_REQUEST, refusal)
@@ -272,7 +273,7 @@ class LiveSocket(WebSocket):
         if self._admitted:
             self._admitted = False
             self.ctx.sockets.discard(self)
-            self.ctx.metrics.websocket_connections.labels("live").dec()
+            self.ctx.metrics.websocket_connections.labels(SocketKind.LIVE).dec()
 
 
 class LiveSocketHandler(BaseHandler):

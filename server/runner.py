@@ -82,7 +82,7 @@ def make_http_server(app: Application, config: Config) -> HTTPServer:
         idle_connection_timeout=60,
         body_timeout=30,
     )
-    server.max_connections = int(config.extra.get("EDDY_MAX_CONNECTIONS", MAX_CONNECTIONS))
+    server.max_connections = config.max_connections
     return server
 
 

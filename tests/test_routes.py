@@ -48,9 +48,9 @@ def test_site_routes_state_the_role_they_need() -> None:
             if permission is not None:
                 assert permission in PERMISSIONS, f"{handler.__name__}.{method}: {permission}"
                 declared.add(permission)
-            if SITE_ROUTE.match(pattern) and policy_of(func) != "public":
-                if permission is None or not permission.startswith("site:"):
-                    loose.append(f"{handler.__name__}.{method}")
+            site_role = permission is not None and permission.startswith("site:")
+            if SITE_ROUTE.match(pattern) and policy_of(func) != "public" and not site_role:
+                loose.append(f"{handler.__name__}.{method}")
     assert not loose, f"site routes that do not state a site role: {loose}"
     assert declared >= {"account", "site:view", "site:admin", "site:owner", "instance:admin"}
 
