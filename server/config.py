@@ -10,7 +10,7 @@ import ipaddress
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from domain.accounts.registration import env_mode
@@ -85,15 +85,6 @@ class Config:
     google_authorize_url: str | None = None
     google_token_url: str | None = None
     google_userinfo_url: str | None = None
-
-    @property
-    def embedded(self) -> bool:
-        """True when no MongoDB is configured (SQLite files in the data dir)."""
-        return not self.mongo_uri
-
-    def with_overrides(self, **changes: object) -> Config:
-        """A copy with some fields changed (tests build configs this way)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 def _env_bool(value: str | None, default: bool) -> bool:

@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
-
 
 class DropReason(StrEnum):
     """Why ingestion refused or dropped events (`reason` of eddy_ingest_events_dropped_total)."""

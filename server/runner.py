@@ -35,7 +35,6 @@ from server.secrets import Secrets, load_or_create_secrets
 from server.services import build_context
 
 log = logging.getLogger("eddy")
-SHUTDOWN_GRACE_S = 20.0
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_CONNECTIONS = 1000  # open HTTP connections per process (websockets not counted once upgraded)
 

@@ -16,7 +16,7 @@ def test_defaults_are_the_embedded_mode() -> None:
     config = load_config([], env={})
     assert (config.port, config.host, config.processes) == (8888, "127.0.0.1", 1)
     assert config.data_dir == Path("data")
-    assert config.embedded and config.redis_url is None
+    assert config.mongo_uri is None and config.redis_url is None
 
 
 def test_env_then_flags_win() -> None:
@@ -33,7 +33,6 @@ def test_env_then_flags_win() -> None:
         "redis://r",
         3,
     )
-    assert not config.embedded
     config = load_config(["--port", "9100", "--processes", "2", "--data-dir", "/tmp/x"], env=env)
     assert (config.port, config.processes, config.data_dir) == (9100, 2, Path("/tmp/x"))
 
