@@ -142,7 +142,9 @@ def _networks(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IP
             ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()
         )
     except ValueError as error:
-        raise SystemExit(f"{name}: {error}") from None
+        raise SystemExit(
+            f"{name} must be addresses or CIDR networks separated by commas ({error})."
+        ) from None
 
 
 def _number(env: Mapping[str, str], name: str, whole: bool, default: float) -> float:

@@ -125,4 +125,6 @@ def test_bad_environment_settings_stop_the_start_with_a_sentence(name: str, valu
 def test_a_bad_webhook_network_names_its_variable() -> None:
     with pytest.raises(SystemExit) as stopped:
         load_config([], env={"EDDY_WEBHOOK_ALLOW": "10.0.0.0/8, not-a-network"})
-    assert str(stopped.value).startswith("EDDY_WEBHOOK_ALLOW: ")
+    message = str(stopped.value)
+    assert message.startswith("EDDY_WEBHOOK_ALLOW must be addresses or CIDR networks separated by commas (")
+    assert "not-a-network" in message and message.endswith(".")
