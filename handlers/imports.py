@@ -28,7 +28,6 @@ from handlers.errors import ApiError
 from handlers.openapi import Operation
 from handlers.policy import declare
 
-DEFAULT_MAX_BYTES = 1 << 30
 UPLOAD_BODY_TIMEOUT_S = 3600.0
 
 
