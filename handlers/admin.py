@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 
 from domain.accounts.registration import RegistrationOut, RegistrationSettings
 from domain.accounts.users import UserOut, user_out
-from domain.errors import Forbidden
-from handlers.access import authenticated
+from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 
@@ -23,37 +22,24 @@ class UserList(msgspec.Struct):
     users: Annotated[list[UserOut], msgspec.Meta(max_length=MAX_LISTED)]
 
 
-class AdminHandler(ApiHandler):
-    """Base: the signed-in user must be an instance admin."""
-
-    async def require_admin(self) -> dict[str, Any]:
-        user = await self.ctx.accounts.users.get(self.principal.user_id)
-        if not user.get("instance_admin"):
-            raise Forbidden("only an instance admin may do this", code="not_instance_admin")
-        return user
-
-
-class AdminSettingsHandler(AdminHandler):
+class AdminSettingsHandler(ApiHandler):
     """Read and change the registration mode."""
 
-    @authenticated
+    @authorized("instance:admin")
     async def get(self) -> None:
-        await self.require_admin()
         self.write_json(await self.ctx.accounts.registration.describe())
 
-    @authenticated
+    @authorized("instance:admin")
     async def patch(self) -> None:
-        await self.require_admin()
         body = self.body_as(RegistrationSettings)
         self.write_json(await self.ctx.accounts.registration.set_mode(body.registration))
 
 
-class AdminUsersHandler(AdminHandler):
+class AdminUsersHandler(ApiHandler):
     """Every account."""
 
-    @authenticated
+    @authorized("instance:admin")
     async def get(self) -> None:
-        await self.require_admin()
         rows = await self.ctx.stores.docs.find("users", {}, sort="created_at", limit=MAX_LISTED)
         self.write_json(UserList(users=[user_out(row) for row in rows]))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from domain.alerts.rules import AlertRuleCreate, AlertRulePatch, AlertRuleView, view
-from handlers.access import authenticated
+from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 
@@ -26,15 +26,13 @@ class AlertRuleList(msgspec.Struct):
 class AlertRulesHandler(ApiHandler):
     """List and create rules."""
 
-    @authenticated
+    @authorized("site:admin")
     async def get(self, site_id: str) -> None:
-        await self.site_for(site_id, "admin")
         docs = await self.ctx.alerts.rules.list(site_id)
         self.write_json(AlertRuleList([view(doc) for doc in docs]))
 
-    @authenticated
+    @authorized("site:admin")
     async def post(self, site_id: str) -> None:
-        await self.site_for(site_id, "admin")
         doc = await self.ctx.alerts.rules.create(site_id, self.body_as(AlertRuleCreate))
         self.write_json(AlertRuleOut(view(doc, with_secret=True)), 201)
 
@@ -42,20 +40,17 @@ class AlertRulesHandler(ApiHandler):
 class AlertRuleHandler(ApiHandler):
     """Read, change and delete one rule."""
 
-    @authenticated
+    @authorized("site:admin")
     async def get(self, site_id: str, rule_id: str) -> None:
-        await self.site_for(site_id, "admin")
         self.write_json(AlertRuleOut(view(await self.ctx.alerts.rules.get(site_id, rule_id))))
 
-    @authenticated
+    @authorized("site:admin")
     async def patch(self, site_id: str, rule_id: str) -> None:
-        await self.site_for(site_id, "admin")
         patch = self.body_as(AlertRulePatch)
         self.write_json(AlertRuleOut(view(await self.ctx.alerts.rules.update(site_id, rule_id, patch))))
 
-    @authenticated
+    @authorized("site:admin")
     async def delete(self, site_id: str, rule_id: str) -> None:
-        await self.site_for(site_id, "admin")
         await self.ctx.alerts.rules.delete(site_id, rule_id)
         self.set_status(204)
         self.finish()

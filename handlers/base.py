@@ -1,9 +1,12 @@
-"""Base handlers: `BaseHandler` (security headers, typed context) and `ApiHandler` (JSON in and out,
-JSON errors, bounded bodies), plus the JSON 404 catch-all."""
+"""Base handlers: `BaseHandler` (deny-by-default access, security headers, typed context) and `ApiHandler`
+(JSON in and out, JSON errors, bounded bodies), plus the JSON 404 catch-all."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -14,7 +17,7 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 from domain.accounts.principals import KeyPrincipal, Role, UserPrincipal
 from domain.errors import DomainError
 from handlers.errors import STATUS_CODES, ApiError
-from handlers.policy import public
+from handlers.policy import undeclared
 from server.context import AppContext
 
 log = logging.getLogger("eddy.api")
@@ -39,8 +42,72 @@ HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")  # o
 API_HEADERS = (("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store"))
 
 
+# The answer to a method that declares no access policy (handlers/policy.py).
+UNDECLARED = {
+    "error": {
+        "code": "forbidden",
+        "message": "This method is closed: its handler does not declare who may call it.",
+    }
+}
+
+
+def _checked_first(prepare: Callable[..., Any]) -> Callable[..., Any]:
+    """`prepare` behind the access check: a refused request never reaches it."""
+    if inspect.iscoroutinefunction(prepare):
+
+        @functools.wraps(prepare)
+        async def checked_async(self: BaseHandler) -> Any:
+            if self.refuse_undeclared():
+                return None
+            return await prepare(self)
+
+        return checked_async
+
+    @functools.wraps(prepare)
+    def checked(self: BaseHandler) -> Any:
+        if self.refuse_undeclared():
+            return None
+        return prepare(self)
+
+    return checked
+
+
 class BaseHandler(RequestHandler):
-    """Every Eddy handler: the context through a typed property and security headers on every answer."""
+    """Every Eddy handler: deny-by-default access, the context through a typed property and security
+    headers on every answer.
+
+    A request for a method that declares no access policy is refused with 403 before anything else
+    runs. The check sits in front of every `prepare` of every subclass (wrapped when the class is
+    made), so an override that does its own work first, or forgets `super().prepare()`, cannot skip it.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("prepare")
+        if own is not None:
+            cls.prepare = _checked_first(own)  # type: ignore[method-assign]
+
+    def prepare(self) -> Any:
+        self.refuse_undeclared()
+        return None
+
+    def refuse_undeclared(self) -> bool:
+        """Answer 403 (JSON) when the requested method declares no access policy; True if refused."""
+        method = (self.request.method or "").lower()
+        if not undeclared(type(self), method):
+            return False
+        log.warning(
+            "refused %s %s: %s.%s declares no access policy",
+            self.request.method,
+            self.request.path,
+            type(self).__name__,
+            method,
+        )
+        self.set_status(403)
+        for name, value in API_HEADERS:
+            self.set_header(name, value)
+        self.finish(orjson.dumps(UNDECLARED))
+        return True
 
     @property
     def ctx(self) -> AppContext:
@@ -88,6 +155,9 @@ class ApiHandler(BaseHandler):
     declared-too-large body); errors are always JSON in the contract's shape."""
 
     max_body_bytes = 64 * 1024
+    # Set by the access declarations (handlers/access.py, handlers/share.py) before a method runs.
+    principal: UserPrincipal | KeyPrincipal
+    site: dict[str, Any]
 
     def initialize(self) -> None:
         self._chunks: list[bytes] = []
@@ -145,7 +215,7 @@ class ApiHandler(BaseHandler):
     async def site_for(self, site_id: str, need: Role = "viewer") -> dict[str, Any]:
         """The site named in the path, if the authenticated principal may act on it with role `need`
         (404 when it may not see it; secret keys act only on their own site)."""
-        principal = getattr(self, "principal", None)
+        principal = getattr(self, "principal", None)  # none behind a share token: 404
         if isinstance(principal, UserPrincipal):
             return await self.ctx.site_access.site_for_user(principal, site_id, need)
         if isinstance(principal, KeyPrincipal) and need == "viewer":
@@ -190,8 +260,8 @@ def _default(value: Any) -> Any:
 
 
 class NotFoundHandler(ApiHandler):
-    """JSON 404 for any path no route matches."""
+    """JSON 404 for any path no route matches. It serves no method of its own (each one passes the
+    access check to Tornado's 405), so this answers every request, open to all."""
 
-    @public
     def prepare(self) -> None:
         raise ApiError(404, "not_found", "no such resource")

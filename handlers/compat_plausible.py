@@ -22,6 +22,7 @@ from domain.ingest.enrich import Sender
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 from handlers.policy import public
+from server.metrics import DropReason
 from storage.records import Event
 
 PATH = "/api/event"
@@ -55,7 +56,7 @@ class PlausibleEventHandler(ApiHandler):
         try:
             parsed = parse_event(self.body)
         except PlausibleInvalid as invalid:
-            self.ctx.ingest.drop("invalid")
+            self.ctx.ingest.drop(DropReason.INVALID)
             self._errors(invalid)
             return
         headers = self.request.headers
@@ -68,7 +69,7 @@ class PlausibleEventHandler(ApiHandler):
         for domain in parsed.domains:
             site = await self.ctx.compat_sites.plausible(domain)
             if site is None or not site.allows_origin(origin):
-                self.ctx.ingest.drop("unknown_site" if site is None else "bad_origin")
+                self.ctx.ingest.drop(DropReason.UNKNOWN_SITE if site is None else DropReason.BAD_ORIGIN)
                 dropped += 1
                 continue
             outcome = await ingest_compat(self.ctx.ingest, "plausible", site.id, [parsed.event], sender, fix)

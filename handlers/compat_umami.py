@@ -22,6 +22,7 @@ from handlers.base import ApiHandler
 from handlers.errors import ApiError
 from handlers.openapi import Operation
 from handlers.policy import public
+from server.metrics import DropReason
 
 MAX_BODY_BYTES = 256 * 1024
 CORS_HEADERS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", "Retry-After"))
@@ -58,14 +59,14 @@ class UmamiHandler(ApiHandler):
         parsed = parse_message(message)
         site = await self.ctx.compat_sites.umami(parsed.website)
         if site is None:
-            self.ctx.ingest.drop("unknown_site")
+            self.ctx.ingest.drop(DropReason.UNKNOWN_SITE)
             raise BadRequest(
                 "Website not found.", code="unknown_website", fields={"payload.website": "unknown"}
             )
         headers = self.request.headers
         origin = headers.get("Origin")
         if not site.allows_origin(origin):
-            self.ctx.ingest.drop("bad_origin")
+            self.ctx.ingest.drop(DropReason.BAD_ORIGIN)
             raise Forbidden("this origin may not send events for the site", code="bad_origin")
         sender = Sender(
             ip=self.request.remote_ip or "", user_agent=headers.get("User-Agent", ""), origin=origin

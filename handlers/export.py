@@ -20,7 +20,7 @@ from tornado.iostream import StreamClosedError
 from domain.errors import Invalid, Unavailable
 from domain.stats.filters import FILTERS_HELP
 from domain.stats.query import parse_query
-from handlers.access import bearer_or_secret_key
+from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 from storage.errors import StoreUnavailableError
@@ -80,9 +80,8 @@ def json_record(event: Event) -> dict[str, Any]:
 class ExportHandler(ApiHandler):
     """Stream the events of a range as CSV or a JSON array."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id)
         fmt = self.get_query_argument("format", "csv")
         if fmt not in ("csv", "json"):
             raise Invalid("unknown format", fields={"format": "csv or json"})
@@ -93,15 +92,15 @@ class ExportHandler(ApiHandler):
         }
         filters = [*self.get_query_arguments("filters"), *self.get_query_arguments("filter")]
         query = parse_query(
-            params, filters, default_tz=site.get("timezone") or "UTC", now_ms=self.ctx.stats.now_ms()
+            params, filters, default_tz=self.site.get("timezone") or "UTC", now_ms=self.ctx.stats.now_ms()
         )
-        flt = query.event_filter(site["id"])
+        flt = query.event_filter(self.site["id"])
         batches = self.ctx.stores.events.read(flt, batch_size=BATCH)
         try:
             first = await anext(batches, None)
         except StoreUnavailableError as error:
             raise Unavailable(2.0, "the event store is unavailable") from error
-        filename = f"eddy-{site['id']}-export.{fmt}"
+        filename = f"eddy-{self.site['id']}-export.{fmt}"
         self.set_header("Content-Type", "text/csv; charset=utf-8" if fmt == "csv" else "application/json")
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         try:
@@ -110,7 +109,7 @@ class ExportHandler(ApiHandler):
             return  # the client went away: stop reading
         except StoreUnavailableError as error:
             # Headers are out: all we can do is cut the response short so the client sees it failed.
-            log.warning("export of %s stopped: %s", site["id"], error)
+            log.warning("export of %s stopped: %s", self.site["id"], error)
             self.request.connection.close()  # type: ignore[union-attr]
             return
         self.finish()

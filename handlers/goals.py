@@ -16,7 +16,7 @@ from domain.goals.definitions import goals_of
 from domain.goals.engagement import engagement_report
 from domain.goals.report import goal_report
 from domain.stats.titles import MAX_PAGES, page_titles
-from handlers.access import bearer_or_secret_key
+from handlers.access import authorized
 from handlers.openapi import Operation
 from handlers.stats import StatsHandler
 
@@ -24,11 +24,11 @@ from handlers.stats import StatsHandler
 class GoalsHandler(StatsHandler):
     """Conversions of the site's goals."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
         params = self.params()
         by = params.pop("by", "")  # goals group by an event field or prop (checked by goal_report)
-        site, query = await self.query(site_id, params=params)
+        site, query = self.query(params=params)
         report = goal_report(
             self.ctx.stores.events,
             site["id"],
@@ -45,9 +45,9 @@ class GoalsHandler(StatsHandler):
 class EngagementHandler(StatsHandler):
     """Time on page and scroll depth."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site, query = await self.query(site_id)
+        site, query = self.query()
         pages = _pages(self.get_query_arguments("pages"))
         report = engagement_report(
             self.ctx.stores.events,
@@ -64,9 +64,9 @@ class EngagementHandler(StatsHandler):
 class TitlesHandler(StatsHandler):
     """The titles of the pages asked for."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site, query = await self.query(site_id)
+        site, query = self.query()
         pages = _pages(self.get_query_arguments("pages"))
         titles = page_titles(self.ctx.stores.events, query.event_filter(site["id"]), pages)
         await self.answer(_framed(site["id"], query.tz, _titled(titles)))

@@ -46,10 +46,9 @@ class GoogleHandlerBase(GoogleOAuth2Mixin, ApiHandler):
         config = self.ctx.config
         if not (config.google_client_id and config.google_client_secret):
             raise ApiError(404, "not_found", "Google sign-in is not configured")
-        extra = config.extra
-        self._OAUTH_AUTHORIZE_URL = extra.get("EDDY_GOOGLE_AUTHORIZE_URL", self._OAUTH_AUTHORIZE_URL)
-        self._OAUTH_ACCESS_TOKEN_URL = extra.get("EDDY_GOOGLE_TOKEN_URL", self._OAUTH_ACCESS_TOKEN_URL)
-        self._OAUTH_USERINFO_URL = extra.get("EDDY_GOOGLE_USERINFO_URL", self._OAUTH_USERINFO_URL)
+        self._OAUTH_AUTHORIZE_URL = config.google_authorize_url or self._OAUTH_AUTHORIZE_URL
+        self._OAUTH_ACCESS_TOKEN_URL = config.google_token_url or self._OAUTH_ACCESS_TOKEN_URL
+        self._OAUTH_USERINFO_URL = config.google_userinfo_url or self._OAUTH_USERINFO_URL
         return super().prepare()
 
     def get_google_oauth_settings(self) -> dict[str, str]:

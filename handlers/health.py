@@ -35,7 +35,7 @@ class ReadyzHandler(ApiHandler):
             checks[name] = {"status": "down" if error else "up", "kind": stores.kinds.get(name, "?")}
             if error:
                 checks[name]["error"] = error
-                self.ctx.metrics.store_errors.labels(name).inc()
+                self.ctx.metrics.on_store_error(name)
         down = [name for name, check in checks.items() if check["status"] != "up"]
         if not down:
             self.write_json({"status": "ready", "checks": checks})

@@ -22,13 +22,12 @@ from domain.errors import Invalid
 from domain.imports.history import merged_history, without_imports
 from domain.imports.service import KINDS
 from domain.stats.query import parse_query
-from handlers.access import authenticated, bearer_or_secret_key
+from handlers.access import authorized, bearer_principal
 from handlers.base import ApiHandler
 from handlers.errors import ApiError
 from handlers.openapi import Operation
 from handlers.policy import declare
 
-DEFAULT_MAX_BYTES = 1 << 30
 UPLOAD_BODY_TIMEOUT_S = 3600.0
 
 
@@ -42,15 +41,14 @@ class ImportsHandler(ApiHandler):
         if self.request.method != "POST":
             super().prepare()
             return
-        # Who may upload is settled before the body is read: nobody else's bytes reach the disk.
-        self.principal = await self.ctx.bearer.authenticate(self.request.headers.get("Authorization"))
-        await self.ctx.accounts.throttle.api(self.principal.user_id)
+        # Who may upload is settled before the body is read (what post declares, checked here):
+        # nobody else's bytes reach the disk.
+        self.principal = await bearer_principal(self)
         self.site = await self.site_for(self.path_args[0], "admin")
         self.kind = self.get_query_argument("kind", "")
         if self.kind not in KINDS:
             raise Invalid("unknown import kind", fields={"kind": "umami, eddy or plausible"})
-        limit = int(self.ctx.config.extra.get("EDDY_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
-        self.max_body_bytes = limit
+        self.max_body_bytes = self.ctx.config.import_max_bytes
         super().prepare()
         connection: Any = self.request.connection
         if hasattr(connection, "set_body_timeout"):
@@ -83,7 +81,7 @@ class ImportsHandler(ApiHandler):
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
 
-    @declare("bearer")  # authenticated in prepare, before the body
+    @declare("bearer", "site:admin")  # checked in prepare, before the body
     async def post(self, site_id: str) -> None:
         assert self._file is not None and self._path is not None
         loop = asyncio.get_running_loop()
@@ -95,45 +93,44 @@ class ImportsHandler(ApiHandler):
         job = await self.ctx.imports.begin(self.site["id"], self.principal.user_id, self.kind, path)
         self.write_json({"import": job}, 202)
 
-    @authenticated
+    @authorized("site:admin")
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
-        self.write_json({"imports": await self.ctx.imports.list(site["id"])})
+        self.write_json({"imports": await self.ctx.imports.list(self.site["id"])})
 
 
 class ImportHandler(ApiHandler):
     """One import's progress and summary."""
 
-    @authenticated
+    @authorized("site:admin")
     async def get(self, site_id: str, import_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
-        self.write_json({"import": await self.ctx.imports.get(site["id"], import_id)})
+        self.write_json({"import": await self.ctx.imports.get(self.site["id"], import_id)})
 
 
 class HistoryHandler(ApiHandler):
     """Days, totals, top pages and sources with imported days merged in."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id)
         params = {
             k: v[:64] for k in ("from", "to", "tz") if (v := self.get_query_argument(k, None)) is not None
         }
-        query = parse_query(params, default_tz=site.get("timezone") or "UTC", now_ms=self.ctx.stats.now_ms())
-        import_id = await self.ctx.imports.latest_plausible(site["id"])
+        query = parse_query(
+            params, default_tz=self.site.get("timezone") or "UTC", now_ms=self.ctx.stats.now_ms()
+        )
+        import_id = await self.ctx.imports.latest_plausible(self.site["id"])
         if import_id is None and self.get_query_argument("if_imported", "") == "true":
-            self.write_json({"site_id": site["id"], **without_imports(query.start, query.end, query.tz)})
+            self.write_json({"site_id": self.site["id"], **without_imports(query.start, query.end, query.tz)})
             return
         answer = await merged_history(
             self.ctx.stores.events,
             self.ctx.stores.docs,
-            site["id"],
+            self.site["id"],
             import_id,
             query.start,
             query.end,
             query.tz,
         )
-        self.write_json({"site_id": site["id"], **answer})
+        self.write_json({"site_id": self.site["id"], **answer})
 
 
 class SkippedRow(msgspec.Struct):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import msgspec
 
 from domain.ingest.pipeline import site_origins
-from handlers.access import authenticated
+from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 
@@ -43,11 +43,10 @@ class Installation(msgspec.Struct):
 class InstallationHandler(ApiHandler):
     """The installation check of one site."""
 
-    @authenticated
+    @authorized("site:view")
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id, "viewer")
-        report = await self.ctx.ingest.installation.report(site["id"])
-        self.write_json({"site_id": site["id"], **report, "allowed_origins": site_origins(site)})
+        report = await self.ctx.ingest.installation.report(self.site["id"])
+        self.write_json({"site_id": self.site["id"], **report, "allowed_origins": site_origins(self.site)})
 
 
 default_handlers = [(r"/api/v1/sites/([A-Za-z0-9_-]{1,64})/installation", InstallationHandler)]

@@ -4,7 +4,7 @@ domain/accounts/invitations.py holds the rules)."""
 from __future__ import annotations
 
 from domain.accounts.invitations import AcceptAnswer, AcceptIn, InvitationAnswer, InvitationIn, InvitationList
-from handlers.access import authenticated
+from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 from handlers.policy import public
@@ -13,25 +13,24 @@ from handlers.policy import public
 class InvitationsHandler(ApiHandler):
     """Invite by email, and list pending invitations."""
 
-    @authenticated
+    @authorized("site:owner")
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id, "owner")
-        self.write_json(InvitationList(invitations=await self.ctx.accounts.invitations.list(site)))
+        self.write_json(InvitationList(invitations=await self.ctx.accounts.invitations.list(self.site)))
 
-    @authenticated
+    @authorized("site:owner")
     async def post(self, site_id: str) -> None:
-        site = await self.site_for(site_id, "owner")
         body = self.body_as(InvitationIn)
-        self.write_json(await self.ctx.accounts.invitations.create(site, self.principal.user_id, body), 201)
+        self.write_json(
+            await self.ctx.accounts.invitations.create(self.site, self.principal.user_id, body), 201
+        )
 
 
 class InvitationHandler(ApiHandler):
     """Withdraw a pending invitation."""
 
-    @authenticated
+    @authorized("site:owner")
     async def delete(self, site_id: str, invitation_id: str) -> None:
-        site = await self.site_for(site_id, "owner")
-        await self.ctx.accounts.invitations.revoke(site, invitation_id)
+        await self.ctx.accounts.invitations.revoke(self.site, invitation_id)
         self.set_status(204)
         self.finish()
 

@@ -7,7 +7,7 @@ delete them.
 from __future__ import annotations
 
 from domain.accounts.api_keys import KeyAnswer, KeyCreate, KeyList, KeyUpdate
-from handlers.access import authenticated
+from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 
@@ -15,31 +15,27 @@ from handlers.openapi import Operation
 class KeysHandler(ApiHandler):
     """List and create keys."""
 
-    @authenticated
+    @authorized("site:view")
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id)
-        self.write_json(KeyList(keys=await self.ctx.accounts.keys.list(site)))
+        self.write_json(KeyList(keys=await self.ctx.accounts.keys.list(self.site)))
 
-    @authenticated
+    @authorized("site:admin")
     async def post(self, site_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
         body = self.body_as(KeyCreate)
-        self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.create(site, body)), 201)
+        self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.create(self.site, body)), 201)
 
 
 class KeyHandler(ApiHandler):
     """Change or delete one key."""
 
-    @authenticated
+    @authorized("site:admin")
     async def patch(self, site_id: str, key_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
         body = self.body_as(KeyUpdate)
-        self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.update(site, key_id, body)))
+        self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.update(self.site, key_id, body)))
 
-    @authenticated
+    @authorized("site:admin")
     async def delete(self, site_id: str, key_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
-        await self.ctx.accounts.keys.delete(site, key_id)
+        await self.ctx.accounts.keys.delete(self.site, key_id)
         self.set_status(204)
         self.finish()
 
@@ -47,10 +43,9 @@ class KeyHandler(ApiHandler):
 class KeyRotateHandler(ApiHandler):
     """Give a key a new value; the old one stops working at once."""
 
-    @authenticated
+    @authorized("site:admin")
     async def post(self, site_id: str, key_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
-        self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.rotate(site, key_id)))
+        self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.rotate(self.site, key_id)))
 
 
 _ID = r"([A-Za-z0-9_-]{1,64})"

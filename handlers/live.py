@@ -55,12 +55,13 @@ from tornado.iostream import StreamClosedError
 from domain.errors import DomainError, Forbidden, NotFound, Unauthorized
 from domain.live.service import LiveService
 from domain.live.stream import FILTER_KEYS, Filters, LiveStream, encode, parse_filters
-from handlers.access import authenticated
+from handlers.access import authorized
 from handlers.base import ApiHandler, BaseHandler
 from handlers.errors import ApiError
 from handlers.openapi import Operation
 from handlers.policy import declare
 from server.context import AppContext
+from server.metrics import SocketKind
 from server.tornado_private import request_finished
 from server.websocket import WebSocket, take_over
 
@@ -144,7 +145,7 @@ class LiveSocket(WebSocket):
             self.close(CLOSE_TOO_MANY, "too many connections from this address")
             return
         self._admitted = True
-        self.ctx.metrics.websocket_connections.labels("live").inc()
+        self.ctx.metrics.websocket_connections.labels(SocketKind.LIVE).inc()
         refusal = self.refusal()
         if refusal is not None:
             self.close(CLOSE_BAD_REQUEST, refusal)
@@ -272,7 +273,7 @@ class LiveSocket(WebSocket):
         if self._admitted:
             self._admitted = False
             self.ctx.sockets.discard(self)
-            self.ctx.metrics.websocket_connections.labels("live").dec()
+            self.ctx.metrics.websocket_connections.labels(SocketKind.LIVE).dec()
 
 
 class LiveSocketHandler(BaseHandler):
@@ -317,9 +318,8 @@ class LiveEventStreamHandler(ApiHandler):
         self.site_id = ""  # with user_id: a removed member's stream ends (domain/live/membership.py)
         self.user_id = ""
 
-    @authenticated
+    @authorized("site:view")
     async def get(self, site_id: str) -> None:
-        await self.site_for(site_id, "viewer")
         filters = self._filters()
         live = _live(self)
         self.session = self.principal.session  # a revoked session ends the stream (SocketRegistry)

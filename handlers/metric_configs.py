@@ -10,7 +10,7 @@ from domain.accounts.metric_configs import (
     MetricUpdate,
     metric_out,
 )
-from handlers.access import authenticated
+from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 
@@ -18,39 +18,34 @@ from handlers.openapi import Operation
 class MetricConfigsHandler(ApiHandler):
     """List and declare metrics."""
 
-    @authenticated
+    @authorized("site:view")
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id)
-        self.write_json(MetricList(metrics=await self.ctx.accounts.metric_configs.list(site)))
+        self.write_json(MetricList(metrics=await self.ctx.accounts.metric_configs.list(self.site)))
 
-    @authenticated
+    @authorized("site:admin")
     async def post(self, site_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
         body = self.body_as(MetricCreate)
-        metric = await self.ctx.accounts.metric_configs.create(site, body)
+        metric = await self.ctx.accounts.metric_configs.create(self.site, body)
         self.write_json(MetricAnswer(metric=metric), 201)
 
 
 class MetricConfigHandler(ApiHandler):
     """Read, change or delete one declaration."""
 
-    @authenticated
+    @authorized("site:view")
     async def get(self, site_id: str, metric_id: str) -> None:
-        site = await self.site_for(site_id)
-        doc = await self.ctx.accounts.metric_configs.get(site, metric_id)
+        doc = await self.ctx.accounts.metric_configs.get(self.site, metric_id)
         self.write_json(MetricAnswer(metric=metric_out(doc)))
 
-    @authenticated
+    @authorized("site:admin")
     async def patch(self, site_id: str, metric_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
         body = self.body_as(MetricUpdate)
-        metric = await self.ctx.accounts.metric_configs.update(site, metric_id, body)
+        metric = await self.ctx.accounts.metric_configs.update(self.site, metric_id, body)
         self.write_json(MetricAnswer(metric=metric))
 
-    @authenticated
+    @authorized("site:admin")
     async def delete(self, site_id: str, metric_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
-        await self.ctx.accounts.metric_configs.delete(site, metric_id)
+        await self.ctx.accounts.metric_configs.delete(self.site, metric_id)
         self.set_status(204)
         self.finish()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from domain.reports.service import SubscriptionIn, SubscriptionList, SubscriptionOut, UnsubscribeIn
-from handlers.access import authenticated
+from handlers.access import authenticated, authorized
 from handlers.base import ApiHandler, validation_error
 from handlers.openapi import Operation
 from handlers.policy import public
@@ -31,12 +31,11 @@ class AccountReportsHandler(ApiHandler):
 class SiteReportsHandler(ApiHandler):
     """Choose the weekly and monthly reports of one site (any member)."""
 
-    @authenticated
+    @authorized("site:view")
     async def put(self, site_id: str) -> None:
-        site = await self.site_for(site_id)
         body = self.body_as(SubscriptionIn)
         self.ctx.mailer.require()
-        self.write_json(await self.ctx.reports.set(self.principal.user_id, site, body))
+        self.write_json(await self.ctx.reports.set(self.principal.user_id, self.site, body))
 
 
 class UnsubscribeHandler(ApiHandler):

@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from domain.errors import NotFound, RateLimited, Unauthorized
+from domain.errors import RateLimited, Unauthorized
 from domain.share import ShareLinkOut
 from handlers import goals, imports, stats
-from handlers.access import authenticated
+from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.live import (
     CLOSE_TOO_MANY,
@@ -45,7 +45,8 @@ MAX_TOKEN_LENGTH = 128
 
 
 def share_token(method: F) -> F:
-    """Require a valid, unrevoked share token in `X-Share-Token`; sets `self.share_site`."""
+    """Require a valid, unrevoked share token in `X-Share-Token`; its site is `self.site`, for reading
+    only: no principal is set, so a handler asking `site_for` anything answers 404."""
 
     @functools.wraps(method)
     async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -57,7 +58,7 @@ def share_token(method: F) -> F:
         if site is None:
             await throttle.credential_failed(ip)
             raise Unauthorized("this share link is invalid or was revoked", code="invalid_share_token")
-        self.share_site = site
+        self.site = site
         result = method(self, *args, **kwargs)
         if inspect.isawaitable(result):
             result = await result
@@ -96,24 +97,21 @@ class SharedSiteAnswer(msgspec.Struct):
 class ShareLinksHandler(ApiHandler):
     """List and create a site's share links."""
 
-    @authenticated
+    @authorized("site:admin")
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
-        self.write_json(ShareLinkList(share_links=await self.ctx.share.list(site)))
+        self.write_json(ShareLinkList(share_links=await self.ctx.share.list(self.site)))
 
-    @authenticated
+    @authorized("site:admin")
     async def post(self, site_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
-        self.write_json(ShareLinkAnswer(share_link=await self.ctx.share.create(site)), 201)
+        self.write_json(ShareLinkAnswer(share_link=await self.ctx.share.create(self.site)), 201)
 
 
 class ShareLinkHandler(ApiHandler):
     """Revoke one share link."""
 
-    @authenticated
+    @authorized("site:admin")
     async def delete(self, site_id: str, link_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
-        await self.ctx.share.revoke(site, link_id)
+        await self.ctx.share.revoke(self.site, link_id)
         self.set_status(204)
         self.finish()
 
@@ -123,32 +121,21 @@ class SharedSiteHandler(ApiHandler):
 
     @share_token
     def get(self) -> None:
-        site = self.share_site
+        site = self.site
         shown = SharedSite(
             id=site["id"], name=site["name"], domain=site["domain"], timezone=site.get("timezone") or "UTC"
         )
         self.write_json(SharedSiteAnswer(site=shown))
 
 
-class _ReadOnlySite:
-    """Mixed into the stats handlers: the site is the share link's, for reading only."""
-
-    share_site: dict[str, Any]
-
-    async def site_for(self, site_id: str, need: str = "viewer") -> dict[str, Any]:
-        if need != "viewer" or site_id != self.share_site["id"]:
-            raise NotFound("no such site")
-        return self.share_site
-
-
 def _shared_stats(handler: type[ApiHandler]) -> type[ApiHandler]:
     """The stats handler `handler`, answering for a share token's site (same parsing, same answers)."""
     inner = handler.get.__wrapped__  # type: ignore[attr-defined]  # under its auth decorator
 
-    class Shared(_ReadOnlySite, handler):  # type: ignore[misc, valid-type]
+    class Shared(handler):  # type: ignore[misc, valid-type]
         @share_token
         async def get(self) -> None:
-            await inner(self, self.share_site["id"])
+            await inner(self, self.site["id"])
 
     Shared.__name__ = Shared.__qualname__ = "Shared" + handler.__name__
     Shared.__doc__ = f"{handler.__doc__} (read-only, through a share link)"

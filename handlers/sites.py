@@ -1,6 +1,7 @@
 """`/api/v1/sites` and `/api/v1/sites/{site_id}/members`: sites and their teams (thin handlers).
 
-Roles: viewers read; owners alone change members and delete the site; admins and owners change the rest.
+Roles (declared with `@authorized`): viewers read; owners alone change members and delete the site;
+admins and owners change the rest.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from domain.accounts.invitations import InvitationAnswer, InvitationIn
 from domain.accounts.members import MemberAnswer, MemberList, MemberUpdate
 from domain.accounts.sites import SiteAnswer, SiteCreate, SiteList, SiteUpdate, site_out
-from handlers.access import authenticated
+from handlers.access import authenticated, authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 
@@ -34,25 +35,23 @@ class SiteHandler(ApiHandler):
     async def _role(self, site: dict) -> str:
         return await self.ctx.site_access.role_of(self.principal.user_id, site) or "viewer"
 
-    @authenticated
+    @authorized("site:view")
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id)
-        self.write_json(SiteAnswer(site=site_out(site, await self._role(site))))
+        self.write_json(SiteAnswer(site=site_out(self.site, await self._role(self.site))))
 
-    @authenticated
+    @authorized("site:admin")
     async def patch(self, site_id: str) -> None:
-        site = await self.site_for(site_id, "admin")
         body = self.body_as(SiteUpdate)
-        before = site.get("retention_days")
-        site = await self.ctx.accounts.sites.update(site, body, await self._role(site))
+        before = self.site.get("retention_days")
+        role = await self._role(self.site)
+        site = await self.ctx.accounts.sites.update(self.site, body, role)
         if site.get("retention_days") != before:
             self.ctx.retention.sweep_soon(site)  # a lowered retention applies now, not at the next round
-        self.write_json(SiteAnswer(site=site_out(site, await self._role(site))))
+        self.write_json(SiteAnswer(site=site_out(site, role)))
 
-    @authenticated
+    @authorized("site:owner")
     async def delete(self, site_id: str) -> None:
-        site = await self.site_for(site_id, "owner")
-        await self.ctx.accounts.sites.delete(site)
+        await self.ctx.accounts.sites.delete(self.site)
         self.set_status(204)
         self.finish()
 
@@ -60,34 +59,31 @@ class SiteHandler(ApiHandler):
 class MembersHandler(ApiHandler):
     """List and add members."""
 
-    @authenticated
+    @authorized("site:view")
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id)
-        self.write_json(MemberList(members=await self.ctx.accounts.members.list(site)))
+        self.write_json(MemberList(members=await self.ctx.accounts.members.list(self.site)))
 
-    @authenticated
+    @authorized("site:owner")
     async def post(self, site_id: str) -> None:
         # Adding a member is inviting them (L1): the same answer whether or not the address has an account.
-        site = await self.site_for(site_id, "owner")
         body = self.body_as(InvitationIn)
-        self.write_json(await self.ctx.accounts.invitations.create(site, self.principal.user_id, body), 201)
+        invitation = await self.ctx.accounts.invitations.create(self.site, self.principal.user_id, body)
+        self.write_json(invitation, 201)
 
 
 class MemberHandler(ApiHandler):
     """Change a member's role, or remove them (members may remove themselves)."""
 
-    @authenticated
+    @authorized("site:owner")
     async def patch(self, site_id: str, member_id: str) -> None:
-        site = await self.site_for(site_id, "owner")
         body = self.body_as(MemberUpdate)
-        member = await self.ctx.accounts.members.set_role(site, member_id, body)
+        member = await self.ctx.accounts.members.set_role(self.site, member_id, body)
         self.write_json(MemberAnswer(member=member))
 
-    @authenticated
+    @authorized("site:view")
     async def delete(self, site_id: str, member_id: str) -> None:
-        site = await self.site_for(site_id)
-        role = await self.ctx.site_access.role_of(self.principal.user_id, site) or "viewer"
-        await self.ctx.accounts.members.remove(site, member_id, self.principal.user_id, role)
+        role = await self.ctx.site_access.role_of(self.principal.user_id, self.site) or "viewer"
+        await self.ctx.accounts.members.remove(self.site, member_id, self.principal.user_id, role)
         self.set_status(204)
         self.finish()
 

@@ -4,7 +4,7 @@ built by domain/snippets.py with the site's public key and Eddy's public URL."""
 from __future__ import annotations
 
 from domain.snippets import Snippet, SnippetRequest, base_url, make_snippet
-from handlers.access import authenticated
+from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 from tracker.bundle import current_bundle
@@ -13,14 +13,15 @@ from tracker.bundle import current_bundle
 class SnippetHandler(ApiHandler):
     """Generates a tracking snippet."""
 
-    @authenticated
+    @authorized("site:view")
     async def post(self, site_id: str) -> None:
-        site = await self.site_for(site_id, "viewer")
         request = self.body_as(SnippetRequest)
         base = base_url(self.ctx.config.public_url, self.request.protocol, self.request.host)
         bundle = await current_bundle()
         self.write_json(
-            await make_snippet(self.ctx.stores.docs, site, request, base, bundle.version, bundle.integrity)
+            await make_snippet(
+                self.ctx.stores.docs, self.site, request, base, bundle.version, bundle.integrity
+            )
         )
 
 

@@ -1,6 +1,7 @@
 """`/api/v1/sites/{site_id}/stats/...`: the analytics queries (thin handlers over domain/stats).
 
-Auth: an owner or member's bearer token, or the site's own secret key (`X-Api-Key`). Parameters are
+Auth (`@authorized("site:view", secret_key=True)`): an owner or member's bearer token, or the site's own
+secret key (`X-Api-Key`). Parameters are
 described in domain/stats/query.py; answers carry `cached: true|false`.
 """
 
@@ -16,7 +17,7 @@ from domain.errors import Invalid
 from domain.stats.filters import FILTERS_HELP
 from domain.stats.funnels import MAX_WINDOW_S, parse_steps
 from domain.stats.query import StatsQuery, parse_query
-from handlers.access import bearer_or_secret_key
+from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 
@@ -37,8 +38,9 @@ MAX_PARAM_LENGTH = 2048
 
 
 class StatsHandler(ApiHandler):
-    """Shared parsing: the site (checked first), then the query in the site's timezone; answers are
-    computed in a task that is cancelled (stopping the store's scan) when the client goes away."""
+    """Shared parsing: the site (checked first, by the access declaration), then the query in the site's
+    timezone; answers are computed in a task that is cancelled (stopping the store's scan) when the client
+    goes away."""
 
     _work: asyncio.Future[Any] | None = None
     _gone = False
@@ -73,11 +75,11 @@ class StatsHandler(ApiHandler):
                 values[name] = value
         return values
 
-    async def query(
-        self, site_id: str, *, need_by: bool = False, params: dict[str, str] | None = None
+    def query(
+        self, *, need_by: bool = False, params: dict[str, str] | None = None
     ) -> tuple[dict[str, Any], StatsQuery]:
-        """The site (404 when the caller may not see it) and the validated query."""
-        site = await self.site_for(site_id)
+        """The site (`self.site`, settled by the method's access declaration) and the validated query."""
+        site: dict[str, Any] = self.site
         filters = [*self.get_query_arguments("filters"), *self.get_query_arguments("filter")]
         query = parse_query(
             self.params() if params is None else params,
@@ -92,45 +94,44 @@ class StatsHandler(ApiHandler):
 class SummaryHandler(StatsHandler):
     """Totals with the previous period alongside."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site, query = await self.query(site_id)
+        site, query = self.query()
         await self.answer(self.ctx.stats.summary(site["id"], query))
 
 
 class TimeseriesHandler(StatsHandler):
     """Metrics per interval, empty buckets filled."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site, query = await self.query(site_id)
+        site, query = self.query()
         await self.answer(self.ctx.stats.timeseries(site["id"], query))
 
 
 class BreakdownHandler(StatsHandler):
     """Top values of a dimension."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site, query = await self.query(site_id, need_by=True)
+        site, query = self.query(need_by=True)
         await self.answer(self.ctx.stats.breakdown(site["id"], query))
 
 
 class RealtimeHandler(StatsHandler):
     """Visitors now, pageviews per minute, top pages (never cached)."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site = await self.site_for(site_id)
-        await self.answer(self.ctx.stats.realtime(site["id"]))
+        await self.answer(self.ctx.stats.realtime(self.site["id"]))
 
 
 class FunnelHandler(StatsHandler):
     """Ordered steps within a window."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site, query = await self.query(site_id)
+        site, query = self.query()
         params = self.params()
         steps = parse_steps(params.get("steps", ""))
         raw_window = params.get("window", "86400")
@@ -142,27 +143,27 @@ class FunnelHandler(StatsHandler):
 class RetentionHandler(StatsHandler):
     """Weekly cohorts."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site, query = await self.query(site_id)
+        site, query = self.query()
         await self.answer(self.ctx.stats.retention(site["id"], query))
 
 
 class ActiveHandler(StatsHandler):
     """DAU / WAU / MAU per day."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site, query = await self.query(site_id)
+        site, query = self.query()
         await self.answer(self.ctx.stats.active(site["id"], query))
 
 
 class UserJourneyHandler(StatsHandler):
     """One identified user's journey."""
 
-    @bearer_or_secret_key
+    @authorized("site:view", secret_key=True)
     async def get(self, site_id: str, user_id: str) -> None:
-        site, query = await self.query(site_id)
+        site, query = self.query()
         await self.answer(self.ctx.stats.user(site["id"], user_id, query))
 
 

@@ -21,7 +21,6 @@ from tornado.web import HTTPError
 
 from handlers.base import NotFoundHandler
 from handlers.openapi import DocsAssetHandler
-from handlers.policy import public
 
 WEBUI_DIR = Path(__file__).resolve().parent.parent / "webui"
 INDEX_PATH = WEBUI_DIR / "index.html"
@@ -84,7 +83,6 @@ class AssetHandler(DocsAssetHandler):
 class AppFallbackHandler(NotFoundHandler):
     """The default handler: the app's page for GETs of its routes, the JSON 404 for everything else."""
 
-    @public
     def prepare(self) -> None:
         if self.request.method in ("GET", "HEAD") and is_page_path(self.request.path):
             body, etag = index_page()

@@ -35,6 +35,7 @@ from domain.ingest.enrich import Sender
 from handlers.base import BaseHandler
 from handlers.policy import public
 from server.context import AppContext
+from server.metrics import DropReason, SocketKind
 from server.websocket import FRAMES_PER_S, WebSocket, take_over
 
 MAX_IN_FLIGHT = 8  # messages queued for the group commit and not yet acknowledged, per connection
@@ -76,13 +77,13 @@ class CollectStream(WebSocket):
             self.close(CLOSE_POLICY_VIOLATION, "too many connections from this address")
             return
         self._admitted = True
-        self.ctx.metrics.websocket_connections.labels("collect").inc()
+        self.ctx.metrics.websocket_connections.labels(SocketKind.COLLECT).inc()
 
     def on_closed(self) -> None:
         if self._admitted:
             self._admitted = False
             self.ctx.sockets.discard(self)
-            self.ctx.metrics.websocket_connections.labels("collect").dec()
+            self.ctx.metrics.websocket_connections.labels(SocketKind.COLLECT).dec()
 
     def on_text(self, text: str) -> Awaitable[None] | None:
         if not self._admitted:
@@ -92,7 +93,7 @@ class CollectStream(WebSocket):
             try:
                 decoded = decode_message(text)
             except DomainError:
-                self.ctx.ingest.drop("invalid")
+                self.ctx.ingest.drop(DropReason.INVALID)
                 raise
         except DomainError as error:
             # While the client's buffer is backed up, the returned future holds reading back.
@@ -138,7 +139,7 @@ class CollectStream(WebSocket):
         self._tokens = min(2 * self._rate, self._tokens + (now - self._refilled) * self._rate)
         self._refilled = now
         if self._tokens < 1.0:
-            self.ctx.ingest.drop("rate_limited")
+            self.ctx.ingest.drop(DropReason.RATE_LIMITED)
             raise RateLimited((1.0 - self._tokens) / self._rate, "too many messages on this connection")
         self._tokens -= 1.0
 
@@ -166,7 +167,7 @@ class CollectSocketHandler(BaseHandler):
             self.principal = await self.ctx.ingest.authorize(raw_key, origin, in_url_or_body=not header_key)
         except DomainError as error:
             if error.code == "bad_origin":
-                self.ctx.ingest.drop("bad_origin")
+                self.ctx.ingest.drop(DropReason.BAD_ORIGIN)
             self.set_status(error.status)
             self.set_header("Content-Type", "application/json; charset=utf-8")
             self.finish(orjson.dumps({"error": {"code": error.code, "message": error.message}}))

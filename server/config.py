@@ -7,10 +7,34 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
+
+from domain.accounts.registration import env_mode
+from domain.mail.settings import MailSettings, MailSettingsError, mail_settings
+
+# Environment-only numbers: Config field → (variable, whole number?). Every one must be above 0.
+NUMBERS: dict[str, tuple[str, bool]] = {
+    "api_rate_limit": ("EDDY_API_RATE_LIMIT", True),
+    "ingest_key_rps": ("EDDY_INGEST_KEY_RPS", True),
+    "ingest_site_rps": ("EDDY_INGEST_SITE_RPS", True),
+    "ingest_socket_mps": ("EDDY_INGEST_SOCKET_MPS", False),
+    "import_max_bytes": ("EDDY_IMPORT_MAX_BYTES", True),
+    "max_connections": ("EDDY_MAX_CONNECTIONS", True),
+    "compact_interval_s": ("EDDY_COMPACT_INTERVAL_S", False),
+    "query_timeout_s": ("EDDY_QUERY_TIMEOUT_S", False),
+    "retention_sweep_s": ("EDDY_RETENTION_SWEEP_S", False),
+    "visitors_now_refresh_s": ("EDDY_VISITORS_NOW_REFRESH_S", False),
+    "live_membership_recheck_s": ("EDDY_LIVE_MEMBERSHIP_RECHECK_S", False),
+    "report_check_s": ("EDDY_REPORT_CHECK_S", False),
+    "alert_interval_s": ("EDDY_ALERT_INTERVAL_S", False),
+    "alert_retry_base_s": ("EDDY_ALERT_RETRY_BASE_S", False),
+    "mail_poll_s": ("EDDY_MAIL_POLL_S", False),
+    "mail_retry_base_s": ("EDDY_MAIL_RETRY_BASE_S", False),
+}
 
 
 @dataclass(frozen=True)
@@ -35,16 +59,32 @@ class Config:
     mongo_prefix: str = ""
     log_level: str = "INFO"
     use_uvloop: bool = True
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def embedded(self) -> bool:
-        """True when no MongoDB is configured (SQLite files in the data dir)."""
-        return not self.mongo_uri
-
-    def with_overrides(self, **changes: object) -> Config:
-        """A copy with some fields changed (tests build configs this way)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+    # Environment-only settings (README's table), checked by `load_config`. The defaults are the
+    # documented ones; the modules that use a setting take it as an argument.
+    registration: str | None = None  # open, invite or closed; None: the instance admin chooses
+    api_rate_limit: int = 1200  # management API requests per user per minute
+    ingest_key_rps: int = 5000
+    ingest_site_rps: int = 10000
+    ingest_socket_mps: float = 100.0
+    import_max_bytes: int = 1 << 30
+    max_connections: int = 1000  # open HTTP connections per process
+    compact_interval_s: float = 2.0
+    query_timeout_s: float = 30.0
+    retention_sweep_s: float = 3600.0
+    visitors_now_refresh_s: float = 5.0
+    live_membership_recheck_s: float = 60.0
+    report_check_s: float = 300.0
+    alert_interval_s: float = 30.0
+    alert_retry_base_s: float = 1.0
+    # Internal addresses alert webhooks may reach (EDDY_WEBHOOK_ALLOW; public ones only otherwise).
+    webhook_allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    mail: MailSettings | None = None  # EDDY_SMTP_URL, EDDY_MAIL_FROM, EDDY_SMTP_TIMEOUT_S; None: no mail
+    mail_poll_s: float = 2.0
+    mail_retry_base_s: float = 30.0
+    # Google's endpoints, replaced only to sign in against a stand-in (tests).
+    google_authorize_url: str | None = None
+    google_token_url: str | None = None
+    google_userinfo_url: str | None = None
 
 
 def _env_bool(value: str | None, default: bool) -> bool:
@@ -102,7 +142,40 @@ def _networks(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IP
             ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()
         )
     except ValueError as error:
-        raise SystemExit(f"{name}: {error}") from None
+        raise SystemExit(
+            f"{name} must be addresses or CIDR networks separated by commas ({error})."
+        ) from None
+
+
+def _number(env: Mapping[str, str], name: str, whole: bool, default: float) -> float:
+    """The variable `name` as a number above 0 (a whole one when `whole`), or `default` when unset."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        value = 0
+    if value <= 0 or not math.isfinite(value):
+        kind = "a whole number of at least 1" if whole else "a number above 0"
+        raise SystemExit(f"{name} must be {kind}, not {raw!r}.")
+    return value
+
+
+def _env_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """The Config fields set by environment variables alone, checked (SystemExit with a sentence)."""
+    settings: dict[str, object] = {
+        field: _number(env, name, whole, getattr(Config, field)) for field, (name, whole) in NUMBERS.items()
+    }
+    try:
+        settings["mail"] = mail_settings(env)
+    except MailSettingsError as error:
+        raise SystemExit(str(error)) from None
+    settings["registration"] = env_mode(env)
+    settings["webhook_allow"] = _networks("EDDY_WEBHOOK_ALLOW", env.get("EDDY_WEBHOOK_ALLOW", ""))
+    for field in ("google_authorize_url", "google_token_url", "google_userinfo_url"):
+        settings[field] = env.get("EDDY_" + field.upper()) or None
+    return settings
 
 
 def load_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -133,5 +206,5 @@ def load_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None
         mongo_prefix=env.get("EDDY_MONGO_PREFIX", ""),
         log_level=args.log_level.upper(),
         use_uvloop=args.uvloop,
-        extra={k: v for k, v in env.items() if k.startswith("EDDY_")},
+        **_env_settings(env),  # type: ignore[arg-type]
     )

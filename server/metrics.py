@@ -1,9 +1,11 @@
 """Every Prometheus metric Eddy exports, in one place.
 
 Naming: `eddy_<subsystem>_<what>_<unit>`, counters end in `_total`, durations are in seconds, sizes in
-bytes. Labels carry only bounded values: handler class names, status classes (`2xx`...), outcome and reason
-enums declared here, and site ids (bounded by the number of sites). Never raw paths, IPs or user ids.
-Label values known up front are created at start so series exist (at zero) before the first event.
+bytes. Labels carry only bounded values: handler class names, status classes (`2xx`...), the enums declared
+here (one per label whose values are known up front: callers pass members, so a misspelt value is an
+AttributeError, or a ValueError where a string is converted, never a new series), and site ids (bounded by
+the number of sites). Never raw paths, IPs or user ids. Every enum member's series is created at start, so
+it exists (at zero) before the first event.
 The `eddy_user_` prefix belongs to the families sites declare themselves (domain/user_metrics): no
 metric of Eddy's own may start with it.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,9 +46,52 @@ if TYPE_CHECKING:
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
-# Why ingestion refused or dropped events (the `reason` label of eddy_ingest_events_dropped_total).
-DROP_REASONS = ("bot", "spam_referrer", "bad_origin", "invalid", "rate_limited", "unavailable")
+
+class DropReason(StrEnum):
+    """Why ingestion refused or dropped events (`reason` of eddy_ingest_events_dropped_total)."""
+
+    BOT = "bot"
+    SPAM_REFERRER = "spam_referrer"
+    BAD_ORIGIN = "bad_origin"
+    INVALID = "invalid"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    UNKNOWN_SITE = "unknown_site"  # compatibility endpoints: no site takes the sender's domain or id
+
+
+class SocketKind(StrEnum):
+    """Which websocket (`kind` of eddy_websocket_connections)."""
+
+    COLLECT = "collect"
+    LIVE = "live"
+
+
+class StorePart(StrEnum):
+    """Which store failed (`store` of eddy_store_errors_total)."""
+
+    DOCUMENTS = "documents"
+    EVENTS = "events"
+    KV = "kv"
+    BUS = "bus"
+
+
+class MailState(StrEnum):
+    """A message's state in the outbox (`state` of eddy_mail_outbox_messages)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class MailOutcome(StrEnum):
+    """How a send attempt ended (`outcome` of eddy_mail_attempts_total)."""
+
+    SENT = "sent"
+    RETRIED = "retried"
+    FAILED = "failed"
+
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -212,21 +258,29 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
-        for state in ("pending", "sending", "sent", "failed"):
+        for state in MailState:
             self.mail_outbox.labels(state)
-        for outcome in ("sent", "retried", "failed"):
+        for outcome in MailOutcome:
             self.mail_attempts.labels(outcome)
-        for kind in ("collect", "live"):
+        for kind in SocketKind:
             self.websocket_connections.labels(kind)
-        for store in ("documents", "events", "kv", "bus"):
+        for store in StorePart:
             self.store_errors.labels(store)
-        for reason in DROP_REASONS:
+        for reason in DropReason:
             self.ingest_dropped.labels(reason)
 
     def on_mail_counts(self, counts: Mapping[str, int]) -> None:
-        """Set the outbox gauges from the store's counts."""
+        """Set the outbox gauges from the store's counts (ValueError for a state not in MailState)."""
         for state, count in counts.items():
-            self.mail_outbox.labels(state).set(count)
+            self.mail_outbox.labels(MailState(state)).set(count)
+
+    def on_mail_outcome(self, outcome: str) -> None:
+        """Count a send attempt (ValueError for an outcome not in MailOutcome)."""
+        self.mail_attempts.labels(MailOutcome(outcome)).inc()
+
+    def on_store_error(self, part: str) -> None:
+        """Count a failed storage operation (ValueError for a part not in StorePart)."""
+        self.store_errors.labels(StorePart(part)).inc()
 
     def on_events(self, events: Sequence[Event]) -> None:
         """Count a durable batch into the site analytics series (an `AppContext.event_listeners` entry)."""

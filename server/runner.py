@@ -35,7 +35,6 @@ from server.secrets import Secrets, load_or_create_secrets
 from server.services import build_context
 
 log = logging.getLogger("eddy")
-SHUTDOWN_GRACE_S = 20.0
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_CONNECTIONS = 1000  # open HTTP connections per process (websockets not counted once upgraded)
 
@@ -82,7 +81,7 @@ def make_http_server(app: Application, config: Config) -> HTTPServer:
         idle_connection_timeout=60,
         body_timeout=30,
     )
-    server.max_connections = int(config.extra.get("EDDY_MAX_CONNECTIONS", MAX_CONNECTIONS))
+    server.max_connections = config.max_connections
     return server
 
 

@@ -14,8 +14,7 @@ from domain.ingest.pipeline import IngestLimits, IngestPipeline
 from domain.ingest.writer import GroupCommitWriter
 from domain.live.membership import MembershipWatch
 from domain.live.service import LiveService
-from domain.mail.outbox import Mailer, delivery_from_env
-from domain.mail.settings import MailSettingsError, mail_settings
+from domain.mail.outbox import MailDelivery, Mailer, RetryPolicy
 from domain.reports.service import Reports
 from domain.retention_sweep import RetentionSweeper
 from domain.share import ShareLinks
@@ -36,10 +35,7 @@ from storage.ports import Stores
 def build_context(config: Config, secrets: Secrets, stores: Stores | None = None) -> AppContext:
     """An unstarted context; `await ctx.start()` inside the running loop opens and starts everything."""
     stores = stores if stores is not None else build_stores(config)
-    try:
-        settings = mail_settings(config.extra)
-    except MailSettingsError as error:
-        raise SystemExit(str(error)) from None
+    settings = config.mail
     tokens = TokenService(secrets.jwt_key)
     bearer = BearerAuthenticator(tokens, stores.docs, stores.bus)
     keys = KeyAuthenticator(stores.docs, secrets.hash_key, stores.bus)
@@ -62,7 +58,8 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
             pepper=secrets.password_pepper,
             max_retention_days=config.retention_days,
             mailer=mailer,
-            extra=config.extra,
+            api_rate_limit=config.api_rate_limit,
+            registration_mode=config.registration,
         ),
     )
     # Components start in this order after the stores open, and stop in reverse before they close.
@@ -71,7 +68,7 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     ctx.bearer.revocation_listeners.append(ctx.sockets.end_sessions)
     ctx.live = LiveService(
         stores,
-        on_failure=lambda part: ctx.metrics.store_errors.labels(part).inc(),
+        on_failure=ctx.metrics.on_store_error,
         on_drop=ctx.metrics.live_dropped.inc,
     )
     ctx.event_listeners.append(ctx.live.on_events)
@@ -82,13 +79,18 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
         stores.docs,
         ctx.site_access,
         stores.bus,
-        float(config.extra.get("EDDY_LIVE_MEMBERSHIP_RECHECK_S", 60)),
+        config.live_membership_recheck_s,
     )
     ctx.accounts.members.on_removed = membership.member_removed
     ctx.components.append(membership)
     writer = GroupCommitWriter(stores.events, ctx.metrics, ctx.event_listeners)
     ctx.ingest = IngestPipeline(
-        ctx.keys, stores.docs, stores.kv, writer, ctx.metrics, IngestLimits.from_env(config.extra)
+        ctx.keys,
+        stores.docs,
+        stores.kv,
+        writer,
+        ctx.metrics,
+        IngestLimits(config.ingest_key_rps, config.ingest_site_rps, config.ingest_socket_mps),
     )
     # The writer stops (flushing every queued event) before the stores close.
     ctx.components.extend([ctx.ingest, writer])
@@ -96,13 +98,17 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     ctx.event_listeners.append(ctx.metrics.on_events)
     ctx.user_metrics = UserMetrics(stores.docs, stores.bus, ctx.metrics)
     ctx.components.append(ctx.user_metrics)
-    ctx.alerts = build_alert_checker(stores, ctx.metrics, config.extra)
+    ctx.alerts = build_alert_checker(
+        stores,
+        ctx.metrics,
+        interval_s=config.alert_interval_s,
+        retry_base_s=config.alert_retry_base_s,
+        webhook_allow=config.webhook_allow,
+    )
     ctx.alerts.notify_email = AlertMailer(stores.docs, mailer).notify
     ctx.components.append(ctx.alerts)
     # Visitors now per site as a gauge, read from the live module's shared member sets.
-    visitors_now = VisitorsNowSeries(
-        stores.kv, ctx.metrics, float(config.extra.get("EDDY_VISITORS_NOW_REFRESH_S", 5))
-    )
+    visitors_now = VisitorsNowSeries(stores.kv, ctx.metrics, config.visitors_now_refresh_s)
     ctx.event_listeners.append(visitors_now.on_events)
     ctx.components.append(visitors_now)
     ctx.components.append(LoopLagMonitor(ctx.metrics.ioloop_lag))
@@ -119,17 +125,18 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
         stores.events,
         ctx.stats.cache,
         config.retention_days,
-        interval_s=float(config.extra.get("EDDY_RETENTION_SWEEP_S", 3600)),
+        interval_s=config.retention_sweep_s,
     )
     ctx.components.append(ctx.retention)
     # A revoked share link ends its live streams like a revoked sign-in session, in every process.
     # Mail: queued in the outbox by the request path, delivered in the background by every process.
     ctx.mailer = mailer
-    ctx.mail = delivery_from_env(
+    ctx.mail = MailDelivery(
         stores.docs,
         settings,
-        config.extra,
-        on_outcome=lambda outcome: ctx.metrics.mail_attempts.labels(outcome).inc(),
+        poll_s=config.mail_poll_s,
+        retry=RetryPolicy(base_s=config.mail_retry_base_s),
+        on_outcome=ctx.metrics.on_mail_outcome,
         on_counts=ctx.metrics.on_mail_counts,
     )
     ctx.mailer.on_queued = ctx.mail.wake
@@ -142,7 +149,7 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
         ctx.site_access.role_of,
         ctx.accounts.sites.list_for,
         secrets.hash_key,
-        interval_s=float(config.extra.get("EDDY_REPORT_CHECK_S", 300)),
+        interval_s=config.report_check_s,
     )
     ctx.components.append(ctx.reports)
     ctx.share = ShareLinks(stores.docs, secrets.hash_key, on_revoked=ctx.bearer.session_revoked)

@@ -33,8 +33,8 @@ def build_stores(config: Config) -> Stores:
         events = SqliteEventStore(
             config.data_dir,
             shared=config.processes > 1,
-            compact_interval_s=float(config.extra.get("EDDY_COMPACT_INTERVAL_S", 2.0)),
-            query_timeout_s=float(config.extra.get("EDDY_QUERY_TIMEOUT_S", 30.0)),
+            compact_interval_s=config.compact_interval_s,
+            query_timeout_s=config.query_timeout_s,
         )
         store_kind = "sqlite"
     if config.redis_url:

@@ -25,13 +25,13 @@ def sink() -> Iterator[SmtpSink]:
 
 @pytest.fixture
 def app_config(sink: SmtpSink) -> dict[str, Any]:
-    extra = {
-        **sink.env(),
-        "EDDY_MAIL_POLL_S": "0.05",
-        "EDDY_ALERT_INTERVAL_S": "0.3",
-        "EDDY_REGISTRATION": "open",
+    return {
+        "public_url": "http://eddy.test",
+        **sink.config(),
+        "mail_poll_s": 0.05,
+        "alert_interval_s": 0.3,
+        "registration": "open",
     }
-    return {"public_url": "http://eddy.test", "extra": extra}
 
 
 async def test_firing_and_resolved_are_mailed_to_owner_and_admins(

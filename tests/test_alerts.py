@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import time
 from typing import Any
 
@@ -113,11 +114,9 @@ class TestWebhooks:
     def app_config(self) -> dict[str, Any]:
         # the receiver listens on loopback: an address webhooks reach only when the operator allows it
         return {
-            "extra": {
-                "EDDY_ALERT_INTERVAL_S": "0.3",
-                "EDDY_ALERT_RETRY_BASE_S": "0.1",
-                "EDDY_WEBHOOK_ALLOW": "127.0.0.1/32",
-            }
+            "alert_interval_s": 0.3,
+            "alert_retry_base_s": 0.1,
+            "webhook_allow": (ipaddress.ip_network("127.0.0.1/32"),),
         }
 
     @pytest.mark.expect_errors("tornado.access")  # the receiver's own 503 and 500

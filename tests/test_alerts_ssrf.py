@@ -103,7 +103,7 @@ async def test_m3_rules_pointing_inside_are_refused_at_creation(api: Api, url: s
 class TestAtConnectionTime:
     @pytest.fixture
     def app_config(self) -> dict[str, Any]:
-        return {"extra": {"EDDY_ALERT_INTERVAL_S": "0.3", "EDDY_ALERT_RETRY_BASE_S": "0.1"}}
+        return {"alert_interval_s": 0.3, "alert_retry_base_s": 0.1}
 
     async def test_m3_dns_rebinding_to_loopback_is_refused_when_connecting(
         self, ctx: AppContext, api: Api, receiver: dict[str, Any]

@@ -41,12 +41,11 @@ def sink() -> Iterator[SmtpSink]:
 
 @pytest.fixture
 def app_config(fake_google: FakeGoogle, sink: SmtpSink, http_server_port: Any) -> dict[str, Any]:
-    settings = fake_provider.env(fake_google)
     return {
-        "google_client_id": settings.pop("EDDY_GOOGLE_CLIENT_ID"),
-        "google_client_secret": settings.pop("EDDY_GOOGLE_CLIENT_SECRET"),
+        **fake_provider.config(fake_google),
         "public_url": f"http://127.0.0.1:{http_server_port[1]}",
-        "extra": {**settings, **sink.env(), "EDDY_MAIL_POLL_S": "0.05"},
+        **sink.config(),
+        "mail_poll_s": 0.05,
     }
 
 

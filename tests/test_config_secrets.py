@@ -16,7 +16,7 @@ def test_defaults_are_the_embedded_mode() -> None:
     config = load_config([], env={})
     assert (config.port, config.host, config.processes) == (8888, "127.0.0.1", 1)
     assert config.data_dir == Path("data")
-    assert config.embedded and config.redis_url is None
+    assert config.mongo_uri is None and config.redis_url is None
 
 
 def test_env_then_flags_win() -> None:
@@ -33,7 +33,6 @@ def test_env_then_flags_win() -> None:
         "redis://r",
         3,
     )
-    assert not config.embedded
     config = load_config(["--port", "9100", "--processes", "2", "--data-dir", "/tmp/x"], env=env)
     assert (config.port, config.processes, config.data_dir) == (9100, 2, Path("/tmp/x"))
 
@@ -75,3 +74,57 @@ def test_secrets_from_env_override_and_are_checked(tmp_path: Path) -> None:
 )
 def test_access_log_scrubs_credentials(uri: str, expected: str) -> None:
     assert scrub(uri) == expected
+
+
+def test_environment_settings_are_typed_fields() -> None:
+    env = {
+        "EDDY_QUERY_TIMEOUT_S": "12.5",
+        "EDDY_MAX_CONNECTIONS": "40",
+        "EDDY_REGISTRATION": "Invite",
+        "EDDY_WEBHOOK_ALLOW": "10.0.0.0/8, 127.0.0.1",
+        "EDDY_SMTP_URL": "smtps://u:p@mail.example",
+        "EDDY_MAIL_FROM": "Eddy <eddy@example.com>",
+        "EDDY_GOOGLE_TOKEN_URL": "http://127.0.0.1:9/token",
+    }
+    config = load_config([], env=env)
+    assert (config.query_timeout_s, config.max_connections, config.registration) == (12.5, 40, "invite")
+    assert [str(net) for net in config.webhook_allow] == ["10.0.0.0/8", "127.0.0.1/32"]
+    assert config.mail is not None and (config.mail.host, config.mail.port) == ("mail.example", 465)
+    assert config.google_token_url == "http://127.0.0.1:9/token" and config.google_authorize_url is None
+    defaults = load_config([], env={})
+    assert (defaults.import_max_bytes, defaults.api_rate_limit, defaults.mail) == (1 << 30, 1200, None)
+    assert defaults.registration is None and defaults.webhook_allow == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("EDDY_QUERY_TIMEOUT_S", "soon", "EDDY_QUERY_TIMEOUT_S must be a number above 0, not 'soon'."),
+        ("EDDY_MAIL_POLL_S", "0", "EDDY_MAIL_POLL_S must be a number above 0, not '0'."),
+        ("EDDY_ALERT_INTERVAL_S", "inf", "EDDY_ALERT_INTERVAL_S must be a number above 0, not 'inf'."),
+        (
+            "EDDY_MAX_CONNECTIONS",
+            "2.5",
+            "EDDY_MAX_CONNECTIONS must be a whole number of at least 1, not '2.5'.",
+        ),
+        (
+            "EDDY_IMPORT_MAX_BYTES",
+            "-1",
+            "EDDY_IMPORT_MAX_BYTES must be a whole number of at least 1, not '-1'.",
+        ),
+        ("EDDY_REGISTRATION", "everyone", "EDDY_REGISTRATION must be open, invite or closed"),
+        ("EDDY_SMTP_URL", "http://mail", "EDDY_SMTP_URL must start with smtp:// or smtps://"),
+    ],
+)
+def test_bad_environment_settings_stop_the_start_with_a_sentence(name: str, value: str, message: str) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        load_config([], env={name: value})
+    assert str(stopped.value) == message
+
+
+def test_a_bad_webhook_network_names_its_variable() -> None:
+    with pytest.raises(SystemExit) as stopped:
+        load_config([], env={"EDDY_WEBHOOK_ALLOW": "10.0.0.0/8, not-a-network"})
+    message = str(stopped.value)
+    assert message.startswith("EDDY_WEBHOOK_ALLOW must be addresses or CIDR networks separated by commas (")
+    assert "not-a-network" in message and message.endswith(".")

@@ -128,7 +128,7 @@ def test_dockerfile_is_slim_non_root_with_a_healthcheck() -> None:
 
 @pytest.fixture
 def app_config() -> dict[str, Any]:
-    return {"extra": {"EDDY_VISITORS_NOW_REFRESH_S": "0.1"}}
+    return {"visitors_now_refresh_s": 0.1}
 
 
 def exported_names(text: str) -> set[str]:

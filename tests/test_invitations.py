@@ -108,8 +108,12 @@ class TestInviteOnlyWithMail:
 
     @pytest.fixture
     def app_config(self, sink: SmtpSink) -> dict[str, Any]:
-        extra = {**sink.env(), "EDDY_REGISTRATION": "invite", "EDDY_MAIL_POLL_S": "0.05"}
-        return {"public_url": "http://eddy.test", "extra": extra}
+        return {
+            "public_url": "http://eddy.test",
+            **sink.config(),
+            "registration": "invite",
+            "mail_poll_s": 0.05,
+        }
 
     async def test_a_new_person_joins_through_the_mailed_link(self, api: Api, sink: SmtpSink) -> None:
         admin = await register(api)  # the first account of the instance

@@ -33,7 +33,9 @@ def sink() -> Iterator[SmtpSink]:
 def app_config(sink: SmtpSink) -> dict[str, Any]:
     return {
         "public_url": PUBLIC_URL,
-        "extra": {**sink.env(), "EDDY_MAIL_POLL_S": "0.05", "EDDY_MAIL_RETRY_BASE_S": "0.05"},
+        **sink.config(),
+        "mail_poll_s": 0.05,
+        "mail_retry_base_s": 0.05,
     }
 
 

@@ -17,8 +17,8 @@ from tests.support.api import Api
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _mode(mode: str) -> dict[str, Any]:
-    return {"extra": {"EDDY_REGISTRATION": mode}}
+def _mode(mode: str | None) -> dict[str, Any]:
+    return {"registration": mode}
 
 
 async def _try_register(api: Api, email: str | None = None) -> Any:
@@ -30,7 +30,7 @@ async def _try_register(api: Api, email: str | None = None) -> Any:
 class TestDefault:
     @pytest.fixture
     def app_config(self) -> dict[str, Any]:
-        return _mode("")  # unset: the default
+        return _mode(None)  # unset: the default
 
     async def test_first_account_is_admin_then_invitation_required(self, api: Api) -> None:
         first = await register(api)

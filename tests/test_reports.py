@@ -35,7 +35,7 @@ def sink() -> Iterator[SmtpSink]:
 
 @pytest.fixture
 def app_config(sink: SmtpSink) -> dict[str, Any]:
-    return {"public_url": PUBLIC_URL, "extra": {**sink.env(), "EDDY_MAIL_POLL_S": "0.05"}}
+    return {"public_url": PUBLIC_URL, **sink.config(), "mail_poll_s": 0.05}
 
 
 def _monday(weeks_ahead: int) -> dt.datetime:

@@ -38,7 +38,7 @@ async def test_pageviews_and_events_per_site_through_collect(ctx: AppContext, ap
 class TestVisitorsNow:
     @pytest.fixture
     def app_config(self) -> dict[str, Any]:
-        return {"extra": {"EDDY_VISITORS_NOW_REFRESH_S": "0.2"}}
+        return {"visitors_now_refresh_s": 0.2}
 
     async def test_visitors_now_per_site(self, ctx: AppContext, api: Api) -> None:
         site = await make_site(ctx)
@@ -56,7 +56,7 @@ class TestVisitorsNow:
 class TestVisitorsNowSeriesAppearsWithTheSite:
     @pytest.fixture
     def app_config(self) -> dict[str, Any]:
-        return {"extra": {"EDDY_VISITORS_NOW_REFRESH_S": "3600"}}  # no refresh during the test
+        return {"visitors_now_refresh_s": 3600.0}  # no refresh during the test
 
     async def test_the_series_exists_from_the_sites_first_event(self, ctx: AppContext, api: Api) -> None:
         # Before, the series appeared only at the next refresh (every 5 s): two scrapes around that

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.accounts.access import BearerAuthenticator
@@ -14,7 +13,7 @@ from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.members import MemberService
 from domain.accounts.metric_configs import MetricConfigService
 from domain.accounts.passwords import PasswordHasher
-from domain.accounts.registration import Registration, env_mode
+from domain.accounts.registration import Registration
 from domain.accounts.sessions import SessionService
 from domain.accounts.sites import SiteService
 from domain.accounts.throttle import API_PER_USER, Limit, Throttle
@@ -53,17 +52,18 @@ def build_accounts(
     pepper: bytes,
     max_retention_days: int,
     mailer: Mailer,
-    extra: Mapping[str, str] | None = None,
+    api_rate_limit: int = API_PER_USER.hits,
+    registration_mode: str | None = None,
 ) -> Accounts:
-    """Every account service over these stores. `extra` (the EDDY_* environment) may set
-    EDDY_API_RATE_LIMIT (management API requests per user per minute) and EDDY_REGISTRATION."""
-    settings = extra or {}
+    """Every account service over these stores: `api_rate_limit` management API requests per user per
+    minute (EDDY_API_RATE_LIMIT), and the registration mode fixed by EDDY_REGISTRATION (None: the
+    instance admin chooses)."""
     hasher = PasswordHasher(pepper)
-    api_limit = Limit(int(settings.get("EDDY_API_RATE_LIMIT", API_PER_USER.hits)), API_PER_USER.window)
+    api_limit = Limit(api_rate_limit, API_PER_USER.window)
     throttle = Throttle(stores.kv, api_user=api_limit)
     sessions = SessionService(tokens, stores.docs, bearer)
     metric_configs = MetricConfigService(stores.docs, stores.bus)
-    registration = Registration(stores.docs, env_mode(settings))
+    registration = Registration(stores.docs, registration_mode)
     emails = AccountEmails(
         stores.docs, mailer, AccountTokens(stores.docs, hash_key), hasher, sessions, throttle
     )

@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 
-from domain.alerts.egress import EgressPolicy, parse_allow_list
+from domain.alerts.egress import EgressPolicy, Network
 from domain.alerts.rules import AlertRules
 from domain.alerts.webhook import DeliveryPolicy, DeliveryResult, deliver, guarded_client
-from server.metrics import Metrics
+from server.metrics import Metrics, StorePart
 from server.periodic import Periodic
 from storage.ports import DocumentStore, EventFilter, EventStore, Stores
 
@@ -114,7 +114,7 @@ class AlertChecker:
             self.check_all,
             lambda: self.interval_s,
             log,
-            on_error=lambda _error: self._metrics.store_errors.labels("documents").inc(),
+            on_error=lambda _error: self._metrics.store_errors.labels(StorePart.DOCUMENTS).inc(),
         )
 
     async def start(self) -> None:
@@ -184,15 +184,22 @@ class AlertChecker:
             log.warning("could not record the delivery outcome of rule %s", rule["id"])
 
 
-def build_alert_checker(stores: Stores, metrics: Metrics, extra: Mapping[str, str]) -> AlertChecker:
-    """The checker with its settings from the environment: EDDY_ALERT_INTERVAL_S (seconds between checks,
-    default 30), EDDY_ALERT_RETRY_BASE_S (first retry delay of a webhook, default 1, doubling) and
-    EDDY_WEBHOOK_ALLOW (internal addresses or networks webhooks may reach: domain/alerts/egress.py)."""
+def build_alert_checker(
+    stores: Stores,
+    metrics: Metrics,
+    *,
+    interval_s: float = DEFAULT_INTERVAL_S,
+    retry_base_s: float = 1.0,
+    webhook_allow: tuple[Network, ...] = (),
+) -> AlertChecker:
+    """The checker with its settings: seconds between checks (EDDY_ALERT_INTERVAL_S), the first retry
+    delay of a webhook, doubling (EDDY_ALERT_RETRY_BASE_S), and the internal addresses or networks
+    webhooks may reach (EDDY_WEBHOOK_ALLOW: domain/alerts/egress.py)."""
     return AlertChecker(
         stores.docs,
         stores.events,
         metrics,
-        interval_s=float(extra.get("EDDY_ALERT_INTERVAL_S", DEFAULT_INTERVAL_S)),
-        policy=DeliveryPolicy(base_delay=float(extra.get("EDDY_ALERT_RETRY_BASE_S", 1.0))),
-        egress=EgressPolicy(parse_allow_list(extra.get("EDDY_WEBHOOK_ALLOW", ""))),
+        interval_s=interval_s,
+        policy=DeliveryPolicy(base_delay=retry_base_s),
+        egress=EgressPolicy(webhook_allow),
     )

@@ -16,6 +16,7 @@ from domain.errors import DomainError, RateLimited
 from domain.ingest.decode import RawEvent
 from domain.ingest.enrich import Sender
 from domain.ingest.pipeline import IngestPipeline, Pending
+from server.metrics import DropReason
 from storage.records import Event
 
 
@@ -49,16 +50,16 @@ async def ingest_compat(
     try:
         await pipeline.check_rate(principal)
     except RateLimited:
-        pipeline.drop("rate_limited", count)
+        pipeline.drop(DropReason.RATE_LIMITED, count)
         raise
     client = pipeline.enricher.client(sender)
     if client.bot:
-        pipeline.drop("bot", count)
+        pipeline.drop(DropReason.BOT, count)
         return Outcome(0, {"bot": count})
     try:
         enriched = await pipeline.enricher.enrich(site_id, raw_events, sender, client)
     except DomainError:
-        pipeline.drop("invalid", count)
+        pipeline.drop(DropReason.INVALID, count)
         raise
     for reason, dropped in enriched.dropped.items():
         pipeline.drop(reason, dropped)

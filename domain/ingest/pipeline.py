@@ -30,7 +30,7 @@ from domain.ingest.enrich import Enricher, Sender
 from domain.ingest.installation import InstallationLog
 from domain.ingest.visitor import SaltBook, Sessions
 from domain.ingest.writer import GroupCommitWriter
-from server.metrics import Metrics
+from server.metrics import DropReason, Metrics
 from storage.ports import DocumentStore, KeyValue
 from storage.records import Event
 
@@ -46,16 +46,6 @@ class IngestLimits:
     per_key: int = 5000
     per_site: int = 10000
     per_connection: float = 100.0
-
-    @classmethod
-    def from_env(cls, extra: Mapping[str, str]) -> IngestLimits:
-        """From EDDY_INGEST_KEY_RPS, EDDY_INGEST_SITE_RPS and EDDY_INGEST_SOCKET_MPS (the config's
-        EDDY_* variables)."""
-        return cls(
-            per_key=int(extra.get("EDDY_INGEST_KEY_RPS", cls.per_key)),
-            per_site=int(extra.get("EDDY_INGEST_SITE_RPS", cls.per_site)),
-            per_connection=float(extra.get("EDDY_INGEST_SOCKET_MPS", cls.per_connection)),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +101,10 @@ class IngestPipeline:
         """Write the installation check's pending records and wait for them (the writer flushes itself)."""
         await self.installation.close()
 
-    def drop(self, reason: str, count: int = 1) -> None:
-        """Count refused or dropped events."""
+    def drop(self, reason: DropReason | str, count: int = 1) -> None:
+        """Count refused or dropped events (ValueError for a reason not in DropReason: no new series)."""
         if count > 0:
-            self._metrics.ingest_dropped.labels(reason).inc(count)
+            self._metrics.ingest_dropped.labels(DropReason(reason)).inc(count)
 
     def count_accepted(self, count: int) -> None:
         """Count events that are now durable."""
@@ -157,7 +147,7 @@ class IngestPipeline:
         try:
             raw_events, body_key = decode_payload(body)
         except DomainError:
-            self.drop("invalid")
+            self.drop(DropReason.INVALID)
             raise
         try:
             principal = await self.authorize(
@@ -165,7 +155,7 @@ class IngestPipeline:
             )
         except Forbidden as error:
             if error.code == "bad_origin":
-                self.drop("bad_origin", len(raw_events))
+                self.drop(DropReason.BAD_ORIGIN, len(raw_events))
             raise
         return await self.ingest(principal, raw_events, sender)
 
@@ -182,19 +172,19 @@ class IngestPipeline:
         try:
             await self.check_rate(principal)
         except RateLimited:
-            self.drop("rate_limited", len(raw_events))
+            self.drop(DropReason.RATE_LIMITED, len(raw_events))
             self.installation.refused(principal.site_id, "rate_limited", sender.origin)
             raise
         client = self.enricher.client(sender)
         # A secret key's user agent is the sending server's, not a visitor's: no bot verdict from it.
         if client.bot and principal.kind == "public":
-            self.drop("bot", len(raw_events))
+            self.drop(DropReason.BOT, len(raw_events))
             self.installation.refused(principal.site_id, "bot", sender.origin, client.browser)
             return Pending(self, [])
         try:
             enriched = await self.enricher.enrich(principal.site_id, raw_events, sender, client)
         except DomainError as error:
-            self.drop("invalid", len(raw_events))
+            self.drop(DropReason.INVALID, len(raw_events))
             self.installation.refused(principal.site_id, "invalid", sender.origin, error.message)
             raise
         for reason, count in enriched.dropped.items():
@@ -228,7 +218,7 @@ class Pending:
         try:
             self._done = pipeline.writer.enqueue(events)
         except DomainError:
-            pipeline.drop("unavailable", len(events))
+            pipeline.drop(DropReason.UNAVAILABLE, len(events))
             raise
 
     async def durable(self) -> int:
@@ -256,5 +246,5 @@ class Pending:
             return self._count
         if not isinstance(error, DomainError):
             raise error  # not expected: the writer fails a batch with Unavailable only
-        self._pipeline.drop("unavailable", self._count)
+        self._pipeline.drop(DropReason.UNAVAILABLE, self._count)
         return error

@@ -25,7 +25,6 @@ from storage.ports import DocumentStore, KeyValue
 SESSION_TIMEOUT_S = 30 * 60
 # A live session's expiry is pushed back at most once a minute, so a busy visitor costs one read a request.
 SESSION_REFRESH_S = 60
-SALT_DAYS_KEPT = 2
 
 
 def utc_day(epoch_s: float) -> str:

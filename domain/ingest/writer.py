@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from domain.errors import Unavailable
-from server.metrics import Metrics
+from server.metrics import Metrics, StorePart
 from storage.ports import EventStore
 from storage.records import Event
 
@@ -143,7 +143,7 @@ class GroupCommitWriter:
                 await self._store.append(events)
             except Exception as error:  # noqa: BLE001 - any store failure means "not durable": retry, then 503
                 self._healthy = False
-                self._metrics.store_errors.labels("events").inc()
+                self._metrics.store_errors.labels(StorePart.EVENTS).inc()
                 if time.monotonic() - first_try + delay > self.retry_for:
                     log.warning("event append failed, %d events not acknowledged: %s", len(events), error)
                     failure = Unavailable(self.retry_after, "the event store is unavailable; retry later")

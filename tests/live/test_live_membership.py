@@ -83,7 +83,7 @@ async def test_m4_a_removed_members_live_streams_stop(ctx: AppContext, port: int
 class TestRecheck:
     @pytest.fixture
     def app_config(self) -> dict[str, Any]:
-        return {"extra": {"EDDY_LIVE_MEMBERSHIP_RECHECK_S": "0.2"}}
+        return {"live_membership_recheck_s": 0.2}
 
     async def test_m4_a_removal_this_process_missed_ends_the_stream_on_the_recheck(
         self, ctx: AppContext, port: int, api: Api

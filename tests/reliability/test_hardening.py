@@ -113,7 +113,7 @@ def test_data_files_are_private_and_fixed_at_start(tmp_path: Path) -> None:
 class TestConnectionCap:
     @pytest.fixture
     def app_config(self) -> dict[str, Any]:
-        return {"extra": {"EDDY_MAX_CONNECTIONS": "4"}}
+        return {"max_connections": 4}
 
     async def test_connections_past_the_cap_are_closed_at_once(
         self, api: Api, http_server: Any, http_server_port: Any

@@ -13,7 +13,6 @@ from server.services import build_context
 
 def make_test_context(data_dir: Path, **overrides: Any) -> AppContext:
     """An unstarted context on an embedded store in `data_dir`, with config fields overridden.
-    Registration is open unless `extra` says otherwise: most tests sign up several people."""
-    extra = {"EDDY_REGISTRATION": "open", **overrides.pop("extra", {})}
-    config = Config(data_dir=data_dir, extra=extra, **overrides)
+    Registration is open unless `registration` says otherwise: most tests sign up several people."""
+    config = Config(data_dir=data_dir, **{"registration": "open", **overrides})
     return build_context(config, load_or_create_secrets(data_dir, env={}))

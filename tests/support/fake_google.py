@@ -82,15 +82,20 @@ def start(fake: FakeGoogle) -> HTTPServer:
     return server
 
 
-def env(fake: FakeGoogle) -> dict[str, str]:
-    """The EDDY_* settings that point Eddy's Google sign-in at `fake`."""
+def config(fake: FakeGoogle) -> dict[str, str]:
+    """The Config fields that point Eddy's Google sign-in at `fake`."""
     return {
-        "EDDY_GOOGLE_CLIENT_ID": CLIENT_ID,
-        "EDDY_GOOGLE_CLIENT_SECRET": CLIENT_SECRET,
-        "EDDY_GOOGLE_AUTHORIZE_URL": fake.base + "/authorize",
-        "EDDY_GOOGLE_TOKEN_URL": fake.base + "/token",
-        "EDDY_GOOGLE_USERINFO_URL": fake.base + "/userinfo",
+        "google_client_id": CLIENT_ID,
+        "google_client_secret": CLIENT_SECRET,
+        "google_authorize_url": fake.base + "/authorize",
+        "google_token_url": fake.base + "/token",
+        "google_userinfo_url": fake.base + "/userinfo",
     }
+
+
+def env(fake: FakeGoogle) -> dict[str, str]:
+    """The EDDY_* settings that point Eddy's Google sign-in at `fake` (a process's environment)."""
+    return {"EDDY_" + name.upper(): value for name, value in config(fake).items()}
 
 
 @contextmanager

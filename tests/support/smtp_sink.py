@@ -18,6 +18,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from domain.mail.settings import mail_settings
 from tests.support.ports import free_port
 from tests.support.until import until, until_sync
 
@@ -61,6 +62,10 @@ class SmtpSink:
     def env(self) -> dict[str, str]:
         """The EDDY_* settings that send Eddy's mail here."""
         return {"EDDY_SMTP_URL": f"smtp://127.0.0.1:{self.port}", "EDDY_MAIL_FROM": "Eddy <eddy@eddy.test>"}
+
+    def config(self) -> dict[str, Any]:
+        """The Config fields that send Eddy's mail here."""
+        return {"mail": mail_settings(self.env())}
 
     def received(self, match: Callable[[EmailMessage], bool] = lambda _m: True) -> list[EmailMessage]:
         """Messages received so far that match."""
