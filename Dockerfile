@@ -22,6 +22,8 @@ COPY server ./server
 COPY handlers ./handlers
 COPY domain ./domain
 COPY storage ./storage
+COPY web ./web
+COPY runtime ./runtime
 COPY tracker ./tracker
 COPY webui ./webui
 RUN python -m compileall -q /app \

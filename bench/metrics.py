@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def _measure(sites: int, scrapes: int, data_dir: Path) -> dict[str, Any]:
     from domain.user_metrics.service import Sample
-    from server.config import Config
-    from server.secrets import load_or_create_secrets
+    from runtime.config import Config
+    from runtime.secrets import load_or_create_secrets
     from server.services import build_context
     from storage.records import Event
 

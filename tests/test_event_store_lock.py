@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import Config
+from runtime.config import Config
 from storage.embedded import events as event_store
 from storage.embedded.events import HELD_SWITCH_INTERVAL_S, SqliteEventStore, WriteLock
 from storage.factory import build_stores

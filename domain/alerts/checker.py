@@ -20,8 +20,8 @@ import orjson
 from domain.alerts.egress import EgressPolicy, parse_allow_list
 from domain.alerts.rules import AlertRules
 from domain.alerts.webhook import DeliveryPolicy, DeliveryResult, deliver, guarded_client
-from server.metrics import Metrics
-from server.periodic import Periodic
+from runtime.metrics import Metrics
+from runtime.periodic import Periodic
 from storage.ports import DocumentStore, EventFilter, EventStore, Stores
 
 log = logging.getLogger("eddy.alerts")

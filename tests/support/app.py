@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from server.config import Config
-from server.context import AppContext
-from server.secrets import load_or_create_secrets
+from handlers.context import AppContext
+from runtime.config import Config
+from runtime.secrets import load_or_create_secrets
 from server.services import build_context
 
 

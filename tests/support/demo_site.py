@@ -17,8 +17,8 @@ from pathlib import Path
 
 from domain.accounts.sites import SiteCreate
 from domain.stats.synthetic import TrafficModel
-from server.config import load_config
-from server.secrets import load_or_create_secrets
+from runtime.config import load_config
+from runtime.secrets import load_or_create_secrets
 from server.services import build_context
 
 DAYS = 60

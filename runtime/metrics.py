@@ -28,20 +28,26 @@ import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
-from server.loop_lag import LAG_BUCKETS
+from runtime.loop_lag import LAG_BUCKETS
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
-    from storage.records import Event
-
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class SiteEvent(Protocol):
+    """What the site series read of a stored event (storage.records.Event has it)."""
+
+    site_id: str
+    name: str
+
 
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 # Why ingestion refused or dropped events (the `reason` label of eddy_ingest_events_dropped_total).
@@ -190,7 +196,7 @@ class Metrics:
             "Live dashboards closed because they could not keep up (close code 4408)",
             registry=self.registry,
         )
-        # Fed by server/loop_lag.py: how late the IOLoop runs a callback (a stall delays every request).
+        # Fed by runtime/loop_lag.py: how late the IOLoop runs a callback (a stall delays every request).
         self.ioloop_lag = Histogram(
             "eddy_ioloop_lag_seconds",
             "How much later than scheduled the IOLoop ran a periodic callback",
@@ -228,7 +234,7 @@ class Metrics:
         for state, count in counts.items():
             self.mail_outbox.labels(state).set(count)
 
-    def on_events(self, events: Sequence[Event]) -> None:
+    def on_events(self, events: Sequence[SiteEvent]) -> None:
         """Count a durable batch into the site analytics series (an `AppContext.event_listeners` entry)."""
         views: dict[str, int] = {}
         counts: dict[str, int] = {}
