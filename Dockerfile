@@ -24,6 +24,7 @@ COPY domain ./domain
 COPY storage ./storage
 COPY web ./web
 COPY runtime ./runtime
+COPY settings ./settings
 COPY tracker ./tracker
 COPY webui ./webui
 RUN python -m compileall -q /app \

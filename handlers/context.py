@@ -24,10 +24,10 @@ from domain.retention_sweep import RetentionSweeper
 from domain.share import ShareLinks
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
-from runtime.config import Config
 from runtime.metrics import Metrics
 from runtime.secrets import Secrets
 from runtime.sockets import SocketRegistry
+from settings.config import Config
 from storage.ports import Stores
 from storage.records import Event
 from web.websocket import Keepalive

@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from domain.accounts.sites import SiteCreate
 from domain.stats.synthetic import TrafficModel
 from handlers.context import AppContext
-from runtime.config import load_config
 from runtime.secrets import load_or_create_secrets
 from server.services import build_context
+from settings.config import load_config
 
 # (user name, [(site name, domain, timezone, sessions a day relative to --sessions-per-day)])
 DEMO = [

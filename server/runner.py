@@ -26,13 +26,13 @@ from tornado.web import Application
 
 from handlers import lean_routes
 from handlers.lean_http import LeanRouter
-from runtime.config import Config
 from runtime.metrics import enable_multiprocess, worker_exited
 from runtime.secrets import Secrets, load_or_create_secrets
 from server.app import make_app
 from server.files import make_private
 from server.gc_tuning import tune_for_serving
 from server.services import build_context
+from settings.config import Config
 
 log = logging.getLogger("eddy")
 SHUTDOWN_GRACE_S = 20.0

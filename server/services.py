@@ -25,11 +25,11 @@ from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
 from domain.visitors_now import VisitorsNowSeries
 from handlers.context import AppContext
-from runtime.config import Config
 from runtime.loop_lag import LoopLagMonitor
 from runtime.metrics import Metrics
 from runtime.secrets import Secrets
-from storage.factory import build_stores
+from server.stores import build_stores
+from settings.config import Config
 from storage.ports import Stores
 
 

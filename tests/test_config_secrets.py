@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.config import load_config
 from runtime.secrets import load_or_create_secrets
+from settings.config import load_config
 from web.access_log import scrub
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from handlers.context import AppContext
-from runtime.config import Config
 from runtime.secrets import load_or_create_secrets
 from server.services import build_context
+from settings.config import Config
 
 
 def make_test_context(data_dir: Path, **overrides: Any) -> AppContext:
