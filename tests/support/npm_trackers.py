@@ -8,6 +8,7 @@ tests/browser/.trackers/ (git-ignored) and reused; without npm or the registry t
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -62,10 +63,19 @@ def tracker_file(name: str) -> Path:
     target = CACHE / f"{name}-{pin.version}.js"
     if target.exists():
         return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # Test processes running side by side (pytest -n) fetch one at a time: the others wait, then reuse.
+    with (CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return target
+        return _fetch(pin, target)
+
+
+def _fetch(pin: Pin, target: Path) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise TrackerUnavailable("npm is not installed: the official trackers come from the npm registry")
-    CACHE.mkdir(parents=True, exist_ok=True)
     spec = f"{pin.package}@{pin.version}"
     done = subprocess.run(
         [npm, "pack", spec, "--pack-destination", str(CACHE), "--silent"],
