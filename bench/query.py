@@ -10,7 +10,7 @@ summary; timeseries by minute (last 3 days: the bucket cap), hour, day, week and
 every dimension; breakdowns and summaries with one filter and with three; funnel, retention, DAU/WAU/MAU.
 
 Usage: python -m bench --only query [--query-events 1000000,10000000] [--query-runs 20]
-       python -m bench.query --events 1000000
+       python -m bench.query --events 1000000 [--query-labels funnel,retention,DAU]
 """
 
 from __future__ import annotations
