@@ -10,7 +10,7 @@ summary; timeseries by minute (last 3 days: the bucket cap), hour, day, week and
 every dimension; breakdowns and summaries with one filter and with three; funnel, retention, DAU/WAU/MAU.
 
 Usage: python -m bench --only query [--query-events 1000000,10000000] [--query-runs 20]
-       python -m bench.query --events 1000000
+       python -m bench.query --events 1000000 [--query-labels funnel,retention,DAU]
 """
 
 from __future__ import annotations
@@ -76,6 +76,12 @@ def add_arguments(parser: Any) -> None:
         help="comma-separated store sizes (events)",
     )
     parser.add_argument("--query-runs", type=int, default=20, help="runs per query and mode")
+    parser.add_argument(
+        "--query-labels",
+        default="",
+        help="comma-separated pieces of query labels: run only the questions whose label holds one"
+        " (e.g. funnel,retention,DAU); all when empty",
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -102,8 +108,19 @@ async def ask(service: StatsService, kind: str, query: Any, params: dict[str, st
     return await getattr(service, kind)(SITE, query)  # type: ignore[no-any-return]
 
 
-async def measure(size: int, runs: int) -> list[dict[str, Any]]:
-    """Load one store of `size` events and time every query cold and cached."""
+def chosen_queries(labels: str) -> list[tuple[str, str, dict[str, str], list[str]]]:
+    """The QUERIES whose label holds one of the comma-separated pieces of `labels` (all when empty)."""
+    pieces = [piece.strip() for piece in labels.split(",") if piece.strip()]
+    return [q for q in QUERIES if not pieces or any(piece in q[0] for piece in pieces)]
+
+
+# The questions the rollups may answer: without any of them, building the rollups is skipped.
+ROLLED_KINDS = ("summary", "timeseries", "breakdown")
+
+
+async def measure(size: int, runs: int, labels: str = "") -> list[dict[str, Any]]:
+    """Load one store of `size` events and time every chosen query cold and cached."""
+    queries = chosen_queries(labels)
     workdir = Path(tempfile.mkdtemp(prefix="eddy-bench-query-"))
     store = SqliteEventStore(workdir, compact_interval_s=None)
     await store.open()
@@ -117,14 +134,15 @@ async def measure(size: int, runs: int) -> list[dict[str, Any]]:
         # The compactor's rollups of sealed days: UTC (every kind) and, once a time series in the site's
         # timezone was asked, that zone's time series. Built as the compactor process would, timed.
         started = time.perf_counter()
-        await store.aggregate(
-            EventFilter(site_id=SITE, start=0, end=int(now * 1000)), Grouping(kind="time", tz=TZ)
-        )
-        await store.compact_now()
+        if any(kind in ROLLED_KINDS for _, kind, _, _ in queries):
+            await store.aggregate(
+                EventFilter(site_id=SITE, start=0, end=int(now * 1000)), Grouping(kind="time", tz=TZ)
+            )
+            await store.compact_now()
         rollup_seconds = time.perf_counter() - started
         print(f"rollups built in {rollup_seconds:.1f} s", file=sys.stderr)
         rows: list[dict[str, Any]] = []
-        for label, kind, params, filters in QUERIES:
+        for label, kind, params, filters in queries:
             window = dict(params)
             days = int(window.pop("days", "30"))
             window.pop("steps", None)
@@ -182,7 +200,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [int(part) for part in str(args.query_events).split(",") if part.strip()]
     rows: list[dict[str, Any]] = []
     for size in sizes:
-        rows.extend(asyncio.run(measure(size, args.query_runs)))
+        rows.extend(asyncio.run(measure(size, args.query_runs, args.query_labels)))
     return {
         "title": "Stats questions on the embedded store (columnar segments, DuckDB), last 30 of 60 days",
         "rows": rows,

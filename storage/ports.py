@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -274,6 +274,30 @@ class EventStore(Protocol):
 
     async def delete_site(self, site_id: str) -> None:
         """Delete every event of a site."""
+
+
+@runtime_checkable
+class PeopleCounts(Protocol):
+    """What an EventStore may answer itself, next to the port: the small final counts of funnels,
+    weekly cohorts and active people, instead of the step marks and identity days the query service
+    otherwise counts in Python (domain/stats). Identity and steps are those of `step_marks` and
+    `identity_days`; days are local dates in `tz`. The answers equal the service's own counting."""
+
+    async def funnel_reach(
+        self, flt: EventFilter, steps: Sequence[tuple[str, str]], window_ms: int
+    ) -> list[int]:
+        """People reaching at least step 1, 2, ... (one number per step): each later step completed in
+        order by an event at most `window_ms` after the person's step-1 event, events in (ts, id) order."""
+
+    async def week_cohorts(self, flt: EventFilter, tz: str) -> list[tuple[str, int, int]]:
+        """(first week, week offset, people) for every non-zero count: a person's first week is the
+        Monday (YYYY-MM-DD) of their first active local day; offset k counts them in the k-th week after."""
+
+    async def active_people(
+        self, flt: EventFilter, tz: str, first: str, last: str
+    ) -> list[tuple[str, int, int, int]]:
+        """(date, people active that day, in the 7 days and in the 30 days ending it) for each local date
+        from `first` to `last` (YYYY-MM-DD), over the activity of the matching events."""
 
 
 class KeyValue(Protocol):

@@ -99,27 +99,36 @@ class FunnelCounter:
             if matched:
                 self._marks[person_of(event)].append((event.ts, event.id, matched))
 
-    def result(self) -> list[dict[str, Any]]:
-        """Per step: people reaching it, conversion from step 1 and from the previous step (%)."""
+    def reach(self) -> list[int]:
+        """People reaching at least step 1, 2, ... (one number per step)."""
         reached = [0] * (len(self.steps) + 1)
         for marks in self._marks.values():
             # (ts, id) order: stores may return events of the same millisecond in any order.
             ordered = [(ts, matched) for ts, _, matched in sorted(marks, key=lambda m: (m[0], m[1]))]
             reached[furthest_step(ordered, len(self.steps), self.window_ms)] += 1
-        at_least = [sum(reached[k:]) for k in range(len(reached))]
-        out = []
-        for index, step in enumerate(self.steps):
-            count = at_least[index + 1]
-            first = at_least[1]
-            previous = at_least[index] if index else count
-            out.append(
-                {
-                    "step": index + 1,
-                    "label": step.label,
-                    "visitors": count,
-                    "conversion_rate": round(count * 100 / first, 2) if first else 0.0,
-                    "step_conversion": round(count * 100 / previous, 2) if previous else 0.0,
-                    "dropoff": (previous - count) if index else 0,
-                }
-            )
-        return out
+        return [sum(reached[k:]) for k in range(1, len(reached))]
+
+    def result(self) -> list[dict[str, Any]]:
+        """Per step: people reaching it, conversion from step 1 and from the previous step (%)."""
+        return funnel_steps(self.steps, self.reach())
+
+
+def funnel_steps(steps: list[Step], at_least: list[int]) -> list[dict[str, Any]]:
+    """The answer's steps from the people reaching at least each step: people, conversion from step 1
+    and from the previous step (%), and the drop-off from the previous step."""
+    out = []
+    first = at_least[0] if at_least else 0
+    for index, step in enumerate(steps):
+        count = at_least[index]
+        previous = at_least[index - 1] if index else count
+        out.append(
+            {
+                "step": index + 1,
+                "label": step.label,
+                "visitors": count,
+                "conversion_rate": round(count * 100 / first, 2) if first else 0.0,
+                "step_conversion": round(count * 100 / previous, 2) if previous else 0.0,
+                "dropoff": (previous - count) if index else 0,
+            }
+        )
+    return out

@@ -27,24 +27,35 @@ def weekly_cohorts(pairs: Iterable[tuple[str, str]], last_day: dt.date) -> list[
         if week is None:
             week = mondays[day] = monday(dt.date.fromisoformat(day))
         weeks[person].add(week)
-    last_week = monday(last_day)
-    cohorts: dict[dt.date, list[int]] = {}
+    counts: dict[tuple[dt.date, int], int] = defaultdict(int)
     for active in weeks.values():
         first = min(active)
-        span = (last_week - first).days // 7 + 1
-        counts = cohorts.setdefault(first, [0] * span)
         for week in active:
-            counts[(week - first).days // 7] += 1
+            counts[first, (week - first).days // 7] += 1
+    return cohort_table(((first.isoformat(), offset, n) for (first, offset), n in counts.items()), last_day)
+
+
+def cohort_table(counts: Iterable[tuple[str, int, int]], last_day: dt.date) -> list[dict[str, Any]]:
+    """The cohorts from (first week's Monday YYYY-MM-DD, week offset, people) counts: each cohort's row
+    runs to the week of `last_day`, weeks without anyone at 0."""
+    last_week = monday(last_day)
+    cohorts: dict[dt.date, list[int]] = {}
+    for week, offset, n in counts:
+        first = dt.date.fromisoformat(week)
+        row = cohorts.get(first)
+        if row is None:
+            row = cohorts[first] = [0] * ((last_week - first).days // 7 + 1)
+        row[offset] += n
     out = []
     for first in sorted(cohorts):
-        counts = cohorts[first]
-        size = counts[0]
+        row = cohorts[first]
+        size = row[0]
         out.append(
             {
                 "week": first.isoformat(),
                 "size": size,
-                "retained": counts,
-                "rates": [round(c * 100 / size, 2) if size else 0.0 for c in counts],
+                "retained": row,
+                "rates": [round(c * 100 / size, 2) if size else 0.0 for c in row],
             }
         )
     return out
@@ -84,19 +95,24 @@ def active_series(
                 if begin <= end:
                     diff[begin - lo] += 1
                     diff[end - lo + 1] -= 1
-    out = []
+    days = []
     wau = mau = 0
     for offset in range(hi - lo + 1):
         wau += starts[7][offset]
         mau += starts[30][offset]
-        dau = daily[offset]
-        out.append(
-            {
-                "date": dt.date.fromordinal(lo + offset).isoformat(),
-                "dau": dau,
-                "wau": wau,
-                "mau": mau,
-                "stickiness": round(dau * 100 / mau, 2) if mau else 0.0,
-            }
-        )
-    return out
+        days.append((dt.date.fromordinal(lo + offset).isoformat(), daily[offset], wau, mau))
+    return active_table(days)
+
+
+def active_table(days: Iterable[tuple[str, int, int, int]]) -> list[dict[str, Any]]:
+    """The answer's rows from (date, dau, wau, mau), with stickiness = dau / mau (%)."""
+    return [
+        {
+            "date": date,
+            "dau": dau,
+            "wau": wau,
+            "mau": mau,
+            "stickiness": round(dau * 100 / mau, 2) if mau else 0.0,
+        }
+        for date, dau, wau, mau in days
+    ]

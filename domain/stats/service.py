@@ -15,12 +15,12 @@ from domain.errors import NotFound, Unavailable
 from domain.stats import imported as imports
 from domain.stats.buckets import bucket_label, bucket_starts, metrics_of
 from domain.stats.cache import StatsCache
-from domain.stats.funnels import FunnelCounter, Step
+from domain.stats.funnels import FunnelCounter, Step, funnel_steps
 from domain.stats.journeys import JourneyBuilder
 from domain.stats.query import DAY_MS, StatsQuery, breakdown_grouping, local_midnight_ms
-from domain.stats.retention import active_series, weekly_cohorts
+from domain.stats.retention import active_series, active_table, cohort_table, weekly_cohorts
 from storage.errors import QueryTooSlowError, StoreUnavailableError
-from storage.ports import Aggregate, EventFilter, EventStore, Grouping
+from storage.ports import Aggregate, EventFilter, EventStore, Grouping, PeopleCounts
 
 log = logging.getLogger("eddy.stats")
 REALTIME_VISITORS_MS = 5 * 60_000
@@ -284,10 +284,15 @@ class StatsService:
         extra = f"{window_s}\x1f" + ",".join(step.label for step in steps)
 
         async def compute() -> Answer:
-            counter = FunnelCounter(steps, window_s)
+            flt = query.event_filter(site_id)
             step_pairs = [(step.kind, step.value) for step in steps]
-            counter.add_marks(await self._events.step_marks(query.event_filter(site_id), step_pairs))
-            return {**self._frame(site_id, query), "window": window_s, "steps": counter.result()}
+            if isinstance(self._events, PeopleCounts):  # counted in the store: only the counts travel
+                at_least = await self._events.funnel_reach(flt, step_pairs, window_s * 1000)
+            else:
+                counter = FunnelCounter(steps, window_s)
+                counter.add_marks(await self._events.step_marks(flt, step_pairs))
+                at_least = counter.reach()
+            return {**self._frame(site_id, query), "window": window_s, "steps": funnel_steps(steps, at_least)}
 
         return await self._cached(site_id, "funnel", query, compute, extra)
 
@@ -295,9 +300,13 @@ class StatsService:
         """Weekly cohorts of the range."""
 
         async def compute() -> Answer:
-            pairs = await self._events.identity_days(query.event_filter(site_id), query.tz)
+            flt = query.event_filter(site_id)
             last_day = dt.datetime.fromtimestamp((query.end - 1) / 1000, tz=ZoneInfo(query.tz)).date()
-            return {**self._frame(site_id, query), "cohorts": weekly_cohorts(pairs, last_day)}
+            if isinstance(self._events, PeopleCounts):
+                cohorts = cohort_table(await self._events.week_cohorts(flt, query.tz), last_day)
+            else:
+                cohorts = weekly_cohorts(await self._events.identity_days(flt, query.tz), last_day)
+            return {**self._frame(site_id, query), "cohorts": cohorts}
 
         return await self._cached(site_id, "retention", query, compute)
 
@@ -306,11 +315,14 @@ class StatsService:
 
         async def compute() -> Answer:
             flt = query.event_filter(site_id, start=query.start - 30 * DAY_MS)
-            pairs = await self._events.identity_days(flt, query.tz)
             tz = ZoneInfo(query.tz)
             first = dt.datetime.fromtimestamp(query.start / 1000, tz=tz).date()
             last = dt.datetime.fromtimestamp((query.end - 1) / 1000, tz=tz).date()
-            series = active_series(pairs, first, last)
+            if isinstance(self._events, PeopleCounts):
+                days = await self._events.active_people(flt, query.tz, first.isoformat(), last.isoformat())
+                series = active_table(days)
+            else:
+                series = active_series(await self._events.identity_days(flt, query.tz), first, last)
             return {
                 **self._frame(site_id, query),
                 "results": series,

@@ -20,6 +20,7 @@ disk flush no longer holds the lock, so the other workers commit while this one 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import fcntl
 import os
 import sqlite3
@@ -36,7 +37,7 @@ from msgspec.structs import astuple
 
 from storage.embedded.aggregates import rows_to_aggregates
 from storage.embedded.bulk import insert_rows, without_empty_columns
-from storage.embedded.columnar import compactor_process, rollups
+from storage.embedded.columnar import compactor_process, people, rollups
 from storage.embedded.columnar import sql as columnar_sql
 from storage.embedded.columnar.compactor import Compactor
 from storage.embedded.columnar.engine import DEFAULT_TIMEOUT_S, ColumnarEngine, Scan
@@ -523,6 +524,40 @@ class SqliteEventStore:
         def run(scan: Scan) -> list[tuple[str, str]]:
             rows = scan.rows(sql, params, *columnar_sql.range_where(flt))
             return [(str(who), str(day)) for who, day in rows]
+
+        return await self._engine().run(run, flt)
+
+    async def funnel_reach(
+        self, flt: EventFilter, steps: Sequence[tuple[str, str]], window_ms: int
+    ) -> list[int]:
+        sql, params = people.funnel_sql(flt, steps, window_ms)
+
+        def run(scan: Scan) -> list[int]:
+            row = scan.rows(sql, params, *columnar_sql.range_where(flt))[0]
+            return [int(count) for count in row]
+
+        return await self._engine().run(run, flt)
+
+    async def week_cohorts(self, flt: EventFilter, tz: str) -> list[tuple[str, int, int]]:
+        sql, params = people.cohorts_sql(flt, tz)
+
+        def run(scan: Scan) -> list[tuple[str, int, int]]:
+            rows = scan.rows(sql, params, *columnar_sql.range_where(flt))
+            return [
+                (people.day_iso(int(first)), (int(week) - int(first)) // 7, int(n)) for first, week, n in rows
+            ]
+
+        return await self._engine().run(run, flt)
+
+    async def active_people(
+        self, flt: EventFilter, tz: str, first: str, last: str
+    ) -> list[tuple[str, int, int, int]]:
+        sql, params = people.active_sql(flt, tz)
+        lo = people.day_number(dt.date.fromisoformat(first))
+        hi = people.day_number(dt.date.fromisoformat(last))
+
+        def run(scan: Scan) -> list[tuple[str, int, int, int]]:
+            return people.active_rows(scan.rows(sql, params, *columnar_sql.range_where(flt)), lo, hi)
 
         return await self._engine().run(run, flt)
 

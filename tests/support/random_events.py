@@ -7,6 +7,8 @@ import datetime as dt
 import random
 from typing import Any
 
+import msgspec
+
 from storage.ports import GROUP_FIELDS, Condition
 from storage.records import Event
 from tests.support.event_match import prop_text
@@ -106,3 +108,37 @@ def random_condition(rng: random.Random, sample: Event) -> Condition:
     if op == "contains":
         values = [_mangle(rng, v) or "e" for v in values]
     return Condition(kind=kind, name=name, op=op, values=tuple(values), negate=rng.random() < 0.5)
+
+
+def with_ties(rng: random.Random, events: list[Event], count: int = 15) -> list[Event]:
+    """`events` plus `count` copies of random ones at the same millisecond with another id, name and
+    path: one person's events tied in time (the (ts, id) order then decides, in every store)."""
+    extra = []
+    for n in range(count):
+        twin = rng.choice(events)
+        extra.append(
+            msgspec.structs.replace(
+                twin,
+                id=f"{rng.choice(['a', 'e', 'z'])}tie{n}",
+                name=rng.choice(FIELD_VALUES["name"]),
+                path=rng.choice(PATHS),
+            )
+        )
+    return [*events, *extra]
+
+
+async def store_randomly(store: Any, rng: random.Random, events: list[Event]) -> None:
+    """Append `events` in random order (late events), in random batches, some appended twice (retries,
+    stored once), with compaction passes at random points: answers read segments and the log's tail."""
+    order = list(events)
+    rng.shuffle(order)
+    position = 0
+    while position < len(order):
+        size = rng.randrange(1, 40)
+        batch = order[position : position + size]
+        await store.append(batch)
+        if rng.random() < 0.3:
+            await store.append(batch)
+        if rng.random() < 0.25:
+            await store.compact_now()
+        position += size

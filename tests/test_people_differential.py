@@ -1,0 +1,255 @@
+"""Differential test of the embedded store's own counting of funnels, weekly cohorts and DAU/WAU/MAU
+(storage/embedded/columnar/people.py, in DuckDB): random events (sessions, people with a user id, late
+events, retried batches, events tied in time, two sites) stored through the log with compaction passes
+at random points; random filters, steps, windows and ranges in timezones with a DST change and a +05:30
+offset. Every answer must equal a plain reference computed here from the events, and the query service
+must answer the same through the store's counts as through the port's marks and pairs counted in Python
+(domain/stats), the path stores without PeopleCounts take."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from domain.stats.cache import StatsCache
+from domain.stats.funnels import Step
+from domain.stats.query import parse_query
+from domain.stats.service import StatsService
+from storage.embedded.events import SqliteEventStore
+from storage.embedded.memory_kv import MemoryKeyValue
+from storage.ports import EventFilter, PeopleCounts
+from storage.records import Event, step_mask
+from tests.support.event_match import matches
+from tests.support.random_events import (
+    DAY,
+    FIELD_VALUES,
+    PATHS,
+    SPAN,
+    START,
+    ZONES,
+    make_events,
+    random_condition,
+    store_randomly,
+    with_ties,
+)
+
+STEP_CHOICES = [
+    *(("page", path) for path in PATHS),
+    ("page", "/blog/*"),
+    ("page", "/docs*"),
+    ("page", "/*"),
+    ("event", "signup"),
+    ("event", "purchase"),
+    ("event", "pageview"),
+]
+
+
+def person(e: Event) -> str:
+    return f"u:{e.user_id}" if e.user_id else f"v:{e.visitor_id}"
+
+
+def local_day(e: Event, tz: str) -> dt.date:
+    return dt.datetime.fromtimestamp(e.ts / 1000, tz=ZoneInfo(tz)).date()
+
+
+# ---- the plain references ---------------------------------------------------------------------------
+
+
+def reference_funnel(events: list[Event], steps: Sequence[tuple[str, str]], window_ms: int) -> list[int]:
+    """People reaching at least each step: some chain of events in (ts, id) order, one event per step,
+    the first completing step 1 and every other at most window_ms after it (tried from every start)."""
+    tests: list[Callable[[Event], bool]] = [
+        lambda e, i=i: bool(step_mask(e, steps) >> i & 1)  # type: ignore[misc]
+        for i in range(len(steps))
+    ]
+    people: dict[str, list[Event]] = defaultdict(list)
+    for e in sorted(events, key=lambda e: (e.ts, e.id)):
+        people[person(e)].append(e)
+
+    def deepest(evs: list[Event], pos: int, depth: int, t0: int) -> int:
+        if depth == len(steps):
+            return depth
+        for j in range(pos, len(evs)):
+            if evs[j].ts - t0 > window_ms:
+                break
+            if tests[depth](evs[j]):  # the earliest next match leaves the most room
+                return deepest(evs, j + 1, depth + 1, t0)
+        return depth
+
+    reached = [0] * len(steps)
+    for evs in people.values():
+        best = max((deepest(evs, i + 1, 1, e.ts) for i, e in enumerate(evs) if tests[0](e)), default=0)
+        for k in range(best):
+            reached[k] += 1
+    return reached
+
+
+def reference_cohorts(events: list[Event], tz: str) -> list[tuple[str, int, int]]:
+    weeks: dict[str, set[dt.date]] = defaultdict(set)
+    for e in events:
+        day = local_day(e, tz)
+        weeks[person(e)].add(day - dt.timedelta(days=day.weekday()))
+    counts: dict[tuple[str, int], int] = defaultdict(int)
+    for active in weeks.values():
+        first = min(active)
+        for week in active:
+            counts[first.isoformat(), (week - first).days // 7] += 1
+    return sorted((first, offset, n) for (first, offset), n in counts.items())
+
+
+def reference_active(
+    events: list[Event], tz: str, first: dt.date, last: dt.date
+) -> list[tuple[str, int, ...]]:
+    """Each day's windows rebuilt as sets of people."""
+    by_day: dict[dt.date, set[str]] = defaultdict(set)
+    for e in events:
+        by_day[local_day(e, tz)].add(person(e))
+    out = []
+    day = first
+    while day <= last:
+        window = [by_day.get(day - dt.timedelta(days=k), set()) for k in range(30)]
+        out.append(
+            (day.isoformat(), len(window[0]), len(set().union(*window[:7])), len(set().union(*window)))
+        )
+        day += dt.timedelta(days=1)
+    return out
+
+
+# ---- random questions -------------------------------------------------------------------------------
+
+
+def random_filter(rng: random.Random, events: list[Event], tz: str) -> EventFilter:
+    if rng.random() < 0.5:  # whole local days
+        zone = ZoneInfo(tz)
+        first = (
+            dt.datetime.fromtimestamp(START / 1000, tz=zone) + dt.timedelta(days=rng.randrange(-1, 7))
+        ).date()
+        last = first + dt.timedelta(days=rng.randrange(1, 12))
+        start = int(dt.datetime(first.year, first.month, first.day, tzinfo=zone).timestamp() * 1000)
+        end = int(dt.datetime(last.year, last.month, last.day, tzinfo=zone).timestamp() * 1000)
+    else:  # cut anywhere
+        start = START + rng.randrange(-DAY, SPAN)
+        end = start + rng.randrange(1, SPAN + DAY)
+    sample = rng.choice(events)
+    equals: dict[str, str] = {}
+    prefix = ""
+    for _ in range(rng.choice([0, 0, 0, 1, 2])):
+        if rng.random() < 0.8:
+            field = rng.choice(["country", "browser", "device", "source"])
+            equals[field] = getattr(sample, field) if rng.random() < 0.7 else rng.choice(FIELD_VALUES[field])
+        else:
+            prefix = rng.choice(["/blog/", "/docs", "/"])
+    conditions = tuple(random_condition(rng, sample) for _ in range(rng.choice([0, 0, 0, 1, 2])))
+    return EventFilter(
+        site_id=rng.choice(["s1", "s1", "s1", "s2"]),
+        start=start,
+        end=end,
+        equals=equals,
+        path_prefix=prefix,
+        conditions=conditions,
+    )
+
+
+def random_window(rng: random.Random, chosen: list[Event]) -> int:
+    """A window in ms: random, or exactly the gap between two events of one person (the edge)."""
+    by_person: dict[str, list[int]] = defaultdict(list)
+    for e in chosen:
+        by_person[person(e)].append(e.ts)
+    spans = [sorted(ts) for ts in by_person.values() if len(ts) > 1]
+    if spans and rng.random() < 0.4:
+        ts = rng.choice(spans)
+        i = rng.randrange(len(ts) - 1)
+        return rng.choice(ts[i + 1 :]) - ts[i]
+    return rng.choice([60_000, 15 * 60_000, 3_600_000, 6 * 3_600_000, DAY, 3 * DAY])
+
+
+class PortOnly:
+    """The store seen through the EventStore port alone (no PeopleCounts): the service then counts the
+    marks and pairs in Python, as for MongoDB."""
+
+    def __init__(self, store: SqliteEventStore) -> None:
+        self._store = store
+
+    async def step_marks(self, flt: EventFilter, steps: Any) -> Any:
+        return await self._store.step_marks(flt, steps)
+
+    async def identity_days(self, flt: EventFilter, tz: str) -> Any:
+        return await self._store.identity_days(flt, tz)
+
+
+@pytest.fixture
+async def stored(data_dir: Path, request: pytest.FixtureRequest) -> AsyncIterator[tuple[Any, list[Event]]]:
+    rng = random.Random(request.param)
+    events = with_ties(rng, make_events(rng))
+    store = SqliteEventStore(data_dir, compact_interval_s=None)
+    await store.open()
+    await store_randomly(store, rng, events)
+    yield store, events
+    await store.close()
+
+
+SEEDS = list(range(8))
+
+
+@pytest.mark.parametrize("stored", SEEDS, indirect=True)
+async def test_store_counts_equal_the_reference(stored: tuple[Any, list[Event]]) -> None:
+    store, events = stored
+    assert isinstance(store, PeopleCounts) and not isinstance(PortOnly(store), PeopleCounts)
+    rng = random.Random(len(events))
+    deep = 0
+    for _ in range(25):
+        tz = rng.choice(ZONES)
+        flt = random_filter(rng, events, tz)
+        chosen = [e for e in events if matches(e, flt)]
+
+        steps = [rng.choice(STEP_CHOICES) for _ in range(rng.randrange(2, 6))]
+        window = random_window(rng, chosen)
+        want = reference_funnel(chosen, steps, window)
+        assert await store.funnel_reach(flt, steps, window) == want, (flt, steps, window)
+        deep += want[1] > 0
+
+        assert sorted(await store.week_cohorts(flt, tz)) == reference_cohorts(chosen, tz), (flt, tz)
+
+        zone = ZoneInfo(tz)
+        first = dt.datetime.fromtimestamp(flt.start / 1000, tz=zone).date() + dt.timedelta(
+            days=rng.randrange(0, 3)
+        )
+        last = first + dt.timedelta(days=rng.randrange(0, 40))
+        got = await store.active_people(flt, tz, first.isoformat(), last.isoformat())
+        assert got == reference_active(chosen, tz, first, last), (flt, tz, first, last)
+    assert deep >= 3  # funnels past step 1 are compared, not only empty ones
+
+
+@pytest.mark.parametrize("stored", SEEDS[:3], indirect=True)
+async def test_the_service_answers_alike_through_either_path(stored: tuple[Any, list[Event]]) -> None:
+    store, _ = stored
+    rng = random.Random(99)
+    now_ms = START + SPAN + 20 * DAY
+    fast = StatsService(store, StatsCache(MemoryKeyValue()), clock=lambda: now_ms / 1000)
+    generic = StatsService(PortOnly(store), StatsCache(MemoryKeyValue()), clock=lambda: now_ms / 1000)  # type: ignore[arg-type]
+    for _ in range(12):
+        tz = rng.choice(ZONES)
+        first = (
+            dt.datetime.fromtimestamp(START / 1000, tz=ZoneInfo(tz)) + dt.timedelta(days=rng.randrange(-2, 8))
+        ).date()
+        last = first + dt.timedelta(days=rng.randrange(0, 14))
+        filters = [rng.choice(["", "country==DE", "device!=mobile", "page==/blog/*"])]
+        query = parse_query(
+            {"from": first.isoformat(), "to": last.isoformat(), "tz": tz},
+            [f for f in filters if f],
+            default_tz="UTC",
+            now_ms=now_ms,
+        )
+        steps = [Step(*rng.choice(STEP_CHOICES)) for _ in range(rng.randrange(2, 5))]
+        window_s = rng.choice([60, 1800, 86_400])
+        want = await generic.funnel("s1", query, steps, window_s)
+        assert await fast.funnel("s1", query, steps, window_s) == want, (query, steps, window_s)
+        assert await fast.retention("s1", query) == await generic.retention("s1", query), query
+        assert await fast.active("s1", query) == await generic.active("s1", query), query
