@@ -76,6 +76,11 @@ def add_arguments(parser: Any) -> None:
         help="comma-separated store sizes (events)",
     )
     parser.add_argument("--query-runs", type=int, default=20, help="runs per query and mode")
+    parser.add_argument(
+        "--query-labels",
+        default="",
+        help="run only the questions whose label contains one of these comma-separated words",
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -102,7 +107,13 @@ async def ask(service: StatsService, kind: str, query: Any, params: dict[str, st
     return await getattr(service, kind)(SITE, query)  # type: ignore[no-any-return]
 
 
-async def measure(size: int, runs: int) -> list[dict[str, Any]]:
+def selected(labels: str) -> list[tuple[str, str, dict[str, str], list[str]]]:
+    """The QUERIES whose label contains one of the comma-separated `labels` (all when empty)."""
+    words = [word.strip() for word in labels.split(",") if word.strip()]
+    return [q for q in QUERIES if not words or any(word in q[0] for word in words)]
+
+
+async def measure(size: int, runs: int, labels: str = "") -> list[dict[str, Any]]:
     """Load one store of `size` events and time every query cold and cached."""
     workdir = Path(tempfile.mkdtemp(prefix="eddy-bench-query-"))
     store = SqliteEventStore(workdir, compact_interval_s=None)
@@ -124,7 +135,7 @@ async def measure(size: int, runs: int) -> list[dict[str, Any]]:
         rollup_seconds = time.perf_counter() - started
         print(f"rollups built in {rollup_seconds:.1f} s", file=sys.stderr)
         rows: list[dict[str, Any]] = []
-        for label, kind, params, filters in QUERIES:
+        for label, kind, params, filters in selected(labels):
             window = dict(params)
             days = int(window.pop("days", "30"))
             window.pop("steps", None)
@@ -182,7 +193,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [int(part) for part in str(args.query_events).split(",") if part.strip()]
     rows: list[dict[str, Any]] = []
     for size in sizes:
-        rows.extend(asyncio.run(measure(size, args.query_runs)))
+        rows.extend(asyncio.run(measure(size, args.query_runs, getattr(args, "query_labels", ""))))
     return {
         "title": "Stats questions on the embedded store (columnar segments, DuckDB), last 30 of 60 days",
         "rows": rows,

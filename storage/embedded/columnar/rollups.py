@@ -39,7 +39,7 @@ from typing import Any
 
 from storage.embedded.aggregates import local_to_utc_ms
 from storage.embedded.columnar.sql import DAY_MS, VISIT_FIELDS, offset_expr
-from storage.ports import GROUP_FIELDS, EventFilter, Grouping
+from storage.ports import AGGREGATE_SORTS, GROUP_FIELDS, EventFilter, Grouping
 
 HOUR_MS = 3_600_000
 SEAL_LAG_MS = 26 * HOUR_MS
@@ -255,8 +255,8 @@ def edges_where(flt: EventFilter, covered: list[tuple[int, int]]) -> tuple[str, 
 
 def rolled_query(plan_: Plan, directory: Path, flt: EventFilter, grouping: Grouping) -> tuple[str, list[Any]]:
     """The statement summing the rollup rows of the plan's days for the grouping: rows of (g, visitors,
-    visits, pageviews, events, bounces, duration, lo, hi), or for day/week/month series (dn, ...) to be
-    bucketed by `bucket_of_day`."""
+    visits, pageviews, events, bounces, duration, lo, hi) with `g` the key the scan gives (for
+    day/week/month series, the local bucket of the row's day: see `bucket_sql`)."""
     files = "[" + ", ".join(f"'{directory / r.file}'" for r in plan_.rollups) + "]"
     days = ", ".join(str(int(d)) for d in plan_.days)
     metrics = (
@@ -265,7 +265,7 @@ def rolled_query(plan_: Plan, directory: Path, flt: EventFilter, grouping: Group
     )
     if plan_.filtered is not None:
         kind, name, value = plan_.filtered
-        g = "dn" if grouping.kind == "time" else "0::BIGINT"
+        g = bucket_sql(grouping.unit) if grouping.kind == "time" else "0::BIGINT"
         sql = (
             f"SELECT {g} AS g, {metrics} FROM read_parquet({files})"
             f" WHERE dn IN ({days}) AND kind = ? AND name = ? AND g_text = ? GROUP BY g"
@@ -274,10 +274,10 @@ def rolled_query(plan_: Plan, directory: Path, flt: EventFilter, grouping: Group
     kind, name = _kind_name(grouping)
     g = "g_int" if kind in ("hour", "total") else "g_text"
     if kind == "total" and grouping.kind == "time":
-        g = "dn"
+        g = bucket_sql(grouping.unit)
     sql = (
-        f"SELECT {g}, {metrics} FROM read_parquet({files}) WHERE dn IN ({days}) AND kind = ? AND name = ?"
-        f" GROUP BY {g}"
+        f"SELECT {g} AS g, {metrics} FROM read_parquet({files}) WHERE dn IN ({days}) AND kind = ?"
+        " AND name = ? GROUP BY g"
     )
     return sql, [kind, name]
 
@@ -292,14 +292,16 @@ def _kind_name(grouping: Grouping) -> tuple[str, str]:
     return grouping.kind, grouping.field  # field or prop
 
 
-def bucket_of_day(dn: int, unit: str) -> int:
-    """The local bucket key (local ms, as the scan's SQL gives it) of local day `dn`."""
+def bucket_sql(unit: str) -> str:
+    """The local bucket key (local ms, as the scan's SQL gives it) of a rollup row's local day `dn`."""
+    day = f"(dn::BIGINT * {DAY_MS})"
     if unit == "day":
-        return dn * DAY_MS
-    if unit == "week":
-        return (dn - (dn + 3) % 7) * DAY_MS
-    day = _EPOCH + dt.timedelta(days=dn)
-    return (day.replace(day=1) - _EPOCH).days * DAY_MS
+        return day
+    if unit == "week":  # 1970-01-01 was a Thursday: +3 mod 7 counts days since Monday
+        return f"((dn::BIGINT - (dn::BIGINT + 3) % 7) * {DAY_MS})"
+    if unit == "month":
+        return f"epoch_ms(date_trunc('month', epoch_ms({day})))"
+    raise ValueError(f"no rolled time unit {unit!r}")
 
 
 def rest_part(plan_: Plan, directory: Path, columns: str) -> str:
@@ -309,44 +311,23 @@ def rest_part(plan_: Plan, directory: Path, columns: str) -> str:
     return f"SELECT {columns}, vh, sh FROM read_parquet({files}) WHERE dn IN ({days})"
 
 
-def merge_rows(
-    parts: list[list[tuple[Any, ...]]], grouping: Grouping, sort: str, limit: int
-) -> list[tuple[Any, ...]]:
-    """Add up rows of the same group from the rollups and the scan, then order and cut them as
-    `aggregate_sql` does."""
-    merged: dict[Any, list[Any]] = {}
-    for rows in parts:
-        for g, visitors, visits, pageviews, events, bounces, duration, lo, hi in rows:
-            if visitors is None and visits is None:
-                continue
-            row = merged.get(g)
-            if row is None:
-                merged[g] = [
-                    g,
-                    int(visitors or 0),
-                    int(visits or 0),
-                    int(pageviews or 0),
-                    int(events or 0),
-                    int(bounces or 0),
-                    int(duration or 0),
-                    int(lo),
-                    int(hi),
-                ]
-                continue
-            row[1] += int(visitors or 0)
-            row[2] += int(visits or 0)
-            row[3] += int(pageviews or 0)
-            row[4] += int(events or 0)
-            row[5] += int(bounces or 0)
-            row[6] += int(duration or 0)
-            row[7] = min(row[7], int(lo))
-            row[8] = max(row[8], int(hi))
-    rows_out = [tuple(row) for row in merged.values()]
-    if grouping.kind == "time" or grouping.kind == "total":
-        return sorted(rows_out, key=lambda r: r[0])
-    position = {"visitors": 1, "visits": 2, "pageviews": 3, "events": 4}[sort]
-    rows_out.sort(key=lambda r: (-r[position], r[0]))
-    return rows_out[:limit] if limit else rows_out
+def merged_sql(scanned: str, rolled: str, grouping: Grouping, sort: str, limit: int) -> str:
+    """One statement adding up the rows of the same group from the scan's statement (`aggregate_sql`
+    unordered) and the rollups' (`rolled_query`), ordered and cut as `aggregate_sql` does: one DuckDB
+    statement per question, and only the first `limit` groups come back to Python."""
+    columns = "g, visitors, visits, pageviews, events, bounces, duration, lo, hi"
+    sql = (
+        "SELECT g, sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews,"
+        " sum(events) AS events, sum(bounces), sum(duration), min(lo), max(hi)"
+        f" FROM (SELECT * FROM ({scanned}) UNION ALL SELECT * FROM ({rolled})) AS u({columns})"
+        " GROUP BY g"
+    )
+    if grouping.kind in ("time", "total"):
+        return sql + " ORDER BY g"
+    if sort not in AGGREGATE_SORTS:
+        raise ValueError(f"cannot sort by {sort!r}")
+    sql += f" ORDER BY {sort} DESC, g ASC"
+    return sql + (f" LIMIT {int(limit)}" if limit else "")
 
 
 # ---- the build side (in the compactor, under its lock) -------------------------------------------------
