@@ -53,6 +53,12 @@ WANTS_DIR = "wants"
 WANT_TTL_S = 30 * 86400
 TIME_KINDS = ("total", "hour")
 ROLLED_UNITS = ("hour", "day", "week", "month")
+# What a full rollup holds: 1 = every group field, entry/exit page, props, one-filter rows; 2 adds the
+# page breakdown rows (pageviews by path, alone and with one equality filter on a PAIR_FIELDS field).
+VERSION = 2
+PAGE_ROWS_VERSION = 2
+# Fields whose one equality filter on a page breakdown is answered from `pages` rows.
+PAIR_FIELDS = ("browser", "country", "device", "os", "source")
 ROLLUP_COLUMNS = (
     "dn, kind, name, g_text, g_int, visitors, visits, pageviews, events, bounces, duration, lo, hi"
 )
@@ -61,7 +67,8 @@ ROLLUP_COLUMNS = (
 @dataclass
 class Rollup:
     """One rollup file of a (site, timezone): its rows, the rest events' file, the local days it covers
-    (as day numbers: local date minus 1970-01-01), and whether it has every kind or the time ones only."""
+    (as day numbers: local date minus 1970-01-01), whether it has every kind or the time ones only, and
+    which kinds a full one holds (VERSION; files written before versions have 1)."""
 
     site: str
     tz: str
@@ -69,6 +76,7 @@ class Rollup:
     rest: str
     days: list[int]
     full: bool
+    version: int = VERSION
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +86,7 @@ class Rollup:
             "rest": self.rest,
             "days": self.days,
             "full": self.full,
+            "version": self.version,
         }
 
     @classmethod
@@ -89,6 +98,7 @@ class Rollup:
             str(raw["rest"]),
             [int(d) for d in raw["days"]],
             bool(raw["full"]),
+            int(raw.get("version", 1)),
         )
 
 
@@ -176,6 +186,8 @@ class Plan:
     covered: list[tuple[int, int]] = field(default_factory=list)
     # the one filter answered from rollup rows (see `one_filter`), if any
     filtered: tuple[str, str, str] | None = None
+    # the (kind, name) of the rows answering a page breakdown (see `page_rows`), if any
+    rows: tuple[str, str] | None = None
 
 
 def is_plain(flt: EventFilter) -> bool:
@@ -201,6 +213,23 @@ def one_filter(flt: EventFilter) -> tuple[str, str, str] | None:
     return kind, name, value
 
 
+def page_rows(flt: EventFilter, grouping: Grouping) -> tuple[str, str] | None:
+    """(kind, name) of the rollup rows answering a breakdown by path of pageviews (the dashboard's page
+    breakdown: the filter `name == pageview`) with at most one more equality, on a PAIR_FIELDS field;
+    None for any other question. The rows count pageview events by their own path, and visits and
+    visitors among those events only, which is what the scan does with that filter."""
+    if grouping.kind != "field" or grouping.field != "path" or flt.equals.get("name") != "pageview":
+        return None
+    if flt.props or flt.traits or flt.path_prefix or flt.conditions:
+        return None
+    others = [(f, v) for f, v in flt.equals.items() if f != "name"]
+    if not others:
+        return "pages", "path"
+    if len(others) == 1 and others[0][0] in PAIR_FIELDS:
+        return "pages", f"path|{others[0][0]}={others[0][1]}"
+    return None
+
+
 def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_ts: int | None) -> Plan | None:
     """The rollup plan for a question, or None when it must be a plain scan: several filters (or one
     with a breakdown or an hourly series), a minute series, a time series in a timezone not rolled, no
@@ -210,13 +239,16 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
     if kind == "time" and grouping.unit not in ROLLED_UNITS:
         return None
     filtered = None
-    if not is_plain(flt):
+    paged = page_rows(flt, grouping)
+    if paged is None and not is_plain(flt):
         # One filter: summaries and day/week/month series, from the full (UTC) rollups' rows.
         filtered = one_filter(flt)
         if filtered is None or kind not in ("total", "time") or grouping.unit == "hour":
             return None
     mine = [r for r in rollups if r.site == flt.site_id]
-    if filtered is not None:
+    if paged is not None:
+        candidates = {r.tz for r in mine if r.full and r.version >= PAGE_ROWS_VERSION}
+    elif filtered is not None:
         candidates = {r.tz for r in mine if r.full and (kind == "total" or r.tz == grouping.tz)}
     elif kind == "time":
         candidates = {grouping.tz} if any(r.tz == grouping.tz for r in mine) else set()
@@ -228,6 +260,8 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
     best: Plan | None = None
     for tz in sorted(candidates):
         chosen = [r for r in mine if r.tz == tz and (r.full or (kind == "time" and filtered is None))]
+        if paged is not None and any(r.version < PAGE_ROWS_VERSION for r in chosen):
+            continue
         days = sorted({d for r in chosen for d in r.days})
         used = [d for d in days if day_start(d, tz) >= flt.start and day_start(d + 1, tz) <= flt.end]
         if not used or (best is not None and len(used) <= len(best.days)):
@@ -239,7 +273,7 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
                 covered[-1] = (covered[-1][0], hi)
             else:
                 covered.append((lo, hi))
-        best = Plan([r for r in chosen if set(r.days) & set(used)], used, tz, covered, filtered)
+        best = Plan([r for r in chosen if set(r.days) & set(used)], used, tz, covered, filtered, paged)
     return best
 
 
@@ -271,7 +305,7 @@ def rolled_query(plan_: Plan, directory: Path, flt: EventFilter, grouping: Group
             f" WHERE dn IN ({days}) AND kind = ? AND name = ? AND g_text = ? GROUP BY g"
         )
         return sql, [kind, name, value]
-    kind, name = _kind_name(grouping)
+    kind, name = plan_.rows or _kind_name(grouping)
     g = "g_int" if kind in ("hour", "total") else "g_text"
     if kind == "total" and grouping.kind == "time":
         g = bucket_sql(grouping.unit)
@@ -340,6 +374,7 @@ def kinds_for(full: bool) -> list[tuple[str, str]]:
         out += [("field", name) for name in sorted(GROUP_FIELDS)]
         out += [("entry_page", ""), ("exit_page", ""), ("prop", "*")]
         out += [("filter", name) for name in sorted(VISIT_FIELDS & GROUP_FIELDS)]
+        out += [("pages", "path"), *(("pages", f"path|{name}") for name in PAIR_FIELDS)]
     return out
 
 
@@ -367,6 +402,13 @@ def kind_sql(kind: str, name: str, off: str) -> str:
         )
     elif kind in ("field", "filter"):  # events by their own value (a visit field's rows for filters)
         grouped = f"eg AS (SELECT dn, '' AS k, ts, name, vh, sh, {name} AS gt, NULL::BIGINT AS gi FROM c)"
+    elif kind == "pages":  # pageviews by path, keyed by one filter field's value (`k`) when named
+        paired = name.partition("|")[2]
+        k = paired if paired else "''"
+        grouped = (
+            f"eg AS (SELECT dn, {k} AS k, ts, name, vh, sh, path AS gt, NULL::BIGINT AS gi FROM c"
+            " WHERE name = 'pageview')"
+        )
     elif kind == "prop":
         grouped = (
             "kv AS (SELECT dn, ts, name, vh, sh, props_text, unnest(json_keys(props_text)) AS k FROM c"
@@ -377,7 +419,11 @@ def kind_sql(kind: str, name: str, off: str) -> str:
         )
     else:
         raise ValueError(f"unknown rollup kind {kind!r}")
-    label = "sg.k" if kind == "prop" else f"'{name}'"
+    label = f"'{name}'"
+    if kind == "prop":
+        label = "sg.k"
+    elif kind == "pages" and "|" in name:
+        label = f"'{name}=' || sg.k"  # path|country=DE: the filter's value is part of the rows' name
     return (
         f"WITH {grouped},"
         " s AS (SELECT dn, k, gt, gi, sh, count(*) AS n, count_if(name = 'pageview') AS pv,"
