@@ -17,7 +17,11 @@ they do not depend on the range.
 
 What is rolled, per (site, timezone): rows per (local day, kind, name, group) for `total` and `hour` (the
 time series: day/week/month buckets are sums of days, an hour lies in one day) and, for the UTC rollup that
-every site gets, for every group field, entry/exit page and every prop key. Another timezone is rolled
+every site gets, for every group field, entry/exit page and every prop key, the pageviews by path
+(the page breakdown) and, per value of one PAIR_FIELDS field (country, device, browser, os, source), the
+pageviews by path and the events by every other group field: a breakdown with one equality filter on
+such a field is a sum of rows too, as every count of it is still over visitors and visits of the
+filtered events. Another timezone is rolled
 (time kinds only) once a time series was asked in it (a *want* file, see `want`).
 
 When a day is sealed: its end is SEAL_LAG_MS in the past. Live events are at most a day old when they
@@ -54,11 +58,14 @@ WANT_TTL_S = 30 * 86400
 TIME_KINDS = ("total", "hour")
 ROLLED_UNITS = ("hour", "day", "week", "month")
 # What a full rollup holds: 1 = every group field, entry/exit page, props, one-filter rows; 2 adds the
-# page breakdown rows (pageviews by path, alone and with one equality filter on a PAIR_FIELDS field).
+# page breakdown rows (pageviews by path, alone and with one equality filter on a PAIR_FIELDS field) and
+# the breakdowns by every group field with one equality filter on a PAIR_FIELDS field.
 VERSION = 2
-PAGE_ROWS_VERSION = 2
-# Fields whose one equality filter on a page breakdown is answered from `pages` rows.
+# Fields whose one equality filter on a breakdown by a field (pages included) is answered from rows.
 PAIR_FIELDS = ("browser", "country", "device", "os", "source")
+# The group fields of those rows: every one but path, whose rows are many and whose dashboard
+# breakdown (pageviews only) has its own `pages` rows.
+PAIR_GROUPS = tuple(sorted(GROUP_FIELDS - {"path"}))
 ROLLUP_COLUMNS = (
     "dn, kind, name, g_text, g_int, visitors, visits, pageviews, events, bounces, duration, lo, hi"
 )
@@ -230,6 +237,19 @@ def page_rows(flt: EventFilter, grouping: Grouping) -> tuple[str, str] | None:
     return None
 
 
+def pair_rows(flt: EventFilter, grouping: Grouping) -> tuple[str, str] | None:
+    """(kind, name) of the rollup rows answering a breakdown by a group field with exactly one equality
+    filter, on a PAIR_FIELDS field; None for any other question. The rows count the events whose own
+    value of the filter field is the filter's (as the scan selects them), visits and visitors among
+    those events only, a visit under its first such event's value for visit fields."""
+    if grouping.kind != "field" or grouping.field not in PAIR_GROUPS:
+        return None
+    if flt.props or flt.traits or flt.path_prefix or flt.conditions or len(flt.equals) != 1:
+        return None
+    field, value = next(iter(flt.equals.items()))
+    return ("pair", f"{grouping.field}|{field}={value}") if field in PAIR_FIELDS else None
+
+
 def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_ts: int | None) -> Plan | None:
     """The rollup plan for a question, or None when it must be a plain scan: several filters (or one
     with a breakdown or an hourly series), a minute series, a time series in a timezone not rolled, no
@@ -239,7 +259,7 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
     if kind == "time" and grouping.unit not in ROLLED_UNITS:
         return None
     filtered = None
-    paged = page_rows(flt, grouping)
+    paged = page_rows(flt, grouping) or pair_rows(flt, grouping)
     if paged is None and not is_plain(flt):
         # One filter: summaries and day/week/month series, from the full (UTC) rollups' rows.
         filtered = one_filter(flt)
@@ -247,7 +267,7 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
             return None
     mine = [r for r in rollups if r.site == flt.site_id]
     if paged is not None:
-        candidates = {r.tz for r in mine if r.full and r.version >= PAGE_ROWS_VERSION}
+        candidates = {r.tz for r in mine if r.full and r.version >= VERSION}
     elif filtered is not None:
         candidates = {r.tz for r in mine if r.full and (kind == "total" or r.tz == grouping.tz)}
     elif kind == "time":
@@ -260,7 +280,7 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
     best: Plan | None = None
     for tz in sorted(candidates):
         chosen = [r for r in mine if r.tz == tz and (r.full or (kind == "time" and filtered is None))]
-        if paged is not None and any(r.version < PAGE_ROWS_VERSION for r in chosen):
+        if paged is not None and any(r.version < VERSION for r in chosen):
             continue
         days = sorted({d for r in chosen for d in r.days})
         used = [d for d in days if day_start(d, tz) >= flt.start and day_start(d + 1, tz) <= flt.end]
@@ -375,11 +395,14 @@ def kinds_for(full: bool) -> list[tuple[str, str]]:
         out += [("entry_page", ""), ("exit_page", ""), ("prop", "*")]
         out += [("filter", name) for name in sorted(VISIT_FIELDS & GROUP_FIELDS)]
         out += [("pages", "path"), *(("pages", f"path|{name}") for name in PAIR_FIELDS)]
+        out += [(kind, name) for name in PAIR_FIELDS for kind in ("pair", "pair-visits")]
     return out
 
 
 def kind_sql(kind: str, name: str, off: str) -> str:
     """The statement over `c` (contained events of a batch of days, with `dn`) giving rollup rows."""
+    if kind == "pair-visits":
+        return pair_visits_sql(name)
     if kind == "total":
         grouped = "eg AS (SELECT dn, '' AS k, ts, name, vh, sh, NULL::VARCHAR AS gt, 0::BIGINT AS gi FROM c)"
     elif kind == "hour":
@@ -409,6 +432,8 @@ def kind_sql(kind: str, name: str, off: str) -> str:
             f"eg AS (SELECT dn, {k} AS k, ts, name, vh, sh, path AS gt, NULL::BIGINT AS gi FROM c"
             " WHERE name = 'pageview')"
         )
+    elif kind == "pair":
+        grouped = _pair_grouped(name)
     elif kind == "prop":
         grouped = (
             "kv AS (SELECT dn, ts, name, vh, sh, props_text, unnest(json_keys(props_text)) AS k FROM c"
@@ -420,7 +445,7 @@ def kind_sql(kind: str, name: str, off: str) -> str:
     else:
         raise ValueError(f"unknown rollup kind {kind!r}")
     label = f"'{name}'"
-    if kind == "prop":
+    if kind in ("prop", "pair"):
         label = "sg.k"
     elif kind == "pages" and "|" in name:
         label = f"'{name}=' || sg.k"  # path|country=DE: the filter's value is part of the rows' name
@@ -437,6 +462,48 @@ def kind_sql(kind: str, name: str, off: str) -> str:
         " sg.lo, sg.hi"
         " FROM sg JOIN vg ON vg.dn = sg.dn AND vg.k = sg.k"
         " AND vg.gt IS NOT DISTINCT FROM sg.gt AND vg.gi IS NOT DISTINCT FROM sg.gi"
+    )
+
+
+def _pair_grouped(field: str) -> str:
+    """`eg` for the pair rows of one filter field by the fields of the event itself (name,
+    hostname): every event with a value of `field` once per such group field (k = "<group
+    field>|<field>=<value>", the rows' name)."""
+    own = [g for g in PAIR_GROUPS if g not in VISIT_FIELDS]
+    columns = ", ".join(f"g_{g}" for g in own)
+    return (
+        f"f AS (SELECT dn, {field} AS fv, ts, name AS ev_name, vh, sh,"
+        f" {', '.join(f'{g} AS g_{g}' for g in own)}"
+        f" FROM c WHERE {field} IS NOT NULL),"
+        f" eg AS (SELECT dn, substr(gname, 3) || '|{field}=' || fv AS k, ts, ev_name AS name, vh, sh,"
+        f" gt, NULL::BIGINT AS gi FROM (UNPIVOT f ON {columns} INTO NAME gname VALUE gt))"
+    )
+
+
+def pair_visits_sql(field: str) -> str:
+    """The pair rows of one filter field by the visit fields, from one row per (visit, filter value):
+    all the events of a visit that have one filter value count under the visit's first value among
+    them (what the scan does with the filter applied), so the visit's counts are summed once per
+    group field instead of once per event."""
+    visit = [g for g in PAIR_GROUPS if g in VISIT_FIELDS]
+    firsts = ", ".join(f"g_{g} := {g}" for g in visit)  # one arg_min for every field: cheaper
+    columns = ", ".join(f"g_{g}" for g in visit)
+    return (
+        f"WITH f AS (SELECT * FROM c WHERE {field} IS NOT NULL),"
+        f" v0 AS (SELECT dn, {field} AS fv, sh, count(*) AS n, count_if(name = 'pageview') AS pv,"
+        f" min(ts) AS lo, max(ts) AS hi, arg_min(struct_pack({firsts}), (ts, id)) AS first"
+        " FROM f GROUP BY dn, fv, sh),"
+        " v AS (SELECT dn, fv, sh, n, pv, lo, hi, unnest(first) FROM v0),"
+        f" u AS (UNPIVOT v ON {columns} INTO NAME gname VALUE gt),"
+        f" vv AS (SELECT DISTINCT dn, {field} AS fv, sh, vh FROM f),"
+        " sg AS (SELECT dn, fv, gname, gt, count(*) AS visits, sum(n) AS events, sum(pv) AS pageviews,"
+        " count_if(pv = 1) AS bounces, sum(hi - lo) AS duration, min(lo) AS lo, max(hi) AS hi"
+        " FROM u GROUP BY dn, fv, gname, gt),"
+        " vg AS (SELECT u.dn, u.fv, u.gname, u.gt, count(DISTINCT vv.vh) AS visitors"
+        " FROM u JOIN vv USING (dn, fv, sh) GROUP BY u.dn, u.fv, u.gname, u.gt)"
+        f" SELECT sg.dn, 'pair', substr(sg.gname, 3) || '|{field}=' || sg.fv, sg.gt, NULL::BIGINT,"
+        " vg.visitors, sg.visits, sg.pageviews, sg.events, sg.bounces, sg.duration, sg.lo, sg.hi"
+        " FROM sg JOIN vg USING (dn, fv, gname, gt)"
     )
 
 
