@@ -21,8 +21,8 @@ every site gets, for every group field, entry/exit page and every prop key, the 
 (the page breakdown) and, per value of one PAIR_FIELDS field (country, device, browser, os, source), the
 pageviews by path and the events by every other group field: a breakdown with one equality filter on
 such a field is a sum of rows too, as every count of it is still over visitors and visits of the
-filtered events. Another timezone is rolled
-(time kinds only) once a time series was asked in it (a *want* file, see `want`).
+filtered events. Another timezone is rolled (time kinds only) once a time series was asked in it (a
+*want* file, see `want`).
 
 When a day is sealed: its end is SEAL_LAG_MS in the past. Live events are at most a day old when they
 arrive (domain/ingest/decode.py) and visitor ids rotate with the UTC day, so no event arriving later shares a
