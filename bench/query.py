@@ -58,6 +58,7 @@ QUERIES: list[tuple[str, str, dict[str, str], list[str]]] = [
     ("summary, browser==Firefox", "summary", {}, ["browser==Firefox"]),
     ("timeseries day, page==/blog/*", "timeseries", {"interval": "day"}, ["page==/blog/*"]),
     ("breakdown page, country==DE", "breakdown", {"by": "page"}, ONE_FILTER),
+    ("breakdown source, country==DE", "breakdown", {"by": "source"}, ONE_FILTER),
     ("breakdown source, 3 filters", "breakdown", {"by": "source"}, THREE_FILTERS),
     ("summary, 3 filters", "summary", {}, THREE_FILTERS),
     ("funnel / -> /pricing -> signup", "funnel", {"steps": "page:/,page:/pricing,event:signup"}, []),

@@ -348,7 +348,7 @@ class Compactor:
                 f"SELECT * FROM read_parquet('{self.segments.path / entry.rest}') WHERE dn IN ({listed})",
                 f"rest-{stem}",
             )
-            kept.append(Rollup(entry.site, entry.tz, rows_file, rest_file, days, entry.full))
+            kept.append(Rollup(entry.site, entry.tz, rows_file, rest_file, days, entry.full, entry.version))
         manifest.rollups = kept
 
     def _invalidate_rollups(self, manifest: Manifest, oldest: dict[str, int]) -> None:
@@ -365,6 +365,7 @@ class Compactor:
         """Build the rollups of sealed days not rolled yet (every site in UTC with every kind; the time
         series of the timezones asked for), then concatenate small files. Returns days rolled."""
         sealed_before = int(self._clock() * 1000) - self._seal_lag_ms
+        manifest = self._drop_old_versions(manifest)
         spans: dict[str, list[int]] = {}
         for segment in manifest.segments:
             for site, (low, high) in segment.sites.items():
@@ -392,6 +393,22 @@ class Compactor:
             if budget <= 0:
                 break
         return rolled + self._concat_rollups(manifest)
+
+    def _drop_old_versions(self, manifest: Manifest) -> Manifest:
+        """Full rollups written before the current VERSION lack kinds that questions now read: drop them
+        (saved at once), so that this pass and the next ones build them again."""
+        old = [r for r in manifest.rollups if r.full and r.version < rollups.VERSION]
+        if not old:
+            return manifest
+        manifest = replace(
+            manifest,
+            generation=manifest.generation + 1,
+            retired=list(manifest.retired),
+            rollups=[r for r in manifest.rollups if not any(r is o for o in old)],
+        )
+        self.segments.retire(manifest, [name for r in old for name in (r.file, r.rest)])
+        self.segments.save(manifest)
+        return manifest
 
     def _build_rollup(
         self, manifest: Manifest, site: str, tz: str, full: bool, days: list[int], span: tuple[int, int]
@@ -468,11 +485,11 @@ class Compactor:
 
     def _concat_rollups(self, manifest: Manifest) -> int:
         """Concatenate the files of a (site, tz) once it has more than MAX_FILES (days never overlap)."""
-        groups: dict[tuple[str, str, bool], list[Rollup]] = {}
+        groups: dict[tuple[str, str, bool, int], list[Rollup]] = {}
         for entry in manifest.rollups:
-            groups.setdefault((entry.site, entry.tz, entry.full), []).append(entry)
+            groups.setdefault((entry.site, entry.tz, entry.full, entry.version), []).append(entry)
         merged = 0
-        for (site, tz, full), entries in groups.items():
+        for (site, tz, full, version), entries in groups.items():
             if len(entries) <= rollups.MAX_FILES:
                 continue
             stem = f"{manifest.generation + 1}-{os.getpid()}-{time.monotonic_ns()}"
@@ -491,7 +508,7 @@ class Compactor:
                 manifest,
                 generation=manifest.generation + 1,
                 retired=list(manifest.retired),
-                rollups=[*kept, Rollup(site, tz, rows_file, rest_file, days, full)],
+                rollups=[*kept, Rollup(site, tz, rows_file, rest_file, days, full, version)],
             )
             self.segments.retire(manifest, [name for e in entries for name in (e.file, e.rest)])
             self.segments.save(manifest)

@@ -143,6 +143,9 @@ class ColumnarEngine:
         self._db = duckdb.connect()
         self._db.execute(f"SET threads = {int(self._duckdb_threads)}")
         self._db.execute(f"SET memory_limit = '{self._memory_limit}'")
+        # Segments and rollup files never change once written (new names for new content): their
+        # footers are read once, not by every statement (~10% of a rolled answer at 1M events).
+        self._db.execute("SET parquet_metadata_cache = true")
         self.segments.ensure()
         self._db.execute(f"SET temp_directory = '{self.segments.path / SPILL / 'queries'}'")
         self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="eddy-olap")

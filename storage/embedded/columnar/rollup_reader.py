@@ -23,15 +23,12 @@ def rolled_rows(
 ) -> list[tuple[Any, ...]]:
     """The rows `aggregate_sql` would give (g, visitors, visits, pageviews, events, bounces, duration,
     first ts, last ts), from the plan's rolled days and a scan of everything else."""
-    scan_sql, scan_params = columnar_sql.aggregate_sql(flt, grouping, sort, 0)
+    scan_sql, scan_params = columnar_sql.aggregate_sql(flt, grouping, sort, 0, ordered=False)
     where, where_params = rollups.edges_where(flt, plan.covered)
     rest = rollups.rest_part(plan, directory, ", ".join(EV_COLUMNS))
-    scanned = scan.rows(scan_sql, scan_params, where, where_params, (rest,))
     rolled_sql, rolled_params = rollups.rolled_query(plan, directory, flt, grouping)
-    rolled = scan.cursor.execute(rolled_sql, rolled_params).fetchall()
-    if grouping.kind == "time" and grouping.unit != "hour":
-        rolled = [(rollups.bucket_of_day(int(row[0]), grouping.unit), *row[1:]) for row in rolled]
-    return rollups.merge_rows([rolled, scanned], grouping, sort, limit)
+    statement = rollups.merged_sql(scan_sql, rolled_sql, grouping, sort, limit)
+    return scan.rows(statement, [*scan_params, *rolled_params], where, where_params, (rest,))
 
 
 class Wants:

@@ -17,8 +17,12 @@ they do not depend on the range.
 
 What is rolled, per (site, timezone): rows per (local day, kind, name, group) for `total` and `hour` (the
 time series: day/week/month buckets are sums of days, an hour lies in one day) and, for the UTC rollup that
-every site gets, for every group field, entry/exit page and every prop key. Another timezone is rolled
-(time kinds only) once a time series was asked in it (a *want* file, see `want`).
+every site gets, for every group field, entry/exit page and every prop key, the pageviews by path
+(the page breakdown) and, per value of one PAIR_FIELDS field (country, device, browser, os, source), the
+pageviews by path and the events by every other group field: a breakdown with one equality filter on
+such a field is a sum of rows too, as every count of it is still over visitors and visits of the
+filtered events. Another timezone is rolled (time kinds only) once a time series was asked in it (a
+*want* file, see `want`).
 
 When a day is sealed: its end is SEAL_LAG_MS in the past. Live events are at most a day old when they
 arrive (domain/ingest/decode.py) and visitor ids rotate with the UTC day, so no event arriving later shares a
@@ -39,7 +43,7 @@ from typing import Any
 
 from storage.embedded.aggregates import local_to_utc_ms
 from storage.embedded.columnar.sql import DAY_MS, VISIT_FIELDS, offset_expr
-from storage.ports import GROUP_FIELDS, EventFilter, Grouping
+from storage.ports import AGGREGATE_SORTS, GROUP_FIELDS, EventFilter, Grouping
 
 HOUR_MS = 3_600_000
 SEAL_LAG_MS = 26 * HOUR_MS
@@ -53,6 +57,15 @@ WANTS_DIR = "wants"
 WANT_TTL_S = 30 * 86400
 TIME_KINDS = ("total", "hour")
 ROLLED_UNITS = ("hour", "day", "week", "month")
+# What a full rollup holds: 1 = every group field, entry/exit page, props, one-filter rows; 2 adds the
+# page breakdown rows (pageviews by path, alone and with one equality filter on a PAIR_FIELDS field) and
+# the breakdowns by every group field with one equality filter on a PAIR_FIELDS field.
+VERSION = 2
+# Fields whose one equality filter on a breakdown by a field (pages included) is answered from rows.
+PAIR_FIELDS = ("browser", "country", "device", "os", "source")
+# The group fields of those rows: every one but path, whose rows are many and whose dashboard
+# breakdown (pageviews only) has its own `pages` rows.
+PAIR_GROUPS = tuple(sorted(GROUP_FIELDS - {"path"}))
 ROLLUP_COLUMNS = (
     "dn, kind, name, g_text, g_int, visitors, visits, pageviews, events, bounces, duration, lo, hi"
 )
@@ -61,7 +74,8 @@ ROLLUP_COLUMNS = (
 @dataclass
 class Rollup:
     """One rollup file of a (site, timezone): its rows, the rest events' file, the local days it covers
-    (as day numbers: local date minus 1970-01-01), and whether it has every kind or the time ones only."""
+    (as day numbers: local date minus 1970-01-01), whether it has every kind or the time ones only, and
+    which kinds a full one holds (VERSION; files written before versions have 1)."""
 
     site: str
     tz: str
@@ -69,6 +83,7 @@ class Rollup:
     rest: str
     days: list[int]
     full: bool
+    version: int = VERSION
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +93,7 @@ class Rollup:
             "rest": self.rest,
             "days": self.days,
             "full": self.full,
+            "version": self.version,
         }
 
     @classmethod
@@ -89,6 +105,7 @@ class Rollup:
             str(raw["rest"]),
             [int(d) for d in raw["days"]],
             bool(raw["full"]),
+            int(raw.get("version", 1)),
         )
 
 
@@ -176,6 +193,8 @@ class Plan:
     covered: list[tuple[int, int]] = field(default_factory=list)
     # the one filter answered from rollup rows (see `one_filter`), if any
     filtered: tuple[str, str, str] | None = None
+    # the (kind, name) of the rows answering a page breakdown (see `page_rows`), if any
+    rows: tuple[str, str] | None = None
 
 
 def is_plain(flt: EventFilter) -> bool:
@@ -201,6 +220,36 @@ def one_filter(flt: EventFilter) -> tuple[str, str, str] | None:
     return kind, name, value
 
 
+def page_rows(flt: EventFilter, grouping: Grouping) -> tuple[str, str] | None:
+    """(kind, name) of the rollup rows answering a breakdown by path of pageviews (the dashboard's page
+    breakdown: the filter `name == pageview`) with at most one more equality, on a PAIR_FIELDS field;
+    None for any other question. The rows count pageview events by their own path, and visits and
+    visitors among those events only, which is what the scan does with that filter."""
+    if grouping.kind != "field" or grouping.field != "path" or flt.equals.get("name") != "pageview":
+        return None
+    if flt.props or flt.traits or flt.path_prefix or flt.conditions:
+        return None
+    others = [(f, v) for f, v in flt.equals.items() if f != "name"]
+    if not others:
+        return "pages", "path"
+    if len(others) == 1 and others[0][0] in PAIR_FIELDS:
+        return "pages", f"path|{others[0][0]}={others[0][1]}"
+    return None
+
+
+def pair_rows(flt: EventFilter, grouping: Grouping) -> tuple[str, str] | None:
+    """(kind, name) of the rollup rows answering a breakdown by a group field with exactly one equality
+    filter, on a PAIR_FIELDS field; None for any other question. The rows count the events whose own
+    value of the filter field is the filter's (as the scan selects them), visits and visitors among
+    those events only, a visit under its first such event's value for visit fields."""
+    if grouping.kind != "field" or grouping.field not in PAIR_GROUPS:
+        return None
+    if flt.props or flt.traits or flt.path_prefix or flt.conditions or len(flt.equals) != 1:
+        return None
+    field, value = next(iter(flt.equals.items()))
+    return ("pair", f"{grouping.field}|{field}={value}") if field in PAIR_FIELDS else None
+
+
 def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_ts: int | None) -> Plan | None:
     """The rollup plan for a question, or None when it must be a plain scan: several filters (or one
     with a breakdown or an hourly series), a minute series, a time series in a timezone not rolled, no
@@ -210,13 +259,16 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
     if kind == "time" and grouping.unit not in ROLLED_UNITS:
         return None
     filtered = None
-    if not is_plain(flt):
+    paged = page_rows(flt, grouping) or pair_rows(flt, grouping)
+    if paged is None and not is_plain(flt):
         # One filter: summaries and day/week/month series, from the full (UTC) rollups' rows.
         filtered = one_filter(flt)
         if filtered is None or kind not in ("total", "time") or grouping.unit == "hour":
             return None
     mine = [r for r in rollups if r.site == flt.site_id]
-    if filtered is not None:
+    if paged is not None:
+        candidates = {r.tz for r in mine if r.full and r.version >= VERSION}
+    elif filtered is not None:
         candidates = {r.tz for r in mine if r.full and (kind == "total" or r.tz == grouping.tz)}
     elif kind == "time":
         candidates = {grouping.tz} if any(r.tz == grouping.tz for r in mine) else set()
@@ -228,6 +280,8 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
     best: Plan | None = None
     for tz in sorted(candidates):
         chosen = [r for r in mine if r.tz == tz and (r.full or (kind == "time" and filtered is None))]
+        if paged is not None and any(r.version < VERSION for r in chosen):
+            continue
         days = sorted({d for r in chosen for d in r.days})
         used = [d for d in days if day_start(d, tz) >= flt.start and day_start(d + 1, tz) <= flt.end]
         if not used or (best is not None and len(used) <= len(best.days)):
@@ -239,7 +293,7 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
                 covered[-1] = (covered[-1][0], hi)
             else:
                 covered.append((lo, hi))
-        best = Plan([r for r in chosen if set(r.days) & set(used)], used, tz, covered, filtered)
+        best = Plan([r for r in chosen if set(r.days) & set(used)], used, tz, covered, filtered, paged)
     return best
 
 
@@ -255,8 +309,8 @@ def edges_where(flt: EventFilter, covered: list[tuple[int, int]]) -> tuple[str, 
 
 def rolled_query(plan_: Plan, directory: Path, flt: EventFilter, grouping: Grouping) -> tuple[str, list[Any]]:
     """The statement summing the rollup rows of the plan's days for the grouping: rows of (g, visitors,
-    visits, pageviews, events, bounces, duration, lo, hi), or for day/week/month series (dn, ...) to be
-    bucketed by `bucket_of_day`."""
+    visits, pageviews, events, bounces, duration, lo, hi) with `g` the key the scan gives (for
+    day/week/month series, the local bucket of the row's day: see `bucket_sql`)."""
     files = "[" + ", ".join(f"'{directory / r.file}'" for r in plan_.rollups) + "]"
     days = ", ".join(str(int(d)) for d in plan_.days)
     metrics = (
@@ -265,19 +319,19 @@ def rolled_query(plan_: Plan, directory: Path, flt: EventFilter, grouping: Group
     )
     if plan_.filtered is not None:
         kind, name, value = plan_.filtered
-        g = "dn" if grouping.kind == "time" else "0::BIGINT"
+        g = bucket_sql(grouping.unit) if grouping.kind == "time" else "0::BIGINT"
         sql = (
             f"SELECT {g} AS g, {metrics} FROM read_parquet({files})"
             f" WHERE dn IN ({days}) AND kind = ? AND name = ? AND g_text = ? GROUP BY g"
         )
         return sql, [kind, name, value]
-    kind, name = _kind_name(grouping)
+    kind, name = plan_.rows or _kind_name(grouping)
     g = "g_int" if kind in ("hour", "total") else "g_text"
     if kind == "total" and grouping.kind == "time":
-        g = "dn"
+        g = bucket_sql(grouping.unit)
     sql = (
-        f"SELECT {g}, {metrics} FROM read_parquet({files}) WHERE dn IN ({days}) AND kind = ? AND name = ?"
-        f" GROUP BY {g}"
+        f"SELECT {g} AS g, {metrics} FROM read_parquet({files}) WHERE dn IN ({days}) AND kind = ?"
+        " AND name = ? GROUP BY g"
     )
     return sql, [kind, name]
 
@@ -292,14 +346,16 @@ def _kind_name(grouping: Grouping) -> tuple[str, str]:
     return grouping.kind, grouping.field  # field or prop
 
 
-def bucket_of_day(dn: int, unit: str) -> int:
-    """The local bucket key (local ms, as the scan's SQL gives it) of local day `dn`."""
+def bucket_sql(unit: str) -> str:
+    """The local bucket key (local ms, as the scan's SQL gives it) of a rollup row's local day `dn`."""
+    day = f"(dn::BIGINT * {DAY_MS})"
     if unit == "day":
-        return dn * DAY_MS
-    if unit == "week":
-        return (dn - (dn + 3) % 7) * DAY_MS
-    day = _EPOCH + dt.timedelta(days=dn)
-    return (day.replace(day=1) - _EPOCH).days * DAY_MS
+        return day
+    if unit == "week":  # 1970-01-01 was a Thursday: +3 mod 7 counts days since Monday
+        return f"((dn::BIGINT - (dn::BIGINT + 3) % 7) * {DAY_MS})"
+    if unit == "month":
+        return f"epoch_ms(date_trunc('month', epoch_ms({day})))"
+    raise ValueError(f"no rolled time unit {unit!r}")
 
 
 def rest_part(plan_: Plan, directory: Path, columns: str) -> str:
@@ -309,44 +365,23 @@ def rest_part(plan_: Plan, directory: Path, columns: str) -> str:
     return f"SELECT {columns}, vh, sh FROM read_parquet({files}) WHERE dn IN ({days})"
 
 
-def merge_rows(
-    parts: list[list[tuple[Any, ...]]], grouping: Grouping, sort: str, limit: int
-) -> list[tuple[Any, ...]]:
-    """Add up rows of the same group from the rollups and the scan, then order and cut them as
-    `aggregate_sql` does."""
-    merged: dict[Any, list[Any]] = {}
-    for rows in parts:
-        for g, visitors, visits, pageviews, events, bounces, duration, lo, hi in rows:
-            if visitors is None and visits is None:
-                continue
-            row = merged.get(g)
-            if row is None:
-                merged[g] = [
-                    g,
-                    int(visitors or 0),
-                    int(visits or 0),
-                    int(pageviews or 0),
-                    int(events or 0),
-                    int(bounces or 0),
-                    int(duration or 0),
-                    int(lo),
-                    int(hi),
-                ]
-                continue
-            row[1] += int(visitors or 0)
-            row[2] += int(visits or 0)
-            row[3] += int(pageviews or 0)
-            row[4] += int(events or 0)
-            row[5] += int(bounces or 0)
-            row[6] += int(duration or 0)
-            row[7] = min(row[7], int(lo))
-            row[8] = max(row[8], int(hi))
-    rows_out = [tuple(row) for row in merged.values()]
-    if grouping.kind == "time" or grouping.kind == "total":
-        return sorted(rows_out, key=lambda r: r[0])
-    position = {"visitors": 1, "visits": 2, "pageviews": 3, "events": 4}[sort]
-    rows_out.sort(key=lambda r: (-r[position], r[0]))
-    return rows_out[:limit] if limit else rows_out
+def merged_sql(scanned: str, rolled: str, grouping: Grouping, sort: str, limit: int) -> str:
+    """One statement adding up the rows of the same group from the scan's statement (`aggregate_sql`
+    unordered) and the rollups' (`rolled_query`), ordered and cut as `aggregate_sql` does: one DuckDB
+    statement per question, and only the first `limit` groups come back to Python."""
+    columns = "g, visitors, visits, pageviews, events, bounces, duration, lo, hi"
+    sql = (
+        "SELECT g, sum(visitors) AS visitors, sum(visits) AS visits, sum(pageviews) AS pageviews,"
+        " sum(events) AS events, sum(bounces), sum(duration), min(lo), max(hi)"
+        f" FROM (SELECT * FROM ({scanned}) UNION ALL SELECT * FROM ({rolled})) AS u({columns})"
+        " GROUP BY g"
+    )
+    if grouping.kind in ("time", "total"):
+        return sql + " ORDER BY g"
+    if sort not in AGGREGATE_SORTS:
+        raise ValueError(f"cannot sort by {sort!r}")
+    sql += f" ORDER BY {sort} DESC, g ASC"
+    return sql + (f" LIMIT {int(limit)}" if limit else "")
 
 
 # ---- the build side (in the compactor, under its lock) -------------------------------------------------
@@ -359,11 +394,15 @@ def kinds_for(full: bool) -> list[tuple[str, str]]:
         out += [("field", name) for name in sorted(GROUP_FIELDS)]
         out += [("entry_page", ""), ("exit_page", ""), ("prop", "*")]
         out += [("filter", name) for name in sorted(VISIT_FIELDS & GROUP_FIELDS)]
+        out += [("pages", "path"), *(("pages", f"path|{name}") for name in PAIR_FIELDS)]
+        out += [(kind, name) for name in PAIR_FIELDS for kind in ("pair", "pair-visits")]
     return out
 
 
 def kind_sql(kind: str, name: str, off: str) -> str:
     """The statement over `c` (contained events of a batch of days, with `dn`) giving rollup rows."""
+    if kind == "pair-visits":
+        return pair_visits_sql(name)
     if kind == "total":
         grouped = "eg AS (SELECT dn, '' AS k, ts, name, vh, sh, NULL::VARCHAR AS gt, 0::BIGINT AS gi FROM c)"
     elif kind == "hour":
@@ -386,6 +425,15 @@ def kind_sql(kind: str, name: str, off: str) -> str:
         )
     elif kind in ("field", "filter"):  # events by their own value (a visit field's rows for filters)
         grouped = f"eg AS (SELECT dn, '' AS k, ts, name, vh, sh, {name} AS gt, NULL::BIGINT AS gi FROM c)"
+    elif kind == "pages":  # pageviews by path, keyed by one filter field's value (`k`) when named
+        paired = name.partition("|")[2]
+        k = paired if paired else "''"
+        grouped = (
+            f"eg AS (SELECT dn, {k} AS k, ts, name, vh, sh, path AS gt, NULL::BIGINT AS gi FROM c"
+            " WHERE name = 'pageview')"
+        )
+    elif kind == "pair":
+        grouped = _pair_grouped(name)
     elif kind == "prop":
         grouped = (
             "kv AS (SELECT dn, ts, name, vh, sh, props_text, unnest(json_keys(props_text)) AS k FROM c"
@@ -396,7 +444,11 @@ def kind_sql(kind: str, name: str, off: str) -> str:
         )
     else:
         raise ValueError(f"unknown rollup kind {kind!r}")
-    label = "sg.k" if kind == "prop" else f"'{name}'"
+    label = f"'{name}'"
+    if kind in ("prop", "pair"):
+        label = "sg.k"
+    elif kind == "pages" and "|" in name:
+        label = f"'{name}=' || sg.k"  # path|country=DE: the filter's value is part of the rows' name
     return (
         f"WITH {grouped},"
         " s AS (SELECT dn, k, gt, gi, sh, count(*) AS n, count_if(name = 'pageview') AS pv,"
@@ -410,6 +462,48 @@ def kind_sql(kind: str, name: str, off: str) -> str:
         " sg.lo, sg.hi"
         " FROM sg JOIN vg ON vg.dn = sg.dn AND vg.k = sg.k"
         " AND vg.gt IS NOT DISTINCT FROM sg.gt AND vg.gi IS NOT DISTINCT FROM sg.gi"
+    )
+
+
+def _pair_grouped(field: str) -> str:
+    """`eg` for the pair rows of one filter field by the fields of the event itself (name,
+    hostname): every event with a value of `field` once per such group field (k = "<group
+    field>|<field>=<value>", the rows' name)."""
+    own = [g for g in PAIR_GROUPS if g not in VISIT_FIELDS]
+    columns = ", ".join(f"g_{g}" for g in own)
+    return (
+        f"f AS (SELECT dn, {field} AS fv, ts, name AS ev_name, vh, sh,"
+        f" {', '.join(f'{g} AS g_{g}' for g in own)}"
+        f" FROM c WHERE {field} IS NOT NULL),"
+        f" eg AS (SELECT dn, substr(gname, 3) || '|{field}=' || fv AS k, ts, ev_name AS name, vh, sh,"
+        f" gt, NULL::BIGINT AS gi FROM (UNPIVOT f ON {columns} INTO NAME gname VALUE gt))"
+    )
+
+
+def pair_visits_sql(field: str) -> str:
+    """The pair rows of one filter field by the visit fields, from one row per (visit, filter value):
+    all the events of a visit that have one filter value count under the visit's first value among
+    them (what the scan does with the filter applied), so the visit's counts are summed once per
+    group field instead of once per event."""
+    visit = [g for g in PAIR_GROUPS if g in VISIT_FIELDS]
+    firsts = ", ".join(f"g_{g} := {g}" for g in visit)  # one arg_min for every field: cheaper
+    columns = ", ".join(f"g_{g}" for g in visit)
+    return (
+        f"WITH f AS (SELECT * FROM c WHERE {field} IS NOT NULL),"
+        f" v0 AS (SELECT dn, {field} AS fv, sh, count(*) AS n, count_if(name = 'pageview') AS pv,"
+        f" min(ts) AS lo, max(ts) AS hi, arg_min(struct_pack({firsts}), (ts, id)) AS first"
+        " FROM f GROUP BY dn, fv, sh),"
+        " v AS (SELECT dn, fv, sh, n, pv, lo, hi, unnest(first) FROM v0),"
+        f" u AS (UNPIVOT v ON {columns} INTO NAME gname VALUE gt),"
+        f" vv AS (SELECT DISTINCT dn, {field} AS fv, sh, vh FROM f),"
+        " sg AS (SELECT dn, fv, gname, gt, count(*) AS visits, sum(n) AS events, sum(pv) AS pageviews,"
+        " count_if(pv = 1) AS bounces, sum(hi - lo) AS duration, min(lo) AS lo, max(hi) AS hi"
+        " FROM u GROUP BY dn, fv, gname, gt),"
+        " vg AS (SELECT u.dn, u.fv, u.gname, u.gt, count(DISTINCT vv.vh) AS visitors"
+        " FROM u JOIN vv USING (dn, fv, sh) GROUP BY u.dn, u.fv, u.gname, u.gt)"
+        f" SELECT sg.dn, 'pair', substr(sg.gname, 3) || '|{field}=' || sg.fv, sg.gt, NULL::BIGINT,"
+        " vg.visitors, sg.visits, sg.pageviews, sg.events, sg.bounces, sg.duration, sg.lo, sg.hi"
+        " FROM sg JOIN vg USING (dn, fv, gname, gt)"
     )
 
 

@@ -130,9 +130,12 @@ def group_expr(flt: EventFilter, grouping: Grouping) -> str:
     raise ValueError(f"unknown grouping {grouping.kind!r}")
 
 
-def aggregate_sql(flt: EventFilter, grouping: Grouping, sort: str, limit: int) -> tuple[str, list[Any]]:
+def aggregate_sql(
+    flt: EventFilter, grouping: Grouping, sort: str, limit: int, *, ordered: bool = True
+) -> tuple[str, list[Any]]:
     """The statement over `ev` answering `EventStore.aggregate`: rows of (g, visitors, visits, pageviews,
-    events, bounces, duration, first ts, last ts)."""
+    events, bounces, duration, first ts, last ts); unordered and uncut when not `ordered` (a part of a
+    larger statement)."""
     if sort not in AGGREGATE_SORTS:
         raise ValueError(f"cannot sort by {sort!r}")
     where, params = filter_where(flt)
@@ -166,6 +169,8 @@ def aggregate_sql(flt: EventFilter, grouping: Grouping, sort: str, limit: int) -
         " SELECT sg.g, vg.visitors, sg.visits, sg.pageviews, sg.events, sg.bounces, sg.duration, sg.lo, sg.hi"
         " FROM sg JOIN vg ON vg.g = sg.g"
     )
+    if not ordered:
+        return sql, params
     if grouping.kind == "time":
         sql += " ORDER BY sg.g"
     else:
