@@ -53,10 +53,20 @@ async def test_v210_and_v3_bodies(api: Any, ctx: Any) -> None:
     assert first.status == 200, first.json
     assert set(first.json) == {"cache", "sessionId", "visitId"}
     assert read_cache_token(ctx.secrets.hash_key, first.json["cache"])[0] == ALIAS
-    # The v2.10 tracker echoes the whole answer body; v3 the token.
+    # The v2.10 tracker echoes the whole answer body; v3 the token. v3 sends whole URLs and, with identity
+    # stitching on (its default), a `vid` kept in localStorage: accepted, and not taken as the visitor
+    # (Eddy's visitor ids stay its own daily-salted hashes, so a client cannot follow a person across days).
     second = await send(
         api,
-        {"type": "event", "payload": payload(site["id"], url="https://dummy.site/docs#intro", title="Docs")},
+        {
+            "type": "event",
+            "payload": payload(
+                site["id"],
+                url="https://dummy.site/docs#intro",
+                title="Docs",
+                vid="5f0c2b8e-2f6d-4a7e-9a57-0d3f2b1c9e44",
+            ),
+        },
         Origin=ORIGIN,
         x_umami_cache=first.body.decode(),
     )
@@ -82,6 +92,7 @@ async def test_v210_and_v3_bodies(api: Any, ctx: Any) -> None:
     assert identified.user_id == "user-42" and identified.traits == {"plan": "team", "age_band": "25-34"}
     assert identified.props == {"plan": "team", "age_band": "25-34", "company": "ACME"}
     assert len({e.session_id for e in events}) == 1 and first.json["sessionId"] == events[0].visitor_id
+    assert all("5f0c2b8e" not in e.visitor_id and "5f0c2b8e" not in e.user_id for e in events)
 
 
 async def test_timestamp_and_batch(api: Any, ctx: Any) -> None:
