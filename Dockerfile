@@ -22,6 +22,9 @@ COPY server ./server
 COPY handlers ./handlers
 COPY domain ./domain
 COPY storage ./storage
+COPY web ./web
+COPY runtime ./runtime
+COPY settings ./settings
 COPY tracker ./tracker
 COPY webui ./webui
 RUN python -m compileall -q /app \

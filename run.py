@@ -19,7 +19,7 @@ if __name__ == "__main__":
 
     if sys.argv[1:2] and sys.argv[1] in backup_cli.COMMANDS:
         sys.exit(backup_cli.main(sys.argv[1:]))
-    from server.config import load_config
     from server.runner import main
+    from settings.config import load_config
 
     sys.exit(main(load_config()))

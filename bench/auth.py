@@ -27,10 +27,10 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
 from domain.accounts.throttle import Limit
+from runtime.secrets import load_or_create_secrets
 from server.app import make_app
-from server.config import Config
-from server.secrets import load_or_create_secrets
 from server.services import build_context
+from settings.config import Config
 
 PASSWORD = "benchmark password"  # noqa: S105 - a throwaway account in a temp dir
 

@@ -14,7 +14,7 @@ per-address connection cap stays on.
 2. Memory: the RSS of the Eddy process before, and with `--live-idle` authenticated, idle dashboards;
    and for reference the same number of idle websockets on a bare Tornado server (Tornado's
    `WebSocketHandler`, same loop, same ping interval, nothing of Eddy): what a Tornado websocket costs per
-   connection, against Eddy's own websocket layer (server/websocket.py) that serves `/ws/live`.
+   connection, against Eddy's own websocket layer (web/websocket.py) that serves `/ws/live`.
 
 Usage: python -m bench --only live [--live-dashboards 100,1000] [--live-idle 10000] [--live-events 40]
 """
@@ -34,11 +34,11 @@ from typing import Any
 
 import orjson
 
-from server.ws_codec import OP_CLOSE, OP_TEXT
 from tests.support.eddy_process import EddyProcess
 from tests.support.ports import free_port
 from tests.support.sync_api import SyncApi
 from tests.support.ws_client import RawWebSocket
+from web.ws_codec import OP_CLOSE, OP_TEXT
 
 ORIGIN = "https://live.example"
 BROWSER_UA = (
@@ -166,7 +166,7 @@ def _bare_main(port: int, pipe: Any) -> None:
     from tornado.web import Application
     from tornado.websocket import WebSocketHandler
 
-    from server.websocket import PING_INTERVAL_S as WEBSOCKET_PING_INTERVAL
+    from web.websocket import PING_INTERVAL_S as WEBSOCKET_PING_INTERVAL
 
     class Bare(WebSocketHandler):
         def on_message(self, message: str | bytes) -> None:

@@ -32,9 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def _measure(sites: int, scrapes: int, data_dir: Path) -> dict[str, Any]:
     from domain.user_metrics.service import Sample
-    from server.config import Config
-    from server.secrets import load_or_create_secrets
+    from runtime.secrets import load_or_create_secrets
     from server.services import build_context
+    from settings.config import Config
     from storage.records import Event
 
     ctx = build_context(Config(data_dir=data_dir), load_or_create_secrets(data_dir, env={}))

@@ -1,4 +1,4 @@
-"""What a websocket codec costs per idle connection: Eddy's own framing (server/ws_codec.py, inside the
+"""What a websocket codec costs per idle connection: Eddy's own framing (web/ws_codec.py, inside the
 server's `WebSocket`) against the sans-I/O codecs of wsproto and websockets, each in the state an idle
 dashboard leaves it in (upgraded, one text message received: the token).
 
@@ -32,8 +32,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server import ws_codec
-from server.websocket import Keepalive, WebSocket
+from web import ws_codec
+from web.websocket import Keepalive, WebSocket
 
 TOKEN_MESSAGE = b'{"token": "' + b"t" * 180 + b'"}'  # about the size of an access-token message
 UPGRADE = ws_codec.upgrade_request("127.0.0.1", "/ws/live?site_id=abc", ws_codec.new_key())

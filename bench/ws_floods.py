@@ -21,9 +21,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server import ws_codec
-from server.ws_codec import OP_CONTINUATION, OP_PING, OP_TEXT, client_frame
 from tests.support.eddy_process import EddyProcess
+from web import ws_codec
+from web.ws_codec import OP_CONTINUATION, OP_PING, OP_TEXT, client_frame
 
 
 def _upgrade(port: int, receive_buffer: int | None = None) -> socket.socket:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from domain.stats.cache import StatsCache
-from server.periodic import Periodic
+from runtime.periodic import Periodic
 from storage.ports import DocumentStore, EventStore
 
 log = logging.getLogger("eddy.retention")

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from domain.live.messages import visitors_key
 from domain.live.view import TOP_WINDOW_S
-from server.metrics import Metrics
-from server.periodic import Periodic
+from runtime.metrics import Metrics
+from runtime.periodic import Periodic
 from storage.ports import KeyValue
 from storage.records import Event
 

@@ -85,7 +85,7 @@ def all_routes() -> list[tuple[Any, ...]]:
 
 def lean_routes() -> dict[tuple[str, str], Any]:
     """(method, path) → lean message delegate, from each module's optional `lean_routes` (served ahead
-    of the Application by server/lean_http.py)."""
+    of the Application by handlers/lean_http.py)."""
     routes: dict[tuple[str, str], Any] = {}
     for module in api_modules():
         routes.update(getattr(module, "lean_routes", {}))

@@ -16,9 +16,9 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from domain.accounts.principals import KeyPrincipal, Role, UserPrincipal
 from domain.errors import DomainError
+from handlers.context import AppContext
 from handlers.errors import STATUS_CODES, ApiError
 from handlers.policy import undeclared
-from server.context import AppContext
 
 log = logging.getLogger("eddy.api")
 T = TypeVar("T")

@@ -6,7 +6,7 @@ preflight). Any origin may call it without credentials (CORS `*`); which origins
 the pipeline's check. Answers 202 `{accepted}` once the events are durable.
 
 Two adapters serve it with the same answers: `CollectRequest`, a lean HTTP message delegate that
-`server/lean_http.py` hands POST and OPTIONS on this path to (no RequestHandler: a beacon is the hottest
+`handlers/lean_http.py` hands POST and OPTIONS on this path to (no RequestHandler: a beacon is the hottest
 request Eddy serves), and `CollectHandler`, the route in the Application (every other method, answered
 405, and any server not built by `make_http_server`). Both call `collect()`.
 """
@@ -27,13 +27,13 @@ from domain.errors import DomainError
 from domain.ingest.decode import MAX_BODY_BYTES, Payload
 from domain.ingest.enrich import Sender
 from handlers.base import API_HEADERS, HSTS, SECURITY_HEADERS, ApiHandler
+from handlers.context import AppContext
 from handlers.errors import ApiError
+from handlers.lean_http import render_header_lines
 from handlers.openapi import Operation
 from handlers.policy import public
-from server.access_log import record_request
-from server.context import AppContext
-from server.lean_http import render_header_lines
-from server.tornado_private import buffered_size, write_whole_answer
+from web.access_log import record_request
+from web.tornado_private import buffered_size, write_whole_answer
 
 log = logging.getLogger("eddy.api")
 PATH = "/api/v1/collect"
@@ -247,7 +247,7 @@ class CollectAccepted(msgspec.Struct):
 
 
 default_handlers = [(PATH, CollectHandler)]
-# Methods that `server/lean_http.py` hands to `CollectRequest` instead of the Application.
+# Methods that `handlers/lean_http.py` hands to `CollectRequest` instead of the Application.
 lean_routes = {(method, PATH): CollectRequest for method in ("POST", "OPTIONS")}
 
 openapi_operations = [

@@ -22,7 +22,7 @@ from domain.ingest.enrich import Sender
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 from handlers.policy import public
-from server.metrics import DropReason
+from runtime.metrics import DropReason
 from storage.records import Event
 
 PATH = "/api/event"

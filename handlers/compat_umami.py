@@ -22,7 +22,7 @@ from handlers.base import ApiHandler
 from handlers.errors import ApiError
 from handlers.openapi import Operation
 from handlers.policy import public
-from server.metrics import DropReason
+from runtime.metrics import DropReason
 
 MAX_BODY_BYTES = 256 * 1024
 CORS_HEADERS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", "Retry-After"))

@@ -26,7 +26,7 @@ Close codes (each with a reason text):
        that leaves our messages unread
   1013 live dashboards are not running
 
-After the 101 the connection is served by `server/websocket.py` (a lean RFC 6455 protocol: one slotted
+After the 101 the connection is served by `web/websocket.py` (a lean RFC 6455 protocol: one slotted
 object per dashboard, pings and deadlines from one process-wide sweep), not by Tornado's websocket.
 
 The SSE stream sends the same messages as `event: snapshot` / `event: tick` with the JSON as `data:`.
@@ -57,13 +57,13 @@ from domain.live.service import LiveService
 from domain.live.stream import FILTER_KEYS, Filters, LiveStream, encode, parse_filters
 from handlers.access import authorized
 from handlers.base import ApiHandler, BaseHandler
+from handlers.context import AppContext
 from handlers.errors import ApiError
 from handlers.openapi import Operation
 from handlers.policy import declare
-from server.context import AppContext
-from server.metrics import SocketKind
-from server.tornado_private import request_finished
-from server.websocket import WebSocket, take_over
+from runtime.metrics import SocketKind
+from web.tornado_private import request_finished
+from web.websocket import WebSocket, take_over
 
 log = logging.getLogger("eddy.live")
 
@@ -278,7 +278,7 @@ class LiveSocket(WebSocket):
 
 class LiveSocketHandler(BaseHandler):
     """`WS /ws/live`: checks the Origin and the upgrade request, answers 101 and hands the connection
-    to a `LiveSocket` (server/websocket.py: no Tornado websocket state is kept per dashboard)."""
+    to a `LiveSocket` (web/websocket.py: no Tornado websocket state is kept per dashboard)."""
 
     def prepare(self) -> None:
         # Only Eddy's own dashboard may open one (checked here, before the upgrade).

@@ -1,5 +1,5 @@
 """`GET /metrics`: the Prometheus text exposition (this process's registry, or every worker's merged values
-in multiprocess mode; see server/metrics.py). It lists every site's id and counts, so it is never open
+in multiprocess mode; see runtime/metrics.py). It lists every site's id and counts, so it is never open
 to the world by default:
 - with EDDY_METRICS_TOKEN set, every scrape needs `Authorization: Bearer <token>` (401 otherwise);
 - without one, it answers scrapes from loopback and from the networks in EDDY_METRICS_ALLOW only (403

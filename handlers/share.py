@@ -34,7 +34,7 @@ from handlers.live import (
 )
 from handlers.openapi import Operation
 from handlers.policy import declare
-from server.websocket import take_over
+from web.websocket import take_over
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])

@@ -3,7 +3,7 @@
 
 The key is checked before the upgrade: a public key in `k` (browsers cannot set headers on a websocket)
 must come from one of its site's allowed origins; a secret key (servers) comes in `X-Api-Key` with no
-Origin. After the 101 the lean websocket layer (`server/websocket.py`) serves the connection: its
+Origin. After the 101 the lean websocket layer (`web/websocket.py`) serves the connection: its
 keep-alive sweep pings and times out idle streams, and a message over MAX_MESSAGE_BYTES closes with 1009
 before its payload is buffered.
 Pipelining with backpressure: a client may send up to MAX_IN_FLIGHT messages before their acks come
@@ -11,7 +11,7 @@ back (over a 50 ms round trip one message at a time would cap a stream at 20 mes
 is checked, enriched and queued for the group commit in the order it came; its ack is sent once its
 commit is durable, so acks of messages sharing a commit may come in any order: they carry the message's
 id. With MAX_IN_FLIGHT messages awaiting their commit (or their ack waiting for a client that does not
-read), the next message waits, and once server/websocket.py's READ_AHEAD_BYTES wait behind it, reading
+read), the next message waits, and once web/websocket.py's READ_AHEAD_BYTES wait behind it, reading
 from the socket pauses: a client never outruns the writer. A per-connection token bucket
 bounds the message rate (nacks past it), the websocket layer the frame rate (close 1008 past the larger
 of FRAMES_PER_S and four frames per allowed message); connections are capped per client address.
@@ -33,10 +33,10 @@ from domain.errors import DomainError, RateLimited, Unavailable
 from domain.ingest.decode import Message, decode_message
 from domain.ingest.enrich import Sender
 from handlers.base import BaseHandler
+from handlers.context import AppContext
 from handlers.policy import public
-from server.context import AppContext
-from server.metrics import DropReason, SocketKind
-from server.websocket import FRAMES_PER_S, WebSocket, take_over
+from runtime.metrics import DropReason, SocketKind
+from web.websocket import FRAMES_PER_S, WebSocket, take_over
 
 MAX_IN_FLIGHT = 8  # messages queued for the group commit and not yet acknowledged, per connection
 MAX_MESSAGE_BYTES = 256 * 1024

@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from domain.accounts.sites import SiteCreate
 from domain.stats.synthetic import TrafficModel
-from server.config import load_config
-from server.context import AppContext
-from server.secrets import load_or_create_secrets
+from handlers.context import AppContext
+from runtime.secrets import load_or_create_secrets
 from server.services import build_context
+from settings.config import load_config
 
 # (user name, [(site name, domain, timezone, sessions a day relative to --sessions-per-day)])
 DEMO = [

@@ -27,10 +27,10 @@ from domain.accounts.access import BearerAuthenticator
 from domain.accounts.passwords import MAX_LENGTH, MIN_LENGTH, PasswordHasher
 from domain.accounts.sessions import SessionService
 from domain.accounts.tokens import TokenService, new_id
-from server.config import Config
-from server.secrets import load_or_create_secrets
+from runtime.secrets import load_or_create_secrets
+from server.stores import build_stores
+from settings.config import Config
 from storage.errors import DuplicateKeyError
-from storage.factory import build_stores
 from storage.ports import DocumentStore
 
 

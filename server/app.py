@@ -6,9 +6,9 @@ from __future__ import annotations
 from tornado.web import Application
 
 from handlers import all_routes
+from handlers.context import AppContext
 from handlers.webui import AppFallbackHandler
-from server.access_log import log_request
-from server.context import AppContext
+from web.access_log import log_request
 
 
 def make_app(ctx: AppContext) -> Application:

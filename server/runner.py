@@ -25,14 +25,14 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application
 
 from handlers import lean_routes
+from handlers.lean_http import LeanRouter
+from runtime.metrics import enable_multiprocess, worker_exited
+from runtime.secrets import Secrets, load_or_create_secrets
 from server.app import make_app
-from server.config import Config
 from server.files import make_private
 from server.gc_tuning import tune_for_serving
-from server.lean_http import LeanRouter
-from server.metrics import enable_multiprocess, worker_exited
-from server.secrets import Secrets, load_or_create_secrets
 from server.services import build_context
+from settings.config import Config
 
 log = logging.getLogger("eddy")
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -206,7 +206,7 @@ def main(config: Config) -> int:
         port = probe[0].getsockname()[1]
         for sock in probe:
             sock.close()
-        # One coherent /metrics across workers (see server/metrics.py); emptied at every start.
+        # One coherent /metrics across workers (see runtime/metrics.py); emptied at every start.
         metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or config.data_dir / "prometheus"
         enable_multiprocess(Path(metrics_dir))
         return _supervise(config, secrets, port)

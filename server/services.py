@@ -23,12 +23,12 @@ from domain.stats.imported import ImportedHistory
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
 from domain.visitors_now import VisitorsNowSeries
-from server.config import Config
-from server.context import AppContext
-from server.loop_lag import LoopLagMonitor
-from server.metrics import Metrics
-from server.secrets import Secrets
-from storage.factory import build_stores
+from handlers.context import AppContext
+from runtime.loop_lag import LoopLagMonitor
+from runtime.metrics import Metrics
+from runtime.secrets import Secrets
+from server.stores import build_stores
+from settings.config import Config
 from storage.ports import Stores
 
 

@@ -42,29 +42,9 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 # Columns in storage order; stores that keep events as rows use this single definition.
-EVENT_TEXT_FIELDS: tuple[str, ...] = (
-    "id",
-    "site_id",
-    "name",
-    "url",
-    "path",
-    "hostname",
-    "title",
-    "referrer",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "country",
-    "browser",
-    "os",
-    "device",
-    "screen",
-    "visitor_id",
-    "session_id",
-    "user_id",
+# The Event's text fields, in its own order (derived, so a new field cannot be forgotten here).
+EVENT_TEXT_FIELDS: tuple[str, ...] = tuple(
+    info.name for info in msgspec.structs.fields(Event) if info.type is str
 )
 
 

@@ -17,8 +17,8 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 from tornado.web import Application
 
+from handlers.context import AppContext
 from server.app import make_app
-from server.context import AppContext
 from server.runner import make_http_server
 from tests.support import error_log, figures
 from tests.support.api import Api

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from domain.accounts import account_tokens
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.accounts import PASSWORD, register, unique_email
 from tests.support.api import Api
 from tests.support.smtp_sink import SmtpSink, html_of, text_of, to, token_in

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.accounts import make_site, register
 from tests.support.api import Api
 from tests.support.events import make_events, store_events

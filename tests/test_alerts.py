@@ -15,7 +15,7 @@ import pytest
 
 from domain.alerts.checker import AlertChecker
 from domain.alerts.webhook import verify
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.accounts import add_member, make_site, register, signup
 from tests.support.api import Api
 from tests.support.events import make_events, store_events

@@ -11,7 +11,7 @@ import pytest
 from tornado.netutil import DefaultLoopResolver, OverrideResolver
 
 from domain.alerts.egress import EgressPolicy, GuardedResolver, RefusedTarget, parse_allow_list
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.accounts import make_site, signup
 from tests.support.api import Api
 from tests.support.events import make_events, store_events

@@ -13,7 +13,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient
 
 from domain.accounts import google
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support import fake_google as fake_provider
 from tests.support.accounts import PASSWORD, register, unique_email
 from tests.support.api import Api, check_invariants

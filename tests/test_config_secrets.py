@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from server.access_log import scrub
-from server.config import load_config
-from server.secrets import load_or_create_secrets
+from runtime.secrets import load_or_create_secrets
+from settings.config import load_config
+from web.access_log import scrub
 
 
 def test_defaults_are_the_embedded_mode() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.api import Api
 from tests.support.scrape import samples
 from tests.support.traffic import mixed_traffic

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from server.config import Config
+from server.stores import build_stores
+from settings.config import Config
 from storage.embedded import events as event_store
 from storage.embedded.events import HELD_SWITCH_INTERVAL_S, SqliteEventStore, WriteLock
-from storage.factory import build_stores
 from storage.records import Event
 
 T0 = 1_780_000_000_000

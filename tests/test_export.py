@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
+from handlers.context import AppContext
 from handlers.export import BATCH, safe_cell
-from server.context import AppContext
 from storage.records import Event
 from tests.support.accounts import make_key, make_site, signup
 from tests.support.api import Api

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.ingest.installation import RING, InstallationLog
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.accounts import add_member, make_key, make_site, register, signup
 from tests.support.api import Api
 

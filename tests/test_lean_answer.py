@@ -1,4 +1,4 @@
-"""`write_whole_answer` (server/tornado_private.py) sends the bytes Tornado's own `write_headers(start,
+"""`write_whole_answer` (web/tornado_private.py) sends the bytes Tornado's own `write_headers(start,
 headers, body)` + `finish()` would send, and leaves the connection in the same state: checked side by
 side on a real HTTPServer for keep-alive, closing and HTTP/1.0 requests and a 204, each followed by a
 second request on the same connection where the connection stays open."""
@@ -14,8 +14,8 @@ from tornado import httputil
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from server.lean_http import render_header_lines
-from server.tornado_private import write_whole_answer
+from handlers.lean_http import render_header_lines
+from web.tornado_private import write_whole_answer
 
 HEADERS = (
     ("Date", "Mon, 23 Nov 2026 10:00:00 GMT"),

@@ -14,7 +14,7 @@ import pytest
 
 from domain.mail.outbox import MailDelivery, Mailer, MailNotConfigured, RetryPolicy
 from domain.mail.settings import MailSettingsError, mail_settings
-from server.context import AppContext
+from handlers.context import AppContext
 from storage.embedded.documents import SqliteDocumentStore
 from tests.support.smtp_sink import SmtpSink, html_of, text_of, to
 from tests.support.until import until

@@ -1,4 +1,4 @@
-"""Label values are enums (server/metrics.py): each member's series exists at zero from the start, no
+"""Label values are enums (runtime/metrics.py): each member's series exists at zero from the start, no
 other value makes a series, and a misspelt value is an error instead of a new series."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from enum import StrEnum
 
 import pytest
 
-from server.context import AppContext
-from server.metrics import DropReason, MailOutcome, MailState, Metrics, SocketKind, StorePart
+from handlers.context import AppContext
+from runtime.metrics import DropReason, MailOutcome, MailState, Metrics, SocketKind, StorePart
 
 # (sample name, label, enum) of every family whose label values are declared up front.
 LABELLED = (

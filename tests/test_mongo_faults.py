@@ -309,15 +309,15 @@ async def test_a_changed_retention_is_applied_to_the_existing_collection() -> No
 def test_retention_of_zero_days_is_refused() -> None:
     with pytest.raises(ValueError):
         MongoEventStore("mongodb://127.0.0.1:1/", retention_days=0)
-    from server.config import load_config
+    from settings.config import load_config
 
     with pytest.raises(SystemExit):
         load_config(["--retention-days", "0"], env={})
 
 
 def test_one_client_per_process_shared_by_both_stores(tmp_path: Any) -> None:
-    from server.config import Config
-    from storage.factory import build_stores
+    from server.stores import build_stores
+    from settings.config import Config
 
     stores = build_stores(Config(mongo_uri="mongodb://127.0.0.1:1/eddy", data_dir=tmp_path))
     assert stores.docs._connection is stores.events._connection  # type: ignore[attr-defined]

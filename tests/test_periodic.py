@@ -1,4 +1,4 @@
-"""server/periodic.py: rounds repeat, a failing round is logged and reported and the next one runs, the
+"""runtime/periodic.py: rounds repeat, a failing round is logged and reported and the next one runs, the
 interval is re-read each round, and stop() ends the loop for good."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from server.periodic import Periodic
+from runtime.periodic import Periodic
 from tests.support.until import until
 
 log = logging.getLogger("tests.periodic")

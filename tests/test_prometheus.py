@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.api import Api
 from tests.support.prometheus_server import PrometheusServer
 from tests.support.traffic import mixed_traffic

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from server.context import AppContext
+from handlers.context import AppContext
 from storage.embedded.columnar.engine import Scan
 from storage.embedded.events import SqliteEventStore
 from storage.errors import QueryTooSlowError

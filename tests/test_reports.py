@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.reports.periods import due_period
-from server.context import AppContext
+from handlers.context import AppContext
 from storage.records import Event
 from tests.support.accounts import make_site, register
 from tests.support.api import Api

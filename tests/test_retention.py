@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from domain.retention_sweep import cutoff_ms
-from server.context import AppContext
+from handlers.context import AppContext
 from storage.embedded.columnar import segments as segments_module
 from storage.embedded.columnar.snapshot import stored_events
 from storage.ports import EventFilter

@@ -12,9 +12,9 @@ from tornado.web import Application, RequestHandler
 
 from handlers.access import PERMISSIONS
 from handlers.base import ApiHandler, BaseHandler
+from handlers.context import AppContext
 from handlers.policy import defined_methods, permission_of, policy_of, public
 from server.app import make_app
-from server.context import AppContext
 
 SITE_ROUTE = re.compile(r"^/api/v1/sites/\(")  # the site id is the first path argument
 

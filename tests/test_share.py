@@ -11,7 +11,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from handlers import share as share_handlers
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.accounts import add_member, make_site, register, signup
 from tests.support.api import Api
 from tests.support.events import store_events

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.api import Api
 from tests.support.events import make_events, store_events
 from tests.support.scrape import value

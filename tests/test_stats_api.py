@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from server.context import AppContext
+from handlers.context import AppContext
 from storage.records import Event
 from tests.support.accounts import add_member, make_key, make_site, register, signup
 from tests.support.api import Api

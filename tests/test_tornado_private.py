@@ -1,4 +1,4 @@
-"""server/tornado_private.py refuses to run on a Tornado release its internals were not checked with,
+"""web/tornado_private.py refuses to run on a Tornado release its internals were not checked with,
 with a sentence saying what to do; on the pinned release it imports, and its helpers read what Tornado
 holds."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import tornado
 
-from server import tornado_private
-from server.tornado_private import UnsupportedTornado, check_version
+from web import tornado_private
+from web.tornado_private import UnsupportedTornado, check_version
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def test_other_releases_are_refused_with_a_sentence(release: tuple[int, ...]) ->
 
 def test_importing_on_another_release_fails_before_anything_runs() -> None:
     # A fresh interpreter where Tornado reports a newer release: the import itself stops.
-    code = "import tornado; tornado.version_info = (6, 7, 0, 0)\nimport server.tornado_private\n"
+    code = "import tornado; tornado.version_info = (6, 7, 0, 0)\nimport web.tornado_private\n"
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
     )

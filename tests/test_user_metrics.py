@@ -8,7 +8,7 @@ import time
 import pytest
 
 from domain.accounts.metric_configs import CHANGED_CHANNEL
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.accounts import make_key as api_make_key
 from tests.support.accounts import make_site as api_make_site
 from tests.support.accounts import signup

@@ -71,8 +71,8 @@ async def test_assets_have_exact_types_etags_and_cache_rules(api: Api) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        "/assets/../server/config.py",
-        "/assets/%2e%2e/server/config.py",
+        "/assets/../settings/config.py",
+        "/assets/%2e%2e/settings/config.py",
         "/assets/.hidden",
         "/assets/js/nope.js",
     ],

@@ -1,4 +1,4 @@
-"""The websocket codec (server/ws_codec.py) without a socket: bytes in, frames and events out, in any
+"""The websocket codec (web/ws_codec.py) without a socket: bytes in, frames and events out, in any
 split of the bytes; the header rules; the message rules and bounds (fragments, size, UTF-8, close codes);
 and the handshake values against RFC 6455's own example. The same rules over real sockets against the
 server are tests/live/test_websocket_framing.py and test_websocket_floods.py."""
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from server import ws_codec
-from server.ws_codec import (
+from web import ws_codec
+from web.ws_codec import (
     FRAGMENT,
     OP_BINARY,
     OP_CLOSE,

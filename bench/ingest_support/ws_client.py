@@ -3,7 +3,7 @@ messages of EVENTS events, keeping WINDOW messages awaiting their ack (the track
 waiting; the server reads at most its MAX_IN_FLIGHT ahead). Prints one JSON line: messages, events,
 seconds, the client's CPU seconds, and ack latencies in ms (sampled).
 
-The client speaks RFC 6455 on an asyncio Protocol with Eddy's own sans-I/O codec (server/ws_codec.py:
+The client speaks RFC 6455 on an asyncio Protocol with Eddy's own sans-I/O codec (web/ws_codec.py:
 masked frames with a fresh random key each, the server's unmasked answers decoded from the bytes as they
 arrive): it shares the machine with the server it measures, so it should cost as little CPU as wrk does
 for the HTTP rows. A general websocket client spent ~5 µs of CPU per event here, a quarter of a core at
@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import orjson
 import uvloop
 
-from server import ws_codec
+from web import ws_codec
 
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 

@@ -20,8 +20,8 @@ import orjson
 from domain.alerts.egress import EgressPolicy, Network
 from domain.alerts.rules import AlertRules
 from domain.alerts.webhook import DeliveryPolicy, DeliveryResult, deliver, guarded_client
-from server.metrics import Metrics, StorePart
-from server.periodic import Periodic
+from runtime.metrics import Metrics, StorePart
+from runtime.periodic import Periodic
 from storage.ports import DocumentStore, EventFilter, EventStore, Stores
 
 log = logging.getLogger("eddy.alerts")

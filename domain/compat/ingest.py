@@ -16,7 +16,7 @@ from domain.errors import DomainError, RateLimited
 from domain.ingest.decode import RawEvent
 from domain.ingest.enrich import Sender
 from domain.ingest.pipeline import IngestPipeline, Pending
-from server.metrics import DropReason
+from runtime.metrics import DropReason
 from storage.records import Event
 
 

@@ -30,7 +30,7 @@ from domain.ingest.enrich import Enricher, Sender
 from domain.ingest.installation import InstallationLog
 from domain.ingest.visitor import SaltBook, Sessions
 from domain.ingest.writer import GroupCommitWriter
-from server.metrics import DropReason, Metrics
+from runtime.metrics import DropReason, Metrics
 from storage.ports import DocumentStore, KeyValue
 from storage.records import Event
 

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from domain.errors import Unavailable
-from server.metrics import Metrics, StorePart
+from runtime.metrics import Metrics, StorePart
 from storage.ports import EventStore
 from storage.records import Event
 

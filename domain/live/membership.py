@@ -15,8 +15,8 @@ import logging
 from collections.abc import Iterable
 
 from domain.accounts.access import SiteAccess
-from server.periodic import Periodic
-from server.sockets import SocketRegistry
+from runtime.periodic import Periodic
+from runtime.sockets import SocketRegistry
 from storage.ports import Bus, DocumentStore
 
 log = logging.getLogger("eddy.live")

@@ -32,7 +32,7 @@ from domain.reports.periods import Period, due_period
 from domain.reports.render import render
 from domain.stats.query import parse_query
 from domain.stats.service import StatsService
-from server.periodic import Periodic
+from runtime.periodic import Periodic
 from storage.errors import DuplicateKeyError
 from storage.ports import DocumentStore
 

@@ -40,8 +40,8 @@ from domain.user_metrics.specs import (
     MetricSpec,
     spec_from_doc,
 )
-from server.metrics import Metrics
-from server.periodic import Periodic
+from runtime.metrics import Metrics
+from runtime.periodic import Periodic
 from storage.ports import Bus, DocumentStore
 
 log = logging.getLogger("eddy.user_metrics")

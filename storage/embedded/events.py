@@ -49,34 +49,9 @@ from storage.records import Event
 
 T = TypeVar("T")
 
-# Column order of the events table (after the rowid `seq`).
-COLUMNS: tuple[str, ...] = (
-    "id",
-    "site_id",
-    "ts",
-    "name",
-    "url",
-    "path",
-    "hostname",
-    "title",
-    "referrer",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "country",
-    "browser",
-    "os",
-    "device",
-    "screen",
-    "visitor_id",
-    "session_id",
-    "user_id",
-    "props",
-    "traits",
-)
+# Column order of the events table (after the rowid `seq`): the Event's own fields, in its order, so
+# event_row and row_event are the struct's own layout.
+COLUMNS: tuple[str, ...] = Event.__struct_fields__
 _SELECT = ", ".join(COLUMNS)
 _INSERT = f"INSERT INTO events ({_SELECT})"
 DEDUPE_WINDOW_MS = 48 * 3600 * 1000
@@ -84,8 +59,6 @@ BULK_SEGMENT_ROWS = 1_000_000  # rows a bulk load writes per segment (sorted in 
 _ID_CHUNK = 500
 # Columns a batch may leave empty throughout (every one but the four each event has): written as literals.
 _SPARSE = tuple(range(4, len(COLUMNS)))
-if Event.__struct_fields__ != COLUMNS:  # event_row relies on the two orders being the same
-    raise RuntimeError("storage.records.Event fields and the events table columns differ")
 
 
 def event_row(event: Event) -> tuple[Any, ...]:

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from server.periodic import Periodic
+from runtime.periodic import Periodic
 
 log = logging.getLogger("eddy.kv")
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from server.periodic import Periodic
+from runtime.periodic import Periodic
 from storage.embedded.sqlite_runner import SqliteRunner, transaction
 from storage.ports import KeyValue
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.context import AppContext
+from handlers.context import AppContext
 from storage.ports import EventFilter
 from storage.records import Event
 from tests.support.until import until

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from domain.ingest.pipeline import IngestLimits
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.ingest.helpers import dropped, stored, stored_count
 from tests.support.accounts import make_key as api_make_key
 from tests.support.api import Api

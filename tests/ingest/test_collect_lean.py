@@ -1,5 +1,5 @@
 """The collect path's two adapters: POST and OPTIONS go to the lean message delegate
-(`handlers.collect.CollectRequest`, routed by `server/lean_http.py`), every other method to the
+(`handlers.collect.CollectRequest`, routed by `handlers/lean_http.py`), every other method to the
 Application's `CollectHandler`. Both must answer alike (headers, error shape), record the same latency
 metric and access log, and survive what a RequestHandler survives."""
 
@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from handlers.base import SECURITY_HEADERS
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.ingest.helpers import stored_count, until_stored
 from tests.support.api import Api
 from tests.support.ingest_sites import BROWSER_UA, ORIGIN, SiteKey, api_site_keys

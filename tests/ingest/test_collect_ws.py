@@ -13,7 +13,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from handlers import ws_collect
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.ingest.helpers import dropped, stored, stored_count
 from tests.support.api import Api
 from tests.support.ingest_sites import BROWSER_UA, ORIGIN, api_site_keys, make_site_key

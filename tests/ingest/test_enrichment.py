@@ -12,7 +12,7 @@ from domain.ingest.clients import ClientClassifier
 from domain.ingest.enrich import country_of
 from domain.ingest.sources import is_spam, parse_page_url, source_name
 from domain.ingest.visitor import SESSION_TIMEOUT_S, SaltBook, Sessions, utc_day, visitor_hash
-from server.context import AppContext
+from handlers.context import AppContext
 from storage.embedded.memory_kv import MemoryKeyValue
 from tests.support.clock import FakeClock
 

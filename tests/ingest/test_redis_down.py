@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from domain.ingest.pipeline import IngestLimits
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.ingest.helpers import stored, stored_count
 from tests.support.api import Api
 from tests.support.ingest_sites import BROWSER_UA, ORIGIN, make_site_key

@@ -11,7 +11,7 @@ import pytest
 
 from domain.errors import Unavailable
 from domain.ingest.writer import GroupCommitWriter
-from server.context import AppContext
+from handlers.context import AppContext
 from storage.records import Event
 from tests.ingest.helpers import stored_count
 from tests.support.until import until

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.accounts import make_site, register, unique_email
 from tests.support.api import Api
 from tests.support.live import dashboard, event, ingest, receive, receive_until

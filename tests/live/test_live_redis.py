@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from domain.live.messages import channel_for, visitors_key
-from server.context import AppContext
+from handlers.context import AppContext
 from storage.redis.bus import RedisBus
 from tests.support.live import (
     dashboard,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.accounts import PASSWORD, make_site, register, unique_email
 from tests.support.api import Api
 from tests.support.live import dashboard, event, ingest, receive, receive_until

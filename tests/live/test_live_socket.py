@@ -15,7 +15,7 @@ from tornado.httpclient import HTTPClientError
 
 from domain.accounts.tokens import ACCESS_TTL_S
 from handlers import live as live_handlers
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.live import (
     dashboard,
     event,

@@ -3,7 +3,7 @@ under Google, in the stats (summary, sources, referrers, utm) and in the live pa
 
 from __future__ import annotations
 
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.ingest.helpers import stored
 from tests.support.api import Api
 from tests.support.ingest_sites import BROWSER_UA, ORIGIN, api_site_keys

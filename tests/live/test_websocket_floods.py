@@ -1,4 +1,4 @@
-"""Floods against the lean websocket layer (server/websocket.py), rows H1 and H2 of the attack review:
+"""Floods against the lean websocket layer (web/websocket.py), rows H1 and H2 of the attack review:
 a message in endless empty fragments, a flood of frames, and a ping flood from a client that never
 reads. Raw sockets against a running Eddy, on `/ws/live` and `/ws/collect`, unauthenticated and
 signed in."""
@@ -13,8 +13,7 @@ import orjson
 import pytest
 
 from handlers import live as live_handlers
-from server import websocket, ws_codec
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.ingest_sites import make_site_key
 from tests.support.live import make_owned_site, make_viewer
 from tests.support.until import until
@@ -29,6 +28,7 @@ from tests.support.ws_frames import (
     send_raw,
     sockets_gone,
 )
+from web import websocket, ws_codec
 
 pytestmark = pytest.mark.reliability
 

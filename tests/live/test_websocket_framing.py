@@ -1,4 +1,4 @@
-"""The lean websocket layer (server/websocket.py) behind `/ws/live`, over real sockets against a running
+"""The lean websocket layer (web/websocket.py) behind `/ws/live`, over real sockets against a running
 Eddy: framing rules (masking, reserved bits, opcodes, control frames, fragments, UTF-8, size limit),
 ping/pong both ways, the closing handshake, the keepalive's idle and close timeouts, bytes sent before
 the 101, handshake refusals, and cleanup when a client vanishes."""
@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.live import make_owned_site, make_viewer
 from tests.support.until import until
 from tests.support.ws_client import RawWebSocket

@@ -19,13 +19,13 @@ import pytest
 from domain.accounts.passwords import PasswordHasher
 from domain.accounts.throttle import Limit
 from domain.errors import Unauthorized
-from server import ws_codec
-from server.context import AppContext
+from handlers.context import AppContext
 from storage.event_filter_sql import check_key_name
 from tests.support.accounts import make_key, make_site, register
 from tests.support.api import Api
 from tests.support.eddy_process import EddyProcess
 from tests.support.until import until
+from web import ws_codec
 
 pytestmark = pytest.mark.reliability
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from domain.ingest.pipeline import IngestLimits
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.ingest.helpers import dropped, stored_count
 from tests.support.api import Api
 from tests.support.clock import freeze_kv_clock

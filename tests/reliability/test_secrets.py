@@ -23,7 +23,7 @@ import redis
 from domain.accounts.keys import key_lookup
 from domain.alerts.webhook import sign, verify
 from domain.share import token_hash
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.accounts import PASSWORD, make_key, make_site, register
 from tests.support.api import Api
 from tests.support.modes import redis_mode as app_config  # noqa: F401

@@ -19,7 +19,7 @@ import orjson
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.ingest.helpers import stored
 from tests.support import figures
 from tests.support.api import Api

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from domain.user_metrics.service import LABEL_VALUE_CAP
 from handlers import all_routes
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support import figures
 from tests.support.accounts import make_key, make_site, register
 from tests.support.api import Api

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from server.config import Config
-from server.context import AppContext
-from server.secrets import load_or_create_secrets
+from handlers.context import AppContext
+from runtime.secrets import load_or_create_secrets
 from server.services import build_context
+from settings.config import Config
 
 
 def make_test_context(data_dir: Path, **overrides: Any) -> AppContext:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from domain.accounts.sites import SiteCreate
 from domain.stats.synthetic import TrafficModel
-from server.config import load_config
-from server.secrets import load_or_create_secrets
+from runtime.secrets import load_or_create_secrets
 from server.services import build_context
+from settings.config import load_config
 
 DAYS = 60
 EVENTS_PER_SESSION = 2.08  # the traffic model's mean (bench/query.py)

@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from server.context import AppContext
+from handlers.context import AppContext
 from storage.records import Event
 
 

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from domain.accounts.keys import display_prefix, generate_key, key_lookup
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.accounts import make_key as api_make_key
 from tests.support.accounts import make_site as api_make_site
 from tests.support.accounts import signup

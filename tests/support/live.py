@@ -15,7 +15,7 @@ import orjson
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from server.context import AppContext
+from handlers.context import AppContext
 from storage.records import Event
 
 

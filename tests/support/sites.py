@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from domain.accounts.keys import display_prefix, generate_key, key_lookup
-from server.context import AppContext
+from handlers.context import AppContext
 
 
 async def make_site(

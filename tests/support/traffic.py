@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.context import AppContext
+from handlers.context import AppContext
 from tests.support.api import Api
 from tests.support.sites import add_metric_config, make_key, make_site
 

@@ -1,4 +1,4 @@
-"""A minimal websocket client over a plain socket, on Eddy's own codec (server/ws_codec.py): the tests'
+"""A minimal websocket client over a plain socket, on Eddy's own codec (web/ws_codec.py): the tests'
 raw client (it reads only when asked, so it can play a slow consumer or vanish mid-message) and the
 dashboards of bench/live.py. Imports nothing of the server but the codec, so client processes start fast."""
 
@@ -8,14 +8,14 @@ import asyncio
 import socket
 import struct
 
-from server import ws_codec
+from web import ws_codec
 
 MAX_SERVER_MESSAGE = 16 * 1024 * 1024  # a snapshot of a busy site is far below this
 READ_CHUNK = 4096  # small reads: what is not asked for stays in the socket (a slow consumer stays slow)
 
 
 class RawWebSocket:
-    """A minimal websocket client over a plain socket, on Eddy's own codec (server/ws_codec.py): it
+    """A minimal websocket client over a plain socket, on Eddy's own codec (web/ws_codec.py): it
     reads only when asked, so it can play a slow consumer or vanish mid-message."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

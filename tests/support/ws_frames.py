@@ -1,4 +1,4 @@
-"""Websocket frames written by hand, for the tests of the lean websocket layer (server/websocket.py): a
+"""Websocket frames written by hand, for the tests of the lean websocket layer (web/websocket.py): a
 client frame with any flaw, a raw socket to /ws/live of a fresh site, and the server's closing of it."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import contextlib
 import os
 import struct
 
-from server import ws_codec
-from server.context import AppContext
-from server.tornado_private import websocket_mask
+from handlers.context import AppContext
 from tests.support.live import make_owned_site, make_viewer
 from tests.support.until import until
 from tests.support.ws_client import RawWebSocket
+from web import ws_codec
+from web.tornado_private import websocket_mask
 
 TEXT, BINARY, CLOSE, PING, PONG = (
     ws_codec.OP_TEXT,

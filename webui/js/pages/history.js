@@ -41,11 +41,6 @@ const COMPARE_LABELS = [
   ["year", "Compare with last year"],
 ];
 
-function pick(obj, ...names) {
-  for (const name of names) if (obj && obj[name] !== undefined) return obj[name];
-  return undefined;
-}
-
 function parseDate(text) {
   const [y, m, d] = text.split("-").map(Number);
   return new Date(y, m - 1, d);
@@ -53,7 +48,6 @@ function parseDate(text) {
 
 /** A bucket label of the API ("2026-11-23" for days, an ISO timestamp with offset for hours) as epoch s. */
 function labelTime(label) {
-  if (typeof label === "number") return label > 1e12 ? label / 1000 : label;
   if (typeof label !== "string") return NaN;
   if (/^\d{4}-\d{2}-\d{2}$/.test(label)) return parseDate(label).getTime() / 1000;
   return Date.parse(label) / 1000;
@@ -61,11 +55,11 @@ function labelTime(label) {
 
 /** Timeseries points from the API answer ({results: [{date, <metric>}]}) as [{t (epoch s), value}]. */
 function seriesPoints(answer, metric) {
-  const list = pick(answer, "results", "points") || [];
+  const list = answer.results || [];
   return list
     .map((p) => {
       const value = p[metric];
-      return { t: labelTime(pick(p, "date", "t", "time")), value: typeof value === "number" ? value : null };
+      return { t: labelTime(p.date), value: typeof value === "number" ? value : null };
     })
     .filter((p) => Number.isFinite(p.t));
 }
@@ -78,8 +72,8 @@ function change(now, before) {
 
 /** Summary cards: the range's values, with the change against the comparison's when there is one. */
 function summaryCards(answer, before, compareMode) {
-  const results = pick(answer, "results") || {};
-  const previous = before ? pick(before, "results") || {} : null;
+  const results = answer.results || {};
+  const previous = before ? before.results || {} : null;
   const against = compareMode === "year" ? "last year" : "previous period";
   return h(
     "div",
@@ -129,7 +123,7 @@ function funnelCard(source, getQuery) {
     try {
       const spec = list.map((step) => (step.startsWith("/") ? `page:${step}` : `event:${step}`)).join(",");
       const answer = await source.stats("funnel", { ...getQuery(), steps: spec });
-      const rows = pick(answer, "steps") || [];
+      const rows = answer.steps || [];
       if (!rows.length) {
         replace(result, empty("No visitors entered this funnel in the range."));
         return;
@@ -165,7 +159,7 @@ function retentionCard(source, getQuery) {
     replace(body, loading());
     try {
       const answer = await source.stats("retention", getQuery());
-      const cohorts = pick(answer, "cohorts") || [];
+      const cohorts = answer.cohorts || [];
       if (!cohorts.length) {
         replace(body, empty("No cohorts in this range."));
         return;

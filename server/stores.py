@@ -3,7 +3,7 @@ their URLs are set. This is the only place that knows which implementation backs
 
 from __future__ import annotations
 
-from server.config import Config
+from settings.config import Config
 from storage.embedded.documents import SqliteDocumentStore
 from storage.embedded.events import SqliteEventStore
 from storage.embedded.memory_bus import MemoryBus

@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from server.metrics import status_class
+from runtime.metrics import Metrics, status_class
 
 if TYPE_CHECKING:
     from tornado.web import RequestHandler
 
-    from server.context import AppContext
-
 access_log = logging.getLogger("eddy.access")
+
+
+class WithMetrics(Protocol):
+    """What the access log reads of the application context."""
+
+    metrics: Metrics
+
 
 # Query parameters whose values are credentials: api keys (`k`, `key`, `api_key`), tokens, passwords.
 _SECRET_PARAM = re.compile(
@@ -44,7 +49,7 @@ def log_request(handler: RequestHandler) -> None:
 
 
 def record_request(
-    ctx: AppContext | None,
+    ctx: WithMetrics | None,
     handler_name: str,
     status: int,
     method: str,

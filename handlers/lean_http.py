@@ -6,9 +6,9 @@ The route table is `handlers.lean_routes()`: (method, exact path) → a delegate
 process's AppContext and the request's connection. The path is matched without its query string.
 
 A delegate answers with header lines rendered to bytes once (`render_header_lines`) and sent by
-`server.tornado_private.write_whole_answer`, instead of formatting and checking every line on every answer
+`web.tornado_private.write_whole_answer`, instead of formatting and checking every line on every answer
 as `HTTP1Connection.write_headers` does (~10% of a beacon's server time). Like every use of Tornado's
-internals, that lives in server/tornado_private.py, which checks the Tornado release.
+internals, that lives in web/tornado_private.py, which checks the Tornado release.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Protocol
 from tornado import httputil, netutil
 from tornado.web import Application
 
-from server.context import AppContext
-from server.tornado_private import set_remote_ip
+from handlers.context import AppContext
+from web.tornado_private import set_remote_ip
 
 _CR_OR_LF = re.compile(b"[\r\n]")
 

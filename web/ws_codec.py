@@ -1,5 +1,5 @@
 """RFC 6455 framing, sans-I/O: bytes in → frames and messages out; frames → bytes. The one websocket
-codec of Eddy: the server (`server/websocket.py`) and every client that speaks websocket by hand (the
+codec of Eddy: the server (`web/websocket.py`) and every client that speaks websocket by hand (the
 test clients in tests/support/live.py, the load clients of bench/) use it; none reads or writes a socket
 here.
 
@@ -36,7 +36,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from server.tornado_private import websocket_mask
+from web.tornado_private import websocket_mask
 
 OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 FRAGMENT = -1  # event kind: a data frame that does not end its message

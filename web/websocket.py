@@ -8,7 +8,7 @@ it pings sockets that have been quiet for `ping_interval`, closes those whose po
 `ping_timeout`, fires each socket's own deadline (used for authentication and token expiry), and aborts
 sockets whose closing handshake does not finish within `close_timeout`.
 
-Framing is server/ws_codec.py (sans-I/O, shared with Eddy's websocket clients): its `Decoder` refuses
+Framing is web/ws_codec.py (sans-I/O, shared with Eddy's websocket clients): its `Decoder` refuses
 unmasked client frames, reserved bits, unknown opcodes, fragmented or oversized control frames and
 misplaced continuation frames (1002), text that is not UTF-8 (1007), a message (all its fragments) over
 `max_message` as soon as a frame header announces it, before its payload is buffered (1009), and close
@@ -41,8 +41,8 @@ from typing import Any
 
 from tornado.web import RequestHandler
 
-from server.tornado_private import buffered_bytes
-from server.ws_codec import (
+from web.tornado_private import buffered_bytes
+from web.ws_codec import (
     CLOSE_GOING_AWAY,
     CLOSE_INTERNAL_ERROR,
     CLOSE_INVALID_DATA,

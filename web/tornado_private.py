@@ -47,7 +47,7 @@ def check_version(version_info: tuple[int, ...]) -> None:
     raise UnsupportedTornado(
         f"Eddy relies on Tornado internals checked with Tornado {verified}.x, but Tornado {found} is "
         "installed. Install the release pinned in requirements.txt (pip install -r requirements.txt), or "
-        "check server/tornado_private.py against this release and widen its verified range."
+        "check web/tornado_private.py against this release and widen its verified range."
     )
 
 

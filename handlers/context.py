@@ -24,13 +24,13 @@ from domain.retention_sweep import RetentionSweeper
 from domain.share import ShareLinks
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
-from server.config import Config
-from server.metrics import Metrics
-from server.secrets import Secrets
-from server.sockets import SocketRegistry
-from server.websocket import Keepalive
+from runtime.metrics import Metrics
+from runtime.secrets import Secrets
+from runtime.sockets import SocketRegistry
+from settings.config import Config
 from storage.ports import Stores
 from storage.records import Event
+from web.websocket import Keepalive
 
 # Called with each batch of events right after it is durable (live counters, site metrics...). Listeners
 # run on the IOLoop and must be quick and never raise.
@@ -64,7 +64,7 @@ class AppContext:
     site_access: SiteAccess
     accounts: Accounts
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
-    # pings, pong timeouts and deadlines of every lean websocket (server/websocket.py), in one sweep
+    # pings, pong timeouts and deadlines of every lean websocket (web/websocket.py), in one sweep
     websockets: Keepalive = field(default_factory=Keepalive)
     event_listeners: list[EventListener] = field(default_factory=list)
     components: list[Component] = field(default_factory=list)

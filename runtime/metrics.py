@@ -31,18 +31,16 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
-from server.loop_lag import LAG_BUCKETS
+from runtime.loop_lag import LAG_BUCKETS
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
-
-    from storage.records import Event
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -92,6 +90,16 @@ class MailOutcome(StrEnum):
     FAILED = "failed"
 
 
+class SiteEvent(Protocol):
+    """What the site series read of a stored event (storage.records.Event has it)."""
+
+    site_id: str
+    name: str
+
+
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+# Why ingestion refused or dropped events (the `reason` label of eddy_ingest_events_dropped_total).
+DROP_REASONS = ("bot", "spam_referrer", "bad_origin", "invalid", "rate_limited", "unavailable")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -236,7 +244,7 @@ class Metrics:
             "Live dashboards closed because they could not keep up (close code 4408)",
             registry=self.registry,
         )
-        # Fed by server/loop_lag.py: how late the IOLoop runs a callback (a stall delays every request).
+        # Fed by runtime/loop_lag.py: how late the IOLoop runs a callback (a stall delays every request).
         self.ioloop_lag = Histogram(
             "eddy_ioloop_lag_seconds",
             "How much later than scheduled the IOLoop ran a periodic callback",
@@ -282,7 +290,7 @@ class Metrics:
         """Count a failed storage operation (ValueError for a part not in StorePart)."""
         self.store_errors.labels(StorePart(part)).inc()
 
-    def on_events(self, events: Sequence[Event]) -> None:
+    def on_events(self, events: Sequence[SiteEvent]) -> None:
         """Count a durable batch into the site analytics series (an `AppContext.event_listeners` entry)."""
         views: dict[str, int] = {}
         counts: dict[str, int] = {}
