@@ -68,7 +68,8 @@ class Config:
     ingest_socket_mps: float = 100.0
     import_max_bytes: int = 1 << 30
     max_connections: int = 1000  # open HTTP connections per process
-    compact_interval_s: float = 2.0
+    # None: no compactor process (the in-process compactor still serves explicit passes); tests use it
+    compact_interval_s: float | None = 2.0
     query_timeout_s: float = 30.0
     retention_sweep_s: float = 3600.0
     visitors_now_refresh_s: float = 5.0
