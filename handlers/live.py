@@ -53,7 +53,8 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
 from domain.errors import DomainError, Forbidden, NotFound, Unauthorized
-from domain.live.stream import FILTER_KEYS, Filters, LiveStream, encode, parse_filters
+from domain.live.messages import AuthRenewed, ErrorMessage, MessageError, encode_message
+from domain.live.stream import FILTER_KEYS, Filters, LiveStream, parse_filters
 from handlers.access import authorized
 from handlers.base import ApiHandler, BaseHandler
 from handlers.context import AppContext
@@ -217,7 +218,7 @@ class LiveSocket(WebSocket):
         expires_at = await self.check_token(data)
         if expires_at is not None and self.open:
             self._arm_expiry(expires_at)
-            self.send_text(encode({"type": "auth", "expires_at": int(expires_at)}))
+            self.send_text(encode_message(AuthRenewed(int(expires_at))))
 
     def _set_filter(self, raw: Any) -> None:
         try:
@@ -229,10 +230,7 @@ class LiveSocket(WebSocket):
             self.ctx.live.hub.set_filters(self.stream, filters)
 
     def _send_error(self, code: str, message: str, fields: dict[str, str] | None = None) -> None:
-        body: dict[str, Any] = {"code": code, "message": message}
-        if fields:
-            body["fields"] = fields
-        self.send_text(encode({"type": "error", "error": body}))
+        self.send_text(encode_message(ErrorMessage(MessageError(code, message, fields or {}))))
 
     def _arm_expiry(self, expires_at: float) -> None:
         # the keepalive sweep fires it (no timer per socket)
