@@ -104,8 +104,7 @@ DashboardMessage = Snapshot | Tick | AuthRenewed | ErrorMessage
 
 def with_recent(kind: type[Snapshot] | type[Tick], state: LiveState, recent: list[dict[str, Any]]) -> str:
     """A snapshot or tick of `state` with these recent events, as JSON text."""
-    fields = {name: getattr(state, name) for name in LiveState.__struct_fields__}
-    return encode_message(kind(**fields, recent=recent))
+    return encode_message(kind(*msgspec.structs.astuple(state), recent))  # the state's fields, then recent
 
 
 def encode_message(message: DashboardMessage) -> str:
