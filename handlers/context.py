@@ -50,9 +50,9 @@ class Component(Protocol):
         """Finish pending work (flush) and stop."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class AppContext:
-    """Dependencies of one Eddy process. Domain services are attached by `server.services`."""
+    """Dependencies of one Eddy process, every one set when it is built (`server.services`)."""
 
     config: Config
     secrets: Secrets
@@ -63,35 +63,38 @@ class AppContext:
     keys: KeyAuthenticator
     site_access: SiteAccess
     accounts: Accounts
-    sockets: SocketRegistry = field(default_factory=SocketRegistry)
+    # the open sockets and streams: per-address caps, session revocation, shutdown
+    sockets: SocketRegistry
     # pings, pong timeouts and deadlines of every lean websocket (web/websocket.py), in one sweep
-    websockets: Keepalive = field(default_factory=Keepalive)
-    event_listeners: list[EventListener] = field(default_factory=list)
-    components: list[Component] = field(default_factory=list)
-    # The collect pipeline (set by server.services.build_context).
-    ingest: IngestPipeline = field(init=False)
-    # User-declared metric families (set by server.services).
-    user_metrics: UserMetrics = field(init=False)
-    # Alert rules checked on an interval, with their webhooks (set by server.services).
-    alerts: AlertChecker = field(init=False)
+    websockets: Keepalive
+    # the collect pipeline
+    ingest: IngestPipeline
+    # user-declared metric families
+    user_metrics: UserMetrics
+    # alert rules checked on an interval, with their webhooks
+    alerts: AlertChecker
+    # live dashboards (hub + publisher)
+    live: LiveService
+    # analytics queries with their cache
+    stats: StatsService
+    # read-only share links of dashboards
+    share: ShareLinks
+    # deletes events past each site's retention
+    retention: RetentionSweeper
+    # mail: queueing (mailer) and background delivery of the outbox
+    mailer: Mailer
+    mail: MailDelivery
+    # weekly/monthly email reports
+    reports: Reports
+    # sites taking Plausible / Umami traffic, by domain or website id
+    compat_sites: CompatSites
+    # uploads of other analytics' history and of Eddy's exports
+    imports: ImportService
+    # called with each durable batch, in this order
+    event_listeners: Sequence[EventListener]
+    # started in this order after the stores open, stopped in reverse before they close
+    components: Sequence[Component]
     started_at: float = field(default_factory=time.time)
-    # live dashboards (hub + publisher); set by server.services
-    live: LiveService | None = None
-    # analytics queries with their cache (set by server.services)
-    stats: StatsService = field(init=False)
-    # read-only share links of dashboards (set by server.services)
-    share: ShareLinks = field(init=False)
-    # deletes events past each site's retention (set by server.services)
-    retention: RetentionSweeper = field(init=False)
-    # mail: queueing (mailer) and background delivery of the outbox (set by server.services)
-    mailer: Mailer = field(init=False)
-    mail: MailDelivery = field(init=False)
-    # weekly/monthly email reports (set by server.services)
-    reports: Reports = field(init=False)
-    # sites taking Plausible / Umami traffic, by domain or website id (set by server.services)
-    compat_sites: CompatSites = field(init=False)
-    # uploads of other analytics' history and of Eddy's exports (set by server.services)
-    imports: ImportService = field(init=False)
 
     async def start(self) -> None:
         """Open the stores, then start every component in order."""

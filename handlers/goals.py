@@ -27,8 +27,9 @@ class GoalsHandler(StatsHandler):
     @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
         params = self.params()
-        by = params.pop("by", "")  # goals group by an event field or prop (checked by goal_report)
-        site, query = self.query(params=params)
+        # goals group by an event field or prop (checked by goal_report), not by a breakdown name
+        query = self.query(msgspec.structs.replace(params, by=None))
+        site = self.site
         report = goal_report(
             self.ctx.stores.events,
             site["id"],
@@ -36,7 +37,7 @@ class GoalsHandler(StatsHandler):
             query.start,
             query.end,
             currency=site.get("currency") or None,
-            by=by,
+            by=params.by or "",
             base=query.event_filter(site["id"]),
         )
         await self.answer(_framed(site["id"], query.tz, report))
@@ -47,7 +48,7 @@ class EngagementHandler(StatsHandler):
 
     @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site, query = self.query()
+        site, query = self.site, self.query()
         pages = _pages(self.get_query_arguments("pages"))
         report = engagement_report(
             self.ctx.stores.events,
@@ -66,7 +67,7 @@ class TitlesHandler(StatsHandler):
 
     @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        site, query = self.query()
+        site, query = self.site, self.query()
         pages = _pages(self.get_query_arguments("pages"))
         titles = page_titles(self.ctx.stores.events, query.event_filter(site["id"]), pages)
         await self.answer(_framed(site["id"], query.tz, _titled(titles)))

@@ -24,7 +24,7 @@ Close codes (each with a reason text):
   1007 text that is not UTF-8                       1009 a message over MAX_FRAMED_MESSAGE bytes,
   1008 over 1,000 frames a second, or a client        or in over 128 fragments
        that leaves our messages unread
-  1013 live dashboards are not running
+  1013 a share link could not be checked again (the store is down): try again shortly
 
 After the 101 the connection is served by `web/websocket.py` (a lean RFC 6455 protocol: one slotted
 object per dashboard, pings and deadlines from one process-wide sweep), not by Tornado's websocket.
@@ -53,8 +53,8 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
 from domain.errors import DomainError, Forbidden, NotFound, Unauthorized
-from domain.live.service import LiveService
-from domain.live.stream import FILTER_KEYS, Filters, LiveStream, encode, parse_filters
+from domain.live.messages import AuthRenewed, ErrorMessage, MessageError, encode_message
+from domain.live.stream import FILTER_KEYS, Filters, LiveStream, parse_filters
 from handlers.access import authorized
 from handlers.base import ApiHandler, BaseHandler
 from handlers.context import AppContext
@@ -110,13 +110,6 @@ def token_expiry(token: str) -> float:
     """The `exp` of an access token that has already been verified."""
     claims = jwt.decode(token, options={"verify_signature": False})
     return float(claims.get("exp", 0))
-
-
-def _live(handler: BaseHandler) -> LiveService:
-    live = handler.ctx.live
-    if live is None:
-        raise ApiError(503, "unavailable", "live dashboards are not running")
-    return live
 
 
 class LiveSocket(WebSocket):
@@ -215,9 +208,6 @@ class LiveSocket(WebSocket):
             return
         self._arm_expiry(expires_at)
         live = self.ctx.live
-        if live is None:
-            self.close(CLOSE_UNAVAILABLE, "live dashboards are not running")
-            return
         stream = LiveStream(self.site_id, self, filters)
         self.stream = stream
         await live.hub.watch(stream)
@@ -228,7 +218,7 @@ class LiveSocket(WebSocket):
         expires_at = await self.check_token(data)
         if expires_at is not None and self.open:
             self._arm_expiry(expires_at)
-            self.send_text(encode({"type": "auth", "expires_at": int(expires_at)}))
+            self.send_text(encode_message(AuthRenewed(int(expires_at))))
 
     def _set_filter(self, raw: Any) -> None:
         try:
@@ -236,14 +226,11 @@ class LiveSocket(WebSocket):
         except DomainError as error:
             self._send_error(error.code, error.message, error.fields)
             return
-        if self.stream is not None and self.ctx.live is not None:
+        if self.stream is not None:
             self.ctx.live.hub.set_filters(self.stream, filters)
 
     def _send_error(self, code: str, message: str, fields: dict[str, str] | None = None) -> None:
-        body: dict[str, Any] = {"code": code, "message": message}
-        if fields:
-            body["fields"] = fields
-        self.send_text(encode({"type": "error", "error": body}))
+        self.send_text(encode_message(ErrorMessage(MessageError(code, message, fields or {}))))
 
     def _arm_expiry(self, expires_at: float) -> None:
         # the keepalive sweep fires it (no timer per socket)
@@ -268,7 +255,7 @@ class LiveSocket(WebSocket):
         self.close(CLOSE_TOO_SLOW, reason)
 
     def on_closed(self) -> None:
-        if self.stream is not None and self.ctx.live is not None:
+        if self.stream is not None:
             self.ctx.live.hub.unwatch(self.stream)
         if self._admitted:
             self._admitted = False
@@ -321,7 +308,7 @@ class LiveEventStreamHandler(ApiHandler):
     @authorized("site:view")
     async def get(self, site_id: str) -> None:
         filters = self._filters()
-        live = _live(self)
+        live = self.ctx.live
         self.session = self.principal.session  # a revoked session ends the stream (SocketRegistry)
         self.site_id, self.user_id = site_id, self.principal.user_id
         if not self.ctx.sockets.admit(self, self.request.remote_ip or ""):

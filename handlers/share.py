@@ -213,13 +213,10 @@ class ShareLiveSocketHandler(LiveSocketHandler):
 
 
 _ID = r"([A-Za-z0-9_-]{1,64})"
+# The stats kinds a share link reads, and the other answers it reads (same parsing, same answers).
+SHARED_KINDS = ("summary", "timeseries", "breakdown", "realtime", "funnel", "retention")
+SharedStats = _shared_stats(stats.StatsKindHandler)
 SHARED_STATS = {
-    "summary": stats.SummaryHandler,
-    "timeseries": stats.TimeseriesHandler,
-    "breakdown": stats.BreakdownHandler,
-    "realtime": stats.RealtimeHandler,
-    "funnel": stats.FunnelHandler,
-    "retention": stats.RetentionHandler,
     "goals": goals.GoalsHandler,
     "engagement": goals.EngagementHandler,
     "titles": goals.TitlesHandler,
@@ -229,6 +226,7 @@ default_handlers = [
     (rf"/api/v1/sites/{_ID}/share-links", ShareLinksHandler),
     (rf"/api/v1/sites/{_ID}/share-links/{_ID}", ShareLinkHandler),
     (r"/api/v1/share/site", SharedSiteHandler),
+    *((rf"/api/v1/share/stats/{kind}", SharedStats, {"kind": kind}) for kind in SHARED_KINDS),
     *((rf"/api/v1/share/stats/{kind}", _shared_stats(cls)) for kind, cls in SHARED_STATS.items()),
     (r"/ws/share/live", ShareLiveSocketHandler),
 ]

@@ -2,39 +2,40 @@
 
 Auth (`@authorized("site:view", secret_key=True)`): an owner or member's bearer token, or the site's own
 secret key (`X-Api-Key`). Parameters are
-described in domain/stats/query.py; answers carry `cached: true|false`.
+described in domain/stats/query.py (`StatsParams`); answers carry `cached: true|false`. One handler class
+serves every kind of answer (`KINDS`), each on its own route.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
-
-from domain.errors import Invalid
-from domain.stats.filters import FILTERS_HELP
-from domain.stats.funnels import MAX_WINDOW_S, parse_steps
-from domain.stats.query import StatsQuery, parse_query
+from domain.stats.funnels import parse_steps
+from domain.stats.query import DEFAULT_WINDOW_S, PARAM_NAMES, StatsParams, StatsQuery, query_of, read_params
 from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 
-_PARAMS = (
-    "from",
-    "to",
-    "tz",
-    "interval",
-    "by",
-    "limit",
-    "sort",
-    "metrics",
-    "steps",
-    "window",
-    "with_imported",
-)
-MAX_PARAM_LENGTH = 2048
+# Each kind of answer: what it says (its OpenAPI summary), and its path under the site's stats when that
+# is not the kind's name. `realtime` takes no parameters.
+KINDS: dict[str, tuple[str, str]] = {
+    "summary": (
+        "Visitors, visits, pageviews, events, bounce rate, visit duration, with the previous period",
+        "summary",
+    ),
+    "timeseries": ("Metrics per minute/hour/day/week/month in the site's timezone", "timeseries"),
+    "breakdown": ("Top values of a dimension (`by`), sorted and limited", "breakdown"),
+    "realtime": ("Visitors in the last 5 minutes, pageviews per minute, top pages now", "realtime"),
+    "funnel": ("People through ordered steps (`steps`) within `window` seconds", "funnel"),
+    "retention": ("Weekly cohorts", "retention"),
+    "active": ("Daily, weekly and monthly active people per day", "active"),
+    "users": (
+        "One user's journey: first and last seen, totals, recent events and sessions",
+        "users/{user_id}",
+    ),
+}
 
 
 class StatsHandler(ApiHandler):
@@ -64,150 +65,74 @@ class StatsHandler(ApiHandler):
             self._work.cancel()
         super().on_connection_close()
 
-    def params(self) -> dict[str, str]:
-        """The single-valued query parameters this API knows (bounded in length)."""
-        values: dict[str, str] = {}
-        for name in _PARAMS:
-            value = self.get_query_argument(name, None)
-            if value is not None:
-                if len(value) > MAX_PARAM_LENGTH:
-                    raise Invalid("a parameter is too long", fields={name: "too long"})
-                values[name] = value
-        return values
+    def params(self) -> StatsParams:
+        """The query parameters this API knows (`filters` and its older spelling `filter` repeatable,
+        the others single-valued), read and bounded by `StatsParams`; Invalid (422) names a bad one."""
+        raw: dict[str, str | list[str]] = {
+            name: value
+            for name in PARAM_NAMES
+            if name != "filters" and (value := self.get_query_argument(name, None)) is not None
+        }
+        raw["filters"] = [*self.get_query_arguments("filters"), *self.get_query_arguments("filter")]
+        return read_params(raw)
 
-    def query(
-        self, *, need_by: bool = False, params: dict[str, str] | None = None
-    ) -> tuple[dict[str, Any], StatsQuery]:
-        """The site (`self.site`, settled by the method's access declaration) and the validated query."""
-        site: dict[str, Any] = self.site
-        filters = [*self.get_query_arguments("filters"), *self.get_query_arguments("filter")]
-        query = parse_query(
+    def query(self, params: StatsParams | None = None, *, need_by: bool = False) -> StatsQuery:
+        """The validated query over the site (`self.site`, settled by the method's access declaration)."""
+        return query_of(
             self.params() if params is None else params,
-            filters,
-            default_tz=site.get("timezone") or "UTC",
+            default_tz=self.site.get("timezone") or "UTC",
             now_ms=self.ctx.stats.now_ms(),
             need_by=need_by,
         )
-        return site, query
 
 
-class SummaryHandler(StatsHandler):
-    """Totals with the previous period alongside."""
+class StatsKindHandler(StatsHandler):
+    """Every kind of stats answer (`KINDS`): one route per kind, the kind given by the route."""
 
-    @authorized("site:view", secret_key=True)
-    async def get(self, site_id: str) -> None:
-        site, query = self.query()
-        await self.answer(self.ctx.stats.summary(site["id"], query))
-
-
-class TimeseriesHandler(StatsHandler):
-    """Metrics per interval, empty buckets filled."""
+    def initialize(self, kind: str) -> None:
+        super().initialize()
+        self.kind = kind
 
     @authorized("site:view", secret_key=True)
-    async def get(self, site_id: str) -> None:
-        site, query = self.query()
-        await self.answer(self.ctx.stats.timeseries(site["id"], query))
+    async def get(self, site_id: str, user_id: str = "") -> None:
+        await self.answer(self.work(self.site["id"], user_id))
 
-
-class BreakdownHandler(StatsHandler):
-    """Top values of a dimension."""
-
-    @authorized("site:view", secret_key=True)
-    async def get(self, site_id: str) -> None:
-        site, query = self.query(need_by=True)
-        await self.answer(self.ctx.stats.breakdown(site["id"], query))
-
-
-class RealtimeHandler(StatsHandler):
-    """Visitors now, pageviews per minute, top pages (never cached)."""
-
-    @authorized("site:view", secret_key=True)
-    async def get(self, site_id: str) -> None:
-        await self.answer(self.ctx.stats.realtime(self.site["id"]))
-
-
-class FunnelHandler(StatsHandler):
-    """Ordered steps within a window."""
-
-    @authorized("site:view", secret_key=True)
-    async def get(self, site_id: str) -> None:
-        site, query = self.query()
+    def work(self, site_id: str, user_id: str) -> Awaitable[dict[str, Any]]:
+        """The stats service's answer for this kind (parameters read and checked first)."""
+        stats = self.ctx.stats
+        if self.kind == "realtime":  # never cached, no parameters: the polling twin of the live socket
+            return stats.realtime(site_id)
         params = self.params()
-        steps = parse_steps(params.get("steps", ""))
-        raw_window = params.get("window", "86400")
-        if not raw_window.isdigit() or not 1 <= int(raw_window) <= MAX_WINDOW_S:
-            raise Invalid("bad window", fields={"window": f"seconds, 1 to {MAX_WINDOW_S}"})
-        await self.answer(self.ctx.stats.funnel(site["id"], query, steps, int(raw_window)))
-
-
-class RetentionHandler(StatsHandler):
-    """Weekly cohorts."""
-
-    @authorized("site:view", secret_key=True)
-    async def get(self, site_id: str) -> None:
-        site, query = self.query()
-        await self.answer(self.ctx.stats.retention(site["id"], query))
-
-
-class ActiveHandler(StatsHandler):
-    """DAU / WAU / MAU per day."""
-
-    @authorized("site:view", secret_key=True)
-    async def get(self, site_id: str) -> None:
-        site, query = self.query()
-        await self.answer(self.ctx.stats.active(site["id"], query))
-
-
-class UserJourneyHandler(StatsHandler):
-    """One identified user's journey."""
-
-    @authorized("site:view", secret_key=True)
-    async def get(self, site_id: str, user_id: str) -> None:
-        site, query = self.query()
-        await self.answer(self.ctx.stats.user(site["id"], user_id, query))
-
-
-class StatsParams(msgspec.Struct, forbid_unknown_fields=True):
-    """Query parameters of the stats endpoints (see each operation for which apply)."""
-
-    from_: str | None = msgspec.field(name="from", default=None)
-    to: str | None = None
-    tz: str | None = None
-    interval: str | None = None
-    filters: Annotated[str | None, msgspec.Meta(description=FILTERS_HELP)] = None
-    by: str | None = None
-    sort: str | None = None
-    limit: int | None = None
-    metrics: str | None = None
-    steps: str | None = None
-    window: int | None = None
-    with_imported: Annotated[
-        bool | None,
-        msgspec.Meta(
-            description="true merges the site's imported Plausible history into summary, day/week/month "
-            "series and breakdowns (days without live events only); the answer's `imported` says what "
-            "was merged."
-        ),
-    ] = None
+        query = self.query(params, need_by=self.kind == "breakdown")
+        match self.kind:
+            case "summary":
+                return stats.summary(site_id, query)
+            case "timeseries":
+                return stats.timeseries(site_id, query)
+            case "breakdown":
+                return stats.breakdown(site_id, query)
+            case "funnel":
+                steps = parse_steps(params.steps or "")
+                return stats.funnel(site_id, query, steps, params.window or DEFAULT_WINDOW_S)
+            case "retention":
+                return stats.retention(site_id, query)
+            case "active":
+                return stats.active(site_id, query)
+            case "users":
+                return stats.user(site_id, user_id, query)
+        raise LookupError(f"no stats kind {self.kind!r}")
 
 
 _ID = r"([A-Za-z0-9_-]{1,64})"
 _USER = r"([^/]{1,256})"
 _BASE = "/api/v1/sites/{site_id}/stats"
 default_handlers = [
-    (rf"/api/v1/sites/{_ID}/stats/summary", SummaryHandler),
-    (rf"/api/v1/sites/{_ID}/stats/timeseries", TimeseriesHandler),
-    (rf"/api/v1/sites/{_ID}/stats/breakdown", BreakdownHandler),
-    (rf"/api/v1/sites/{_ID}/stats/realtime", RealtimeHandler),
-    (rf"/api/v1/sites/{_ID}/stats/funnel", FunnelHandler),
-    (rf"/api/v1/sites/{_ID}/stats/retention", RetentionHandler),
-    (rf"/api/v1/sites/{_ID}/stats/active", ActiveHandler),
-    (rf"/api/v1/sites/{_ID}/stats/users/{_USER}", UserJourneyHandler),
+    (rf"/api/v1/sites/{_ID}/stats/" + path.replace("{user_id}", _USER), StatsKindHandler, {"kind": kind})
+    for kind, (_summary, path) in KINDS.items()
 ]
 
-
-def _op(path: str, summary: str, **extra: Any) -> Operation:
-    return Operation(
+openapi_operations = [
+    Operation(
         "GET",
         f"{_BASE}/{path}",
         summary,
@@ -215,25 +140,7 @@ def _op(path: str, summary: str, **extra: Any) -> Operation:
         auth="bearer_or_secret_key",
         response=dict,
         errors=(404, 503),
-        **extra,
+        query=None if kind == "realtime" else StatsParams,
     )
-
-
-openapi_operations = [
-    _op(
-        "summary",
-        "Visitors, visits, pageviews, events, bounce rate, visit duration, with the previous period",
-        query=StatsParams,
-    ),
-    _op("timeseries", "Metrics per minute/hour/day/week/month in the site's timezone", query=StatsParams),
-    _op("breakdown", "Top values of a dimension (`by`), sorted and limited", query=StatsParams),
-    _op("realtime", "Visitors in the last 5 minutes, pageviews per minute, top pages now"),
-    _op("funnel", "People through ordered steps (`steps`) within `window` seconds", query=StatsParams),
-    _op("retention", "Weekly cohorts", query=StatsParams),
-    _op("active", "Daily, weekly and monthly active people per day", query=StatsParams),
-    _op(
-        "users/{user_id}",
-        "One user's journey: first and last seen, totals, recent events and sessions",
-        query=StatsParams,
-    ),
+    for kind, (summary, path) in KINDS.items()
 ]

@@ -23,141 +23,152 @@ from domain.stats.imported import ImportedHistory
 from domain.stats.service import StatsService
 from domain.user_metrics.service import UserMetrics
 from domain.visitors_now import VisitorsNowSeries
-from handlers.context import AppContext
+from handlers.context import AppContext, Component, EventListener
 from runtime.loop_lag import LoopLagMonitor
 from runtime.metrics import Metrics
 from runtime.secrets import Secrets
+from runtime.sockets import SocketRegistry
 from server.stores import build_stores
 from settings.config import Config
 from storage.ports import Stores
+from web.websocket import Keepalive
 
 
 def build_context(config: Config, secrets: Secrets, stores: Stores | None = None) -> AppContext:
     """An unstarted context; `await ctx.start()` inside the running loop opens and starts everything."""
     stores = stores if stores is not None else build_stores(config)
-    settings = config.mail
+    metrics = Metrics()
+    sockets = SocketRegistry()
+    websockets = Keepalive()
     tokens = TokenService(secrets.jwt_key)
     bearer = BearerAuthenticator(tokens, stores.docs, stores.bus)
     keys = KeyAuthenticator(stores.docs, secrets.hash_key, stores.bus)
-    mailer = Mailer(stores.docs, settings, config.public_url)
-    ctx = AppContext(
-        config=config,
-        secrets=secrets,
-        stores=stores,
-        metrics=Metrics(),
-        tokens=tokens,
-        bearer=bearer,
-        keys=keys,
-        site_access=SiteAccess(stores.docs),
-        accounts=build_accounts(
-            stores,
-            tokens,
-            bearer,
-            keys,
-            hash_key=secrets.hash_key,
-            pepper=secrets.password_pepper,
-            max_retention_days=config.retention_days,
-            mailer=mailer,
-            api_rate_limit=config.api_rate_limit,
-            registration_mode=config.registration,
-        ),
+    site_access = SiteAccess(stores.docs)
+    # Mail: queued in the outbox by the request path, delivered in the background by every process.
+    mailer = Mailer(stores.docs, config.mail, config.public_url)
+    mail = MailDelivery(
+        stores.docs,
+        config.mail,
+        poll_s=config.mail_poll_s,
+        retry=RetryPolicy(base_s=config.mail_retry_base_s),
+        on_outcome=metrics.on_mail_outcome,
+        on_counts=metrics.on_mail_counts,
     )
-    # Components start in this order after the stores open, and stop in reverse before they close.
-    ctx.components.extend([ctx.bearer, ctx.keys, ctx.accounts.hasher, ctx.websockets])
-    # A revoked session (logout, password change, refresh reuse) closes its open dashboards at once.
-    ctx.bearer.revocation_listeners.append(ctx.sockets.end_sessions)
-    ctx.live = LiveService(
+    mailer.on_queued = mail.wake
+    accounts = build_accounts(
         stores,
-        on_failure=ctx.metrics.on_store_error,
-        on_drop=ctx.metrics.live_dropped.inc,
+        tokens,
+        bearer,
+        keys,
+        hash_key=secrets.hash_key,
+        pepper=secrets.password_pepper,
+        max_retention_days=config.retention_days,
+        mailer=mailer,
+        api_rate_limit=config.api_rate_limit,
+        registration_mode=config.registration,
     )
-    ctx.event_listeners.append(ctx.live.on_events)
-    ctx.components.append(ctx.live)
+    # A revoked session (logout, password change, refresh reuse) closes its open dashboards at once.
+    bearer.revocation_listeners.append(sockets.end_sessions)
+    live = LiveService(stores, on_failure=metrics.on_store_error, on_drop=metrics.live_dropped.inc)
     # A removed member's open dashboards end at once (every process), and on a periodic recheck.
     membership = MembershipWatch(
-        ctx.sockets,
-        stores.docs,
-        ctx.site_access,
-        stores.bus,
-        config.live_membership_recheck_s,
+        sockets, stores.docs, site_access, stores.bus, config.live_membership_recheck_s
     )
-    ctx.accounts.members.on_removed = membership.member_removed
-    ctx.components.append(membership)
-    writer = GroupCommitWriter(stores.events, ctx.metrics, ctx.event_listeners)
-    ctx.ingest = IngestPipeline(
-        ctx.keys,
-        stores.docs,
-        stores.kv,
-        writer,
-        ctx.metrics,
-        IngestLimits(config.ingest_key_rps, config.ingest_site_rps, config.ingest_socket_mps),
-    )
-    # The writer stops (flushing every queued event) before the stores close.
-    ctx.components.extend([ctx.ingest, writer])
+    accounts.members.on_removed = membership.member_removed
     # Operators' view: site analytics series, and the sites' declared metrics (reloaded at run time).
-    ctx.event_listeners.append(ctx.metrics.on_events)
-    ctx.user_metrics = UserMetrics(stores.docs, stores.bus, ctx.metrics)
-    ctx.components.append(ctx.user_metrics)
-    ctx.alerts = build_alert_checker(
+    user_metrics = UserMetrics(stores.docs, stores.bus, metrics)
+    alerts = build_alert_checker(
         stores,
-        ctx.metrics,
+        metrics,
         interval_s=config.alert_interval_s,
         retry_base_s=config.alert_retry_base_s,
         webhook_allow=config.webhook_allow,
     )
-    ctx.alerts.notify_email = AlertMailer(stores.docs, mailer).notify
-    ctx.components.append(ctx.alerts)
+    alerts.notify_email = AlertMailer(stores.docs, mailer).notify
     # Visitors now per site as a gauge, read from the live module's shared member sets.
-    visitors_now = VisitorsNowSeries(stores.kv, ctx.metrics, config.visitors_now_refresh_s)
-    ctx.event_listeners.append(visitors_now.on_events)
-    ctx.components.append(visitors_now)
-    ctx.components.append(LoopLagMonitor(ctx.metrics.ioloop_lag))
+    visitors_now = VisitorsNowSeries(stores.kv, metrics, config.visitors_now_refresh_s)
     # Analytics queries: answers cached per site version; each durable batch bumps its sites' versions.
-    ctx.stats = StatsService(
+    stats = StatsService(
         stores.events, StatsCache(stores.kv), imported=ImportedHistory(stores.docs, stores.events)
     )
-    bumper = VersionBumper(ctx.stats.cache)
-    ctx.event_listeners.append(bumper)
-    ctx.components.append(bumper)
+    bumper = VersionBumper(stats.cache)
+    # Every durable batch reaches these, in this order (domain/ingest/writer.py).
+    event_listeners: list[EventListener] = [live.on_events, metrics.on_events, visitors_now.on_events, bumper]
+    writer = GroupCommitWriter(stores.events, metrics, event_listeners)
+    ingest = IngestPipeline(
+        keys,
+        stores.docs,
+        stores.kv,
+        writer,
+        metrics,
+        IngestLimits(config.ingest_key_rps, config.ingest_site_rps, config.ingest_socket_mps),
+    )
     # Retention: events past each site's retention leave every part of the event store on a schedule.
-    ctx.retention = RetentionSweeper(
-        stores.docs,
-        stores.events,
-        ctx.stats.cache,
-        config.retention_days,
-        interval_s=config.retention_sweep_s,
+    retention = RetentionSweeper(
+        stores.docs, stores.events, stats.cache, config.retention_days, interval_s=config.retention_sweep_s
     )
-    ctx.components.append(ctx.retention)
-    # A revoked share link ends its live streams like a revoked sign-in session, in every process.
-    # Mail: queued in the outbox by the request path, delivered in the background by every process.
-    ctx.mailer = mailer
-    ctx.mail = MailDelivery(
-        stores.docs,
-        settings,
-        poll_s=config.mail_poll_s,
-        retry=RetryPolicy(base_s=config.mail_retry_base_s),
-        on_outcome=ctx.metrics.on_mail_outcome,
-        on_counts=ctx.metrics.on_mail_counts,
-    )
-    ctx.mailer.on_queued = ctx.mail.wake
-    ctx.components.append(ctx.mail)
     # Email reports: due ones are looked for every EDDY_REPORT_CHECK_S seconds (default 300).
-    ctx.reports = Reports(
+    reports = Reports(
         stores.docs,
-        ctx.stats,
+        stats,
         mailer,
-        ctx.site_access.role_of,
-        ctx.accounts.sites.list_for,
+        site_access.role_of,
+        accounts.sites.list_for,
         secrets.hash_key,
         interval_s=config.report_check_s,
     )
-    ctx.components.append(ctx.reports)
-    ctx.share = ShareLinks(stores.docs, secrets.hash_key, on_revoked=ctx.bearer.session_revoked)
-    # Plausible's and Umami's trackers and APIs, for the sites that switch them on (domain/compat/).
-    ctx.compat_sites = CompatSites(stores.docs)
+    # A revoked share link ends its live streams like a revoked sign-in session, in every process.
+    share = ShareLinks(stores.docs, secrets.hash_key, on_revoked=bearer.session_revoked)
     # Imports write events around the group commit: they bump the site's stats version themselves.
-    ctx.imports = ImportService(
-        stores.docs, stores.events, config.data_dir / "imports", on_events_written=ctx.stats.cache.bump
+    imports = ImportService(
+        stores.docs, stores.events, config.data_dir / "imports", on_events_written=stats.cache.bump
     )
-    ctx.components.append(ctx.imports)
-    return ctx
+    # Components start in this order after the stores open, and stop in reverse before they close: the
+    # writer stops (flushing every queued event) before the stores close.
+    components: list[Component] = [
+        bearer,
+        keys,
+        accounts.hasher,
+        websockets,
+        live,
+        membership,
+        ingest,
+        writer,
+        user_metrics,
+        alerts,
+        visitors_now,
+        LoopLagMonitor(metrics.ioloop_lag),
+        bumper,
+        retention,
+        mail,
+        reports,
+        imports,
+    ]
+    return AppContext(
+        config=config,
+        secrets=secrets,
+        stores=stores,
+        metrics=metrics,
+        tokens=tokens,
+        bearer=bearer,
+        keys=keys,
+        site_access=site_access,
+        accounts=accounts,
+        sockets=sockets,
+        websockets=websockets,
+        ingest=ingest,
+        user_metrics=user_metrics,
+        alerts=alerts,
+        live=live,
+        stats=stats,
+        share=share,
+        retention=retention,
+        mailer=mailer,
+        mail=mail,
+        reports=reports,
+        # Plausible's and Umami's trackers and APIs, for the sites that switch them on (domain/compat/).
+        compat_sites=CompatSites(stores.docs),
+        imports=imports,
+        event_listeners=event_listeners,
+        components=components,
+    )

@@ -66,19 +66,42 @@ class KeyList(msgspec.Struct):
     keys: list[KeyOut]
 
 
-def key_out(doc: dict[str, Any], value: str | None = None) -> KeyOut:
-    """The public view of a key document (`value` only right after creating or rotating)."""
+class StoredKey(msgspec.Struct, kw_only=True):
+    """A key document as the store keeps it: `lookup` is the HMAC of the value; `value` is kept for
+    public keys only."""
+
+    id: str
+    site_id: str
+    name: str
+    kind: str
+    prefix: str
+    lookup: str
+    value: str | None = None
+    active: bool = False
+    expires_at: float | None = None
+    last_used_at: float | None = None
+    created_at: float
+    rotated_at: float | None = None
+
+
+def stored_key(doc: dict[str, Any]) -> StoredKey:
+    """A key document read from the store (fields it does not know, such as a store's own id, are left)."""
+    return msgspec.convert(doc, StoredKey)
+
+
+def key_out(key: StoredKey, value: str | None = None) -> KeyOut:
+    """The public view of a key (`value` only right after creating or rotating)."""
     return KeyOut(
-        id=doc["id"],
-        site_id=doc["site_id"],
-        name=doc["name"],
-        kind=doc["kind"],
-        prefix=doc["prefix"],
-        active=bool(doc.get("active")),
-        expires_at=doc.get("expires_at"),
-        last_used_at=doc.get("last_used_at"),
-        created_at=doc["created_at"],
-        key=value or doc.get("value"),
+        id=key.id,
+        site_id=key.site_id,
+        name=key.name,
+        kind=key.kind,
+        prefix=key.prefix,
+        active=key.active,
+        expires_at=key.expires_at,
+        last_used_at=key.last_used_at,
+        created_at=key.created_at,
+        key=value or key.value,
     )
 
 
@@ -115,44 +138,44 @@ class KeyService:
             "created_at": now,
         }
         await self._docs.insert("api_keys", doc)
-        return key_out(doc, value)
+        return key_out(stored_key(doc), value)
 
     async def list(self, site: dict[str, Any]) -> list[KeyOut]:
         """The site's keys, oldest first."""
         await self._auth.flush_last_used()
         rows = await self._docs.find("api_keys", {"site_id": site["id"]}, sort="created_at")
-        return [key_out(row) for row in rows]
+        return [key_out(stored_key(row)) for row in rows]
 
-    async def get(self, site: dict[str, Any], key_id: str) -> dict[str, Any]:
+    async def get(self, site: dict[str, Any], key_id: str) -> StoredKey:
         """A key of this site; 404 otherwise."""
         rows = await self._docs.find("api_keys", {"id": key_id, "site_id": site["id"]}, limit=1)
         if not rows:
             raise NotFound("no such key")
-        return rows[0]
+        return stored_key(rows[0])
 
     async def update(self, site: dict[str, Any], key_id: str, body: KeyUpdate) -> KeyOut:
         """Rename or (de)activate; takes effect in every process at once."""
-        doc = await self.get(site, key_id)
+        key = await self.get(site, key_id)
         changes = {
             field: getattr(body, field)
             for field in body.__struct_fields__
             if getattr(body, field) is not msgspec.UNSET
         }
         if changes:
-            await self._docs.update("api_keys", {"id": doc["id"]}, changes)
-            await self._auth.revoked(doc["lookup"])
-        return key_out({**doc, **changes})
+            await self._docs.update("api_keys", {"id": key.id}, changes)
+            await self._auth.revoked(key.lookup)
+        return key_out(msgspec.structs.replace(key, **changes))
 
     async def rotate(self, site: dict[str, Any], key_id: str) -> KeyOut:
         """A new value for the key; the old one stops working at once."""
-        doc = await self.get(site, key_id)
-        value, parts = self._secret_parts(doc["kind"])
-        await self._docs.update("api_keys", {"id": doc["id"]}, {**parts, "rotated_at": time.time()})
-        await self._auth.revoked(doc["lookup"])
-        return key_out({**doc, **parts}, value)
+        key = await self.get(site, key_id)
+        value, parts = self._secret_parts(key.kind)
+        await self._docs.update("api_keys", {"id": key.id}, {**parts, "rotated_at": time.time()})
+        await self._auth.revoked(key.lookup)
+        return key_out(msgspec.structs.replace(key, **parts), value)
 
     async def delete(self, site: dict[str, Any], key_id: str) -> None:
         """Delete the key; it stops working at once."""
-        doc = await self.get(site, key_id)
-        await self._docs.delete("api_keys", {"id": doc["id"]})
-        await self._auth.revoked(doc["lookup"])
+        key = await self.get(site, key_id)
+        await self._docs.delete("api_keys", {"id": key.id})
+        await self._auth.revoked(key.lookup)

@@ -17,8 +17,17 @@ from typing import Any
 
 import msgspec
 
-from domain.live.messages import SiteDelta, channel_for, decode_delta, visitors_key
-from domain.live.stream import Filters, LiveStream, encode
+from domain.live.messages import (
+    LiveState,
+    SiteDelta,
+    Snapshot,
+    Tick,
+    channel_for,
+    decode_delta,
+    visitors_key,
+    with_recent,
+)
+from domain.live.stream import Filters, LiveStream
 from domain.live.view import RECENT_LIMIT, TOP_WINDOW_S, SiteView
 from storage.ports import Bus, EventFilter, EventStore, KeyValue, Subscription
 
@@ -52,7 +61,7 @@ class _Site:
         self.pending_recent: list[dict[str, Any]] = []
         self.push_task: asyncio.Task[None] | None = None
         self.visitors = 0
-        self.last_state: dict[str, Any] | None = None
+        self.last_state: LiveState | None = None
         self.last_push = 0.0
 
 
@@ -137,7 +146,7 @@ class LiveHub:
         site = self._sites[site_id]
         state = site.view.state(time.time(), site.visitors)
         recent = [event for event in site.view.recent if filters.matches(event)]
-        return encode({"type": "snapshot", **state, "recent": recent[-RECENT_LIMIT:]})
+        return with_recent(Snapshot, state, recent[-RECENT_LIMIT:])
 
     def set_filters(self, stream: LiveStream, filters: Filters) -> None:
         """Change a dashboard's tail filters and send it a fresh snapshot under them."""
@@ -259,7 +268,7 @@ class LiveHub:
             text = texts.get(stream.filters)
             if text is None:
                 shown = [event for event in recent if stream.filters.matches(event)]
-                text = texts[stream.filters] = encode({"type": "tick", **state, "recent": shown})
+                text = texts[stream.filters] = with_recent(Tick, state, shown)
             stream.offer(text)
 
     async def _refresh_forever(self) -> None:

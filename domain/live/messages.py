@@ -1,4 +1,5 @@
-"""What travels on the live bus: one compact delta per site per publish, and the shape of a recent event.
+"""What travels on the live bus: one compact delta per site per publish, and the shape of a recent event;
+and what a live dashboard receives: snapshot, tick, auth and error messages (`encode_message`).
 
 A delta says what one process ingested for one site since its last publish: how many events, counts by
 page, source and country (each map bounded), and the newest events themselves (bounded, text truncated).
@@ -46,6 +47,69 @@ class SiteDelta(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(SiteDelta)
+
+
+class Top(msgspec.Struct):
+    """One of the most seen values now, and its count."""
+
+    value: str
+    count: int
+
+
+class LiveState(msgspec.Struct):
+    """A site's live numbers: visitors now, events per second, and the tops (most first)."""
+
+    site_id: str
+    visitors_now: int
+    events_per_s: float
+    top_pages: list[Top]
+    top_sources: list[Top]
+    top_countries: list[Top]
+
+
+class Snapshot(LiveState, tag="snapshot", tag_field="type"):
+    """The whole live state, first of all and after a filter change; `recent` the tail under the filter."""
+
+    recent: list[dict[str, Any]]
+
+
+class Tick(LiveState, tag="tick", tag_field="type"):
+    """The live state again, with the events received since the previous tick that pass the filter."""
+
+    recent: list[dict[str, Any]]
+
+
+class AuthRenewed(msgspec.Struct, tag="auth", tag_field="type"):
+    """A renewed authentication holds until `expires_at` (epoch seconds)."""
+
+    expires_at: int
+
+
+class MessageError(msgspec.Struct, omit_defaults=True):
+    """What a client message got wrong: a code, a sentence, and reasons per field."""
+
+    code: str
+    message: str
+    fields: dict[str, str] = {}
+
+
+class ErrorMessage(msgspec.Struct, tag="error", tag_field="type"):
+    """A client message that could not be followed (the stream goes on)."""
+
+    error: MessageError
+
+
+DashboardMessage = Snapshot | Tick | AuthRenewed | ErrorMessage
+
+
+def with_recent(kind: type[Snapshot] | type[Tick], state: LiveState, recent: list[dict[str, Any]]) -> str:
+    """A snapshot or tick of `state` with these recent events, as JSON text."""
+    return encode_message(kind(*msgspec.structs.astuple(state), recent))  # the state's fields, then recent
+
+
+def encode_message(message: DashboardMessage) -> str:
+    """A dashboard message as compact JSON text (`type` first)."""
+    return _encoder.encode(message).decode()
 
 
 def encode_delta(delta: SiteDelta) -> bytes:

@@ -15,8 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
-
 from domain.errors import Invalid
 
 log = logging.getLogger("eddy.live")
@@ -111,11 +109,6 @@ def parse_filters(raw: Any) -> Filters:
     if problems:
         raise Invalid("invalid filter", code="invalid_filter", fields=problems)
     return Filters(**values)
-
-
-def encode(message: dict[str, Any]) -> str:
-    """A message as compact JSON text."""
-    return orjson.dumps(message).decode()
 
 
 _NO_FILTERS = Filters()

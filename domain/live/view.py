@@ -15,7 +15,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from typing import Any
 
-from domain.live.messages import OTHER, SiteDelta, recent_event
+from domain.live.messages import OTHER, LiveState, SiteDelta, Top, recent_event
 from storage.records import Event
 
 EPS_WINDOW_S = 10
@@ -44,12 +44,12 @@ def _merge(target: Counter[str], counts: dict[str, int]) -> None:
             target[OTHER] += count
 
 
-def _top(buckets: Iterable[_Bucket], attribute: str) -> list[dict[str, Any]]:
+def _top(buckets: Iterable[_Bucket], attribute: str) -> list[Top]:
     total: Counter[str] = Counter()
     for bucket in buckets:
         total.update(getattr(bucket, attribute))
     ranked = sorted(total.items(), key=lambda item: (-item[1], item[0]))[:TOP_LIMIT]
-    return [{"value": key, "count": count} for key, count in ranked]
+    return [Top(key, count) for key, count in ranked]
 
 
 class SiteView:
@@ -134,15 +134,15 @@ class SiteView:
         self._expire(now)
         return round(sum(n for _, n in self._seconds) / EPS_WINDOW_S, 2)
 
-    def state(self, now: float, visitors_now: int) -> dict[str, Any]:
+    def state(self, now: float, visitors_now: int) -> LiveState:
         """The numbers a tick carries (without the recent events)."""
         self._expire(now)
         live = [b for b in self._buckets if b.start > now - TOP_WINDOW_S - BUCKET_S]
-        return {
-            "site_id": self.site_id,
-            "visitors_now": visitors_now,
-            "events_per_s": self.events_per_s(now),
-            "top_pages": _top(live, "pages"),
-            "top_sources": _top(live, "sources"),
-            "top_countries": _top(live, "countries"),
-        }
+        return LiveState(
+            site_id=self.site_id,
+            visitors_now=visitors_now,
+            events_per_s=self.events_per_s(now),
+            top_pages=_top(live, "pages"),
+            top_sources=_top(live, "sources"),
+            top_countries=_top(live, "countries"),
+        )

@@ -9,6 +9,10 @@
 - `by` (breakdowns): one of BREAKDOWNS or `prop:<name>`; `sort`: visitors, visits, pageviews or events
   (descending); `limit`: 1..1000. `metrics` (timeseries): a comma-separated subset of METRICS.
 - `with_imported`: `true` merges the site's imported Plausible history in (domain/stats/imported.py).
+- `steps`, `window` (funnels): see domain/stats/funnels.py.
+
+`StatsParams` is the one description of these parameters: requests are read into it with
+`msgspec.convert` (`read_params`), and the OpenAPI document describes the stats endpoints from it.
 """
 
 from __future__ import annotations
@@ -17,15 +21,27 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
 
 from domain.errors import Invalid
 from domain.stats import filters as filter_terms
-from domain.stats.filters import FILTER_FIELDS, FilterTerm, parse_filters
+from domain.stats.filters import FILTER_FIELDS, FILTERS_HELP, FilterTerm, parse_filters
+from domain.stats.funnels import MAX_WINDOW_S
 from storage.event_filter_sql import check_key_name
 from storage.ports import AGGREGATE_SORTS, TIME_UNITS, EventFilter, Grouping
 
-__all__ = ["FILTER_FIELDS", "StatsQuery", "parse_filters", "parse_query"]
+__all__ = [
+    "FILTER_FIELDS",
+    "StatsParams",
+    "StatsQuery",
+    "parse_filters",
+    "parse_query",
+    "query_of",
+    "read_params",
+]
 
 DAY_MS = 86_400_000
 MAX_RANGE_DAYS = 800
@@ -55,6 +71,57 @@ BREAKDOWNS: dict[str, Grouping] = {
     "event": Grouping(kind="field", field="name"),
 }
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_PARAM_LENGTH = 2048
+MAX_LIMIT = 1000
+DEFAULT_WINDOW_S = 86_400
+Text = Annotated[str, msgspec.Meta(max_length=MAX_PARAM_LENGTH)]
+
+
+class StatsParams(msgspec.Struct, forbid_unknown_fields=True):
+    """Query parameters of the stats endpoints (see each operation for which apply)."""
+
+    from_: Text | None = msgspec.field(name="from", default=None)
+    to: Text | None = None
+    tz: Text | None = None
+    interval: Text | None = None
+    filters: Annotated[list[Text], msgspec.Meta(description=FILTERS_HELP)] = []
+    by: Text | None = None
+    sort: Text | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT)] | None = None
+    metrics: Text | None = None
+    steps: Text | None = None
+    window: Annotated[int, msgspec.Meta(ge=1, le=MAX_WINDOW_S)] | None = None
+    with_imported: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="true merges the site's imported Plausible history into summary, day/week/month "
+            "series and breakdowns (days without live events only); the answer's `imported` says what "
+            "was merged."
+        ),
+    ] = None
+
+
+# The query-string names of StatsParams' fields, and what a bad value of each should have been.
+PARAM_NAMES = tuple(field.encode_name for field in msgspec.structs.fields(StatsParams))
+_EXPECTED = {
+    "limit": f"a whole number from 1 to {MAX_LIMIT}",
+    "window": f"a number of seconds from 1 to {MAX_WINDOW_S}",
+    "with_imported": "true or false",
+}
+_PATH = re.compile(r"at `\$\.([a-z_]+)")
+
+
+def read_params(raw: Mapping[str, str | Sequence[str]]) -> StatsParams:
+    """The stats parameters among `raw` (query-string values; others are ignored, empty ones are as
+    if absent); raises Invalid (422) naming the bad parameter in a sentence."""
+    known = {name: value for name in PARAM_NAMES if (value := raw.get(name)) not in (None, "")}
+    try:
+        return msgspec.convert(known, StatsParams, strict=False)
+    except msgspec.ValidationError as error:
+        match = _PATH.search(str(error))
+        name = match.group(1) if match else "parameters"
+        expected = _EXPECTED.get(name, f"at most {MAX_PARAM_LENGTH} characters")
+        raise Invalid(f"The {name} parameter must be {expected}.", fields={name: expected}) from None
 
 
 @dataclass(frozen=True)
@@ -163,19 +230,6 @@ def breakdown_grouping(by: str) -> Grouping:
     return BREAKDOWNS[by]
 
 
-def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be an integer", fields={name: "an integer"}) from None
-    if not low <= value <= high:
-        raise Invalid(f"{name} is out of range", fields={name: f"between {low} and {high}"})
-    return value
-
-
 def parse_query(
     params: Mapping[str, str],
     filters: Sequence[str] = (),
@@ -184,17 +238,26 @@ def parse_query(
     now_ms: int,
     need_by: bool = False,
 ) -> StatsQuery:
-    """A StatsQuery from request parameters; raises Invalid (422) naming the bad field."""
-    tz_name = params.get("tz") or default_tz or "UTC"
+    """A StatsQuery from query-string parameters and filters; raises Invalid (422) naming the bad field."""
+    raw: dict[str, str | Sequence[str]] = {**params, "filters": list(filters)}
+    return query_of(read_params(raw), default_tz=default_tz, now_ms=now_ms, need_by=need_by)
+
+
+def query_of(
+    params: StatsParams, *, default_tz: str = "UTC", now_ms: int, need_by: bool = False
+) -> StatsQuery:
+    """A StatsQuery from read parameters (ranges, names and combinations checked here); raises Invalid
+    (422) naming the bad field, or BadRequest (400) for filters that cannot be read."""
+    tz_name = params.tz or default_tz or "UTC"
     tz = zone(tz_name)
     today = dt.datetime.fromtimestamp(now_ms / 1000, tz=tz).date()
     end = (
-        _instant(params["to"], "to", tz, inclusive_end=True)
-        if params.get("to")
+        _instant(params.to, "to", tz, inclusive_end=True)
+        if params.to
         else local_midnight_ms(today + dt.timedelta(days=1), tz)
     )
-    if params.get("from"):
-        start = _instant(params["from"], "from", tz, inclusive_end=False)
+    if params.from_:
+        start = _instant(params.from_, "from", tz, inclusive_end=False)
     else:
         last_day = dt.datetime.fromtimestamp((end - 1) / 1000, tz=tz).date()
         start = local_midnight_ms(last_day - dt.timedelta(days=DEFAULT_DAYS - 1), tz)
@@ -204,20 +267,20 @@ def parse_query(
         raise Invalid("the range is out of bounds", fields={"from": "between 2000-01-01 and 2100-01-01"})
     if end - start > MAX_RANGE_DAYS * DAY_MS:
         raise Invalid("the range is too long", fields={"to": f"at most {MAX_RANGE_DAYS} days after from"})
-    interval = params.get("interval") or _default_interval(start, end)
+    interval = params.interval or _default_interval(start, end)
     if interval not in TIME_UNITS:
         raise Invalid("unknown interval", fields={"interval": f"one of {', '.join(TIME_UNITS)}"})
     if bucket_estimate(start, end, interval) > MAX_BUCKETS:
         raise Invalid("too many buckets", fields={"interval": f"at most {MAX_BUCKETS} buckets; widen it"})
-    by = params.get("by", "")
+    by = params.by or ""
     if by or need_by:
         by = _breakdown(by)
-    sort = params.get("sort") or "visitors"
+    sort = params.sort or "visitors"
     if sort not in AGGREGATE_SORTS:
         raise Invalid("unknown sort", fields={"sort": f"one of {', '.join(AGGREGATE_SORTS)}"})
     metrics: tuple[str, ...] = METRICS
-    if params.get("metrics"):
-        metrics = tuple(dict.fromkeys(m.strip() for m in params["metrics"].split(",") if m.strip()))
+    if params.metrics:
+        metrics = tuple(dict.fromkeys(m.strip() for m in params.metrics.split(",") if m.strip()))
         unknown = [m for m in metrics if m not in METRICS]
         if unknown or not metrics:
             raise Invalid("unknown metric", fields={"metrics": f"a subset of {', '.join(METRICS)}"})
@@ -227,16 +290,9 @@ def parse_query(
         tz=tz_name,
         interval=interval,
         by=by,
-        filters=parse_filters(filters),
-        limit=_int(params, "limit", 10, 1, 1000),
+        filters=parse_filters(params.filters),
+        limit=10 if params.limit is None else params.limit,
         sort=sort,
         metrics=metrics,
-        with_imported=_flag(params, "with_imported"),
+        with_imported=bool(params.with_imported),
     )
-
-
-def _flag(params: Mapping[str, str], name: str) -> bool:
-    raw = (params.get(name) or "false").lower()
-    if raw not in ("true", "false"):
-        raise Invalid(f"{name} must be true or false", fields={name: "true or false"})
-    return raw == "true"

@@ -13,7 +13,7 @@ import pytest
 from domain.errors import Invalid
 from domain.live import counters
 from domain.live.counters import PendingCounts
-from domain.live.messages import OTHER, SiteDelta, bounded_counts, decode_delta, encode_delta
+from domain.live.messages import OTHER, SiteDelta, Top, bounded_counts, decode_delta, encode_delta
 from domain.live.stream import FILTER_KEYS, Filters, LiveStream, parse_filters
 from domain.live.view import EPS_WINDOW_S, RECENT_LIMIT, TOP_WINDOW_S, SiteView
 from domain.stats.query import FILTER_FIELDS
@@ -146,16 +146,16 @@ def test_view_merges_deltas_and_forgets_old_ones() -> None:
     view.apply(_delta("s", 3, pages={"/": 2, "/a": 1}, sources={"google": 3}, countries={"DE": 3}), now)
     view.apply(_delta("s", 2, pages={"/a": 2}, sources={"(direct)": 2}), now + 1)
     state = view.state(now + 1, visitors_now=4)
-    assert state["visitors_now"] == 4
-    assert state["events_per_s"] == round(5 / EPS_WINDOW_S, 2)
-    assert state["top_pages"] == [{"value": "/a", "count": 3}, {"value": "/", "count": 2}]
-    assert state["top_sources"] == [{"value": "google", "count": 3}, {"value": "(direct)", "count": 2}]
-    assert state["top_countries"] == [{"value": "DE", "count": 3}]
+    assert state.visitors_now == 4
+    assert state.events_per_s == round(5 / EPS_WINDOW_S, 2)
+    assert state.top_pages == [Top("/a", 3), Top("/", 2)]
+    assert state.top_sources == [Top("google", 3), Top("(direct)", 2)]
+    assert state.top_countries == [Top("DE", 3)]
     later = view.state(now + EPS_WINDOW_S + 2, visitors_now=0)
-    assert later["events_per_s"] == 0  # the rate window has passed, the tops have not
-    assert later["top_pages"][0] == {"value": "/a", "count": 3}
+    assert later.events_per_s == 0  # the rate window has passed, the tops have not
+    assert later.top_pages[0] == Top("/a", 3)
     gone = view.state(now + TOP_WINDOW_S + 30, visitors_now=0)
-    assert gone["top_pages"] == [] and gone["top_sources"] == []
+    assert gone.top_pages == [] and gone.top_sources == []
 
 
 def test_view_keeps_a_bounded_recent_tail_and_seeds_from_stored_events() -> None:
@@ -166,9 +166,9 @@ def test_view_keeps_a_bounded_recent_tail_and_seeds_from_stored_events() -> None
     assert view.seed(stored, now) == 60
     assert len(view.recent) == RECENT_LIMIT and view.recent[-1]["path"] == "/p59"
     state = view.state(now, 0)
-    assert sum(item["count"] for item in state["top_pages"]) == 10  # top 10 of 60 pages seen once
-    assert all(item["value"] != "/old" for item in state["top_pages"])
-    assert state["events_per_s"] == 0  # the seeded events are older than the rate window
+    assert sum(item.count for item in state.top_pages) == 10  # top 10 of 60 pages seen once
+    assert all(item.value != "/old" for item in state.top_pages)
+    assert state.events_per_s == 0  # the seeded events are older than the rate window
 
 
 def test_filters_parse_and_match() -> None:

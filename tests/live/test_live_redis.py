@@ -57,7 +57,6 @@ async def test_deltas_travel_over_redis_and_visitors_are_shared(
 async def test_redis_restart_mid_stream(
     ctx: AppContext, port: int, api: Any, redis_back_up: RedisServer, unique_prefix: str
 ) -> None:
-    assert ctx.live is not None
     bus = ctx.stores.bus
     owner = await make_viewer(ctx)
     site_id = await make_owned_site(ctx, owner)

@@ -68,7 +68,7 @@ async def test_snapshot_then_ticks_with_the_counts(ctx: AppContext, port: int) -
     assert tick["recent"][2]["props"] == {"plan": "<b>pro</b>"}
     conn.close()
     await until(lambda: _live_sockets(ctx) == 0 and len(ctx.sockets) == 0)
-    assert ctx.live is not None and ctx.live.hub.watched_sites() == []
+    assert ctx.live.hub.watched_sites() == []
 
 
 async def test_a_team_member_may_watch(ctx: AppContext, port: int) -> None:
@@ -258,7 +258,6 @@ async def test_per_address_cap(ctx: AppContext, port: int) -> None:
 
 @pytest.mark.reliability
 async def test_a_slow_dashboard_is_dropped_with_4408(ctx: AppContext, port: int) -> None:
-    assert ctx.live is not None
     ctx.live.publisher.min_interval = 0.0  # publish every batch: fill the socket quickly
     owner = await make_viewer(ctx)
     site_id = await make_owned_site(ctx, owner)
@@ -279,7 +278,7 @@ async def test_a_slow_dashboard_is_dropped_with_4408(ctx: AppContext, port: int)
     assert ctx.live.hub.dropped == 1
     assert ctx.metrics.registry.get_sample_value("eddy_live_dashboards_dropped_total") == 1
     assert await slow.read_close_code(timeout=20) == 4408
-    await until(lambda: ctx.live is not None and ctx.live.hub.stream_count(site_id) == 1, timeout=10)
+    await until(lambda: ctx.live.hub.stream_count(site_id) == 1, timeout=10)
     # the healthy dashboard was not dropped and still gets ticks
     ingest(ctx, [event(site_id, path="/after")])
     tick = await receive_until(fast, lambda m: any(e["path"] == "/after" for e in m.get("recent", [])), 20)
@@ -289,7 +288,6 @@ async def test_a_slow_dashboard_is_dropped_with_4408(ctx: AppContext, port: int)
 
 
 async def test_an_abrupt_disconnect_is_cleaned_up(ctx: AppContext, port: int) -> None:
-    assert ctx.live is not None
     owner = await make_viewer(ctx)
     site_id = await make_owned_site(ctx, owner)
     raw = await RawWebSocket.connect(port, f"/ws/live?site_id={site_id}")
@@ -299,10 +297,10 @@ async def test_an_abrupt_disconnect_is_cleaned_up(ctx: AppContext, port: int) ->
     assert ctx.live.hub.stream_count(site_id) == 1 and len(ctx.sockets) == 1
     raw.abort()
     await until(lambda: len(ctx.sockets) == 0 and _live_sockets(ctx) == 0)
-    await until(lambda: ctx.live is not None and ctx.live.hub.watched_sites() == [])
+    await until(lambda: ctx.live.hub.watched_sites() == [])
     published = ctx.live.publisher.published
     ingest(ctx, [event(site_id)])  # nothing left to deliver to: no error
-    await until(lambda: ctx.live is not None and ctx.live.publisher.published > published)
+    await until(lambda: ctx.live.publisher.published > published)
 
 
 async def _sse_open(port: int, path: str, token: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -346,7 +344,7 @@ async def test_sse_stream_sends_the_same_messages(ctx: AppContext, port: int, ap
     assert len(ctx.sockets) == 1
     writer.close()
     await until(lambda: len(ctx.sockets) == 0)
-    await until(lambda: ctx.live is not None and ctx.live.hub.watched_sites() == [])
+    await until(lambda: ctx.live.hub.watched_sites() == [])
 
 
 @pytest.mark.reliability
@@ -365,4 +363,4 @@ async def test_shutdown_closes_every_dashboard(ctx: AppContext, port: int) -> No
         await asyncio.wait_for(reader.readuntil(b"\r\n0\r\n\r\n"), 5)
     finally:
         writer.close()
-    await until(lambda: ctx.live is not None and ctx.live.hub.watched_sites() == [])
+    await until(lambda: ctx.live.hub.watched_sites() == [])

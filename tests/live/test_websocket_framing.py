@@ -144,7 +144,7 @@ async def test_ping_pong_and_the_closing_handshake(ctx: AppContext, port: int) -
     assert opcode == CLOSE and close_code_of(payload) == 1000  # the code echoed back
     await connection_ended(raw)  # then the server ends TCP
     await sockets_gone(ctx)
-    assert ctx.live is not None and ctx.live.hub.watched_sites() == []
+    assert ctx.live.hub.watched_sites() == []
 
 
 @pytest.mark.reliability
@@ -234,12 +234,12 @@ async def test_bad_upgrade_requests_are_answered_over_http(
 
 async def test_a_client_vanishing_mid_message_is_cleaned_up(ctx: AppContext, port: int) -> None:
     raw = await _authenticated(ctx, port)
-    assert ctx.live is not None and len(ctx.live.hub.watched_sites()) == 1
+    assert len(ctx.live.hub.watched_sites()) == 1
     await send_raw(raw, client_frame(TEXT, b'{"filter": {"name"', fin=False))
     await send_raw(raw, client_frame(0x0, b"x" * 1000, fin=False)[:500])  # half a frame, then gone
     raw.abort()
     await sockets_gone(ctx)
-    await until(lambda: ctx.live is not None and ctx.live.hub.watched_sites() == [])
+    await until(lambda: ctx.live.hub.watched_sites() == [])
 
 
 async def test_many_messages_in_one_segment_are_handled_in_order(ctx: AppContext, port: int) -> Any:
