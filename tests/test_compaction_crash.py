@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FOREVER = 2**62
 CHILD = """
 import asyncio, sys
+from pathlib import Path
+from storage.embedded.events import SqliteEventStore
+from storage.records import Event
 
 async def main(data_dir, round_no):
     store = SqliteEventStore(Path(data_dir), compact_interval_s=0.005)

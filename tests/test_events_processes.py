@@ -20,6 +20,8 @@ EVENTS = 3000
 # Appends events 0..EVENTS-1 in batches of 100, in an order of its own, and prints how many it stored.
 APPENDER = f"""
 import asyncio, sys
+from pathlib import Path
+from storage.embedded.events import SqliteEventStore
 from storage.records import Event
 
 async def main(data_dir, reverse):

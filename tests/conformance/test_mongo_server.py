@@ -224,6 +224,7 @@ _START = """
 import asyncio, sys, time
 from storage.mongo.client import MongoConnection
 from storage.mongo.documents import MongoDocumentStore
+from storage.mongo.events import MongoEventStore
 async def main():
     while time.time() < float(sys.argv[2]):
         await asyncio.sleep(0.001)
