@@ -114,8 +114,13 @@ def query(**params: str) -> Any:
 @pytest.fixture
 async def stored(events: Any) -> Any:
     """The event store holding the fixture."""
+    compacting = hasattr(events, "settle")  # the compacting embedded store: rollups once the fixture is in
+    if compacting:
+        events.settled = False
     for start in range(0, len(FIXTURE), 100):
         await events.append(FIXTURE[start : start + 100])
+    if compacting:
+        await events.settle()
     return events
 
 
