@@ -8,12 +8,17 @@ import io
 import zipfile
 from typing import Any
 
+import pytest
+
 from storage.ports import EventFilter
 from tests.imports.helpers import FOREVER, event_count, run_import
 from tests.support.accounts import make_site, signup
 from tests.support.umami_export import EVENT_COLUMNS, EVENTS, SESSION_COLUMNS, umami_zip
 
 
+# 100k rows parsed, enriched and stored, then imported again: the heaviest import test (a loaded 2-core box
+# took longer than the default 120 s). The timeout guards against a hang, not against a slow machine.
+@pytest.mark.timeout(600)
 async def test_umami_csv_pair_of_100k_rows(api: Any, ctx: Any) -> None:
     token = await signup(api)
     site = await make_site(api, token, domain="shop.example")
