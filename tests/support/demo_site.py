@@ -20,6 +20,7 @@ from domain.stats.synthetic import TrafficModel
 from runtime.secrets import load_or_create_secrets
 from server.services import build_context
 from settings.config import load_config
+from storage.ports import EventFilter, Grouping
 
 DAYS = 60
 EVENTS_PER_SESSION = 2.08  # the traffic model's mean (bench/query.py)
@@ -47,6 +48,14 @@ async def fill(data_dir: Path, events: int) -> dict[str, object]:
             [event for event in batch if event.ts <= now_ms]
             for batch in model.events(first, DAYS, per_day, people=max(1000, events // 20))
         )
+        # The rollups of the sealed days, as a running instance's compactor process would have built
+        # them: UTC kinds, and (once a series in the site's timezone was asked) that zone's series.
+        events = ctx.stores.events
+        if hasattr(events, "compact_now"):
+            await events.aggregate(
+                EventFilter(site_id=site["id"], start=0, end=int(now_ms) + 1), Grouping(kind="time", tz=TZ)
+            )
+            await events.compact_now()
         return {"email": email, "password": PASSWORD, "site_id": site["id"], "events": stored}
     finally:
         await ctx.stop()
