@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from domain.stats.query import StatsQuery
 from storage.ports import Aggregate, DocumentStore, EventFilter, EventStore, Grouping
 
@@ -91,9 +93,9 @@ class ImportedDays:
                 into["_visits"] = into.get("_visits", 0) + int(metrics.get(visits_from, 0))
         answer = {}
         for value, metrics in sums.items():
-            events = metrics.get("events", 0) if by == "event" else metrics.get("pageviews", 0)
-            if by == "event" and value == "pageview":
-                events = metrics.get("pageviews", 0)
+            # A page view is one event; a custom event row counts its own events.
+            custom = by == "event" and value != "pageview"
+            events = metrics.get("events", 0) if custom else metrics.get("pageviews", 0)
             answer[value] = _aggregate(value, {**metrics, "visits": metrics["_visits"]}, events)
         return answer
 
@@ -116,7 +118,7 @@ def add(live: Aggregate | None, imported: Aggregate, key: str | int | None = Non
     """Live and imported metrics of one group added up (session metrics stay unknown, -1, when the live
     side does not know them)."""
     if live is None:
-        return Aggregate(**{**_fields(imported), "key": key if key is not None else imported.key})
+        return msgspec.structs.replace(imported, key=key if key is not None else imported.key)
     unknown = live.visits < 0
     return Aggregate(
         key=live.key,
@@ -129,10 +131,6 @@ def add(live: Aggregate | None, imported: Aggregate, key: str | int | None = Non
         first_ts=live.first_ts,
         last_ts=live.last_ts,
     )
-
-
-def _fields(agg: Aggregate) -> dict[str, Any]:
-    return {name: getattr(agg, name) for name in agg.__struct_fields__}
 
 
 def local_day(ms: int, tz: ZoneInfo) -> str:
