@@ -386,3 +386,42 @@ async def test_conditions_pass_the_rollups_by_and_equal_the_reference(
         want = expected(events, equality, grouping, "visitors", 0)
         assert await store.aggregate(twin, grouping) == await store.aggregate(equality, grouping) == want
     assert rolled >= 20 and kept >= 20  # rolled answers and non-empty ones are compared, not only scans
+
+
+@pytest.mark.parametrize("loaded", SEEDS[:3], indirect=True)
+async def test_filtered_views_read_through_their_slice_equal_the_reference(
+    loaded: tuple[Any, list[Event]],
+) -> None:
+    """A dashboard view asks one filter under many groupings: the first builds the view's slice of the
+    segments, the others read it (slices.py); every answer equals the reference, and so does a scan
+    with slices off."""
+    store, events = loaded
+    slices = store.engine.slices
+    rng = random.Random(len(events) + 1)
+    groupings = [
+        Grouping(),
+        Grouping(kind="time", unit="day", tz="Europe/Berlin"),
+        Grouping(kind="entry_page"),
+        Grouping(kind="prop", field="plan"),
+        *(Grouping(kind="field", field=field) for field in ("path", "source", "browser", "name")),
+    ]
+    built_before, hits_before, sliced_views, views = slices.built, slices.hits, 0, 0
+    while views < 8:
+        flt, _, sort, limit = random_question(rng, events)
+        if not (flt.equals or flt.props or flt.traits or flt.path_prefix or flt.conditions):
+            continue
+        views += 1
+        for grouping in groupings:
+            want = expected(events, flt, grouping, sort, limit)
+            assert await store.aggregate(flt, grouping, sort=sort, limit=limit) == want, (flt, grouping)
+        assert await store.count(flt) == len([e for e in events if matches(e, flt)])
+        sliced_views += bool(store.engine.segments.load().files_for(flt.site_id, flt.start, flt.end))
+    assert sliced_views >= 2
+    # Each view over segments built its slice once; its other questions and the count read it (but
+    # the few a one-filter rollup answers).
+    assert slices.built - built_before == sliced_views
+    assert slices.hits - hits_before >= sliced_views * (len(groupings) - 2)
+    store.engine.slices = None
+    for grouping in groupings:
+        want = expected(events, flt, grouping, "visitors", 0)
+        assert await store.aggregate(flt, grouping) == want, (flt, grouping)

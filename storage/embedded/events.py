@@ -43,6 +43,7 @@ from storage.embedded.columnar.compactor import Compactor
 from storage.embedded.columnar.engine import DEFAULT_TIMEOUT_S, ColumnarEngine, Scan
 from storage.embedded.columnar.rollup_reader import Wants, rolled_rows
 from storage.embedded.columnar.segments import SegmentDir
+from storage.embedded.columnar.slices import FilteredSlices
 from storage.embedded.sqlite_runner import DEFAULT_PRAGMAS, SqliteRunner, transaction
 from storage.errors import StoreUnavailableError
 from storage.ports import Aggregate, EventFilter, Grouping
@@ -286,7 +287,11 @@ class SqliteEventStore:
         if self._compact_interval is not None:
             self._compactor_process = compactor_process.spawn(self.path.parent, self._compact_interval)
         self.engine = ColumnarEngine(
-            self.path, self.segment_dir, workers=self._query_workers, timeout_s=self._query_timeout
+            self.path,
+            self.segment_dir,
+            workers=self._query_workers,
+            timeout_s=self._query_timeout,
+            slices=FilteredSlices(),
         )
         self.engine.open()
 
@@ -483,7 +488,7 @@ class SqliteEventStore:
     async def count(self, flt: EventFilter) -> int:
         def count(scan: Scan) -> int:
             sql, params = columnar_sql.count_sql(flt)
-            return int(scan.rows(sql, params, *columnar_sql.range_where(flt))[0][0])
+            return int(scan.filtered_rows(flt, sql, params)[0][0])
 
         return await self._engine().run(count, flt)
 
@@ -500,7 +505,7 @@ class SqliteEventStore:
                 plan = rollups.plan(scan.manifest.rollups, flt, grouping, scan.tail_min_ts)
             if plan is None:
                 self._wants.note(scan.manifest, flt, grouping)
-                rows = scan.rows(sql, params, *columnar_sql.range_where(flt))
+                rows = scan.filtered_rows(flt, sql, params)
                 return rows_to_aggregates(rows, grouping)
             rows = rolled_rows(scan, plan, directory, flt, grouping, sort, limit)
             return rows_to_aggregates(rows, grouping)
@@ -513,7 +518,7 @@ class SqliteEventStore:
         sql, params = columnar_sql.step_marks_sql(flt, list(steps))
 
         def run(scan: Scan) -> list[tuple[str, int, str, int]]:
-            rows = scan.rows(sql, params, *columnar_sql.range_where(flt))
+            rows = scan.filtered_rows(flt, sql, params)
             return [(str(who), int(ts), str(event_id), int(mask)) for who, ts, event_id, mask in rows]
 
         return await self._engine().run(run, flt)
@@ -522,7 +527,7 @@ class SqliteEventStore:
         sql, params = columnar_sql.identity_days_sql(flt, tz)
 
         def run(scan: Scan) -> list[tuple[str, str]]:
-            rows = scan.rows(sql, params, *columnar_sql.range_where(flt))
+            rows = scan.filtered_rows(flt, sql, params)
             return [(str(who), str(day)) for who, day in rows]
 
         return await self._engine().run(run, flt)
@@ -533,7 +538,7 @@ class SqliteEventStore:
         sql, params = people.funnel_sql(flt, steps, window_ms)
 
         def run(scan: Scan) -> list[int]:
-            row = scan.rows(sql, params, *columnar_sql.range_where(flt))[0]
+            row = scan.filtered_rows(flt, sql, params)[0]
             return [int(count) for count in row]
 
         return await self._engine().run(run, flt)
@@ -542,7 +547,7 @@ class SqliteEventStore:
         sql, params = people.cohorts_sql(flt, tz)
 
         def run(scan: Scan) -> list[tuple[str, int, int]]:
-            rows = scan.rows(sql, params, *columnar_sql.range_where(flt))
+            rows = scan.filtered_rows(flt, sql, params)
             return [
                 (people.day_iso(int(first)), (int(week) - int(first)) // 7, int(n)) for first, week, n in rows
             ]
@@ -557,7 +562,7 @@ class SqliteEventStore:
         hi = people.day_number(dt.date.fromisoformat(last))
 
         def run(scan: Scan) -> list[tuple[str, int, int, int]]:
-            return people.active_rows(scan.rows(sql, params, *columnar_sql.range_where(flt)), lo, hi)
+            return people.active_rows(scan.filtered_rows(flt, sql, params), lo, hi)
 
         return await self._engine().run(run, flt)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from storage.embedded.columnar import sql as columnar_sql
 from storage.embedded.columnar.segments import (
     EV_COLUMNS,
     HASHES,
@@ -32,6 +34,7 @@ from storage.embedded.columnar.segments import (
     SegmentDir,
     rows_to_arrow,
 )
+from storage.embedded.columnar.slices import FilteredSlices, is_filtered, slice_columns, slice_select
 from storage.embedded.sqlite_runner import DEFAULT_PRAGMAS, connect
 from storage.errors import QueryTooSlowError, StoreUnavailableError
 from storage.ports import EventFilter
@@ -75,24 +78,33 @@ class Scan:
         tail_rows: int,
         manifest: Manifest | None = None,
         tail_min_ts: int | None = None,
+        slices: FilteredSlices | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.cursor = cursor
         self.files = files
         self.tail_rows = tail_rows
         self.manifest = manifest or Manifest()
         self.tail_min_ts = tail_min_ts
+        self.slices = slices
+        self.deadline = deadline  # time.monotonic() past which the question is over its budget
 
-    def ev_sql(self, range_where: str, extra: tuple[str, ...] = ()) -> tuple[str, int]:
+    def _parquet(self) -> str:
+        listed = "[" + ", ".join(f"'{name}'" for name in self.files) + "]"
+        return f"read_parquet({listed})"
+
+    def ev_sql(self, range_where: str, extra: tuple[str, ...] = (), *, sliced: str = "") -> tuple[str, int]:
         """The SELECT that defines `ev` for this scan (plus `extra` SELECTs without parameters, e.g.
-        rollups' rest events), and how many times it takes the range's parameters (once per part)."""
+        rollups' rest events), and how many times it takes the range's parameters (once per part).
+        `sliced` is the SELECT of a registered slice standing for the segments (see slices.py)."""
         columns = ", ".join(EV_COLUMNS)
         parts = []
-        if self.files:
-            listed = "[" + ", ".join(f"'{name}'" for name in self.files) + "]"
-            parts.append(f"SELECT {columns}, vh, sh FROM read_parquet({listed}) WHERE {range_where}")
-        if self.tail_rows or not parts:
+        if self.files and not sliced:
+            parts.append(f"SELECT {columns}, vh, sh FROM {self._parquet()} WHERE {range_where}")
+        if self.tail_rows or not (parts or sliced):
             parts.append(f"SELECT {columns}, {HASHES} FROM tail_rows WHERE {range_where}")
-        return " UNION ALL ".join([*parts, *extra]), len(parts)
+        selects = [sliced, *parts] if sliced else parts
+        return " UNION ALL ".join([*selects, *extra]), len(parts)
 
     def rows(
         self,
@@ -101,14 +113,43 @@ class Scan:
         range_where: str,
         range_params: list[Any],
         extra: tuple[str, ...] = (),
+        *,
+        sliced: str = "",
     ) -> list[tuple[Any, ...]]:
         """Every row of `statement` (which reads `ev`), with `ev` defined for this scan."""
-        ev, parts = self.ev_sql(range_where, extra)
+        ev, parts = self.ev_sql(range_where, extra, sliced=sliced)
         if statement.startswith("WITH "):
             sql = f"WITH ev AS ({ev}), {statement[5:]}"
         else:
             sql = f"WITH ev AS ({ev}) {statement}"
         return self.cursor.execute(sql, [*range_params * parts, *params]).fetchall()
+
+    def filtered_rows(self, flt: EventFilter, statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """Every row of `statement` (which reads `ev` and applies `flt` to it), where `ev` covers `flt`'s
+        site and range. A filtered question reads the segments through the view's slice (slices.py)."""
+        where, where_params = columnar_sql.range_where(flt)
+        table = self._slice(flt)
+        if table is None:
+            return self.rows(statement, params, where, where_params)
+        self.cursor.register("slice_rows", table)
+        try:
+            return self.rows(statement, params, where, where_params, sliced=slice_select(flt, "slice_rows"))
+        finally:
+            self.cursor.unregister("slice_rows")
+
+    def _slice(self, flt: EventFilter) -> Any:
+        """The slice of `flt` over this scan's segments, or None (no slices, nothing to slice, too wide)."""
+        if self.slices is None or not self.files or not is_filtered(flt):
+            return None
+        where, where_params = columnar_sql.filter_where(flt)
+        columns = ", ".join(slice_columns(flt))
+
+        def build(limit: int) -> Any:
+            sql = f"SELECT {columns} FROM {self._parquet()}{where} LIMIT {int(limit)}"
+            return self.cursor.sql(sql, params=where_params).to_arrow_table()
+
+        wait_s = max(0.0, (self.deadline or time.monotonic()) - time.monotonic())
+        return self.slices.get(self.manifest.generation, flt, build, wait_s)
 
 
 class ColumnarEngine:
@@ -123,8 +164,11 @@ class ColumnarEngine:
         duckdb_threads: int = 2,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         memory_limit: str = "1GB",
+        slices: FilteredSlices | None = None,
     ) -> None:
         self._log_path = log_path
+        # The filtered views' slices (slices.py); None answers every question by its own scan.
+        self.slices = slices
         self.segments = segments
         self._workers = workers
         self._duckdb_threads = duckdb_threads
@@ -179,7 +223,7 @@ class ColumnarEngine:
                 self._opened.append(self._local.sqlite)
         return self._local.sqlite
 
-    def _scan(self, flt: EventFilter) -> Scan:
+    def _scan(self, flt: EventFilter, deadline: float | None = None) -> Scan:
         """A consistent (files, tail) pair for the filter's site and range; the tail is registered on
         this worker's cursor as `tail_rows`."""
         cursor = self._cursor()
@@ -200,13 +244,13 @@ class ColumnarEngine:
                     for name in manifest.files_for(flt.site_id, flt.start, flt.end)
                 ]
                 oldest = min((int(row[_TS]) for row in rows), default=None)
-                return Scan(cursor, files, len(rows), manifest, oldest)
+                return Scan(cursor, files, len(rows), manifest, oldest, self.slices, deadline)
         raise StoreUnavailableError("the event segments kept changing during a query")
 
-    def _call(self, job: _Job, fn: Callable[[Scan], T], flt: EventFilter) -> T:
+    def _call(self, job: _Job, fn: Callable[[Scan], T], flt: EventFilter, deadline: float) -> T:
         if job.cancelled:
             raise QueryTooSlowError("the question was cancelled before it started")
-        scan = self._scan(flt)
+        scan = self._scan(flt, deadline)
         with job.lock:
             job.cursor = scan.cursor
         with self._opened_lock:
@@ -233,7 +277,8 @@ class ColumnarEngine:
             raise StoreUnavailableError("event store is not open")
         job = _Job()
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, self._call, job, fn, flt)
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        future = loop.run_in_executor(self._executor, self._call, job, fn, flt, deadline)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s or self.timeout_s)
         except TimeoutError:
