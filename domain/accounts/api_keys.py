@@ -12,7 +12,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from domain.accounts.keys import KeyAuthenticator, display_prefix, generate_key, key_lookup
+from domain.accounts.keys import (
+    KeyAuthenticator,
+    StoredKey,
+    display_prefix,
+    generate_key,
+    key_lookup,
+    stored_key,
+)
 from domain.accounts.tokens import new_id
 from domain.errors import Conflict, NotFound
 from storage.ports import DocumentStore
@@ -64,29 +71,6 @@ class KeyList(msgspec.Struct):
     """`{keys}`."""
 
     keys: list[KeyOut]
-
-
-class StoredKey(msgspec.Struct, kw_only=True):
-    """A key document as the store keeps it: `lookup` is the HMAC of the value; `value` is kept for
-    public keys only."""
-
-    id: str
-    site_id: str
-    name: str
-    kind: str
-    prefix: str
-    lookup: str
-    value: str | None = None
-    active: bool = False
-    expires_at: float | None = None
-    last_used_at: float | None = None
-    created_at: float
-    rotated_at: float | None = None
-
-
-def stored_key(doc: dict[str, Any]) -> StoredKey:
-    """A key document read from the store (fields it does not know, such as a store's own id, are left)."""
-    return msgspec.convert(doc, StoredKey)
 
 
 def key_out(key: StoredKey, value: str | None = None) -> KeyOut:
