@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from domain.accounts.site_docs import StoredSite, stored_site
 from domain.stats.cache import StatsCache
 from runtime.periodic import Periodic
 from storage.ports import DocumentStore, EventStore
@@ -74,22 +75,22 @@ class RetentionSweeper:
         if self._urgent:
             await asyncio.gather(*self._urgent, return_exceptions=True)
 
-    def retention_of(self, site: dict) -> int:
+    def retention_of(self, site: StoredSite) -> int:
         """The retention a site gets: its own, capped by the server's."""
-        days = int(site.get("retention_days") or self.max_retention_days)
+        days = site.retention_days or self.max_retention_days
         return max(1, min(days, self.max_retention_days))
 
-    async def sweep_site(self, site: dict) -> int:
+    async def sweep_site(self, site: StoredSite) -> int:
         """Purge one site now; returns how many events went (when the store knows)."""
         now_ms = int(self._clock() * 1000)
-        removed = await self._events.purge_before(site["id"], cutoff_ms(now_ms, self.retention_of(site)))
+        removed = await self._events.purge_before(site.id, cutoff_ms(now_ms, self.retention_of(site)))
         if removed:
-            await self._cache.bump(site["id"])
+            await self._cache.bump(site.id)
             self.purged_total += removed
-            log.info("retention: %d events of site %s deleted", removed, site["id"])
+            log.info("retention: %d events of site %s deleted", removed, site.id)
         return removed
 
-    def sweep_soon(self, site: dict) -> None:
+    def sweep_soon(self, site: StoredSite) -> None:
         """Sweep one site in the background (its retention was just lowered)."""
         task = asyncio.get_running_loop().create_task(self.sweep_site(site))
         self._urgent.add(task)
@@ -97,8 +98,8 @@ class RetentionSweeper:
 
     async def sweep(self) -> None:
         """One round over every site."""
-        for site in await self._docs.find("sites", {}):
+        for doc in await self._docs.find("sites", {}):
             try:
-                await self.sweep_site(site)
+                await self.sweep_site(stored_site(doc))
             except Exception:
-                log.exception("retention sweep of site %s failed", site.get("id"))
+                log.exception("retention sweep of site %s failed", doc.get("id"))

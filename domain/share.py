@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from domain.accounts.site_docs import StoredSite, stored_site
 from domain.errors import Conflict, NotFound
 from storage.ports import DocumentStore
 
@@ -67,15 +68,15 @@ class ShareLinks:
         self._hash_key = hash_key
         self._on_revoked = on_revoked  # called with the revoked link's share_session id
 
-    async def create(self, site: dict[str, Any]) -> ShareLinkOut:
+    async def create(self, site: StoredSite) -> ShareLinkOut:
         """A new link for `site`; its token appears only in this answer."""
-        active = await self._docs.count("share_links", {"site_id": site["id"], "revoked": False})
+        active = await self._docs.count("share_links", {"site_id": site.id, "revoked": False})
         if active >= MAX_ACTIVE_LINKS:
             raise Conflict(f"a site may have at most {MAX_ACTIVE_LINKS} active share links; revoke one first")
         token = secrets.token_urlsafe(32)
         doc = {
             "id": uuid.uuid4().hex,
-            "site_id": site["id"],
+            "site_id": site.id,
             "token_hash": token_hash(self._hash_key, token),
             "created_at": round(time.time(), 3),
             "revoked": False,
@@ -83,29 +84,29 @@ class ShareLinks:
         await self._docs.insert("share_links", doc)
         return link_out(doc, token)
 
-    async def list(self, site: dict[str, Any]) -> list[ShareLinkOut]:
+    async def list(self, site: StoredSite) -> list[ShareLinkOut]:
         """The site's links, newest first."""
         rows = await self._docs.find(
-            "share_links", {"site_id": site["id"]}, sort="created_at", descending=True, limit=500
+            "share_links", {"site_id": site.id}, sort="created_at", descending=True, limit=500
         )
         return [link_out(doc) for doc in rows]
 
-    async def revoke(self, site: dict[str, Any], link_id: str) -> None:
+    async def revoke(self, site: StoredSite, link_id: str) -> None:
         """Revoke one of the site's links (404 for another site's link or an unknown id)."""
         changed = await self._docs.update(
-            "share_links", {"id": link_id, "site_id": site["id"]}, {"revoked": True}
+            "share_links", {"id": link_id, "site_id": site.id}, {"revoked": True}
         )
         if not changed:
             raise NotFound("no such share link")
         if self._on_revoked is not None:
             await self._on_revoked(share_session(link_id))
 
-    async def site_for_token(self, token: str | None) -> dict[str, Any] | None:
+    async def site_for_token(self, token: str | None) -> StoredSite | None:
         """The site a live, unrevoked link opens, or None (never raises for bad input)."""
         opened = await self.open(token)
         return opened[1] if opened is not None else None
 
-    async def open(self, token: str | None) -> tuple[str, dict[str, Any]] | None:
+    async def open(self, token: str | None) -> tuple[str, StoredSite] | None:
         """(the link's `share_session` id, the site) for a live, unrevoked link, or None (never raises
         for bad input)."""
         if not token or not _TOKEN_SHAPE.fullmatch(token):
@@ -114,8 +115,8 @@ class ShareLinks:
         rows = await self._docs.find("share_links", {"token_hash": wanted}, limit=1)
         if not rows or rows[0].get("revoked") or not hmac.compare_digest(rows[0]["token_hash"], wanted):
             return None
-        site = await self._docs.get("sites", rows[0]["site_id"])
-        return (share_session(rows[0]["id"]), site) if site is not None else None
+        doc = await self._docs.get("sites", rows[0]["site_id"])
+        return (share_session(rows[0]["id"]), stored_site(doc)) if doc is not None else None
 
 
 def share_session(link_id: str) -> str:

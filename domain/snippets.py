@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from domain.accounts.site_docs import StoredSite
 from domain.errors import BadRequest, Invalid, NotFound
 from storage.ports import DocumentStore
 
@@ -150,7 +151,7 @@ async def check_metrics(docs: DocumentStore, site_id: str, names: list[str]) -> 
 
 async def make_snippet(
     docs: DocumentStore,
-    site: dict[str, Any],
+    site: StoredSite,
     request: SnippetRequest,
     base: str,
     version: str,
@@ -158,8 +159,8 @@ async def make_snippet(
 ) -> Snippet:
     """The snippet for `site` with these options, loading the tracker build `version` from `base`
     (`integrity`: that build's SRI value, used when the request asks for it)."""
-    value = await public_key_value(docs, site["id"], request.key_id, time.time())
-    await check_metrics(docs, site["id"], request.options.metrics)
+    value = await public_key_value(docs, site.id, request.key_id, time.time())
+    await check_metrics(docs, site.id, request.options.metrics)
     tracker_url = f"{base}/t.js?v={version}"
     pinned = integrity if request.integrity else None
     return Snippet(render(tracker_url, value, attributes(request), pinned), tracker_url)

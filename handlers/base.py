@@ -15,6 +15,7 @@ from tornado import httputil
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from domain.accounts.principals import KeyPrincipal, Role, UserPrincipal
+from domain.accounts.site_docs import StoredSite
 from domain.errors import DomainError
 from handlers.context import AppContext
 from handlers.errors import STATUS_CODES, ApiError
@@ -157,7 +158,7 @@ class ApiHandler(BaseHandler):
     max_body_bytes = 64 * 1024
     # Set by the access declarations (handlers/access.py, handlers/share.py) before a method runs.
     principal: UserPrincipal | KeyPrincipal
-    site: dict[str, Any]
+    site: StoredSite
 
     def initialize(self) -> None:
         self._chunks: list[bytes] = []
@@ -212,7 +213,7 @@ class ApiHandler(BaseHandler):
         except msgspec.ValidationError as error:
             raise validation_error(error) from None
 
-    async def site_for(self, site_id: str, need: Role = "viewer") -> dict[str, Any]:
+    async def site_for(self, site_id: str, need: Role = "viewer") -> StoredSite:
         """The site named in the path, if the authenticated principal may act on it with role `need`
         (404 when it may not see it; secret keys act only on their own site)."""
         principal = getattr(self, "principal", None)  # none behind a share token: 404

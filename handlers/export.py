@@ -91,16 +91,14 @@ class ExportHandler(ApiHandler):
             if (value := self.get_query_argument(name, None)) is not None
         }
         filters = [*self.get_query_arguments("filters"), *self.get_query_arguments("filter")]
-        query = parse_query(
-            params, filters, default_tz=self.site.get("timezone") or "UTC", now_ms=self.ctx.stats.now_ms()
-        )
-        flt = query.event_filter(self.site["id"])
+        query = parse_query(params, filters, default_tz=self.site.timezone, now_ms=self.ctx.stats.now_ms())
+        flt = query.event_filter(self.site.id)
         batches = self.ctx.stores.events.read(flt, batch_size=BATCH)
         try:
             first = await anext(batches, None)
         except StoreUnavailableError as error:
             raise Unavailable(2.0, "the event store is unavailable") from error
-        filename = f"eddy-{self.site['id']}-export.{fmt}"
+        filename = f"eddy-{self.site.id}-export.{fmt}"
         self.set_header("Content-Type", "text/csv; charset=utf-8" if fmt == "csv" else "application/json")
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         try:
@@ -109,7 +107,7 @@ class ExportHandler(ApiHandler):
             return  # the client went away: stop reading
         except StoreUnavailableError as error:
             # Headers are out: all we can do is cut the response short so the client sees it failed.
-            log.warning("export of %s stopped: %s", self.site["id"], error)
+            log.warning("export of %s stopped: %s", self.site.id, error)
             self.request.connection.close()  # type: ignore[union-attr]
             return
         self.finish()

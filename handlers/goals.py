@@ -12,7 +12,6 @@ from typing import Any
 import msgspec
 
 from domain.errors import Invalid
-from domain.goals.definitions import goals_of
 from domain.goals.engagement import engagement_report
 from domain.goals.report import goal_report
 from domain.stats.titles import MAX_PAGES, page_titles
@@ -32,15 +31,15 @@ class GoalsHandler(StatsHandler):
         site = self.site
         report = goal_report(
             self.ctx.stores.events,
-            site["id"],
-            goals_of(site),
+            site.id,
+            site.goals,
             query.start,
             query.end,
-            currency=site.get("currency") or None,
+            currency=site.currency or None,
             by=params.by or "",
-            base=query.event_filter(site["id"]),
+            base=query.event_filter(site.id),
         )
-        await self.answer(_framed(site["id"], query.tz, report))
+        await self.answer(_framed(site.id, query.tz, report))
 
 
 class EngagementHandler(StatsHandler):
@@ -52,14 +51,14 @@ class EngagementHandler(StatsHandler):
         pages = _pages(self.get_query_arguments("pages"))
         report = engagement_report(
             self.ctx.stores.events,
-            site["id"],
+            site.id,
             query.start,
             query.end,
             limit=query.limit,
-            base=query.event_filter(site["id"]),
+            base=query.event_filter(site.id),
             pages=pages,
         )
-        await self.answer(_framed(site["id"], query.tz, report))
+        await self.answer(_framed(site.id, query.tz, report))
 
 
 class TitlesHandler(StatsHandler):
@@ -69,8 +68,8 @@ class TitlesHandler(StatsHandler):
     async def get(self, site_id: str) -> None:
         site, query = self.site, self.query()
         pages = _pages(self.get_query_arguments("pages"))
-        titles = page_titles(self.ctx.stores.events, query.event_filter(site["id"]), pages)
-        await self.answer(_framed(site["id"], query.tz, _titled(titles)))
+        titles = page_titles(self.ctx.stores.events, query.event_filter(site.id), pages)
+        await self.answer(_framed(site.id, query.tz, _titled(titles)))
 
 
 def _pages(pages: list[str]) -> list[str]:

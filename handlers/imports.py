@@ -90,12 +90,12 @@ class ImportsHandler(ApiHandler):
         if (await loop.run_in_executor(None, self._path.stat)).st_size == 0:
             raise ApiError(400, "empty_upload", "The upload is empty: send the file as the request body.")
         path, self._path = self._path, None  # the import owns the file now
-        job = await self.ctx.imports.begin(self.site["id"], self.principal.user_id, self.kind, path)
+        job = await self.ctx.imports.begin(self.site.id, self.principal.user_id, self.kind, path)
         self.write_json({"import": job}, 202)
 
     @authorized("site:admin")
     async def get(self, site_id: str) -> None:
-        self.write_json({"imports": await self.ctx.imports.list(self.site["id"])})
+        self.write_json({"imports": await self.ctx.imports.list(self.site.id)})
 
 
 class ImportHandler(ApiHandler):
@@ -103,7 +103,7 @@ class ImportHandler(ApiHandler):
 
     @authorized("site:admin")
     async def get(self, site_id: str, import_id: str) -> None:
-        self.write_json({"import": await self.ctx.imports.get(self.site["id"], import_id)})
+        self.write_json({"import": await self.ctx.imports.get(self.site.id, import_id)})
 
 
 class HistoryHandler(ApiHandler):
@@ -114,23 +114,21 @@ class HistoryHandler(ApiHandler):
         params = {
             k: v[:64] for k in ("from", "to", "tz") if (v := self.get_query_argument(k, None)) is not None
         }
-        query = parse_query(
-            params, default_tz=self.site.get("timezone") or "UTC", now_ms=self.ctx.stats.now_ms()
-        )
-        import_id = await self.ctx.imports.latest_plausible(self.site["id"])
+        query = parse_query(params, default_tz=self.site.timezone, now_ms=self.ctx.stats.now_ms())
+        import_id = await self.ctx.imports.latest_plausible(self.site.id)
         if import_id is None and self.get_query_argument("if_imported", "") == "true":
-            self.write_json({"site_id": self.site["id"], **without_imports(query.start, query.end, query.tz)})
+            self.write_json({"site_id": self.site.id, **without_imports(query.start, query.end, query.tz)})
             return
         answer = await merged_history(
             self.ctx.stores.events,
             self.ctx.stores.docs,
-            self.site["id"],
+            self.site.id,
             import_id,
             query.start,
             query.end,
             query.tz,
         )
-        self.write_json({"site_id": self.site["id"], **answer})
+        self.write_json({"site_id": self.site.id, **answer})
 
 
 class SkippedRow(msgspec.Struct):

@@ -45,8 +45,8 @@ class InstallationHandler(ApiHandler):
 
     @authorized("site:view")
     async def get(self, site_id: str) -> None:
-        report = await self.ctx.ingest.installation.report(self.site["id"])
-        self.write_json({"site_id": self.site["id"], **report, "allowed_origins": site_origins(self.site)})
+        report = await self.ctx.ingest.installation.report(self.site.id)
+        self.write_json({"site_id": self.site.id, **report, "allowed_origins": site_origins(self.site)})
 
 
 default_handlers = [(r"/api/v1/sites/([A-Za-z0-9_-]{1,64})/installation", InstallationHandler)]

@@ -122,9 +122,7 @@ class SharedSiteHandler(ApiHandler):
     @share_token
     def get(self) -> None:
         site = self.site
-        shown = SharedSite(
-            id=site["id"], name=site["name"], domain=site["domain"], timezone=site.get("timezone") or "UTC"
-        )
+        shown = SharedSite(id=site.id, name=site.name, domain=site.domain, timezone=site.timezone)
         self.write_json(SharedSiteAnswer(site=shown))
 
 
@@ -135,7 +133,7 @@ def _shared_stats(handler: type[ApiHandler]) -> type[ApiHandler]:
     class Shared(handler):  # type: ignore[misc, valid-type]
         @share_token
         async def get(self) -> None:
-            await inner(self, self.site["id"])
+            await inner(self, self.site.id)
 
     Shared.__name__ = Shared.__qualname__ = "Shared" + handler.__name__
     Shared.__doc__ = f"{handler.__doc__} (read-only, through a share link)"
@@ -169,13 +167,13 @@ class ShareLiveSocket(LiveSocket):
             self.close(CLOSE_TOO_MANY, "too many invalid share tokens from this address")
             return None
         opened = await self.ctx.share.open(token)
-        if opened is None or (self.site_id and opened[1]["id"] != self.site_id):
+        if opened is None or (self.site_id and opened[1].id != self.site_id):
             if opened is None:
                 await throttle.credential_failed(self.ip)
             self.close(CLOSE_UNAUTHORIZED, "this share link is invalid or was revoked")
             return None
         self.session, site = opened
-        self.site_id = site["id"]
+        self.site_id = site.id
         self._share_token = token or ""
         return time.time() + SHARE_RECHECK_S
 
@@ -195,7 +193,7 @@ class ShareLiveSocket(LiveSocket):
             return
         if not self.open:
             return
-        if opened is None or opened[1]["id"] != self.site_id:
+        if opened is None or opened[1].id != self.site_id:
             self.close(CLOSE_UNAUTHORIZED, "this share link is invalid or was revoked")
             return
         self.deadline = time.monotonic() + SHARE_RECHECK_S

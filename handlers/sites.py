@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from domain.accounts.invitations import InvitationAnswer, InvitationIn
 from domain.accounts.members import MemberAnswer, MemberList, MemberUpdate
+from domain.accounts.site_docs import StoredSite
 from domain.accounts.sites import SiteAnswer, SiteCreate, SiteList, SiteUpdate, site_out
 from handlers.access import authenticated, authorized
 from handlers.base import ApiHandler
@@ -32,7 +33,7 @@ class SitesHandler(ApiHandler):
 class SiteHandler(ApiHandler):
     """Read, change and delete one site."""
 
-    async def _role(self, site: dict) -> str:
+    async def _role(self, site: StoredSite) -> str:
         return await self.ctx.site_access.role_of(self.principal.user_id, site) or "viewer"
 
     @authorized("site:view")
@@ -42,10 +43,10 @@ class SiteHandler(ApiHandler):
     @authorized("site:admin")
     async def patch(self, site_id: str) -> None:
         body = self.body_as(SiteUpdate)
-        before = self.site.get("retention_days")
+        before = self.site.retention_days
         role = await self._role(self.site)
         site = await self.ctx.accounts.sites.update(self.site, body, role)
-        if site.get("retention_days") != before:
+        if site.retention_days != before:
             self.ctx.retention.sweep_soon(site)  # a lowered retention applies now, not at the next round
         self.write_json(SiteAnswer(site=site_out(site, role)))
 

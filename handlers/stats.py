@@ -80,7 +80,7 @@ class StatsHandler(ApiHandler):
         """The validated query over the site (`self.site`, settled by the method's access declaration)."""
         return query_of(
             self.params() if params is None else params,
-            default_tz=self.site.get("timezone") or "UTC",
+            default_tz=self.site.timezone,
             now_ms=self.ctx.stats.now_ms(),
             need_by=need_by,
         )
@@ -95,7 +95,7 @@ class StatsKindHandler(StatsHandler):
 
     @authorized("site:view", secret_key=True)
     async def get(self, site_id: str, user_id: str = "") -> None:
-        await self.answer(self.work(self.site["id"], user_id))
+        await self.answer(self.work(self.site.id, user_id))
 
     def work(self, site_id: str, user_id: str) -> Awaitable[dict[str, Any]]:
         """The stats service's answer for this kind (parameters read and checked first)."""

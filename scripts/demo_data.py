@@ -59,7 +59,7 @@ async def fill(ctx: AppContext, days: int, per_day: float) -> None:
                 name=site_name, domain=domain, allowed_origins=[f"https://{domain}"], timezone=tz
             )
             site = await ctx.accounts.sites.create(user["id"], body)
-            model = TrafficModel(site["id"], seed=index * 10 + site_index + 1, tz=tz, hostname=domain)
+            model = TrafficModel(site.id, seed=index * 10 + site_index + 1, tz=tz, hostname=domain)
             started = time.monotonic()
             batches = model.events(first, days, per_day * weight, people=int(per_day * weight * 20) + 50)
             # the bulk load path: straight into columnar segments (no per-batch acks); nothing in the future
@@ -67,7 +67,7 @@ async def fill(ctx: AppContext, days: int, per_day: float) -> None:
                 [event for event in batch if event.ts <= time.time() * 1000] for batch in batches
             )
             took = time.monotonic() - started
-            print(f"  site {site['id']}  {site_name} ({tz}): {stored} events in {took:.1f} s")
+            print(f"  site {site.id}  {site_name} ({tz}): {stored} events in {took:.1f} s")
     # The second user can also read the first user's shop, as a viewer.
     shop = (await ctx.stores.docs.find("sites", {"owner_id": owners[0]["id"]}, sort="created_at"))[0]
     await ctx.stores.docs.insert(

@@ -199,3 +199,31 @@ async def test_delete_removes_everything_of_the_site(api: Any, ctx: Any) -> None
     assert await ctx.stores.events.count(EventFilter(site_id=keep["id"], **window)) == 1
     assert [s["name"] for s in (await api.get(SITES, token=member["access_token"])).json["sites"]] == []
     assert (await api.delete(f"{SITES}/{site_id}", token=owner)).status == 404
+
+
+async def test_a_site_document_older_than_its_settings_reads_with_their_defaults(api: Any, ctx: Any) -> None:
+    # Documents written before allowed origins, timezone, retention, compatibility, goals and currency
+    # existed hold none of them: the API shows the defaults, and a change writes them.
+    owner = await register(api)
+    token = owner["access_token"]
+    created = time.time()
+    old = {"id": "old-site", "owner_id": owner["user"]["id"], "name": "Old", "domain": "old.example"}
+    await ctx.stores.docs.insert("sites", {**old, "created_at": created})
+    got = await api.get(f"{SITES}/old-site", token=token)
+    assert got.status == 200
+    assert got.json["site"] == {
+        **old,
+        "allowed_origins": [],
+        "timezone": "UTC",
+        "retention_days": 0,
+        "created_at": created,
+        "updated_at": created,
+        "role": "owner",
+        "compat": {"plausible": False, "umami": False},
+        "umami_alias": None,
+        "goals": [],
+        "currency": None,
+    }
+    changed = await api.patch(f"{SITES}/old-site", json={"timezone": "Europe/Paris"}, token=token)
+    assert changed.status == 200 and changed.json["site"]["timezone"] == "Europe/Paris"
+    assert [s["id"] for s in (await api.get(SITES, token=token)).json["sites"]] == ["old-site"]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from domain.accounts.principals import ROLE_RANK, KeyPrincipal, Role, UserPrincipal
+from domain.accounts.site_docs import StoredSite, stored_site
 from domain.accounts.tokens import InvalidToken, TokenService
 from domain.errors import Forbidden, NotFound, Unauthorized
 from storage.ports import Bus, DocumentStore
@@ -96,26 +96,27 @@ class BearerAuthenticator:
 
 
 class SiteAccess:
-    """Who may see or change a site. Sites: {id, owner_id, ...}; members: {id, site_id, user_id, role}."""
+    """Who may see or change a site: its owner, and its members ({id, site_id, user_id, role})."""
 
     def __init__(self, docs: DocumentStore) -> None:
         self._docs = docs
 
-    async def role_of(self, user_id: str, site: dict[str, Any]) -> Role | None:
+    async def role_of(self, user_id: str, site: StoredSite) -> Role | None:
         """owner, the member's role, or None."""
-        if site.get("owner_id") == user_id:
+        if site.owner_id == user_id:
             return "owner"
-        rows = await self._docs.find("members", {"site_id": site["id"], "user_id": user_id}, limit=1)
+        rows = await self._docs.find("members", {"site_id": site.id, "user_id": user_id}, limit=1)
         return rows[0]["role"] if rows else None
 
     async def site_for_user(
         self, principal: UserPrincipal, site_id: str, need: Role = "viewer"
-    ) -> dict[str, Any]:
+    ) -> StoredSite:
         """The site if this user holds at least `need` on it. Sites they cannot see answer 404 (never
         revealing that the id exists); visible sites where the role is too low answer 403."""
-        site = await self._docs.get("sites", site_id) if isinstance(site_id, str) else None
-        if site is None:
+        doc = await self._docs.get("sites", site_id) if isinstance(site_id, str) else None
+        if doc is None:
             raise NotFound("no such site")
+        site = stored_site(doc)
         role = await self.role_of(principal.user_id, site)
         if role is None:
             raise NotFound("no such site")
@@ -123,11 +124,11 @@ class SiteAccess:
             raise Forbidden(f"this needs the {need} role on the site")
         return site
 
-    async def site_for_key(self, principal: KeyPrincipal, site_id: str) -> dict[str, Any]:
+    async def site_for_key(self, principal: KeyPrincipal, site_id: str) -> StoredSite:
         """The site when a secret key of that very site asks; 404 otherwise."""
         if principal.kind != "secret" or principal.site_id != site_id:
             raise NotFound("no such site")
-        site = await self._docs.get("sites", site_id)
-        if site is None:
+        doc = await self._docs.get("sites", site_id)
+        if doc is None:
             raise NotFound("no such site")
-        return site
+        return stored_site(doc)

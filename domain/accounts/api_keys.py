@@ -12,7 +12,15 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from domain.accounts.keys import KeyAuthenticator, display_prefix, generate_key, key_lookup
+from domain.accounts.keys import (
+    KeyAuthenticator,
+    StoredKey,
+    display_prefix,
+    generate_key,
+    key_lookup,
+    stored_key,
+)
+from domain.accounts.site_docs import StoredSite
 from domain.accounts.tokens import new_id
 from domain.errors import Conflict, NotFound
 from storage.ports import DocumentStore
@@ -66,29 +74,6 @@ class KeyList(msgspec.Struct):
     keys: list[KeyOut]
 
 
-class StoredKey(msgspec.Struct, kw_only=True):
-    """A key document as the store keeps it: `lookup` is the HMAC of the value; `value` is kept for
-    public keys only."""
-
-    id: str
-    site_id: str
-    name: str
-    kind: str
-    prefix: str
-    lookup: str
-    value: str | None = None
-    active: bool = False
-    expires_at: float | None = None
-    last_used_at: float | None = None
-    created_at: float
-    rotated_at: float | None = None
-
-
-def stored_key(doc: dict[str, Any]) -> StoredKey:
-    """A key document read from the store (fields it does not know, such as a store's own id, are left)."""
-    return msgspec.convert(doc, StoredKey)
-
-
 def key_out(key: StoredKey, value: str | None = None) -> KeyOut:
     """The public view of a key (`value` only right after creating or rotating)."""
     return KeyOut(
@@ -120,15 +105,15 @@ class KeyService:
         parts["value"] = value if kind == "public" else None
         return value, parts
 
-    async def create(self, site: dict[str, Any], body: KeyCreate) -> KeyOut:
+    async def create(self, site: StoredSite, body: KeyCreate) -> KeyOut:
         """A new key; its value is in the answer."""
-        if await self._docs.count("api_keys", {"site_id": site["id"]}) >= MAX_KEYS_PER_SITE:
+        if await self._docs.count("api_keys", {"site_id": site.id}) >= MAX_KEYS_PER_SITE:
             raise Conflict(f"a site has at most {MAX_KEYS_PER_SITE} keys", code="too_many_keys")
         now = time.time()
         value, parts = self._secret_parts(body.kind)
         doc = {
             "id": new_id(),
-            "site_id": site["id"],
+            "site_id": site.id,
             "name": body.name,
             "kind": body.kind,
             **parts,
@@ -140,20 +125,20 @@ class KeyService:
         await self._docs.insert("api_keys", doc)
         return key_out(stored_key(doc), value)
 
-    async def list(self, site: dict[str, Any]) -> list[KeyOut]:
+    async def list(self, site: StoredSite) -> list[KeyOut]:
         """The site's keys, oldest first."""
         await self._auth.flush_last_used()
-        rows = await self._docs.find("api_keys", {"site_id": site["id"]}, sort="created_at")
+        rows = await self._docs.find("api_keys", {"site_id": site.id}, sort="created_at")
         return [key_out(stored_key(row)) for row in rows]
 
-    async def get(self, site: dict[str, Any], key_id: str) -> StoredKey:
+    async def get(self, site: StoredSite, key_id: str) -> StoredKey:
         """A key of this site; 404 otherwise."""
-        rows = await self._docs.find("api_keys", {"id": key_id, "site_id": site["id"]}, limit=1)
+        rows = await self._docs.find("api_keys", {"id": key_id, "site_id": site.id}, limit=1)
         if not rows:
             raise NotFound("no such key")
         return stored_key(rows[0])
 
-    async def update(self, site: dict[str, Any], key_id: str, body: KeyUpdate) -> KeyOut:
+    async def update(self, site: StoredSite, key_id: str, body: KeyUpdate) -> KeyOut:
         """Rename or (de)activate; takes effect in every process at once."""
         key = await self.get(site, key_id)
         changes = {
@@ -166,7 +151,7 @@ class KeyService:
             await self._auth.revoked(key.lookup)
         return key_out(msgspec.structs.replace(key, **changes))
 
-    async def rotate(self, site: dict[str, Any], key_id: str) -> KeyOut:
+    async def rotate(self, site: StoredSite, key_id: str) -> KeyOut:
         """A new value for the key; the old one stops working at once."""
         key = await self.get(site, key_id)
         value, parts = self._secret_parts(key.kind)
@@ -174,7 +159,7 @@ class KeyService:
         await self._auth.revoked(key.lookup)
         return key_out(msgspec.structs.replace(key, **parts), value)
 
-    async def delete(self, site: dict[str, Any], key_id: str) -> None:
+    async def delete(self, site: StoredSite, key_id: str) -> None:
         """Delete the key; it stops working at once."""
         key = await self.get(site, key_id)
         await self._docs.delete("api_keys", {"id": key.id})

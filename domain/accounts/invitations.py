@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from domain.accounts.sessions import SessionService
+from domain.accounts.site_docs import StoredSite, stored_site
 from domain.accounts.tokens import new_id
 from domain.accounts.users import (
     Email,
@@ -130,10 +131,10 @@ class InvitationService:
     def _hash(self, token: str) -> str:
         return hmac.new(self._key, f"invitation:{token}".encode(), hashlib.sha256).hexdigest()
 
-    async def create(self, site: dict[str, Any], inviter_id: str, body: InvitationIn) -> InvitationAnswer:
+    async def create(self, site: StoredSite, inviter_id: str, body: InvitationIn) -> InvitationAnswer:
         """Invite an address (an earlier pending invitation of it to this site is replaced)."""
         email = body.email.strip().lower()
-        pending = await self._pending(site["id"])
+        pending = await self._pending(site.id)
         for old in pending:
             if old["email"] == email:
                 await self._docs.update(
@@ -147,7 +148,7 @@ class InvitationService:
         now = time.time()
         doc = {
             "id": new_id(),
-            "site_id": site["id"],
+            "site_id": site.id,
             "email": email,
             "role": body.role,
             "token_hash": self._hash(token),
@@ -163,7 +164,7 @@ class InvitationService:
             return InvitationAnswer(invitation=_out(doc), link=f"{base}/invite#token={token}")
         inviter = await self._docs.get("users", inviter_id) or {}
         who = inviter.get("name") or inviter.get("email") or "A site owner"
-        mail = templates.invitation(self._mailer.link("invite", token), site["name"], who, body.role)
+        mail = templates.invitation(self._mailer.link("invite", token), site.name, who, body.role)
         await self._mailer.send(email, mail.subject, mail.text, mail.html, kind="invitation")
         return InvitationAnswer(invitation=_out(doc))
 
@@ -174,15 +175,15 @@ class InvitationService:
         now = time.time()
         return [row for row in rows if float(row["expires_at"]) > now]
 
-    async def list(self, site: dict[str, Any]) -> list[InvitationOut]:
+    async def list(self, site: StoredSite) -> list[InvitationOut]:
         """Pending invitations of a site."""
-        return [_out(row) for row in (await self._pending(site["id"]))[:MAX_PENDING]]
+        return [_out(row) for row in (await self._pending(site.id))[:MAX_PENDING]]
 
-    async def revoke(self, site: dict[str, Any], invitation_id: str) -> None:
+    async def revoke(self, site: StoredSite, invitation_id: str) -> None:
         """Withdraw a pending invitation (404 when there is none with this id)."""
         done = await self._docs.update(
             "invitations",
-            {"id": invitation_id, "site_id": site["id"], "state": "pending"},
+            {"id": invitation_id, "site_id": site.id, "state": "pending"},
             {"state": "revoked"},
         )
         if done != 1:
@@ -197,9 +198,10 @@ class InvitationService:
         if not rows or rows[0]["state"] != "pending" or float(rows[0]["expires_at"]) <= time.time():
             raise refused
         invitation = rows[0]
-        site = await self._docs.get("sites", invitation["site_id"])
-        if site is None:
+        doc = await self._docs.get("sites", invitation["site_id"])
+        if doc is None:
             raise refused
+        site = stored_site(doc)
         user = await self._users.find_by_email(invitation["email"])
         if user is None:
             user = await self._new_account(invitation, body)
@@ -219,10 +221,10 @@ class InvitationService:
         )
         if claimed != 1:
             raise refused
-        if user["id"] != site["owner_id"]:
+        if user["id"] != site.owner_id:
             member = {
                 "id": new_id(),
-                "site_id": site["id"],
+                "site_id": site.id,
                 "user_id": user["id"],
                 "role": invitation["role"],
                 "created_at": time.time(),
@@ -231,12 +233,12 @@ class InvitationService:
                 await self._docs.insert("members", member)
             except DuplicateKeyError:
                 await self._docs.update(
-                    "members", {"site_id": site["id"], "user_id": user["id"]}, {"role": invitation["role"]}
+                    "members", {"site_id": site.id, "user_id": user["id"]}, {"role": invitation["role"]}
                 )
         pair = await self._sessions.start(user["id"])
         return AcceptAnswer(
             user=user_out(user),
-            site_id=site["id"],
+            site_id=site.id,
             access_token=pair.access_token,
             refresh_token=pair.refresh_token,
             token_type=pair.token_type,

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from domain.accounts.principals import KeyKind, KeyPrincipal
 from storage.ports import Bus, DocumentStore
 
@@ -32,6 +34,29 @@ REVOCATION_CHANNEL = "keys:revoked"
 CACHE_TTL_S = 30.0
 NEGATIVE_CACHE_TTL_S = 5.0
 CACHE_MAX_ENTRIES = 10_000
+
+
+class StoredKey(msgspec.Struct, kw_only=True):
+    """A key document as the store keeps it: `lookup` is the HMAC of the value; `value` is kept for
+    public keys only."""
+
+    id: str
+    site_id: str
+    name: str
+    kind: KeyKind
+    prefix: str
+    lookup: str
+    value: str | None = None
+    active: bool = False
+    expires_at: float | None = None
+    last_used_at: float | None = None
+    created_at: float
+    rotated_at: float | None = None
+
+
+def stored_key(doc: dict[str, Any]) -> StoredKey:
+    """A key document read from the store (fields it does not know, such as a store's own id, are left)."""
+    return msgspec.convert(doc, StoredKey)
 
 
 def generate_key(kind: KeyKind) -> str:
@@ -120,18 +145,18 @@ class KeyAuthenticator:
 
     async def _load(self, lookup: str, value: str, now: float) -> _Cached:
         rows = await self._docs.find("api_keys", {"lookup": lookup}, limit=1)
-        doc: dict[str, Any] | None = rows[0] if rows else None
+        key = stored_key(rows[0]) if rows else None
         principal = None
         expires_at = float("inf")
         if (
-            doc is not None
-            and doc.get("active")
-            and hmac.compare_digest(doc["lookup"], key_lookup(self._hash_key, value))
-            and value.startswith(PREFIXES.get(doc["kind"], "?"))
+            key is not None
+            and key.active
+            and hmac.compare_digest(key.lookup, key_lookup(self._hash_key, value))
+            and value.startswith(PREFIXES.get(key.kind, "?"))
         ):
-            principal = KeyPrincipal(key_id=doc["id"], site_id=doc["site_id"], kind=doc["kind"])
-            if doc.get("expires_at") is not None:
-                expires_at = float(doc["expires_at"])
+            principal = KeyPrincipal(key_id=key.id, site_id=key.site_id, kind=key.kind)
+            if key.expires_at is not None:
+                expires_at = key.expires_at
         if len(self._cache) >= CACHE_MAX_ENTRIES:
             self._cache.clear()
         entry = _Cached(principal, expires_at, now + (CACHE_TTL_S if principal else NEGATIVE_CACHE_TTL_S))

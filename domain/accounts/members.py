@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from domain.accounts.site_docs import StoredSite
 from domain.errors import Forbidden, NotFound
 from storage.ports import DocumentStore
 
@@ -68,29 +69,29 @@ class MemberService:
             created_at=member["created_at"],
         )
 
-    async def list(self, site: dict[str, Any]) -> list[MemberOut]:
+    async def list(self, site: StoredSite) -> list[MemberOut]:
         """The site's members, oldest first."""
-        rows = await self._docs.find("members", {"site_id": site["id"]}, sort="created_at")
+        rows = await self._docs.find("members", {"site_id": site.id}, sort="created_at")
         return [await self._out(row) for row in rows]
 
-    async def get(self, site: dict[str, Any], member_id: str) -> dict[str, Any]:
+    async def get(self, site: StoredSite, member_id: str) -> dict[str, Any]:
         """A member of this site; 404 otherwise."""
-        rows = await self._docs.find("members", {"id": member_id, "site_id": site["id"]}, limit=1)
+        rows = await self._docs.find("members", {"id": member_id, "site_id": site.id}, limit=1)
         if not rows:
             raise NotFound("no such member")
         return rows[0]
 
-    async def set_role(self, site: dict[str, Any], member_id: str, body: MemberUpdate) -> MemberOut:
+    async def set_role(self, site: StoredSite, member_id: str, body: MemberUpdate) -> MemberOut:
         """Change a member's role."""
         member = await self.get(site, member_id)
         await self._docs.update("members", {"id": member["id"]}, {"role": body.role})
         return await self._out({**member, "role": body.role})
 
-    async def remove(self, site: dict[str, Any], member_id: str, by_user: str, by_role: str) -> None:
+    async def remove(self, site: StoredSite, member_id: str, by_user: str, by_role: str) -> None:
         """Remove a member: the owner may remove anyone, a member only themselves."""
         member = await self.get(site, member_id)
         if by_role != "owner" and member["user_id"] != by_user:
             raise Forbidden("only the owner manages members")
         await self._docs.delete("members", {"id": member["id"]})
         if self.on_removed is not None:
-            await self.on_removed(site["id"], member["user_id"])
+            await self.on_removed(site.id, member["user_id"])

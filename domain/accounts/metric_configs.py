@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from domain.accounts.site_docs import StoredSite
 from domain.accounts.tokens import new_id
 from domain.errors import Conflict, Invalid, NotFound
 from storage.errors import DuplicateKeyError
@@ -122,15 +123,15 @@ class MetricConfigService:
         except Exception:  # a bus outage must not fail the API call; exporters poll anyway
             log.warning("could not announce a metric config change for site %s", site_id, exc_info=True)
 
-    async def create(self, site: dict[str, Any], body: MetricCreate) -> MetricOut:
+    async def create(self, site: StoredSite, body: MetricCreate) -> MetricOut:
         """Declare a metric; 409 if the name is taken on this site."""
         check_shape(body.type, body.labels, body.buckets)
-        if await self._docs.count("metric_configs", {"site_id": site["id"]}) >= MAX_CONFIGS_PER_SITE:
+        if await self._docs.count("metric_configs", {"site_id": site.id}) >= MAX_CONFIGS_PER_SITE:
             raise Conflict(f"a site has at most {MAX_CONFIGS_PER_SITE} metrics", code="too_many_metrics")
         now = time.time()
         doc = {
             "id": new_id(),
-            "site_id": site["id"],
+            "site_id": site.id,
             "name": body.name,
             "type": body.type,
             "help": body.help,
@@ -143,22 +144,22 @@ class MetricConfigService:
             await self._docs.insert("metric_configs", doc)
         except DuplicateKeyError:
             raise Conflict("a metric with this name exists", code="name_taken") from None
-        await self.announce_change(site["id"])
+        await self.announce_change(site.id)
         return metric_out(doc)
 
-    async def list(self, site: dict[str, Any]) -> list[MetricOut]:
+    async def list(self, site: StoredSite) -> list[MetricOut]:
         """The site's metric declarations, by name."""
-        rows = await self._docs.find("metric_configs", {"site_id": site["id"]}, sort="name")
+        rows = await self._docs.find("metric_configs", {"site_id": site.id}, sort="name")
         return [metric_out(row) for row in rows]
 
-    async def get(self, site: dict[str, Any], metric_id: str) -> dict[str, Any]:
+    async def get(self, site: StoredSite, metric_id: str) -> dict[str, Any]:
         """A declaration of this site; 404 otherwise."""
-        rows = await self._docs.find("metric_configs", {"id": metric_id, "site_id": site["id"]}, limit=1)
+        rows = await self._docs.find("metric_configs", {"id": metric_id, "site_id": site.id}, limit=1)
         if not rows:
             raise NotFound("no such metric")
         return rows[0]
 
-    async def update(self, site: dict[str, Any], metric_id: str, body: MetricUpdate) -> MetricOut:
+    async def update(self, site: StoredSite, metric_id: str, body: MetricUpdate) -> MetricOut:
         """Apply changes; 409 on a name clash."""
         doc = await self.get(site, metric_id)
         changes = {
@@ -173,11 +174,11 @@ class MetricConfigService:
             await self._docs.update("metric_configs", {"id": doc["id"]}, changes)
         except DuplicateKeyError:
             raise Conflict("a metric with this name exists", code="name_taken") from None
-        await self.announce_change(site["id"])
+        await self.announce_change(site.id)
         return metric_out({**merged, **changes})
 
-    async def delete(self, site: dict[str, Any], metric_id: str) -> None:
+    async def delete(self, site: StoredSite, metric_id: str) -> None:
         """Remove a declaration."""
         doc = await self.get(site, metric_id)
         await self._docs.delete("metric_configs", {"id": doc["id"]})
-        await self.announce_change(site["id"])
+        await self.announce_change(site.id)

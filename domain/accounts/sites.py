@@ -1,8 +1,7 @@
 """Sites: create, list, read, change and delete (with everything that belongs to the site).
 
-Sites: {id, owner_id, name, domain, allowed_origins: [origins], timezone (IANA), retention_days, compat:
-{plausible, umami}, umami_alias, goals (domain/goals/), currency, created_at, updated_at}. A user sees the
-sites they own and those they are a member of; others' sites answer 404.
+A site document is described by `StoredSite` (domain/accounts/site_docs.py); the service hands out sites
+as that. A user sees the sites they own and those they are a member of; others' sites answer 404.
 
 Compatibility (`compat`, off by default) lets a site take Plausible's and Umami's own trackers and server
 calls (domain/compat/). Plausible traffic names the site by its domain, so at most one site per domain
@@ -23,9 +22,10 @@ import msgspec
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.metric_configs import MetricConfigService
 from domain.accounts.principals import Role
+from domain.accounts.site_docs import Compat, StoredSite, site_document, stored_site
 from domain.accounts.tokens import new_id
 from domain.errors import Conflict, Forbidden, Invalid
-from domain.goals.definitions import Currency, Goal, Goals, check_goals, goals_of
+from domain.goals.definitions import Currency, Goal, Goals, check_goals
 from storage.ports import DocumentStore, EventStore
 
 SiteName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -56,13 +56,6 @@ UmamiAlias = Annotated[
         description="the website id (a UUID) an existing Umami snippet sends in data-website-id",
     ),
 ]
-
-
-class Compat(msgspec.Struct, forbid_unknown_fields=True):
-    """Which other analytics' trackers and APIs the site accepts (POST /api/event, /api/send)."""
-
-    plausible: bool = False
-    umami: bool = False
 
 
 # Collections whose documents belong to one site (deleted with it).
@@ -151,30 +144,24 @@ def check_timezone(name: str) -> str:
     return name
 
 
-def site_out(site: dict[str, Any], role: Role | str) -> SiteOut:
-    """The public view of a site document for a caller with `role`."""
+def site_out(site: StoredSite, role: Role | str) -> SiteOut:
+    """The public view of a site for a caller with `role`."""
     return SiteOut(
-        id=site["id"],
-        owner_id=site["owner_id"],
-        name=site["name"],
-        domain=site["domain"],
-        allowed_origins=list(site.get("allowed_origins") or []),
-        timezone=site.get("timezone") or "UTC",
-        retention_days=int(site.get("retention_days") or 0),
-        created_at=site["created_at"],
-        updated_at=site.get("updated_at", site["created_at"]),
+        id=site.id,
+        owner_id=site.owner_id,
+        name=site.name,
+        domain=site.domain,
+        allowed_origins=list(site.allowed_origins),
+        timezone=site.timezone or "UTC",
+        retention_days=site.retention_days or 0,
+        created_at=site.created_at,
+        updated_at=site.created_at if site.updated_at is None else site.updated_at,
         role=role,
-        compat=compat_of(site),
-        umami_alias=site.get("umami_alias") or None,
-        goals=goals_of(site),
-        currency=site.get("currency") or None,
+        compat=site.compat,
+        umami_alias=site.umami_alias or None,
+        goals=list(site.goals),
+        currency=site.currency or None,
     )
-
-
-def compat_of(site: dict[str, Any]) -> Compat:
-    """The site's compatibility switches (all off for sites made before they existed)."""
-    stored = site.get("compat") or {}
-    return Compat(plausible=bool(stored.get("plausible")), umami=bool(stored.get("umami")))
 
 
 def plausible_domain(domain: str) -> str:
@@ -210,10 +197,10 @@ class SiteService:
             )
         return days
 
-    async def create(self, owner_id: str, body: SiteCreate) -> dict[str, Any]:
+    async def create(self, owner_id: str, body: SiteCreate) -> StoredSite:
         """A new site owned by `owner_id`."""
         now = time.time()
-        site = {
+        doc = {
             "id": new_id(),
             "owner_id": owner_id,
             "name": body.name.strip() or body.name,
@@ -228,28 +215,26 @@ class SiteService:
             "created_at": now,
             "updated_at": now,
         }
-        site.update(await self._compat_keys(site))
-        await self._docs.insert("sites", site)
-        return site
+        doc.update(await self._compat_keys(stored_site(doc)))
+        await self._docs.insert("sites", doc)
+        return stored_site(doc)
 
-    async def _compat_keys(self, site: dict[str, Any]) -> dict[str, Any]:
+    async def _compat_keys(self, site: StoredSite) -> dict[str, Any]:
         """The indexed lookup keys of the site's compatibility switches, refused with 409 when another site
         already holds them (Plausible traffic names a domain, Umami traffic an alias: each must lead to one
         site)."""
-        compat = compat_of(site)
-        key = plausible_domain(site["domain"]) if compat.plausible else None
+        key = plausible_domain(site.domain) if site.compat.plausible else None
         if key is not None:
             for other in await self._docs.find("sites", {"plausible_domain": key}, limit=2):
-                if other["id"] != site["id"]:
+                if stored_site(other).id != site.id:
                     raise Conflict(
                         "another site already takes Plausible traffic for this domain",
                         code="compat_domain_taken",
                         fields={"compat.plausible": "another site takes this domain's Plausible traffic"},
                     )
-        alias = site.get("umami_alias")
-        if alias:
-            for other in await self._docs.find("sites", {"umami_alias": alias}, limit=2):
-                if other["id"] != site["id"]:
+        if site.umami_alias:
+            for other in await self._docs.find("sites", {"umami_alias": site.umami_alias}, limit=2):
+                if stored_site(other).id != site.id:
                     raise Conflict(
                         "another site already uses this Umami website id",
                         code="umami_alias_taken",
@@ -257,18 +242,18 @@ class SiteService:
                     )
         return {"plausible_domain": key}
 
-    async def list_for(self, user_id: str) -> list[tuple[dict[str, Any], str]]:
+    async def list_for(self, user_id: str) -> list[tuple[StoredSite, str]]:
         """(site, role) for every site the user owns or is a member of, oldest first."""
-        owned = [(site, "owner") for site in await self._docs.find("sites", {"owner_id": user_id})]
+        owned = [(stored_site(doc), "owner") for doc in await self._docs.find("sites", {"owner_id": user_id})]
         shared = []
         for member in await self._docs.find("members", {"user_id": user_id}):
-            site = await self._docs.get("sites", member["site_id"])
-            if site is not None:
-                shared.append((site, member["role"]))
-        return sorted(owned + shared, key=lambda pair: (pair[0]["created_at"], pair[0]["id"]))
+            doc = await self._docs.get("sites", member["site_id"])
+            if doc is not None:
+                shared.append((stored_site(doc), member["role"]))
+        return sorted(owned + shared, key=lambda pair: (pair[0].created_at, pair[0].id))
 
-    async def update(self, site: dict[str, Any], body: SiteUpdate, role: str = "owner") -> dict[str, Any]:
-        """Apply the given changes (`role`: the caller's on the site); returns the new document.
+    async def update(self, site: StoredSite, body: SiteUpdate, role: str = "owner") -> StoredSite:
+        """Apply the given changes (`role`: the caller's on the site); returns the site as it is now.
         Retention is the owner's alone: shortening it deletes the owner's data."""
         changes: dict[str, Any] = {}
         for field in body.__struct_fields__:
@@ -278,10 +263,10 @@ class SiteService:
         if "timezone" in changes:
             check_timezone(changes["timezone"])
         if "retention_days" in changes:
-            if role != "owner" and changes["retention_days"] != site.get("retention_days"):
+            if role != "owner" and changes["retention_days"] != site.retention_days:
                 raise Forbidden("only the site's owner changes its retention")
             self._retention(changes["retention_days"])
-            current = int(site.get("retention_days") or self.max_retention_days)
+            current = site.retention_days or self.max_retention_days
             if changes["retention_days"] < current and not body.confirm:
                 raise Conflict(
                     f"Lowering retention from {current} to {changes['retention_days']} days deletes every"
@@ -301,14 +286,14 @@ class SiteService:
         if changes.get("umami_alias"):
             changes["umami_alias"] = changes["umami_alias"].lower()
         if {"compat", "umami_alias", "domain"} & changes.keys():
-            changes.update(await self._compat_keys({**site, **changes}))
+            changes.update(await self._compat_keys(stored_site({**site_document(site), **changes})))
         changes["updated_at"] = time.time()
-        await self._docs.update("sites", {"id": site["id"]}, changes)
-        return {**site, **changes}
+        await self._docs.update("sites", {"id": site.id}, changes)
+        return stored_site({**site_document(site), **changes})
 
-    async def delete(self, site: dict[str, Any]) -> None:
+    async def delete(self, site: StoredSite) -> None:
         """Delete a site with its keys (revoked everywhere at once), members, configs and events."""
-        site_id = site["id"]
+        site_id = site.id
         keys = await self._docs.find("api_keys", {"site_id": site_id})
         await self._docs.delete("api_keys", {"site_id": site_id})
         for key in keys:

@@ -7,6 +7,7 @@ import html
 import logging
 from typing import Any
 
+from domain.accounts.site_docs import StoredSite, stored_site
 from domain.mail.outbox import Mailer
 from domain.mail.templates import Mail
 from storage.ports import DocumentStore
@@ -14,12 +15,12 @@ from storage.ports import DocumentStore
 log = logging.getLogger("eddy.alerts")
 
 
-def alert_mail(site: dict[str, Any], rule: dict[str, Any], status: str, value: float, dashboard: str) -> Mail:
+def alert_mail(site: StoredSite, rule: dict[str, Any], status: str, value: float, dashboard: str) -> Mail:
     """The mail for one change of state."""
     verb = "is firing" if status == "firing" else "is resolved"
-    subject = f"[{site['name']}] alert {rule['name']} {verb}"
+    subject = f"[{site.name}] alert {rule['name']} {verb}"
     lines = [
-        f"The alert rule {rule['name']} of {site['name']} {verb}.",
+        f"The alert rule {rule['name']} of {site.name} {verb}.",
         f"Condition: {rule['kind']} {rule['threshold']:g} over {rule['window_minutes']} minutes; "
         f"measured value: {value:g}.",
     ]
@@ -39,11 +40,11 @@ class AlertMailer:
         self._docs = docs
         self._mailer = mailer
 
-    async def recipients(self, site: dict[str, Any]) -> list[str]:
+    async def recipients(self, site: StoredSite) -> list[str]:
         """The owner's and the admins' addresses."""
-        ids = [site["owner_id"]] + [
+        ids = [site.owner_id] + [
             member["user_id"]
-            for member in await self._docs.find("members", {"site_id": site["id"], "role": "admin"})
+            for member in await self._docs.find("members", {"site_id": site.id, "role": "admin"})
         ]
         addresses = []
         for user_id in ids:
@@ -57,9 +58,10 @@ class AlertMailer:
         if not self._mailer.enabled:
             log.info("alert %s %s: not mailed, mail is not configured", rule["id"], status)
             return
-        site = await self._docs.get("sites", rule["site_id"])
-        if site is None:
+        doc = await self._docs.get("sites", rule["site_id"])
+        if doc is None:
             return
-        mail = alert_mail(site, rule, status, value, f"{self._mailer.public_url}/sites/{site['id']}")
+        site = stored_site(doc)
+        mail = alert_mail(site, rule, status, value, f"{self._mailer.public_url}/sites/{site.id}")
         for address in await self.recipients(site):
             await self._mailer.send(address, mail.subject, mail.text, mail.html, kind="alert")

@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from domain.accounts.sites import compat_of, plausible_domain
-from domain.ingest.pipeline import normalize_origin
+from domain.accounts.site_docs import StoredSite, stored_site
+from domain.accounts.sites import plausible_domain
+from domain.ingest.pipeline import normalize_origin, site_origins
 from storage.ports import DocumentStore
 
 SITE_CACHE_S = 30.0
@@ -36,12 +37,8 @@ class CompatSite:
         return origin is None or normalize_origin(origin) in self.origins
 
 
-def _compat_site(site: dict[str, Any]) -> CompatSite:
-    listed = [normalize_origin(o) for o in site.get("allowed_origins") or [] if isinstance(o, str)]
-    domain = str(site.get("domain") or "").strip().lower()
-    if not listed and domain:
-        listed = [f"https://{domain}", f"http://{domain}"]
-    return CompatSite(site["id"], domain, frozenset(listed))
+def _compat_site(site: StoredSite) -> CompatSite:
+    return CompatSite(site.id, site.domain.strip().lower(), frozenset(site_origins(site)))
 
 
 class CompatSites:
@@ -67,21 +64,23 @@ class CompatSites:
         key = website.lower() if _UUID.fullmatch(website) else website
         return await self._cached("umami", key, self._find_umami)
 
-    async def _find_plausible(self, key: str) -> dict[str, Any] | None:
-        for site in await self._docs.find("sites", {"plausible_domain": key}, limit=1):
-            if compat_of(site).plausible:
+    async def _find_plausible(self, key: str) -> StoredSite | None:
+        for doc in await self._docs.find("sites", {"plausible_domain": key}, limit=1):
+            site = stored_site(doc)
+            if site.compat.plausible:
                 return site
         return None
 
-    async def _find_umami(self, website: str) -> dict[str, Any] | None:
+    async def _find_umami(self, website: str) -> StoredSite | None:
         candidates = []
         if _UUID.fullmatch(website):
             candidates = await self._docs.find("sites", {"umami_alias": website}, limit=1)
         if not candidates:
             by_id = await self._docs.get("sites", website)
             candidates = [by_id] if by_id is not None else []
-        for site in candidates:
-            if compat_of(site).umami:
+        for doc in candidates:
+            site = stored_site(doc)
+            if site.compat.umami:
                 return site
         return None
 

@@ -61,8 +61,3 @@ def check_goals(goals: list[Goal]) -> list[dict[str, Any]]:
             raise Invalid("two goals have the same name", fields={f"goals[{index}]": "duplicate goal"})
         labels.add(goal.label)
     return [msgspec.to_builtins(goal) for goal in goals]
-
-
-def goals_of(site: dict[str, Any]) -> list[Goal]:
-    """The site's stored goals."""
-    return msgspec.convert(site.get("goals") or [], list[Goal])

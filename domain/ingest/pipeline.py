@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.principals import KeyPrincipal
+from domain.accounts.site_docs import StoredSite, stored_site
 from domain.errors import DomainError, Forbidden, RateLimited, Unauthorized
 from domain.ingest.clients import ClientClassifier
 from domain.ingest.decode import RawEvent, decode_payload
@@ -59,12 +60,11 @@ def normalize_origin(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
 
-def site_origins(site: Mapping[str, object]) -> list[str]:
+def site_origins(site: StoredSite) -> list[str]:
     """The origins a site's public keys are honoured from: its `allowed_origins`, or when that list is
     empty http(s)://<domain>."""
-    raw = site.get("allowed_origins")
-    listed = [normalize_origin(o) for o in raw if isinstance(o, str)] if isinstance(raw, list) else []
-    domain = str(site.get("domain") or "").strip().lower()
+    listed = [normalize_origin(o) for o in site.allowed_origins]
+    domain = site.domain.strip().lower()
     if not listed and domain:
         listed = [f"https://{domain}", f"http://{domain}"]
     return listed
@@ -199,10 +199,10 @@ class IngestPipeline:
         cached = self._sites.get(site_id)
         if cached is not None and cached.cached_until > now:
             return cached.origins
-        site = await self._docs.get("sites", site_id)
+        doc = await self._docs.get("sites", site_id)
         origins: frozenset[str] = frozenset()
-        if site is not None:
-            origins = frozenset(site_origins(site))
+        if doc is not None:
+            origins = frozenset(site_origins(stored_site(doc)))
         if len(self._sites) >= SITE_CACHE_ENTRIES:
             self._sites.clear()
         self._sites[site_id] = _Site(origins, now + SITE_CACHE_S)

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable
 
 from domain.accounts.access import SiteAccess
+from domain.accounts.site_docs import stored_site
 from runtime.periodic import Periodic
 from runtime.sockets import SocketRegistry
 from storage.ports import Bus, DocumentStore
@@ -80,8 +81,8 @@ class MembershipWatch:
         for site_id, user_id in pairs:  # type: ignore[misc]
             if not site_id or not user_id:
                 continue
-            site = await self._docs.get("sites", site_id)
-            if site is None or await self._access.role_of(user_id, site) is None:
+            doc = await self._docs.get("sites", site_id)
+            if doc is None or await self._access.role_of(user_id, stored_site(doc)) is None:
                 self.end(site_id, user_id)
 
     def _close(self, sockets: Iterable[object]) -> int:

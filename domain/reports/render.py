@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from domain.accounts.site_docs import StoredSite
 from domain.mail.templates import Mail
 from domain.reports.periods import Period
 
@@ -30,7 +31,7 @@ def _number(value: Any, unit: str) -> str:
 
 
 def render(
-    site: dict[str, Any],
+    site: StoredSite,
     period: Period,
     summary: dict[str, Any],
     pages: list[dict[str, Any]],
@@ -39,7 +40,7 @@ def render(
     unsubscribe_url: str,
 ) -> Mail:
     """The report mail of one site for one period."""
-    name = site["name"]
+    name = site.name
     results = summary["results"]
     title = f"{name}: {'weekly' if period.kind == 'weekly' else 'monthly'} report, {period.label}"
     lines = [title, ""]

@@ -20,10 +20,11 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 
+from domain.accounts.site_docs import StoredSite, stored_site
 from domain.accounts.tokens import new_id
 from domain.errors import Invalid
 from domain.mail.outbox import Mailer
@@ -40,8 +41,8 @@ log = logging.getLogger("eddy.reports")
 KINDS = ("weekly", "monthly")
 TOP = 5
 MAX_LISTED = 500
-RoleOf = Callable[[str, dict[str, Any]], Awaitable[str | None]]
-SitesOf = Callable[[str], Awaitable[list[tuple[dict[str, Any], str]]]]
+RoleOf = Callable[[str, StoredSite], Awaitable[str | None]]
+SitesOf = Callable[[str], Awaitable[list[tuple[StoredSite, str]]]]
 
 
 class SubscriptionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -118,24 +119,24 @@ class Reports:
         }
         return [
             SubscriptionOut(
-                site_id=site["id"],
-                site_name=site["name"],
-                weekly=bool(rows.get(site["id"], {}).get("weekly")),
-                monthly=bool(rows.get(site["id"], {}).get("monthly")),
+                site_id=site.id,
+                site_name=site.name,
+                weekly=bool(rows.get(site.id, {}).get("weekly")),
+                monthly=bool(rows.get(site.id, {}).get("monthly")),
             )
             for site, _role in (await self._sites_of(user_id))[:MAX_LISTED]
         ]
 
-    async def set(self, user_id: str, site: dict[str, Any], body: SubscriptionIn) -> SubscriptionOut:
+    async def set(self, user_id: str, site: StoredSite, body: SubscriptionIn) -> SubscriptionOut:
         """Save a user's choices for a site. A period already due when opting in is not sent: the first
         report covers the first full period after."""
         now = self._clock()
         current = {
-            f"last_{kind}": (due.key if (due := due_period(kind, now, site.get("timezone") or "UTC")) else "")
+            f"last_{kind}": (due.key if (due := due_period(kind, now, site.timezone)) else "")
             for kind in KINDS
         }
         rows = await self._docs.find(
-            "report_subscriptions", {"user_id": user_id, "site_id": site["id"]}, limit=1
+            "report_subscriptions", {"user_id": user_id, "site_id": site.id}, limit=1
         )
         changes = {"weekly": body.weekly, "monthly": body.monthly}
         if rows:
@@ -147,7 +148,7 @@ class Reports:
             doc = {
                 "id": new_id(),
                 "user_id": user_id,
-                "site_id": site["id"],
+                "site_id": site.id,
                 "created_at": now,
                 **changes,
                 **current,
@@ -156,9 +157,9 @@ class Reports:
                 await self._docs.insert("report_subscriptions", doc)
             except DuplicateKeyError:
                 await self._docs.update(
-                    "report_subscriptions", {"user_id": user_id, "site_id": site["id"]}, changes
+                    "report_subscriptions", {"user_id": user_id, "site_id": site.id}, changes
                 )
-        return SubscriptionOut(site_id=site["id"], site_name=site["name"], **changes)  # type: ignore[arg-type]
+        return SubscriptionOut(site_id=site.id, site_name=site.name, **changes)  # type: ignore[arg-type]
 
     async def unsubscribe(self, subscription_id: str, key: str) -> None:
         """Turn off every report of a subscription (422 when the link is not genuine)."""
@@ -177,10 +178,11 @@ class Reports:
         sent = 0
         for kind in KINDS:
             for sub in await self._docs.find("report_subscriptions", {kind: True}):
-                site = await self._docs.get("sites", sub["site_id"])
-                if site is None:
+                doc = await self._docs.get("sites", sub["site_id"])
+                if doc is None:
                     continue
-                period = due_period(kind, now, site.get("timezone") or "UTC")
+                site = stored_site(doc)
+                period = due_period(kind, now, site.timezone)
                 last = sub.get(f"last_{kind}")
                 if period is None or last == period.key:
                     continue
@@ -211,20 +213,20 @@ class Reports:
                 sent += 1
         return sent
 
-    async def build(self, site: dict[str, Any], period: Period, subscription_id: str) -> Mail:
+    async def build(self, site: StoredSite, period: Period, subscription_id: str) -> Mail:
         """The report mail of a site for a period (numbers from the stats service)."""
         params = {"from": period.first_day.isoformat(), "to": period.last_day.isoformat()}
-        tz = site.get("timezone") or "UTC"
+        tz = site.timezone
         now_ms = int(self._clock() * 1000)
-        summary = await self._stats.summary(site["id"], parse_query(params, default_tz=tz, now_ms=now_ms))
+        summary = await self._stats.summary(site.id, parse_query(params, default_tz=tz, now_ms=now_ms))
         tops = []
         for by in ("page", "source"):
             query = parse_query(
                 {**params, "by": by, "limit": str(TOP)}, default_tz=tz, now_ms=now_ms, need_by=True
             )
-            tops.append((await self._stats.breakdown(site["id"], query))["results"])
+            tops.append((await self._stats.breakdown(site.id, query))["results"])
         unsubscribe = f"{self._mailer.public_url}/unsubscribe#" + urllib.parse.urlencode(
             {"id": subscription_id, "key": self.key_for(subscription_id)}
         )
-        dashboard = f"{self._mailer.public_url}/sites/{site['id']}"
+        dashboard = f"{self._mailer.public_url}/sites/{site.id}"
         return render(site, period, summary, tops[0], tops[1], dashboard, unsubscribe)

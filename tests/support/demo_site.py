@@ -40,7 +40,7 @@ async def fill(data_dir: Path, events: int) -> dict[str, object]:
             name="Demo Shop", domain="shop.example", allowed_origins=["https://shop.example"], timezone=TZ
         )
         site = await ctx.accounts.sites.create(user["id"], body)
-        model = TrafficModel(site["id"], seed=7, tz=TZ, hostname="shop.example")
+        model = TrafficModel(site.id, seed=7, tz=TZ, hostname="shop.example")
         first = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=DAYS - 1)
         per_day = events / EVENTS_PER_SESSION / DAYS
         now_ms = time.time() * 1000
@@ -53,10 +53,10 @@ async def fill(data_dir: Path, events: int) -> dict[str, object]:
         events = ctx.stores.events
         if hasattr(events, "compact_now"):
             await events.aggregate(
-                EventFilter(site_id=site["id"], start=0, end=int(now_ms) + 1), Grouping(kind="time", tz=TZ)
+                EventFilter(site_id=site.id, start=0, end=int(now_ms) + 1), Grouping(kind="time", tz=TZ)
             )
             await events.compact_now()
-        return {"email": email, "password": PASSWORD, "site_id": site["id"], "events": stored}
+        return {"email": email, "password": PASSWORD, "site_id": site.id, "events": stored}
     finally:
         await ctx.stop()
 
