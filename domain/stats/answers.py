@@ -9,6 +9,8 @@ a key that only some answers carry defaults to `UNSET` and is left out of the JS
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 from msgspec import UNSET, UnsetType
 
@@ -17,6 +19,7 @@ from storage.records import PropValue
 # A rate or mean; None where the store could not know it (a MongoDB breakdown read from pre-aggregates).
 Rate = float | None
 GroupKey = str | int | None
+Cached = Annotated[bool, msgspec.Meta(description="Whether the answer was read from the stats cache.")]
 
 
 class BreakdownRow(msgspec.Struct, kw_only=True):
@@ -87,7 +90,7 @@ class SummaryAnswer(Framed, kw_only=True):
     previous: PreviousRange
     results: SummaryMetrics
     imported: ImportedNote | UnsetType = UNSET
-    cached: bool = False
+    cached: Cached
 
 
 class SeriesPoint(msgspec.Struct, kw_only=True):
@@ -109,7 +112,7 @@ class TimeseriesAnswer(Framed, kw_only=True):
     interval: str
     results: list[SeriesPoint]
     imported: ImportedNote | UnsetType = UNSET
-    cached: bool = False
+    cached: Cached
 
 
 class BreakdownAnswer(Framed, kw_only=True):
@@ -119,7 +122,7 @@ class BreakdownAnswer(Framed, kw_only=True):
     sort: str
     results: list[BreakdownRow]
     imported: ImportedNote | UnsetType = UNSET
-    cached: bool = False
+    cached: Cached
 
 
 class MinutePageviews(msgspec.Struct, kw_only=True):
@@ -146,7 +149,7 @@ class RealtimeAnswer(msgspec.Struct, kw_only=True):
     visitors: int
     pageviews_per_minute: list[MinutePageviews]
     top_pages: list[TopPage]
-    cached: bool = False
+    cached: Cached
 
 
 class FunnelStep(msgspec.Struct, kw_only=True):
@@ -166,7 +169,7 @@ class FunnelAnswer(Framed, kw_only=True):
 
     window: int
     steps: list[FunnelStep]
-    cached: bool = False
+    cached: Cached
 
 
 class Cohort(msgspec.Struct, kw_only=True):
@@ -183,7 +186,7 @@ class RetentionAnswer(Framed, kw_only=True):
     """Weekly cohorts of the range, in week order."""
 
     cohorts: list[Cohort]
-    cached: bool = False
+    cached: Cached
 
 
 class ActiveDay(msgspec.Struct, kw_only=True):
@@ -202,7 +205,7 @@ class ActiveAnswer(Framed, kw_only=True):
 
     results: list[ActiveDay]
     current: ActiveDay | None
-    cached: bool = False
+    cached: Cached
 
 
 class JourneyEvent(msgspec.Struct, kw_only=True):
@@ -241,7 +244,7 @@ class JourneyAnswer(Framed, kw_only=True):
     visits: int
     recent_events: list[JourneyEvent]
     sessions: list[JourneySession]
-    cached: bool = False
+    cached: Cached
 
 
 StatsAnswer = (

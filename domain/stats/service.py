@@ -166,6 +166,7 @@ class StatsService:
                 previous=PreviousRange(from_=_iso(previous.start, query.tz), to=_iso(previous.end, query.tz)),
                 results=SummaryMetrics(**changes),
                 imported=note,
+                cached=False,
             )
 
         return await self._cached(site_id, "summary", query, compute, SummaryAnswer, import_id or "")
@@ -217,7 +218,11 @@ class StatsService:
                     )
                 )
             return TimeseriesAnswer(
-                **self._frame(site_id, query), interval=query.interval, results=results, imported=note
+                **self._frame(site_id, query),
+                interval=query.interval,
+                results=results,
+                imported=note,
+                cached=False,
             )
 
         return await self._cached(site_id, "timeseries", query, compute, TimeseriesAnswer, import_id or "")
@@ -261,6 +266,7 @@ class StatsService:
                 sort=query.sort,
                 results=[metrics_of(row) for row in rows],
                 imported=note,
+                cached=False,
             )
 
         return await self._cached(site_id, "breakdown", query, compute, BreakdownAnswer, import_id or "")
@@ -300,6 +306,7 @@ class StatsService:
                 top_pages=[
                     TopPage(page=row.key, pageviews=row.pageviews, visitors=row.visitors) for row in top
                 ],
+                cached=False,
             )
 
         return await self._guard(compute())
@@ -318,7 +325,10 @@ class StatsService:
                 counter.add_marks(await self._events.step_marks(flt, step_pairs))
                 at_least = counter.reach()
             return FunnelAnswer(
-                **self._frame(site_id, query), window=window_s, steps=funnel_steps(steps, at_least)
+                **self._frame(site_id, query),
+                window=window_s,
+                steps=funnel_steps(steps, at_least),
+                cached=False,
             )
 
         return await self._cached(site_id, "funnel", query, compute, FunnelAnswer, extra)
@@ -333,7 +343,7 @@ class StatsService:
                 cohorts = cohort_table(await self._events.week_cohorts(flt, query.tz), last_day)
             else:
                 cohorts = weekly_cohorts(await self._events.identity_days(flt, query.tz), last_day)
-            return RetentionAnswer(**self._frame(site_id, query), cohorts=cohorts)
+            return RetentionAnswer(**self._frame(site_id, query), cohorts=cohorts, cached=False)
 
         return await self._cached(site_id, "retention", query, compute, RetentionAnswer)
 
@@ -351,7 +361,10 @@ class StatsService:
             else:
                 series = active_series(await self._events.identity_days(flt, query.tz), first, last)
             return ActiveAnswer(
-                **self._frame(site_id, query), results=series, current=series[-1] if series else None
+                **self._frame(site_id, query),
+                results=series,
+                current=series[-1] if series else None,
+                cached=False,
             )
 
         return await self._cached(site_id, "active", query, compute, ActiveAnswer)
@@ -378,6 +391,7 @@ class StatsService:
                 visits=total.visits,
                 recent_events=journey.recent_events(),
                 sessions=journey.recent_sessions(),
+                cached=False,
             )
 
         return await self._guard(compute())
