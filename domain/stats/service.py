@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import msgspec
 from msgspec import UNSET, UnsetType
 
 from domain.errors import NotFound, Unavailable
@@ -235,7 +236,7 @@ class StatsService:
         async def compute() -> BreakdownAnswer:
             flt = query.event_filter(site_id)
             if query.by == "page":
-                flt = EventFilter(**{**_fields(flt), "equals": {**flt.equals, "name": "pageview"}})
+                flt = msgspec.structs.replace(flt, equals={**flt.equals, "name": "pageview"})
             note = _not_merged(reason)
             found = None
             if import_id is not None and self._imported is not None:
@@ -374,7 +375,7 @@ class StatsService:
 
         async def compute() -> JourneyAnswer:
             flt = query.event_filter(site_id)
-            flt = EventFilter(**{**_fields(flt), "equals": {**flt.equals, "user_id": user_id}})
+            flt = msgspec.structs.replace(flt, equals={**flt.equals, "user_id": user_id})
             total = await self._total(flt)
             if total is None:
                 raise NotFound("no events of this user in the range")
@@ -401,7 +402,3 @@ def _not_merged(reason: str | None) -> ImportedNote | UnsetType:
     """The answer's `imported` note before anything is merged: why nothing is (when the caller asked for
     imported data), else no note."""
     return ImportedNote(included=False, reason=reason) if reason else UNSET
-
-
-def _fields(flt: EventFilter) -> dict[str, Any]:
-    return {name: getattr(flt, name) for name in flt.__struct_fields__}
