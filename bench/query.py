@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.stats.answers import StatsAnswer
 from domain.stats.cache import StatsCache
 from domain.stats.funnels import parse_steps
 from domain.stats.query import parse_query
@@ -102,7 +103,7 @@ async def load(store: SqliteEventStore, events: int, end_day: dt.date) -> tuple[
     return stored, time.perf_counter() - started
 
 
-async def ask(service: StatsService, kind: str, query: Any, params: dict[str, str]) -> dict[str, Any]:
+async def ask(service: StatsService, kind: str, query: Any, params: dict[str, str]) -> StatsAnswer:
     """One question through the stats service."""
     if kind == "funnel":
         return await service.funnel(SITE, query, parse_steps(params["steps"]), 86_400)
@@ -164,14 +165,14 @@ async def measure(size: int, runs: int, labels: str = "") -> list[dict[str, Any]
                 started = time.perf_counter()
                 answer = await ask(service, kind, query, params)
                 timings["cold"].append((time.perf_counter() - started) * 1000)
-                assert answer["cached"] is False
+                assert answer.cached is False
                 if run_index == SLOW_RUNS - 1 and min(timings["cold"]) > SLOW_MS:
                     break  # raw scans of millions of events: a few runs tell enough
             for _ in range(runs):
                 started = time.perf_counter()
                 answer = await ask(service, kind, query, params)
                 timings["cached"].append((time.perf_counter() - started) * 1000)
-                assert answer["cached"] is True
+                assert answer.cached is True
             for mode, values in timings.items():
                 row = {
                     "events": f"{stored:,}",

@@ -29,7 +29,8 @@ Close codes (each with a reason text):
 After the 101 the connection is served by `web/websocket.py` (a lean RFC 6455 protocol: one slotted
 object per dashboard, pings and deadlines from one process-wide sweep), not by Tornado's websocket.
 
-The SSE stream sends the same messages as `event: snapshot` / `event: tick` with the JSON as `data:`.
+The SSE stream sends the same messages as `event: snapshot` / `event: tick` with the JSON as `data:`
+(described in the OpenAPI document from `StreamMessage`, domain/live/messages.py).
 It takes the access token in the `Authorization` header (fetch-based EventSource clients can send it),
 filters as query arguments, and ends when the token expires or its session is revoked (the client
 reconnects with a new one).
@@ -53,7 +54,7 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
 from domain.errors import DomainError, Forbidden, NotFound, Unauthorized
-from domain.live.messages import AuthRenewed, ErrorMessage, MessageError, encode_message
+from domain.live.messages import AuthRenewed, ErrorMessage, MessageError, StreamMessage, encode_message
 from domain.live.stream import FILTER_KEYS, Filters, LiveStream, parse_filters
 from handlers.access import authorized
 from handlers.base import ApiHandler, BaseHandler
@@ -389,7 +390,7 @@ openapi_operations = [
         tag="live",
         auth="bearer",
         query=LiveStreamQuery,
-        response=str,
+        response=StreamMessage,
         response_media="text/event-stream",
         errors=(404,),
         description=(

@@ -21,7 +21,9 @@ How an operation gets documented (every handler module that serves `/api/...` do
   request body or query, 401 (and 429) for authenticated operations, all with the shared error shape.
 - `request_media` / `response_media` change the content types (e.g. text/plain beacons, CSV exports);
   `response=None` with `status=204` documents an empty answer. For `text/event-stream`, `response`
-  describes one event's `data` (a Struct), or `str` for undescribed events.
+  is the type of one event's `data` (a Struct, or a union of tagged Structs whose tags name the events),
+  or `str` for undescribed events; the schema then describes one event as OpenAPI 3.2's `itemSchema`
+  and schemathesis read a stream: `{event, data}`, `data` being JSON text of that type.
 
 The spec is built from the modules listed in `handlers.api_modules()`: a module's `openapi_operations`
 list is picked up by adding the module there (it is where `all_routes()` finds the routes too).
@@ -30,6 +32,7 @@ list is picked up by adding the module there (it is where `all_routes()` finds t
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,8 +171,8 @@ def _operation_object(op: Operation, refs: dict[Any, dict[str, Any]], components
     if op.response is not None:
         media = op.response_media
         schema = refs[op.response]
-        if media == "text/event-stream" and op.response is str:
-            schema = {}  # events whose data is not described (schemathesis would parse it as JSON)
+        if media == "text/event-stream":
+            schema = _event_schema(op.response, schema)
         success["content"] = _json_content(schema, media)
     responses[str(op.status)] = success
     for status in op.error_statuses():
@@ -191,6 +194,25 @@ def _operation_object(op: Operation, refs: dict[Any, dict[str, Any]], components
     if op.request is not None:
         body["requestBody"] = {"required": True, "content": _json_content(refs[op.request], op.request_media)}
     return body
+
+
+def _event_schema(data: Any, data_schema: dict[str, Any]) -> dict[str, Any]:
+    """One server-sent event whose `data` is JSON text of the type `data` (schema `data_schema`), named
+    by the tag of its Struct; any event when `data` is `str` (its text is not described)."""
+    if data is str:
+        return {}
+    names = [kind.__struct_config__.tag for kind in typing.get_args(data) or (data,)]
+    event: dict[str, Any] = {"type": "string"}
+    if all(isinstance(name, str) for name in names):
+        event["enum"] = names
+    return {
+        "type": "object",
+        "properties": {
+            "event": event,
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data_schema},
+        },
+        "required": ["data"],
+    }
 
 
 def _operation_id(op: Operation) -> str:

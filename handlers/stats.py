@@ -2,8 +2,10 @@
 
 Auth (`@authorized("site:view", secret_key=True)`): an owner or member's bearer token, or the site's own
 secret key (`X-Api-Key`). Parameters are
-described in domain/stats/query.py (`StatsParams`); answers carry `cached: true|false`. One handler class
-serves every kind of answer (`KINDS`), each on its own route.
+described in domain/stats/query.py (`StatsParams`); each kind's answer is a Struct of
+domain/stats/answers.py, encoded here once, and carries `cached: true|false`. One handler class serves
+every kind of answer (`KINDS`), each on its own route; the OpenAPI document describes each kind's answer
+from its Struct.
 """
 
 from __future__ import annotations
@@ -12,30 +14,54 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
+import msgspec
+
+from domain.stats.answers import (
+    ActiveAnswer,
+    BreakdownAnswer,
+    FunnelAnswer,
+    JourneyAnswer,
+    RealtimeAnswer,
+    RetentionAnswer,
+    StatsAnswer,
+    SummaryAnswer,
+    TimeseriesAnswer,
+)
 from domain.stats.funnels import parse_steps
 from domain.stats.query import DEFAULT_WINDOW_S, PARAM_NAMES, StatsParams, StatsQuery, query_of, read_params
 from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 
-# Each kind of answer: what it says (its OpenAPI summary), and its path under the site's stats when that
-# is not the kind's name. `realtime` takes no parameters.
-KINDS: dict[str, tuple[str, str]] = {
+# Each kind of answer: what it says (its OpenAPI summary), its path under the site's stats, and the
+# Struct it answers with. `realtime` takes no parameters.
+KINDS: dict[str, tuple[str, str, type[StatsAnswer]]] = {
     "summary": (
         "Visitors, visits, pageviews, events, bounce rate, visit duration, with the previous period",
         "summary",
+        SummaryAnswer,
     ),
-    "timeseries": ("Metrics per minute/hour/day/week/month in the site's timezone", "timeseries"),
-    "breakdown": ("Top values of a dimension (`by`), sorted and limited", "breakdown"),
-    "realtime": ("Visitors in the last 5 minutes, pageviews per minute, top pages now", "realtime"),
-    "funnel": ("People through ordered steps (`steps`) within `window` seconds", "funnel"),
-    "retention": ("Weekly cohorts", "retention"),
-    "active": ("Daily, weekly and monthly active people per day", "active"),
+    "timeseries": (
+        "Metrics per minute/hour/day/week/month in the site's timezone",
+        "timeseries",
+        TimeseriesAnswer,
+    ),
+    "breakdown": ("Top values of a dimension (`by`), sorted and limited", "breakdown", BreakdownAnswer),
+    "realtime": (
+        "Visitors in the last 5 minutes, pageviews per minute, top pages now",
+        "realtime",
+        RealtimeAnswer,
+    ),
+    "funnel": ("People through ordered steps (`steps`) within `window` seconds", "funnel", FunnelAnswer),
+    "retention": ("Weekly cohorts", "retention", RetentionAnswer),
+    "active": ("Daily, weekly and monthly active people per day", "active", ActiveAnswer),
     "users": (
         "One user's journey: first and last seen, totals, recent events and sessions",
         "users/{user_id}",
+        JourneyAnswer,
     ),
 }
+_encoder = msgspec.json.Encoder()
 
 
 class StatsHandler(ApiHandler):
@@ -43,11 +69,13 @@ class StatsHandler(ApiHandler):
     timezone; answers are computed in a task that is cancelled (stopping the store's scan) when the client
     goes away."""
 
-    _work: asyncio.Future[Any] | None = None
+    _work: asyncio.Future[StatsAnswer | dict[str, Any]] | None = None
     _gone = False
 
-    async def answer(self, work: Awaitable[dict[str, Any]]) -> None:
-        """Write the answer of `work`, unless the client left first (then the work is cancelled)."""
+    async def answer(self, work: Awaitable[StatsAnswer | dict[str, Any]]) -> None:
+        """Write the answer of `work` as JSON, unless the client left first (then the work is
+        cancelled). A stats answer (a Struct) is encoded straight to JSON; the goals handlers still
+        answer plain values."""
         self._work = asyncio.ensure_future(work)
         try:
             result = await self._work
@@ -57,7 +85,10 @@ class StatsHandler(ApiHandler):
             raise
         finally:
             self._work = None
-        self.write_json(result)
+        if isinstance(result, msgspec.Struct):
+            self.finish(_encoder.encode(result))
+        else:
+            self.write_json(result)
 
     def on_connection_close(self) -> None:
         self._gone = True
@@ -97,7 +128,7 @@ class StatsKindHandler(StatsHandler):
     async def get(self, site_id: str, user_id: str = "") -> None:
         await self.answer(self.work(self.site.id, user_id))
 
-    def work(self, site_id: str, user_id: str) -> Awaitable[dict[str, Any]]:
+    def work(self, site_id: str, user_id: str) -> Awaitable[StatsAnswer]:
         """The stats service's answer for this kind (parameters read and checked first)."""
         stats = self.ctx.stats
         if self.kind == "realtime":  # never cached, no parameters: the polling twin of the live socket
@@ -128,7 +159,7 @@ _USER = r"([^/]{1,256})"
 _BASE = "/api/v1/sites/{site_id}/stats"
 default_handlers = [
     (rf"/api/v1/sites/{_ID}/stats/" + path.replace("{user_id}", _USER), StatsKindHandler, {"kind": kind})
-    for kind, (_summary, path) in KINDS.items()
+    for kind, (_summary, path, _answer) in KINDS.items()
 ]
 
 openapi_operations = [
@@ -138,9 +169,9 @@ openapi_operations = [
         summary,
         tag="stats",
         auth="bearer_or_secret_key",
-        response=dict,
+        response=answer,
         errors=(404, 503),
         query=None if kind == "realtime" else StatsParams,
     )
-    for kind, (summary, path) in KINDS.items()
+    for kind, (summary, path, answer) in KINDS.items()
 ]

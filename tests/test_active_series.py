@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import msgspec
 import pytest
 
 from domain.stats.retention import active_series, monday, weekly_cohorts
@@ -44,7 +45,7 @@ def test_active_series_equals_the_reference(seed: int) -> None:
     ]
     first = base + dt.timedelta(days=rng.randrange(0, 50))
     last = first + dt.timedelta(days=rng.randrange(0, 40))
-    assert active_series(pairs, first, last) == reference_active(pairs, first, last)
+    assert msgspec.to_builtins(active_series(pairs, first, last)) == reference_active(pairs, first, last)
 
 
 def test_weekly_cohorts_count_each_person_once_per_week() -> None:
@@ -58,11 +59,11 @@ def test_weekly_cohorts_count_each_person_once_per_week() -> None:
     weeks: dict[str, set[dt.date]] = {}
     for person, day in pairs:
         weeks.setdefault(person, set()).add(monday(dt.date.fromisoformat(day)))
-    cohorts = {row["week"]: row for row in weekly_cohorts(pairs, last)}
+    cohorts = {row.week: row for row in weekly_cohorts(pairs, last)}
     for first in {min(active) for active in weeks.values()}:
         members = [active for active in weeks.values() if min(active) == first]
         row = cohorts[first.isoformat()]
-        assert row["size"] == len(members)
-        for offset, count in enumerate(row["retained"]):
+        assert row.size == len(members)
+        for offset, count in enumerate(row.retained):
             week = first + dt.timedelta(days=7 * offset)
             assert count == sum(week in active for active in members)

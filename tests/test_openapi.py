@@ -11,6 +11,7 @@ import pytest
 import handlers
 from handlers.openapi import AUTH_SCHEMES, build_spec, collect_operations
 from handlers.policy import policy_of
+from handlers.stats import KINDS
 
 # The route decorators' policy names that each documented auth may be served by.
 POLICIES_FOR_AUTH = {
@@ -55,6 +56,21 @@ def test_spec_references_resolve() -> None:
             for param in re.findall(r"\{([^}]+)\}", path):
                 assert any(p["name"] == param and p["in"] == "path" for p in op["parameters"])
     assert set(spec["components"]["securitySchemes"]) == {"bearerAuth", "apiKey"}
+
+
+def test_stats_answers_and_the_live_stream_are_described_by_their_structs() -> None:
+    spec = build_spec(collect_operations(handlers.api_modules()))
+    for kind, (_summary, path, answer) in KINDS.items():
+        success = spec["paths"][f"/api/v1/sites/{{site_id}}/stats/{path}"]["get"]["responses"]["200"]
+        schema = success["content"]["application/json"]["schema"]
+        assert schema == {"$ref": f"#/components/schemas/{answer.__name__}"}, kind
+        assert "cached" in spec["components"]["schemas"][answer.__name__]["required"], kind
+    stream = spec["paths"]["/api/v1/sites/{site_id}/live/stream"]["get"]["responses"]["200"]["content"]
+    event = stream["text/event-stream"]["schema"]["properties"]
+    assert event["event"]["enum"] == ["snapshot", "tick"]
+    assert event["data"]["contentMediaType"] == "application/json"
+    refs = [option["$ref"] for option in event["data"]["contentSchema"]["anyOf"]]
+    assert refs == ["#/components/schemas/Snapshot", "#/components/schemas/Tick"]
 
 
 async def test_openapi_json_is_served(api: Any) -> None:

@@ -8,7 +8,10 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
+
 from handlers.context import AppContext
+from handlers.stats import KINDS
 from storage.records import Event
 from tests.support.accounts import add_member, make_key, make_site, register, signup
 from tests.support.api import Api
@@ -224,3 +227,29 @@ async def test_realtime_funnel_retention_active_and_users(api: Api, ctx: AppCont
     assert (user.json["first_seen"], user.json["total_events"]) == (day_ms(3), 1)
     assert user.json["sessions"][0]["pages"] == ["/docs"]
     assert (await api.get(f"{base}/users/nobody", token=token)).status == 404
+
+
+async def test_every_answer_is_the_struct_its_operation_documents(api: Api, ctx: AppContext) -> None:
+    """Each kind's JSON reads back as its Struct (domain/stats/answers.py, the OpenAPI schema) and that
+    Struct encodes to the very same bytes, computed or read from the cache."""
+    token, site = await owner_with_events(api, ctx)
+    base = f"/api/v1/sites/{site['id']}/stats"
+    asked = {
+        "summary": "summary?with_imported=true",
+        "timeseries": "timeseries?metrics=visitors,bounce_rate",
+        "breakdown": "breakdown?by=page",
+        "realtime": "realtime",
+        "funnel": "funnel?steps=" + quote("page:/,event:signup"),
+        "retention": "retention",
+        "active": "active",
+        "users": "users/u3",
+    }
+    assert set(asked) == set(KINDS)
+    for kind, question in asked.items():
+        answer_type = KINDS[kind][2]
+        for cached in (False, kind not in ("realtime", "users")):  # those two are never cached
+            answer = await api.get(f"{base}/{question}", token=token)
+            assert answer.status == 200, (kind, answer.json)
+            struct = msgspec.json.decode(answer.body, type=answer_type)
+            assert msgspec.json.encode(struct) == answer.body, kind
+            assert struct.cached is cached, kind

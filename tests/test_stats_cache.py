@@ -43,6 +43,7 @@ async def test_cache_entries_are_keyed_by_version() -> None:
     cache = StatsCache(MemoryKeyValue())
     key = cache.entry_key("s", await cache.version("s"), "q")
     await cache.put(key, {"x": 1})
-    assert await cache.get(key) == {"x": 1}
+    assert await cache.get(key, dict[str, int]) == {"x": 1}
+    assert await cache.get(key, list[int]) is None  # an entry of another shape counts as absent
     await cache.bump("s")
     assert cache.entry_key("s", await cache.version("s"), "q") != key

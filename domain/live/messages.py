@@ -100,6 +100,8 @@ class ErrorMessage(msgspec.Struct, tag="error", tag_field="type"):
 
 
 DashboardMessage = Snapshot | Tick | AuthRenewed | ErrorMessage
+# What the SSE live stream sends, each as one event named by its `type`: a snapshot, then ticks.
+StreamMessage = Snapshot | Tick
 
 
 def with_recent(kind: type[Snapshot] | type[Tick], state: LiveState, recent: list[dict[str, Any]]) -> str:

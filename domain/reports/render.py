@@ -9,6 +9,7 @@ from typing import Any
 from domain.accounts.site_docs import StoredSite
 from domain.mail.templates import Mail
 from domain.reports.periods import Period
+from domain.stats.answers import BreakdownRow, SummaryAnswer
 
 ROWS = (
     ("visitors", "Visitors", ""),
@@ -33,22 +34,21 @@ def _number(value: Any, unit: str) -> str:
 def render(
     site: StoredSite,
     period: Period,
-    summary: dict[str, Any],
-    pages: list[dict[str, Any]],
-    sources: list[dict[str, Any]],
+    summary: SummaryAnswer,
+    pages: list[BreakdownRow],
+    sources: list[BreakdownRow],
     dashboard_url: str,
     unsubscribe_url: str,
 ) -> Mail:
     """The report mail of one site for one period."""
     name = site.name
-    results = summary["results"]
     title = f"{name}: {'weekly' if period.kind == 'weekly' else 'monthly'} report, {period.label}"
     lines = [title, ""]
     cells = []
     for key, label, unit in ROWS:
-        item = results[key]
-        value, change = _number(item["value"], unit), _change(item["change"])
-        lines.append(f"{label}: {value} ({change} vs the period before: {_number(item['previous'], unit)})")
+        item = getattr(summary.results, key)
+        value, change = _number(item.value, unit), _change(item.change)
+        lines.append(f"{label}: {value} ({change} vs the period before: {_number(item.previous, unit)})")
         cells.append(
             f'<tr><td>{html.escape(label)}</td><td style="text-align:right"><b>{html.escape(value)}</b></td>'
             f'<td style="text-align:right;color:#555">{html.escape(change)}</td></tr>'
@@ -56,12 +56,12 @@ def render(
     sections = []
     for heading, rows in (("Top pages", pages), ("Top sources", sources)):
         lines += ["", heading + ":"]
-        items = rows or [{"value": "(none)", "visitors": 0}]
-        lines += [f"  {row['value'] or '(direct)'}: {row['visitors']} visitors" for row in items]
+        items = [(row.value, row.visitors) for row in rows] or [("(none)", 0)]
+        lines += [f"  {value or '(direct)'}: {visitors} visitors" for value, visitors in items]
         body = "".join(
-            f"<tr><td>{html.escape(str(row['value'] or '(direct)'))}</td>"
-            f'<td style="text-align:right">{int(row["visitors"]):,}</td></tr>'
-            for row in items
+            f"<tr><td>{html.escape(str(value or '(direct)'))}</td>"
+            f'<td style="text-align:right">{int(visitors):,}</td></tr>'
+            for value, visitors in items
         )
         sections.append(f"<h3>{html.escape(heading)}</h3><table>{body}</table>")
     lines += ["", f"Dashboard: {dashboard_url}", f"Stop these reports: {unsubscribe_url}", ""]

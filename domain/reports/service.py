@@ -224,7 +224,7 @@ class Reports:
             query = parse_query(
                 {**params, "by": by, "limit": str(TOP)}, default_tz=tz, now_ms=now_ms, need_by=True
             )
-            tops.append((await self._stats.breakdown(site.id, query))["results"])
+            tops.append((await self._stats.breakdown(site.id, query)).results)
         unsubscribe = f"{self._mailer.public_url}/unsubscribe#" + urllib.parse.urlencode(
             {"id": subscription_id, "key": self.key_for(subscription_id)}
         )

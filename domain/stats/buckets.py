@@ -8,9 +8,9 @@ midnight, so a DST day holds 23 or 25 hours. These match what the stores return 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.stats.answers import BreakdownRow
 from storage.ports import Aggregate
 
 _UNIT_MS = {"minute": 60_000, "hour": 3_600_000}
@@ -65,28 +65,31 @@ def bucket_label(ms: int, unit: str, tz_name: str) -> str:
     return moment.date().isoformat()
 
 
-def metrics_of(agg: Aggregate | None) -> dict[str, Any]:
-    """The public metrics of one group: counts, bounce rate (%), mean visit duration (s), views/visit
-    (session metrics are None where the store could not know them)."""
+def metrics_of(agg: Aggregate | None) -> BreakdownRow:
+    """The public metrics of one group, its key as `value`: counts, bounce rate (%), mean visit duration
+    (s), views/visit (session metrics are None where the store could not know them)."""
     if agg is not None and agg.visits < 0:  # a rollup breakdown: session metrics unknown
-        return {"visitors": agg.visitors, "visits": None, "pageviews": agg.pageviews, "events": agg.events,
-                "bounce_rate": None, "visit_duration": None, "views_per_visit": None}  # fmt: skip
+        return BreakdownRow(value=agg.key, visitors=agg.visitors, visits=None, pageviews=agg.pageviews,
+                            events=agg.events, bounce_rate=None, visit_duration=None,
+                            views_per_visit=None)  # fmt: skip
     if agg is None or agg.visits == 0:
-        return {
-            "visitors": agg.visitors if agg else 0,
-            "visits": 0,
-            "pageviews": agg.pageviews if agg else 0,
-            "events": agg.events if agg else 0,
-            "bounce_rate": 0.0,
-            "visit_duration": 0.0,
-            "views_per_visit": 0.0,
-        }
-    return {
-        "visitors": agg.visitors,
-        "visits": agg.visits,
-        "pageviews": agg.pageviews,
-        "events": agg.events,
-        "bounce_rate": round(agg.bounces * 100 / agg.visits, 2),
-        "visit_duration": round(agg.duration_ms / agg.visits / 1000, 1),
-        "views_per_visit": round(agg.pageviews / agg.visits, 2),
-    }
+        return BreakdownRow(
+            value=agg.key if agg else None,
+            visitors=agg.visitors if agg else 0,
+            visits=0,
+            pageviews=agg.pageviews if agg else 0,
+            events=agg.events if agg else 0,
+            bounce_rate=0.0,
+            visit_duration=0.0,
+            views_per_visit=0.0,
+        )
+    return BreakdownRow(
+        value=agg.key,
+        visitors=agg.visitors,
+        visits=agg.visits,
+        pageviews=agg.pageviews,
+        events=agg.events,
+        bounce_rate=round(agg.bounces * 100 / agg.visits, 2),
+        visit_duration=round(agg.duration_ms / agg.visits / 1000, 1),
+        views_per_visit=round(agg.pageviews / agg.visits, 2),
+    )

@@ -15,9 +15,9 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-import orjson
+import msgspec
 
 from storage.ports import KeyValue
 from storage.records import Event
@@ -26,6 +26,8 @@ log = logging.getLogger("eddy.stats")
 CACHE_TTL_S = 30.0
 VERSION_TTL_S = 7 * 86400.0
 COALESCE_S = 1.0
+T = TypeVar("T")
+_encoder = msgspec.json.Encoder()
 
 
 def version_key(site_id: str) -> str:
@@ -34,11 +36,12 @@ def version_key(site_id: str) -> str:
 
 
 class StatsCache:
-    """Get and put JSON answers for (site, version, query)."""
+    """Get and put answers for (site, version, query), kept as JSON and read back as their type."""
 
     def __init__(self, kv: KeyValue, ttl: float = CACHE_TTL_S) -> None:
         self._kv = kv
         self.ttl = ttl
+        self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 
     async def version(self, site_id: str) -> str:
         """The site's current version ("0" before any ingest)."""
@@ -50,19 +53,23 @@ class StatsCache:
         digest = hashlib.sha256(query_key.encode()).hexdigest()[:32]
         return f"stats:c:{site_id}:{version}:{digest}"
 
-    async def get(self, key: str) -> Any | None:
-        """A cached answer, or None (a broken entry counts as absent)."""
+    async def get(self, key: str, kind: type[T]) -> T | None:
+        """A cached answer read as `kind`, or None (a broken entry, or one of another shape, counts as
+        absent)."""
         raw = await self._kv.get(key)
         if raw is None:
             return None
+        decoder = self._decoders.get(kind)
+        if decoder is None:  # a decoder is built once per type: building one costs more than a decode
+            decoder = self._decoders[kind] = msgspec.json.Decoder(kind)
         try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
+            return decoder.decode(raw)  # type: ignore[no-any-return]
+        except msgspec.DecodeError:
             return None
 
     async def put(self, key: str, value: Any) -> None:
-        """Keep an answer for `ttl` seconds."""
-        await self._kv.set(key, orjson.dumps(value), self.ttl)
+        """Keep an answer (a Struct or plain JSON values) for `ttl` seconds."""
+        await self._kv.set(key, _encoder.encode(value), self.ttl)
 
     async def bump(self, site_id: str) -> None:
         """Orphan every cached answer of the site: a fresh random version (one SET; concurrent bumps

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from domain.errors import Invalid
+from domain.stats.answers import FunnelStep
 from storage.records import Event
 
 MAX_STEPS = 8
@@ -108,12 +108,12 @@ class FunnelCounter:
             reached[furthest_step(ordered, len(self.steps), self.window_ms)] += 1
         return [sum(reached[k:]) for k in range(1, len(reached))]
 
-    def result(self) -> list[dict[str, Any]]:
+    def result(self) -> list[FunnelStep]:
         """Per step: people reaching it, conversion from step 1 and from the previous step (%)."""
         return funnel_steps(self.steps, self.reach())
 
 
-def funnel_steps(steps: list[Step], at_least: list[int]) -> list[dict[str, Any]]:
+def funnel_steps(steps: list[Step], at_least: list[int]) -> list[FunnelStep]:
     """The answer's steps from the people reaching at least each step: people, conversion from step 1
     and from the previous step (%), and the drop-off from the previous step."""
     out = []
@@ -122,13 +122,13 @@ def funnel_steps(steps: list[Step], at_least: list[int]) -> list[dict[str, Any]]
         count = at_least[index]
         previous = at_least[index - 1] if index else count
         out.append(
-            {
-                "step": index + 1,
-                "label": step.label,
-                "visitors": count,
-                "conversion_rate": round(count * 100 / first, 2) if first else 0.0,
-                "step_conversion": round(count * 100 / previous, 2) if previous else 0.0,
-                "dropoff": (previous - count) if index else 0,
-            }
+            FunnelStep(
+                step=index + 1,
+                label=step.label,
+                visitors=count,
+                conversion_rate=round(count * 100 / first, 2) if first else 0.0,
+                step_conversion=round(count * 100 / previous, 2) if previous else 0.0,
+                dropoff=(previous - count) if index else 0,
+            )
         )
     return out

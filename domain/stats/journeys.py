@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from typing import Any
 
+from domain.stats.answers import JourneyEvent, JourneySession
 from storage.records import Event
 
 RECENT_EVENTS = 50
@@ -13,18 +13,18 @@ RECENT_SESSIONS = 20
 PATH_STEPS = 50
 
 
-def event_view(event: Event) -> dict[str, Any]:
+def event_view(event: Event) -> JourneyEvent:
     """The public fields of one event in a journey."""
-    return {
-        "id": event.id,
-        "ts": event.ts,
-        "name": event.name,
-        "path": event.path,
-        "title": event.title,
-        "source": event.source,
-        "session_id": event.session_id,
-        "props": dict(event.props),
-    }
+    return JourneyEvent(
+        id=event.id,
+        ts=event.ts,
+        name=event.name,
+        path=event.path,
+        title=event.title,
+        source=event.source,
+        session_id=event.session_id,
+        props=dict(event.props),
+    )
 
 
 class JourneyBuilder:
@@ -32,7 +32,7 @@ class JourneyBuilder:
 
     def __init__(self) -> None:
         self.recent: deque[Event] = deque(maxlen=RECENT_EVENTS)
-        self.sessions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.sessions: OrderedDict[str, JourneySession] = OrderedDict()
 
     def add(self, events: Iterable[Event]) -> None:
         """Take the next events (ascending time)."""
@@ -41,26 +41,21 @@ class JourneyBuilder:
             key = event.session_id or f"ev:{event.id}"
             session = self.sessions.get(key)
             if session is None:
-                session = {
-                    "session_id": event.session_id,
-                    "start": event.ts,
-                    "end": event.ts,
-                    "events": 0,
-                    "pages": [],
-                }
+                session = JourneySession(
+                    session_id=event.session_id, start=event.ts, end=event.ts, events=0, pages=[]
+                )
                 self.sessions[key] = session
                 while len(self.sessions) > RECENT_SESSIONS:
                     self.sessions.popitem(last=False)
-            session["end"] = max(session["end"], event.ts)
-            session["events"] += 1
-            if event.name == "pageview" and len(session["pages"]) < PATH_STEPS:
-                session["pages"].append(event.path)
+            session.end = max(session.end, event.ts)
+            session.events += 1
+            if event.name == "pageview" and len(session.pages) < PATH_STEPS:
+                session.pages.append(event.path)
 
-    def result(self) -> dict[str, Any]:
-        """Recent events and sessions, newest first."""
-        return {
-            "recent_events": [
-                event_view(e) for e in sorted(self.recent, key=lambda e: (e.ts, e.id), reverse=True)
-            ],
-            "sessions": list(reversed(self.sessions.values())),
-        }
+    def recent_events(self) -> list[JourneyEvent]:
+        """The recent events, newest first."""
+        return [event_view(e) for e in sorted(self.recent, key=lambda e: (e.ts, e.id), reverse=True)]
+
+    def recent_sessions(self) -> list[JourneySession]:
+        """The recent sessions, newest first."""
+        return list(reversed(self.sessions.values()))

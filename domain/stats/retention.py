@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+
+from domain.stats.answers import ActiveDay, Cohort
 
 
 def monday(day: dt.date) -> dt.date:
@@ -18,7 +19,7 @@ def monday(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def weekly_cohorts(pairs: Iterable[tuple[str, str]], last_day: dt.date) -> list[dict[str, Any]]:
+def weekly_cohorts(pairs: Iterable[tuple[str, str]], last_day: dt.date) -> list[Cohort]:
     """Cohorts in week order: {week, size, retained: [count per week offset], rates: [% per offset]}."""
     weeks: dict[str, set[dt.date]] = defaultdict(set)
     mondays: dict[str, dt.date] = {}  # millions of pairs name a few dozen dates: parse each once
@@ -35,7 +36,7 @@ def weekly_cohorts(pairs: Iterable[tuple[str, str]], last_day: dt.date) -> list[
     return cohort_table(((first.isoformat(), offset, n) for (first, offset), n in counts.items()), last_day)
 
 
-def cohort_table(counts: Iterable[tuple[str, int, int]], last_day: dt.date) -> list[dict[str, Any]]:
+def cohort_table(counts: Iterable[tuple[str, int, int]], last_day: dt.date) -> list[Cohort]:
     """The cohorts from (first week's Monday YYYY-MM-DD, week offset, people) counts: each cohort's row
     runs to the week of `last_day`, weeks without anyone at 0."""
     last_week = monday(last_day)
@@ -51,19 +52,17 @@ def cohort_table(counts: Iterable[tuple[str, int, int]], last_day: dt.date) -> l
         row = cohorts[first]
         size = row[0]
         out.append(
-            {
-                "week": first.isoformat(),
-                "size": size,
-                "retained": row,
-                "rates": [round(c * 100 / size, 2) if size else 0.0 for c in row],
-            }
+            Cohort(
+                week=first.isoformat(),
+                size=size,
+                retained=row,
+                rates=[round(c * 100 / size, 2) if size else 0.0 for c in row],
+            )
         )
     return out
 
 
-def active_series(
-    pairs: Iterable[tuple[str, str]], first_day: dt.date, last_day: dt.date
-) -> list[dict[str, Any]]:
+def active_series(pairs: Iterable[tuple[str, str]], first_day: dt.date, last_day: dt.date) -> list[ActiveDay]:
     """Per day from first_day to last_day: people active that day (dau), in the 7 days (wau) and the
     30 days (mau) ending that day, and stickiness = dau / mau (%).
 
@@ -104,15 +103,9 @@ def active_series(
     return active_table(days)
 
 
-def active_table(days: Iterable[tuple[str, int, int, int]]) -> list[dict[str, Any]]:
+def active_table(days: Iterable[tuple[str, int, int, int]]) -> list[ActiveDay]:
     """The answer's rows from (date, dau, wau, mau), with stickiness = dau / mau (%)."""
     return [
-        {
-            "date": date,
-            "dau": dau,
-            "wau": wau,
-            "mau": mau,
-            "stickiness": round(dau * 100 / mau, 2) if mau else 0.0,
-        }
+        ActiveDay(date=date, dau=dau, wau=wau, mau=mau, stickiness=round(dau * 100 / mau, 2) if mau else 0.0)
         for date, dau, wau, mau in days
     ]

@@ -8,11 +8,32 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
+
+import msgspec
+from msgspec import UNSET, UnsetType
 
 from domain.errors import NotFound, Unavailable
 from domain.stats import imported as imports
+from domain.stats.answers import (
+    ActiveAnswer,
+    BreakdownAnswer,
+    FunnelAnswer,
+    ImportedNote,
+    JourneyAnswer,
+    MetricChange,
+    MinutePageviews,
+    PreviousRange,
+    RealtimeAnswer,
+    RetentionAnswer,
+    SeriesPoint,
+    StatsAnswer,
+    SummaryAnswer,
+    SummaryMetrics,
+    TimeseriesAnswer,
+    TopPage,
+)
 from domain.stats.buckets import bucket_label, bucket_starts, metrics_of
 from domain.stats.cache import StatsCache
 from domain.stats.funnels import FunnelCounter, Step, funnel_steps
@@ -25,14 +46,14 @@ from storage.ports import Aggregate, EventFilter, EventStore, Grouping, PeopleCo
 log = logging.getLogger("eddy.stats")
 REALTIME_VISITORS_MS = 5 * 60_000
 REALTIME_MINUTES = 30
-Answer = dict[str, Any]
+Answer = TypeVar("Answer", bound=StatsAnswer)
 
 
-def _change(value: float, previous: float) -> float | None:
-    """Percent change from the previous period (None when it was 0)."""
-    if not previous:
-        return None
-    return round((value - previous) * 100 / previous, 1)
+def _compared(value: float | None, previous: float | None) -> MetricChange:
+    """A metric with its value over the previous period and the percent change (None when either is
+    unknown or the previous one was 0)."""
+    change = round((value - previous) * 100 / previous, 1) if previous and value is not None else None
+    return MetricChange(value=value, previous=previous, change=change)
 
 
 def _iso(ms: int, tz: str) -> str:
@@ -64,18 +85,19 @@ class StatsService:
         kind: str,
         query: StatsQuery,
         compute: Callable[[], Awaitable[Answer]],
+        answer_type: type[Answer],
         extra: str = "",
     ) -> Answer:
-        """The cached answer for this site version and query, or a fresh one (then cached). A failing
-        cache only costs speed."""
+        """The cached answer for this site version and query (`cached` true), or a fresh one (then
+        cached). A failing cache only costs speed."""
         key = None
         try:
             version = await self.cache.version(site_id)
             key = self.cache.entry_key(site_id, version, query.cache_key(kind) + "\x1f" + extra)
-            hit = await self.cache.get(key)
+            hit = await self.cache.get(key, answer_type)
             if hit is not None:
-                hit["cached"] = True
-                return hit  # type: ignore[no-any-return]
+                hit.cached = True
+                return hit
         except Exception as error:  # noqa: BLE001 - the cache is an optimisation
             log.warning("stats cache unavailable: %s", error)
         answer = await self._guard(compute())
@@ -84,7 +106,7 @@ class StatsService:
                 await self.cache.put(key, answer)
             except Exception as error:  # noqa: BLE001
                 log.warning("stats cache unavailable: %s", error)
-        return {**answer, "cached": False}
+        return answer
 
     @staticmethod
     async def _guard(work: Awaitable[Answer]) -> Answer:
@@ -104,24 +126,25 @@ class StatsService:
         return rows[0] if rows else None
 
     @staticmethod
-    def _frame(site_id: str, query: StatsQuery) -> Answer:
+    def _frame(site_id: str, query: StatsQuery) -> dict[str, str]:
+        """The fields every framed answer starts with (`Framed`): the site and the range."""
         return {
             "site_id": site_id,
-            "from": _iso(query.start, query.tz),
+            "from_": _iso(query.start, query.tz),
             "to": _iso(query.end, query.tz),
             "tz": query.tz,
         }
 
-    async def summary(self, site_id: str, query: StatsQuery) -> Answer:
+    async def summary(self, site_id: str, query: StatsQuery) -> SummaryAnswer:
         """Totals of the range with the previous period of the same length alongside."""
 
         import_id, reason = await self._import_for(site_id, query, "summary")
 
-        async def compute() -> Answer:
+        async def compute() -> SummaryAnswer:
             previous = query.previous()
             now_total = await self._total(query.event_filter(site_id))
             before_total = await self._total(previous.event_filter(site_id))
-            extra: Answer = {}
+            note = _not_merged(reason)
             if import_id is not None and self._imported is not None:
                 found = await self._imported.days(
                     site_id, import_id, previous.start, query.end, query.tz, ("imported_visitors",)
@@ -133,21 +156,21 @@ class StatsService:
                     now_total = imports.add(now_total, found.total(current))
                 if earlier:
                     before_total = imports.add(before_total, found.total(earlier))
-                extra = {"imported": {"included": True, "days": len(current), "import_id": import_id}}
-            elif reason is not None:
-                extra = {"imported": {"included": False, "reason": reason}}
+                note = ImportedNote(included=True, days=len(current), import_id=import_id)
             now, before = metrics_of(now_total), metrics_of(before_total)
-            return {
-                **self._frame(site_id, query),
-                "previous": {"from": _iso(previous.start, query.tz), "to": _iso(previous.end, query.tz)},
-                "results": {
-                    name: {"value": value, "previous": before[name], "change": _change(value, before[name])}
-                    for name, value in now.items()
-                },
-                **extra,
+            changes = {
+                name: _compared(getattr(now, name), getattr(before, name))
+                for name in SummaryMetrics.__struct_fields__
             }
+            return SummaryAnswer(
+                **self._frame(site_id, query),
+                previous=PreviousRange(from_=_iso(previous.start, query.tz), to=_iso(previous.end, query.tz)),
+                results=SummaryMetrics(**changes),
+                imported=note,
+                cached=False,
+            )
 
-        return await self._cached(site_id, "summary", query, compute, import_id or "")
+        return await self._cached(site_id, "summary", query, compute, SummaryAnswer, import_id or "")
 
     async def _import_for(self, site_id: str, query: StatsQuery, kind: str) -> tuple[str | None, str | None]:
         """(the import to merge into this question, why none is merged when the caller asked for one)."""
@@ -159,17 +182,17 @@ class StatsService:
         reason = imports.why_not(query, kind)
         return (None, reason) if reason else (import_id, None)
 
-    async def timeseries(self, site_id: str, query: StatsQuery) -> Answer:
+    async def timeseries(self, site_id: str, query: StatsQuery) -> TimeseriesAnswer:
         """The metrics per interval bucket in the query's timezone, empty buckets filled with zeros."""
 
         import_id, reason = await self._import_for(site_id, query, "timeseries")
 
-        async def compute() -> Answer:
+        async def compute() -> TimeseriesAnswer:
             grouping = Grouping(kind="time", unit=query.interval, tz=query.tz)
             rows = await self._events.aggregate(query.event_filter(site_id), grouping)
             by_key: dict[Any, Aggregate] = {row.key: row for row in rows}
             starts = bucket_starts(query.start, query.end, query.interval, query.tz)
-            extra: Answer = {"imported": {"included": False, "reason": reason}} if reason else {}
+            note = _not_merged(reason)
             if import_id is not None and self._imported is not None:
                 found = await self._imported.days(
                     site_id,
@@ -184,28 +207,37 @@ class StatsService:
                     midnight = local_midnight_ms(dt.date.fromisoformat(day), tz)
                     key = starts[max(0, bisect.bisect_right(starts, midnight) - 1)]
                     by_key[key] = imports.add(by_key.get(key), found.total([day]), key)
-                extra = {"imported": {"included": True, "days": len(found.days), "import_id": import_id}}
+                note = ImportedNote(included=True, days=len(found.days), import_id=import_id)
             keys = sorted(set(starts) | set(by_key))
             results = []
             for key in keys:
                 values = metrics_of(by_key.get(key))
-                point: dict[str, Any] = {"date": bucket_label(int(key), query.interval, query.tz)}  # type: ignore[arg-type]
-                point.update({name: values[name] for name in query.metrics})
-                results.append(point)
-            return {**self._frame(site_id, query), "interval": query.interval, "results": results, **extra}
+                results.append(
+                    SeriesPoint(
+                        date=bucket_label(int(key), query.interval, query.tz),
+                        **{name: getattr(values, name) for name in query.metrics},
+                    )
+                )
+            return TimeseriesAnswer(
+                **self._frame(site_id, query),
+                interval=query.interval,
+                results=results,
+                imported=note,
+                cached=False,
+            )
 
-        return await self._cached(site_id, "timeseries", query, compute, import_id or "")
+        return await self._cached(site_id, "timeseries", query, compute, TimeseriesAnswer, import_id or "")
 
-    async def breakdown(self, site_id: str, query: StatsQuery) -> Answer:
+    async def breakdown(self, site_id: str, query: StatsQuery) -> BreakdownAnswer:
         """The top values of a dimension with their metrics (`page` counts pageviews only)."""
 
         import_id, reason = await self._import_for(site_id, query, "breakdown")
 
-        async def compute() -> Answer:
+        async def compute() -> BreakdownAnswer:
             flt = query.event_filter(site_id)
             if query.by == "page":
-                flt = EventFilter(**{**_fields(flt), "equals": {**flt.equals, "name": "pageview"}})
-            extra: Answer = {"imported": {"included": False, "reason": reason}} if reason else {}
+                flt = msgspec.structs.replace(flt, equals={**flt.equals, "name": "pageview"})
+            note = _not_merged(reason)
             found = None
             if import_id is not None and self._imported is not None:
                 table = imports.BREAKDOWN_TABLES[query.by][0]
@@ -213,7 +245,7 @@ class StatsService:
                 found = await self._imported.days(
                     site_id, import_id, query.start, query.end, query.tz, tables
                 )
-                extra = {"imported": {"included": True, "days": len(found.days), "import_id": import_id}}
+                note = ImportedNote(included=True, days=len(found.days), import_id=import_id)
             if found is None or not found.days:
                 rows = await self._events.aggregate(
                     flt, breakdown_grouping(query.by), sort=query.sort, limit=query.limit
@@ -229,18 +261,18 @@ class StatsService:
                     merged[value] = imports.add(merged.get(value), row, value)
                 rows = sorted(merged.values(), key=lambda row: (-getattr(row, query.sort), str(row.key)))
                 rows = rows[: query.limit]
-            results = [{"value": row.key, **metrics_of(row)} for row in rows]
-            return {
+            return BreakdownAnswer(
                 **self._frame(site_id, query),
-                "by": query.by,
-                "sort": query.sort,
-                "results": results,
-                **extra,
-            }
+                by=query.by,
+                sort=query.sort,
+                results=[metrics_of(row) for row in rows],
+                imported=note,
+                cached=False,
+            )
 
-        return await self._cached(site_id, "breakdown", query, compute, import_id or "")
+        return await self._cached(site_id, "breakdown", query, compute, BreakdownAnswer, import_id or "")
 
-    async def realtime(self, site_id: str) -> Answer:
+    async def realtime(self, site_id: str) -> RealtimeAnswer:
         """Visitors in the last 5 minutes, pageviews per minute over the last 30, top pages now. Never
         cached: it is the polling twin of the live socket."""
         now = self.now_ms()
@@ -249,7 +281,7 @@ class StatsService:
         recent = EventFilter(site_id=site_id, start=now - REALTIME_VISITORS_MS, end=now + 1)
         views = EventFilter(site_id=site_id, start=start, end=minute + 60_000, equals={"name": "pageview"})
 
-        async def compute() -> Answer:
+        async def compute() -> RealtimeAnswer:
             total = await self._total(recent)
             per_minute = {
                 row.key: row.pageviews
@@ -261,29 +293,30 @@ class StatsService:
                 sort="pageviews",
                 limit=10,
             )
-            return {
-                "site_id": site_id,
-                "at": now,
-                "visitors": total.visitors if total else 0,
-                "pageviews_per_minute": [
-                    {
-                        "minute": _iso(start + i * 60_000, "UTC"),
-                        "pageviews": per_minute.get(start + i * 60_000, 0),
-                    }
+            return RealtimeAnswer(
+                site_id=site_id,
+                at=now,
+                visitors=total.visitors if total else 0,
+                pageviews_per_minute=[
+                    MinutePageviews(
+                        minute=_iso(start + i * 60_000, "UTC"),
+                        pageviews=per_minute.get(start + i * 60_000, 0),
+                    )
                     for i in range(REALTIME_MINUTES)
                 ],
-                "top_pages": [
-                    {"page": row.key, "pageviews": row.pageviews, "visitors": row.visitors} for row in top
+                top_pages=[
+                    TopPage(page=row.key, pageviews=row.pageviews, visitors=row.visitors) for row in top
                 ],
-            }
+                cached=False,
+            )
 
-        return {**await self._guard(compute()), "cached": False}
+        return await self._guard(compute())
 
-    async def funnel(self, site_id: str, query: StatsQuery, steps: list[Step], window_s: int) -> Answer:
+    async def funnel(self, site_id: str, query: StatsQuery, steps: list[Step], window_s: int) -> FunnelAnswer:
         """People per ordered step within `window_s` of step 1."""
         extra = f"{window_s}\x1f" + ",".join(step.label for step in steps)
 
-        async def compute() -> Answer:
+        async def compute() -> FunnelAnswer:
             flt = query.event_filter(site_id)
             step_pairs = [(step.kind, step.value) for step in steps]
             if isinstance(self._events, PeopleCounts):  # counted in the store: only the counts travel
@@ -292,28 +325,33 @@ class StatsService:
                 counter = FunnelCounter(steps, window_s)
                 counter.add_marks(await self._events.step_marks(flt, step_pairs))
                 at_least = counter.reach()
-            return {**self._frame(site_id, query), "window": window_s, "steps": funnel_steps(steps, at_least)}
+            return FunnelAnswer(
+                **self._frame(site_id, query),
+                window=window_s,
+                steps=funnel_steps(steps, at_least),
+                cached=False,
+            )
 
-        return await self._cached(site_id, "funnel", query, compute, extra)
+        return await self._cached(site_id, "funnel", query, compute, FunnelAnswer, extra)
 
-    async def retention(self, site_id: str, query: StatsQuery) -> Answer:
+    async def retention(self, site_id: str, query: StatsQuery) -> RetentionAnswer:
         """Weekly cohorts of the range."""
 
-        async def compute() -> Answer:
+        async def compute() -> RetentionAnswer:
             flt = query.event_filter(site_id)
             last_day = dt.datetime.fromtimestamp((query.end - 1) / 1000, tz=ZoneInfo(query.tz)).date()
             if isinstance(self._events, PeopleCounts):
                 cohorts = cohort_table(await self._events.week_cohorts(flt, query.tz), last_day)
             else:
                 cohorts = weekly_cohorts(await self._events.identity_days(flt, query.tz), last_day)
-            return {**self._frame(site_id, query), "cohorts": cohorts}
+            return RetentionAnswer(**self._frame(site_id, query), cohorts=cohorts, cached=False)
 
-        return await self._cached(site_id, "retention", query, compute)
+        return await self._cached(site_id, "retention", query, compute, RetentionAnswer)
 
-    async def active(self, site_id: str, query: StatsQuery) -> Answer:
+    async def active(self, site_id: str, query: StatsQuery) -> ActiveAnswer:
         """DAU, WAU, MAU and stickiness for each day of the range (windows reach 29 days back)."""
 
-        async def compute() -> Answer:
+        async def compute() -> ActiveAnswer:
             flt = query.event_filter(site_id, start=query.start - 30 * DAY_MS)
             tz = ZoneInfo(query.tz)
             first = dt.datetime.fromtimestamp(query.start / 1000, tz=tz).date()
@@ -323,39 +361,44 @@ class StatsService:
                 series = active_table(days)
             else:
                 series = active_series(await self._events.identity_days(flt, query.tz), first, last)
-            return {
+            return ActiveAnswer(
                 **self._frame(site_id, query),
-                "results": series,
-                "current": series[-1] if series else None,
-            }
+                results=series,
+                current=series[-1] if series else None,
+                cached=False,
+            )
 
-        return await self._cached(site_id, "active", query, compute)
+        return await self._cached(site_id, "active", query, compute, ActiveAnswer)
 
-    async def user(self, site_id: str, user_id: str, query: StatsQuery) -> Answer:
+    async def user(self, site_id: str, user_id: str, query: StatsQuery) -> JourneyAnswer:
         """One identified user's journey: first/last seen, totals, recent events and sessions."""
 
-        async def compute() -> Answer:
+        async def compute() -> JourneyAnswer:
             flt = query.event_filter(site_id)
-            flt = EventFilter(**{**_fields(flt), "equals": {**flt.equals, "user_id": user_id}})
+            flt = msgspec.structs.replace(flt, equals={**flt.equals, "user_id": user_id})
             total = await self._total(flt)
             if total is None:
                 raise NotFound("no events of this user in the range")
             journey = JourneyBuilder()
             async for batch in self._events.read(flt, batch_size=2000):
                 journey.add(batch)
-            return {
+            return JourneyAnswer(
                 **self._frame(site_id, query),
-                "user_id": user_id,
-                "first_seen": total.first_ts,
-                "last_seen": total.last_ts,
-                "total_events": total.events,
-                "pageviews": total.pageviews,
-                "visits": total.visits,
-                **journey.result(),
-            }
+                user_id=user_id,
+                first_seen=total.first_ts,
+                last_seen=total.last_ts,
+                total_events=total.events,
+                pageviews=total.pageviews,
+                visits=total.visits,
+                recent_events=journey.recent_events(),
+                sessions=journey.recent_sessions(),
+                cached=False,
+            )
 
-        return {**await self._guard(compute()), "cached": False}
+        return await self._guard(compute())
 
 
-def _fields(flt: EventFilter) -> dict[str, Any]:
-    return {name: getattr(flt, name) for name in flt.__struct_fields__}
+def _not_merged(reason: str | None) -> ImportedNote | UnsetType:
+    """The answer's `imported` note before anything is merged: why nothing is (when the caller asked for
+    imported data), else no note."""
+    return ImportedNote(included=False, reason=reason) if reason else UNSET

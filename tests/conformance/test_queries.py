@@ -22,6 +22,7 @@ from domain.stats.service import StatsService
 from storage.embedded.memory_kv import MemoryKeyValue
 from storage.ports import EventFilter, Grouping
 from storage.records import Event
+from tests.support.answers import as_json
 from tests.support.event_fixtures import FIXTURE, NOW, ms
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -129,7 +130,7 @@ async def stored(events: Any) -> Any:
 
 async def test_summary_with_previous_period(stored: Any) -> None:
     q = query(**{"from": "2025-10-16", "to": "2025-10-31"})
-    answer = await service(stored).summary("s1", q)
+    answer = await as_json(service(stored).summary("s1", q))
     start, end = ms(2025, 10, 16, tz=BERLIN), ms(2025, 11, 1, tz=BERLIN)
     now, before = expected_metrics(select(start, end)), expected_metrics(select(2 * start - end, start))
     assert now["visits"] > 50 and before["visits"] > 50
@@ -138,22 +139,24 @@ async def test_summary_with_previous_period(stored: Any) -> None:
     visitors = answer["results"]["visitors"]
     assert visitors["change"] == round((now["visitors"] - before["visitors"]) * 100 / before["visitors"], 1)
     assert answer["cached"] is False
-    assert (await service(stored).summary("s1", q))["results"] == answer["results"]
+    assert (await as_json(service(stored).summary("s1", q)))["results"] == answer["results"]
 
 
 async def test_summary_is_cached_until_the_version_moves(stored: Any) -> None:
     svc = service(stored)
     q = query(**{"from": "2025-10-01", "to": "2025-10-31"})
-    first = await svc.summary("s1", q)
-    second = await svc.summary("s1", q)
+    first = await as_json(svc.summary("s1", q))
+    second = await as_json(svc.summary("s1", q))
     assert (first["cached"], second["cached"]) == (False, True)
     assert second["results"] == first["results"]
     await stored.append(
         [Event(id="late", site_id="s1", ts=ms(2025, 10, 10), name="pageview", visitor_id="new")]
     )
-    assert (await svc.summary("s1", q))["cached"] is True  # same version: the short TTL bounds staleness
+    assert (await as_json(svc.summary("s1", q)))[
+        "cached"
+    ] is True  # same version: the short TTL bounds staleness
     await svc.cache.bump("s1")
-    third = await svc.summary("s1", q)
+    third = await as_json(svc.summary("s1", q))
     assert third["cached"] is False
     assert third["results"]["events"]["value"] == first["results"]["events"]["value"] + 1
 
@@ -161,7 +164,7 @@ async def test_summary_is_cached_until_the_version_moves(stored: Any) -> None:
 @pytest.mark.parametrize("interval", ["day", "hour"])
 async def test_timeseries_across_the_dst_change(stored: Any, interval: str) -> None:
     q = query(**{"from": "2025-10-24", "to": "2025-10-28", "interval": interval})
-    answer = await service(stored).timeseries("s1", q)
+    answer = await as_json(service(stored).timeseries("s1", q))
     start, end = ms(2025, 10, 24, tz=BERLIN), ms(2025, 10, 29, tz=BERLIN)
     events = select(start, end)
     groups = expected_groups(events, lambda e: local_bucket(e.ts, interval, BERLIN))
@@ -185,7 +188,7 @@ async def test_timeseries_across_the_dst_change(stored: Any, interval: str) -> N
 
 async def test_timeseries_weeks_and_metric_subset(stored: Any) -> None:
     q = query(**{"from": "2025-10-01", "to": "2025-10-31", "interval": "week", "metrics": "visitors,visits"})
-    answer = await service(stored).timeseries("s1", q)
+    answer = await as_json(service(stored).timeseries("s1", q))
     events = select(ms(2025, 10, 1, tz=BERLIN), ms(2025, 11, 1, tz=BERLIN))
     groups = expected_groups(events, lambda e: local_bucket(e.ts, "week", BERLIN))
     assert [row["date"] for row in answer["results"]] == [
@@ -214,7 +217,7 @@ def breakdown_key(by: str, events: list[Event]) -> Callable[[Event], Any]:
 @pytest.mark.parametrize("by", [*BREAKDOWNS, "prop:plan", "prop:seats"])
 async def test_every_breakdown(stored: Any, by: str) -> None:
     q = query(**{"from": "2025-10-01", "to": "2025-10-31", "by": by, "limit": "1000"})
-    answer = await service(stored).breakdown("s1", q)
+    answer = await as_json(service(stored).breakdown("s1", q))
     events = select(ms(2025, 10, 1, tz=BERLIN), ms(2025, 11, 1, tz=BERLIN))
     if by == "page":
         events = [e for e in events if e.name == "pageview"]
@@ -228,7 +231,7 @@ async def test_every_breakdown(stored: Any, by: str) -> None:
 @pytest.mark.parametrize("sort", ["visits", "pageviews", "events"])
 async def test_breakdown_sort_and_limit(stored: Any, sort: str) -> None:
     q = query(**{"from": "2025-10-01", "to": "2025-10-31", "by": "page", "sort": sort, "limit": "3"})
-    answer = await service(stored).breakdown("s1", q)
+    answer = await as_json(service(stored).breakdown("s1", q))
     events = select(ms(2025, 10, 1, tz=BERLIN), ms(2025, 11, 1, tz=BERLIN), lambda e: e.name == "pageview")
     groups = expected_groups(events, lambda e: e.path)
     expected = sorted(groups.items(), key=lambda kv: (-kv[1][sort], kv[0]))[:3]
@@ -268,10 +271,10 @@ async def test_filters(stored: Any, filters: str, pred: Callable[[Event], bool])
     svc = service(stored)
     events = select(ms(2025, 10, 1, tz=BERLIN), ms(2025, 11, 1, tz=BERLIN), pred)
     assert events, "the fixture must hold matching events"
-    summary = await svc.summary("s1", q)
+    summary = await as_json(svc.summary("s1", q))
     assert {k: v["value"] for k, v in summary["results"].items()} == expected_metrics(events)
     params = {"from": "2025-10-01", "to": "2025-10-31", "filters": filters, "by": "country", "limit": "100"}
-    countries = await svc.breakdown("s1", query(**params))
+    countries = await as_json(svc.breakdown("s1", query(**params)))
     expected = sorted(
         expected_groups(events, lambda e: e.country).items(), key=lambda kv: (-kv[1]["visitors"], kv[0])
     )
@@ -313,7 +316,7 @@ def brute_force_funnel(
 async def test_funnel(stored: Any) -> None:
     q = query(**{"from": "2025-10-01", "to": "2025-10-31"})
     steps = parse_steps("page:/blog/*,page:/pricing,event:signup")
-    answer = await service(stored).funnel("s1", q, steps, 3600)
+    answer = await as_json(service(stored).funnel("s1", q, steps, 3600))
     events = select(ms(2025, 10, 1, tz=BERLIN), ms(2025, 11, 1, tz=BERLIN))
     checks: list[Callable[[Event], bool]] = [
         lambda e: e.name == "pageview" and e.path.startswith("/blog/"),
@@ -334,7 +337,7 @@ def person(e: Event) -> str:
 
 async def test_retention_weekly_cohorts(stored: Any) -> None:
     q = query(**{"from": "2025-10-06", "to": "2025-10-31"})
-    answer = await service(stored).retention("s1", q)
+    answer = await as_json(service(stored).retention("s1", q))
     events = select(ms(2025, 10, 6, tz=BERLIN), ms(2025, 11, 1, tz=BERLIN))
     weeks: dict[str, set[int]] = defaultdict(set)
     for e in events:
@@ -357,7 +360,7 @@ async def test_retention_weekly_cohorts(stored: Any) -> None:
 
 async def test_active_people_per_day(stored: Any) -> None:
     q = query(**{"from": "2025-10-25", "to": "2025-10-27"})
-    answer = await service(stored).active("s1", q)
+    answer = await as_json(service(stored).active("s1", q))
     days = defaultdict(set)
     for e in select(ms(2025, 9, 1), ms(2025, 11, 1)):
         days[dt.datetime.fromtimestamp(e.ts / 1000, tz=BERLIN).date()].add(person(e))
@@ -378,7 +381,7 @@ async def test_user_journey(stored: Any) -> None:
             counts[e.user_id] += 1
     user = max(counts, key=lambda u: (counts[u], u))
     q = query(**{"from": "2025-09-01", "to": "2025-11-01"})
-    answer = await service(stored).user("s1", user, q)
+    answer = await as_json(service(stored).user("s1", user, q))
     mine = sorted((e for e in FIXTURE if e.user_id == user), key=lambda e: (e.ts, e.id))
     assert answer["first_seen"] == mine[0].ts and answer["last_seen"] == mine[-1].ts
     assert answer["total_events"] == len(mine)

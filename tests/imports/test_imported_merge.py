@@ -26,6 +26,7 @@ from storage.embedded.documents import SqliteDocumentStore
 from storage.embedded.events import SqliteEventStore
 from storage.embedded.memory_kv import MemoryKeyValue
 from storage.records import Event
+from tests.support.answers import as_json
 
 SITE = "merge-site"
 ZONES = ("UTC", "Europe/Berlin", "Asia/Kolkata", "America/New_York")
@@ -214,7 +215,7 @@ async def test_merged_answers_equal_the_reference(stores: Any, seed: int) -> Non
         query = parse_query(params, now_ms=int(NOW * 1000))
         previous = query.previous()
 
-        summary = await service.summary(SITE, query)
+        summary = await as_json(service.summary(SITE, query))
         now, before = reference.totals(query.start, query.end), reference.totals(previous.start, previous.end)
         for name in ("visitors", "visits", "pageviews", "events"):
             assert summary["results"][name]["value"] == now[name], (seed, params, name)
@@ -230,16 +231,18 @@ async def test_merged_answers_equal_the_reference(stores: Any, seed: int) -> Non
         }
 
         for unit in ("day", "week", "month"):
-            series = await service.timeseries(
-                SITE, parse_query({**params, "interval": unit}, now_ms=int(NOW * 1000))
+            series = await as_json(
+                service.timeseries(SITE, parse_query({**params, "interval": unit}, now_ms=int(NOW * 1000)))
             )
             expected = reference.series(query.start, query.end, unit, tz)
             assert [p["visitors"] for p in series["results"]] == list(expected.values()), (seed, params, unit)
 
         by = rng.choice(("page", "source", "device", "os"))
         limit = rng.randint(1, 5)
-        answer = await service.breakdown(
-            SITE, parse_query({**params, "by": by, "limit": str(limit)}, now_ms=int(NOW * 1000))
+        answer = await as_json(
+            service.breakdown(
+                SITE, parse_query({**params, "by": by, "limit": str(limit)}, now_ms=int(NOW * 1000))
+            )
         )
         wanted = reference.breakdown(query.start, query.end, by)
         ranked = sorted(wanted.items(), key=lambda item: (-item[1], item[0]))[:limit]
@@ -260,20 +263,22 @@ async def test_filters_hourly_series_and_props_leave_imports_out_and_say_why(sto
         "with_imported": "true",
     }
     now_ms = int(NOW * 1000)
-    filtered = await service.summary(SITE, parse_query(base, ["page==/pricing"], now_ms=now_ms))
+    filtered = await as_json(service.summary(SITE, parse_query(base, ["page==/pricing"], now_ms=now_ms)))
     assert filtered["imported"] == {"included": False, "reason": imports.NOT_WITH_FILTERS}
-    plain = await service.summary(
-        SITE, parse_query({**base, "with_imported": "false"}, ["page==/pricing"], now_ms=now_ms)
+    plain = await as_json(
+        service.summary(
+            SITE, parse_query({**base, "with_imported": "false"}, ["page==/pricing"], now_ms=now_ms)
+        )
     )
     assert filtered["results"] == plain["results"] and "imported" not in plain
-    hourly = await service.timeseries(SITE, parse_query({**base, "interval": "hour"}, now_ms=now_ms))
+    hourly = await as_json(service.timeseries(SITE, parse_query({**base, "interval": "hour"}, now_ms=now_ms)))
     assert hourly["imported"]["reason"] == imports.NOT_HOURLY
-    props = await service.breakdown(SITE, parse_query({**base, "by": "prop:plan"}, now_ms=now_ms))
+    props = await as_json(service.breakdown(SITE, parse_query({**base, "by": "prop:plan"}, now_ms=now_ms)))
     assert props["imported"]["reason"] == imports.NOT_THIS_BREAKDOWN
     # Without an import, asking for one says so and answers the live numbers.
     await docs.update("imports", {"id": "imp1"}, {"status": "failed"})
     query = parse_query(base, now_ms=now_ms)
-    none = await service.summary(SITE, query)
+    none = await as_json(service.summary(SITE, query))
     assert none["imported"] == {"included": False, "reason": "The site has no imported history."}
     live_only = Reference({}, live, "UTC").totals(query.start, query.end)
     assert none["results"]["visitors"]["value"] == live_only["visitors"]
