@@ -21,8 +21,13 @@ from tests.support.app import make_test_context
 from tests.support.eddy_process import EddyProcess
 from tests.support.scrape import value
 from tests.support.sites import add_metric_config, make_key, make_site
+from tests.support.until import until_sync
 
 pytestmark = pytest.mark.slow
+# The counted request: /readyz, which EddyProcess.start() never calls (it polls /healthz, and a poll that
+# timed out may still be answered and counted later), so every count below is the test's own.
+PROBE_PATH = "/readyz"
+PROBE_HANDLER = "ReadyzHandler"
 
 
 def seed(data_dir: Path) -> dict[str, Any]:
@@ -68,21 +73,34 @@ def post_sample(eddy: EddyProcess, key: str, name: str, number: float) -> None:
         assert answer.status == 202
 
 
-def healthz_count_per_worker(metrics_dir: Path) -> dict[int, float]:
-    """Each worker's own count of answered /healthz requests, read from its file."""
+def probe_count_per_worker(metrics_dir: Path) -> dict[int, float]:
+    """Each worker's own count of answered /readyz requests (the test's probe), read from its file."""
     counts: dict[int, float] = {}
     for path in metrics_dir.glob("histogram_*.db"):
         pid = int(path.stem.split("_")[-1])
         for key, number, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):
             _family, sample, labels, _help = json.loads(key)
             # files keep per-bucket counts (the merge makes them cumulative): their sum is the count
-            if sample.endswith("_bucket") and labels.get("handler") == "HealthzHandler":
+            if sample.endswith("_bucket") and labels.get("handler") == PROBE_HANDLER:
                 counts[pid] = counts.get(pid, 0) + number
     return counts
 
 
-def healthz_count(text: str) -> float | None:
-    return value(text, "eddy_http_request_duration_seconds_count", handler="HealthzHandler", status="2xx")
+def probe_count(text: str) -> float | None:
+    return value(text, "eddy_http_request_duration_seconds_count", handler=PROBE_HANDLER, status="2xx")
+
+
+def probe_count_reaches(eddy: EddyProcess, expected: int) -> str:
+    """The merged /metrics text once it counts `expected` probes. A request is counted when its access log
+    line is written, just after its answer left: another worker's scrape may run in between, so the
+    count is awaited (it must reach exactly `expected`, never more)."""
+
+    def reached() -> str | None:
+        text = get(eddy.url + "/metrics")
+        assert (probe_count(text) or 0) <= expected, text
+        return text if probe_count(text) == expected else None
+
+    return until_sync(reached, 10, message=f"the merged view never counted {expected} probes")
 
 
 def test_every_worker_answers_with_the_merged_view(eddy: EddyProcess) -> None:
@@ -90,20 +108,20 @@ def test_every_worker_answers_with_the_merged_view(eddy: EddyProcess) -> None:
     eddy.start()
     pids = eddy.wait_workers(2)
     metrics_dir = eddy.data_dir / "prometheus"
-    before = healthz_count(get(eddy.url + "/metrics")) or 0  # start() itself waited on /healthz
     for _ in range(60):
-        get(eddy.url + "/healthz")
+        get(eddy.url + PROBE_PATH)
     for n in range(1, 21):
         post_sample(eddy, seeded["key"], "orders", 1)
         post_sample(eddy, seeded["key"], "basket", n)
-    per_worker = healthz_count_per_worker(metrics_dir)
+    text = probe_count_reaches(eddy, 60)
+    per_worker = probe_count_per_worker(metrics_dir)
     assert set(per_worker) == set(pids), (per_worker, pids)
     assert all(count > 0 for count in per_worker.values()), per_worker  # both workers served some
-    assert sum(per_worker.values()) == before + 60
+    assert sum(per_worker.values()) == 60
     site = seeded["site"]
     for _ in range(12):
         text = get(eddy.url + "/metrics")
-        assert healthz_count(text) == before + 60
+        assert probe_count(text) == 60
         assert value(text, "eddy_user_tally_orders_total", site=site) == 20
         assert value(text, "eddy_user_level_basket", site=site) == 20  # the most recent value, whoever set it
         assert value(text, "eddy_websocket_connections", kind="live") == 0
@@ -120,7 +138,7 @@ def test_every_worker_answers_with_the_merged_view(eddy: EddyProcess) -> None:
     os.kill(pids[0], signal.SIGKILL)
     eddy.wait_workers(3)
     text = get(eddy.url + "/metrics")
-    assert healthz_count(text) == before + 60
+    assert probe_count(text) == 60
     assert value(text, "eddy_user_tally_orders_total", site=site) == 20
 
     # A new start starts from empty files: no count from the previous run survives.
@@ -128,13 +146,8 @@ def test_every_worker_answers_with_the_merged_view(eddy: EddyProcess) -> None:
     assert eddy.wait(timeout=15) == 0
     eddy.start()
     new_workers = set(eddy.wait_workers(5)[-2:])
-    # start() polls /healthz until one answers in time: on a slow machine a poll that timed out may still
-    # have been answered and counted, so the run's own count is read first, not assumed.
-    own = healthz_count(get(eddy.url + "/metrics")) or 0
-    assert own >= 1
     for _ in range(3):
-        get(eddy.url + "/healthz")
-    text = get(eddy.url + "/metrics")
-    assert set(healthz_count_per_worker(metrics_dir)) <= new_workers  # the old workers' files are gone
-    assert healthz_count(text) == own + 3
+        get(eddy.url + PROBE_PATH)
+    text = probe_count_reaches(eddy, 3)
+    assert set(probe_count_per_worker(metrics_dir)) <= new_workers  # the old workers' files are gone
     assert value(text, "eddy_user_tally_orders_total", site=site) is None
