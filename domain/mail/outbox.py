@@ -29,6 +29,7 @@ import aiosmtplib
 from domain.accounts.tokens import new_id
 from domain.errors import DomainError
 from domain.mail.settings import MailSettings, display_sender
+from runtime.tasks import cancel_and_wait
 from storage.ports import DocumentStore
 
 log = logging.getLogger("eddy.mail")
@@ -194,9 +195,7 @@ class MailDelivery:
         self._wake.set()
         _done, pending = await asyncio.wait({task}, timeout=STOP_WAIT_S)
         if pending:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while not self._stopping:

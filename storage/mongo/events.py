@@ -34,7 +34,6 @@ delete exactly by `ts`. Errors: transient failures become StoreUnavailableError,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import random
@@ -48,6 +47,7 @@ from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.errors import BulkWriteError
 
+from runtime.tasks import cancel_and_wait
 from storage.errors import StoreUnavailableError
 from storage.event_filter_sql import check_key_name
 from storage.mongo import aggregates as pipelines
@@ -279,11 +279,8 @@ class MongoEventStore:
                 log.warning("pre-aggregation round failed", exc_info=True)
 
     async def close(self) -> None:
-        if self._rollup_task is not None:
-            self._rollup_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._rollup_task
-            self._rollup_task = None
+        task, self._rollup_task = self._rollup_task, None
+        await cancel_and_wait(task)
         if self._db is not None:
             self._db = None
             self.rollups = None

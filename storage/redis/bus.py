@@ -15,23 +15,14 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from storage.embedded.memory_bus import deliver
+from runtime.tasks import cancel_and_wait
 from storage.errors import StoreUnavailableError
 from storage.ports import Callback
 from storage.redis.client import make_client
+from storage.subscribers import Subscribers, Subscription
 
 log = logging.getLogger("eddy.bus")
 CONTROL_CHANNEL = "_control"
-
-
-class _RedisSubscription:
-    def __init__(self, bus: RedisBus, channel: str, callback: Callback) -> None:
-        self._bus = bus
-        self._channel = channel
-        self._callback = callback
-
-    async def unsubscribe(self) -> None:
-        await self._bus.remove(self._channel, self._callback)
 
 
 class RedisBus:
@@ -43,7 +34,7 @@ class RedisBus:
         self._client: aioredis.Redis | None = None
         self._pubsub: aioredis.client.PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._subscribers: dict[str, list[Callback]] = {}
+        self._subscribers = Subscribers()
         self._healthy = False
         self._connected = asyncio.Event()
         self.reconnects = 0
@@ -69,11 +60,8 @@ class RedisBus:
             await asyncio.wait_for(self._connected.wait(), timeout=2.0)
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-            self._reader = None
+        task, self._reader = self._reader, None
+        await cancel_and_wait(task)
         await self._drop_pubsub()
         if self._client is not None:
             await self._client.aclose()
@@ -103,27 +91,20 @@ class RedisBus:
         except (RedisError, OSError) as error:
             raise StoreUnavailableError(f"redis publish: {error}") from error
 
-    async def subscribe(self, channel: str, callback: Callback) -> _RedisSubscription:
-        callbacks = self._subscribers.setdefault(channel, [])
-        callbacks.append(callback)
-        if len(callbacks) == 1 and self._pubsub is not None and self._healthy:
+    async def subscribe(self, channel: str, callback: Callback) -> Subscription:
+        first = self._subscribers.add(channel, callback)
+        if first and self._pubsub is not None and self._healthy:
             try:
                 await self._pubsub.subscribe(self._wire(channel))
             except (RedisError, OSError):
                 # The reader will notice the broken connection and resubscribe everything.
                 log.warning("redis subscribe to %s failed; will retry on reconnect", channel)
-        return _RedisSubscription(self, channel, callback)
+        return Subscription(self.remove, channel, callback)
 
     async def remove(self, channel: str, callback: Callback) -> None:
         """Forget one subscriber; the Redis channel is dropped with its last subscriber."""
-        callbacks = self._subscribers.get(channel)
-        if not callbacks or callback not in callbacks:
-            return
-        callbacks.remove(callback)
-        if callbacks:
-            return
-        del self._subscribers[channel]
-        if self._pubsub is not None and self._healthy:
+        last = self._subscribers.discard(channel, callback)
+        if last and self._pubsub is not None and self._healthy:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.unsubscribe(self._wire(channel))
 
@@ -171,6 +152,4 @@ class RedisBus:
                 continue
             wire = message["channel"]
             channel = (wire.decode() if isinstance(wire, bytes) else wire)[prefix_len:]
-            callbacks = self._subscribers.get(channel)
-            if callbacks:
-                await deliver(callbacks, channel, message["data"])
+            await self._subscribers.deliver(channel, message["data"])
