@@ -41,12 +41,9 @@ ROUND_LIMIT = 50
 STOP_WAIT_S = 5.0
 
 
-class MailNotConfigured(DomainError):
+class MailNotConfigured(DomainError, status=409, code="mail_not_configured"):
     """This server cannot send mail (409: its configuration, not the request, is what must change; never
     a 5xx, which would read as a server fault that retrying could fix)."""
-
-    status = 409
-    code = "mail_not_configured"
 
 
 @dataclass(frozen=True)
