@@ -18,20 +18,20 @@ from redis.exceptions import RedisError
 from runtime.tasks import cancel_and_wait
 from storage.errors import StoreUnavailableError
 from storage.ports import Callback
-from storage.redis.client import make_client
+from storage.redis.client import RedisStore
 from storage.subscribers import Subscribers, Subscription
 
 log = logging.getLogger("eddy.bus")
 CONTROL_CHANNEL = "_control"
 
 
-class RedisBus:
+class RedisBus(RedisStore):
     """Channels are namespaced with `prefix`."""
 
+    what = "redis bus"
+
     def __init__(self, url: str, prefix: str = "eddy:") -> None:
-        self._url = url
-        self._prefix = prefix
-        self._client: aioredis.Redis | None = None
+        super().__init__(url, prefix)
         self._pubsub: aioredis.client.PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._subscribers = Subscribers()
@@ -43,17 +43,8 @@ class RedisBus:
     def healthy(self) -> bool:
         return self._healthy
 
-    @property
-    def client(self) -> aioredis.Redis:
-        if self._client is None:
-            raise StoreUnavailableError("redis bus is not open")
-        return self._client
-
-    def _wire(self, channel: str) -> str:
-        return self._prefix + channel
-
     async def open(self) -> None:
-        self._client = make_client(self._url)
+        await super().open()
         self._reader = asyncio.create_task(self._read_forever(), name="eddy-bus-reader")
         # Give the first connection a moment, but never fail start-up because Redis is slow or down.
         with contextlib.suppress(TimeoutError):
@@ -63,20 +54,12 @@ class RedisBus:
         task, self._reader = self._reader, None
         await cancel_and_wait(task)
         await self._drop_pubsub()
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await super().close()
         self._healthy = False
-
-    async def ping(self) -> None:
-        try:
-            await self.client.ping()
-        except (RedisError, OSError) as error:
-            raise StoreUnavailableError(f"redis: {error}") from error
 
     async def publish(self, channel: str, data: bytes) -> None:
         try:
-            await self.client.publish(self._wire(channel), data)
+            await self.client.publish(self._k(channel), data)
         except (RedisError, OSError) as error:
             raise StoreUnavailableError(f"redis publish: {error}") from error
 
@@ -86,7 +69,7 @@ class RedisBus:
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for channel, data in messages:
-                    pipe.publish(self._wire(channel), data)
+                    pipe.publish(self._k(channel), data)
                 await pipe.execute()
         except (RedisError, OSError) as error:
             raise StoreUnavailableError(f"redis publish: {error}") from error
@@ -95,7 +78,7 @@ class RedisBus:
         first = self._subscribers.add(channel, callback)
         if first and self._pubsub is not None and self._healthy:
             try:
-                await self._pubsub.subscribe(self._wire(channel))
+                await self._pubsub.subscribe(self._k(channel))
             except (RedisError, OSError):
                 # The reader will notice the broken connection and resubscribe everything.
                 log.warning("redis subscribe to %s failed; will retry on reconnect", channel)
@@ -106,7 +89,7 @@ class RedisBus:
         last = self._subscribers.discard(channel, callback)
         if last and self._pubsub is not None and self._healthy:
             with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.unsubscribe(self._wire(channel))
+                await self._pubsub.unsubscribe(self._k(channel))
 
     def channel_count(self) -> int:
         """Channels with at least one subscriber in this process."""
@@ -124,9 +107,7 @@ class RedisBus:
             try:
                 pubsub = self.client.pubsub(ignore_subscribe_messages=True)
                 self._pubsub = pubsub
-                await pubsub.subscribe(
-                    self._wire(CONTROL_CHANNEL), *(self._wire(c) for c in self._subscribers)
-                )
+                await pubsub.subscribe(self._k(CONTROL_CHANNEL), *(self._k(c) for c in self._subscribers))
                 if not self._healthy and self._connected.is_set():
                     self.reconnects += 1
                     log.info("redis bus reconnected")
