@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pymongo
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 
 from storage.errors import DuplicateKeyError, StoreUnavailableError
-from storage.mongo.client import PING_TIMEOUT_S, MongoConnection, connection_for
+from storage.mongo.client import MongoConnection, connection_for, ping
 from storage.mongo.errors import mapped
 from storage.mongo.schema import drop_index_if_present
 from storage.ports import (
@@ -93,11 +92,7 @@ class MongoDocumentStore:
             await self._connection.release()
 
     async def ping(self) -> None:
-        if self._db is None:
-            raise StoreUnavailableError("mongo document store is not open")
-        async with mapped("ping"):
-            with pymongo.timeout(PING_TIMEOUT_S):
-                await self._db.command("ping")
+        await ping(self._db, "mongo document store")
 
     @staticmethod
     def _duplicate(collection: str, error: MongoDuplicateKeyError) -> DuplicateKeyError:

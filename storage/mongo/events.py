@@ -42,7 +42,6 @@ from collections import defaultdict
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import Any
 
-import pymongo
 from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.errors import BulkWriteError
@@ -51,7 +50,7 @@ from runtime.tasks import cancel_and_wait
 from storage.errors import StoreUnavailableError
 from storage.event_filter_sql import check_key_name
 from storage.mongo import aggregates as pipelines
-from storage.mongo.client import PING_TIMEOUT_S, MongoConnection, connection_for
+from storage.mongo.client import MongoConnection, connection_for, ping
 from storage.mongo.errors import is_transient, mapped, unavailable
 from storage.mongo.rollups import Rollups, first_touch_pipeline, rollup_dim, rollup_query
 from storage.mongo.schema import collection_options, ensure_collection
@@ -287,11 +286,7 @@ class MongoEventStore:
             await self._connection.release()
 
     async def ping(self) -> None:
-        if self._db is None:
-            raise StoreUnavailableError("mongo event store is not open")
-        async with mapped("ping"):
-            with pymongo.timeout(PING_TIMEOUT_S):
-                await self._db.command("ping")
+        await ping(self._db, "mongo event store")
 
     # ---- append: claims first, then events -------------------------------------------------------
 
