@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
 
-from storage.errors import StoreUnavailableError
+from storage.errors import opened
 from storage.mongo.errors import mapped
 
 OPERATION_TIMEOUT_MS = 20_000
@@ -92,8 +92,7 @@ def connection_for(target: str | MongoConnection) -> MongoConnection:
 async def ping(db: Any, store: str) -> None:
     """Ask the server behind a store's database handle for a ping (within PING_TIMEOUT_S); `store` names
     the store in the error raised when it is not open."""
-    if db is None:
-        raise StoreUnavailableError(f"{store} is not open")
+    handle = opened(db, store)
     async with mapped("ping"):
         with pymongo.timeout(PING_TIMEOUT_S):
-            await db.command("ping")
+            await handle.command("ping")

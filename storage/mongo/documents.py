@@ -16,7 +16,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 
-from storage.errors import DuplicateKeyError, StoreUnavailableError
+from storage.errors import DuplicateKeyError, opened
 from storage.mongo.client import MongoConnection, connection_for, ping
 from storage.mongo.errors import mapped
 from storage.mongo.schema import drop_index_if_present
@@ -69,9 +69,7 @@ class MongoDocumentStore:
     def _coll(self, collection: str) -> Any:
         if collection not in COLLECTION_NAMES:
             raise ValueError(f"unknown collection {collection!r}")
-        if self._db is None:
-            raise StoreUnavailableError("mongo document store is not open")
-        return self._db[f"{self._prefix}{collection}"]
+        return opened(self._db, "mongo document store")[f"{self._prefix}{collection}"]
 
     async def open(self) -> None:
         """Connect and create the indexes (identical concurrent index builds are no-ops on the server)."""

@@ -47,7 +47,7 @@ from pymongo import ASCENDING
 from pymongo.errors import BulkWriteError
 
 from runtime.tasks import cancel_and_wait
-from storage.errors import StoreUnavailableError
+from storage.errors import StoreUnavailableError, opened
 from storage.event_filter_sql import check_key_name
 from storage.mongo import aggregates as pipelines
 from storage.mongo.client import MongoConnection, connection_for, ping
@@ -216,9 +216,7 @@ class MongoEventStore:
         self._abandoned: dict[ObjectId, float] = {}
 
     def _collection(self, name: str) -> Any:
-        if self._db is None:
-            raise StoreUnavailableError("mongo event store is not open")
-        return self._db[f"{self._prefix}{name}"]
+        return opened(self._db, "mongo event store")[f"{self._prefix}{name}"]
 
     @property
     def events(self) -> Any:
