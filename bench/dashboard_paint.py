@@ -16,47 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 
+from tests.support.eddy_process import EddyProcess
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 RANGES = ["today", "7d", "30d", "90d", "12mo", "all"]
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_eddy(data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
-    """run.py over `data_dir` on a free port; waits for /healthz."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "run.py", "--port", str(port), "--data-dir", data_dir],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2):
-                return process, base
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("eddy did not start")
 
 
 def settled(page: Page, after_seq: int) -> dict[str, Any]:
@@ -127,12 +96,11 @@ def main() -> None:
     parser.add_argument("--ranges", default=",".join(RANGES), help="comma-separated presets")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "dashboard_paint.json"))
     args = parser.parse_args()
-    process, base = start_eddy(args.data_dir)
+    eddy = EddyProcess(Path(args.data_dir), env={"EDDY_LOG_LEVEL": "WARNING"}).start(timeout=60)
     try:
-        results = measure(base, args.email, args.password, args.site, args.ranges.split(","))
+        results = measure(eddy.url, args.email, args.password, args.site, args.ranges.split(","))
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        eddy.stop()
     print(f"{'view':<10} {'cold ms':>8} {'warm ms':>8}")
     for name, runs in results["ranges"].items():
         errors = runs["cold"]["errors"] + runs["warm"]["errors"]

@@ -14,18 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.query import DAYS, EVENTS_PER_SESSION, SITE, TZ
+from bench.query import DAYS, EVENTS_PER_SESSION, SITE, TZ, scratch_store
 from domain.stats.synthetic import TrafficModel
 from storage.embedded.columnar.slices import FilteredSlices
-from storage.embedded.events import SqliteEventStore
 from storage.ports import EventFilter, Grouping
 
 COUNTRIES = ("US", "DE", "GB", "FR", "IN", "BR", "CA", "JP", "NL", "ES")
@@ -38,10 +34,7 @@ GROUPINGS = [
 
 async def measure(events: int) -> dict[str, list[tuple[float, float]]]:
     """Load the store and time every view in both modes: {mode: [(wall ms, cpu ms)]}."""
-    workdir = Path(tempfile.mkdtemp(prefix="eddy-bench-views-"))
-    store = SqliteEventStore(workdir, compact_interval_s=None)
-    await store.open()
-    try:
+    async with scratch_store("views") as store:
         now = time.time()
         today = dt.datetime.fromtimestamp(now, tz=ZoneInfo(TZ)).date()
         model = TrafficModel(SITE, seed=7, tz=TZ)
@@ -73,9 +66,6 @@ async def measure(events: int) -> dict[str, list[tuple[float, float]]]:
                     ((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000)
                 )
         return results
-    finally:
-        await store.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ import orjson
 
 from tests.support.eddy_process import EddyProcess
 from tests.support.ports import free_port
-from tests.support.sync_api import SyncApi
+from tests.support.sync_api import SyncApi, sign_up_with_site
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -117,22 +117,14 @@ def run_wrk(
 
 def site_keys(base_url: str) -> tuple[str, str]:
     """(public key, secret key) for a new site, through the management API."""
-    api = SyncApi(base_url)
-    answer = api.post(
-        "/api/v1/auth/register",
-        json={"email": f"bench-{time.time_ns()}@example.com", "password": "correct horse battery"},
+    made = sign_up_with_site(
+        SyncApi(base_url),
+        f"bench-{time.time_ns()}@example.com",
+        "correct horse battery",
+        {"name": "Bench", "domain": "load.example", "allowed_origins": [ORIGIN]},
+        ("public", "secret"),
     )
-    token = answer.json["access_token"]
-    site = api.post(
-        "/api/v1/sites",
-        json={"name": "Bench", "domain": "load.example", "allowed_origins": [ORIGIN]},
-        token=token,
-    ).json["site"]
-    keys = []
-    for kind in ("public", "secret"):
-        made = api.post(f"/api/v1/sites/{site['id']}/keys", json={"name": kind, "kind": kind}, token=token)
-        keys.append(made.json["key"]["key"])
-    return keys[0], keys[1]
+    return made.keys["public"], made.keys["secret"]
 
 
 def _ws(url: str, key: str, args: argparse.Namespace, pid: int) -> dict[str, Any]:

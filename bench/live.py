@@ -36,7 +36,7 @@ import orjson
 
 from tests.support.eddy_process import EddyProcess
 from tests.support.ports import free_port
-from tests.support.sync_api import SyncApi
+from tests.support.sync_api import SyncApi, sign_up_with_site
 from tests.support.ws_client import RawWebSocket
 from web.ws_codec import OP_CLOSE, OP_TEXT
 
@@ -229,23 +229,13 @@ def _percentile(values: list[float], pct: float) -> float:
 
 def _setup(base_url: str) -> tuple[str, str, str]:
     """A user, a site and a public key through the API; returns (token, site_id, key)."""
-    api = SyncApi(base_url)
-    answer = api.post(
-        "/api/v1/auth/register",
-        json={"email": f"bench-{os.getpid()}@example.com", "password": "bench password long enough"},
+    made = sign_up_with_site(
+        SyncApi(base_url),
+        f"bench-{os.getpid()}@example.com",
+        "bench password long enough",
+        {"name": "Bench", "domain": "live.example", "allowed_origins": [ORIGIN]},
     )
-    assert answer.status == 201, answer.json
-    token = answer.json["access_token"]
-    site = api.post(
-        "/api/v1/sites",
-        json={"name": "Bench", "domain": "live.example", "allowed_origins": [ORIGIN]},
-        token=token,
-    )
-    assert site.status == 201, site.json
-    site_id = site.json["site"]["id"]
-    key = api.post(f"/api/v1/sites/{site_id}/keys", json={"name": "bench", "kind": "public"}, token=token)
-    assert key.status == 201, key.json
-    return token, site_id, key.json["key"]["key"]
+    return made.token, made.site_id, made.keys["public"]
 
 
 class _Clients:

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -123,10 +125,7 @@ ROLLED_KINDS = ("summary", "timeseries", "breakdown")
 async def measure(size: int, runs: int, labels: str = "") -> list[dict[str, Any]]:
     """Load one store of `size` events and time every chosen query cold and cached."""
     queries = chosen_queries(labels)
-    workdir = Path(tempfile.mkdtemp(prefix="eddy-bench-query-"))
-    store = SqliteEventStore(workdir, compact_interval_s=None)
-    await store.open()
-    try:
+    async with scratch_store("query") as store:
         now = time.time()
         today = dt.datetime.fromtimestamp(now, tz=ZoneInfo(TZ)).date()
         stored, seconds = await load(store, size, today)
@@ -192,6 +191,17 @@ async def measure(size: int, runs: int, labels: str = "") -> list[dict[str, Any]
             {"events": f"{stored:,}", "query (30 days)": note, "mode": "", "p50 ms": "", "p95 ms": ""}
         )
         return rows
+
+
+@contextlib.asynccontextmanager
+async def scratch_store(name: str) -> AsyncIterator[SqliteEventStore]:
+    """An embedded event store in a new temporary folder (no background compaction: the benchmarks
+    compact when they mean to), deleted with its folder afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"eddy-bench-{name}-"))
+    store = SqliteEventStore(workdir, compact_interval_s=None)
+    await store.open()
+    try:
+        yield store
     finally:
         await store.close()
         shutil.rmtree(workdir, ignore_errors=True)

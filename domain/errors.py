@@ -1,8 +1,13 @@
-"""Domain errors: raised by domain code, rendered by ApiHandler as JSON errors with these statuses."""
+"""Domain errors: raised by domain code, rendered by ApiHandler as JSON errors with these statuses.
+
+Each kind of error is declared by its HTTP status and error code in the class line
+(`class NotFound(DomainError, status=404, code="not_found")`); the rendering never looks further.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 
 class DomainError(Exception):
@@ -10,6 +15,13 @@ class DomainError(Exception):
 
     status = 400
     code = "bad_request"
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
     def __init__(
         self,
@@ -27,78 +39,54 @@ class DomainError(Exception):
         super().__init__(self.message)
 
 
-class Invalid(DomainError):
+class Invalid(DomainError, status=422, code="validation_failed"):
     """The input is well-formed JSON but breaks a rule (422)."""
 
-    status = 422
-    code = "validation_failed"
 
-
-class BadRequest(DomainError):
+class BadRequest(DomainError, status=400, code="bad_request"):
     """The input cannot be understood (400)."""
 
-    status = 400
-    code = "bad_request"
 
-
-class Unauthorized(DomainError):
+class Unauthorized(DomainError, status=401, code="unauthorized"):
     """No valid credentials (401)."""
 
-    status = 401
-    code = "unauthorized"
 
-
-class Forbidden(DomainError):
+class Forbidden(DomainError, status=403, code="forbidden"):
     """Valid credentials that may not do this (403)."""
 
-    status = 403
-    code = "forbidden"
 
-
-class NotFound(DomainError):
+class NotFound(DomainError, status=404, code="not_found"):
     """No such resource, or not visible to this caller (404)."""
 
-    status = 404
-    code = "not_found"
 
-
-class Conflict(DomainError):
+class Conflict(DomainError, status=409, code="conflict"):
     """Clashes with existing state, e.g. a duplicate name (409)."""
 
-    status = 409
-    code = "conflict"
 
-
-class TooLarge(DomainError):
+class TooLarge(DomainError, status=413, code="payload_too_large"):
     """Over a size limit (413)."""
 
-    status = 413
-    code = "payload_too_large"
 
+class _RetryLater(DomainError):
+    """An error that tells the client when to try again: Retry-After, in whole seconds (at least 1)."""
 
-class RateLimited(DomainError):
-    """Too many requests (429); carries Retry-After."""
-
-    status = 429
-    code = "rate_limited"
-
-    def __init__(self, retry_after: float, message: str | None = None) -> None:
-        seconds = max(1, int(retry_after + 0.999))
-        super().__init__(message or "too many requests", headers={"Retry-After": str(seconds)})
-        self.retry_after = seconds
-
-
-class Unavailable(DomainError):
-    """A dependency is down; retry later (503 with Retry-After)."""
-
-    status = 503
-    code = "unavailable"
+    default_message = "try again later"
 
     def __init__(
         self, retry_after: float = 1.0, message: str | None = None, *, code: str | None = None
     ) -> None:
         seconds = max(1, int(retry_after + 0.999))
-        super().__init__(
-            message or "temporarily unavailable", code=code, headers={"Retry-After": str(seconds)}
-        )
+        super().__init__(message or self.default_message, code=code, headers={"Retry-After": str(seconds)})
         self.retry_after = seconds
+
+
+class RateLimited(_RetryLater, status=429, code="rate_limited"):
+    """Too many requests (429); carries Retry-After."""
+
+    default_message = "too many requests"
+
+
+class Unavailable(_RetryLater, status=503, code="unavailable"):
+    """A dependency is down; retry later (503 with Retry-After)."""
+
+    default_message = "temporarily unavailable"

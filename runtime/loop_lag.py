@@ -9,10 +9,11 @@ as "loop lag p99" (`histogram_quantile(0.99, rate(eddy_ioloop_lag_seconds_bucket
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 from prometheus_client import Histogram
+
+from runtime.tasks import cancel_and_wait
 
 # Lag below a millisecond is scheduling noise; a quarter second or more is a stall users notice.
 LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -32,11 +33,8 @@ class LoopLagMonitor:
 
     async def stop(self) -> None:
         """Stop sampling."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -133,6 +133,16 @@ def worker_exited(pid: int) -> None:
         mark_process_dead(pid, str(path))
 
 
+_Labelled = TypeVar("_Labelled", Counter, Gauge)
+
+
+def _seeded(metric: _Labelled, seed: type[StrEnum] | None) -> _Labelled:
+    """Create the series of every member of `seed`, so each exists (at zero) before the first event."""
+    for member in seed or ():
+        metric.labels(member)
+    return metric
+
+
 class _Families(Collector):
     """Families already collected (the merged files, less those a shared collector presents)."""
 
@@ -157,125 +167,116 @@ class Metrics:
         self.build_info = Info("eddy_build", "Eddy build information", registry=None)
         self.build_info.info({"version": version})
         self.add_shared_collector(self.build_info)
-        self.request_duration = Histogram(
+        self.request_duration = self._histogram(
             "eddy_http_request_duration_seconds",
             "HTTP request latency by handler class and status class",
             ["handler", "status"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
         )
-        self.websocket_connections = Gauge(
+        self.websocket_connections = self._gauge(
             "eddy_websocket_connections",
             "Open websocket connections by kind",
+            "livesum",
             ["kind"],
-            registry=self.registry,
-            multiprocess_mode="livesum",
+            seed=SocketKind,
         )
-        self.store_errors = Counter(
-            "eddy_store_errors_total",
-            "Storage operations that failed, by store",
-            ["store"],
-            registry=self.registry,
+        self.store_errors = self._counter(
+            "eddy_store_errors_total", "Storage operations that failed, by store", ["store"], seed=StorePart
         )
         # Ingestion: events accepted (durable and acknowledged), dropped by reason, and the group-commit
         # writer's batch size, commit latency and queue depth.
-        self.ingest_accepted = Counter(
-            "eddy_ingest_events_accepted_total",
-            "Events acknowledged to senders after a durable commit",
-            registry=self.registry,
+        self.ingest_accepted = self._counter(
+            "eddy_ingest_events_accepted_total", "Events acknowledged to senders after a durable commit"
         )
-        self.ingest_dropped = Counter(
+        self.ingest_dropped = self._counter(
             "eddy_ingest_events_dropped_total",
             "Events refused or dropped, by reason",
             ["reason"],
-            registry=self.registry,
+            seed=DropReason,
         )
-        self.ingest_batch_events = Histogram(
+        self.ingest_batch_events = self._histogram(
             "eddy_ingest_batch_events",
             "Events per group-commit batch",
             buckets=(1, 5, 10, 50, 100, 500, 1000, 2500, 5000, 10000),
-            registry=self.registry,
         )
-        self.ingest_commit_seconds = Histogram(
-            "eddy_ingest_commit_duration_seconds",
-            "Time to append one batch durably",
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+        self.ingest_commit_seconds = self._histogram(
+            "eddy_ingest_commit_duration_seconds", "Time to append one batch durably", buckets=LATENCY_BUCKETS
         )
-        self.ingest_queue_depth = Gauge(
-            "eddy_ingest_queue_events",
-            "Events waiting for a group commit",
-            registry=self.registry,
-            multiprocess_mode="livesum",
+        self.ingest_queue_depth = self._gauge(
+            "eddy_ingest_queue_events", "Events waiting for a group commit", "livesum"
         )
-        self.ingest_rate_limit_skipped = Counter(
+        self.ingest_rate_limit_skipped = self._counter(
             "eddy_ingest_rate_limit_skipped_total",
             "Ingest requests let through unchecked because the key-value store was down (fail open)",
-            registry=self.registry,
         )
         # Site analytics: bounded by the number of sites; fed by `on_events` (an event listener).
-        self.site_pageviews = Counter(
-            "eddy_site_pageviews_total",
-            "Pageviews stored, by site",
-            ["site"],
-            registry=self.registry,
+        self.site_pageviews = self._counter(
+            "eddy_site_pageviews_total", "Pageviews stored, by site", ["site"]
         )
-        self.site_events = Counter(
-            "eddy_site_events_total",
-            "Events stored (pageviews included), by site",
-            ["site"],
-            registry=self.registry,
+        self.site_events = self._counter(
+            "eddy_site_events_total", "Events stored (pageviews included), by site", ["site"]
         )
-        self.site_visitors_now = Gauge(
+        self.site_visitors_now = self._gauge(
             "eddy_site_visitors_now",
             "Distinct visitors of the site in the live window (domain/visitors_now.py)",
+            "livemax",
             ["site"],
-            registry=self.registry,
-            multiprocess_mode="livemax",
         )
-        self.user_label_overflow = Counter(
+        self.user_label_overflow = self._counter(
             "eddy_declared_metric_label_overflow_total",
             "User metric samples whose label value was past the per-label cap (recorded as `other`)",
             ["site"],
-            registry=self.registry,
         )
-        self.live_dropped = Counter(
+        self.live_dropped = self._counter(
             "eddy_live_dashboards_dropped_total",
             "Live dashboards closed because they could not keep up (close code 4408)",
-            registry=self.registry,
         )
         # Fed by runtime/loop_lag.py: how late the IOLoop runs a callback (a stall delays every request).
-        self.ioloop_lag = Histogram(
+        self.ioloop_lag = self._histogram(
             "eddy_ioloop_lag_seconds",
             "How much later than scheduled the IOLoop ran a periodic callback",
             buckets=LAG_BUCKETS,
-            registry=self.registry,
         )
         # Mail (domain/mail/outbox.py): messages in the outbox by state (read from the shared store, so
         # every worker reports the same figure), and send attempts by outcome.
-        self.mail_outbox = Gauge(
+        self.mail_outbox = self._gauge(
             "eddy_mail_outbox_messages",
             "Messages in the mail outbox, by state (pending, sending, sent, failed)",
+            "livemax",
             ["state"],
-            registry=self.registry,
-            multiprocess_mode="livemax",
+            seed=MailState,
         )
-        self.mail_attempts = Counter(
+        self.mail_attempts = self._counter(
             "eddy_mail_attempts_total",
             "Mail send attempts by outcome (sent, retried, failed)",
             ["outcome"],
-            registry=self.registry,
+            seed=MailOutcome,
         )
-        for state in MailState:
-            self.mail_outbox.labels(state)
-        for outcome in MailOutcome:
-            self.mail_attempts.labels(outcome)
-        for kind in SocketKind:
-            self.websocket_connections.labels(kind)
-        for store in StorePart:
-            self.store_errors.labels(store)
-        for reason in DropReason:
-            self.ingest_dropped.labels(reason)
+
+    # Declaring a metric in this registry. `seed`: the enum of a metric's one label; every member's series
+    # then exists from the start.
+    def _counter(
+        self, name: str, documentation: str, labels: Sequence[str] = (), *, seed: type[StrEnum] | None = None
+    ) -> Counter:
+        return _seeded(Counter(name, documentation, labels, registry=self.registry), seed)
+
+    def _gauge(
+        self,
+        name: str,
+        documentation: str,
+        merge: str,
+        labels: Sequence[str] = (),
+        *,
+        seed: type[StrEnum] | None = None,
+    ) -> Gauge:
+        """`merge`: how the workers' values combine in multiprocess mode (`livesum`, `livemax`, ...)."""
+        gauge = Gauge(name, documentation, labels, registry=self.registry, multiprocess_mode=merge)
+        return _seeded(gauge, seed)
+
+    def _histogram(
+        self, name: str, documentation: str, labels: Sequence[str] = (), *, buckets: Sequence[float]
+    ) -> Histogram:
+        return Histogram(name, documentation, labels, buckets=buckets, registry=self.registry)
 
     def on_mail_counts(self, counts: Mapping[str, int]) -> None:
         """Set the outbox gauges from the store's counts (ValueError for a state not in MailState)."""

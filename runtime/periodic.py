@@ -7,10 +7,11 @@ config polls, expiry sweeps), so each of them starts, stops and survives a faili
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+
+from runtime.tasks import cancel_and_wait
 
 Work = Callable[[], Awaitable[object] | object]
 
@@ -50,10 +51,7 @@ class Periodic:
     async def stop(self) -> None:
         """Cancel the loop and wait until it has ended (a round in progress is cancelled too)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

@@ -1,5 +1,9 @@
 """Typed storage errors shared by every implementation."""
 
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class StorageError(Exception):
     """Base class for storage failures the domain may handle."""
@@ -20,3 +24,11 @@ class StoreUnavailableError(StorageError):
 
 class QueryTooSlowError(StoreUnavailableError):
     """An analytics question ran past its time budget, or its caller went away, and was stopped."""
+
+
+def opened(handle: T | None, store: str) -> T:
+    """The handle of an open store (a runner, a database); StoreUnavailableError naming `store` while it is
+    not open (None)."""
+    if handle is None:
+        raise StoreUnavailableError(f"{store} is not open")
+    return handle

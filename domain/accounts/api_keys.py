@@ -22,7 +22,8 @@ from domain.accounts.keys import (
 )
 from domain.accounts.site_docs import StoredSite
 from domain.accounts.tokens import new_id
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict
+from domain.site_items import given_changes, site_item
 from storage.ports import DocumentStore
 
 DEFAULT_EXPIRY_DAYS = 365
@@ -133,19 +134,12 @@ class KeyService:
 
     async def get(self, site: StoredSite, key_id: str) -> StoredKey:
         """A key of this site; 404 otherwise."""
-        rows = await self._docs.find("api_keys", {"id": key_id, "site_id": site.id}, limit=1)
-        if not rows:
-            raise NotFound("no such key")
-        return stored_key(rows[0])
+        return stored_key(await site_item(self._docs, "api_keys", site.id, key_id, "no such key"))
 
     async def update(self, site: StoredSite, key_id: str, body: KeyUpdate) -> KeyOut:
         """Rename or (de)activate; takes effect in every process at once."""
         key = await self.get(site, key_id)
-        changes = {
-            field: getattr(body, field)
-            for field in body.__struct_fields__
-            if getattr(body, field) is not msgspec.UNSET
-        }
+        changes = given_changes(body)
         if changes:
             await self._docs.update("api_keys", {"id": key.id}, changes)
             await self._auth.revoked(key.lookup)

@@ -26,14 +26,14 @@ from domain.accounts.sessions import SessionService
 from domain.accounts.site_docs import StoredSite, stored_site
 from domain.accounts.tokens import new_id
 from domain.accounts.users import (
+    AuthAnswer,
     Email,
     GivenPassword,
     Name,
     NewPassword,
     TotpCode,
-    UserOut,
     UserService,
-    user_out,
+    auth_answer,
 )
 from domain.errors import Conflict, Invalid, NotFound, Unauthorized
 from domain.mail import templates
@@ -88,15 +88,10 @@ class InvitationList(msgspec.Struct):
     invitations: Annotated[list[InvitationOut], msgspec.Meta(max_length=MAX_PENDING)]
 
 
-class AcceptAnswer(msgspec.Struct, kw_only=True):
-    """Signed in, on the team of `site_id`."""
+class AcceptAnswer(AuthAnswer, kw_only=True):
+    """Signed in (as register and login answer), on the team of `site_id`."""
 
-    user: UserOut
     site_id: str
-    access_token: str
-    refresh_token: str
-    token_type: str
-    expires_in: int
 
 
 def _out(doc: dict[str, Any]) -> InvitationOut:
@@ -236,14 +231,7 @@ class InvitationService:
                     "members", {"site_id": site.id, "user_id": user["id"]}, {"role": invitation["role"]}
                 )
         pair = await self._sessions.start(user["id"])
-        return AcceptAnswer(
-            user=user_out(user),
-            site_id=site.id,
-            access_token=pair.access_token,
-            refresh_token=pair.refresh_token,
-            token_type=pair.token_type,
-            expires_in=pair.expires_in,
-        )
+        return AcceptAnswer(site_id=site.id, **msgspec.structs.asdict(auth_answer(user, pair)))
 
     async def _new_account(self, invitation: dict[str, Any], body: AcceptIn) -> dict[str, Any]:
         if body.password is None:

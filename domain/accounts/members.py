@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from domain.accounts.site_docs import StoredSite
-from domain.errors import Forbidden, NotFound
+from domain.errors import Forbidden
+from domain.site_items import site_item
 from storage.ports import DocumentStore
 
 MemberRole = Literal["viewer", "admin"]
@@ -76,10 +77,7 @@ class MemberService:
 
     async def get(self, site: StoredSite, member_id: str) -> dict[str, Any]:
         """A member of this site; 404 otherwise."""
-        rows = await self._docs.find("members", {"id": member_id, "site_id": site.id}, limit=1)
-        if not rows:
-            raise NotFound("no such member")
-        return rows[0]
+        return await site_item(self._docs, "members", site.id, member_id, "no such member")
 
     async def set_role(self, site: StoredSite, member_id: str, body: MemberUpdate) -> MemberOut:
         """Change a member's role."""

@@ -21,7 +21,8 @@ import msgspec
 
 from domain.accounts.site_docs import StoredSite
 from domain.accounts.tokens import new_id
-from domain.errors import Conflict, Invalid, NotFound
+from domain.errors import Conflict, Invalid
+from domain.site_items import given_changes, site_item
 from storage.errors import DuplicateKeyError
 from storage.ports import Bus, DocumentStore
 
@@ -154,19 +155,12 @@ class MetricConfigService:
 
     async def get(self, site: StoredSite, metric_id: str) -> dict[str, Any]:
         """A declaration of this site; 404 otherwise."""
-        rows = await self._docs.find("metric_configs", {"id": metric_id, "site_id": site.id}, limit=1)
-        if not rows:
-            raise NotFound("no such metric")
-        return rows[0]
+        return await site_item(self._docs, "metric_configs", site.id, metric_id, "no such metric")
 
     async def update(self, site: StoredSite, metric_id: str, body: MetricUpdate) -> MetricOut:
         """Apply changes; 409 on a name clash."""
         doc = await self.get(site, metric_id)
-        changes = {
-            field: getattr(body, field)
-            for field in body.__struct_fields__
-            if getattr(body, field) is not msgspec.UNSET
-        }
+        changes = given_changes(body)
         merged = {**doc, **changes}
         check_shape(merged["type"], merged["labels"], merged["buckets"])
         changes["updated_at"] = time.time()

@@ -15,9 +15,9 @@ import time
 import msgspec
 
 from domain.accounts.access import BearerAuthenticator
-from domain.accounts.tokens import InvalidToken, TokenService, new_id
+from domain.accounts.tokens import InvalidToken, RefreshClaims, TokenService, new_id
 from domain.errors import Unauthorized
-from storage.ports import DocumentStore
+from storage.ports import Document, DocumentStore
 
 FAMILY_LIFETIME_S = 30 * 24 * 3600
 
@@ -53,6 +53,14 @@ class SessionService:
             expires_in=self._tokens.access_ttl,
         )
 
+    async def _presented(self, refresh_token: str) -> tuple[RefreshClaims, Document | None]:
+        """The claims of a refresh token that verifies (401 otherwise) and its family, if it still exists."""
+        try:
+            claims = self._tokens.verify_refresh(refresh_token)
+        except InvalidToken:
+            raise Unauthorized("invalid or expired refresh token", code="invalid_token") from None
+        return claims, await self._docs.get("refresh_families", claims.family)
+
     async def start(self, user_id: str) -> TokenPair:
         """A new session (family) for a user who just proved who they are."""
         now = time.time()
@@ -72,11 +80,7 @@ class SessionService:
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Spend a refresh token for a new pair; a spent or raced token revokes its family (401)."""
-        try:
-            claims = self._tokens.verify_refresh(refresh_token)
-        except InvalidToken:
-            raise Unauthorized("invalid or expired refresh token", code="invalid_token") from None
-        family = await self._docs.get("refresh_families", claims.family)
+        claims, family = await self._presented(refresh_token)
         if (
             family is None
             or family.get("revoked")
@@ -99,11 +103,7 @@ class SessionService:
 
     async def logout(self, refresh_token: str) -> None:
         """End the session a refresh token belongs to (spent tokens of the family work too)."""
-        try:
-            claims = self._tokens.verify_refresh(refresh_token)
-        except InvalidToken:
-            raise Unauthorized("invalid or expired refresh token", code="invalid_token") from None
-        family = await self._docs.get("refresh_families", claims.family)
+        claims, family = await self._presented(refresh_token)
         if family is not None and family.get("user_id") == claims.user_id:
             await self.revoke(claims.family)
 

@@ -26,6 +26,7 @@ from domain.accounts.site_docs import Compat, StoredSite, site_document, stored_
 from domain.accounts.tokens import new_id
 from domain.errors import Conflict, Forbidden, Invalid
 from domain.goals.definitions import Currency, Goal, Goals, check_goals
+from domain.site_items import given_changes
 from storage.ports import DocumentStore, EventStore
 
 SiteName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -255,11 +256,7 @@ class SiteService:
     async def update(self, site: StoredSite, body: SiteUpdate, role: str = "owner") -> StoredSite:
         """Apply the given changes (`role`: the caller's on the site); returns the site as it is now.
         Retention is the owner's alone: shortening it deletes the owner's data."""
-        changes: dict[str, Any] = {}
-        for field in body.__struct_fields__:
-            value = getattr(body, field)
-            if value is not msgspec.UNSET and field != "confirm":
-                changes[field] = value
+        changes = given_changes(body, leave={"confirm"})
         if "timezone" in changes:
             check_timezone(changes["timezone"])
         if "retention_days" in changes:

@@ -33,7 +33,8 @@ import msgspec
 
 from domain.accounts.tokens import new_id
 from domain.alerts.egress import EgressPolicy, RefusedTarget, check_target
-from domain.errors import Conflict, Invalid, NotFound
+from domain.errors import Conflict, Invalid
+from domain.site_items import site_item
 from storage.ports import DocumentStore
 
 AlertKind = Literal["visitors_above", "visitors_below", "events_above", "events_below", "event_rate_drop"]
@@ -165,10 +166,7 @@ class AlertRules:
 
     async def get(self, site_id: str, rule_id: str) -> dict[str, Any]:
         """One rule of the site; NotFound for another site's rule."""
-        doc = await self._docs.get("alert_rules", rule_id)
-        if doc is None or doc.get("site_id") != site_id:
-            raise NotFound("no such alert rule")
-        return doc
+        return await site_item(self._docs, "alert_rules", site_id, rule_id, "no such alert rule")
 
     async def create(self, site_id: str, data: AlertRuleCreate) -> dict[str, Any]:
         """A new rule with a fresh signing secret."""

@@ -146,15 +146,19 @@ def _domains(raw: Any, parts: Any, errors: dict[str, list[str]]) -> list[str]:
     return list(dict.fromkeys(domains))[:MAX_DOMAINS]
 
 
-def _props(raw: Any) -> dict[str, str | int | float | bool]:
-    """Props as Plausible reads them (an object, or a JSON string of one), kept within Eddy's limits."""
+def _object(raw: Any) -> dict[Any, Any]:
+    """An object as Plausible's event API takes one: itself, or a JSON string of one; {} for anything else."""
     if isinstance(raw, str):
         try:
             raw = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return {}
-    if not isinstance(raw, dict):
-        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _props(raw: Any) -> dict[str, str | int | float | bool]:
+    """Props as Plausible reads them (an object, or a JSON string of one), kept within Eddy's limits."""
+    raw = _object(raw)
     props: dict[str, str | int | float | bool] = {}
     for key, value in raw.items():
         if len(props) >= MAX_PROPS:
@@ -176,13 +180,7 @@ def _props(raw: Any) -> dict[str, str | int | float | bool]:
 
 def _revenue(raw: Any) -> dict[str, str | float]:
     """`{revenue_amount, revenue_currency}`, or {} when the revenue is absent or not understood."""
-    if isinstance(raw, str):
-        try:
-            raw = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return {}
-    if not isinstance(raw, dict):
-        return {}
+    raw = _object(raw)
     return revenue_props(raw.get("amount"), raw.get("currency"))
 
 

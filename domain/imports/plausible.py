@@ -10,12 +10,10 @@ skipped and reported by file and line. Blocking parts run in an executor thread.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import re
-import sqlite3
 import zipfile
 from collections.abc import Iterator
 from datetime import date
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.imports.rows import BadRow, ImportFailed, Tally
+from domain.imports.spool import SpoolFile
 
 # table → its dimension columns (those present are kept, in this order)
 TABLES: dict[str, tuple[str, ...]] = {
@@ -64,28 +63,19 @@ _NAME = re.compile(r"^(imported_[a-z_]+?)(?:_(\d{8})_(\d{8}))?\.csv$")
 MAX_COUNT = 10**12
 
 
-class AggregateSpool:
+class AggregateSpool(SpoolFile):
     """Rows of an export on disk (SQLite), read back per (table, date)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=OFF")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS rows (tbl TEXT, day TEXT, key TEXT, metrics TEXT)")
-        self._pending: list[tuple[str, str, str, str]] = []
+        super().__init__(
+            path,
+            "CREATE TABLE IF NOT EXISTS rows (tbl TEXT, day TEXT, key TEXT, metrics TEXT)",
+            "INSERT INTO rows VALUES (?, ?, ?, ?)",
+        )
 
     def add(self, table: str, day: str, key: list[str], metrics: dict[str, int]) -> None:
         """Queue one row."""
-        self._pending.append((table, day, json.dumps(key), json.dumps(metrics)))
-        if len(self._pending) >= 5000:
-            self.commit()
-
-    def commit(self) -> None:
-        """Write queued rows."""
-        self._conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?)", self._pending)
-        self._conn.commit()
-        self._pending = []
+        self._queue((table, day, json.dumps(key), json.dumps(metrics)))
 
     def documents(self) -> Iterator[tuple[str, str, list[Any]]]:
         """(table, date, rows) per table and date, in order."""
@@ -102,12 +92,6 @@ class AggregateSpool:
             rows.append([json.loads(key), json.loads(metrics)])
         if current is not None:
             yield current[0], current[1], rows
-
-    def close(self) -> None:
-        """Close and delete the spool."""
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.close()
-        Path(self.path).unlink(missing_ok=True)
 
 
 def spool_plausible(path: Path, tally: Tally, spool: AggregateSpool) -> dict[str, Any]:

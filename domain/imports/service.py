@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from domain.accounts.tokens import new_id
-from domain.errors import Conflict, DomainError, NotFound, Unavailable
+from domain.errors import Conflict, DomainError, Unavailable
 from domain.imports.eddy_export import spool_eddy_export
 from domain.imports.plausible import AggregateSpool, spool_plausible
 from domain.imports.rows import ImportFailed, Tally
 from domain.imports.spool import DAY_MS, Spool
 from domain.imports.umami import spool_umami
+from domain.site_items import site_item
 from domain.stats.imported import latest_import
 from storage.ports import DocumentStore, EventFilter, EventStore
 from storage.records import Event
@@ -119,10 +120,7 @@ class ImportService:
 
     async def get(self, site_id: str, job_id: str) -> dict[str, Any]:
         """One import of the site (404 for others')."""
-        job = await self._docs.get("imports", job_id)
-        if job is None or job["site_id"] != site_id:
-            raise NotFound("no such import")
-        return await self._settled(job)
+        return await self._settled(await site_item(self._docs, "imports", site_id, job_id, "no such import"))
 
     async def list(self, site_id: str) -> list[dict[str, Any]]:
         """The site's imports, newest first."""

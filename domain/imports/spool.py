@@ -12,6 +12,7 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -22,33 +23,56 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Event)
 
 
-class Spool:
-    """Events of one import, on disk."""
+class SpoolFile:
+    """A scratch SQLite file of queued rows, written in chunks and deleted on close. No journal and no
+    syncs: if anything fails the file is thrown away, never read again."""
 
-    def __init__(self, path: Path) -> None:
+    CHUNK = 5000
+
+    def __init__(self, path: Path, schema: str, insert: str) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=OFF")
         self._conn.execute("PRAGMA synchronous=OFF")
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS spool (id TEXT PRIMARY KEY, day INTEGER, ts INTEGER, body BLOB)"
-        )
-        self._pending: list[tuple[str, int, int, bytes]] = []
+        self._conn.execute(schema)
+        self._insert = insert
+        self._pending: list[tuple[Any, ...]] = []
 
-    def add(self, event: Event) -> None:
-        """Queue one event (written in chunks)."""
-        self._pending.append((event.id, event.ts // DAY_MS, event.ts, _encoder.encode(event)))
-        if len(self._pending) >= 5000:
+    def _queue(self, row: tuple[Any, ...]) -> None:
+        self._pending.append(row)
+        if len(self._pending) >= self.CHUNK:
             self.commit()
 
     def commit(self) -> int:
-        """Write queued events; returns how many of them were new ids."""
+        """Write the queued rows; returns how many were added (a row the table ignores is not)."""
         before = self._conn.total_changes
-        self._conn.executemany("INSERT OR IGNORE INTO spool VALUES (?, ?, ?, ?)", self._pending)
+        self._conn.executemany(self._insert, self._pending)
         self._conn.commit()
         self._pending = []
         return self._conn.total_changes - before
+
+    def close(self) -> None:
+        """Close and delete the spool."""
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+
+class Spool(SpoolFile):
+    """Events of one import, on disk."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            path,
+            "CREATE TABLE IF NOT EXISTS spool (id TEXT PRIMARY KEY, day INTEGER, ts INTEGER, body BLOB)",
+            "INSERT OR IGNORE INTO spool VALUES (?, ?, ?, ?)",
+        )
+
+    def add(self, event: Event) -> None:
+        """Queue one event (written in chunks)."""
+        self._queue((event.id, event.ts // DAY_MS, event.ts, _encoder.encode(event)))
 
     def count(self) -> int:
         """How many distinct events are spooled."""
@@ -66,10 +90,3 @@ class Spool:
         cursor = self._conn.execute("SELECT body FROM spool WHERE day = ? ORDER BY ts, id", (day,))
         while rows := cursor.fetchmany(size):
             yield [_decoder.decode(row[0]) for row in rows]
-
-    def close(self) -> None:
-        """Close and delete the spool."""
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.close()
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)

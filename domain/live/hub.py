@@ -29,6 +29,7 @@ from domain.live.messages import (
 )
 from domain.live.stream import Filters, LiveStream
 from domain.live.view import RECENT_LIMIT, TOP_WINDOW_S, SiteView
+from runtime.tasks import cancel_and_wait
 from storage.ports import Bus, EventFilter, EventStore, KeyValue, Subscription
 
 log = logging.getLogger("eddy.live")
@@ -85,11 +86,8 @@ class LiveHub:
 
     async def stop(self) -> None:
         """Stop refreshing and release every subscription."""
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-            self._refresher = None
+        task, self._refresher = self._refresher, None
+        await cancel_and_wait(task)
         for site_id, site in list(self._sites.items()):
             for stream in list(site.streams):
                 stream.close()

@@ -29,6 +29,7 @@ import aiosmtplib
 from domain.accounts.tokens import new_id
 from domain.errors import DomainError
 from domain.mail.settings import MailSettings, display_sender
+from runtime.tasks import cancel_and_wait
 from storage.ports import DocumentStore
 
 log = logging.getLogger("eddy.mail")
@@ -40,12 +41,9 @@ ROUND_LIMIT = 50
 STOP_WAIT_S = 5.0
 
 
-class MailNotConfigured(DomainError):
+class MailNotConfigured(DomainError, status=409, code="mail_not_configured"):
     """This server cannot send mail (409: its configuration, not the request, is what must change; never
     a 5xx, which would read as a server fault that retrying could fix)."""
-
-    status = 409
-    code = "mail_not_configured"
 
 
 @dataclass(frozen=True)
@@ -194,9 +192,7 @@ class MailDelivery:
         self._wake.set()
         _done, pending = await asyncio.wait({task}, timeout=STOP_WAIT_S)
         if pending:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while not self._stopping:

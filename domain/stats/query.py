@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from domain.errors import Invalid
+from domain.ingest.sources import UTM_FIELDS
 from domain.stats import filters as filter_terms
 from domain.stats.filters import FILTER_FIELDS, FILTERS_HELP, FilterTerm, parse_filters
 from domain.stats.funnels import MAX_WINDOW_S
@@ -51,23 +52,14 @@ DEFAULT_DAYS = 30
 EARLIEST_MS = 946_684_800_000
 LATEST_MS = 4_102_444_800_000
 METRICS = ("visitors", "visits", "pageviews", "events", "bounce_rate", "visit_duration", "views_per_visit")
+# Breakdowns that group by the event field of the same name.
+_FIELD_BREAKDOWNS = ("source", "referrer", *UTM_FIELDS, "country", "browser", "os", "device", "hostname")
 # Breakdown names and how the store groups for each (`page` counts pageviews only).
 BREAKDOWNS: dict[str, Grouping] = {
     "page": Grouping(kind="field", field="path"),
     "entry_page": Grouping(kind="entry_page"),
     "exit_page": Grouping(kind="exit_page"),
-    "source": Grouping(kind="field", field="source"),
-    "referrer": Grouping(kind="field", field="referrer"),
-    "utm_source": Grouping(kind="field", field="utm_source"),
-    "utm_medium": Grouping(kind="field", field="utm_medium"),
-    "utm_campaign": Grouping(kind="field", field="utm_campaign"),
-    "utm_term": Grouping(kind="field", field="utm_term"),
-    "utm_content": Grouping(kind="field", field="utm_content"),
-    "country": Grouping(kind="field", field="country"),
-    "browser": Grouping(kind="field", field="browser"),
-    "os": Grouping(kind="field", field="os"),
-    "device": Grouping(kind="field", field="device"),
-    "hostname": Grouping(kind="field", field="hostname"),
+    **{name: Grouping(kind="field", field=name) for name in _FIELD_BREAKDOWNS},
     "event": Grouping(kind="field", field="name"),
 }
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -18,7 +18,6 @@ presented with a neutral help text, never one site's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -42,6 +41,7 @@ from domain.user_metrics.specs import (
 )
 from runtime.metrics import Metrics
 from runtime.periodic import Periodic
+from runtime.tasks import cancel_and_wait
 from storage.ports import Bus, DocumentStore
 
 log = logging.getLogger("eddy.user_metrics")
@@ -113,10 +113,8 @@ class UserMetrics:
     async def stop(self) -> None:
         """Stop polling."""
         await self._poller.stop()
-        if self._reloading is not None:
-            self._reloading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reloading
+        task, self._reloading = self._reloading, None
+        await cancel_and_wait(task)
 
     def _on_changed(self, _channel: str, _data: bytes) -> None:
         if self._reloading is None or self._reloading.done():

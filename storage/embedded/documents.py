@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from storage.embedded.sqlite_runner import SqliteRunner
-from storage.errors import DuplicateKeyError, StoreUnavailableError
+from storage.errors import DuplicateKeyError, opened
 from storage.ports import (
     COLLECTION_NAMES,
     COLLECTIONS,
@@ -60,9 +60,7 @@ class SqliteDocumentStore:
 
     @property
     def runner(self) -> SqliteRunner:
-        if self._runner is None:
-            raise StoreUnavailableError("document store is not open")
-        return self._runner
+        return opened(self._runner, "document store")
 
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,7 @@ from storage.embedded.columnar.rollup_reader import Wants, rolled_rows
 from storage.embedded.columnar.segments import SegmentDir
 from storage.embedded.columnar.slices import FilteredSlices
 from storage.embedded.sqlite_runner import DEFAULT_PRAGMAS, SqliteRunner, transaction
-from storage.errors import StoreUnavailableError
+from storage.errors import StoreUnavailableError, opened
 from storage.ports import Aggregate, EventFilter, Grouping
 from storage.records import Event
 
@@ -261,15 +261,11 @@ class SqliteEventStore:
 
     @property
     def writer(self) -> SqliteRunner:
-        if self._writer is None:
-            raise StoreUnavailableError("event store is not open")
-        return self._writer
+        return opened(self._writer, "event store")
 
     @property
     def readers(self) -> SqliteRunner:
-        if self._readers is None:
-            raise StoreUnavailableError("event store is not open")
-        return self._readers
+        return opened(self._readers, "event store")
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -407,15 +403,11 @@ class SqliteEventStore:
         return result
 
     def _engine(self) -> ColumnarEngine:
-        if self.engine is None:
-            raise StoreUnavailableError("event store is not open")
-        return self.engine
+        return opened(self.engine, "event store")
 
     async def compact_now(self) -> int:
         """Move every log row into segments now (waits for another process's pass); returns rows moved."""
-        compactor = self.compactor
-        if compactor is None:
-            raise StoreUnavailableError("event store is not open")
+        compactor = opened(self.compactor, "event store")
         loop = asyncio.get_running_loop()
         moved = 0
         while True:
@@ -431,9 +423,7 @@ class SqliteEventStore:
     async def bulk_load(self, batches: AsyncIterable[Sequence[Event]] | Iterable[Sequence[Event]]) -> int:
         """Store many events fast, straight into segments (no log, no dedupe, no rollup of acks): for
         imports, demo data and benchmarks. Returns how many were stored."""
-        compactor = self.compactor
-        if compactor is None:
-            raise StoreUnavailableError("event store is not open")
+        compactor = opened(self.compactor, "event store")
         loop = asyncio.get_running_loop()
         pending: list[tuple[Any, ...]] = []
         stored = 0
@@ -569,9 +559,7 @@ class SqliteEventStore:
     async def _rewrite_segments(
         self, condition: str, params: list[Any], site_id: str | None, before: int | None
     ) -> int:
-        compactor = self.compactor
-        if compactor is None:
-            raise StoreUnavailableError("event store is not open")
+        compactor = opened(self.compactor, "event store")
 
         def touches(segment: Any) -> bool:
             if site_id is not None and site_id not in segment.sites:

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import inspect
-import logging
 from collections.abc import Sequence
 
 from storage.ports import Callback
-
-log = logging.getLogger("eddy.bus")
-
-
-class _MemorySubscription:
-    def __init__(self, bus: MemoryBus, channel: str, callback: Callback) -> None:
-        self._bus = bus
-        self._channel = channel
-        self._callback = callback
-
-    async def unsubscribe(self) -> None:
-        self._bus.remove(self._channel, self._callback)
+from storage.subscribers import Subscribers, Subscription
 
 
 class MemoryBus:
     """Delivers messages to subscribers in this process only."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[str, list[Callback]] = {}
+        self._subscribers = Subscribers()
 
     @property
     def healthy(self) -> bool:
@@ -41,35 +28,16 @@ class MemoryBus:
         return None
 
     async def publish(self, channel: str, data: bytes) -> None:
-        await deliver(self._subscribers.get(channel, ()), channel, data)
+        await self._subscribers.deliver(channel, data)
 
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
         for channel, data in messages:
             await self.publish(channel, data)
 
-    async def subscribe(self, channel: str, callback: Callback) -> _MemorySubscription:
-        self._subscribers.setdefault(channel, []).append(callback)
-        return _MemorySubscription(self, channel, callback)
-
-    def remove(self, channel: str, callback: Callback) -> None:
-        """Forget one subscriber (used by subscriptions)."""
-        callbacks = self._subscribers.get(channel)
-        if callbacks and callback in callbacks:
-            callbacks.remove(callback)
-            if not callbacks:
-                del self._subscribers[channel]
+    async def subscribe(self, channel: str, callback: Callback) -> Subscription:
+        self._subscribers.add(channel, callback)
+        return Subscription(self._subscribers.discard, channel, callback)
 
     def channel_count(self) -> int:
         """Channels with at least one subscriber."""
         return len(self._subscribers)
-
-
-async def deliver(callbacks: Sequence[Callback], channel: str, data: bytes) -> None:
-    """Call each subscriber; one failing subscriber never stops the others."""
-    for callback in list(callbacks):
-        try:
-            result = callback(channel, data)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            log.exception("bus subscriber failed on %s", channel)

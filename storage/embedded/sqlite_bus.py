@@ -23,9 +23,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from storage.embedded.memory_bus import deliver
+from runtime.tasks import cancel_and_wait
 from storage.embedded.sqlite_runner import SqliteRunner, transaction
 from storage.ports import Callback
+from storage.subscribers import Subscribers, Subscription
 
 log = logging.getLogger("eddy.bus")
 
@@ -46,16 +47,6 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS bus_messages ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, data BLOB NOT NULL, at REAL NOT NULL)"
 )
-
-
-class _Subscription:
-    def __init__(self, bus: SqliteBus, channel: str, callback: Callback) -> None:
-        self._bus = bus
-        self._channel = channel
-        self._callback = callback
-
-    async def unsubscribe(self) -> None:
-        self._bus.remove(self._channel, self._callback)
 
 
 def _create(conn: sqlite3.Connection) -> int:
@@ -86,7 +77,7 @@ class SqliteBus:
         self._path = Path(data_dir) / FILE_NAME
         self.poll_s = poll_s
         self.retain_s = retain_s
-        self._subscribers: dict[str, list[Callback]] = {}
+        self._subscribers = Subscribers()
         self._writer: SqliteRunner | None = None
         self._reader: SqliteRunner | None = None
         self._last_id = 0
@@ -109,11 +100,8 @@ class SqliteBus:
         self._task = asyncio.create_task(self._poll(), name="sqlite-bus-poll")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         for runner in (self._writer, self._reader):
             if runner is not None:
                 await asyncio.get_running_loop().run_in_executor(None, runner.close)
@@ -142,17 +130,9 @@ class SqliteBus:
         await self._writer.run(_append, rows, prune_before)
         self._wake.set()  # this process reads it at once, not a poll later
 
-    async def subscribe(self, channel: str, callback: Callback) -> _Subscription:
-        self._subscribers.setdefault(channel, []).append(callback)
-        return _Subscription(self, channel, callback)
-
-    def remove(self, channel: str, callback: Callback) -> None:
-        """Forget one subscriber (used by subscriptions)."""
-        callbacks = self._subscribers.get(channel)
-        if callbacks and callback in callbacks:
-            callbacks.remove(callback)
-            if not callbacks:
-                del self._subscribers[channel]
+    async def subscribe(self, channel: str, callback: Callback) -> Subscription:
+        self._subscribers.add(channel, callback)
+        return Subscription(self._subscribers.discard, channel, callback)
 
     async def _poll(self) -> None:
         while True:
@@ -168,9 +148,7 @@ class SqliteBus:
                 continue
             for row_id, channel, data in rows:
                 self._last_id = row_id
-                callbacks = self._subscribers.get(channel)
-                if callbacks:
-                    await deliver(callbacks, channel, bytes(data))
+                await self._subscribers.deliver(channel, bytes(data))
             if len(rows) == READ_BATCH:
                 continue  # more waiting
             self._wake.clear()

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
+
+from storage.errors import opened
+from storage.mongo.errors import mapped
 
 OPERATION_TIMEOUT_MS = 20_000
 SERVER_SELECTION_MS = 15_000
@@ -83,3 +87,12 @@ class MongoConnection:
 def connection_for(target: str | MongoConnection) -> MongoConnection:
     """A store's connection: the shared one it was given, or its own for a plain URI."""
     return target if isinstance(target, MongoConnection) else MongoConnection(target)
+
+
+async def ping(db: Any, store: str) -> None:
+    """Ask the server behind a store's database handle for a ping (within PING_TIMEOUT_S); `store` names
+    the store in the error raised when it is not open."""
+    handle = opened(db, store)
+    async with mapped("ping"):
+        with pymongo.timeout(PING_TIMEOUT_S):
+            await handle.command("ping")

@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pymongo
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 
-from storage.errors import DuplicateKeyError, StoreUnavailableError
-from storage.mongo.client import PING_TIMEOUT_S, MongoConnection, connection_for
+from storage.errors import DuplicateKeyError, opened
+from storage.mongo.client import MongoConnection, connection_for, ping
 from storage.mongo.errors import mapped
 from storage.mongo.schema import drop_index_if_present
 from storage.ports import (
@@ -70,9 +69,7 @@ class MongoDocumentStore:
     def _coll(self, collection: str) -> Any:
         if collection not in COLLECTION_NAMES:
             raise ValueError(f"unknown collection {collection!r}")
-        if self._db is None:
-            raise StoreUnavailableError("mongo document store is not open")
-        return self._db[f"{self._prefix}{collection}"]
+        return opened(self._db, "mongo document store")[f"{self._prefix}{collection}"]
 
     async def open(self) -> None:
         """Connect and create the indexes (identical concurrent index builds are no-ops on the server)."""
@@ -93,11 +90,7 @@ class MongoDocumentStore:
             await self._connection.release()
 
     async def ping(self) -> None:
-        if self._db is None:
-            raise StoreUnavailableError("mongo document store is not open")
-        async with mapped("ping"):
-            with pymongo.timeout(PING_TIMEOUT_S):
-                await self._db.command("ping")
+        await ping(self._db, "mongo document store")
 
     @staticmethod
     def _duplicate(collection: str, error: MongoDuplicateKeyError) -> DuplicateKeyError:

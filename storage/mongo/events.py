@@ -34,7 +34,6 @@ delete exactly by `ts`. Errors: transient failures become StoreUnavailableError,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import random
@@ -43,15 +42,15 @@ from collections import defaultdict
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import Any
 
-import pymongo
 from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.errors import BulkWriteError
 
-from storage.errors import StoreUnavailableError
+from runtime.tasks import cancel_and_wait
+from storage.errors import StoreUnavailableError, opened
 from storage.event_filter_sql import check_key_name
 from storage.mongo import aggregates as pipelines
-from storage.mongo.client import PING_TIMEOUT_S, MongoConnection, connection_for
+from storage.mongo.client import MongoConnection, connection_for, ping
 from storage.mongo.errors import is_transient, mapped, unavailable
 from storage.mongo.rollups import Rollups, first_touch_pipeline, rollup_dim, rollup_query
 from storage.mongo.schema import collection_options, ensure_collection
@@ -217,9 +216,7 @@ class MongoEventStore:
         self._abandoned: dict[ObjectId, float] = {}
 
     def _collection(self, name: str) -> Any:
-        if self._db is None:
-            raise StoreUnavailableError("mongo event store is not open")
-        return self._db[f"{self._prefix}{name}"]
+        return opened(self._db, "mongo event store")[f"{self._prefix}{name}"]
 
     @property
     def events(self) -> Any:
@@ -279,22 +276,15 @@ class MongoEventStore:
                 log.warning("pre-aggregation round failed", exc_info=True)
 
     async def close(self) -> None:
-        if self._rollup_task is not None:
-            self._rollup_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._rollup_task
-            self._rollup_task = None
+        task, self._rollup_task = self._rollup_task, None
+        await cancel_and_wait(task)
         if self._db is not None:
             self._db = None
             self.rollups = None
             await self._connection.release()
 
     async def ping(self) -> None:
-        if self._db is None:
-            raise StoreUnavailableError("mongo event store is not open")
-        async with mapped("ping"):
-            with pymongo.timeout(PING_TIMEOUT_S):
-                await self._db.command("ping")
+        await ping(self._db, "mongo event store")
 
     # ---- append: claims first, then events -------------------------------------------------------
 

@@ -15,35 +15,26 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from storage.embedded.memory_bus import deliver
+from runtime.tasks import cancel_and_wait
 from storage.errors import StoreUnavailableError
 from storage.ports import Callback
-from storage.redis.client import make_client
+from storage.redis.client import RedisStore
+from storage.subscribers import Subscribers, Subscription
 
 log = logging.getLogger("eddy.bus")
 CONTROL_CHANNEL = "_control"
 
 
-class _RedisSubscription:
-    def __init__(self, bus: RedisBus, channel: str, callback: Callback) -> None:
-        self._bus = bus
-        self._channel = channel
-        self._callback = callback
-
-    async def unsubscribe(self) -> None:
-        await self._bus.remove(self._channel, self._callback)
-
-
-class RedisBus:
+class RedisBus(RedisStore):
     """Channels are namespaced with `prefix`."""
 
+    what = "redis bus"
+
     def __init__(self, url: str, prefix: str = "eddy:") -> None:
-        self._url = url
-        self._prefix = prefix
-        self._client: aioredis.Redis | None = None
+        super().__init__(url, prefix)
         self._pubsub: aioredis.client.PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._subscribers: dict[str, list[Callback]] = {}
+        self._subscribers = Subscribers()
         self._healthy = False
         self._connected = asyncio.Event()
         self.reconnects = 0
@@ -52,43 +43,23 @@ class RedisBus:
     def healthy(self) -> bool:
         return self._healthy
 
-    @property
-    def client(self) -> aioredis.Redis:
-        if self._client is None:
-            raise StoreUnavailableError("redis bus is not open")
-        return self._client
-
-    def _wire(self, channel: str) -> str:
-        return self._prefix + channel
-
     async def open(self) -> None:
-        self._client = make_client(self._url)
+        await super().open()
         self._reader = asyncio.create_task(self._read_forever(), name="eddy-bus-reader")
         # Give the first connection a moment, but never fail start-up because Redis is slow or down.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._connected.wait(), timeout=2.0)
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-            self._reader = None
+        task, self._reader = self._reader, None
+        await cancel_and_wait(task)
         await self._drop_pubsub()
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await super().close()
         self._healthy = False
-
-    async def ping(self) -> None:
-        try:
-            await self.client.ping()
-        except (RedisError, OSError) as error:
-            raise StoreUnavailableError(f"redis: {error}") from error
 
     async def publish(self, channel: str, data: bytes) -> None:
         try:
-            await self.client.publish(self._wire(channel), data)
+            await self.client.publish(self._k(channel), data)
         except (RedisError, OSError) as error:
             raise StoreUnavailableError(f"redis publish: {error}") from error
 
@@ -98,34 +69,27 @@ class RedisBus:
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for channel, data in messages:
-                    pipe.publish(self._wire(channel), data)
+                    pipe.publish(self._k(channel), data)
                 await pipe.execute()
         except (RedisError, OSError) as error:
             raise StoreUnavailableError(f"redis publish: {error}") from error
 
-    async def subscribe(self, channel: str, callback: Callback) -> _RedisSubscription:
-        callbacks = self._subscribers.setdefault(channel, [])
-        callbacks.append(callback)
-        if len(callbacks) == 1 and self._pubsub is not None and self._healthy:
+    async def subscribe(self, channel: str, callback: Callback) -> Subscription:
+        first = self._subscribers.add(channel, callback)
+        if first and self._pubsub is not None and self._healthy:
             try:
-                await self._pubsub.subscribe(self._wire(channel))
+                await self._pubsub.subscribe(self._k(channel))
             except (RedisError, OSError):
                 # The reader will notice the broken connection and resubscribe everything.
                 log.warning("redis subscribe to %s failed; will retry on reconnect", channel)
-        return _RedisSubscription(self, channel, callback)
+        return Subscription(self.remove, channel, callback)
 
     async def remove(self, channel: str, callback: Callback) -> None:
         """Forget one subscriber; the Redis channel is dropped with its last subscriber."""
-        callbacks = self._subscribers.get(channel)
-        if not callbacks or callback not in callbacks:
-            return
-        callbacks.remove(callback)
-        if callbacks:
-            return
-        del self._subscribers[channel]
-        if self._pubsub is not None and self._healthy:
+        last = self._subscribers.discard(channel, callback)
+        if last and self._pubsub is not None and self._healthy:
             with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.unsubscribe(self._wire(channel))
+                await self._pubsub.unsubscribe(self._k(channel))
 
     def channel_count(self) -> int:
         """Channels with at least one subscriber in this process."""
@@ -143,9 +107,7 @@ class RedisBus:
             try:
                 pubsub = self.client.pubsub(ignore_subscribe_messages=True)
                 self._pubsub = pubsub
-                await pubsub.subscribe(
-                    self._wire(CONTROL_CHANNEL), *(self._wire(c) for c in self._subscribers)
-                )
+                await pubsub.subscribe(self._k(CONTROL_CHANNEL), *(self._k(c) for c in self._subscribers))
                 if not self._healthy and self._connected.is_set():
                     self.reconnects += 1
                     log.info("redis bus reconnected")
@@ -171,6 +133,4 @@ class RedisBus:
                 continue
             wire = message["channel"]
             channel = (wire.decode() if isinstance(wire, bytes) else wire)[prefix_len:]
-            callbacks = self._subscribers.get(channel)
-            if callbacks:
-                await deliver(callbacks, channel, message["data"])
+            await self._subscribers.deliver(channel, message["data"])

@@ -4,43 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
-from storage.errors import StoreUnavailableError
-from storage.redis.client import make_client
+from storage.redis.client import RedisStore
 
 
-class RedisKeyValue:
+class RedisKeyValue(RedisStore):
     """Keys are namespaced with `prefix` so several deployments or tests can share one server."""
 
-    def __init__(self, url: str, prefix: str = "eddy:") -> None:
-        self._url = url
-        self._prefix = prefix
-        self._client: aioredis.Redis | None = None
-
-    @property
-    def client(self) -> aioredis.Redis:
-        if self._client is None:
-            raise StoreUnavailableError("redis key-value store is not open")
-        return self._client
-
-    def _k(self, key: str) -> str:
-        return self._prefix + key
-
-    async def open(self) -> None:
-        self._client = make_client(self._url)
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def ping(self) -> None:
-        try:
-            await self.client.ping()
-        except (RedisError, OSError) as error:
-            raise StoreUnavailableError(f"redis: {error}") from error
+    what = "redis key-value store"
 
     async def get(self, key: str) -> bytes | None:
         return await self.client.get(self._k(key))

@@ -11,7 +11,7 @@ from playwright.sync_api import Dialog, Page, expect
 from tests.browser.dashboard_helpers import PASSWORD, open_dashboard, sign_in
 from tests.support.customer_site import CustomerSite
 from tests.support.eddy_process import EddyProcess
-from tests.support.sync_api import SyncApi
+from tests.support.sync_api import SyncApi, sign_up_with_site
 from tests.support.user_agents import DESKTOP_USER_AGENT
 
 IMG_PROP = '<img src=x onerror="window.__pwned=1;alert(1)">'
@@ -21,16 +21,10 @@ SCRIPT_URL = "javascript:window.__pwned=2;alert(2)"
 def _account_with_site(eddy_api: SyncApi, origin: str) -> tuple[str, str, str]:
     """(email, site id, public key value), made through the API."""
     email = f"sec-{uuid.uuid4().hex[:10]}@example.com"
-    answer = eddy_api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
-    assert answer.status == 201, answer.json
-    token = answer.json["access_token"]
-    site = eddy_api.post(
-        "/api/v1/sites",
-        json={"name": "Shop", "domain": "shop.example", "allowed_origins": [origin]},
-        token=token,
-    ).json["site"]
-    key = eddy_api.post(f"/api/v1/sites/{site['id']}/keys", json={"name": "w", "kind": "public"}, token=token)
-    return email, site["id"], key.json["key"]["key"]
+    made = sign_up_with_site(
+        eddy_api, email, PASSWORD, {"name": "Shop", "domain": "shop.example", "allowed_origins": [origin]}
+    )
+    return email, made.site_id, made.keys["public"]
 
 
 def _assert_inert(page: Page, dialogs: list[str]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json as jsonlib
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from tests.support.api import Answer
@@ -62,3 +63,31 @@ def _answer(status: int, headers: Any, body: bytes) -> Answer:
     if headers.get("Content-Type", "").startswith("application/json") and body:
         data = jsonlib.loads(body)
     return Answer(status, headers, body, data)
+
+
+@dataclass(frozen=True)
+class SignedUpSite:
+    """A new account's access token, its site and that site's key values by kind."""
+
+    token: str
+    site_id: str
+    keys: dict[str, str]
+
+
+def sign_up_with_site(
+    api: SyncApi, email: str, password: str, site: dict[str, Any], key_kinds: tuple[str, ...] = ("public",)
+) -> SignedUpSite:
+    """Register `email`, create `site` (the body of POST /api/v1/sites) and one key of each kind, through
+    the API; every step must succeed."""
+    answer = api.post("/api/v1/auth/register", json={"email": email, "password": password})
+    assert answer.status == 201, answer.json
+    token = answer.json["access_token"]
+    made = api.post("/api/v1/sites", json=site, token=token)
+    assert made.status == 201, made.json
+    site_id = made.json["site"]["id"]
+    keys: dict[str, str] = {}
+    for kind in key_kinds:
+        key = api.post(f"/api/v1/sites/{site_id}/keys", json={"name": kind, "kind": kind}, token=token)
+        assert key.status == 201, key.json
+        keys[kind] = key.json["key"]["key"]
+    return SignedUpSite(token, site_id, keys)
