@@ -8,7 +8,7 @@ here) so countries are real."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
@@ -34,12 +34,9 @@ VISITS = [
 
 
 @pytest.fixture
-def proxied_eddy(tmp_path: Path) -> Iterator[EddyProcess]:
+def proxied_eddy(tmp_path: Path, start_eddy: Callable[..., EddyProcess]) -> EddyProcess:
     """Eddy trusting X-Forwarded-For, so each test visitor comes from its own public IP and country."""
-    process = EddyProcess(tmp_path / "eddy-data", env={"EDDY_TRUST_PROXY": "1"})
-    process.start()
-    yield process
-    process.stop()
+    return start_eddy(tmp_path / "eddy-data", env={"EDDY_TRUST_PROXY": "1"})
 
 
 def send_visits(api: SyncApi, key: str) -> None:
