@@ -52,8 +52,7 @@ class AlertRuleHandler(ApiHandler):
     @authorized("site:admin")
     async def delete(self, site_id: str, rule_id: str) -> None:
         await self.ctx.alerts.rules.delete(site_id, rule_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 _ID = r"([A-Za-z0-9_-]{1,64})"

@@ -31,8 +31,7 @@ class InvitationHandler(ApiHandler):
     @authorized("site:owner")
     async def delete(self, site_id: str, invitation_id: str) -> None:
         await self.ctx.accounts.invitations.revoke(self.site, invitation_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class AcceptHandler(ApiHandler):

@@ -36,8 +36,7 @@ class KeyHandler(ApiHandler):
     @authorized("site:admin")
     async def delete(self, site_id: str, key_id: str) -> None:
         await self.ctx.accounts.keys.delete(self.site, key_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class KeyRotateHandler(ApiHandler):

@@ -46,8 +46,7 @@ class MetricConfigHandler(ApiHandler):
     @authorized("site:admin")
     async def delete(self, site_id: str, metric_id: str) -> None:
         await self.ctx.accounts.metric_configs.delete(self.site, metric_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 _ID = r"([A-Za-z0-9_-]{1,64})"

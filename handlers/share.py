@@ -112,8 +112,7 @@ class ShareLinkHandler(ApiHandler):
     @authorized("site:admin")
     async def delete(self, site_id: str, link_id: str) -> None:
         await self.ctx.share.revoke(self.site, link_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class SharedSiteHandler(ApiHandler):

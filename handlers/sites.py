@@ -53,8 +53,7 @@ class SiteHandler(ApiHandler):
     @authorized("site:owner")
     async def delete(self, site_id: str) -> None:
         await self.ctx.accounts.sites.delete(self.site)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class MembersHandler(ApiHandler):
@@ -85,8 +84,7 @@ class MemberHandler(ApiHandler):
     async def delete(self, site_id: str, member_id: str) -> None:
         role = await self.ctx.site_access.role_of(self.principal.user_id, self.site) or "viewer"
         await self.ctx.accounts.members.remove(self.site, member_id, self.principal.user_id, role)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 _ID = r"([A-Za-z0-9_-]{1,64})"
