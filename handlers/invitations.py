@@ -8,6 +8,7 @@ from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 from handlers.policy import public
+from handlers.routes import route
 
 
 class InvitationsHandler(ApiHandler):
@@ -46,14 +47,13 @@ class AcceptHandler(ApiHandler):
         self.write_json(await self.ctx.accounts.invitations.accept(body, user_id))
 
 
-_ID = r"([A-Za-z0-9_-]{1,64})"
+_SITE = "/api/v1/sites/{site_id}"
 default_handlers = [
-    (rf"/api/v1/sites/{_ID}/invitations", InvitationsHandler),
-    (rf"/api/v1/sites/{_ID}/invitations/{_ID}", InvitationHandler),
-    (r"/api/v1/invitations/accept", AcceptHandler),
+    route(f"{_SITE}/invitations", InvitationsHandler),
+    route(f"{_SITE}/invitations/{{invitation_id}}", InvitationHandler),
+    route("/api/v1/invitations/accept", AcceptHandler),
 ]
 
-_SITE = "/api/v1/sites/{site_id}"
 _ROLE = (403, 404)
 openapi_operations = [
     Operation(

@@ -13,6 +13,7 @@ from domain.accounts.sites import SiteAnswer, SiteCreate, SiteList, SiteUpdate, 
 from handlers.access import authenticated, authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
+from handlers.routes import route
 
 
 class SitesHandler(ApiHandler):
@@ -87,15 +88,14 @@ class MemberHandler(ApiHandler):
         self.no_content()
 
 
-_ID = r"([A-Za-z0-9_-]{1,64})"
+_SITE = "/api/v1/sites/{site_id}"
 default_handlers = [
-    (r"/api/v1/sites", SitesHandler),
-    (rf"/api/v1/sites/{_ID}", SiteHandler),
-    (rf"/api/v1/sites/{_ID}/members", MembersHandler),
-    (rf"/api/v1/sites/{_ID}/members/{_ID}", MemberHandler),
+    route("/api/v1/sites", SitesHandler),
+    route(_SITE, SiteHandler),
+    route(f"{_SITE}/members", MembersHandler),
+    route(f"{_SITE}/members/{{member_id}}", MemberHandler),
 ]
 
-_SITE = "/api/v1/sites/{site_id}"
 _SEEN = (404,)  # another user's site, or a missing one
 _ROLE = (403, 404)  # visible, but the role is too low
 openapi_operations = [
