@@ -3,7 +3,7 @@
 // already signed in as it.
 
 import { api, acceptTokens, hasSession, ApiError } from "../api.js";
-import { h, field, replace, showFormError, clearFormError } from "../dom.js";
+import { h, field, replace, showFormError, onSubmit } from "../dom.js";
 
 export async function render(main, _params, { navigate }) {
   const values = new URLSearchParams(location.hash.slice(1));
@@ -34,18 +34,14 @@ export async function render(main, _params, { navigate }) {
     acceptTokens(answer);
     navigate(`/sites/${encodeURIComponent(answer.site_id)}`, { replace: true });
   }
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFormError(form);
-    submit.disabled = true;
-    try {
-      await accept(hasSession());
-    } catch (error) {
+  onSubmit(
+    form,
+    submit,
+    () => accept(hasSession()),
+    (error) => {
       if (error instanceof ApiError && error.code === "two_factor_required") codeField.hidden = false;
-      showFormError(form, error);
-      submit.disabled = false;
-    }
-  });
+    },
+  );
   replace(main, h("section", { class: "auth" }, form));
   if (!token) showFormError(form, new ApiError(422, "invalid_token", "This page needs the link from the invitation email."));
 }

@@ -7,7 +7,7 @@
 // address bar at once.
 
 import { api, ApiError, forgetTokens } from "../api.js";
-import { h, field, replace, showFormError, clearFormError } from "../dom.js";
+import { h, field, replace, onSubmit } from "../dom.js";
 
 /** The fragment's parameters, cleared from the address bar (and history). */
 function takeFragment() {
@@ -36,17 +36,9 @@ function forgot(main) {
     h("div", { class: "actions" }, submit),
     h("p", { class: "switch" }, h("a", { href: "/login", "data-route": true, text: "Back to sign in" })),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFormError(form);
-    submit.disabled = true;
-    try {
-      const answer = await api("POST", "/api/v1/auth/password-reset", { email: email.value.trim() }, { auth: false });
-      done(main, "Check your email", answer.message);
-    } catch (error) {
-      showFormError(form, error);
-      submit.disabled = false;
-    }
+  onSubmit(form, submit, async () => {
+    const answer = await api("POST", "/api/v1/auth/password-reset", { email: email.value.trim() }, { auth: false });
+    done(main, "Check your email", answer.message);
   });
   replace(main, h("section", { class: "auth" }, form));
   email.focus();
@@ -66,18 +58,10 @@ function reset(main, token) {
     field("New password", password, "At least 8 characters. Every session of the account ends."),
     h("div", { class: "actions" }, submit),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFormError(form);
-    submit.disabled = true;
-    try {
-      const answer = await api("POST", "/api/v1/auth/password-reset/confirm", { token, password: password.value }, { auth: false });
-      forgetTokens(); // this tab's own session ended with the others
-      done(main, "Password changed", answer.message);
-    } catch (error) {
-      showFormError(form, error);
-      submit.disabled = false;
-    }
+  onSubmit(form, submit, async () => {
+    const answer = await api("POST", "/api/v1/auth/password-reset/confirm", { token, password: password.value }, { auth: false });
+    forgetTokens(); // this tab's own session ended with the others
+    done(main, "Password changed", answer.message);
   });
   replace(main, h("section", { class: "auth" }, form));
   password.focus();
