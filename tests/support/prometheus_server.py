@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from tests.support.ports import answers_ok, free_port
+from tests.support.subprocesses import terminate
 from tests.support.until import until_sync
 
 
@@ -79,11 +80,6 @@ class PrometheusServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process, timeout=10)
             self.process = None
         shutil.rmtree(self.dir, ignore_errors=True)

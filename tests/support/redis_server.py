@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from tests.support.ports import accepts, free_port, wait_for_port
+from tests.support.subprocesses import terminate
 from tests.support.until import until_sync
 
 
@@ -53,12 +54,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process, timeout=5)
             self.process = None
             # Wait until the port is really free so a restart can bind it.
             until_sync(lambda: not accepts(self.port), timeout=5, interval=0.01)
