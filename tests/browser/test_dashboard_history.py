@@ -51,6 +51,13 @@ def send_visits(api: SyncApi, key: str) -> None:
         assert answer.status == 202, answer.body
 
 
+def shop_with_visits(page: Page, base: str, name: str) -> str:
+    """A new site of the signed-in person, named `name`, that has received VISITS; its id."""
+    site_id = create_site(page, name, "shop.example", ORIGIN)
+    send_visits(SyncApi(base), create_public_key(page))
+    return site_id
+
+
 def visitors(page: Page) -> str:
     return page.get_by_test_id("summary").locator("[data-metric=visitors] .big-number").inner_text()
 
@@ -68,8 +75,7 @@ def test_three_clicks_answer_which_country_sends_firefox_users_to_pricing(
 ) -> None:
     base = proxied_eddy.url
     sign_up(page, base)
-    site_id = create_site(page, "Filter Shop", "shop.example", ORIGIN)
-    send_visits(SyncApi(base), create_public_key(page))
+    site_id = shop_with_visits(page, base, "Filter Shop")
     page.goto(f"{base}/sites/{site_id}")
     history = page.locator("section.history")
     expect(history).to_have_attribute("data-loading", "false")
@@ -128,8 +134,7 @@ def test_a_filter_inverts_contains_and_lists_values_and_a_reload_or_a_copied_lin
 ) -> None:
     base = proxied_eddy.url
     email = sign_up(page, base)
-    site_id = create_site(page, "Invert Shop", "shop.example", ORIGIN)
-    send_visits(SyncApi(base), create_public_key(page))
+    site_id = shop_with_visits(page, base, "Invert Shop")
     page.goto(f"{base}/sites/{site_id}")
     expect(page.locator("section.history")).to_have_attribute("data-loading", "false")
     expect(page.get_by_test_id("summary").locator("[data-metric=visitors] .big-number")).to_have_text("6")
@@ -199,8 +204,7 @@ def test_details_sort_and_search_and_keyboard_shortcuts_change_the_range(
 ) -> None:
     base = proxied_eddy.url
     sign_up(page, base)
-    site_id = create_site(page, "Keys Shop", "shop.example", ORIGIN)
-    send_visits(SyncApi(base), create_public_key(page))
+    site_id = shop_with_visits(page, base, "Keys Shop")
     page.goto(f"{base}/sites/{site_id}?range=today")
     expect(page.locator("section.history")).to_have_attribute("data-loading", "false")
 
