@@ -82,7 +82,7 @@ class ResendVerificationHandler(ApiHandler):
 
     @authenticated
     async def post(self) -> None:
-        user = await self.ctx.accounts.users.get(self.principal.user_id)
+        user = await self.current_user()
         await self.ctx.accounts.emails.resend_verification(user)
         self.write_json(
             MailAccepted(status="accepted", message=f"A verification link is on its way to {user['email']}."),

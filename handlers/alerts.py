@@ -9,6 +9,7 @@ from domain.alerts.rules import AlertRuleCreate, AlertRulePatch, AlertRuleView, 
 from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
+from handlers.routes import route
 
 
 class AlertRuleOut(msgspec.Struct):
@@ -52,18 +53,13 @@ class AlertRuleHandler(ApiHandler):
     @authorized("site:admin")
     async def delete(self, site_id: str, rule_id: str) -> None:
         await self.ctx.alerts.rules.delete(site_id, rule_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
-
-_ID = r"([A-Za-z0-9_-]{1,64})"
-default_handlers = [
-    (rf"/api/v1/sites/{_ID}/alerts", AlertRulesHandler),
-    (rf"/api/v1/sites/{_ID}/alerts/{_ID}", AlertRuleHandler),
-]
 
 _RULES = "/api/v1/sites/{site_id}/alerts"
-_RULE = "/api/v1/sites/{site_id}/alerts/{rule_id}"
+_RULE = _RULES + "/{rule_id}"
+default_handlers = [route(_RULES, AlertRulesHandler), route(_RULE, AlertRuleHandler)]
+
 openapi_operations = [
     Operation(
         "GET", _RULES, "List the site's alert rules", tag="alerts", response=AlertRuleList, errors=(403, 404)

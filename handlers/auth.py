@@ -63,8 +63,7 @@ class LogoutHandler(ApiHandler):
     async def post(self) -> None:
         body = self.body_as(RefreshIn)
         await self.ctx.accounts.sessions.logout(body.refresh_token)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class MeHandler(ApiHandler):
@@ -72,7 +71,7 @@ class MeHandler(ApiHandler):
 
     @authenticated
     async def get(self) -> None:
-        user = await self.ctx.accounts.users.get(self.principal.user_id)
+        user = await self.current_user()
         self.write_json(UserAnswer(user=user_out(user)))
 
 

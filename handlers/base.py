@@ -223,10 +223,19 @@ class ApiHandler(BaseHandler):
             return await self.ctx.site_access.site_for_key(principal, site_id)
         raise ApiError(404, "not_found", "no such site")
 
+    async def current_user(self) -> dict[str, Any]:
+        """The account document of the signed-in person (for `@authenticated` methods; 404 when gone)."""
+        return await self.ctx.accounts.users.get(self.principal.user_id)  # type: ignore[union-attr]
+
     def write_json(self, data: Any, status: int = 200) -> None:
         """Send `data` as the JSON answer with `status`."""
         self.set_status(status)
         self.finish(orjson.dumps(data, default=_default))
+
+    def no_content(self) -> None:
+        """Answer 204 with no body."""
+        self.set_status(204)
+        self.finish()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]

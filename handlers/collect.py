@@ -25,9 +25,9 @@ from tornado import httputil
 
 from domain.errors import DomainError
 from domain.ingest.decode import MAX_BODY_BYTES, Payload
-from domain.ingest.enrich import Sender
-from handlers.base import API_HEADERS, HSTS, SECURITY_HEADERS, ApiHandler
+from handlers.base import API_HEADERS, HSTS, SECURITY_HEADERS
 from handlers.context import AppContext
+from handlers.cross_origin import CrossOriginHandler, preflight, sender_of
 from handlers.errors import ApiError
 from handlers.lean_http import render_header_lines
 from handlers.openapi import Operation
@@ -40,11 +40,7 @@ PATH = "/api/v1/collect"
 ACCEPTED_TYPES = ("application/json", "text/plain", "")
 # Errors too carry CORS headers, so a tracker can read why it was refused.
 CORS_HEADERS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", "Retry-After"))
-PREFLIGHT_HEADERS = (
-    ("Access-Control-Allow-Methods", "POST, OPTIONS"),
-    ("Access-Control-Allow-Headers", "Content-Type, X-Api-Key"),
-    ("Access-Control-Max-Age", "86400"),
-)
+PREFLIGHT_HEADERS = preflight("Content-Type, X-Api-Key")
 # The metric label and access-log name of this route on both adapters.
 HANDLER_NAME = "CollectHandler"
 
@@ -55,10 +51,7 @@ async def collect(ctx: AppContext, body: bytes, headers: httputil.HTTPHeaders, r
     content_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
     if content_type not in ACCEPTED_TYPES:
         raise ApiError(415, "unsupported_media_type", "send application/json or text/plain")
-    sender = Sender(
-        ip=remote_ip or "", user_agent=headers.get("User-Agent", ""), origin=headers.get("Origin")
-    )
-    return await ctx.ingest.ingest_body(body, headers.get("X-Api-Key"), sender)
+    return await ctx.ingest.ingest_body(body, headers.get("X-Api-Key"), sender_of(headers, remote_ip))
 
 
 _date_cache: tuple[int, str] = (0, "")
@@ -84,27 +77,17 @@ def body_is_buffered(connection: Any, length: str | None) -> bool:
     )
 
 
-class CollectHandler(ApiHandler):
+class CollectHandler(CrossOriginHandler):
     """Beacon and batch ingestion; auth is the API key the pipeline checks."""
 
     max_body_bytes = MAX_BODY_BYTES
-
-    def set_default_headers(self) -> None:
-        super().set_default_headers()
-        for name, value in CORS_HEADERS:
-            self.set_header(name, value)
+    cors_headers = CORS_HEADERS
+    preflight_headers = PREFLIGHT_HEADERS
 
     def prepare(self) -> None:
         super().prepare()
         if body_is_buffered(self.request.connection, self.request.headers.get("Content-Length")):
             self.request.connection.set_body_timeout(None)  # type: ignore[union-attr]
-
-    @public
-    def options(self) -> None:
-        for name, value in PREFLIGHT_HEADERS:
-            self.set_header(name, value)
-        self.set_status(204)
-        self.finish()
 
     @public
     async def post(self) -> None:

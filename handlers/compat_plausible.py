@@ -18,8 +18,7 @@ from msgspec.structs import replace
 
 from domain.compat.ingest import ingest_compat
 from domain.compat.plausible import PlausibleInvalid, parse_event, path_with_fragment
-from domain.ingest.enrich import Sender
-from handlers.base import ApiHandler
+from handlers.cross_origin import CrossOriginHandler
 from handlers.openapi import Operation
 from handlers.policy import public
 from runtime.metrics import DropReason
@@ -33,23 +32,11 @@ CORS_HEADERS = (
 )
 
 
-class PlausibleEventHandler(ApiHandler):
+class PlausibleEventHandler(CrossOriginHandler):
     """Plausible's tracker and server calls."""
 
     max_body_bytes = MAX_BODY_BYTES
-
-    def set_default_headers(self) -> None:
-        super().set_default_headers()
-        for name, value in CORS_HEADERS:
-            self.set_header(name, value)
-
-    @public
-    def options(self) -> None:
-        self.set_header("Access-Control-Allow-Methods", "POST, OPTIONS")
-        self.set_header("Access-Control-Allow-Headers", "Content-Type")
-        self.set_header("Access-Control-Max-Age", "86400")
-        self.set_status(204)
-        self.finish()
+    cors_headers = CORS_HEADERS
 
     @public
     async def post(self) -> None:
@@ -59,16 +46,12 @@ class PlausibleEventHandler(ApiHandler):
             self.ctx.ingest.drop(DropReason.INVALID)
             self._errors(invalid)
             return
-        headers = self.request.headers
-        origin = headers.get("Origin")
-        sender = Sender(
-            ip=self.request.remote_ip or "", user_agent=headers.get("User-Agent", ""), origin=origin
-        )
+        sender = self.sender()
         fix = _keep_fragment if parsed.hash_mode else None
         dropped = 0
         for domain in parsed.domains:
             site = await self.ctx.compat_sites.plausible(domain)
-            if site is None or not site.allows_origin(origin):
+            if site is None or not site.allows_origin(sender.origin):
                 self.ctx.ingest.drop(DropReason.UNKNOWN_SITE if site is None else DropReason.BAD_ORIGIN)
                 dropped += 1
                 continue

@@ -17,8 +17,7 @@ import orjson
 from domain.compat.ingest import ingest_compat
 from domain.compat.umami import cache_token, parse_batch, parse_message
 from domain.errors import BadRequest, DomainError, Forbidden, Invalid
-from domain.ingest.enrich import Sender
-from handlers.base import ApiHandler
+from handlers.cross_origin import CrossOriginHandler, preflight
 from handlers.errors import ApiError
 from handlers.openapi import Operation
 from handlers.policy import public
@@ -29,23 +28,12 @@ CORS_HEADERS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-He
 BOT_ANSWER = {"beep": "boop"}
 
 
-class UmamiHandler(ApiHandler):
+class UmamiHandler(CrossOriginHandler):
     """Shared parts of the two Umami routes."""
 
     max_body_bytes = MAX_BODY_BYTES
-
-    def set_default_headers(self) -> None:
-        super().set_default_headers()
-        for name, value in CORS_HEADERS:
-            self.set_header(name, value)
-
-    @public
-    def options(self) -> None:
-        self.set_header("Access-Control-Allow-Methods", "POST, OPTIONS")
-        self.set_header("Access-Control-Allow-Headers", "Content-Type, x-umami-cache")
-        self.set_header("Access-Control-Max-Age", "86400")
-        self.set_status(204)
-        self.finish()
+    cors_headers = CORS_HEADERS
+    preflight_headers = preflight("Content-Type, x-umami-cache")
 
     def parsed_body(self) -> Any:
         """The body as JSON (400 when it is not)."""
@@ -63,14 +51,10 @@ class UmamiHandler(ApiHandler):
             raise BadRequest(
                 "Website not found.", code="unknown_website", fields={"payload.website": "unknown"}
             )
-        headers = self.request.headers
-        origin = headers.get("Origin")
-        if not site.allows_origin(origin):
+        sender = self.sender()
+        if not site.allows_origin(sender.origin):
             self.ctx.ingest.drop(DropReason.BAD_ORIGIN)
             raise Forbidden("this origin may not send events for the site", code="bad_origin")
-        sender = Sender(
-            ip=self.request.remote_ip or "", user_agent=headers.get("User-Agent", ""), origin=origin
-        )
         try:
             outcome = await ingest_compat(self.ctx.ingest, "umami", site.id, [parsed.event], sender)
         except Invalid as invalid:  # a timestamp outside the window: Umami refuses bad payloads with 400

@@ -23,6 +23,7 @@ from domain.stats.query import parse_query
 from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
+from handlers.routes import route
 from storage.errors import StoreUnavailableError
 from storage.records import EVENT_TEXT_FIELDS, Event
 
@@ -142,13 +143,13 @@ class ExportParams(msgspec.Struct, forbid_unknown_fields=True):
     filters: Annotated[str | None, msgspec.Meta(description=FILTERS_HELP)] = None
 
 
-_ID = r"([A-Za-z0-9_-]{1,64})"
-default_handlers = [(rf"/api/v1/sites/{_ID}/export", ExportHandler)]
+_PATH = "/api/v1/sites/{site_id}/export"
+default_handlers = [route(_PATH, ExportHandler)]
 
 openapi_operations = [
     Operation(
         "GET",
-        "/api/v1/sites/{site_id}/export",
+        _PATH,
         "Raw events of a range, streamed as CSV or a JSON array (`format`, `from`, `to`, `filters`)",
         tag="stats",
         auth="bearer_or_secret_key",

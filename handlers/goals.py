@@ -17,6 +17,7 @@ from domain.goals.report import goal_report
 from domain.stats.titles import MAX_PAGES, page_titles
 from handlers.access import authorized
 from handlers.openapi import Operation
+from handlers.routes import route
 from handlers.stats import StatsHandler
 
 
@@ -189,17 +190,17 @@ class EngagementAnswer(msgspec.Struct):
     pages: list[PageEngagement]
 
 
-_ID = r"([A-Za-z0-9_-]{1,64})"
+_STATS = "/api/v1/sites/{site_id}/stats"
 default_handlers = [
-    (rf"/api/v1/sites/{_ID}/stats/goals", GoalsHandler),
-    (rf"/api/v1/sites/{_ID}/stats/engagement", EngagementHandler),
-    (rf"/api/v1/sites/{_ID}/stats/titles", TitlesHandler),
+    route(f"{_STATS}/goals", GoalsHandler),
+    route(f"{_STATS}/engagement", EngagementHandler),
+    route(f"{_STATS}/titles", TitlesHandler),
 ]
 
 openapi_operations = [
     Operation(
         "GET",
-        "/api/v1/sites/{site_id}/stats/goals",
+        f"{_STATS}/goals",
         "Goals: conversions, conversion rate and revenue per currency",
         tag="stats",
         auth="bearer_or_secret_key",
@@ -212,7 +213,7 @@ openapi_operations = [
     ),
     Operation(
         "GET",
-        "/api/v1/sites/{site_id}/stats/engagement",
+        f"{_STATS}/engagement",
         "Time on page and scroll depth, overall and per page",
         tag="stats",
         auth="bearer_or_secret_key",
@@ -225,7 +226,7 @@ openapi_operations = [
     ),
     Operation(
         "GET",
-        "/api/v1/sites/{site_id}/stats/titles",
+        f"{_STATS}/titles",
         "The titles of some pages (shown on hover in the dashboard)",
         tag="stats",
         auth="bearer_or_secret_key",

@@ -27,6 +27,7 @@ from handlers.base import ApiHandler
 from handlers.errors import ApiError
 from handlers.openapi import Operation
 from handlers.policy import declare
+from handlers.routes import route
 
 UPLOAD_BODY_TIMEOUT_S = 3600.0
 
@@ -202,14 +203,13 @@ class HistoryAnswer(msgspec.Struct):
     top_sources: list[dict[str, Any]]
 
 
-_ID = r"([A-Za-z0-9_-]{1,64})"
+_SITE = "/api/v1/sites/{site_id}"
 default_handlers = [
-    (rf"/api/v1/sites/{_ID}/imports", ImportsHandler),
-    (rf"/api/v1/sites/{_ID}/imports/{_ID}", ImportHandler),
-    (rf"/api/v1/sites/{_ID}/stats/history", HistoryHandler),
+    route(f"{_SITE}/imports", ImportsHandler),
+    route(f"{_SITE}/imports/{{import_id}}", ImportHandler),
+    route(f"{_SITE}/stats/history", HistoryHandler),
 ]
 
-_SITE = "/api/v1/sites/{site_id}"
 openapi_operations = [
     Operation(
         "POST",

@@ -11,6 +11,7 @@ from domain.ingest.pipeline import site_origins
 from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
+from handlers.routes import route
 
 
 class LastEvent(msgspec.Struct):
@@ -49,12 +50,13 @@ class InstallationHandler(ApiHandler):
         self.write_json({"site_id": self.site.id, **report, "allowed_origins": site_origins(self.site)})
 
 
-default_handlers = [(r"/api/v1/sites/([A-Za-z0-9_-]{1,64})/installation", InstallationHandler)]
+_PATH = "/api/v1/sites/{site_id}/installation"
+default_handlers = [route(_PATH, InstallationHandler)]
 
 openapi_operations = [
     Operation(
         "GET",
-        "/api/v1/sites/{site_id}/installation",
+        _PATH,
         "Installation check: the last accepted event and the recent refusals",
         tag="sites",
         response=Installation,

@@ -8,6 +8,7 @@ from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
 from handlers.policy import public
+from handlers.routes import route
 
 
 class InvitationsHandler(ApiHandler):
@@ -31,8 +32,7 @@ class InvitationHandler(ApiHandler):
     @authorized("site:owner")
     async def delete(self, site_id: str, invitation_id: str) -> None:
         await self.ctx.accounts.invitations.revoke(self.site, invitation_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class AcceptHandler(ApiHandler):
@@ -47,14 +47,13 @@ class AcceptHandler(ApiHandler):
         self.write_json(await self.ctx.accounts.invitations.accept(body, user_id))
 
 
-_ID = r"([A-Za-z0-9_-]{1,64})"
+_SITE = "/api/v1/sites/{site_id}"
 default_handlers = [
-    (rf"/api/v1/sites/{_ID}/invitations", InvitationsHandler),
-    (rf"/api/v1/sites/{_ID}/invitations/{_ID}", InvitationHandler),
-    (r"/api/v1/invitations/accept", AcceptHandler),
+    route(f"{_SITE}/invitations", InvitationsHandler),
+    route(f"{_SITE}/invitations/{{invitation_id}}", InvitationHandler),
+    route("/api/v1/invitations/accept", AcceptHandler),
 ]
 
-_SITE = "/api/v1/sites/{site_id}"
 _ROLE = (403, 404)
 openapi_operations = [
     Operation(

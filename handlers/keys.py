@@ -10,6 +10,7 @@ from domain.accounts.api_keys import KeyAnswer, KeyCreate, KeyList, KeyUpdate
 from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
+from handlers.routes import route
 
 
 class KeysHandler(ApiHandler):
@@ -36,8 +37,7 @@ class KeyHandler(ApiHandler):
     @authorized("site:admin")
     async def delete(self, site_id: str, key_id: str) -> None:
         await self.ctx.accounts.keys.delete(self.site, key_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class KeyRotateHandler(ApiHandler):
@@ -48,15 +48,14 @@ class KeyRotateHandler(ApiHandler):
         self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.rotate(self.site, key_id)))
 
 
-_ID = r"([A-Za-z0-9_-]{1,64})"
-default_handlers = [
-    (rf"/api/v1/sites/{_ID}/keys", KeysHandler),
-    (rf"/api/v1/sites/{_ID}/keys/{_ID}", KeyHandler),
-    (rf"/api/v1/sites/{_ID}/keys/{_ID}/rotate", KeyRotateHandler),
-]
-
 _KEYS = "/api/v1/sites/{site_id}/keys"
 _KEY = _KEYS + "/{key_id}"
+default_handlers = [
+    route(_KEYS, KeysHandler),
+    route(_KEY, KeyHandler),
+    route(f"{_KEY}/rotate", KeyRotateHandler),
+]
+
 openapi_operations = [
     Operation("GET", _KEYS, "The site's keys", tag="keys", response=KeyList, errors=(404,)),
     Operation(

@@ -62,6 +62,7 @@ from handlers.context import AppContext
 from handlers.errors import ApiError
 from handlers.openapi import Operation
 from handlers.policy import declare
+from handlers.routes import route
 from runtime.metrics import SocketKind
 from web.tornado_private import request_finished
 from web.websocket import WebSocket, take_over
@@ -377,15 +378,13 @@ class LiveEventStreamHandler(ApiHandler):
         super().on_connection_close()
 
 
-default_handlers = [
-    (r"/ws/live", LiveSocketHandler),
-    (r"/api/v1/sites/([A-Za-z0-9_-]{1,64})/live/stream", LiveEventStreamHandler),
-]
+_STREAM = "/api/v1/sites/{site_id}/live/stream"
+default_handlers = [(r"/ws/live", LiveSocketHandler), route(_STREAM, LiveEventStreamHandler)]
 
 openapi_operations = [
     Operation(
         "GET",
-        "/api/v1/sites/{site_id}/live/stream",
+        _STREAM,
         "Live counters and event tail as server-sent events",
         tag="live",
         auth="bearer",

@@ -13,6 +13,7 @@ from domain.accounts.metric_configs import (
 from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
+from handlers.routes import route
 
 
 class MetricConfigsHandler(ApiHandler):
@@ -46,18 +47,13 @@ class MetricConfigHandler(ApiHandler):
     @authorized("site:admin")
     async def delete(self, site_id: str, metric_id: str) -> None:
         await self.ctx.accounts.metric_configs.delete(self.site, metric_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
-
-_ID = r"([A-Za-z0-9_-]{1,64})"
-default_handlers = [
-    (rf"/api/v1/sites/{_ID}/metrics", MetricConfigsHandler),
-    (rf"/api/v1/sites/{_ID}/metrics/{_ID}", MetricConfigHandler),
-]
 
 _LIST = "/api/v1/sites/{site_id}/metrics"
 _ONE = _LIST + "/{metric_id}"
+default_handlers = [route(_LIST, MetricConfigsHandler), route(_ONE, MetricConfigHandler)]
+
 openapi_operations = [
     Operation(
         "GET", _LIST, "The site's metric declarations", tag="metrics", response=MetricList, errors=(404,)

@@ -13,7 +13,7 @@ from typing import Annotated
 import msgspec
 
 from domain.user_metrics.service import Sample
-from handlers.base import ApiHandler
+from handlers.cross_origin import CrossOriginHandler, preflight
 from handlers.openapi import Operation
 from handlers.policy import public
 
@@ -42,23 +42,12 @@ class Accepted(msgspec.Struct):
     accepted: int
 
 
-class MetricSamplesHandler(ApiHandler):
+class MetricSamplesHandler(CrossOriginHandler):
     """Records samples of user-declared metrics."""
 
+    # Pages on the customers' sites send these: any origin, never with credentials (the key decides).
     max_body_bytes = 64 * 1024
-
-    def set_default_headers(self) -> None:
-        super().set_default_headers()
-        # Pages on the customers' sites send these: any origin, never with credentials (the key decides).
-        self.set_header("Access-Control-Allow-Origin", "*")
-
-    @public
-    def options(self) -> None:
-        self.set_header("Access-Control-Allow-Methods", "POST, OPTIONS")
-        self.set_header("Access-Control-Allow-Headers", "Content-Type, X-Api-Key")
-        self.set_header("Access-Control-Max-Age", "600")
-        self.set_status(204)
-        self.finish()
+    preflight_headers = preflight("Content-Type, X-Api-Key", max_age_s=600)
 
     @public
     async def post(self) -> None:

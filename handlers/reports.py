@@ -10,6 +10,7 @@ from handlers.access import authenticated, authorized
 from handlers.base import ApiHandler, validation_error
 from handlers.openapi import Operation
 from handlers.policy import public
+from handlers.routes import route
 
 
 class Unsubscribed(msgspec.Struct, kw_only=True):
@@ -58,24 +59,26 @@ class UnsubscribeHandler(ApiHandler):
         self.write_json(Unsubscribed())
 
 
-_ID = r"([A-Za-z0-9_-]{1,64})"
+_ACCOUNT = "/api/v1/account/reports"
+_SITE = "/api/v1/sites/{site_id}/reports"
+_UNSUBSCRIBE = "/api/v1/reports/unsubscribe"
 default_handlers = [
-    (r"/api/v1/account/reports", AccountReportsHandler),
-    (rf"/api/v1/sites/{_ID}/reports", SiteReportsHandler),
-    (r"/api/v1/reports/unsubscribe", UnsubscribeHandler),
+    route(_ACCOUNT, AccountReportsHandler),
+    route(_SITE, SiteReportsHandler),
+    route(_UNSUBSCRIBE, UnsubscribeHandler),
 ]
 
 openapi_operations = [
     Operation(
         "GET",
-        "/api/v1/account/reports",
+        _ACCOUNT,
         "Your weekly/monthly email report choices, per site",
         tag="reports",
         response=SubscriptionList,
     ),
     Operation(
         "PUT",
-        "/api/v1/sites/{site_id}/reports",
+        _SITE,
         "Choose the weekly and monthly email reports of a site (any member)",
         tag="reports",
         request=SubscriptionIn,
@@ -84,7 +87,7 @@ openapi_operations = [
     ),
     Operation(
         "POST",
-        "/api/v1/reports/unsubscribe",
+        _UNSUBSCRIBE,
         "Stop a subscription's reports with the id and key of its link (no sign-in)",
         tag="reports",
         auth="public",

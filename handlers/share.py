@@ -34,6 +34,7 @@ from handlers.live import (
 )
 from handlers.openapi import Operation
 from handlers.policy import declare
+from handlers.routes import route
 from web.websocket import take_over
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,7 @@ class ShareLinkHandler(ApiHandler):
     @authorized("site:admin")
     async def delete(self, site_id: str, link_id: str) -> None:
         await self.ctx.share.revoke(self.site, link_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class SharedSiteHandler(ApiHandler):
@@ -210,7 +210,7 @@ class ShareLiveSocketHandler(LiveSocketHandler):
         await take_over(self, self.make_socket())
 
 
-_ID = r"([A-Za-z0-9_-]{1,64})"
+_LINKS = "/api/v1/sites/{site_id}/share-links"
 # The stats kinds a share link reads, and the other answers it reads (same parsing, same answers).
 SHARED_KINDS = ("summary", "timeseries", "breakdown", "realtime", "funnel", "retention")
 SharedStats = _shared_stats(stats.StatsKindHandler)
@@ -221,15 +221,14 @@ SHARED_STATS = {
     "history": imports.HistoryHandler,
 }
 default_handlers = [
-    (rf"/api/v1/sites/{_ID}/share-links", ShareLinksHandler),
-    (rf"/api/v1/sites/{_ID}/share-links/{_ID}", ShareLinkHandler),
+    route(_LINKS, ShareLinksHandler),
+    route(f"{_LINKS}/{{link_id}}", ShareLinkHandler),
     (r"/api/v1/share/site", SharedSiteHandler),
     *((rf"/api/v1/share/stats/{kind}", SharedStats, {"kind": kind}) for kind in SHARED_KINDS),
     *((rf"/api/v1/share/stats/{kind}", _shared_stats(cls)) for kind, cls in SHARED_STATS.items()),
     (r"/ws/share/live", ShareLiveSocketHandler),
 ]
 
-_LINKS = "/api/v1/sites/{site_id}/share-links"
 openapi_operations = [
     Operation(
         "GET", _LINKS, "The site's share links", tag="share", response=ShareLinkList, errors=(403, 404)
@@ -244,6 +243,6 @@ openapi_operations = [
         errors=(403, 404, 409),
     ),
     Operation(
-        "DELETE", _LINKS + "/{link_id}", "Revoke a share link", tag="share", status=204, errors=(403, 404)
+        "DELETE", f"{_LINKS}/{{link_id}}", "Revoke a share link", tag="share", status=204, errors=(403, 404)
     ),
 ]

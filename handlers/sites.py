@@ -13,6 +13,7 @@ from domain.accounts.sites import SiteAnswer, SiteCreate, SiteList, SiteUpdate, 
 from handlers.access import authenticated, authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
+from handlers.routes import route
 
 
 class SitesHandler(ApiHandler):
@@ -53,8 +54,7 @@ class SiteHandler(ApiHandler):
     @authorized("site:owner")
     async def delete(self, site_id: str) -> None:
         await self.ctx.accounts.sites.delete(self.site)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class MembersHandler(ApiHandler):
@@ -85,19 +85,17 @@ class MemberHandler(ApiHandler):
     async def delete(self, site_id: str, member_id: str) -> None:
         role = await self.ctx.site_access.role_of(self.principal.user_id, self.site) or "viewer"
         await self.ctx.accounts.members.remove(self.site, member_id, self.principal.user_id, role)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
-
-_ID = r"([A-Za-z0-9_-]{1,64})"
-default_handlers = [
-    (r"/api/v1/sites", SitesHandler),
-    (rf"/api/v1/sites/{_ID}", SiteHandler),
-    (rf"/api/v1/sites/{_ID}/members", MembersHandler),
-    (rf"/api/v1/sites/{_ID}/members/{_ID}", MemberHandler),
-]
 
 _SITE = "/api/v1/sites/{site_id}"
+default_handlers = [
+    route("/api/v1/sites", SitesHandler),
+    route(_SITE, SiteHandler),
+    route(f"{_SITE}/members", MembersHandler),
+    route(f"{_SITE}/members/{{member_id}}", MemberHandler),
+]
+
 _SEEN = (404,)  # another user's site, or a missing one
 _ROLE = (403, 404)  # visible, but the role is too low
 openapi_operations = [

@@ -7,6 +7,7 @@ from domain.snippets import Snippet, SnippetRequest, base_url, make_snippet
 from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
+from handlers.routes import route
 from tracker.bundle import current_bundle
 
 
@@ -25,12 +26,13 @@ class SnippetHandler(ApiHandler):
         )
 
 
-default_handlers = [(r"/api/v1/sites/([A-Za-z0-9_-]{1,64})/snippet", SnippetHandler)]
+_PATH = "/api/v1/sites/{site_id}/snippet"
+default_handlers = [route(_PATH, SnippetHandler)]
 
 openapi_operations = [
     Operation(
         "POST",
-        "/api/v1/sites/{site_id}/snippet",
+        _PATH,
         "The <script> tag to paste into the site's pages",
         tag="sites",
         request=SnippetRequest,

@@ -32,6 +32,7 @@ from domain.stats.query import DEFAULT_WINDOW_S, PARAM_NAMES, StatsParams, Stats
 from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.openapi import Operation
+from handlers.routes import route
 
 # Each kind of answer: what it says (its OpenAPI summary), its path under the site's stats, and the
 # Struct it answers with. `realtime` takes no parameters.
@@ -154,11 +155,10 @@ class StatsKindHandler(StatsHandler):
         raise LookupError(f"no stats kind {self.kind!r}")
 
 
-_ID = r"([A-Za-z0-9_-]{1,64})"
 _USER = r"([^/]{1,256})"
 _BASE = "/api/v1/sites/{site_id}/stats"
 default_handlers = [
-    (rf"/api/v1/sites/{_ID}/stats/" + path.replace("{user_id}", _USER), StatsKindHandler, {"kind": kind})
+    route(f"{_BASE}/{path}", StatsKindHandler, {"kind": kind}, user_id=_USER)
     for kind, (_summary, path, _answer) in KINDS.items()
 ]
 

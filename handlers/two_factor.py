@@ -20,7 +20,7 @@ class TwoFactorHandler(ApiHandler):
 
     @authenticated
     async def get(self) -> None:
-        user = await self.ctx.accounts.users.get(self.principal.user_id)
+        user = await self.current_user()
         self.write_json(self.ctx.accounts.two_factor.status(user))
 
 
@@ -30,7 +30,7 @@ class SetupHandler(ApiHandler):
     @authenticated
     async def post(self) -> None:
         body = self.body_as(PasswordConfirm)
-        user = await self.ctx.accounts.users.get(self.principal.user_id)
+        user = await self.current_user()
         self.write_json(await self.ctx.accounts.two_factor.begin(user, body.current_password))
 
 
@@ -40,7 +40,7 @@ class EnableHandler(ApiHandler):
     @authenticated
     async def post(self) -> None:
         body = self.body_as(CodeIn)
-        user = await self.ctx.accounts.users.get(self.principal.user_id)
+        user = await self.current_user()
         self.write_json(await self.ctx.accounts.two_factor.enable(user, body.code))
 
 
@@ -50,10 +50,9 @@ class DisableHandler(ApiHandler):
     @authenticated
     async def post(self) -> None:
         body = self.body_as(PasswordAndCode)
-        user = await self.ctx.accounts.users.get(self.principal.user_id)
+        user = await self.current_user()
         await self.ctx.accounts.two_factor.disable(user, body.current_password, body.code)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class RecoveryCodesHandler(ApiHandler):
@@ -62,7 +61,7 @@ class RecoveryCodesHandler(ApiHandler):
     @authenticated
     async def post(self) -> None:
         body = self.body_as(PasswordAndCode)
-        user = await self.ctx.accounts.users.get(self.principal.user_id)
+        user = await self.current_user()
         self.write_json(await self.ctx.accounts.two_factor.regenerate(user, body.current_password, body.code))
 
 

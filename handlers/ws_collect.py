@@ -34,6 +34,7 @@ from domain.ingest.decode import Message, decode_message
 from domain.ingest.enrich import Sender
 from handlers.base import BaseHandler
 from handlers.context import AppContext
+from handlers.cross_origin import sender_of
 from handlers.policy import public
 from runtime.metrics import DropReason, SocketKind
 from web.websocket import FRAMES_PER_S, WebSocket, take_over
@@ -162,7 +163,7 @@ class CollectSocketHandler(BaseHandler):
         header_key = headers.get("X-Api-Key")
         raw_key = header_key or self.get_query_argument("k", None)
         origin = headers.get("Origin")
-        self.sender = Sender(self.request.remote_ip or "", headers.get("User-Agent", ""), origin)
+        self.sender = sender_of(headers, self.request.remote_ip)
         try:
             self.principal = await self.ctx.ingest.authorize(raw_key, origin, in_url_or_body=not header_key)
         except DomainError as error:

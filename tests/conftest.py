@@ -8,7 +8,7 @@ import asyncio
 import logging
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,10 @@ from server.runner import make_http_server
 from tests.support import error_log, figures
 from tests.support.api import Api
 from tests.support.app import make_test_context
+from tests.support.eddy_process import EddyProcess
 from tests.support.mongo import MONGO_SKIP_REASON, MONGODB_URI
 from tests.support.redis_server import RedisServer
+from tests.support.smtp_sink import SmtpSink
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +80,31 @@ def redis_back_up(redis_server: RedisServer) -> Iterator[RedisServer]:
     yield redis_server
     if redis_server.process is None:
         redis_server.start()
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    """A real SMTP server (in-process) that keeps what it receives; `sink.app_config()` sends an
+    in-process app's mail there, `sink.env()` an Eddy process's."""
+    server = SmtpSink().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_eddy() -> Iterator[Callable[..., EddyProcess]]:
+    """Start a real Eddy process: `start_eddy(data_dir, *args, port=..., env=...)` (EddyProcess's
+    arguments) answers it started; every process started so is stopped after the test."""
+    started: list[EddyProcess] = []
+
+    def start(data_dir: Path, *args: str, **options: Any) -> EddyProcess:
+        process = EddyProcess(data_dir, *args, **options)
+        started.append(process)  # before it starts: one that fails half-way is stopped too
+        return process.start()
+
+    yield start
+    for process in started:
+        process.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ address is taken (L1), the verification link, email change, and password reset (
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,21 +12,12 @@ from domain.accounts import account_tokens
 from handlers.context import AppContext
 from tests.support.accounts import PASSWORD, register, unique_email
 from tests.support.api import Api
-from tests.support.smtp_sink import SmtpSink, html_of, text_of, to, token_in
-
-PUBLIC_URL = "http://eddy.test"
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
+from tests.support.smtp_sink import PUBLIC_URL, SmtpSink, html_of, text_of, to, token_in
 
 
 @pytest.fixture
 def app_config(sink: SmtpSink) -> dict[str, Any]:
-    return {"public_url": PUBLIC_URL, **sink.config(), "mail_poll_s": 0.05}
+    return sink.app_config()
 
 
 async def _sign_up(api: Api, email: str, password: str = PASSWORD) -> Any:

@@ -4,7 +4,6 @@ real SMTP server for the owner and the admins, never for viewers."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,21 +16,8 @@ from tests.support.smtp_sink import SmtpSink, text_of, to
 
 
 @pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def app_config(sink: SmtpSink) -> dict[str, Any]:
-    return {
-        "public_url": "http://eddy.test",
-        **sink.config(),
-        "mail_poll_s": 0.05,
-        "alert_interval_s": 0.3,
-        "registration": "open",
-    }
+    return sink.app_config(alert_interval_s=0.3, registration="open")
 
 
 async def test_firing_and_resolved_are_mailed_to_owner_and_admins(

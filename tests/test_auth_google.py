@@ -6,7 +6,7 @@ redirect, state checks, code exchange, userinfo, account creation and linking, t
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -32,21 +32,10 @@ async def fake_google() -> AsyncIterator[FakeGoogle]:
 
 
 @pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    """A real SMTP server the verification links arrive at."""
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def app_config(fake_google: FakeGoogle, sink: SmtpSink, http_server_port: Any) -> dict[str, Any]:
-    return {
-        **fake_provider.config(fake_google),
-        "public_url": f"http://127.0.0.1:{http_server_port[1]}",
-        **sink.config(),
-        "mail_poll_s": 0.05,
-    }
+    return sink.app_config(
+        **fake_provider.config(fake_google), public_url=f"http://127.0.0.1:{http_server_port[1]}"
+    )
 
 
 async def _fetch(url: str, cookie: str | None = None) -> Any:

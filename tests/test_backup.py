@@ -7,7 +7,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,21 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 
-@pytest.fixture
-def processes() -> Iterator[list[EddyProcess]]:
-    started: list[EddyProcess] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
 def test_backup_under_load_holds_every_event_acknowledged_before_it(
-    tmp_path: Path, processes: list[EddyProcess]
+    tmp_path: Path, start_eddy: Callable[..., EddyProcess]
 ) -> None:
     data_dir = tmp_path / "data"
-    eddy = EddyProcess(data_dir, env={"EDDY_COMPACT_INTERVAL_S": "0.05"})
-    processes.append(eddy)
-    eddy.start()
+    eddy = start_eddy(data_dir, env={"EDDY_COMPACT_INTERVAL_S": "0.05"})
     site_id, key = secret_key(eddy.url)
     acked: set[str] = set()
     sent: set[str] = set()
@@ -73,9 +63,7 @@ def test_backup_under_load_holds_every_event_acknowledged_before_it(
     assert set(ids) <= sent
 
     # Eddy starts on the restored dir and answers from it (the secret key still works)
-    again = EddyProcess(restored)
-    processes.append(again)
-    again.start()
+    again = start_eddy(restored)
     from tests.support.sync_api import SyncApi
 
     api = SyncApi(again.url)

@@ -4,7 +4,6 @@ with its password), single use, and the same answer for addresses with and witho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -101,19 +100,8 @@ async def test_revoked_and_replaced_invitations_stop_working(api: Api) -> None:
 
 class TestInviteOnlyWithMail:
     @pytest.fixture
-    def sink(self) -> Iterator[SmtpSink]:
-        server = SmtpSink().start()
-        yield server
-        server.stop()
-
-    @pytest.fixture
     def app_config(self, sink: SmtpSink) -> dict[str, Any]:
-        return {
-            "public_url": "http://eddy.test",
-            **sink.config(),
-            "registration": "invite",
-            "mail_poll_s": 0.05,
-        }
+        return sink.app_config(registration="invite")
 
     async def test_a_new_person_joins_through_the_mailed_link(self, api: Api, sink: SmtpSink) -> None:
         admin = await register(api)  # the first account of the instance

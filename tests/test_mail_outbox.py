@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +15,13 @@ from domain.mail.outbox import MailDelivery, Mailer, MailNotConfigured, RetryPol
 from domain.mail.settings import MailSettingsError, mail_settings
 from handlers.context import AppContext
 from storage.embedded.documents import SqliteDocumentStore
-from tests.support.smtp_sink import SmtpSink, html_of, text_of, to
+from tests.support.smtp_sink import PUBLIC_URL, SmtpSink, html_of, text_of, to
 from tests.support.until import until
-
-PUBLIC_URL = "http://eddy.test"
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
 def app_config(sink: SmtpSink) -> dict[str, Any]:
-    return {
-        "public_url": PUBLIC_URL,
-        **sink.config(),
-        "mail_poll_s": 0.05,
-        "mail_retry_base_s": 0.05,
-    }
+    return sink.app_config(mail_retry_base_s=0.05)
 
 
 class TestSettings:

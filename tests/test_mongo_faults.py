@@ -41,16 +41,23 @@ def stored_ids(db: FakeDatabase) -> list[tuple[str, str]]:
     return sorted((d["meta"]["site"], d["id"]) for d in db["events"].docs)
 
 
+async def failed_append(fault: Fault, events: int) -> tuple[FakeDatabase, MongoEventStore, list[Event]]:
+    """A fresh store whose append of a batch of `events` events has just failed with `fault`."""
+    db = FakeDatabase()
+    store = await open_events(db)
+    batch = [ev(i) for i in range(events)]
+    db.faults.append(fault)
+    with pytest.raises(StoreUnavailableError):
+        await store.append(batch)
+    return db, store, batch
+
+
 # ---- 1: exactly-once appends -------------------------------------------------------------------------
 
 
 async def test_a_batch_retried_after_the_events_insert_failed_unapplied_is_stored_once() -> None:
-    db = FakeDatabase()
-    store = await open_events(db)
-    batch = [ev(i) for i in range(5)]
-    db.faults.append(Fault("insert_many", "events", error=AutoReconnect("primary stepped down")))
-    with pytest.raises(StoreUnavailableError):
-        await store.append(batch)
+    fault = Fault("insert_many", "events", error=AutoReconnect("primary stepped down"))
+    db, store, batch = await failed_append(fault, 5)
     assert stored_ids(db) == []
     assert await store.append(batch) == 5
     assert stored_ids(db) == sorted(("s1", f"e{i}") for i in range(5))
@@ -60,12 +67,7 @@ async def test_a_batch_retried_after_the_events_insert_failed_unapplied_is_store
 async def test_a_batch_whose_events_were_written_but_not_acknowledged_is_not_stored_twice() -> None:
     """The events reach the primary but the majority write concern fails (BulkWriteError carrying
     writeConcernErrors): the append must fail (not durable) and its retry must not insert them again."""
-    db = FakeDatabase()
-    store = await open_events(db)
-    batch = [ev(i) for i in range(4)]
-    db.faults.append(Fault("insert_many", "events", write_concern_error=True))
-    with pytest.raises(StoreUnavailableError):
-        await store.append(batch)
+    db, store, batch = await failed_append(Fault("insert_many", "events", write_concern_error=True), 4)
     assert len(db["events"].docs) == 4  # applied on the primary
     assert await store.append(batch) == 4  # counted once: the failed attempt reported none
     assert len(db["events"].docs) == 4
@@ -73,12 +75,8 @@ async def test_a_batch_whose_events_were_written_but_not_acknowledged_is_not_sto
 
 
 async def test_a_failure_marking_the_claims_done_does_not_duplicate_on_retry() -> None:
-    db = FakeDatabase()
-    store = await open_events(db)
-    batch = [ev(i) for i in range(3)]
-    db.faults.append(Fault("update_many", "event_ids", error=AutoReconnect("connection reset")))
-    with pytest.raises(StoreUnavailableError):
-        await store.append(batch)
+    fault = Fault("update_many", "event_ids", error=AutoReconnect("connection reset"))
+    db, store, batch = await failed_append(fault, 3)
     assert len(db["events"].docs) == 3
     assert await store.append(batch) == 3
     assert len(db["events"].docs) == 3
@@ -86,13 +84,9 @@ async def test_a_failure_marking_the_claims_done_does_not_duplicate_on_retry() -
 
 
 async def test_write_concern_errors_on_the_claims_are_not_swallowed() -> None:
-    db = FakeDatabase()
-    store = await open_events(db)
-    db.faults.append(Fault("insert_many", "event_ids", write_concern_error=True))
-    with pytest.raises(StoreUnavailableError):
-        await store.append([ev(1)])
-    assert await store.append([ev(1)]) == 1
-    assert stored_ids(db) == [("s1", "e1")]
+    db, store, batch = await failed_append(Fault("insert_many", "event_ids", write_concern_error=True), 1)
+    assert await store.append(batch) == 1
+    assert stored_ids(db) == [("s1", "e0")]
 
 
 async def test_a_live_attempt_elsewhere_makes_a_concurrent_retry_wait_and_then_skip() -> None:

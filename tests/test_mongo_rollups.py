@@ -37,6 +37,14 @@ async def open_store(db: FakeDatabase) -> MongoEventStore:
     return store
 
 
+async def rolled_up_through(db: FakeDatabase, through: int) -> MongoEventStore:
+    """A store whose hours before `through` (epoch ms) are rolled up."""
+    store = await open_store(db)
+    assert store.rollups is not None
+    await store.rollups.state.update_one({"_id": "watermark"}, {"$set": {"through": through}}, upsert=True)
+    return store
+
+
 async def test_one_worker_holds_the_lease_at_a_time() -> None:
     db = FakeDatabase()
     first, second = Rollups(db, "", "events"), Rollups(db, "", "events")
@@ -141,11 +149,7 @@ def _row(key: Any, events: int, visitors: int, lo: int, hi: int, **more: int) ->
 
 async def test_pre_aggregated_hours_and_the_raw_tail_add_up() -> None:
     db = FakeDatabase()
-    store = await open_store(db)
-    assert store.rollups is not None
-    await store.rollups.state.update_one(
-        {"_id": "watermark"}, {"$set": {"through": T0 + 2 * DAY}}, upsert=True
-    )
+    store = await rolled_up_through(db, T0 + 2 * DAY)
     flt = EventFilter(site_id="s", start=T0, end=T0 + 3 * DAY)
     sessions = {"visits": 7, "bounces": 3, "duration": 60_000}
     db.answers["rollup_hours"] = [[_row(0, 100, 40, T0 + 5, T0 + DAY, **sessions)]]
@@ -165,11 +169,7 @@ async def test_pre_aggregated_hours_and_the_raw_tail_add_up() -> None:
 
 async def test_breakdowns_from_pre_aggregates_sort_and_limit_and_leave_sessions_unknown() -> None:
     db = FakeDatabase()
-    store = await open_store(db)
-    assert store.rollups is not None
-    await store.rollups.state.update_one(
-        {"_id": "watermark"}, {"$set": {"through": T0 + 5 * DAY}}, upsert=True
-    )
+    store = await rolled_up_through(db, T0 + 5 * DAY)
     flt = EventFilter(site_id="s", start=T0, end=T0 + 3 * DAY)
     db.answers["rollup_hours"] = [[_row("Google", 50, 20, T0, T0 + 9), _row("Direct", 30, 25, T0, T0 + 8)]]
     rows = await store.aggregate(flt, Grouping(kind="field", field="source"), sort="events", limit=2)

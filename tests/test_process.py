@@ -8,7 +8,7 @@ import signal
 import stat
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,24 +18,16 @@ from tests.support.eddy_process import EddyProcess
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def processes() -> Iterator[list[EddyProcess]]:
-    started: list[EddyProcess] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
 def get_json(url: str) -> dict[str, object]:
     with urllib.request.urlopen(url, timeout=5) as answer:
         return json.loads(answer.read())
 
 
-def test_first_run_creates_data_dir_and_private_secrets(tmp_path: Path, processes: list[EddyProcess]) -> None:
+def test_first_run_creates_data_dir_and_private_secrets(
+    tmp_path: Path, start_eddy: Callable[..., EddyProcess]
+) -> None:
     data_dir = tmp_path / "fresh"
-    eddy = EddyProcess(data_dir)
-    processes.append(eddy)
-    eddy.start()
+    eddy = start_eddy(data_dir)
     assert get_json(eddy.url + "/healthz")["status"] == "ok"
     assert get_json(eddy.url + "/readyz")["status"] == "ready"
     secrets = data_dir / "secrets.json"
@@ -43,10 +35,10 @@ def test_first_run_creates_data_dir_and_private_secrets(tmp_path: Path, processe
     assert (data_dir / "eddy.db").exists() and (data_dir / "events.db").exists()
 
 
-def test_sigterm_exits_zero_within_five_seconds(tmp_path: Path, processes: list[EddyProcess]) -> None:
-    eddy = EddyProcess(tmp_path / "d")
-    processes.append(eddy)
-    eddy.start()
+def test_sigterm_exits_zero_within_five_seconds(
+    tmp_path: Path, start_eddy: Callable[..., EddyProcess]
+) -> None:
+    eddy = start_eddy(tmp_path / "d")
     started = time.monotonic()
     eddy.signal(signal.SIGTERM)
     assert eddy.wait(timeout=5) == 0
@@ -55,11 +47,9 @@ def test_sigterm_exits_zero_within_five_seconds(tmp_path: Path, processes: list[
 
 
 def test_several_workers_share_one_port_and_stop_together(
-    tmp_path: Path, processes: list[EddyProcess]
+    tmp_path: Path, start_eddy: Callable[..., EddyProcess]
 ) -> None:
-    eddy = EddyProcess(tmp_path / "d", "--processes", "2")
-    processes.append(eddy)
-    eddy.start()
+    eddy = start_eddy(tmp_path / "d", "--processes", "2")
     pids = set(eddy.wait_workers(2, timeout=15))
     assert len(pids) == 2, eddy.log()
     for _ in range(20):

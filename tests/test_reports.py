@@ -8,7 +8,6 @@ import datetime as dt
 import re
 import urllib.parse
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,22 +19,14 @@ from storage.records import Event
 from tests.support.accounts import make_site, register
 from tests.support.api import Api
 from tests.support.events import store_events
-from tests.support.smtp_sink import SmtpSink, html_of, text_of, to
+from tests.support.smtp_sink import PUBLIC_URL, SmtpSink, html_of, text_of, to
 
 TZ = "Europe/Paris"
-PUBLIC_URL = "http://eddy.test"
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
 def app_config(sink: SmtpSink) -> dict[str, Any]:
-    return {"public_url": PUBLIC_URL, **sink.config(), "mail_poll_s": 0.05}
+    return sink.app_config()
 
 
 def _monday(weeks_ahead: int) -> dt.datetime:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,13 +116,10 @@ def page(browser_context: BrowserContext, browser_log: list[str]) -> Iterator[Pa
 
 
 @pytest.fixture
-def eddy_server(tmp_path: Path) -> Iterator[EddyProcess]:
+def eddy_server(tmp_path: Path, start_eddy: Callable[..., EddyProcess]) -> EddyProcess:
     """A real Eddy process (`run.py`) on an empty temporary data dir; `.stop()`/`.start()` work mid-test
     (same port and data dir) to simulate an outage."""
-    process = EddyProcess(tmp_path / "eddy-data")
-    process.start()
-    yield process
-    process.stop()
+    return start_eddy(tmp_path / "eddy-data")
 
 
 @pytest.fixture

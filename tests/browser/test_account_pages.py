@@ -6,7 +6,7 @@ pyotp."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pyotp
@@ -24,19 +24,10 @@ NEW_PASSWORD = "a completely new passphrase"
 
 
 @pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def eddy(tmp_path: Path, sink: SmtpSink) -> Iterator[EddyProcess]:
+def eddy(tmp_path: Path, sink: SmtpSink, start_eddy: Callable[..., EddyProcess]) -> EddyProcess:
     port = free_port()
     env = {**sink.env(), "EDDY_PUBLIC_URL": f"http://127.0.0.1:{port}", "EDDY_MAIL_POLL_S": "0.1"}
-    process = EddyProcess(tmp_path / "data", port=port, env=env).start()
-    yield process
-    process.stop()
+    return start_eddy(tmp_path / "data", port=port, env=env)
 
 
 def test_password_reset_from_the_mailed_link_ends_every_old_session(

@@ -199,6 +199,14 @@ def test_the_owner_adds_a_viewer_who_sees_the_dashboard_but_no_management(
     finally:
         other.close()
 
+    # The owner withdraws the invitation left pending and removes the viewer again.
+    page.reload()
+    page.get_by_role("button", name="Withdraw the invitation of nobody-here@example.com").click()
+    expect(page.locator(".invitations")).to_be_empty()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Remove {viewer_email}").click()
+    expect(page.get_by_text("Only you can see this site.")).to_be_visible()
+
 
 def test_a_refused_access_token_is_refreshed_silently_and_the_request_retried(
     page: Page, eddy_server: EddyProcess
@@ -288,3 +296,6 @@ def test_rotating_a_key_shows_the_new_value_once_and_metric_configs_report_field
     expect(table).to_contain_text("checkout_duration_seconds")
     expect(table).to_contain_text("histogram")
     expect(form.get_by_role("alert")).to_have_count(0)
+    page.once("dialog", lambda dialog: dialog.accept())
+    table.get_by_role("button", name="Delete checkout_duration_seconds").click()
+    expect(page.get_by_text("No metrics yet.")).to_be_visible()

@@ -8,7 +8,7 @@ here) so countries are real."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
@@ -34,12 +34,9 @@ VISITS = [
 
 
 @pytest.fixture
-def proxied_eddy(tmp_path: Path) -> Iterator[EddyProcess]:
+def proxied_eddy(tmp_path: Path, start_eddy: Callable[..., EddyProcess]) -> EddyProcess:
     """Eddy trusting X-Forwarded-For, so each test visitor comes from its own public IP and country."""
-    process = EddyProcess(tmp_path / "eddy-data", env={"EDDY_TRUST_PROXY": "1"})
-    process.start()
-    yield process
-    process.stop()
+    return start_eddy(tmp_path / "eddy-data", env={"EDDY_TRUST_PROXY": "1"})
 
 
 def send_visits(api: SyncApi, key: str) -> None:
@@ -52,6 +49,13 @@ def send_visits(api: SyncApi, key: str) -> None:
             headers={"X-Api-Key": key, "Origin": ORIGIN, "User-Agent": agent, "X-Forwarded-For": ip},
         )
         assert answer.status == 202, answer.body
+
+
+def shop_with_visits(page: Page, base: str, name: str) -> str:
+    """A new site of the signed-in person, named `name`, that has received VISITS; its id."""
+    site_id = create_site(page, name, "shop.example", ORIGIN)
+    send_visits(SyncApi(base), create_public_key(page))
+    return site_id
 
 
 def visitors(page: Page) -> str:
@@ -71,8 +75,7 @@ def test_three_clicks_answer_which_country_sends_firefox_users_to_pricing(
 ) -> None:
     base = proxied_eddy.url
     sign_up(page, base)
-    site_id = create_site(page, "Filter Shop", "shop.example", ORIGIN)
-    send_visits(SyncApi(base), create_public_key(page))
+    site_id = shop_with_visits(page, base, "Filter Shop")
     page.goto(f"{base}/sites/{site_id}")
     history = page.locator("section.history")
     expect(history).to_have_attribute("data-loading", "false")
@@ -131,8 +134,7 @@ def test_a_filter_inverts_contains_and_lists_values_and_a_reload_or_a_copied_lin
 ) -> None:
     base = proxied_eddy.url
     email = sign_up(page, base)
-    site_id = create_site(page, "Invert Shop", "shop.example", ORIGIN)
-    send_visits(SyncApi(base), create_public_key(page))
+    site_id = shop_with_visits(page, base, "Invert Shop")
     page.goto(f"{base}/sites/{site_id}")
     expect(page.locator("section.history")).to_have_attribute("data-loading", "false")
     expect(page.get_by_test_id("summary").locator("[data-metric=visitors] .big-number")).to_have_text("6")
@@ -202,8 +204,7 @@ def test_details_sort_and_search_and_keyboard_shortcuts_change_the_range(
 ) -> None:
     base = proxied_eddy.url
     sign_up(page, base)
-    site_id = create_site(page, "Keys Shop", "shop.example", ORIGIN)
-    send_visits(SyncApi(base), create_public_key(page))
+    site_id = shop_with_visits(page, base, "Keys Shop")
     page.goto(f"{base}/sites/{site_id}?range=today")
     expect(page.locator("section.history")).to_have_attribute("data-loading", "false")
 

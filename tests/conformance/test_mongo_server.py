@@ -171,44 +171,45 @@ async def _stored_once(store: MongoEventStore, n: int) -> None:
     assert sorted(ids) == sorted(f"f{i}" for i in range(n))
 
 
-@pytest.mark.reliability
-async def test_failed_claims_then_retry_store_once(mongo: MongoEventStore) -> None:
-    from storage.errors import StoreUnavailableError
-
+# A write that fails once, each way the driver can report it, then is retried: each event stored once.
+_WRITE_FAILURES = [
     # No RetryableWriteError label: with timeoutMS set PyMongo would otherwise retry until it succeeds
     # (pymongo/mongo_client_shared.py: unlimited retries under a client timeout).
-    await _fail_point(mongo, {"times": 1}, {"failCommands": ["insert"], "errorCode": 91, "errorLabels": []})
-    try:
-        with pytest.raises(StoreUnavailableError):
-            await mongo.append(_batch(20))
-    finally:
-        await _fail_point_off(mongo)
-    assert await mongo.append(_batch(20)) == 20
-    await _stored_once(mongo, 20)
-
-
-@pytest.mark.reliability
-async def test_write_concern_error_on_the_events_insert_then_retry_store_once(mongo: MongoEventStore) -> None:
-    from storage.errors import StoreUnavailableError
-
+    pytest.param(
+        {"times": 1},
+        {"failCommands": ["insert"], "errorCode": 91, "errorLabels": []},
+        id="failed-claims",
+    ),
     # Code 64 is not retryable: the driver reports the error after the write was applied.
-    wce = {"code": 64, "codeName": "WriteConcernFailed", "errmsg": "waiting for replication timed out"}
-    await _fail_point(mongo, {"skip": 1, "times": 1}, {"failCommands": ["insert"], "writeConcernError": wce})
-    try:
-        with pytest.raises(StoreUnavailableError):
-            await mongo.append(_batch(20))
-    finally:
-        await _fail_point_off(mongo)
-    assert await mongo.append(_batch(20)) == 20
-    await _stored_once(mongo, 20)
+    pytest.param(
+        {"skip": 1, "times": 1},
+        {
+            "failCommands": ["insert"],
+            "writeConcernError": {
+                "code": 64,
+                "codeName": "WriteConcernFailed",
+                "errmsg": "waiting for replication timed out",
+            },
+        },
+        id="write-concern-error-on-the-events-insert",
+    ),
+    # The first update of a fresh batch marks its claims done; update_many is never retried by the driver.
+    pytest.param(
+        {"times": 1},
+        {"failCommands": ["update"], "closeConnection": True},
+        id="connection-closed-on-the-done-update",
+    ),
+]
 
 
 @pytest.mark.reliability
-async def test_connection_closed_on_the_done_update_then_retry_store_once(mongo: MongoEventStore) -> None:
+@pytest.mark.parametrize(("mode", "data"), _WRITE_FAILURES)
+async def test_a_failed_write_then_retry_store_once(
+    mongo: MongoEventStore, mode: dict[str, Any], data: dict[str, Any]
+) -> None:
     from storage.errors import StoreUnavailableError
 
-    # The first update of a fresh batch marks its claims done; update_many is never retried by the driver.
-    await _fail_point(mongo, {"times": 1}, {"failCommands": ["update"], "closeConnection": True})
+    await _fail_point(mongo, mode, data)
     try:
         with pytest.raises(StoreUnavailableError):
             await mongo.append(_batch(20))

@@ -33,6 +33,19 @@ def purchase(site_id: str, visitor: str, amount: Any, currency: str, source: str
     return event(site_id, "Purchase", visitor, "/checkout", props=props, source=source)
 
 
+async def signed_up_site(api: Any) -> tuple[str, str]:
+    """A new account's access token and the id of a site it made."""
+    token = await signup(api)
+    return token, (await make_site(api, token))["id"]
+
+
+def engaged(site_id: str, visitor: str, path: str, ms: int, depth: int, **fields: Any) -> Event:
+    """An engagement event: `ms` engaged milliseconds and `depth` % scrolled on `path`."""
+    return event(
+        site_id, "engagement", visitor, path, props={"engaged_ms": ms, "scroll_depth": depth}, **fields
+    )
+
+
 async def test_goal_conversions_and_revenue(api: Any, ctx: Any) -> None:
     token = await signup(api)
     site = await make_site(api, token)
@@ -104,20 +117,15 @@ async def test_goal_validation_and_access(api: Any) -> None:
 
 
 async def test_engagement_per_page(api: Any, ctx: Any) -> None:
-    token = await signup(api)
-    site = await make_site(api, token)
-    sid = site["id"]
-
-    def engaged(visitor: str, path: str, ms: int, depth: int) -> Event:
-        return event(sid, "engagement", visitor, path, props={"engaged_ms": ms, "scroll_depth": depth})
+    token, sid = await signed_up_site(api)
 
     await store_events(
         ctx,
         [
-            engaged("v1", "/", 4000, 30),
-            engaged("v1", "/", 2000, 80),  # the same view: 6 s, deepest 80 %
-            engaged("v2", "/", 10000, 40),
-            engaged("v1", "/docs", 1000, 100),
+            engaged(sid, "v1", "/", 4000, 30),
+            engaged(sid, "v1", "/", 2000, 80),  # the same view: 6 s, deepest 80 %
+            engaged(sid, "v2", "/", 10000, 40),
+            engaged(sid, "v1", "/docs", 1000, 100),
             event(sid, "pageview", "v1", "/"),
         ],
     )
@@ -132,9 +140,7 @@ async def test_engagement_per_page(api: Any, ctx: Any) -> None:
 async def test_goals_and_engagement_follow_a_views_filters(api: Any, ctx: Any) -> None:
     # The dashboard asks goals and engagement with the view's filters: visitors, conversions, rates and
     # revenue are the filtered view's, and a filter that excludes a goal's events leaves it at zero.
-    token = await signup(api)
-    site = await make_site(api, token)
-    sid = site["id"]
+    token, sid = await signed_up_site(api)
     goals = [{"event": "Purchase"}, {"page": "/pricing"}, {"page": "/blog/*"}]
     assert (await api.patch(f"{SITES}/{sid}", json={"goals": goals}, token=token)).status == 200
     await store_events(
@@ -145,30 +151,9 @@ async def test_goals_and_engagement_follow_a_views_filters(api: Any, ctx: Any) -
             event(sid, "pageview", "v3", "/blog/a", country="DE"),
             purchase(sid, "v1", 10, "EUR"),
             purchase(sid, "v2", 7, "USD"),
-            event(
-                sid,
-                "engagement",
-                "v1",
-                "/pricing",
-                country="DE",
-                props={"engaged_ms": 3000, "scroll_depth": 50},
-            ),
-            event(
-                sid,
-                "engagement",
-                "v2",
-                "/pricing",
-                country="US",
-                props={"engaged_ms": 9000, "scroll_depth": 90},
-            ),
-            event(
-                sid,
-                "engagement",
-                "v3",
-                "/blog/a",
-                country="DE",
-                props={"engaged_ms": 1000, "scroll_depth": 10},
-            ),
+            engaged(sid, "v1", "/pricing", 3000, 50, country="DE"),
+            engaged(sid, "v2", "/pricing", 9000, 90, country="US"),
+            engaged(sid, "v3", "/blog/a", 1000, 10, country="DE"),
         ],
     )
     base = f"/api/v1/sites/{sid}/stats"
@@ -218,9 +203,7 @@ async def test_goals_and_engagement_follow_a_views_filters(api: Any, ctx: Any) -
 
 
 async def test_page_titles_for_the_pages_asked(api: Any, ctx: Any) -> None:
-    token = await signup(api)
-    site = await make_site(api, token)
-    sid = site["id"]
+    token, sid = await signed_up_site(api)
     await store_events(
         ctx,
         [

@@ -1,7 +1,10 @@
-"""Shared bits of the import tests: upload a file and wait for its import to end."""
+"""Shared bits of the import tests: upload a file and wait for its import to end, and files it refuses."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+from collections.abc import Iterable
 from typing import Any
 
 from storage.ports import EventFilter
@@ -28,3 +31,24 @@ async def run_import(api: Any, ctx: Any, token: str, site_id: str, kind: str, bo
 
 async def event_count(ctx: Any, site_id: str) -> int:
     return await ctx.stores.events.count(EventFilter(site_id=site_id, start=0, end=FOREVER))
+
+
+def zipped(files: dict[str, str]) -> bytes:
+    """A zip archive of `files` (name: text)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+async def refused_imports(
+    api: Any, ctx: Any, token: str, site_id: str, kind: str, cases: Iterable[tuple[bytes, str]]
+) -> list[dict[str, Any]]:
+    """Import each body of `cases` as `kind`: each job fails with a message holding its words; the jobs."""
+    jobs = []
+    for body, words in cases:
+        job = await run_import(api, ctx, token, site_id, kind, body)
+        assert job["status"] == "failed" and words in job["message"], job
+        jobs.append(job)
+    return jobs

@@ -11,9 +11,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from storage.ports import EventFilter
 from storage.records import Event
-from tests.imports.helpers import FOREVER, event_count, run_import
+from tests.imports.helpers import event_count, run_import
+from tests.ingest.helpers import stored
 from tests.support.accounts import add_member, make_site, register, signup
 from tests.support.events import store_events
 
@@ -54,13 +54,6 @@ async def exported(api: Any, token: str, site_id: str, fmt: str) -> bytes:
 
 def comparable(events: list[Event]) -> list[dict[str, Any]]:
     return sorted(({**msgspec.to_builtins(e), "site_id": ""} for e in events), key=lambda e: e["id"])
-
-
-async def stored(ctx: Any, site_id: str) -> list[Event]:
-    out: list[Event] = []
-    async for batch in ctx.stores.events.read(EventFilter(site_id=site_id, start=0, end=FOREVER)):
-        out.extend(batch)
-    return out
 
 
 async def test_round_trip_json_and_csv(api: Any, ctx: Any) -> None:

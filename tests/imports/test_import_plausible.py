@@ -6,13 +6,11 @@ fails with nothing kept."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import uuid
-import zipfile
 from typing import Any
 
 from storage.records import Event
-from tests.imports.helpers import run_import
+from tests.imports.helpers import refused_imports, run_import, zipped
 from tests.support.accounts import make_site, signup
 from tests.support.events import store_events
 from tests.support.plausible_export import plausible_zip
@@ -115,19 +113,16 @@ async def test_unusable_export_keeps_nothing(api: Any, ctx: Any) -> None:
     token = await signup(api)
     site = await make_site(api, token)
     day = dt.date(2024, 5, 1)
-    no_visitors = io.BytesIO()
-    with zipfile.ZipFile(no_visitors, "w") as archive:
-        archive.writestr("imported_pages.csv", "date,hostname,page,visitors,pageviews\n2024-05-01,a,/,1,1\n")
-    no_date = io.BytesIO()
-    with zipfile.ZipFile(no_date, "w") as archive:
-        archive.writestr("imported_visitors.csv", "day,visitors\n2024-05-01,1\n")
-    for body, words in (
+    no_visitors = zipped(
+        {"imported_pages.csv": "date,hostname,page,visitors,pageviews\n2024-05-01,a,/,1,1\n"}
+    )
+    no_date = zipped({"imported_visitors.csv": "day,visitors\n2024-05-01,1\n"})
+    cases = (
         (b"date,visitors\n", "not a zip"),
-        (no_visitors.getvalue(), "imported_visitors"),
-        (no_date.getvalue(), "date or visitors"),
-    ):
-        job = await run_import(api, ctx, token, site["id"], "plausible", body)
-        assert job["status"] == "failed" and words in job["message"], job
+        (no_visitors, "imported_visitors"),
+        (no_date, "date or visitors"),
+    )
+    for job in await refused_imports(api, ctx, token, site["id"], "plausible", cases):
         assert await ctx.stores.docs.count("imported_stats", {"import_id": job["id"]}) == 0
     history = await api.get(f"/api/v1/sites/{site['id']}/stats/history?from={day}&to={day}", token=token)
     assert history.json["import_id"] is None and history.json["days"][0]["imported"] is False

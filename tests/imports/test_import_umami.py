@@ -4,14 +4,12 @@ bad rows reported by line, and a re-import that changes nothing."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from typing import Any
 
 import pytest
 
 from storage.ports import EventFilter
-from tests.imports.helpers import FOREVER, event_count, run_import
+from tests.imports.helpers import FOREVER, event_count, refused_imports, run_import, zipped
 from tests.support.accounts import make_site, signup
 from tests.support.umami_export import EVENT_COLUMNS, EVENTS, SESSION_COLUMNS, umami_zip
 
@@ -66,18 +64,14 @@ async def test_umami_csv_pair_of_100k_rows(api: Any, ctx: Any) -> None:
 async def test_umami_files_that_cannot_be_read(api: Any, ctx: Any) -> None:
     token = await signup(api)
     site = await make_site(api, token)
-    only_events = io.BytesIO()
-    with zipfile.ZipFile(only_events, "w") as archive:
-        archive.writestr("website_event.csv", ",".join(EVENT_COLUMNS) + "\n")
-    missing_column = io.BytesIO()
-    with zipfile.ZipFile(missing_column, "w") as archive:
-        archive.writestr("session.csv", ",".join(SESSION_COLUMNS) + "\n")
-        archive.writestr("website_event.csv", "event_id,session_id\n1,2\n")
-    for body, words in (
+    only_events = zipped({"website_event.csv": ",".join(EVENT_COLUMNS) + "\n"})
+    missing_column = zipped(
+        {"session.csv": ",".join(SESSION_COLUMNS) + "\n", "website_event.csv": "event_id,session_id\n1,2\n"}
+    )
+    cases = (
         (b"event_id,session_id\n", "not a zip"),
-        (only_events.getvalue(), "session.csv"),
-        (missing_column.getvalue(), "lacks the column"),
-    ):
-        job = await run_import(api, ctx, token, site["id"], "umami", body)
-        assert job["status"] == "failed" and words in job["message"], job
+        (only_events, "session.csv"),
+        (missing_column, "lacks the column"),
+    )
+    await refused_imports(api, ctx, token, site["id"], "umami", cases)
     assert await event_count(ctx, site["id"]) == 0

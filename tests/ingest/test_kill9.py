@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,14 +22,6 @@ from tests.support.process_load import load, secret_key, stored_ids
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 KILL_AFTER_S = 1.5
-
-
-@pytest.fixture
-def processes() -> Iterator[list[EddyProcess]]:
-    started: list[EddyProcess] = []
-    yield started
-    for process in started:
-        process.stop()
 
 
 def load_then_signal(eddy: EddyProcess, key: str, signum: int) -> tuple[set[str], set[str]]:
@@ -49,18 +41,16 @@ def load_then_signal(eddy: EddyProcess, key: str, signum: int) -> tuple[set[str]
     return acked, sent
 
 
-def test_kill9_under_load_loses_no_acknowledged_event(tmp_path: Path, processes: list[EddyProcess]) -> None:
+def test_kill9_under_load_loses_no_acknowledged_event(
+    tmp_path: Path, start_eddy: Callable[..., EddyProcess]
+) -> None:
     data_dir = tmp_path / "data"
-    eddy = EddyProcess(data_dir)
-    processes.append(eddy)
-    eddy.start()
+    eddy = start_eddy(data_dir)
     site_id, key = secret_key(eddy.url)
     acked, sent = load_then_signal(eddy, key, signal.SIGKILL)
     assert eddy.wait(10) == -signal.SIGKILL
 
-    restarted = EddyProcess(data_dir, port=eddy.port)
-    processes.append(restarted)
-    restarted.start()  # recovers the WAL on the same data dir
+    restarted = start_eddy(data_dir, port=eddy.port)  # recovers the WAL on the same data dir
     restarted.stop()
 
     rows = stored_ids(data_dir, site_id)
@@ -82,11 +72,11 @@ def test_kill9_under_load_loses_no_acknowledged_event(tmp_path: Path, processes:
     assert not lost, f"{len(lost)} acknowledged events lost, e.g. {sorted(lost)[:5]}"
 
 
-def test_sigterm_under_load_flushes_and_exits_cleanly(tmp_path: Path, processes: list[EddyProcess]) -> None:
+def test_sigterm_under_load_flushes_and_exits_cleanly(
+    tmp_path: Path, start_eddy: Callable[..., EddyProcess]
+) -> None:
     data_dir = tmp_path / "data"
-    eddy = EddyProcess(data_dir)
-    processes.append(eddy)
-    eddy.start()
+    eddy = start_eddy(data_dir)
     site_id, key = secret_key(eddy.url)
     signalled = time.monotonic() + KILL_AFTER_S
     acked, sent = load_then_signal(eddy, key, signal.SIGTERM)

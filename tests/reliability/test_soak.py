@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +51,9 @@ FD_READ_EVERY_S = 0.05
 
 
 @pytest.fixture
-def eddy(tmp_path: Path) -> Iterator[EddyProcess]:
+def eddy(tmp_path: Path, start_eddy: Callable[..., EddyProcess]) -> EddyProcess:
     # the visitors-now gauge refreshes every second, so its one series per site exists after warm-up
-    process = EddyProcess(tmp_path / "data", env={"EDDY_VISITORS_NOW_REFRESH_S": "1"})
-    process.start()
-    yield process
-    process.stop()
+    return start_eddy(tmp_path / "data", env={"EDDY_VISITORS_NOW_REFRESH_S": "1"})
 
 
 def rss_mib(pid: int) -> float:

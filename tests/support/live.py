@@ -133,3 +133,50 @@ async def receive_until(
         assert message is not None, f"closed: {conn.close_code} {conn.close_reason}"
         if predicate(message):
             return message
+
+
+async def watching(port: int, site_id: str, token: str) -> WebSocketClientConnection:
+    """A dashboard websocket that has received its snapshot."""
+    conn = await dashboard(port, site_id, token)
+    assert (await receive(conn) or {}).get("type") == "snapshot"
+    return conn
+
+
+async def closed_with(conn: WebSocketClientConnection, timeout: float = 5.0) -> tuple[int | None, str | None]:
+    """Read until the server closes the socket; its close code and reason."""
+    while await asyncio.wait_for(conn.read_message(), timeout) is not None:
+        pass
+    conn.close()
+    return conn.close_code, conn.close_reason
+
+
+class SseStream:
+    """A live stream over server-sent events (`GET .../live/stream`), read as raw HTTP."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int, site_id: str, token: str) -> SseStream:
+        """Open the stream of a site with `token` and wait for its snapshot."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            f"GET /api/v1/sites/{site_id}/live/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n".encode()
+        )
+        await asyncio.wait_for(reader.readuntil(b"event: snapshot"), 5)
+        return cls(reader, writer)
+
+    async def ended(self) -> None:
+        """Wait for the server to end the stream (the last chunk), then close the connection."""
+        await asyncio.wait_for(self.reader.readuntil(b"\r\n0\r\n\r\n"), 5)
+        self.writer.close()
+
+
+async def still_streams(ctx: AppContext, site_id: str, conn: WebSocketClientConnection) -> None:
+    """Check that a dashboard still gets the site's new events, then close it."""
+    ingest(ctx, [event(site_id, path="/still")])
+    tick = await receive_until(conn, lambda m: m["type"] == "tick" and m["recent"])
+    assert tick["recent"][0]["path"] == "/still"
+    conn.close()

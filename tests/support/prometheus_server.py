@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from tests.support.ports import answers_ok, free_port
+from tests.support.subprocesses import installed, terminate
 from tests.support.until import until_sync
 
 
@@ -20,12 +21,7 @@ class PrometheusServer:
     """One prometheus process with a generated config; `stop()` ends it and removes its storage."""
 
     def __init__(self, targets: list[str], *, scrape_interval: str = "1s", bearer_token: str = "") -> None:
-        binary = shutil.which("prometheus")
-        if binary is None:
-            raise RuntimeError(
-                "prometheus is not installed: run `make test` (scripts/system-deps.sh installs it)"
-            )
-        self.binary = binary
+        self.binary = installed("prometheus", "run `make test` (scripts/system-deps.sh installs it)")
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="eddy-prometheus-"))
         auth = f"    authorization: {{credentials: {bearer_token}}}\n" if bearer_token else ""
@@ -79,11 +75,6 @@ class PrometheusServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process, timeout=10)
             self.process = None
         shutil.rmtree(self.dir, ignore_errors=True)

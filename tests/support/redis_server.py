@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from tests.support.ports import accepts, free_port, wait_for_port
+from tests.support.subprocesses import installed, terminate
 from tests.support.until import until_sync
 
 
@@ -15,12 +15,7 @@ class RedisServer:
     """One redis-server process (no persistence). `stop()`/`start()` simulate an outage on the same port."""
 
     def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError(
-                "redis-server is not installed: run `make test` (it installs Debian's redis-server)"
-            )
-        self.binary = binary
+        self.binary = installed("redis-server", "run `make test` (it installs Debian's redis-server)")
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="eddy-redis-"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -53,12 +48,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process, timeout=5)
             self.process = None
             # Wait until the port is really free so a restart can bind it.
             until_sync(lambda: not accepts(self.port), timeout=5, interval=0.01)

@@ -23,6 +23,7 @@ from tests.support.ports import free_port
 from tests.support.until import until, until_sync
 
 LINK = re.compile(r"https?://[^\s<>\"]+#token=[A-Za-z0-9_\-]+")
+PUBLIC_URL = "http://eddy.test"  # the public URL of an in-process app that mails (links start with it)
 
 
 class _Keep:
@@ -66,6 +67,11 @@ class SmtpSink:
     def config(self) -> dict[str, Any]:
         """The Config fields that send Eddy's mail here."""
         return {"mail": mail_settings(self.env())}
+
+    def app_config(self, **overrides: Any) -> dict[str, Any]:
+        """`app_config` for an in-process app that mails here, with its outbox polled often (20 Hz) and
+        `overrides` on top."""
+        return {"public_url": PUBLIC_URL, **self.config(), "mail_poll_s": 0.05, **overrides}
 
     def received(self, match: Callable[[EmailMessage], bool] = lambda _m: True) -> list[EmailMessage]:
         """Messages received so far that match."""

@@ -160,6 +160,11 @@ function formKind(form) {
   return /\b(metric|key|site|login)-form\b/.exec(form.className || "")?.[1] || "";
 }
 
+/** A <select> named `name` with one option per [value, label] pair of `choices`. */
+export function select(name, choices) {
+  return h("select", { name }, choices.map(([value, text]) => h("option", { value, text })));
+}
+
 /** Show each refused field's sentence under its input (`name` attributes) and a summary at the top of
  *  the form; refusals of fields the form does not show are listed in the summary. */
 export function showFormError(form, error) {
@@ -193,6 +198,24 @@ export function showFormError(form, error) {
 export function clearFormError(form) {
   for (const old of form.querySelectorAll(".field-error, .form-error")) old.remove();
   for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+}
+
+/** Await `action` when `form` is submitted, with its old error cleared and `submit` disabled meanwhile;
+ *  a refusal is shown on the form (`onError` sees it first). */
+export function onSubmit(form, submit, action, onError) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFormError(form);
+    submit.disabled = true;
+    try {
+      await action();
+    } catch (error) {
+      onError?.(error);
+      showFormError(form, error);
+    } finally {
+      submit.disabled = false;
+    }
+  });
 }
 
 /** Copy text to the clipboard, falling back to selecting it in a hidden textarea. */

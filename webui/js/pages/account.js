@@ -3,7 +3,7 @@
 // two-factor sign-in is on).
 
 import { get, post, api, acceptTokens, session, items } from "../api.js";
-import { h, field, replace, loading, errorBox, showFormError, clearFormError, flash, table } from "../dom.js";
+import { h, field, replace, loading, errorBox, flash, table, onSubmit as whenSubmitted } from "../dom.js";
 
 function passwordInput(name, autocomplete = "current-password") {
   return h("input", { type: "password", name, autocomplete, required: true, maxlength: 1024 });
@@ -16,18 +16,7 @@ function codeInput() {
 function form(title, fields, label, onSubmit) {
   const submit = h("button", { type: "submit", text: label });
   const el = h("form", { class: "card", novalidate: true }, h("h2", { text: title }), ...fields, h("div", { class: "actions" }, submit));
-  el.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFormError(el);
-    submit.disabled = true;
-    try {
-      await onSubmit(el);
-    } catch (error) {
-      showFormError(el, error);
-    } finally {
-      submit.disabled = false;
-    }
-  });
+  whenSubmitted(el, submit, () => onSubmit(el));
   return el;
 }
 

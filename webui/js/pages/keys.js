@@ -1,7 +1,8 @@
 // API keys of a site: list, create (the value is shown once, with a copy button), revoke, rotate.
 
-import { get, post, patch, items } from "../api.js";
-import { h, replace, append, field, loading, empty, errorBox, table, copyButton, fmtTime, showFormError, clearFormError, flash } from "../dom.js";
+import { post, patch } from "../api.js";
+import { h, replace, append, field, loading, empty, errorBox, copyButton, fmtTime, showFormError, clearFormError, flash, select } from "../dom.js";
+import { loadList } from "./lists.js";
 
 function revealBox(key, note) {
   const value = h("code", { class: "secret-value", "data-testid": "new-key-value", text: key.key });
@@ -18,7 +19,10 @@ export async function render(body, site) {
   const revealArea = h("div", {});
   const listArea = h("div", {}, loading());
   const name = h("input", { type: "text", name: "name", required: true, maxlength: 100, placeholder: "Website tracker" });
-  const kind = h("select", { name: "kind" }, h("option", { value: "public", text: "Public: tracker snippet, ingest only" }), h("option", { value: "secret", text: "Secret: server-side ingest and stats" }));
+  const kind = select("kind", [
+    ["public", "Public: tracker snippet, ingest only"],
+    ["secret", "Secret: server-side ingest and stats"],
+  ]);
   const expires = h("input", { type: "number", name: "expires_in_days", min: 1, max: 3650, placeholder: "365" });
   const form = h(
     "form",
@@ -68,29 +72,19 @@ export async function render(body, site) {
   }
 
   async function load() {
-    try {
-      const keys = items(await get(base), "keys");
-      replace(
-        listArea,
-        keys.length
-          ? table(
-              [
-                { label: "Name", value: (k) => k.name },
-                { label: "Kind", value: (k) => k.kind },
-                { label: "Key", value: (k) => h("code", { text: k.kind === "public" && k.key ? k.key : `${k.prefix || ""}…` }) },
-                { label: "Status", value: (k) => h("span", { class: ["badge", k.active ? "ok" : "off"], "data-testid": "key-status", text: k.active ? "active" : "revoked" }) },
-                { label: "Expires", value: (k) => (k.expires_at ? fmtTime(k.expires_at) : "never") },
-                { label: "Last used", value: (k) => (k.last_used_at ? fmtTime(k.last_used_at) : "never") },
-                { label: "", value: actions },
-              ],
-              keys,
-              "API keys",
-            )
-          : empty("No keys yet. Create a public key for the tracker snippet."),
-      );
-    } catch (error) {
-      replace(listArea, errorBox(error));
-    }
+    await loadList(listArea, base, ["keys"], {
+      columns: [
+        { label: "Name", value: (k) => k.name },
+        { label: "Kind", value: (k) => k.kind },
+        { label: "Key", value: (k) => h("code", { text: k.kind === "public" && k.key ? k.key : `${k.prefix || ""}…` }) },
+        { label: "Status", value: (k) => h("span", { class: ["badge", k.active ? "ok" : "off"], "data-testid": "key-status", text: k.active ? "active" : "revoked" }) },
+        { label: "Expires", value: (k) => (k.expires_at ? fmtTime(k.expires_at) : "never") },
+        { label: "Last used", value: (k) => (k.last_used_at ? fmtTime(k.last_used_at) : "never") },
+        { label: "", value: actions },
+      ],
+      caption: "API keys",
+      none: empty("No keys yet. Create a public key for the tracker snippet."),
+    });
   }
 
   form.addEventListener("submit", async (event) => {

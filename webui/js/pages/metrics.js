@@ -1,13 +1,14 @@
 // Metric configs of a site: the Prometheus metrics its pages may feed (name, type, help, labels, buckets).
 
-import { get, post, del, items } from "../api.js";
-import { h, replace, field, loading, empty, errorBox, table, showFormError, clearFormError, flash } from "../dom.js";
+import { post } from "../api.js";
+import { h, replace, field, loading, empty, showFormError, clearFormError, flash, select } from "../dom.js";
+import { loadList, deleteButton } from "./lists.js";
 
 export async function render(body, site) {
   const base = `/api/v1/sites/${encodeURIComponent(site.id)}/metrics`;
   const listArea = h("div", {}, loading());
   const name = h("input", { type: "text", name: "name", required: true, maxlength: 100, placeholder: "checkout_duration_seconds", autocomplete: "off" });
-  const type = h("select", { name: "type" }, ["counter", "gauge", "histogram", "summary"].map((t) => h("option", { value: t, text: t })));
+  const type = select("type", ["counter", "gauge", "histogram", "summary"].map((t) => [t, t]));
   const help = h("input", { type: "text", name: "help", maxlength: 200, placeholder: "What it measures" });
   const labels = h("input", { type: "text", name: "labels", placeholder: "plan, region", autocomplete: "off" });
   const buckets = h("input", { type: "text", name: "buckets", placeholder: "0.1, 0.5, 1, 5", autocomplete: "off" });
@@ -27,44 +28,27 @@ export async function render(body, site) {
   );
   const status = h("div", {});
 
+  async function deleted() {
+    flash("Metric deleted.", "ok");
+    await load();
+  }
+
   async function load() {
-    try {
-      const configs = items(await get(base), "metrics", "metric_configs");
-      replace(
-        listArea,
-        configs.length
-          ? table(
-              [
-                { label: "Name", value: (m) => h("code", { text: m.name }) },
-                { label: "Type", value: (m) => m.type },
-                { label: "Help", value: (m) => m.help || "" },
-                { label: "Labels", value: (m) => (m.labels || []).join(", ") },
-                {
-                  label: "",
-                  value: (m) => {
-                    const remove = h("button", { type: "button", class: "secondary small", text: "Delete", "aria-label": `Delete ${m.name}` });
-                    remove.addEventListener("click", async () => {
-                      if (!window.confirm(`Delete the metric ${m.name}?`)) return;
-                      try {
-                        await del(`${base}/${encodeURIComponent(m.id)}`);
-                        flash("Metric deleted.", "ok");
-                        await load();
-                      } catch (error) {
-                        replace(status, errorBox(error));
-                      }
-                    });
-                    return remove;
-                  },
-                },
-              ],
-              configs,
-              "Metric configs",
-            )
-          : empty("No metrics yet. Declare one to receive samples from your pages or servers."),
-      );
-    } catch (error) {
-      replace(listArea, errorBox(error));
-    }
+    await loadList(listArea, base, ["metrics", "metric_configs"], {
+      columns: [
+        { label: "Name", value: (m) => h("code", { text: m.name }) },
+        { label: "Type", value: (m) => m.type },
+        { label: "Help", value: (m) => m.help || "" },
+        { label: "Labels", value: (m) => (m.labels || []).join(", ") },
+        {
+          label: "",
+          value: (m) =>
+            deleteButton(`${base}/${encodeURIComponent(m.id)}`, { text: "Delete", "aria-label": `Delete ${m.name}` }, { confirm: `Delete the metric ${m.name}?`, done: deleted, status }),
+        },
+      ],
+      caption: "Metric configs",
+      none: empty("No metrics yet. Declare one to receive samples from your pages or servers."),
+    });
   }
 
   form.addEventListener("submit", async (event) => {

@@ -7,14 +7,8 @@
 // address bar at once.
 
 import { api, ApiError, forgetTokens } from "../api.js";
-import { h, field, replace, showFormError, clearFormError } from "../dom.js";
-
-/** The fragment's parameters, cleared from the address bar (and history). */
-function takeFragment() {
-  const values = new URLSearchParams(location.hash.slice(1));
-  if (location.hash) history.replaceState(history.state, "", location.pathname);
-  return values;
-}
+import { h, field, replace, onSubmit } from "../dom.js";
+import { authForm, takeFragment } from "./cards.js";
 
 function card(title, ...children) {
   return h("section", { class: "auth" }, h("div", { class: "card auth-form" }, h("h1", { text: title }), ...children));
@@ -26,27 +20,16 @@ function done(main, title, message, link = { href: "/login", text: "Sign in" }) 
 
 function forgot(main) {
   const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true, maxlength: 254 });
-  const submit = h("button", { type: "submit", text: "Send the link" });
-  const form = h(
-    "form",
-    { class: "card auth-form", novalidate: true },
-    h("h1", { text: "Forgot your password?" }),
-    h("p", { text: "Enter your account's email: we send a link to choose a new password (valid 30 minutes)." }),
-    field("Email", email),
-    h("div", { class: "actions" }, submit),
-    h("p", { class: "switch" }, h("a", { href: "/login", "data-route": true, text: "Back to sign in" })),
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFormError(form);
-    submit.disabled = true;
-    try {
-      const answer = await api("POST", "/api/v1/auth/password-reset", { email: email.value.trim() }, { auth: false });
-      done(main, "Check your email", answer.message);
-    } catch (error) {
-      showFormError(form, error);
-      submit.disabled = false;
-    }
+  const { form, submit } = authForm({
+    title: "Forgot your password?",
+    help: "Enter your account's email: we send a link to choose a new password (valid 30 minutes).",
+    fields: [field("Email", email)],
+    submitLabel: "Send the link",
+    below: h("p", { class: "switch" }, h("a", { href: "/login", "data-route": true, text: "Back to sign in" })),
+  });
+  onSubmit(form, submit, async () => {
+    const answer = await api("POST", "/api/v1/auth/password-reset", { email: email.value.trim() }, { auth: false });
+    done(main, "Check your email", answer.message);
   });
   replace(main, h("section", { class: "auth" }, form));
   email.focus();
@@ -58,26 +41,15 @@ function reset(main, token) {
     return;
   }
   const password = h("input", { type: "password", name: "password", autocomplete: "new-password", required: true, minlength: 8 });
-  const submit = h("button", { type: "submit", text: "Set the new password" });
-  const form = h(
-    "form",
-    { class: "card auth-form", novalidate: true },
-    h("h1", { text: "Choose a new password" }),
-    field("New password", password, "At least 8 characters. Every session of the account ends."),
-    h("div", { class: "actions" }, submit),
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFormError(form);
-    submit.disabled = true;
-    try {
-      const answer = await api("POST", "/api/v1/auth/password-reset/confirm", { token, password: password.value }, { auth: false });
-      forgetTokens(); // this tab's own session ended with the others
-      done(main, "Password changed", answer.message);
-    } catch (error) {
-      showFormError(form, error);
-      submit.disabled = false;
-    }
+  const { form, submit } = authForm({
+    title: "Choose a new password",
+    fields: [field("New password", password, "At least 8 characters. Every session of the account ends.")],
+    submitLabel: "Set the new password",
+  });
+  onSubmit(form, submit, async () => {
+    const answer = await api("POST", "/api/v1/auth/password-reset/confirm", { token, password: password.value }, { auth: false });
+    forgetTokens(); // this tab's own session ended with the others
+    done(main, "Password changed", answer.message);
   });
   replace(main, h("section", { class: "auth" }, form));
   password.focus();

@@ -1,8 +1,9 @@
 // Share links of a site: read-only dashboard links. The token travels in the URL fragment (#...), which
 // browsers never send to a server or in a Referer; Eddy stores only its HMAC, so a link is shown once.
 
-import { get, post, del, items } from "../api.js";
-import { h, replace, loading, empty, errorBox, table, copyButton, fmtTime, flash } from "../dom.js";
+import { post } from "../api.js";
+import { h, replace, loading, empty, errorBox, copyButton, fmtTime, flash } from "../dom.js";
+import { loadList, deleteButton } from "./lists.js";
 
 export async function render(body, site) {
   const base = `/api/v1/sites/${encodeURIComponent(site.id)}/share-links`;
@@ -10,42 +11,26 @@ export async function render(body, site) {
   const listArea = h("div", {}, loading());
   const create = h("button", { type: "button", text: "Create a share link" });
 
+  async function revoked() {
+    flash("Share link revoked.", "ok");
+    replace(reveal);
+    await load();
+  }
+
   async function load() {
-    try {
-      const links = items(await get(base), "share_links").filter((l) => !l.revoked);
-      replace(
-        listArea,
-        links.length
-          ? table(
-              [
-                { label: "Created", value: (l) => fmtTime(l.created_at) },
-                {
-                  label: "",
-                  value: (l) => {
-                    const revoke = h("button", { type: "button", class: "secondary small", "data-action": "revoke-share", text: "Revoke" });
-                    revoke.addEventListener("click", async () => {
-                      if (!window.confirm("Revoke this link? People using it lose access at once.")) return;
-                      try {
-                        await del(`${base}/${encodeURIComponent(l.id)}`);
-                        flash("Share link revoked.", "ok");
-                        replace(reveal);
-                        await load();
-                      } catch (error) {
-                        replace(reveal, errorBox(error));
-                      }
-                    });
-                    return revoke;
-                  },
-                },
-              ],
-              links,
-              "Share links",
-            )
-          : empty("No share links. A share link lets anyone holding it see this site's dashboard, read-only."),
-      );
-    } catch (error) {
-      replace(listArea, errorBox(error));
-    }
+    await loadList(listArea, base, ["share_links"], {
+      keep: (l) => !l.revoked,
+      columns: [
+        { label: "Created", value: (l) => fmtTime(l.created_at) },
+        {
+          label: "",
+          value: (l) =>
+            deleteButton(`${base}/${encodeURIComponent(l.id)}`, { "data-action": "revoke-share", text: "Revoke" }, { confirm: "Revoke this link? People using it lose access at once.", done: revoked, status: reveal }),
+        },
+      ],
+      caption: "Share links",
+      none: empty("No share links. A share link lets anyone holding it see this site's dashboard, read-only."),
+    });
   }
 
   create.addEventListener("click", async () => {

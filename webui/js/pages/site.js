@@ -18,6 +18,15 @@ const TABS = [
   ["imports", "Imports", "admin"],
   ["settings", "Settings", "admin"],
 ];
+// The tabs a page module of its own renders (`render(body, site)`), loaded when first opened.
+const TAB_MODULES = {
+  keys: "./keys.js",
+  snippet: "./snippet.js",
+  metrics: "./metrics.js",
+  members: "./team.js",
+  share: "./share.js",
+  imports: "./imports.js",
+};
 const RANK = { viewer: 1, admin: 2, owner: 3 };
 
 /** The data source of a signed-in user's dashboard: bearer-authenticated stats and /ws/live. */
@@ -120,21 +129,9 @@ export async function render(main, params, { navigate }) {
         .then((card) => card && body.isConnected && body.prepend(card));
       return stop;
     }
-    case "keys":
-      return (await import("./keys.js")).render(body, site);
-    case "snippet":
-      return (await import("./snippet.js")).render(body, site);
-    case "metrics":
-      return (await import("./metrics.js")).render(body, site);
-    case "members":
-      return (await import("./team.js")).render(body, site);
-    case "share":
-      return (await import("./share.js")).render(body, site);
-    case "imports":
-      return (await import("./imports.js")).render(body, site);
     case "settings":
       return settingsTab(body, site, navigate);
     default:
-      return undefined;
+      return Object.hasOwn(TAB_MODULES, tab) ? (await import(TAB_MODULES[tab])).render(body, site) : undefined;
   }
 }

@@ -1,7 +1,7 @@
 // The sites list and the add-a-site form (the edit form is the same one, on the site's settings tab).
 
 import { get, post, items, qs } from "../api.js";
-import { h, field, replace, loading, empty, errorBox, showFormError, clearFormError, fmtTime, fmtNumber } from "../dom.js";
+import { h, field, replace, loading, empty, errorBox, fmtTime, fmtNumber, onSubmit } from "../dom.js";
 import { sparkline } from "./charts.js";
 import { rangeFor } from "../ranges.js";
 
@@ -94,9 +94,7 @@ export function siteForm(site, submitLabel, onSave) {
     extras?.fields,
     h("div", { class: "actions" }, submit),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFormError(form);
+  onSubmit(form, submit, async () => {
     const body = {
       name: name.value.trim(),
       domain: domain.value.trim(),
@@ -105,14 +103,7 @@ export function siteForm(site, submitLabel, onSave) {
     const list = origins.value.split(/\s+/).map((o) => o.trim()).filter(Boolean);
     if (list.length || site) body.allowed_origins = list;
     if (extras) Object.assign(body, extras.read());
-    submit.disabled = true;
-    try {
-      await onSave(body);
-    } catch (error) {
-      showFormError(form, error);
-    } finally {
-      submit.disabled = false;
-    }
+    await onSave(body);
   });
   return { form, focus: () => name.focus() };
 }

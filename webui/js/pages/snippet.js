@@ -2,7 +2,7 @@
 // (built by the server), copy it with one click. The snippet is shown as text, never inserted as markup.
 
 import { get, post, items } from "../api.js";
-import { h, replace, field, loading, empty, errorBox, copyButton, showFormError, clearFormError } from "../dom.js";
+import { h, replace, field, loading, empty, errorBox, copyButton, showFormError, clearFormError, select } from "../dom.js";
 import { installationCheck } from "./install.js";
 
 function checkbox(name, label, checked) {
@@ -40,20 +40,16 @@ export async function render(body, site) {
     return;
   }
   const key = h("select", { name: "key_id" }, keys.map((k) => h("option", { value: k.id, text: `${k.name} (${k.prefix || k.kind})` })));
-  const transport = h(
-    "select",
-    { name: "transport" },
-    h("option", { value: "auto", text: "Auto: websocket, then beacons" }),
-    h("option", { value: "websocket", text: "Websocket only" }),
-    h("option", { value: "beacon", text: "Beacons only (HTTP)" }),
-  );
-  const spa = h(
-    "select",
-    { name: "spa" },
-    h("option", { value: "history", text: "History API (pushState)" }),
-    h("option", { value: "hash", text: "Hash routes (#/page)" }),
-    h("option", { value: "off", text: "Off: full page loads only" }),
-  );
+  const transport = select("transport", [
+    ["auto", "Auto: websocket, then beacons"],
+    ["websocket", "Websocket only"],
+    ["beacon", "Beacons only (HTTP)"],
+  ]);
+  const spa = select("spa", [
+    ["history", "History API (pushState)"],
+    ["hash", "Hash routes (#/page)"],
+    ["off", "Off: full page loads only"],
+  ]);
   const batchSize = h("input", { type: "number", name: "batch_size", min: 1, max: 100, placeholder: "10" });
   const interval = h("input", { type: "number", name: "batch_interval_ms", min: 100, max: 60000, step: 100, placeholder: "1000" });
   const metricBoxes = metrics.map((m) => {

@@ -1,8 +1,9 @@
 // A site's team: members with the viewer or admin role, and the owner's invitations. People join only by
 // accepting an invitation (mailed to them, or, on a server without mail, a link the owner passes on).
 
-import { get, post, patch, del, items } from "../api.js";
-import { h, replace, field, loading, empty, errorBox, table, showFormError, clearFormError, flash, fmtTime, copyButton } from "../dom.js";
+import { post, patch } from "../api.js";
+import { h, replace, field, loading, empty, errorBox, showFormError, clearFormError, flash, fmtTime, copyButton, select } from "../dom.js";
+import { loadList, deleteButton } from "./lists.js";
 
 const ROLES = [
   ["viewer", "Viewer: sees the dashboard"],
@@ -18,7 +19,7 @@ export async function render(body, site) {
   const linkArea = h("div", { class: "invite-link" });
   const status = h("div", {});
   const email = h("input", { type: "email", name: "email", required: true, maxlength: 254, autocomplete: "off" });
-  const role = h("select", { name: "role" }, ROLES.map(([v, l]) => h("option", { value: v, text: l })));
+  const role = select("role", ROLES);
   const form = h(
     "form",
     { class: "card member-form", novalidate: true, "aria-labelledby": "new-member-title" },
@@ -43,82 +44,38 @@ export async function render(body, site) {
   }
 
   async function load() {
-    try {
-      const members = items(await get(base), "members");
-      replace(
-        listArea,
-        members.length
-          ? table(
-              [
-                { label: "Member", value: (m) => m.email || m.name || m.user_id },
-                { label: "Role", value: (m) => (!site.role || site.role === "owner" ? roleSelect(m) : m.role) },
-                { label: "Since", value: (m) => fmtTime(m.created_at) },
-                {
-                  label: "",
-                  value: (m) => {
-                    const remove = h("button", { type: "button", class: "secondary small", text: "Remove", "aria-label": `Remove ${m.email || m.user_id}` });
-                    remove.addEventListener("click", async () => {
-                      if (!window.confirm("Remove this member from the site?")) return;
-                      try {
-                        await del(`${base}/${encodeURIComponent(m.id)}`);
-                        await load();
-                      } catch (error) {
-                        replace(status, errorBox(error));
-                      }
-                    });
-                    return remove;
-                  },
-                },
-              ],
-              members,
-              "Team members",
-            )
-          : empty("Only you can see this site. Invite people by email."),
-      );
-    } catch (error) {
-      replace(listArea, errorBox(error));
-    }
+    await loadList(listArea, base, ["members"], {
+      columns: [
+        { label: "Member", value: (m) => m.email || m.name || m.user_id },
+        { label: "Role", value: (m) => (!site.role || site.role === "owner" ? roleSelect(m) : m.role) },
+        { label: "Since", value: (m) => fmtTime(m.created_at) },
+        {
+          label: "",
+          value: (m) =>
+            deleteButton(`${base}/${encodeURIComponent(m.id)}`, { text: "Remove", "aria-label": `Remove ${m.email || m.user_id}` }, { confirm: "Remove this member from the site?", done: load, status }),
+        },
+      ],
+      caption: "Team members",
+      none: empty("Only you can see this site. Invite people by email."),
+    });
     if (isOwner) await loadInvitations();
   }
 
   async function loadInvitations() {
-    try {
-      const pending = items(await get(invitationsBase), "invitations");
-      replace(
-        invitationsArea,
-        pending.length
-          ? [
-              h("h3", { text: "Pending invitations" }),
-              table(
-                [
-                  { label: "Email", value: (i) => i.email },
-                  { label: "Role", value: (i) => i.role },
-                  { label: "Expires", value: (i) => fmtTime(i.expires_at) },
-                  {
-                    label: "",
-                    value: (i) => {
-                      const revoke = h("button", { type: "button", class: "secondary small", text: "Withdraw", "aria-label": `Withdraw the invitation of ${i.email}` });
-                      revoke.addEventListener("click", async () => {
-                        try {
-                          await del(`${invitationsBase}/${encodeURIComponent(i.id)}`);
-                          await loadInvitations();
-                        } catch (error) {
-                          replace(status, errorBox(error));
-                        }
-                      });
-                      return revoke;
-                    },
-                  },
-                ],
-                pending,
-                "Pending invitations",
-              ),
-            ]
-          : [],
-      );
-    } catch (error) {
-      replace(invitationsArea, errorBox(error));
-    }
+    await loadList(invitationsArea, invitationsBase, ["invitations"], {
+      columns: [
+        { label: "Email", value: (i) => i.email },
+        { label: "Role", value: (i) => i.role },
+        { label: "Expires", value: (i) => fmtTime(i.expires_at) },
+        {
+          label: "",
+          value: (i) =>
+            deleteButton(`${invitationsBase}/${encodeURIComponent(i.id)}`, { text: "Withdraw", "aria-label": `Withdraw the invitation of ${i.email}` }, { done: loadInvitations, status }),
+        },
+      ],
+      caption: "Pending invitations",
+      heading: "Pending invitations",
+    });
   }
 
   form.addEventListener("submit", async (event) => {
