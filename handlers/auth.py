@@ -18,8 +18,9 @@ from domain.accounts.users import (
 )
 from handlers.access import authenticated
 from handlers.base import ApiHandler
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.policy import public
+from handlers.routes import route
 
 
 class RefreshIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -31,8 +32,19 @@ class RefreshIn(msgspec.Struct, forbid_unknown_fields=True):
 class RegisterHandler(ApiHandler):
     """Create an account."""
 
+    @documented(
+        "Create an account and sign in",
+        request=RegisterIn,
+        response=AuthAnswer,
+        status=201,
+        errors=(403, 409, 429),
+    )
     @public
     async def post(self) -> None:
+        """Follows EDDY_REGISTRATION: 403 `invitation_required` (invite) or `registration_closed` (closed);
+        the first account of a fresh instance always registers and is its instance admin. Under `open`
+        with mail configured the answer is 202 `{status: check_your_email}` whether or not the address
+        had an account (the mail says what next); without mail a taken address answers 409."""
         body = self.body_as(RegisterIn)
         answer = await self.ctx.accounts.users.register(body, self.request.remote_ip or "?")
         self.write_json(answer, 201 if isinstance(answer, AuthAnswer) else 202)
@@ -41,6 +53,9 @@ class RegisterHandler(ApiHandler):
 class LoginHandler(ApiHandler):
     """Sign in with email and password."""
 
+    @documented(
+        "Sign in (throttled per IP and per account)", request=LoginIn, response=AuthAnswer, errors=(401, 429)
+    )
     @public
     async def post(self) -> None:
         body = self.body_as(LoginIn)
@@ -50,6 +65,12 @@ class LoginHandler(ApiHandler):
 class RefreshHandler(ApiHandler):
     """Spend a refresh token for a new pair."""
 
+    @documented(
+        "Spend a refresh token for a new pair (a spent token again ends the session)",
+        request=RefreshIn,
+        response=TokenPair,
+        errors=(401,),
+    )
     @public
     async def post(self) -> None:
         body = self.body_as(RefreshIn)
@@ -59,6 +80,7 @@ class RefreshHandler(ApiHandler):
 class LogoutHandler(ApiHandler):
     """End the session of a refresh token."""
 
+    @documented("End the session of a refresh token", request=RefreshIn, status=204, errors=(401,))
     @public
     async def post(self) -> None:
         body = self.body_as(RefreshIn)
@@ -69,6 +91,7 @@ class LogoutHandler(ApiHandler):
 class MeHandler(ApiHandler):
     """The signed-in user."""
 
+    @documented("The signed-in user", response=UserAnswer, errors=(404,))
     @authenticated
     async def get(self) -> None:
         user = await self.current_user()
@@ -78,78 +101,24 @@ class MeHandler(ApiHandler):
 class PasswordHandler(ApiHandler):
     """Change the password: every session ends, and a new pair is returned."""
 
+    @documented(
+        "Change the password; every session ends and a new pair is returned",
+        request=PasswordChangeIn,
+        response=AuthAnswer,
+    )
     @authenticated
     async def post(self) -> None:
         body = self.body_as(PasswordChangeIn)
         self.write_json(await self.ctx.accounts.users.change_password(self.principal.user_id, body))
 
 
-default_handlers = [
-    (r"/api/v1/auth/register", RegisterHandler),
-    (r"/api/v1/auth/login", LoginHandler),
-    (r"/api/v1/auth/refresh", RefreshHandler),
-    (r"/api/v1/auth/logout", LogoutHandler),
-    (r"/api/v1/auth/me", MeHandler),
-    (r"/api/v1/auth/password", PasswordHandler),
-]
-
 _AUTH = "/api/v1/auth"
-openapi_operations = [
-    Operation(
-        "POST",
-        f"{_AUTH}/register",
-        "Create an account and sign in",
-        tag="auth",
-        auth="public",
-        request=RegisterIn,
-        response=AuthAnswer,
-        status=201,
-        errors=(403, 409, 429),
-        description=(
-            "Follows EDDY_REGISTRATION: 403 `invitation_required` (invite) or `registration_closed` "
-            "(closed); "
-            "the first account of a fresh instance always registers and is its instance admin. Under `open` "
-            "with mail configured the answer is 202 `{status: check_your_email}` whether or not the address "
-            "had an account (the mail says what next); without mail a taken address answers 409."
-        ),
-    ),
-    Operation(
-        "POST",
-        f"{_AUTH}/login",
-        "Sign in (throttled per IP and per account)",
-        tag="auth",
-        auth="public",
-        request=LoginIn,
-        response=AuthAnswer,
-        errors=(401, 429),
-    ),
-    Operation(
-        "POST",
-        f"{_AUTH}/refresh",
-        "Spend a refresh token for a new pair (a spent token again ends the session)",
-        tag="auth",
-        auth="public",
-        request=RefreshIn,
-        response=TokenPair,
-        errors=(401,),
-    ),
-    Operation(
-        "POST",
-        f"{_AUTH}/logout",
-        "End the session of a refresh token",
-        tag="auth",
-        auth="public",
-        request=RefreshIn,
-        status=204,
-        errors=(401,),
-    ),
-    Operation("GET", f"{_AUTH}/me", "The signed-in user", tag="auth", response=UserAnswer, errors=(404,)),
-    Operation(
-        "POST",
-        f"{_AUTH}/password",
-        "Change the password; every session ends and a new pair is returned",
-        tag="auth",
-        request=PasswordChangeIn,
-        response=AuthAnswer,
-    ),
+openapi_tag = "auth"
+default_handlers = [
+    route(f"{_AUTH}/register", RegisterHandler),
+    route(f"{_AUTH}/login", LoginHandler),
+    route(f"{_AUTH}/refresh", RefreshHandler),
+    route(f"{_AUTH}/logout", LogoutHandler),
+    route(f"{_AUTH}/me", MeHandler),
+    route(f"{_AUTH}/password", PasswordHandler),
 ]
