@@ -16,7 +16,7 @@
   `bearer_or_secret_key` are the OpenAPI auth schemes of the same name), unless the method checks an API
   key itself (`auth="api_key"` on a `@public` ingestion method);
 - `tag` is the module's `openapi_tag`, unless given;
-- `description` is the method's docstring (its lines joined into one paragraph), when it has one.
+- `description` is the method's docstring (each paragraph's lines joined into one), unless given.
 
 The other fields are `Operation`'s (see handlers/openapi.py). A module whose operations do not map one to
 one onto methods (one handler serving several documented routes) lists them as `openapi_operations`.
@@ -77,9 +77,7 @@ def documented(summary: str, *, tag: str = "", auth: str = "", **fields: Any) ->
     `Operation` but its method and path (see the module docstring for what is derived)."""
 
     def mark(method: F) -> F:
-        description = _paragraphs(method.__doc__)
-        if description:
-            fields["description"] = description
+        fields.setdefault("description", _paragraphs(method.__doc__))
         doc = Operation("", "", summary, tag=tag, auth=auth, **fields)
         method.__eddy_doc__ = doc  # type: ignore[attr-defined]
         return method

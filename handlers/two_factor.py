@@ -12,12 +12,14 @@ from domain.accounts.two_factor import (
 )
 from handlers.access import authenticated
 from handlers.base import ApiHandler
-from handlers.openapi import Operation
+from handlers.operations import documented
+from handlers.routes import route
 
 
 class TwoFactorHandler(ApiHandler):
     """Whether two-factor sign-in is on."""
 
+    @documented("Whether two-factor sign-in is on", response=TwoFactorOut, errors=(404,))
     @authenticated
     async def get(self) -> None:
         user = await self.current_user()
@@ -27,6 +29,12 @@ class TwoFactorHandler(ApiHandler):
 class SetupHandler(ApiHandler):
     """Start: a new secret and its QR code (password checked)."""
 
+    @documented(
+        "Start two-factor setup: a TOTP secret and its QR code (password checked)",
+        request=PasswordConfirm,
+        response=SetupOut,
+        errors=(404, 409),
+    )
     @authenticated
     async def post(self) -> None:
         body = self.body_as(PasswordConfirm)
@@ -37,6 +45,12 @@ class SetupHandler(ApiHandler):
 class EnableHandler(ApiHandler):
     """Finish with a first code; answers the recovery codes, once."""
 
+    @documented(
+        "Turn two-factor sign-in on with a first code; the recovery codes are shown this once",
+        request=CodeIn,
+        response=RecoveryCodesOut,
+        errors=(404, 409),
+    )
     @authenticated
     async def post(self) -> None:
         body = self.body_as(CodeIn)
@@ -47,6 +61,9 @@ class EnableHandler(ApiHandler):
 class DisableHandler(ApiHandler):
     """Turn it off (password and code)."""
 
+    @documented(
+        "Turn two-factor sign-in off (password and code)", request=PasswordAndCode, status=204, errors=(404,)
+    )
     @authenticated
     async def post(self) -> None:
         body = self.body_as(PasswordAndCode)
@@ -58,6 +75,12 @@ class DisableHandler(ApiHandler):
 class RecoveryCodesHandler(ApiHandler):
     """New recovery codes (password and code)."""
 
+    @documented(
+        "Replace the recovery codes (password and code); shown this once",
+        request=PasswordAndCode,
+        response=RecoveryCodesOut,
+        errors=(404,),
+    )
     @authenticated
     async def post(self) -> None:
         body = self.body_as(PasswordAndCode)
@@ -66,52 +89,11 @@ class RecoveryCodesHandler(ApiHandler):
 
 
 _2FA = "/api/v1/auth/2fa"
+openapi_tag = "auth"
 default_handlers = [
-    (_2FA, TwoFactorHandler),
-    (f"{_2FA}/setup", SetupHandler),
-    (f"{_2FA}/enable", EnableHandler),
-    (f"{_2FA}/disable", DisableHandler),
-    (f"{_2FA}/recovery-codes", RecoveryCodesHandler),
-]
-
-openapi_operations = [
-    Operation(
-        "GET", _2FA, "Whether two-factor sign-in is on", tag="auth", response=TwoFactorOut, errors=(404,)
-    ),
-    Operation(
-        "POST",
-        f"{_2FA}/setup",
-        "Start two-factor setup: a TOTP secret and its QR code (password checked)",
-        tag="auth",
-        request=PasswordConfirm,
-        response=SetupOut,
-        errors=(404, 409),
-    ),
-    Operation(
-        "POST",
-        f"{_2FA}/enable",
-        "Turn two-factor sign-in on with a first code; the recovery codes are shown this once",
-        tag="auth",
-        request=CodeIn,
-        response=RecoveryCodesOut,
-        errors=(404, 409),
-    ),
-    Operation(
-        "POST",
-        f"{_2FA}/disable",
-        "Turn two-factor sign-in off (password and code)",
-        tag="auth",
-        request=PasswordAndCode,
-        status=204,
-        errors=(404,),
-    ),
-    Operation(
-        "POST",
-        f"{_2FA}/recovery-codes",
-        "Replace the recovery codes (password and code); shown this once",
-        tag="auth",
-        request=PasswordAndCode,
-        response=RecoveryCodesOut,
-        errors=(404,),
-    ),
+    route(_2FA, TwoFactorHandler),
+    route(f"{_2FA}/setup", SetupHandler),
+    route(f"{_2FA}/enable", EnableHandler),
+    route(f"{_2FA}/disable", DisableHandler),
+    route(f"{_2FA}/recovery-codes", RecoveryCodesHandler),
 ]
