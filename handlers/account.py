@@ -72,14 +72,10 @@ RESET_SENT = MailAccepted(
 class VerifyEmailHandler(ApiHandler):
     """Spend a verification link."""
 
-    @documented(
-        "Verify an email address with the token of its link (<public-url>/verify#token=...)",
-        request=TokenIn,
-        response=UserAnswer,
-        errors=(404, 409),
-    )
+    @documented(request=TokenIn, response=UserAnswer, errors=(404, 409))
     @public
     async def post(self) -> None:
+        """Verify an email address with the token of its link (<public-url>/verify#token=...)"""
         body = self.body_as(TokenIn)
         user = await self.ctx.accounts.emails.verify(body.token)
         self.write_json(UserAnswer(user=user_out(user)))
@@ -88,14 +84,10 @@ class VerifyEmailHandler(ApiHandler):
 class ResendVerificationHandler(ApiHandler):
     """Mail a new verification link to the signed-in user's address."""
 
-    @documented(
-        "Mail a new verification link to the signed-in user's address",
-        response=MailAccepted,
-        status=202,
-        errors=(404, _NO_MAIL),
-    )
+    @documented(response=MailAccepted, status=202, errors=(404, _NO_MAIL))
     @authenticated
     async def post(self) -> None:
+        """Mail a new verification link to the signed-in user's address"""
         user = await self.current_user()
         await self.ctx.accounts.emails.resend_verification(user)
         self.write_json(
@@ -107,15 +99,10 @@ class ResendVerificationHandler(ApiHandler):
 class PasswordResetHandler(ApiHandler):
     """Ask for a reset link (202 whether or not the address has an account)."""
 
-    @documented(
-        "Mail a password reset link (the same 202 whether or not an account has the address)",
-        request=ResetIn,
-        response=MailAccepted,
-        status=202,
-        errors=(429, _NO_MAIL),
-    )
+    @documented(request=ResetIn, response=MailAccepted, status=202, errors=(429, _NO_MAIL))
     @public
     async def post(self) -> None:
+        """Mail a password reset link (the same 202 whether or not an account has the address)"""
         body = self.body_as(ResetIn)
         await self.ctx.accounts.emails.request_reset(body.email, self.request.remote_ip or "?")
         self.write_json(RESET_SENT, 202)
@@ -124,14 +111,10 @@ class PasswordResetHandler(ApiHandler):
 class PasswordResetConfirmHandler(ApiHandler):
     """Set a new password with a reset link's token; every session of the account ends."""
 
-    @documented(
-        "Set a new password with a reset link's token (single use, 30 minutes); every session ends",
-        request=ResetConfirmIn,
-        response=MailAccepted,
-        errors=(404,),
-    )
+    @documented(request=ResetConfirmIn, response=MailAccepted, errors=(404,))
     @public
     async def post(self) -> None:
+        """Set a new password with a reset link's token (single use, 30 minutes); every session ends"""
         body = self.body_as(ResetConfirmIn)
         await self.ctx.accounts.emails.confirm_reset(body.token, body.password)
         self.write_json(
@@ -142,15 +125,10 @@ class PasswordResetConfirmHandler(ApiHandler):
 class EmailChangeHandler(ApiHandler):
     """Change the account's address: a link goes to the new one, which takes effect when it is used."""
 
-    @documented(
-        "Change the account's email: a verification link goes to the new address, which applies when used",
-        request=EmailChangeIn,
-        response=MailAccepted,
-        status=202,
-        errors=(404, _NO_MAIL),
-    )
+    @documented(request=EmailChangeIn, response=MailAccepted, status=202, errors=(404, _NO_MAIL))
     @authenticated
     async def post(self) -> None:
+        """Change the account's email: a verification link goes to the new address, which applies when used"""
         body = self.body_as(EmailChangeIn)
         await self.ctx.accounts.users.change_email(
             self.principal.user_id, body.email, body.current_password, body.code
@@ -166,11 +144,10 @@ class EmailChangeHandler(ApiHandler):
 class InstanceHandler(ApiHandler):
     """Sign-in options of this server."""
 
-    @documented(
-        "This server's sign-in options: registration mode, mail, Google sign-in", response=InstanceOut
-    )
+    @documented(response=InstanceOut)
     @public
     async def get(self) -> None:
+        """This server's sign-in options: registration mode, mail, Google sign-in"""
         config = self.ctx.config
         self.write_json(
             InstanceOut(

@@ -26,19 +26,16 @@ class UserList(msgspec.Struct):
 class AdminSettingsHandler(ApiHandler):
     """Read and change the registration mode."""
 
-    @documented("The registration mode (instance admin)", response=RegistrationOut, errors=(403, 404))
+    @documented(response=RegistrationOut, errors=(404,))
     @authorized("instance:admin")
     async def get(self) -> None:
+        """The registration mode (instance admin)"""
         self.write_json(await self.ctx.accounts.registration.describe())
 
-    @documented(
-        "Change the registration mode (instance admin)",
-        request=RegistrationSettings,
-        response=RegistrationOut,
-        errors=(403, 404, 409),
-    )
+    @documented(request=RegistrationSettings, response=RegistrationOut, errors=(404, 409))
     @authorized("instance:admin")
     async def patch(self) -> None:
+        """Change the registration mode (instance admin)"""
         body = self.body_as(RegistrationSettings)
         self.write_json(await self.ctx.accounts.registration.set_mode(body.registration))
 
@@ -46,9 +43,10 @@ class AdminSettingsHandler(ApiHandler):
 class AdminUsersHandler(ApiHandler):
     """Every account."""
 
-    @documented("Every account, oldest first (instance admin)", response=UserList, errors=(403, 404))
+    @documented(response=UserList, errors=(404,))
     @authorized("instance:admin")
     async def get(self) -> None:
+        """Every account, oldest first (instance admin)"""
         rows = await self.ctx.stores.docs.find("users", {}, sort="created_at", limit=MAX_LISTED)
         self.write_json(UserList(users=[user_out(row) for row in rows]))
 

@@ -27,21 +27,17 @@ class AlertRuleList(msgspec.Struct):
 class AlertRulesHandler(ApiHandler):
     """List and create rules."""
 
-    @documented("List the site's alert rules", response=AlertRuleList, errors=(403, 404))
+    @documented(response=AlertRuleList)
     @authorized("site:admin")
     async def get(self, site_id: str) -> None:
+        """List the site's alert rules"""
         docs = await self.ctx.alerts.rules.list(site_id)
         self.write_json(AlertRuleList([view(doc) for doc in docs]))
 
-    @documented(
-        "Create an alert rule (the answer holds its webhook signing secret, shown only here)",
-        request=AlertRuleCreate,
-        response=AlertRuleOut,
-        status=201,
-        errors=(403, 404, 409),
-    )
+    @documented(request=AlertRuleCreate, response=AlertRuleOut, status=201, errors=(409,))
     @authorized("site:admin")
     async def post(self, site_id: str) -> None:
+        """Create an alert rule (the answer holds its webhook signing secret, shown only here)"""
         doc = await self.ctx.alerts.rules.create(site_id, self.body_as(AlertRuleCreate))
         self.write_json(AlertRuleOut(view(doc, with_secret=True)), 201)
 
@@ -49,20 +45,23 @@ class AlertRulesHandler(ApiHandler):
 class AlertRuleHandler(ApiHandler):
     """Read, change and delete one rule."""
 
-    @documented("Read an alert rule", response=AlertRuleOut, errors=(403, 404))
+    @documented(response=AlertRuleOut)
     @authorized("site:admin")
     async def get(self, site_id: str, rule_id: str) -> None:
+        """Read an alert rule"""
         self.write_json(AlertRuleOut(view(await self.ctx.alerts.rules.get(site_id, rule_id))))
 
-    @documented("Change an alert rule", request=AlertRulePatch, response=AlertRuleOut, errors=(403, 404))
+    @documented(request=AlertRulePatch, response=AlertRuleOut)
     @authorized("site:admin")
     async def patch(self, site_id: str, rule_id: str) -> None:
+        """Change an alert rule"""
         patch = self.body_as(AlertRulePatch)
         self.write_json(AlertRuleOut(view(await self.ctx.alerts.rules.update(site_id, rule_id, patch))))
 
-    @documented("Delete an alert rule", status=204, errors=(403, 404))
+    @documented(status=204)
     @authorized("site:admin")
     async def delete(self, site_id: str, rule_id: str) -> None:
+        """Delete an alert rule"""
         await self.ctx.alerts.rules.delete(site_id, rule_id)
         self.no_content()
 

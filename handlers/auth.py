@@ -32,19 +32,15 @@ class RefreshIn(msgspec.Struct, forbid_unknown_fields=True):
 class RegisterHandler(ApiHandler):
     """Create an account."""
 
-    @documented(
-        "Create an account and sign in",
-        request=RegisterIn,
-        response=AuthAnswer,
-        status=201,
-        errors=(403, 409, 429),
-    )
+    @documented(request=RegisterIn, response=AuthAnswer, status=201, errors=(403, 409, 429))
     @public
     async def post(self) -> None:
-        """Follows EDDY_REGISTRATION: 403 `invitation_required` (invite) or `registration_closed` (closed);
-        the first account of a fresh instance always registers and is its instance admin. Under `open`
-        with mail configured the answer is 202 `{status: check_your_email}` whether or not the address
-        had an account (the mail says what next); without mail a taken address answers 409."""
+        """Create an account and sign in
+
+        Follows EDDY_REGISTRATION: 403 `invitation_required` (invite) or `registration_closed` (closed);
+        the first account of a fresh instance always registers and is its instance admin. Under `open` with
+        mail configured the answer is 202 `{status: check_your_email}` whether or not the address had an
+        account (the mail says what next); without mail a taken address answers 409."""
         body = self.body_as(RegisterIn)
         answer = await self.ctx.accounts.users.register(body, self.request.remote_ip or "?")
         self.write_json(answer, 201 if isinstance(answer, AuthAnswer) else 202)
@@ -53,11 +49,10 @@ class RegisterHandler(ApiHandler):
 class LoginHandler(ApiHandler):
     """Sign in with email and password."""
 
-    @documented(
-        "Sign in (throttled per IP and per account)", request=LoginIn, response=AuthAnswer, errors=(401, 429)
-    )
+    @documented(request=LoginIn, response=AuthAnswer, errors=(401, 429))
     @public
     async def post(self) -> None:
+        """Sign in (throttled per IP and per account)"""
         body = self.body_as(LoginIn)
         self.write_json(await self.ctx.accounts.users.login(body, self.request.remote_ip or "?"))
 
@@ -65,14 +60,10 @@ class LoginHandler(ApiHandler):
 class RefreshHandler(ApiHandler):
     """Spend a refresh token for a new pair."""
 
-    @documented(
-        "Spend a refresh token for a new pair (a spent token again ends the session)",
-        request=RefreshIn,
-        response=TokenPair,
-        errors=(401,),
-    )
+    @documented(request=RefreshIn, response=TokenPair, errors=(401,))
     @public
     async def post(self) -> None:
+        """Spend a refresh token for a new pair (a spent token again ends the session)"""
         body = self.body_as(RefreshIn)
         self.write_json(await self.ctx.accounts.sessions.refresh(body.refresh_token))
 
@@ -80,9 +71,10 @@ class RefreshHandler(ApiHandler):
 class LogoutHandler(ApiHandler):
     """End the session of a refresh token."""
 
-    @documented("End the session of a refresh token", request=RefreshIn, status=204, errors=(401,))
+    @documented(request=RefreshIn, status=204, errors=(401,))
     @public
     async def post(self) -> None:
+        """End the session of a refresh token"""
         body = self.body_as(RefreshIn)
         await self.ctx.accounts.sessions.logout(body.refresh_token)
         self.no_content()
@@ -91,9 +83,10 @@ class LogoutHandler(ApiHandler):
 class MeHandler(ApiHandler):
     """The signed-in user."""
 
-    @documented("The signed-in user", response=UserAnswer, errors=(404,))
+    @documented(response=UserAnswer, errors=(404,))
     @authenticated
     async def get(self) -> None:
+        """The signed-in user"""
         user = await self.current_user()
         self.write_json(UserAnswer(user=user_out(user)))
 
@@ -101,13 +94,10 @@ class MeHandler(ApiHandler):
 class PasswordHandler(ApiHandler):
     """Change the password: every session ends, and a new pair is returned."""
 
-    @documented(
-        "Change the password; every session ends and a new pair is returned",
-        request=PasswordChangeIn,
-        response=AuthAnswer,
-    )
+    @documented(request=PasswordChangeIn, response=AuthAnswer)
     @authenticated
     async def post(self) -> None:
+        """Change the password; every session ends and a new pair is returned"""
         body = self.body_as(PasswordChangeIn)
         self.write_json(await self.ctx.accounts.users.change_password(self.principal.user_id, body))
 

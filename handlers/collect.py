@@ -97,7 +97,6 @@ class CollectHandler(CrossOriginHandler):
             self.request.connection.set_body_timeout(None)  # type: ignore[union-attr]
 
     @documented(
-        "Send one event, or a batch in `events` (at most 500, 1 MiB)",
         auth="api_key",
         request=Payload,
         response=CollectAccepted,
@@ -107,7 +106,9 @@ class CollectHandler(CrossOriginHandler):
     )
     @public
     async def post(self) -> None:
-        """The key comes in X-Api-Key or the body field `k` (public keys only). Answered once the events are
+        """Send one event, or a batch in `events` (at most 500, 1 MiB)
+
+        The key comes in X-Api-Key or the body field `k` (public keys only). Answered once the events are
         durable."""
         accepted = await collect(self.ctx, self.body, self.request.headers, self.request.remote_ip)
         self.write_json({"accepted": accepted}, 202)

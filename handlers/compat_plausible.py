@@ -67,7 +67,6 @@ class PlausibleEventHandler(CrossOriginHandler):
     cors_headers = CORS_HEADERS
 
     @documented(
-        "Plausible's Events API (sites with compat.plausible on)",
         request=PlausibleEventBody,
         response=str,
         response_media="text/plain",
@@ -77,9 +76,11 @@ class PlausibleEventHandler(CrossOriginHandler):
     )
     @public
     async def post(self) -> None:
-        """Plausible's tracker and server calls, unchanged: 202 `ok` (text/plain), with `x-plausible-dropped:
-        <n>` when events were dropped (bots, spam, a domain no site takes, an origin the site does not allow);
-        400 `{errors: {field: [message]}}` when the body is refused."""
+        """Plausible's Events API (sites with compat.plausible on)
+
+        Plausible's tracker and server calls, unchanged: 202 `ok` (text/plain), with `x-plausible-dropped:
+        <n>` when events were dropped (bots, spam, a domain no site takes, an origin the site does not
+        allow); 400 `{errors: {field: [message]}}` when the body is refused."""
         try:
             parsed = parse_event(self.body)
         except PlausibleInvalid as invalid:

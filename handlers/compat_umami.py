@@ -112,15 +112,12 @@ class UmamiHandler(CrossOriginHandler):
 class SendHandler(UmamiHandler):
     """One message."""
 
-    @documented(
-        "Umami's collect API: one event or identify",
-        request=UmamiMessage,
-        response=UmamiAnswer,
-        errors=(403, 429, 503),
-    )
+    @documented(request=UmamiMessage, response=UmamiAnswer, errors=(403, 429, 503))
     @public
     async def post(self) -> None:
-        """Sites with compat.umami on; the website is the site id or its umami_alias. 200 `{beep: boop}` when
+        """Umami's collect API: one event or identify
+
+        Sites with compat.umami on; the website is the site id or its umami_alias. 200 `{beep: boop}` when
         the event was dropped (bots, spam)."""
         self.write_json(await self.send_one(self.parsed_body()))
 
@@ -128,15 +125,12 @@ class SendHandler(UmamiHandler):
 class BatchHandler(UmamiHandler):
     """Several messages, each stored or refused on its own."""
 
-    @documented(
-        "Umami's batch API: several messages",
-        request=list[UmamiMessage],
-        response=UmamiBatchAnswer,
-        errors=(429, 503),
-    )
+    @documented(request=list[UmamiMessage], response=UmamiBatchAnswer, errors=(429, 503))
     @public
     async def post(self) -> None:
-        """Sites with compat.umami on; the website is the site id or its umami_alias. At most 100 messages;
+        """Umami's batch API: several messages
+
+        Sites with compat.umami on; the website is the site id or its umami_alias. At most 100 messages;
         each refused one is listed in `details`."""
         messages = parse_batch(self.parsed_body())
         details: list[dict[str, Any]] = []

@@ -91,15 +91,10 @@ class ExportParams(msgspec.Struct, forbid_unknown_fields=True):
 class ExportHandler(ApiHandler):
     """Stream the events of a range as CSV or a JSON array."""
 
-    @documented(
-        "Raw events of a range, streamed as CSV or a JSON array (`format`, `from`, `to`, `filters`)",
-        response=str,
-        response_media="text/csv",
-        query=ExportParams,
-        errors=(404, 503),
-    )
+    @documented(response=str, response_media="text/csv", query=ExportParams, errors=(503,))
     @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
+        """Raw events of a range, streamed as CSV or a JSON array (`format`, `from`, `to`, `filters`)"""
         fmt = self.get_query_argument("format", "csv")
         if fmt not in ("csv", "json"):
             raise Invalid("unknown format", fields={"format": "csv or json"})

@@ -141,17 +141,14 @@ class EngagementAnswer(msgspec.Struct):
 class GoalsHandler(StatsHandler):
     """Conversions of the site's goals."""
 
-    @documented(
-        "Goals: conversions, conversion rate and revenue per currency",
-        query=GoalsQuery,
-        response=GoalsAnswer,
-        errors=(404,),
-    )
+    @documented(query=GoalsQuery, response=GoalsAnswer)
     @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        """Goals are set on the site (`goals`: `{event}` or `{page}`, a trailing * matching a prefix). Revenue
-        sums the events' `revenue_amount` per `revenue_currency` as exact decimals; `revenue_total` is the sum
-        in the site's `currency`."""
+        """Goals: conversions, conversion rate and revenue per currency
+
+        Goals are set on the site (`goals`: `{event}` or `{page}`, a trailing * matching a prefix). Revenue
+        sums the events' `revenue_amount` per `revenue_currency` as exact decimals; `revenue_total` is the
+        sum in the site's `currency`."""
         params = self.params()
         # goals group by an event field or prop (checked by goal_report), not by a breakdown name
         query = self.query(msgspec.structs.replace(params, by=None))
@@ -172,15 +169,12 @@ class GoalsHandler(StatsHandler):
 class EngagementHandler(StatsHandler):
     """Time on page and scroll depth."""
 
-    @documented(
-        "Time on page and scroll depth, overall and per page",
-        query=EngagementQuery,
-        response=EngagementAnswer,
-        errors=(404,),
-    )
+    @documented(query=EngagementQuery, response=EngagementAnswer)
     @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        """From `engagement` events (Eddy's tracker, Plausible's): a view is a (visit, page) pair;
+        """Time on page and scroll depth, overall and per page
+
+        From `engagement` events (Eddy's tracker, Plausible's): a view is a (visit, page) pair;
         time_on_page_s is the mean of its summed engaged_ms, scroll_depth the mean of its deepest scroll."""
         site, query = self.site, self.query()
         pages = _pages(self.get_query_arguments("pages"))
@@ -199,15 +193,12 @@ class EngagementHandler(StatsHandler):
 class TitlesHandler(StatsHandler):
     """The titles of the pages asked for."""
 
-    @documented(
-        "The titles of some pages (shown on hover in the dashboard)",
-        query=TitlesQuery,
-        response=TitlesAnswer,
-        errors=(404,),
-    )
+    @documented(query=TitlesQuery, response=TitlesAnswer)
     @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        """The title of each page's first pageview in the range and filters; `pages` is repeatable, at most
+        """The titles of some pages (shown on hover in the dashboard)
+
+        The title of each page's first pageview in the range and filters; `pages` is repeatable, at most
         100."""
         site, query = self.site, self.query()
         pages = _pages(self.get_query_arguments("pages"))

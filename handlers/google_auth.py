@@ -65,9 +65,10 @@ class GoogleHandlerBase(GoogleOAuth2Mixin, ApiHandler):
 class GoogleStartHandler(GoogleHandlerBase):
     """Send the browser to Google's consent page with a one-use state."""
 
-    @documented("Start Google sign-in (302 to Google; 404 when not configured)", status=302, errors=(404,))
+    @documented(status=302, errors=(404,))
     @public
     async def get(self) -> None:
+        """Start Google sign-in (302 to Google; 404 when not configured)"""
         state = await google.new_state(self.ctx.stores.kv)
         self.set_cookie(
             STATE_COOKIE,
@@ -90,13 +91,10 @@ class GoogleStartHandler(GoogleHandlerBase):
 class GoogleCallbackHandler(GoogleHandlerBase):
     """Exchange the code, read the Google identity, sign the user in and send the browser to the app."""
 
-    @documented(
-        "Finish Google sign-in: 302 to /login#google=<one-time code>, or /login#google_error=<code>",
-        status=302,
-        errors=(404,),
-    )
+    @documented(status=302, errors=(404,))
     @public
     async def get(self) -> None:
+        """Finish Google sign-in: 302 to /login#google=<one-time code>, or /login#google_error=<code>"""
         try:
             answer = await self._sign_in()
         except (ApiError, DomainError) as error:
@@ -138,12 +136,10 @@ class ProvidersHandler(ApiHandler):
     """Which sign-in methods are on, so the sign-in page shows its Google button without probing
     `/api/v1/auth/google` (a 404 in the browser's console whenever Google is off)."""
 
-    @documented(
-        "The sign-in methods this Eddy offers (password always; google when configured)",
-        response=SignInMethods,
-    )
+    @documented(response=SignInMethods)
     @public
     async def get(self) -> None:
+        """The sign-in methods this Eddy offers (password always; google when configured)"""
         config = self.ctx.config
         self.write_json(
             {"password": True, "google": bool(config.google_client_id and config.google_client_secret)}
@@ -153,14 +149,10 @@ class ProvidersHandler(ApiHandler):
 class GoogleExchangeHandler(ApiHandler):
     """Spend the callback's one-time code for the user and a token pair (the same answer as /login)."""
 
-    @documented(
-        "Spend the one-time code from the Google callback for the user and a token pair",
-        request=ExchangeIn,
-        response=AuthAnswer,
-        errors=(401,),
-    )
+    @documented(request=ExchangeIn, response=AuthAnswer, errors=(401,))
     @public
     async def post(self) -> None:
+        """Spend the one-time code from the Google callback for the user and a token pair"""
         body = self.body_as(ExchangeIn)
         self.write_json(await google.spend_handoff(self.ctx.stores.kv, body.code))
 

@@ -154,7 +154,6 @@ class ImportsHandler(ApiHandler):
                 path.unlink(missing_ok=True)
 
     @documented(
-        "Import a file: Umami's tables, Eddy's export or Plausible's export (admin)",
         query=ImportQuery,
         response=ImportAnswer,
         status=202,
@@ -163,9 +162,11 @@ class ImportsHandler(ApiHandler):
     )
     @declare("bearer", "site:admin")  # checked in prepare, before the body
     async def post(self, site_id: str) -> None:
-        """The body is the file (`kind=umami`: a zip of website_event.csv and session.csv; `eddy`: Eddy's JSON
-        or CSV export; `plausible`: Plausible CE's CSV export zip). Answered at once with the job; follow it
-        at /imports/{import_id}."""
+        """Import a file: Umami's tables, Eddy's export or Plausible's export (admin)
+
+        The body is the file (`kind=umami`: a zip of website_event.csv and session.csv; `eddy`: Eddy's JSON
+        or CSV export; `plausible`: Plausible CE's CSV export zip). Answered at once with the job; follow
+        it at /imports/{import_id}."""
         assert self._file is not None and self._path is not None
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._file.close)
@@ -176,34 +177,32 @@ class ImportsHandler(ApiHandler):
         job = await self.ctx.imports.begin(self.site.id, self.principal.user_id, self.kind, path)
         self.write_json({"import": job}, 202)
 
-    @documented("The site's imports (admin)", response=ImportList, errors=(403, 404))
+    @documented(response=ImportList)
     @authorized("site:admin")
     async def get(self, site_id: str) -> None:
+        """The site's imports (admin)"""
         self.write_json({"imports": await self.ctx.imports.list(self.site.id)})
 
 
 class ImportHandler(ApiHandler):
     """One import's progress and summary."""
 
-    @documented("One import's progress and summary (admin)", response=ImportAnswer, errors=(403, 404))
+    @documented(response=ImportAnswer)
     @authorized("site:admin")
     async def get(self, site_id: str, import_id: str) -> None:
+        """One import's progress and summary (admin)"""
         self.write_json({"import": await self.ctx.imports.get(self.site.id, import_id)})
 
 
 class HistoryHandler(ApiHandler):
     """Days, totals, top pages and sources with imported days merged in."""
 
-    @documented(
-        "Daily history with imported Plausible days merged in",
-        tag="stats",
-        query=HistoryQuery,
-        response=HistoryAnswer,
-        errors=(404,),
-    )
+    @documented(tag="stats", query=HistoryQuery, response=HistoryAnswer)
     @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
-        """A day with live events shows them; a day without any shows the imported numbers (`imported: true`):
+        """Daily history with imported Plausible days merged in
+
+        A day with live events shows them; a day without any shows the imported numbers (`imported: true`):
         never both."""
         params = {
             k: v[:64] for k in ("from", "to", "tz") if (v := self.get_query_argument(k, None)) is not None

@@ -44,18 +44,16 @@ class Installation(msgspec.Struct):
 class InstallationHandler(ApiHandler):
     """The installation check of one site."""
 
-    @documented(
-        "Installation check: the last accepted event and the recent refusals",
-        response=Installation,
-        errors=(404,),
-    )
+    @documented(response=Installation)
     @authorized("site:view")
     async def get(self, site_id: str) -> None:
-        """`seen` is true once a collect request of the site was accepted; `last_event` says when (epoch ms),
-        from which `origin` (empty for servers) and with which key. `refusals` (newest first, at most 20, one
-        per reason and origin) use the reasons `bad_origin` (the page's origin is not in `allowed_origins`),
-        `wrong_key_kind` (a secret key sent from a browser), `bot`, `rate_limited`, `invalid` and
-        `spam_referrer`. Kept for 7 days."""
+        """Installation check: the last accepted event and the recent refusals
+
+        `seen` is true once a collect request of the site was accepted; `last_event` says when (epoch ms),
+        from which `origin` (empty for servers) and with which key. `refusals` (newest first, at most 20,
+        one per reason and origin) use the reasons `bad_origin` (the page's origin is not in
+        `allowed_origins`), `wrong_key_kind` (a secret key sent from a browser), `bot`, `rate_limited`,
+        `invalid` and `spam_referrer`. Kept for 7 days."""
         report = await self.ctx.ingest.installation.report(self.site.id)
         self.write_json({"site_id": self.site.id, **report, "allowed_origins": site_origins(self.site)})
 

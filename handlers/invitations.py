@@ -10,38 +10,33 @@ from handlers.operations import documented
 from handlers.policy import public
 from handlers.routes import route
 
-_ROLE = (403, 404)
-
 
 class InvitationsHandler(ApiHandler):
     """Invite by email, and list pending invitations."""
 
-    @documented(
-        "Invite an address to the team with a role (owner); mailed, or without mail the link is returned",
-        request=InvitationIn,
-        response=InvitationAnswer,
-        status=201,
-        errors=(*_ROLE, 409),
-    )
+    @documented(request=InvitationIn, response=InvitationAnswer, status=201, errors=(409,))
     @authorized("site:owner")
     async def post(self, site_id: str) -> None:
+        """Invite an address to the team with a role (owner); mailed, or without mail the link is returned"""
         body = self.body_as(InvitationIn)
         self.write_json(
             await self.ctx.accounts.invitations.create(self.site, self.principal.user_id, body), 201
         )
 
-    @documented("Pending invitations (owner)", response=InvitationList, errors=_ROLE)
+    @documented(response=InvitationList)
     @authorized("site:owner")
     async def get(self, site_id: str) -> None:
+        """Pending invitations (owner)"""
         self.write_json(InvitationList(invitations=await self.ctx.accounts.invitations.list(self.site)))
 
 
 class InvitationHandler(ApiHandler):
     """Withdraw a pending invitation."""
 
-    @documented("Withdraw a pending invitation (owner)", status=204, errors=_ROLE)
+    @documented(status=204)
     @authorized("site:owner")
     async def delete(self, site_id: str, invitation_id: str) -> None:
+        """Withdraw a pending invitation (owner)"""
         await self.ctx.accounts.invitations.revoke(self.site, invitation_id)
         self.no_content()
 
@@ -49,14 +44,10 @@ class InvitationHandler(ApiHandler):
 class AcceptHandler(ApiHandler):
     """Accept an invitation (a bearer token, when sent, says who is accepting)."""
 
-    @documented(
-        "Accept an invitation (creating the account when the address has none, in any registration mode)",
-        request=AcceptIn,
-        response=AcceptAnswer,
-        errors=(401, 429),
-    )
+    @documented(request=AcceptIn, response=AcceptAnswer, errors=(401, 429))
     @public
     async def post(self) -> None:
+        """Accept an invitation (creating the account when the address has none, in any registration mode)"""
         body = self.body_as(AcceptIn)
         user_id = None
         if self.request.headers.get("Authorization"):

@@ -16,20 +16,16 @@ from handlers.routes import route
 class KeysHandler(ApiHandler):
     """List and create keys."""
 
-    @documented("The site's keys", response=KeyList, errors=(404,))
+    @documented(response=KeyList)
     @authorized("site:view")
     async def get(self, site_id: str) -> None:
+        """The site's keys"""
         self.write_json(KeyList(keys=await self.ctx.accounts.keys.list(self.site)))
 
-    @documented(
-        "Create a key (admin); the value is in this answer, and never again for secret keys",
-        request=KeyCreate,
-        response=KeyAnswer,
-        status=201,
-        errors=(403, 404, 409),
-    )
+    @documented(request=KeyCreate, response=KeyAnswer, status=201, errors=(409,))
     @authorized("site:admin")
     async def post(self, site_id: str) -> None:
+        """Create a key (admin); the value is in this answer, and never again for secret keys"""
         body = self.body_as(KeyCreate)
         self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.create(self.site, body)), 201)
 
@@ -37,20 +33,17 @@ class KeysHandler(ApiHandler):
 class KeyHandler(ApiHandler):
     """Change or delete one key."""
 
-    @documented(
-        "Rename, deactivate or reactivate a key (admin)",
-        request=KeyUpdate,
-        response=KeyAnswer,
-        errors=(403, 404),
-    )
+    @documented(request=KeyUpdate, response=KeyAnswer)
     @authorized("site:admin")
     async def patch(self, site_id: str, key_id: str) -> None:
+        """Rename, deactivate or reactivate a key (admin)"""
         body = self.body_as(KeyUpdate)
         self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.update(self.site, key_id, body)))
 
-    @documented("Delete a key (admin)", status=204, errors=(403, 404))
+    @documented(status=204)
     @authorized("site:admin")
     async def delete(self, site_id: str, key_id: str) -> None:
+        """Delete a key (admin)"""
         await self.ctx.accounts.keys.delete(self.site, key_id)
         self.no_content()
 
@@ -58,11 +51,10 @@ class KeyHandler(ApiHandler):
 class KeyRotateHandler(ApiHandler):
     """Give a key a new value; the old one stops working at once."""
 
-    @documented(
-        "Give a key a new value (admin); the old value stops working", response=KeyAnswer, errors=(403, 404)
-    )
+    @documented(response=KeyAnswer)
     @authorized("site:admin")
     async def post(self, site_id: str, key_id: str) -> None:
+        """Give a key a new value (admin); the old value stops working"""
         self.write_json(KeyAnswer(key=await self.ctx.accounts.keys.rotate(self.site, key_id)))
 
 

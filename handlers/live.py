@@ -307,18 +307,14 @@ class LiveEventStreamHandler(ApiHandler):
         self.site_id = ""  # with user_id: a removed member's stream ends (domain/live/membership.py)
         self.user_id = ""
 
-    @documented(
-        "Live counters and event tail as server-sent events",
-        query=LiveStreamQuery,
-        response=StreamMessage,
-        response_media="text/event-stream",
-        errors=(404,),
-    )
+    @documented(query=LiveStreamQuery, response=StreamMessage, response_media="text/event-stream")
     @authorized("site:view")
     async def get(self, site_id: str) -> None:
-        """`event: snapshot` first, then `event: tick` messages carrying visitors_now, events_per_s,
-        top_pages, top_sources, top_countries and recent events. The same stream is served over the websocket
-        `/ws/live?site_id=ID` (first message `{token}`)."""
+        """Live counters and event tail as server-sent events
+
+        `event: snapshot` first, then `event: tick` messages carrying visitors_now, events_per_s,
+        top_pages, top_sources, top_countries and recent events. The same stream is served over the
+        websocket `/ws/live?site_id=ID` (first message `{token}`)."""
         filters = self._filters()
         live = self.ctx.live
         self.session = self.principal.session  # a revoked session ends the stream (SocketRegistry)

@@ -19,20 +19,16 @@ from handlers.routes import route
 class MetricConfigsHandler(ApiHandler):
     """List and declare metrics."""
 
-    @documented("The site's metric declarations", response=MetricList, errors=(404,))
+    @documented(response=MetricList)
     @authorized("site:view")
     async def get(self, site_id: str) -> None:
+        """The site's metric declarations"""
         self.write_json(MetricList(metrics=await self.ctx.accounts.metric_configs.list(self.site)))
 
-    @documented(
-        "Declare a metric (admin); duplicate name answers 409",
-        request=MetricCreate,
-        response=MetricAnswer,
-        status=201,
-        errors=(403, 404, 409),
-    )
+    @documented(request=MetricCreate, response=MetricAnswer, status=201, errors=(409,))
     @authorized("site:admin")
     async def post(self, site_id: str) -> None:
+        """Declare a metric (admin); duplicate name answers 409"""
         body = self.body_as(MetricCreate)
         metric = await self.ctx.accounts.metric_configs.create(self.site, body)
         self.write_json(MetricAnswer(metric=metric), 201)
@@ -41,27 +37,25 @@ class MetricConfigsHandler(ApiHandler):
 class MetricConfigHandler(ApiHandler):
     """Read, change or delete one declaration."""
 
-    @documented("One metric declaration", response=MetricAnswer, errors=(404,))
+    @documented(response=MetricAnswer)
     @authorized("site:view")
     async def get(self, site_id: str, metric_id: str) -> None:
+        """One metric declaration"""
         doc = await self.ctx.accounts.metric_configs.get(self.site, metric_id)
         self.write_json(MetricAnswer(metric=metric_out(doc)))
 
-    @documented(
-        "Change a declaration (admin; the type cannot change)",
-        request=MetricUpdate,
-        response=MetricAnswer,
-        errors=(403, 404, 409),
-    )
+    @documented(request=MetricUpdate, response=MetricAnswer, errors=(409,))
     @authorized("site:admin")
     async def patch(self, site_id: str, metric_id: str) -> None:
+        """Change a declaration (admin; the type cannot change)"""
         body = self.body_as(MetricUpdate)
         metric = await self.ctx.accounts.metric_configs.update(self.site, metric_id, body)
         self.write_json(MetricAnswer(metric=metric))
 
-    @documented("Delete a declaration (admin)", status=204, errors=(403, 404))
+    @documented(status=204)
     @authorized("site:admin")
     async def delete(self, site_id: str, metric_id: str) -> None:
+        """Delete a declaration (admin)"""
         await self.ctx.accounts.metric_configs.delete(self.site, metric_id)
         self.no_content()
 

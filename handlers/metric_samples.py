@@ -51,15 +51,11 @@ class MetricSamplesHandler(CrossOriginHandler):
     preflight_headers = preflight("Content-Type, X-Api-Key", max_age_s=600)
 
     @documented(
-        "Record samples of the site's declared metrics",
-        auth="api_key",
-        request=MetricSamplesIn,
-        response=Accepted,
-        status=202,
-        errors=(403, 413, 429),
+        auth="api_key", request=MetricSamplesIn, response=Accepted, status=202, errors=(403, 413, 429)
     )
     @public
     async def post(self) -> None:
+        """Record samples of the site's declared metrics"""
         site_id = await self._authorize()
         batch = self.body_as(MetricSamplesIn)
         samples = [Sample(s.name, s.value, s.labels) for s in batch.metrics]

@@ -203,9 +203,10 @@ def build_spec(operations: Sequence[Operation], *, server_url: str | None = None
 class OpenApiHandler(ApiHandler):
     """`GET /api/openapi.json`: the spec, built from every registered operation."""
 
-    @documented("This OpenAPI document", response=dict)
+    @documented(response=dict)
     @public
     def get(self) -> None:
+        """This OpenAPI document"""
         import handlers  # here, not at import time: handlers/__init__ imports this module
 
         spec = build_spec(collect_operations(handlers.api_modules()), server_url=self.ctx.config.public_url)

@@ -2,10 +2,12 @@
 `@documented(...)`, and the rest comes from where the code already says it.
 
     class KeysHandler(ApiHandler):
-        @documented("Create an API key", request=KeyCreate, response=KeyCreated, status=201, errors=(409,))
+        @documented(request=KeyCreate, response=KeyCreated, status=201, errors=(409,))
         @authorized("site:admin")
         async def post(self, site_id: str) -> None:
-            ...
+            '''Create an API key.
+
+            Its value is in this answer only.'''
 
     openapi_tag = "keys"
     default_handlers = [route("/api/v1/sites/{site_id}/keys", KeysHandler)]
@@ -15,8 +17,10 @@
 - `auth` is the access declaration the method carries (handlers/policy.py: `public`, `bearer`,
   `bearer_or_secret_key` are the OpenAPI auth schemes of the same name), unless the method checks an API
   key itself (`auth="api_key"` on a `@public` ingestion method);
+- `errors` add to those the access declaration answers (handlers/access.py `DENIALS`: 403 and 404);
 - `tag` is the module's `openapi_tag`, unless given;
-- `description` is the method's docstring (each paragraph's lines joined into one), unless given.
+- `summary` is the method's docstring's first paragraph, `description` its other paragraphs (each
+  paragraph's lines joined into one).
 
 The other fields are `Operation`'s (see handlers/openapi.py). A module whose operations do not map one to
 one onto methods (one handler serving several documented routes) lists them as `openapi_operations`.
@@ -30,7 +34,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from handlers.policy import HTTP_METHODS, policy_of
+from handlers.access import DENIALS
+from handlers.policy import HTTP_METHODS, permission_of, policy_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PATH_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
@@ -39,13 +44,13 @@ _PATH_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
 @dataclass(frozen=True)
 class Operation:
     """One documented method on one path (see handlers/openapi.py); an empty `tag` is the module's
-    `openapi_tag`."""
+    `openapi_tag`, an empty `auth` the method's access declaration."""
 
     method: str
     path: str
     summary: str
-    tag: str = "misc"
-    auth: str = "bearer"
+    tag: str = ""
+    auth: str = ""
     request: Any = None
     response: Any = None
     status: int = 200
@@ -72,23 +77,26 @@ class Operation:
         return sorted(statuses)
 
 
-def documented(summary: str, *, tag: str = "", auth: str = "", **fields: Any) -> Callable[[F], F]:
-    """Describe the decorated handler method in the OpenAPI document: `summary`, and any other field of
-    `Operation` but its method and path (see the module docstring for what is derived)."""
+def documented(**fields: Any) -> Callable[[F], F]:
+    """Describe the decorated handler method in the OpenAPI document: its docstring's first paragraph is
+    the summary, the others the description; `fields` are the other fields of `Operation` but its method
+    and path (see the module docstring for what is derived)."""
 
     def mark(method: F) -> F:
-        fields.setdefault("description", _paragraphs(method.__doc__))
-        doc = Operation("", "", summary, tag=tag, auth=auth, **fields)
+        summary, *description = _paragraphs(method.__doc__)
+        if not summary:
+            raise ValueError(f"{method.__qualname__} is documented: its docstring is the summary")
+        doc = Operation("", "", summary, description="\n\n".join(description), **fields)
         method.__eddy_doc__ = doc  # type: ignore[attr-defined]
         return method
 
     return mark
 
 
-def _paragraphs(docstring: str | None) -> str:
-    """A docstring as the description: its paragraphs, each one line."""
-    text = inspect.cleandoc(docstring or "")
-    return "\n\n".join(" ".join(block.split("\n")) for block in text.split("\n\n") if block)
+def _paragraphs(docstring: str | None) -> list[str]:
+    """A docstring's paragraphs, each one line."""
+    blocks = inspect.cleandoc(docstring or "").split("\n\n")
+    return [" ".join(block.split("\n")) for block in blocks]
 
 
 def _served(handler: type) -> list[str]:
@@ -113,9 +121,9 @@ def module_operations(module: Any) -> list[Operation]:
                 raise TypeError(
                     f"{handler.__name__}.{name} is documented: route it with handlers.routes.route"
                 )
-            operations.append(
-                replace(doc, method=name.upper(), path=path, auth=doc.auth or policy_of(method))
-            )
+            auth = doc.auth or policy_of(method) or ""
+            errors = tuple(sorted({*DENIALS.get(permission_of(method) or "", ()), *doc.errors}))
+            operations.append(replace(doc, method=name.upper(), path=path, auth=auth, errors=errors))
     operations.extend(getattr(module, "openapi_operations", ()))
     tag = getattr(module, "openapi_tag", "misc")
     return [replace(op, tag=op.tag or tag) for op in operations]

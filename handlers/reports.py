@@ -22,9 +22,10 @@ class Unsubscribed(msgspec.Struct, kw_only=True):
 class AccountReportsHandler(ApiHandler):
     """The signed-in user's report choices for every site they can see."""
 
-    @documented("Your weekly/monthly email report choices, per site", response=SubscriptionList)
+    @documented(response=SubscriptionList)
     @authenticated
     async def get(self) -> None:
+        """Your weekly/monthly email report choices, per site"""
         self.write_json(
             SubscriptionList(subscriptions=await self.ctx.reports.list_for(self.principal.user_id))
         )
@@ -33,14 +34,10 @@ class AccountReportsHandler(ApiHandler):
 class SiteReportsHandler(ApiHandler):
     """Choose the weekly and monthly reports of one site (any member)."""
 
-    @documented(
-        "Choose the weekly and monthly email reports of a site (any member)",
-        request=SubscriptionIn,
-        response=SubscriptionOut,
-        errors=(404, 409),
-    )
+    @documented(request=SubscriptionIn, response=SubscriptionOut, errors=(409,))
     @authorized("site:view")
     async def put(self, site_id: str) -> None:
+        """Choose the weekly and monthly email reports of a site (any member)"""
         body = self.body_as(SubscriptionIn)
         self.ctx.mailer.require()
         self.write_json(await self.ctx.reports.set(self.principal.user_id, self.site, body))
@@ -50,13 +47,10 @@ class UnsubscribeHandler(ApiHandler):
     """Stop a subscription's reports: `{id, key}` as JSON, or as query arguments (the one-click POST of a
     mail client's List-Unsubscribe button, RFC 8058)."""
 
-    @documented(
-        "Stop a subscription's reports with the id and key of its link (no sign-in)",
-        request=UnsubscribeIn,
-        response=Unsubscribed,
-    )
+    @documented(request=UnsubscribeIn, response=Unsubscribed)
     @public
     async def post(self) -> None:
+        """Stop a subscription's reports with the id and key of its link (no sign-in)"""
         if self.get_query_argument("id", None) is not None:
             try:
                 body = msgspec.convert(

@@ -98,28 +98,26 @@ class SharedSiteAnswer(msgspec.Struct):
 class ShareLinksHandler(ApiHandler):
     """List and create a site's share links."""
 
-    @documented("The site's share links", response=ShareLinkList, errors=(403, 404))
+    @documented(response=ShareLinkList)
     @authorized("site:admin")
     async def get(self, site_id: str) -> None:
+        """The site's share links"""
         self.write_json(ShareLinkList(share_links=await self.ctx.share.list(self.site)))
 
-    @documented(
-        "Create a read-only share link (its token is in this answer only)",
-        response=ShareLinkAnswer,
-        status=201,
-        errors=(403, 404, 409),
-    )
+    @documented(response=ShareLinkAnswer, status=201, errors=(409,))
     @authorized("site:admin")
     async def post(self, site_id: str) -> None:
+        """Create a read-only share link (its token is in this answer only)"""
         self.write_json(ShareLinkAnswer(share_link=await self.ctx.share.create(self.site)), 201)
 
 
 class ShareLinkHandler(ApiHandler):
     """Revoke one share link."""
 
-    @documented("Revoke a share link", status=204, errors=(403, 404))
+    @documented(status=204)
     @authorized("site:admin")
     async def delete(self, site_id: str, link_id: str) -> None:
+        """Revoke a share link"""
         await self.ctx.share.revoke(self.site, link_id)
         self.no_content()
 

@@ -14,15 +14,12 @@ from tracker.bundle import current_bundle
 class SnippetHandler(ApiHandler):
     """Generates a tracking snippet."""
 
-    @documented(
-        "The <script> tag to paste into the site's pages",
-        request=SnippetRequest,
-        response=Snippet,
-        errors=(404,),
-    )
+    @documented(request=SnippetRequest, response=Snippet)
     @authorized("site:view")
     async def post(self, site_id: str) -> None:
-        """Uses a public key of the site (`key_id`); secret, disabled and expired keys are refused with 422.
+        """The <script> tag to paste into the site's pages
+
+        Uses a public key of the site (`key_id`); secret, disabled and expired keys are refused with 422.
         Options are data-* attributes of the tag, so it runs under a strict CSP."""
         request = self.body_as(SnippetRequest)
         base = base_url(self.ctx.config.public_url, self.request.protocol, self.request.host)

@@ -23,14 +23,12 @@ class TrackerScriptHandler(BaseHandler):
 
     _etag: str | None = None
 
-    @documented(
-        "The browser tracker (`?v=<version>` from a snippet: cached for a year)",
-        response=str,
-        response_media="text/javascript",
-    )
+    @documented(response=str, response_media="text/javascript")
     @public
     async def get(self) -> None:
-        """Answers 304 to a matching If-None-Match. See POST /api/v1/sites/{site_id}/snippet."""
+        """The browser tracker (`?v=<version>` from a snippet: cached for a year)
+
+        Answers 304 to a matching If-None-Match. See POST /api/v1/sites/{site_id}/snippet."""
         bundle = await current_bundle()
         self._etag = bundle.etag
         versioned = self.get_query_argument("v", None) == bundle.version

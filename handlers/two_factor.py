@@ -19,9 +19,10 @@ from handlers.routes import route
 class TwoFactorHandler(ApiHandler):
     """Whether two-factor sign-in is on."""
 
-    @documented("Whether two-factor sign-in is on", response=TwoFactorOut, errors=(404,))
+    @documented(response=TwoFactorOut, errors=(404,))
     @authenticated
     async def get(self) -> None:
+        """Whether two-factor sign-in is on"""
         user = await self.current_user()
         self.write_json(self.ctx.accounts.two_factor.status(user))
 
@@ -29,14 +30,10 @@ class TwoFactorHandler(ApiHandler):
 class SetupHandler(ApiHandler):
     """Start: a new secret and its QR code (password checked)."""
 
-    @documented(
-        "Start two-factor setup: a TOTP secret and its QR code (password checked)",
-        request=PasswordConfirm,
-        response=SetupOut,
-        errors=(404, 409),
-    )
+    @documented(request=PasswordConfirm, response=SetupOut, errors=(404, 409))
     @authenticated
     async def post(self) -> None:
+        """Start two-factor setup: a TOTP secret and its QR code (password checked)"""
         body = self.body_as(PasswordConfirm)
         user = await self.current_user()
         self.write_json(await self.ctx.accounts.two_factor.begin(user, body.current_password))
@@ -45,14 +42,10 @@ class SetupHandler(ApiHandler):
 class EnableHandler(ApiHandler):
     """Finish with a first code; answers the recovery codes, once."""
 
-    @documented(
-        "Turn two-factor sign-in on with a first code; the recovery codes are shown this once",
-        request=CodeIn,
-        response=RecoveryCodesOut,
-        errors=(404, 409),
-    )
+    @documented(request=CodeIn, response=RecoveryCodesOut, errors=(404, 409))
     @authenticated
     async def post(self) -> None:
+        """Turn two-factor sign-in on with a first code; the recovery codes are shown this once"""
         body = self.body_as(CodeIn)
         user = await self.current_user()
         self.write_json(await self.ctx.accounts.two_factor.enable(user, body.code))
@@ -61,11 +54,10 @@ class EnableHandler(ApiHandler):
 class DisableHandler(ApiHandler):
     """Turn it off (password and code)."""
 
-    @documented(
-        "Turn two-factor sign-in off (password and code)", request=PasswordAndCode, status=204, errors=(404,)
-    )
+    @documented(request=PasswordAndCode, status=204, errors=(404,))
     @authenticated
     async def post(self) -> None:
+        """Turn two-factor sign-in off (password and code)"""
         body = self.body_as(PasswordAndCode)
         user = await self.current_user()
         await self.ctx.accounts.two_factor.disable(user, body.current_password, body.code)
@@ -75,14 +67,10 @@ class DisableHandler(ApiHandler):
 class RecoveryCodesHandler(ApiHandler):
     """New recovery codes (password and code)."""
 
-    @documented(
-        "Replace the recovery codes (password and code); shown this once",
-        request=PasswordAndCode,
-        response=RecoveryCodesOut,
-        errors=(404,),
-    )
+    @documented(request=PasswordAndCode, response=RecoveryCodesOut, errors=(404,))
     @authenticated
     async def post(self) -> None:
+        """Replace the recovery codes (password and code); shown this once"""
         body = self.body_as(PasswordAndCode)
         user = await self.current_user()
         self.write_json(await self.ctx.accounts.two_factor.regenerate(user, body.current_password, body.code))
