@@ -1,7 +1,7 @@
 """Tornado handlers, thin: each module ends with its `default_handlers` route list, joined here.
 
-A module listed in `api_modules()` may also export `openapi_operations` (see handlers/openapi.py): the
-OpenAPI document at /api/openapi.json is built from those lists."""
+The OpenAPI document at /api/openapi.json describes the `@documented` methods of the routes of the modules
+listed in `api_modules()` (see handlers/operations.py)."""
 
 from __future__ import annotations
 

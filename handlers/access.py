@@ -27,6 +27,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 Permission = Literal["account", "site:view", "site:admin", "site:owner", "instance:admin"]
 PERMISSIONS: tuple[str, ...] = get_args(Permission)
 SITE_ROLES: dict[str, Role] = {"site:view": "viewer", "site:admin": "admin", "site:owner": "owner"}
+# The error statuses each permission's check may answer besides 401/429 (the OpenAPI document lists them).
+DENIALS: dict[str, tuple[int, ...]] = {
+    "site:view": (404,),
+    "site:admin": (403, 404),
+    "site:owner": (403, 404),
+    "instance:admin": (403,),
+}
 
 
 async def _call(method: Callable[..., Any], handler: Any, args: Any, kwargs: Any) -> Any:

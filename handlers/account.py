@@ -13,9 +13,11 @@ import msgspec
 from domain.accounts.users import Email, GivenPassword, NewPassword, TotpCode, UserAnswer, user_out
 from handlers.access import authenticated
 from handlers.base import ApiHandler
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.policy import public
+from handlers.routes import route
 
+_NO_MAIL = 409  # mail_not_configured: the server has no SMTP (or no public URL) set
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
@@ -70,8 +72,10 @@ RESET_SENT = MailAccepted(
 class VerifyEmailHandler(ApiHandler):
     """Spend a verification link."""
 
+    @documented(request=TokenIn, response=UserAnswer, errors=(404, 409))
     @public
     async def post(self) -> None:
+        """Verify an email address with the token of its link (<public-url>/verify#token=...)"""
         body = self.body_as(TokenIn)
         user = await self.ctx.accounts.emails.verify(body.token)
         self.write_json(UserAnswer(user=user_out(user)))
@@ -80,8 +84,10 @@ class VerifyEmailHandler(ApiHandler):
 class ResendVerificationHandler(ApiHandler):
     """Mail a new verification link to the signed-in user's address."""
 
+    @documented(response=MailAccepted, status=202, errors=(404, _NO_MAIL))
     @authenticated
     async def post(self) -> None:
+        """Mail a new verification link to the signed-in user's address"""
         user = await self.current_user()
         await self.ctx.accounts.emails.resend_verification(user)
         self.write_json(
@@ -93,8 +99,10 @@ class ResendVerificationHandler(ApiHandler):
 class PasswordResetHandler(ApiHandler):
     """Ask for a reset link (202 whether or not the address has an account)."""
 
+    @documented(request=ResetIn, response=MailAccepted, status=202, errors=(429, _NO_MAIL))
     @public
     async def post(self) -> None:
+        """Mail a password reset link (the same 202 whether or not an account has the address)"""
         body = self.body_as(ResetIn)
         await self.ctx.accounts.emails.request_reset(body.email, self.request.remote_ip or "?")
         self.write_json(RESET_SENT, 202)
@@ -103,8 +111,10 @@ class PasswordResetHandler(ApiHandler):
 class PasswordResetConfirmHandler(ApiHandler):
     """Set a new password with a reset link's token; every session of the account ends."""
 
+    @documented(request=ResetConfirmIn, response=MailAccepted, errors=(404,))
     @public
     async def post(self) -> None:
+        """Set a new password with a reset link's token (single use, 30 minutes); every session ends"""
         body = self.body_as(ResetConfirmIn)
         await self.ctx.accounts.emails.confirm_reset(body.token, body.password)
         self.write_json(
@@ -115,8 +125,10 @@ class PasswordResetConfirmHandler(ApiHandler):
 class EmailChangeHandler(ApiHandler):
     """Change the account's address: a link goes to the new one, which takes effect when it is used."""
 
+    @documented(request=EmailChangeIn, response=MailAccepted, status=202, errors=(404, _NO_MAIL))
     @authenticated
     async def post(self) -> None:
+        """Change the account's email: a verification link goes to the new address, which applies when used"""
         body = self.body_as(EmailChangeIn)
         await self.ctx.accounts.users.change_email(
             self.principal.user_id, body.email, body.current_password, body.code
@@ -132,8 +144,10 @@ class EmailChangeHandler(ApiHandler):
 class InstanceHandler(ApiHandler):
     """Sign-in options of this server."""
 
+    @documented(response=InstanceOut)
     @public
     async def get(self) -> None:
+        """This server's sign-in options: registration mode, mail, Google sign-in"""
         config = self.ctx.config
         self.write_json(
             InstanceOut(
@@ -145,73 +159,12 @@ class InstanceHandler(ApiHandler):
 
 
 _AUTH = "/api/v1/auth"
+openapi_tag = "auth"
 default_handlers = [
-    (rf"{_AUTH}/verify-email", VerifyEmailHandler),
-    (rf"{_AUTH}/verify-email/resend", ResendVerificationHandler),
-    (rf"{_AUTH}/password-reset", PasswordResetHandler),
-    (rf"{_AUTH}/password-reset/confirm", PasswordResetConfirmHandler),
-    (rf"{_AUTH}/email", EmailChangeHandler),
-    (r"/api/v1/instance", InstanceHandler),
-]
-
-_NO_MAIL = 409  # mail_not_configured: the server has no SMTP (or no public URL) set
-openapi_operations = [
-    Operation(
-        "POST",
-        f"{_AUTH}/verify-email",
-        "Verify an email address with the token of its link (<public-url>/verify#token=...)",
-        tag="auth",
-        auth="public",
-        request=TokenIn,
-        response=UserAnswer,
-        errors=(404, 409),
-    ),
-    Operation(
-        "POST",
-        f"{_AUTH}/verify-email/resend",
-        "Mail a new verification link to the signed-in user's address",
-        tag="auth",
-        response=MailAccepted,
-        status=202,
-        errors=(404, _NO_MAIL),
-    ),
-    Operation(
-        "POST",
-        f"{_AUTH}/password-reset",
-        "Mail a password reset link (the same 202 whether or not an account has the address)",
-        tag="auth",
-        auth="public",
-        request=ResetIn,
-        response=MailAccepted,
-        status=202,
-        errors=(429, _NO_MAIL),
-    ),
-    Operation(
-        "POST",
-        f"{_AUTH}/password-reset/confirm",
-        "Set a new password with a reset link's token (single use, 30 minutes); every session ends",
-        tag="auth",
-        auth="public",
-        request=ResetConfirmIn,
-        response=MailAccepted,
-        errors=(404,),
-    ),
-    Operation(
-        "POST",
-        f"{_AUTH}/email",
-        "Change the account's email: a verification link goes to the new address, which applies when used",
-        tag="auth",
-        request=EmailChangeIn,
-        response=MailAccepted,
-        status=202,
-        errors=(404, _NO_MAIL),
-    ),
-    Operation(
-        "GET",
-        "/api/v1/instance",
-        "This server's sign-in options: registration mode, mail, Google sign-in",
-        tag="auth",
-        auth="public",
-        response=InstanceOut,
-    ),
+    route(f"{_AUTH}/verify-email", VerifyEmailHandler),
+    route(f"{_AUTH}/verify-email/resend", ResendVerificationHandler),
+    route(f"{_AUTH}/password-reset", PasswordResetHandler),
+    route(f"{_AUTH}/password-reset/confirm", PasswordResetConfirmHandler),
+    route(f"{_AUTH}/email", EmailChangeHandler),
+    route("/api/v1/instance", InstanceHandler),
 ]

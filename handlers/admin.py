@@ -11,7 +11,8 @@ from domain.accounts.registration import RegistrationOut, RegistrationSettings
 from domain.accounts.users import UserOut, user_out
 from handlers.access import authorized
 from handlers.base import ApiHandler
-from handlers.openapi import Operation
+from handlers.operations import documented
+from handlers.routes import route
 
 MAX_LISTED = 1000
 
@@ -25,12 +26,16 @@ class UserList(msgspec.Struct):
 class AdminSettingsHandler(ApiHandler):
     """Read and change the registration mode."""
 
+    @documented(response=RegistrationOut, errors=(404,))
     @authorized("instance:admin")
     async def get(self) -> None:
+        """The registration mode (instance admin)"""
         self.write_json(await self.ctx.accounts.registration.describe())
 
+    @documented(request=RegistrationSettings, response=RegistrationOut, errors=(404, 409))
     @authorized("instance:admin")
     async def patch(self) -> None:
+        """Change the registration mode (instance admin)"""
         body = self.body_as(RegistrationSettings)
         self.write_json(await self.ctx.accounts.registration.set_mode(body.registration))
 
@@ -38,41 +43,16 @@ class AdminSettingsHandler(ApiHandler):
 class AdminUsersHandler(ApiHandler):
     """Every account."""
 
+    @documented(response=UserList, errors=(404,))
     @authorized("instance:admin")
     async def get(self) -> None:
+        """Every account, oldest first (instance admin)"""
         rows = await self.ctx.stores.docs.find("users", {}, sort="created_at", limit=MAX_LISTED)
         self.write_json(UserList(users=[user_out(row) for row in rows]))
 
 
+openapi_tag = "admin"
 default_handlers = [
-    (r"/api/v1/admin/settings", AdminSettingsHandler),
-    (r"/api/v1/admin/users", AdminUsersHandler),
-]
-
-openapi_operations = [
-    Operation(
-        "GET",
-        "/api/v1/admin/settings",
-        "The registration mode (instance admin)",
-        tag="admin",
-        response=RegistrationOut,
-        errors=(403, 404),
-    ),
-    Operation(
-        "PATCH",
-        "/api/v1/admin/settings",
-        "Change the registration mode (instance admin)",
-        tag="admin",
-        request=RegistrationSettings,
-        response=RegistrationOut,
-        errors=(403, 404, 409),
-    ),
-    Operation(
-        "GET",
-        "/api/v1/admin/users",
-        "Every account, oldest first (instance admin)",
-        tag="admin",
-        response=UserList,
-        errors=(403, 404),
-    ),
+    route("/api/v1/admin/settings", AdminSettingsHandler),
+    route("/api/v1/admin/users", AdminUsersHandler),
 ]

@@ -8,7 +8,7 @@ import msgspec
 from domain.alerts.rules import AlertRuleCreate, AlertRulePatch, AlertRuleView, view
 from handlers.access import authorized
 from handlers.base import ApiHandler
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.routes import route
 
 
@@ -27,13 +27,17 @@ class AlertRuleList(msgspec.Struct):
 class AlertRulesHandler(ApiHandler):
     """List and create rules."""
 
+    @documented(response=AlertRuleList)
     @authorized("site:admin")
     async def get(self, site_id: str) -> None:
+        """List the site's alert rules"""
         docs = await self.ctx.alerts.rules.list(site_id)
         self.write_json(AlertRuleList([view(doc) for doc in docs]))
 
+    @documented(request=AlertRuleCreate, response=AlertRuleOut, status=201, errors=(409,))
     @authorized("site:admin")
     async def post(self, site_id: str) -> None:
+        """Create an alert rule (the answer holds its webhook signing secret, shown only here)"""
         doc = await self.ctx.alerts.rules.create(site_id, self.body_as(AlertRuleCreate))
         self.write_json(AlertRuleOut(view(doc, with_secret=True)), 201)
 
@@ -41,48 +45,28 @@ class AlertRulesHandler(ApiHandler):
 class AlertRuleHandler(ApiHandler):
     """Read, change and delete one rule."""
 
+    @documented(response=AlertRuleOut)
     @authorized("site:admin")
     async def get(self, site_id: str, rule_id: str) -> None:
+        """Read an alert rule"""
         self.write_json(AlertRuleOut(view(await self.ctx.alerts.rules.get(site_id, rule_id))))
 
+    @documented(request=AlertRulePatch, response=AlertRuleOut)
     @authorized("site:admin")
     async def patch(self, site_id: str, rule_id: str) -> None:
+        """Change an alert rule"""
         patch = self.body_as(AlertRulePatch)
         self.write_json(AlertRuleOut(view(await self.ctx.alerts.rules.update(site_id, rule_id, patch))))
 
+    @documented(status=204)
     @authorized("site:admin")
     async def delete(self, site_id: str, rule_id: str) -> None:
+        """Delete an alert rule"""
         await self.ctx.alerts.rules.delete(site_id, rule_id)
         self.no_content()
 
 
 _RULES = "/api/v1/sites/{site_id}/alerts"
 _RULE = _RULES + "/{rule_id}"
+openapi_tag = "alerts"
 default_handlers = [route(_RULES, AlertRulesHandler), route(_RULE, AlertRuleHandler)]
-
-openapi_operations = [
-    Operation(
-        "GET", _RULES, "List the site's alert rules", tag="alerts", response=AlertRuleList, errors=(403, 404)
-    ),
-    Operation(
-        "POST",
-        _RULES,
-        "Create an alert rule (the answer holds its webhook signing secret, shown only here)",
-        tag="alerts",
-        request=AlertRuleCreate,
-        response=AlertRuleOut,
-        status=201,
-        errors=(403, 404, 409),
-    ),
-    Operation("GET", _RULE, "Read an alert rule", tag="alerts", response=AlertRuleOut, errors=(403, 404)),
-    Operation(
-        "PATCH",
-        _RULE,
-        "Change an alert rule",
-        tag="alerts",
-        request=AlertRulePatch,
-        response=AlertRuleOut,
-        errors=(403, 404),
-    ),
-    Operation("DELETE", _RULE, "Delete an alert rule", tag="alerts", status=204, errors=(403, 404)),
-]

@@ -18,8 +18,9 @@ from domain.accounts.users import (
 )
 from handlers.access import authenticated
 from handlers.base import ApiHandler
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.policy import public
+from handlers.routes import route
 
 
 class RefreshIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -31,8 +32,15 @@ class RefreshIn(msgspec.Struct, forbid_unknown_fields=True):
 class RegisterHandler(ApiHandler):
     """Create an account."""
 
+    @documented(request=RegisterIn, response=AuthAnswer, status=201, errors=(403, 409, 429))
     @public
     async def post(self) -> None:
+        """Create an account and sign in
+
+        Follows EDDY_REGISTRATION: 403 `invitation_required` (invite) or `registration_closed` (closed);
+        the first account of a fresh instance always registers and is its instance admin. Under `open` with
+        mail configured the answer is 202 `{status: check_your_email}` whether or not the address had an
+        account (the mail says what next); without mail a taken address answers 409."""
         body = self.body_as(RegisterIn)
         answer = await self.ctx.accounts.users.register(body, self.request.remote_ip or "?")
         self.write_json(answer, 201 if isinstance(answer, AuthAnswer) else 202)
@@ -41,8 +49,10 @@ class RegisterHandler(ApiHandler):
 class LoginHandler(ApiHandler):
     """Sign in with email and password."""
 
+    @documented(request=LoginIn, response=AuthAnswer, errors=(401, 429))
     @public
     async def post(self) -> None:
+        """Sign in (throttled per IP and per account)"""
         body = self.body_as(LoginIn)
         self.write_json(await self.ctx.accounts.users.login(body, self.request.remote_ip or "?"))
 
@@ -50,8 +60,10 @@ class LoginHandler(ApiHandler):
 class RefreshHandler(ApiHandler):
     """Spend a refresh token for a new pair."""
 
+    @documented(request=RefreshIn, response=TokenPair, errors=(401,))
     @public
     async def post(self) -> None:
+        """Spend a refresh token for a new pair (a spent token again ends the session)"""
         body = self.body_as(RefreshIn)
         self.write_json(await self.ctx.accounts.sessions.refresh(body.refresh_token))
 
@@ -59,8 +71,10 @@ class RefreshHandler(ApiHandler):
 class LogoutHandler(ApiHandler):
     """End the session of a refresh token."""
 
+    @documented(request=RefreshIn, status=204, errors=(401,))
     @public
     async def post(self) -> None:
+        """End the session of a refresh token"""
         body = self.body_as(RefreshIn)
         await self.ctx.accounts.sessions.logout(body.refresh_token)
         self.no_content()
@@ -69,8 +83,10 @@ class LogoutHandler(ApiHandler):
 class MeHandler(ApiHandler):
     """The signed-in user."""
 
+    @documented(response=UserAnswer, errors=(404,))
     @authenticated
     async def get(self) -> None:
+        """The signed-in user"""
         user = await self.current_user()
         self.write_json(UserAnswer(user=user_out(user)))
 
@@ -78,78 +94,21 @@ class MeHandler(ApiHandler):
 class PasswordHandler(ApiHandler):
     """Change the password: every session ends, and a new pair is returned."""
 
+    @documented(request=PasswordChangeIn, response=AuthAnswer)
     @authenticated
     async def post(self) -> None:
+        """Change the password; every session ends and a new pair is returned"""
         body = self.body_as(PasswordChangeIn)
         self.write_json(await self.ctx.accounts.users.change_password(self.principal.user_id, body))
 
 
-default_handlers = [
-    (r"/api/v1/auth/register", RegisterHandler),
-    (r"/api/v1/auth/login", LoginHandler),
-    (r"/api/v1/auth/refresh", RefreshHandler),
-    (r"/api/v1/auth/logout", LogoutHandler),
-    (r"/api/v1/auth/me", MeHandler),
-    (r"/api/v1/auth/password", PasswordHandler),
-]
-
 _AUTH = "/api/v1/auth"
-openapi_operations = [
-    Operation(
-        "POST",
-        f"{_AUTH}/register",
-        "Create an account and sign in",
-        tag="auth",
-        auth="public",
-        request=RegisterIn,
-        response=AuthAnswer,
-        status=201,
-        errors=(403, 409, 429),
-        description=(
-            "Follows EDDY_REGISTRATION: 403 `invitation_required` (invite) or `registration_closed` "
-            "(closed); "
-            "the first account of a fresh instance always registers and is its instance admin. Under `open` "
-            "with mail configured the answer is 202 `{status: check_your_email}` whether or not the address "
-            "had an account (the mail says what next); without mail a taken address answers 409."
-        ),
-    ),
-    Operation(
-        "POST",
-        f"{_AUTH}/login",
-        "Sign in (throttled per IP and per account)",
-        tag="auth",
-        auth="public",
-        request=LoginIn,
-        response=AuthAnswer,
-        errors=(401, 429),
-    ),
-    Operation(
-        "POST",
-        f"{_AUTH}/refresh",
-        "Spend a refresh token for a new pair (a spent token again ends the session)",
-        tag="auth",
-        auth="public",
-        request=RefreshIn,
-        response=TokenPair,
-        errors=(401,),
-    ),
-    Operation(
-        "POST",
-        f"{_AUTH}/logout",
-        "End the session of a refresh token",
-        tag="auth",
-        auth="public",
-        request=RefreshIn,
-        status=204,
-        errors=(401,),
-    ),
-    Operation("GET", f"{_AUTH}/me", "The signed-in user", tag="auth", response=UserAnswer, errors=(404,)),
-    Operation(
-        "POST",
-        f"{_AUTH}/password",
-        "Change the password; every session ends and a new pair is returned",
-        tag="auth",
-        request=PasswordChangeIn,
-        response=AuthAnswer,
-    ),
+openapi_tag = "auth"
+default_handlers = [
+    route(f"{_AUTH}/register", RegisterHandler),
+    route(f"{_AUTH}/login", LoginHandler),
+    route(f"{_AUTH}/refresh", RefreshHandler),
+    route(f"{_AUTH}/logout", LogoutHandler),
+    route(f"{_AUTH}/me", MeHandler),
+    route(f"{_AUTH}/password", PasswordHandler),
 ]

@@ -30,8 +30,9 @@ from handlers.context import AppContext
 from handlers.cross_origin import CrossOriginHandler, preflight, sender_of
 from handlers.errors import ApiError
 from handlers.lean_http import render_header_lines
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.policy import public
+from handlers.routes import route
 from web.access_log import record_request
 from web.tornado_private import buffered_size, write_whole_answer
 
@@ -77,6 +78,12 @@ def body_is_buffered(connection: Any, length: str | None) -> bool:
     )
 
 
+class CollectAccepted(msgspec.Struct):
+    """How many events were stored (bots and spam referrers are dropped and not counted)."""
+
+    accepted: int
+
+
 class CollectHandler(CrossOriginHandler):
     """Beacon and batch ingestion; auth is the API key the pipeline checks."""
 
@@ -89,8 +96,20 @@ class CollectHandler(CrossOriginHandler):
         if body_is_buffered(self.request.connection, self.request.headers.get("Content-Length")):
             self.request.connection.set_body_timeout(None)  # type: ignore[union-attr]
 
+    @documented(
+        auth="api_key",
+        request=Payload,
+        response=CollectAccepted,
+        status=202,
+        errors=(403, 415, 503),
+        request_media=("application/json", "text/plain"),
+    )
     @public
     async def post(self) -> None:
+        """Send one event, or a batch in `events` (at most 500, 1 MiB)
+
+        The key comes in X-Api-Key or the body field `k` (public keys only). Answered once the events are
+        durable."""
         accepted = await collect(self.ctx, self.body, self.request.headers, self.request.remote_ip)
         self.write_json({"accepted": accepted}, 202)
 
@@ -223,29 +242,7 @@ def _static_lines(https: bool, extra: tuple[tuple[str, str], ...], no_content: b
     return lines
 
 
-class CollectAccepted(msgspec.Struct):
-    """How many events were stored (bots and spam referrers are dropped and not counted)."""
-
-    accepted: int
-
-
-default_handlers = [(PATH, CollectHandler)]
+openapi_tag = "ingest"
+default_handlers = [route(PATH, CollectHandler)]
 # Methods that `handlers/lean_http.py` hands to `CollectRequest` instead of the Application.
 lean_routes = {(method, PATH): CollectRequest for method in ("POST", "OPTIONS")}
-
-openapi_operations = [
-    Operation(
-        "POST",
-        "/api/v1/collect",
-        "Send one event, or a batch in `events` (at most 500, 1 MiB)",
-        tag="ingest",
-        auth="api_key",
-        request=Payload,
-        response=CollectAccepted,
-        status=202,
-        errors=(403, 415, 503),
-        request_media=("application/json", "text/plain"),
-        description="The key comes in X-Api-Key or the body field `k` (public keys only). Answered once "
-        "the events are durable.",
-    )
-]

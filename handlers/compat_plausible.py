@@ -19,8 +19,9 @@ from msgspec.structs import replace
 from domain.compat.ingest import ingest_compat
 from domain.compat.plausible import PlausibleInvalid, parse_event, path_with_fragment
 from handlers.cross_origin import CrossOriginHandler
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.policy import public
+from handlers.routes import route
 from runtime.metrics import DropReason
 from storage.records import Event
 
@@ -32,14 +33,54 @@ CORS_HEADERS = (
 )
 
 
+def _keep_fragment(event: Event) -> Event:
+    return replace(event, path=path_with_fragment(event.path, event.url))
+
+
+class PlausibleEventBody(msgspec.Struct, omit_defaults=True):
+    """Plausible's event body: the tracker's short names or the server API's long ones."""
+
+    name: str | None = None
+    url: str | None = None
+    domain: str | None = None
+    referrer: str | None = None
+    props: dict[str, str | int | float | bool] | None = None
+    revenue: dict[str, str | float] | None = None
+    interactive: bool | None = None
+    n: str | None = None
+    u: str | None = None
+    d: str | None = None
+    r: str | None = None
+    p: dict[str, str | int | float | bool] | None = None
+    m: str | None = None
+    h: int | None = None
+    i: bool | None = None
+    sd: int | None = None
+    e: int | None = None
+    v: int | str | None = None
+
+
 class PlausibleEventHandler(CrossOriginHandler):
     """Plausible's tracker and server calls."""
 
     max_body_bytes = MAX_BODY_BYTES
     cors_headers = CORS_HEADERS
 
+    @documented(
+        request=PlausibleEventBody,
+        response=str,
+        response_media="text/plain",
+        status=202,
+        errors=(429, 503),
+        request_media=("text/plain", "application/json"),
+    )
     @public
     async def post(self) -> None:
+        """Plausible's Events API (sites with compat.plausible on)
+
+        Plausible's tracker and server calls, unchanged: 202 `ok` (text/plain), with `x-plausible-dropped:
+        <n>` when events were dropped (bots, spam, a domain no site takes, an origin the site does not
+        allow); 400 `{errors: {field: [message]}}` when the body is refused."""
         try:
             parsed = parse_event(self.body)
         except PlausibleInvalid as invalid:
@@ -77,50 +118,5 @@ class PlausibleEventHandler(CrossOriginHandler):
         self.finish(orjson.dumps(document))
 
 
-def _keep_fragment(event: Event) -> Event:
-    return replace(event, path=path_with_fragment(event.path, event.url))
-
-
-class PlausibleEventBody(msgspec.Struct, omit_defaults=True):
-    """Plausible's event body: the tracker's short names or the server API's long ones."""
-
-    name: str | None = None
-    url: str | None = None
-    domain: str | None = None
-    referrer: str | None = None
-    props: dict[str, str | int | float | bool] | None = None
-    revenue: dict[str, str | float] | None = None
-    interactive: bool | None = None
-    n: str | None = None
-    u: str | None = None
-    d: str | None = None
-    r: str | None = None
-    p: dict[str, str | int | float | bool] | None = None
-    m: str | None = None
-    h: int | None = None
-    i: bool | None = None
-    sd: int | None = None
-    e: int | None = None
-    v: int | str | None = None
-
-
-default_handlers = [(PATH, PlausibleEventHandler)]
-
-openapi_operations = [
-    Operation(
-        "POST",
-        PATH,
-        "Plausible's Events API (sites with compat.plausible on)",
-        tag="compat",
-        auth="public",
-        request=PlausibleEventBody,
-        response=str,
-        response_media="text/plain",
-        status=202,
-        errors=(429, 503),
-        request_media=("text/plain", "application/json"),
-        description="Plausible's tracker and server calls, unchanged: 202 `ok` (text/plain), with "
-        "`x-plausible-dropped: <n>` when events were dropped (bots, spam, a domain no site takes, an "
-        "origin the site does not allow); 400 `{errors: {field: [message]}}` when the body is refused.",
-    )
-]
+openapi_tag = "compat"
+default_handlers = [route(PATH, PlausibleEventHandler)]

@@ -19,79 +19,14 @@ from domain.compat.umami import cache_token, parse_batch, parse_message
 from domain.errors import BadRequest, DomainError, Forbidden, Invalid
 from handlers.cross_origin import CrossOriginHandler, preflight
 from handlers.errors import ApiError
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.policy import public
+from handlers.routes import route
 from runtime.metrics import DropReason
 
 MAX_BODY_BYTES = 256 * 1024
 CORS_HEADERS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", "Retry-After"))
 BOT_ANSWER = {"beep": "boop"}
-
-
-class UmamiHandler(CrossOriginHandler):
-    """Shared parts of the two Umami routes."""
-
-    max_body_bytes = MAX_BODY_BYTES
-    cors_headers = CORS_HEADERS
-    preflight_headers = preflight("Content-Type, x-umami-cache")
-
-    def parsed_body(self) -> Any:
-        """The body as JSON (400 when it is not)."""
-        try:
-            return orjson.loads(self.body)
-        except orjson.JSONDecodeError:
-            raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
-
-    async def send_one(self, message: Any) -> dict[str, Any]:
-        """Store one message; returns the answer's document. Raises DomainError."""
-        parsed = parse_message(message)
-        site = await self.ctx.compat_sites.umami(parsed.website)
-        if site is None:
-            self.ctx.ingest.drop(DropReason.UNKNOWN_SITE)
-            raise BadRequest(
-                "Website not found.", code="unknown_website", fields={"payload.website": "unknown"}
-            )
-        sender = self.sender()
-        if not site.allows_origin(sender.origin):
-            self.ctx.ingest.drop(DropReason.BAD_ORIGIN)
-            raise Forbidden("this origin may not send events for the site", code="bad_origin")
-        try:
-            outcome = await ingest_compat(self.ctx.ingest, "umami", site.id, [parsed.event], sender)
-        except Invalid as invalid:  # a timestamp outside the window: Umami refuses bad payloads with 400
-            raise BadRequest(invalid.message, code="invalid_payload", fields=invalid.fields) from None
-        if not outcome.events:
-            return BOT_ANSWER
-        event = outcome.events[0]
-        token = cache_token(self.ctx.secrets.hash_key, parsed.website, event.visitor_id, event.session_id)
-        return {"cache": token, "sessionId": event.visitor_id, "visitId": event.session_id}
-
-
-class SendHandler(UmamiHandler):
-    """One message."""
-
-    @public
-    async def post(self) -> None:
-        self.write_json(await self.send_one(self.parsed_body()))
-
-
-class BatchHandler(UmamiHandler):
-    """Several messages, each stored or refused on its own."""
-
-    @public
-    async def post(self) -> None:
-        messages = parse_batch(self.parsed_body())
-        details: list[dict[str, Any]] = []
-        for index, message in enumerate(messages):
-            try:
-                await self.send_one(message)
-            except DomainError as error:
-                if error.status in (429, 503):
-                    raise  # the whole batch is worth retrying later
-                details.append({"index": index, "response": ApiError.from_domain(error).document()})
-        processed = len(messages) - len(details)
-        self.write_json(
-            {"size": len(messages), "processed": processed, "errors": len(details), "details": details}
-        )
 
 
 class UmamiPayload(msgspec.Struct, omit_defaults=True):
@@ -136,30 +71,83 @@ class UmamiBatchAnswer(msgspec.Struct):
     details: list[dict[str, Any]]
 
 
-default_handlers = [("/api/send", SendHandler), ("/api/batch", BatchHandler)]
+class UmamiHandler(CrossOriginHandler):
+    """Shared parts of the two Umami routes."""
+
+    max_body_bytes = MAX_BODY_BYTES
+    cors_headers = CORS_HEADERS
+    preflight_headers = preflight("Content-Type, x-umami-cache")
+
+    def parsed_body(self) -> Any:
+        """The body as JSON (400 when it is not)."""
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+
+    async def send_one(self, message: Any) -> dict[str, Any]:
+        """Store one message; returns the answer's document. Raises DomainError."""
+        parsed = parse_message(message)
+        site = await self.ctx.compat_sites.umami(parsed.website)
+        if site is None:
+            self.ctx.ingest.drop(DropReason.UNKNOWN_SITE)
+            raise BadRequest(
+                "Website not found.", code="unknown_website", fields={"payload.website": "unknown"}
+            )
+        sender = self.sender()
+        if not site.allows_origin(sender.origin):
+            self.ctx.ingest.drop(DropReason.BAD_ORIGIN)
+            raise Forbidden("this origin may not send events for the site", code="bad_origin")
+        try:
+            outcome = await ingest_compat(self.ctx.ingest, "umami", site.id, [parsed.event], sender)
+        except Invalid as invalid:  # a timestamp outside the window: Umami refuses bad payloads with 400
+            raise BadRequest(invalid.message, code="invalid_payload", fields=invalid.fields) from None
+        if not outcome.events:
+            return BOT_ANSWER
+        event = outcome.events[0]
+        token = cache_token(self.ctx.secrets.hash_key, parsed.website, event.visitor_id, event.session_id)
+        return {"cache": token, "sessionId": event.visitor_id, "visitId": event.session_id}
+
+
+class SendHandler(UmamiHandler):
+    """One message."""
+
+    @documented(request=UmamiMessage, response=UmamiAnswer, errors=(403, 429, 503))
+    @public
+    async def post(self) -> None:
+        """Umami's collect API: one event or identify
+
+        Sites with compat.umami on; the website is the site id or its umami_alias. 200 `{beep: boop}` when
+        the event was dropped (bots, spam)."""
+        self.write_json(await self.send_one(self.parsed_body()))
+
+
+class BatchHandler(UmamiHandler):
+    """Several messages, each stored or refused on its own."""
+
+    @documented(request=list[UmamiMessage], response=UmamiBatchAnswer, errors=(429, 503))
+    @public
+    async def post(self) -> None:
+        """Umami's batch API: several messages
+
+        Sites with compat.umami on; the website is the site id or its umami_alias. At most 100 messages;
+        each refused one is listed in `details`."""
+        messages = parse_batch(self.parsed_body())
+        details: list[dict[str, Any]] = []
+        for index, message in enumerate(messages):
+            try:
+                await self.send_one(message)
+            except DomainError as error:
+                if error.status in (429, 503):
+                    raise  # the whole batch is worth retrying later
+                details.append({"index": index, "response": ApiError.from_domain(error).document()})
+        processed = len(messages) - len(details)
+        self.write_json(
+            {"size": len(messages), "processed": processed, "errors": len(details), "details": details}
+        )
+
+
+openapi_tag = "compat"
+default_handlers = [route("/api/send", SendHandler), route("/api/batch", BatchHandler)]
 
 _HOW = "Sites with compat.umami on; the website is the site id or its umami_alias."
-openapi_operations = [
-    Operation(
-        "POST",
-        "/api/send",
-        "Umami's collect API: one event or identify",
-        tag="compat",
-        auth="public",
-        request=UmamiMessage,
-        response=UmamiAnswer,
-        errors=(403, 429, 503),
-        description=f"{_HOW} 200 `{{beep: boop}}` when the event was dropped (bots, spam).",
-    ),
-    Operation(
-        "POST",
-        "/api/batch",
-        "Umami's batch API: several messages",
-        tag="compat",
-        auth="public",
-        request=list[UmamiMessage],
-        response=UmamiBatchAnswer,
-        errors=(429, 503),
-        description=f"{_HOW} At most 100 messages; each refused one is listed in `details`.",
-    ),
-]

@@ -22,7 +22,7 @@ from domain.stats.filters import FILTERS_HELP
 from domain.stats.query import parse_query
 from handlers.access import authorized
 from handlers.base import ApiHandler
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.routes import route
 from storage.errors import StoreUnavailableError
 from storage.records import EVENT_TEXT_FIELDS, Event
@@ -78,11 +78,23 @@ def json_record(event: Event) -> dict[str, Any]:
     return {column: iso_time(event.ts) if column == "time" else getattr(event, column) for column in COLUMNS}
 
 
+class ExportParams(msgspec.Struct, forbid_unknown_fields=True):
+    """Query parameters of the export."""
+
+    format: str = "csv"
+    from_: str | None = msgspec.field(name="from", default=None)
+    to: str | None = None
+    tz: str | None = None
+    filters: Annotated[str | None, msgspec.Meta(description=FILTERS_HELP)] = None
+
+
 class ExportHandler(ApiHandler):
     """Stream the events of a range as CSV or a JSON array."""
 
+    @documented(response=str, response_media="text/csv", query=ExportParams, errors=(503,))
     @authorized("site:view", secret_key=True)
     async def get(self, site_id: str) -> None:
+        """Raw events of a range, streamed as CSV or a JSON array (`format`, `from`, `to`, `filters`)"""
         fmt = self.get_query_argument("format", "csv")
         if fmt not in ("csv", "json"):
             raise Invalid("unknown format", fields={"format": "csv or json"})
@@ -133,29 +145,6 @@ class ExportHandler(ApiHandler):
             self.write(b"]")
 
 
-class ExportParams(msgspec.Struct, forbid_unknown_fields=True):
-    """Query parameters of the export."""
-
-    format: str = "csv"
-    from_: str | None = msgspec.field(name="from", default=None)
-    to: str | None = None
-    tz: str | None = None
-    filters: Annotated[str | None, msgspec.Meta(description=FILTERS_HELP)] = None
-
-
 _PATH = "/api/v1/sites/{site_id}/export"
+openapi_tag = "stats"
 default_handlers = [route(_PATH, ExportHandler)]
-
-openapi_operations = [
-    Operation(
-        "GET",
-        _PATH,
-        "Raw events of a range, streamed as CSV or a JSON array (`format`, `from`, `to`, `filters`)",
-        tag="stats",
-        auth="bearer_or_secret_key",
-        response=str,
-        response_media="text/csv",
-        query=ExportParams,
-        errors=(404, 503),
-    )
-]

@@ -16,61 +16,9 @@ from domain.goals.engagement import engagement_report
 from domain.goals.report import goal_report
 from domain.stats.titles import MAX_PAGES, page_titles
 from handlers.access import authorized
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.routes import route
 from handlers.stats import StatsHandler
-
-
-class GoalsHandler(StatsHandler):
-    """Conversions of the site's goals."""
-
-    @authorized("site:view", secret_key=True)
-    async def get(self, site_id: str) -> None:
-        params = self.params()
-        # goals group by an event field or prop (checked by goal_report), not by a breakdown name
-        query = self.query(msgspec.structs.replace(params, by=None))
-        site = self.site
-        report = goal_report(
-            self.ctx.stores.events,
-            site.id,
-            site.goals,
-            query.start,
-            query.end,
-            currency=site.currency or None,
-            by=params.by or "",
-            base=query.event_filter(site.id),
-        )
-        await self.answer(_framed(site.id, query.tz, report))
-
-
-class EngagementHandler(StatsHandler):
-    """Time on page and scroll depth."""
-
-    @authorized("site:view", secret_key=True)
-    async def get(self, site_id: str) -> None:
-        site, query = self.site, self.query()
-        pages = _pages(self.get_query_arguments("pages"))
-        report = engagement_report(
-            self.ctx.stores.events,
-            site.id,
-            query.start,
-            query.end,
-            limit=query.limit,
-            base=query.event_filter(site.id),
-            pages=pages,
-        )
-        await self.answer(_framed(site.id, query.tz, report))
-
-
-class TitlesHandler(StatsHandler):
-    """The titles of the pages asked for."""
-
-    @authorized("site:view", secret_key=True)
-    async def get(self, site_id: str) -> None:
-        site, query = self.site, self.query()
-        pages = _pages(self.get_query_arguments("pages"))
-        titles = page_titles(self.ctx.stores.events, query.event_filter(site.id), pages)
-        await self.answer(_framed(site.id, query.tz, _titled(titles)))
 
 
 def _pages(pages: list[str]) -> list[str]:
@@ -190,50 +138,78 @@ class EngagementAnswer(msgspec.Struct):
     pages: list[PageEngagement]
 
 
+class GoalsHandler(StatsHandler):
+    """Conversions of the site's goals."""
+
+    @documented(query=GoalsQuery, response=GoalsAnswer)
+    @authorized("site:view", secret_key=True)
+    async def get(self, site_id: str) -> None:
+        """Goals: conversions, conversion rate and revenue per currency
+
+        Goals are set on the site (`goals`: `{event}` or `{page}`, a trailing * matching a prefix). Revenue
+        sums the events' `revenue_amount` per `revenue_currency` as exact decimals; `revenue_total` is the
+        sum in the site's `currency`."""
+        params = self.params()
+        # goals group by an event field or prop (checked by goal_report), not by a breakdown name
+        query = self.query(msgspec.structs.replace(params, by=None))
+        site = self.site
+        report = goal_report(
+            self.ctx.stores.events,
+            site.id,
+            site.goals,
+            query.start,
+            query.end,
+            currency=site.currency or None,
+            by=params.by or "",
+            base=query.event_filter(site.id),
+        )
+        await self.answer(_framed(site.id, query.tz, report))
+
+
+class EngagementHandler(StatsHandler):
+    """Time on page and scroll depth."""
+
+    @documented(query=EngagementQuery, response=EngagementAnswer)
+    @authorized("site:view", secret_key=True)
+    async def get(self, site_id: str) -> None:
+        """Time on page and scroll depth, overall and per page
+
+        From `engagement` events (Eddy's tracker, Plausible's): a view is a (visit, page) pair;
+        time_on_page_s is the mean of its summed engaged_ms, scroll_depth the mean of its deepest scroll."""
+        site, query = self.site, self.query()
+        pages = _pages(self.get_query_arguments("pages"))
+        report = engagement_report(
+            self.ctx.stores.events,
+            site.id,
+            query.start,
+            query.end,
+            limit=query.limit,
+            base=query.event_filter(site.id),
+            pages=pages,
+        )
+        await self.answer(_framed(site.id, query.tz, report))
+
+
+class TitlesHandler(StatsHandler):
+    """The titles of the pages asked for."""
+
+    @documented(query=TitlesQuery, response=TitlesAnswer)
+    @authorized("site:view", secret_key=True)
+    async def get(self, site_id: str) -> None:
+        """The titles of some pages (shown on hover in the dashboard)
+
+        The title of each page's first pageview in the range and filters; `pages` is repeatable, at most
+        100."""
+        site, query = self.site, self.query()
+        pages = _pages(self.get_query_arguments("pages"))
+        titles = page_titles(self.ctx.stores.events, query.event_filter(site.id), pages)
+        await self.answer(_framed(site.id, query.tz, _titled(titles)))
+
+
 _STATS = "/api/v1/sites/{site_id}/stats"
+openapi_tag = "stats"
 default_handlers = [
     route(f"{_STATS}/goals", GoalsHandler),
     route(f"{_STATS}/engagement", EngagementHandler),
     route(f"{_STATS}/titles", TitlesHandler),
-]
-
-openapi_operations = [
-    Operation(
-        "GET",
-        f"{_STATS}/goals",
-        "Goals: conversions, conversion rate and revenue per currency",
-        tag="stats",
-        auth="bearer_or_secret_key",
-        query=GoalsQuery,
-        response=GoalsAnswer,
-        errors=(404,),
-        description="Goals are set on the site (`goals`: `{event}` or `{page}`, a trailing * matching "
-        "a prefix). Revenue sums the events' `revenue_amount` per `revenue_currency` as exact decimals; "
-        "`revenue_total` is the sum in the site's `currency`.",
-    ),
-    Operation(
-        "GET",
-        f"{_STATS}/engagement",
-        "Time on page and scroll depth, overall and per page",
-        tag="stats",
-        auth="bearer_or_secret_key",
-        query=EngagementQuery,
-        response=EngagementAnswer,
-        errors=(404,),
-        description="From `engagement` events (Eddy's tracker, Plausible's): a view is a (visit, page) "
-        "pair; time_on_page_s is the mean of its summed engaged_ms, scroll_depth the mean of its deepest "
-        "scroll.",
-    ),
-    Operation(
-        "GET",
-        f"{_STATS}/titles",
-        "The titles of some pages (shown on hover in the dashboard)",
-        tag="stats",
-        auth="bearer_or_secret_key",
-        query=TitlesQuery,
-        response=TitlesAnswer,
-        errors=(404,),
-        description="The title of each page's first pageview in the range and filters; `pages` is "
-        "repeatable, at most 100.",
-    ),
 ]

@@ -25,8 +25,9 @@ from domain.accounts.users import AuthAnswer
 from domain.errors import DomainError
 from handlers.base import ApiHandler
 from handlers.errors import ApiError
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.policy import public
+from handlers.routes import route
 
 STATE_COOKIE = "eddy_google_state"
 CALLBACK_PATH = "/api/v1/auth/google/callback"
@@ -64,8 +65,10 @@ class GoogleHandlerBase(GoogleOAuth2Mixin, ApiHandler):
 class GoogleStartHandler(GoogleHandlerBase):
     """Send the browser to Google's consent page with a one-use state."""
 
+    @documented(status=302, errors=(404,))
     @public
     async def get(self) -> None:
+        """Start Google sign-in (302 to Google; 404 when not configured)"""
         state = await google.new_state(self.ctx.stores.kv)
         self.set_cookie(
             STATE_COOKIE,
@@ -88,8 +91,10 @@ class GoogleStartHandler(GoogleHandlerBase):
 class GoogleCallbackHandler(GoogleHandlerBase):
     """Exchange the code, read the Google identity, sign the user in and send the browser to the app."""
 
+    @documented(status=302, errors=(404,))
     @public
     async def get(self) -> None:
+        """Finish Google sign-in: 302 to /login#google=<one-time code>, or /login#google_error=<code>"""
         try:
             answer = await self._sign_in()
         except (ApiError, DomainError) as error:
@@ -131,8 +136,10 @@ class ProvidersHandler(ApiHandler):
     """Which sign-in methods are on, so the sign-in page shows its Google button without probing
     `/api/v1/auth/google` (a 404 in the browser's console whenever Google is off)."""
 
+    @documented(response=SignInMethods)
     @public
     async def get(self) -> None:
+        """The sign-in methods this Eddy offers (password always; google when configured)"""
         config = self.ctx.config
         self.write_json(
             {"password": True, "google": bool(config.google_client_id and config.google_client_secret)}
@@ -142,54 +149,18 @@ class ProvidersHandler(ApiHandler):
 class GoogleExchangeHandler(ApiHandler):
     """Spend the callback's one-time code for the user and a token pair (the same answer as /login)."""
 
+    @documented(request=ExchangeIn, response=AuthAnswer, errors=(401,))
     @public
     async def post(self) -> None:
+        """Spend the one-time code from the Google callback for the user and a token pair"""
         body = self.body_as(ExchangeIn)
         self.write_json(await google.spend_handoff(self.ctx.stores.kv, body.code))
 
 
+openapi_tag = "auth"
 default_handlers = [
-    (r"/api/v1/auth/providers", ProvidersHandler),
-    (r"/api/v1/auth/google", GoogleStartHandler),
-    (r"/api/v1/auth/google/callback", GoogleCallbackHandler),
-    (r"/api/v1/auth/google/exchange", GoogleExchangeHandler),
-]
-
-openapi_operations = [
-    Operation(
-        "GET",
-        "/api/v1/auth/providers",
-        "The sign-in methods this Eddy offers (password always; google when configured)",
-        tag="auth",
-        auth="public",
-        response=SignInMethods,
-    ),
-    Operation(
-        "GET",
-        "/api/v1/auth/google",
-        "Start Google sign-in (302 to Google; 404 when not configured)",
-        tag="auth",
-        auth="public",
-        status=302,
-        errors=(404,),
-    ),
-    Operation(
-        "GET",
-        CALLBACK_PATH,
-        "Finish Google sign-in: 302 to /login#google=<one-time code>, or /login#google_error=<code>",
-        tag="auth",
-        auth="public",
-        status=302,
-        errors=(404,),
-    ),
-    Operation(
-        "POST",
-        EXCHANGE_PATH,
-        "Spend the one-time code from the Google callback for the user and a token pair",
-        tag="auth",
-        auth="public",
-        request=ExchangeIn,
-        response=AuthAnswer,
-        errors=(401,),
-    ),
+    route("/api/v1/auth/providers", ProvidersHandler),
+    route("/api/v1/auth/google", GoogleStartHandler),
+    route("/api/v1/auth/google/callback", GoogleCallbackHandler),
+    route("/api/v1/auth/google/exchange", GoogleExchangeHandler),
 ]

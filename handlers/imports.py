@@ -25,111 +25,11 @@ from domain.stats.query import parse_query
 from handlers.access import authorized, bearer_principal
 from handlers.base import ApiHandler
 from handlers.errors import ApiError
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.policy import declare
 from handlers.routes import route
 
 UPLOAD_BODY_TIMEOUT_S = 3600.0
-
-
-@stream_request_body
-class ImportsHandler(ApiHandler):
-    """Start an import (the body is the file) or list the site's imports."""
-
-    async def prepare(self) -> None:
-        self._file: IO[bytes] | None = None
-        self._path: Path | None = None
-        if self.request.method != "POST":
-            super().prepare()
-            return
-        # Who may upload is settled before the body is read (what post declares, checked here):
-        # nobody else's bytes reach the disk.
-        self.principal = await bearer_principal(self)
-        self.site = await self.site_for(self.path_args[0], "admin")
-        self.kind = self.get_query_argument("kind", "")
-        if self.kind not in KINDS:
-            raise Invalid("unknown import kind", fields={"kind": "umami, eddy or plausible"})
-        self.max_body_bytes = self.ctx.config.import_max_bytes
-        super().prepare()
-        connection: Any = self.request.connection
-        if hasattr(connection, "set_body_timeout"):
-            connection.set_body_timeout(UPLOAD_BODY_TIMEOUT_S)
-        path = self.ctx.imports.upload_path()
-        loop = asyncio.get_running_loop()
-        self._file = await loop.run_in_executor(None, path.open, "wb")
-        self._path = path
-
-    async def data_received(self, chunk: bytes) -> None:
-        if self._file is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._file.write, chunk)
-
-    def on_finish(self) -> None:
-        self._discard()
-
-    def on_connection_close(self) -> None:
-        self._discard()
-        super().on_connection_close()
-
-    def _discard(self) -> None:
-        """An upload that did not become an import is deleted."""
-        file, path = getattr(self, "_file", None), getattr(self, "_path", None)
-        if file is not None:
-            with contextlib.suppress(OSError):
-                file.close()
-            self._file = None
-        if path is not None:
-            self._path = None
-            with contextlib.suppress(OSError):
-                path.unlink(missing_ok=True)
-
-    @declare("bearer", "site:admin")  # checked in prepare, before the body
-    async def post(self, site_id: str) -> None:
-        assert self._file is not None and self._path is not None
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._file.close)
-        self._file = None
-        if (await loop.run_in_executor(None, self._path.stat)).st_size == 0:
-            raise ApiError(400, "empty_upload", "The upload is empty: send the file as the request body.")
-        path, self._path = self._path, None  # the import owns the file now
-        job = await self.ctx.imports.begin(self.site.id, self.principal.user_id, self.kind, path)
-        self.write_json({"import": job}, 202)
-
-    @authorized("site:admin")
-    async def get(self, site_id: str) -> None:
-        self.write_json({"imports": await self.ctx.imports.list(self.site.id)})
-
-
-class ImportHandler(ApiHandler):
-    """One import's progress and summary."""
-
-    @authorized("site:admin")
-    async def get(self, site_id: str, import_id: str) -> None:
-        self.write_json({"import": await self.ctx.imports.get(self.site.id, import_id)})
-
-
-class HistoryHandler(ApiHandler):
-    """Days, totals, top pages and sources with imported days merged in."""
-
-    @authorized("site:view", secret_key=True)
-    async def get(self, site_id: str) -> None:
-        params = {
-            k: v[:64] for k in ("from", "to", "tz") if (v := self.get_query_argument(k, None)) is not None
-        }
-        query = parse_query(params, default_tz=self.site.timezone, now_ms=self.ctx.stats.now_ms())
-        import_id = await self.ctx.imports.latest_plausible(self.site.id)
-        if import_id is None and self.get_query_argument("if_imported", "") == "true":
-            self.write_json({"site_id": self.site.id, **without_imports(query.start, query.end, query.tz)})
-            return
-        answer = await merged_history(
-            self.ctx.stores.events,
-            self.ctx.stores.docs,
-            self.site.id,
-            import_id,
-            query.start,
-            query.end,
-            query.tz,
-        )
-        self.write_json({"site_id": self.site.id, **answer})
 
 
 class SkippedRow(msgspec.Struct):
@@ -203,54 +103,131 @@ class HistoryAnswer(msgspec.Struct):
     top_sources: list[dict[str, Any]]
 
 
-_SITE = "/api/v1/sites/{site_id}"
-default_handlers = [
-    route(f"{_SITE}/imports", ImportsHandler),
-    route(f"{_SITE}/imports/{{import_id}}", ImportHandler),
-    route(f"{_SITE}/stats/history", HistoryHandler),
-]
+@stream_request_body
+class ImportsHandler(ApiHandler):
+    """Start an import (the body is the file) or list the site's imports."""
 
-openapi_operations = [
-    Operation(
-        "POST",
-        f"{_SITE}/imports",
-        "Import a file: Umami's tables, Eddy's export or Plausible's export (admin)",
-        tag="imports",
+    async def prepare(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._path: Path | None = None
+        if self.request.method != "POST":
+            super().prepare()
+            return
+        # Who may upload is settled before the body is read (what post declares, checked here):
+        # nobody else's bytes reach the disk.
+        self.principal = await bearer_principal(self)
+        self.site = await self.site_for(self.path_args[0], "admin")
+        self.kind = self.get_query_argument("kind", "")
+        if self.kind not in KINDS:
+            raise Invalid("unknown import kind", fields={"kind": "umami, eddy or plausible"})
+        self.max_body_bytes = self.ctx.config.import_max_bytes
+        super().prepare()
+        connection: Any = self.request.connection
+        if hasattr(connection, "set_body_timeout"):
+            connection.set_body_timeout(UPLOAD_BODY_TIMEOUT_S)
+        path = self.ctx.imports.upload_path()
+        loop = asyncio.get_running_loop()
+        self._file = await loop.run_in_executor(None, path.open, "wb")
+        self._path = path
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self._file is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._file.write, chunk)
+
+    def on_finish(self) -> None:
+        self._discard()
+
+    def on_connection_close(self) -> None:
+        self._discard()
+        super().on_connection_close()
+
+    def _discard(self) -> None:
+        """An upload that did not become an import is deleted."""
+        file, path = getattr(self, "_file", None), getattr(self, "_path", None)
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()
+            self._file = None
+        if path is not None:
+            self._path = None
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+
+    @documented(
         query=ImportQuery,
         response=ImportAnswer,
         status=202,
         errors=(403, 404, 409, 413, 503),
         request_media=("application/octet-stream",),
-        description="The body is the file (`kind=umami`: a zip of website_event.csv and session.csv; "
-        "`eddy`: Eddy's JSON or CSV export; `plausible`: Plausible CE's CSV export zip). Answered at once "
-        "with the job; follow it at /imports/{import_id}.",
-    ),
-    Operation(
-        "GET",
-        f"{_SITE}/imports",
-        "The site's imports (admin)",
-        tag="imports",
-        response=ImportList,
-        errors=(403, 404),
-    ),
-    Operation(
-        "GET",
-        f"{_SITE}/imports/{{import_id}}",
-        "One import's progress and summary (admin)",
-        tag="imports",
-        response=ImportAnswer,
-        errors=(403, 404),
-    ),
-    Operation(
-        "GET",
-        f"{_SITE}/stats/history",
-        "Daily history with imported Plausible days merged in",
-        tag="stats",
-        auth="bearer_or_secret_key",
-        query=HistoryQuery,
-        response=HistoryAnswer,
-        errors=(404,),
-        description="A day with live events shows them; a day without any shows the imported numbers "
-        "(`imported: true`): never both.",
-    ),
+    )
+    @declare("bearer", "site:admin")  # checked in prepare, before the body
+    async def post(self, site_id: str) -> None:
+        """Import a file: Umami's tables, Eddy's export or Plausible's export (admin)
+
+        The body is the file (`kind=umami`: a zip of website_event.csv and session.csv; `eddy`: Eddy's JSON
+        or CSV export; `plausible`: Plausible CE's CSV export zip). Answered at once with the job; follow
+        it at /imports/{import_id}."""
+        assert self._file is not None and self._path is not None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._file.close)
+        self._file = None
+        if (await loop.run_in_executor(None, self._path.stat)).st_size == 0:
+            raise ApiError(400, "empty_upload", "The upload is empty: send the file as the request body.")
+        path, self._path = self._path, None  # the import owns the file now
+        job = await self.ctx.imports.begin(self.site.id, self.principal.user_id, self.kind, path)
+        self.write_json({"import": job}, 202)
+
+    @documented(response=ImportList)
+    @authorized("site:admin")
+    async def get(self, site_id: str) -> None:
+        """The site's imports (admin)"""
+        self.write_json({"imports": await self.ctx.imports.list(self.site.id)})
+
+
+class ImportHandler(ApiHandler):
+    """One import's progress and summary."""
+
+    @documented(response=ImportAnswer)
+    @authorized("site:admin")
+    async def get(self, site_id: str, import_id: str) -> None:
+        """One import's progress and summary (admin)"""
+        self.write_json({"import": await self.ctx.imports.get(self.site.id, import_id)})
+
+
+class HistoryHandler(ApiHandler):
+    """Days, totals, top pages and sources with imported days merged in."""
+
+    @documented(tag="stats", query=HistoryQuery, response=HistoryAnswer)
+    @authorized("site:view", secret_key=True)
+    async def get(self, site_id: str) -> None:
+        """Daily history with imported Plausible days merged in
+
+        A day with live events shows them; a day without any shows the imported numbers (`imported: true`):
+        never both."""
+        params = {
+            k: v[:64] for k in ("from", "to", "tz") if (v := self.get_query_argument(k, None)) is not None
+        }
+        query = parse_query(params, default_tz=self.site.timezone, now_ms=self.ctx.stats.now_ms())
+        import_id = await self.ctx.imports.latest_plausible(self.site.id)
+        if import_id is None and self.get_query_argument("if_imported", "") == "true":
+            self.write_json({"site_id": self.site.id, **without_imports(query.start, query.end, query.tz)})
+            return
+        answer = await merged_history(
+            self.ctx.stores.events,
+            self.ctx.stores.docs,
+            self.site.id,
+            import_id,
+            query.start,
+            query.end,
+            query.tz,
+        )
+        self.write_json({"site_id": self.site.id, **answer})
+
+
+_SITE = "/api/v1/sites/{site_id}"
+openapi_tag = "imports"
+default_handlers = [
+    route(f"{_SITE}/imports", ImportsHandler),
+    route(f"{_SITE}/imports/{{import_id}}", ImportHandler),
+    route(f"{_SITE}/stats/history", HistoryHandler),
 ]

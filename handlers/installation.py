@@ -10,7 +10,7 @@ import msgspec
 from domain.ingest.pipeline import site_origins
 from handlers.access import authorized
 from handlers.base import ApiHandler
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.routes import route
 
 
@@ -44,27 +44,20 @@ class Installation(msgspec.Struct):
 class InstallationHandler(ApiHandler):
     """The installation check of one site."""
 
+    @documented(response=Installation)
     @authorized("site:view")
     async def get(self, site_id: str) -> None:
+        """Installation check: the last accepted event and the recent refusals
+
+        `seen` is true once a collect request of the site was accepted; `last_event` says when (epoch ms),
+        from which `origin` (empty for servers) and with which key. `refusals` (newest first, at most 20,
+        one per reason and origin) use the reasons `bad_origin` (the page's origin is not in
+        `allowed_origins`), `wrong_key_kind` (a secret key sent from a browser), `bot`, `rate_limited`,
+        `invalid` and `spam_referrer`. Kept for 7 days."""
         report = await self.ctx.ingest.installation.report(self.site.id)
         self.write_json({"site_id": self.site.id, **report, "allowed_origins": site_origins(self.site)})
 
 
 _PATH = "/api/v1/sites/{site_id}/installation"
+openapi_tag = "sites"
 default_handlers = [route(_PATH, InstallationHandler)]
-
-openapi_operations = [
-    Operation(
-        "GET",
-        _PATH,
-        "Installation check: the last accepted event and the recent refusals",
-        tag="sites",
-        response=Installation,
-        errors=(404,),
-        description="`seen` is true once a collect request of the site was accepted; `last_event` says when "
-        "(epoch ms), from which `origin` (empty for servers) and with which key. `refusals` (newest first, "
-        "at most 20, one per reason and origin) use the reasons `bad_origin` (the page's origin is not "
-        "in `allowed_origins`), `wrong_key_kind` (a secret key sent from a browser), `bot`, "
-        "`rate_limited`, `invalid` and `spam_referrer`. Kept for 7 days.",
-    )
-]

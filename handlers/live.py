@@ -60,7 +60,7 @@ from handlers.access import authorized
 from handlers.base import ApiHandler, BaseHandler
 from handlers.context import AppContext
 from handlers.errors import ApiError
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.policy import declare
 from handlers.routes import route
 from runtime.metrics import SocketKind
@@ -307,8 +307,14 @@ class LiveEventStreamHandler(ApiHandler):
         self.site_id = ""  # with user_id: a removed member's stream ends (domain/live/membership.py)
         self.user_id = ""
 
+    @documented(query=LiveStreamQuery, response=StreamMessage, response_media="text/event-stream")
     @authorized("site:view")
     async def get(self, site_id: str) -> None:
+        """Live counters and event tail as server-sent events
+
+        `event: snapshot` first, then `event: tick` messages carrying visitors_now, events_per_s,
+        top_pages, top_sources, top_countries and recent events. The same stream is served over the
+        websocket `/ws/live?site_id=ID` (first message `{token}`)."""
         filters = self._filters()
         live = self.ctx.live
         self.session = self.principal.session  # a revoked session ends the stream (SocketRegistry)
@@ -379,23 +385,5 @@ class LiveEventStreamHandler(ApiHandler):
 
 
 _STREAM = "/api/v1/sites/{site_id}/live/stream"
+openapi_tag = "live"
 default_handlers = [(r"/ws/live", LiveSocketHandler), route(_STREAM, LiveEventStreamHandler)]
-
-openapi_operations = [
-    Operation(
-        "GET",
-        _STREAM,
-        "Live counters and event tail as server-sent events",
-        tag="live",
-        auth="bearer",
-        query=LiveStreamQuery,
-        response=StreamMessage,
-        response_media="text/event-stream",
-        errors=(404,),
-        description=(
-            "`event: snapshot` first, then `event: tick` messages carrying visitors_now, events_per_s, "
-            "top_pages, top_sources, top_countries and recent events. The same stream is served over "
-            "the websocket `/ws/live?site_id=ID` (first message `{token}`)."
-        ),
-    ),
-]

@@ -14,8 +14,9 @@ import msgspec
 
 from domain.user_metrics.service import Sample
 from handlers.cross_origin import CrossOriginHandler, preflight
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.policy import public
+from handlers.routes import route
 
 MAX_SAMPLES = 100
 
@@ -49,8 +50,12 @@ class MetricSamplesHandler(CrossOriginHandler):
     max_body_bytes = 64 * 1024
     preflight_headers = preflight("Content-Type, X-Api-Key", max_age_s=600)
 
+    @documented(
+        auth="api_key", request=MetricSamplesIn, response=Accepted, status=202, errors=(403, 413, 429)
+    )
     @public
     async def post(self) -> None:
+        """Record samples of the site's declared metrics"""
         site_id = await self._authorize()
         batch = self.body_as(MetricSamplesIn)
         samples = [Sample(s.name, s.value, s.labels) for s in batch.metrics]
@@ -66,18 +71,5 @@ class MetricSamplesHandler(CrossOriginHandler):
         return principal.site_id
 
 
-default_handlers = [(r"/api/v1/metrics", MetricSamplesHandler)]
-
-openapi_operations = [
-    Operation(
-        "POST",
-        "/api/v1/metrics",
-        "Record samples of the site's declared metrics",
-        tag="metrics",
-        auth="api_key",
-        request=MetricSamplesIn,
-        response=Accepted,
-        status=202,
-        errors=(403, 413, 429),
-    ),
-]
+openapi_tag = "metrics"
+default_handlers = [route("/api/v1/metrics", MetricSamplesHandler)]

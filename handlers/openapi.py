@@ -1,17 +1,11 @@
 """The OpenAPI 3.1 document (`GET /api/openapi.json`) and its docs page (`GET /api/docs`).
 
-How an operation gets documented (every handler module that serves `/api/...` does this):
+How an operation gets documented (every handler module that serves `/api/...` does this): its handler
+method carries `@documented(summary, ...)` (handlers/operations.py), whose path, method, auth and tag
+come from the route, the method and its access declaration; the fields of an `Operation`:
 
-    from handlers.openapi import Operation
-
-    openapi_operations = [
-        Operation("POST", "/api/v1/sites/{site_id}/keys", "Create an API key", tag="keys",
-                  auth="bearer", request=KeyCreate, response=KeyCreated, status=201,
-                  errors=(404, 409)),
-    ]
-
-- `path` is the OpenAPI template; `{name}` segments become required string path parameters and must match
-  the route's regex groups (tests/test_openapi.py checks every operation resolves to a route and method).
+- `path` is the OpenAPI template; `{name}` segments become required string path parameters and match
+  the route's regex groups (the route is written as this path, see handlers/routes.py).
 - `request` / `response` / `query` are msgspec types (usually Structs with `forbid_unknown_fields=True`): the
   same types the handler decodes with `body_as()` / answers with, so the spec cannot drift from the code.
   The schemas come from `msgspec.json.schema_components`, so `Meta(min_length=..., pattern=...)` constraints
@@ -25,16 +19,16 @@ How an operation gets documented (every handler module that serves `/api/...` do
   or `str` for undescribed events; the schema then describes one event as OpenAPI 3.2's `itemSchema`
   and schemathesis read a stream: `{event, data}`, `data` being JSON text of that type.
 
-The spec is built from the modules listed in `handlers.api_modules()`: a module's `openapi_operations`
-list is picked up by adding the module there (it is where `all_routes()` finds the routes too).
+The spec is built from the modules listed in `handlers.api_modules()`: a module's documented routes (and
+its `openapi_operations` list, if any) are picked up by adding the module there (it is where
+`all_routes()` finds the routes too).
 """
 
 from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +36,9 @@ import msgspec
 from tornado.web import StaticFileHandler
 
 from handlers.base import ApiHandler, BaseHandler
+from handlers.operations import Operation, collect_operations, documented
 from handlers.policy import public
+from handlers.routes import route
 
 OPENAPI_VERSION = "3.1.0"
 REF_TEMPLATE = "#/components/schemas/{name}"
@@ -83,7 +79,6 @@ STATUS_TEXT = {
     429: "Too many requests (see Retry-After)",
     503: "A dependency is down (see Retry-After)",
 }
-_PATH_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
 DOCS_ASSETS = Path(__file__).parent / "assets"
 
 
@@ -99,49 +94,6 @@ class ErrorBody(msgspec.Struct):
     """Every error answer: `{"error": {code, message, fields?}}`."""
 
     error: ErrorDetail
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One documented method on one path (see the module docstring)."""
-
-    method: str
-    path: str
-    summary: str
-    tag: str = "misc"
-    auth: str = "bearer"
-    request: Any = None
-    response: Any = None
-    status: int = 200
-    errors: tuple[int, ...] = ()
-    query: Any = None
-    description: str = ""
-    request_media: tuple[str, ...] = ("application/json",)
-    response_media: str = "application/json"
-
-    @property
-    def path_params(self) -> list[str]:
-        """Names of the `{...}` segments of the path."""
-        return _PATH_PARAM.findall(self.path)
-
-    def error_statuses(self) -> list[int]:
-        """Every error status this operation documents."""
-        statuses = set(self.errors)
-        if self.request is not None or self.query is not None:
-            statuses |= {400, 422}
-        if self.request is not None:
-            statuses |= {413}
-        if self.auth != "public":
-            statuses |= {401, 429}
-        return sorted(statuses)
-
-
-def collect_operations(modules: Iterable[Any]) -> list[Operation]:
-    """Every `openapi_operations` entry of these modules."""
-    operations: list[Operation] = []
-    for module in modules:
-        operations.extend(getattr(module, "openapi_operations", ()))
-    return operations
 
 
 def _json_content(schema: dict[str, Any], media: Sequence[str] | str) -> dict[str, Any]:
@@ -251,8 +203,10 @@ def build_spec(operations: Sequence[Operation], *, server_url: str | None = None
 class OpenApiHandler(ApiHandler):
     """`GET /api/openapi.json`: the spec, built from every registered operation."""
 
+    @documented(response=dict)
     @public
     def get(self) -> None:
+        """This OpenAPI document"""
         import handlers  # here, not at import time: handlers/__init__ imports this module
 
         spec = build_spec(collect_operations(handlers.api_modules()), server_url=self.ctx.config.public_url)
@@ -301,12 +255,9 @@ class DocsAssetHandler(BaseHandler, StaticFileHandler):
         await StaticFileHandler.get(self, path, include_body=False)
 
 
+openapi_tag = "meta"
 default_handlers = [
-    (r"/api/openapi\.json", OpenApiHandler),
+    route("/api/openapi.json", OpenApiHandler),
     (r"/api/docs/?", DocsPageHandler),
     (r"/api/docs/assets/(docs\.(?:js|css))", DocsAssetHandler, {"path": str(DOCS_ASSETS)}),
-]
-
-openapi_operations = [
-    Operation("GET", "/api/openapi.json", "This OpenAPI document", tag="meta", auth="public", response=dict),
 ]

@@ -32,7 +32,7 @@ from handlers.live import (
     LiveSocket,
     LiveSocketHandler,
 )
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.policy import declare
 from handlers.routes import route
 from web.websocket import take_over
@@ -98,20 +98,26 @@ class SharedSiteAnswer(msgspec.Struct):
 class ShareLinksHandler(ApiHandler):
     """List and create a site's share links."""
 
+    @documented(response=ShareLinkList)
     @authorized("site:admin")
     async def get(self, site_id: str) -> None:
+        """The site's share links"""
         self.write_json(ShareLinkList(share_links=await self.ctx.share.list(self.site)))
 
+    @documented(response=ShareLinkAnswer, status=201, errors=(409,))
     @authorized("site:admin")
     async def post(self, site_id: str) -> None:
+        """Create a read-only share link (its token is in this answer only)"""
         self.write_json(ShareLinkAnswer(share_link=await self.ctx.share.create(self.site)), 201)
 
 
 class ShareLinkHandler(ApiHandler):
     """Revoke one share link."""
 
+    @documented(status=204)
     @authorized("site:admin")
     async def delete(self, site_id: str, link_id: str) -> None:
+        """Revoke a share link"""
         await self.ctx.share.revoke(self.site, link_id)
         self.no_content()
 
@@ -220,6 +226,7 @@ SHARED_STATS = {
     "titles": goals.TitlesHandler,
     "history": imports.HistoryHandler,
 }
+openapi_tag = "share"
 default_handlers = [
     route(_LINKS, ShareLinksHandler),
     route(f"{_LINKS}/{{link_id}}", ShareLinkHandler),
@@ -227,22 +234,4 @@ default_handlers = [
     *((rf"/api/v1/share/stats/{kind}", SharedStats, {"kind": kind}) for kind in SHARED_KINDS),
     *((rf"/api/v1/share/stats/{kind}", _shared_stats(cls)) for kind, cls in SHARED_STATS.items()),
     (r"/ws/share/live", ShareLiveSocketHandler),
-]
-
-openapi_operations = [
-    Operation(
-        "GET", _LINKS, "The site's share links", tag="share", response=ShareLinkList, errors=(403, 404)
-    ),
-    Operation(
-        "POST",
-        _LINKS,
-        "Create a read-only share link (its token is in this answer only)",
-        tag="share",
-        response=ShareLinkAnswer,
-        status=201,
-        errors=(403, 404, 409),
-    ),
-    Operation(
-        "DELETE", f"{_LINKS}/{{link_id}}", "Revoke a share link", tag="share", status=204, errors=(403, 404)
-    ),
 ]

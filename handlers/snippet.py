@@ -6,7 +6,7 @@ from __future__ import annotations
 from domain.snippets import Snippet, SnippetRequest, base_url, make_snippet
 from handlers.access import authorized
 from handlers.base import ApiHandler
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.routes import route
 from tracker.bundle import current_bundle
 
@@ -14,8 +14,13 @@ from tracker.bundle import current_bundle
 class SnippetHandler(ApiHandler):
     """Generates a tracking snippet."""
 
+    @documented(request=SnippetRequest, response=Snippet)
     @authorized("site:view")
     async def post(self, site_id: str) -> None:
+        """The <script> tag to paste into the site's pages
+
+        Uses a public key of the site (`key_id`); secret, disabled and expired keys are refused with 422.
+        Options are data-* attributes of the tag, so it runs under a strict CSP."""
         request = self.body_as(SnippetRequest)
         base = base_url(self.ctx.config.public_url, self.request.protocol, self.request.host)
         bundle = await current_bundle()
@@ -27,18 +32,5 @@ class SnippetHandler(ApiHandler):
 
 
 _PATH = "/api/v1/sites/{site_id}/snippet"
+openapi_tag = "sites"
 default_handlers = [route(_PATH, SnippetHandler)]
-
-openapi_operations = [
-    Operation(
-        "POST",
-        _PATH,
-        "The <script> tag to paste into the site's pages",
-        tag="sites",
-        request=SnippetRequest,
-        response=Snippet,
-        errors=(404,),
-        description="Uses a public key of the site (`key_id`); secret, disabled and expired keys are refused "
-        "with 422. Options are data-* attributes of the tag, so it runs under a strict CSP.",
-    )
-]

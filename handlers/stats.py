@@ -31,7 +31,7 @@ from domain.stats.funnels import parse_steps
 from domain.stats.query import DEFAULT_WINDOW_S, PARAM_NAMES, StatsParams, StatsQuery, query_of, read_params
 from handlers.access import authorized
 from handlers.base import ApiHandler
-from handlers.openapi import Operation
+from handlers.operations import Operation
 from handlers.routes import route
 
 # Each kind of answer: what it says (its OpenAPI summary), its path under the site's stats, and the
@@ -157,6 +157,7 @@ class StatsKindHandler(StatsHandler):
 
 _USER = r"([^/]{1,256})"
 _BASE = "/api/v1/sites/{site_id}/stats"
+openapi_tag = "stats"
 default_handlers = [
     route(f"{_BASE}/{path}", StatsKindHandler, {"kind": kind}, user_id=_USER)
     for kind, (_summary, path, _answer) in KINDS.items()
@@ -167,7 +168,6 @@ openapi_operations = [
         "GET",
         f"{_BASE}/{path}",
         summary,
-        tag="stats",
         auth="bearer_or_secret_key",
         response=answer,
         errors=(404, 503),

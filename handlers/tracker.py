@@ -9,8 +9,9 @@ COEP. Compression is Tornado's (`compress_response`), so the gzipped size is wha
 from __future__ import annotations
 
 from handlers.base import BaseHandler
-from handlers.openapi import Operation
+from handlers.operations import documented
 from handlers.policy import public
+from handlers.routes import route
 from tracker.bundle import current_bundle
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -22,8 +23,12 @@ class TrackerScriptHandler(BaseHandler):
 
     _etag: str | None = None
 
+    @documented(response=str, response_media="text/javascript")
     @public
     async def get(self) -> None:
+        """The browser tracker (`?v=<version>` from a snippet: cached for a year)
+
+        Answers 304 to a matching If-None-Match. See POST /api/v1/sites/{site_id}/snippet."""
         bundle = await current_bundle()
         self._etag = bundle.etag
         versioned = self.get_query_argument("v", None) == bundle.version
@@ -42,17 +47,5 @@ class TrackerScriptHandler(BaseHandler):
         return self._etag
 
 
-default_handlers = [(r"/t\.js", TrackerScriptHandler)]
-
-openapi_operations = [
-    Operation(
-        "GET",
-        "/t.js",
-        "The browser tracker (`?v=<version>` from a snippet: cached for a year)",
-        tag="ingest",
-        auth="public",
-        response=str,
-        response_media="text/javascript",
-        description="Answers 304 to a matching If-None-Match. See POST /api/v1/sites/{site_id}/snippet.",
-    )
-]
+openapi_tag = "ingest"
+default_handlers = [route("/t.js", TrackerScriptHandler)]

@@ -4,13 +4,18 @@ auth policy, schemas resolve, and the docs page works under the CSP (no inline s
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 import handlers
+from handlers.access import authorized
+from handlers.base import ApiHandler
 from handlers.openapi import AUTH_SCHEMES, build_spec, collect_operations
+from handlers.operations import documented, module_operations
 from handlers.policy import policy_of
+from handlers.routes import route
 from handlers.stats import KINDS
 
 # The route decorators' policy names that each documented auth may be served by.
@@ -24,9 +29,9 @@ POLICIES_FOR_AUTH = {
 
 def _route_for(path: str) -> Any:
     concrete = re.sub(r"\{[^}]+\}", "abc123", path)
-    for route in handlers.all_routes():
-        if re.fullmatch(route[0], concrete):
-            return route[1]
+    for entry in handlers.all_routes():
+        if re.fullmatch(entry[0], concrete):
+            return entry[1]
     return None
 
 
@@ -40,6 +45,24 @@ def test_every_documented_operation_is_served_with_its_policy() -> None:
         assert method is not None, f"{op.method} {op.path}: the handler has no such method"
         policy = policy_of(method)
         assert policy in POLICIES_FOR_AUTH[op.auth], f"{op.method} {op.path}: {policy} vs {op.auth}"
+
+
+def test_an_operation_takes_its_path_method_auth_and_denials_from_the_code() -> None:
+    class Handler(ApiHandler):
+        @documented(response=dict, errors=(409,))
+        @authorized("site:admin")
+        async def post(self, site_id: str) -> None:
+            """Do it.
+
+            At once."""
+
+    module = SimpleNamespace(default_handlers=[route("/x/{site_id}.json", Handler)], openapi_tag="things")
+    [op] = module_operations(module)
+    assert (op.method, op.path, op.auth, op.tag) == ("POST", "/x/{site_id}.json", "bearer", "things")
+    assert (op.summary, op.description, op.errors) == ("Do it.", "At once.", (403, 404, 409))
+    assert module.default_handlers[0] == (r"/x/([A-Za-z0-9_-]{1,64})\.json", Handler)
+    with pytest.raises(TypeError, match="route it with"):
+        module_operations(SimpleNamespace(default_handlers=[(r"/x/(\w+)", Handler)]))
 
 
 def test_spec_references_resolve() -> None:
