@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -115,7 +115,7 @@ class InvitationService:
     users: UserService
     sessions: SessionService
     mailer: Mailer
-    hash_key: bytes
+    hash_key: bytes = field(repr=False)  # a secret: never in a repr or a log line
 
     def _hash(self, token: str) -> str:
         return hmac.new(self.hash_key, f"invitation:{token}".encode(), hashlib.sha256).hexdigest()

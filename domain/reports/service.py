@@ -20,7 +20,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Annotated
 
 import msgspec
@@ -84,7 +84,7 @@ class Reports:
     mailer: Mailer
     role_of: RoleOf
     sites_of: SitesOf
-    hash_key: bytes
+    hash_key: bytes = field(repr=False)  # a secret: never in a repr or a log line
     _: KW_ONLY
     interval_s: float = 300.0
     clock: Callable[[], float] = time.time
