@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 
 from domain.accounts.site_docs import StoredSite, stored_site
 from domain.stats.cache import StatsCache
@@ -34,25 +35,19 @@ def cutoff_ms(now_ms: int, retention_days: int) -> int:
     return today - retention_days * DAY_MS
 
 
+@dataclass(eq=False)
 class RetentionSweeper:
     """Deletes events past each site's retention, every `interval_s` (a context component)."""
 
-    def __init__(
-        self,
-        docs: DocumentStore,
-        events: EventStore,
-        cache: StatsCache,
-        max_retention_days: int,
-        *,
-        interval_s: float = SWEEP_INTERVAL_S,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._docs = docs
-        self._events = events
-        self._cache = cache
-        self.max_retention_days = max_retention_days
-        self.interval_s = interval_s
-        self._clock = clock
+    docs: DocumentStore
+    events: EventStore
+    cache: StatsCache
+    max_retention_days: int
+    _: KW_ONLY
+    interval_s: float = SWEEP_INTERVAL_S
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
         self._rounds = Periodic("retention sweep", self.sweep, self._next_delay, log)
         self._started = False
         self._urgent: set[asyncio.Task[int]] = set()
@@ -82,10 +77,10 @@ class RetentionSweeper:
 
     async def sweep_site(self, site: StoredSite) -> int:
         """Purge one site now; returns how many events went (when the store knows)."""
-        now_ms = int(self._clock() * 1000)
-        removed = await self._events.purge_before(site.id, cutoff_ms(now_ms, self.retention_of(site)))
+        now_ms = int(self.clock() * 1000)
+        removed = await self.events.purge_before(site.id, cutoff_ms(now_ms, self.retention_of(site)))
         if removed:
-            await self._cache.bump(site.id)
+            await self.cache.bump(site.id)
             self.purged_total += removed
             log.info("retention: %d events of site %s deleted", removed, site.id)
         return removed
@@ -98,7 +93,7 @@ class RetentionSweeper:
 
     async def sweep(self) -> None:
         """One round over every site."""
-        for doc in await self._docs.find("sites", {}):
+        for doc in await self.docs.find("sites", {}):
             try:
                 await self.sweep_site(stored_site(doc))
             except Exception:

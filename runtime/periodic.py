@@ -10,12 +10,14 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from runtime.tasks import cancel_and_wait
 
 Work = Callable[[], Awaitable[object] | object]
 
 
+@dataclass(eq=False)
 class Periodic:
     """Runs `work` every `interval_s()` seconds (sleep first, then work) on the running loop.
 
@@ -23,20 +25,12 @@ class Periodic:
     exception from `work` is logged with `what` and passed to `on_error`; the next round still runs,
     because a store or network outage must never end a background loop."""
 
-    def __init__(
-        self,
-        what: str,
-        work: Work,
-        interval_s: Callable[[], float],
-        log: logging.Logger,
-        on_error: Callable[[BaseException], None] | None = None,
-    ) -> None:
-        self.what = what
-        self._work = work
-        self._interval_s = interval_s
-        self._log = log
-        self._on_error = on_error
-        self._task: asyncio.Task[None] | None = None
+    what: str
+    work: Work
+    interval_s: Callable[[], float]
+    log: logging.Logger
+    on_error: Callable[[BaseException], None] | None = None
+    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     @property
     def running(self) -> bool:
@@ -55,14 +49,14 @@ class Periodic:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval_s())
+            await asyncio.sleep(self.interval_s())
             try:
-                result = self._work()
+                result = self.work()
                 if inspect.isawaitable(result):
                     await result
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # noqa: BLE001 - logged and reported; the loop must go on
-                self._log.exception("%s failed; the next round retries", self.what)
-                if self._on_error is not None:
-                    self._on_error(error)
+            except Exception as error:
+                self.log.exception("%s failed; the next round retries", self.what)
+                if self.on_error is not None:
+                    self.on_error(error)

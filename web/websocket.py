@@ -37,6 +37,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import Any
 
 from tornado.web import RequestHandler
@@ -118,24 +119,18 @@ async def take_over(handler: RequestHandler, ws: WebSocket) -> bool:
     return True
 
 
+@dataclass(eq=False)
 class Keepalive:
     """The one timer of every `WebSocket` of a process: pings, pong timeouts, deadlines, close timeouts.
 
     A context component: `stop` aborts what is still open (shutdown closes sockets politely before)."""
 
-    def __init__(
-        self,
-        ping_interval: float = PING_INTERVAL_S,
-        ping_timeout: float = PING_TIMEOUT_S,
-        close_timeout: float = CLOSE_TIMEOUT_S,
-        tick: float = SWEEP_S,
-    ) -> None:
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
-        self.close_timeout = close_timeout
-        self.tick = tick
-        self._sockets: dict[WebSocket, None] = {}
-        self._timer: asyncio.TimerHandle | None = None
+    ping_interval: float = PING_INTERVAL_S
+    ping_timeout: float = PING_TIMEOUT_S
+    close_timeout: float = CLOSE_TIMEOUT_S
+    tick: float = SWEEP_S
+    _sockets: dict[WebSocket, None] = field(default_factory=dict, init=False, repr=False)
+    _timer: asyncio.TimerHandle | None = field(default=None, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self._sockets)

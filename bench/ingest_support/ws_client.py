@@ -17,6 +17,7 @@ import asyncio
 import json
 import sys
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import orjson
@@ -27,25 +28,25 @@ from web import ws_codec
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 
 
+@dataclass(eq=False)
 class Stream(asyncio.Protocol):
     """One connection: upgrade, then keep `window` messages awaiting their ack until `until`."""
 
-    def __init__(
-        self, request: bytes, key: str, events: int, until: float, prefix: str, out: dict, window: int
-    ):
-        self.request = request
-        self.key = key
-        self.events = events
-        self.until = until
-        self.prefix = prefix
-        self.out = out
-        self.window = window
+    request: bytes
+    key: str
+    events: int
+    until: float
+    prefix: str
+    out: dict
+    window: int
+
+    def __post_init__(self) -> None:
         self.buffer = bytearray()  # the upgrade answer, until its blank line
         self.decoder: ws_codec.Decoder | None = None  # once upgraded
         self.number = 0
         self.sent_at: dict[int, float] = {}
         self.template = [
-            {"name": "pageview", "url": "https://load.example/p", "id": ""} for _ in range(events)
+            {"name": "pageview", "url": "https://load.example/p", "id": ""} for _ in range(self.events)
         ]
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None

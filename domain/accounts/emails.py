@@ -13,6 +13,7 @@ Tokens are stored only as HMACs (domain/accounts/account_tokens.py).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from domain.accounts.account_tokens import PASSWORD_RESET, VERIFY_EMAIL, AccountTokens
@@ -30,24 +31,16 @@ RESET_PER_ADDRESS = Limit(3, 600.0)
 VERIFY_RESENDS = Limit(5, 3600.0)
 
 
+@dataclass(eq=False)
 class AccountEmails:
     """Verification and reset mails, and spending their links."""
 
-    def __init__(
-        self,
-        docs: DocumentStore,
-        mailer: Mailer,
-        tokens: AccountTokens,
-        hasher: PasswordHasher,
-        sessions: SessionService,
-        throttle: Throttle,
-    ) -> None:
-        self._docs = docs
-        self.mailer = mailer
-        self._tokens = tokens
-        self._hasher = hasher
-        self._sessions = sessions
-        self._throttle = throttle
+    docs: DocumentStore
+    mailer: Mailer
+    tokens: AccountTokens
+    hasher: PasswordHasher
+    sessions: SessionService
+    throttle: Throttle
 
     @property
     def mail_enabled(self) -> bool:
@@ -60,7 +53,7 @@ class AccountEmails:
         if not self.mailer.enabled:
             return False
         target = new_email or user["email"]
-        token = await self._tokens.issue(user["id"], VERIFY_EMAIL, {"email": target})
+        token = await self.tokens.issue(user["id"], VERIFY_EMAIL, {"email": target})
         mail = templates.verify_email(self.mailer.link("verify", token), new_address=new_email is not None)
         await self.mailer.send(target, mail.subject, mail.text, mail.html, kind="verify_email")
         return True
@@ -68,7 +61,7 @@ class AccountEmails:
     async def resend_verification(self, user: dict[str, Any]) -> None:
         """Mail a new verification link to the user's address (at most 5 an hour)."""
         self.mailer.require()
-        await self._throttle.hit_limit(f"verify:{user['id']}", VERIFY_RESENDS, "too many verification mails")
+        await self.throttle.hit_limit(f"verify:{user['id']}", VERIFY_RESENDS, "too many verification mails")
         await self.send_verification(user)
 
     async def tell_already_registered(self, user: dict[str, Any]) -> None:
@@ -78,14 +71,14 @@ class AccountEmails:
 
     async def verify(self, token: str) -> dict[str, Any]:
         """Spend a verification link; the user document afterwards."""
-        spent = await self._tokens.spend(token, VERIFY_EMAIL)
-        user = await self._docs.get("users", spent["user_id"])
+        spent = await self.tokens.spend(token, VERIFY_EMAIL)
+        user = await self.docs.get("users", spent["user_id"])
         if user is None:
             raise NotFound("this account no longer exists")
         target = str(spent["data"].get("email") or user["email"])
         changes: dict[str, Any] = {"email_verified": True, "email_verified_at": time.time(), "email": target}
         try:
-            await self._docs.update("users", {"id": user["id"]}, changes)
+            await self.docs.update("users", {"id": user["id"]}, changes)
         except DuplicateKeyError:
             raise Conflict("another account has this email now", code="email_taken") from None
         return {**user, **changes}
@@ -99,30 +92,30 @@ class AccountEmails:
         """Mail a reset link when an account has this address; the same (silent) outcome otherwise."""
         self.mailer.require()
         address = email.strip().lower()
-        await self._throttle.hit_limit(f"reset:ip:{ip}", RESET_PER_IP, "too many reset requests")
-        await self._throttle.hit_limit(
+        await self.throttle.hit_limit(f"reset:ip:{ip}", RESET_PER_IP, "too many reset requests")
+        await self.throttle.hit_limit(
             f"reset:address:{address}", RESET_PER_ADDRESS, "too many reset requests"
         )
-        rows = await self._docs.find("users", {"email": address}, limit=1)
+        rows = await self.docs.find("users", {"email": address}, limit=1)
         if not rows:
             return
         user = rows[0]
-        token = await self._tokens.issue(user["id"], PASSWORD_RESET, {"email": address})
+        token = await self.tokens.issue(user["id"], PASSWORD_RESET, {"email": address})
         mail = templates.password_reset(self.mailer.link("reset", token))
         await self.mailer.send(address, mail.subject, mail.text, mail.html, kind="password_reset")
 
     async def confirm_reset(self, token: str, password: str) -> dict[str, Any]:
         """Spend a reset link: set the password and end every session of the account."""
-        spent = await self._tokens.spend(token, PASSWORD_RESET)
-        user = await self._docs.get("users", spent["user_id"])
+        spent = await self.tokens.spend(token, PASSWORD_RESET)
+        user = await self.docs.get("users", spent["user_id"])
         if user is None:
             raise NotFound("this account no longer exists")
         changes: dict[str, Any] = {
-            "password_hash": await self._hasher.hash(password),
+            "password_hash": await self.hasher.hash(password),
             "password_changed_at": time.time(),
         }
         if spent["data"].get("email") == user["email"]:
             changes["email_verified"] = True
-        await self._docs.update("users", {"id": user["id"]}, changes)
-        await self._sessions.revoke_all(user["id"])
+        await self.docs.update("users", {"id": user["id"]}, changes)
+        await self.sessions.revoke_all(user["id"])
         return {**user, **changes}

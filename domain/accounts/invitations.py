@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -106,25 +107,18 @@ def _out(doc: dict[str, Any]) -> InvitationOut:
     )
 
 
+@dataclass(eq=False)
 class InvitationService:
     """Invites, lists, revokes and accepts."""
 
-    def __init__(
-        self,
-        docs: DocumentStore,
-        users: UserService,
-        sessions: SessionService,
-        mailer: Mailer,
-        hash_key: bytes,
-    ) -> None:
-        self._docs = docs
-        self._users = users
-        self._sessions = sessions
-        self._mailer = mailer
-        self._key = hash_key
+    docs: DocumentStore
+    users: UserService
+    sessions: SessionService
+    mailer: Mailer
+    hash_key: bytes = field(repr=False)  # a secret: never in a repr or a log line
 
     def _hash(self, token: str) -> str:
-        return hmac.new(self._key, f"invitation:{token}".encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self.hash_key, f"invitation:{token}".encode(), hashlib.sha256).hexdigest()
 
     async def create(self, site: StoredSite, inviter_id: str, body: InvitationIn) -> InvitationAnswer:
         """Invite an address (an earlier pending invitation of it to this site is replaced)."""
@@ -132,7 +126,7 @@ class InvitationService:
         pending = await self._pending(site.id)
         for old in pending:
             if old["email"] == email:
-                await self._docs.update(
+                await self.docs.update(
                     "invitations", {"id": old["id"], "state": "pending"}, {"state": "revoked"}
                 )
         if len(pending) >= MAX_PENDING:
@@ -149,22 +143,22 @@ class InvitationService:
             "token_hash": self._hash(token),
             "invited_by": inviter_id,
             "state": "pending",
-            "mailed": self._mailer.enabled,
+            "mailed": self.mailer.enabled,
             "created_at": now,
             "expires_at": now + TTL_S,
         }
-        await self._docs.insert("invitations", doc)
-        if not self._mailer.enabled:
-            base = self._mailer.public_url or ""
+        await self.docs.insert("invitations", doc)
+        if not self.mailer.enabled:
+            base = self.mailer.public_url or ""
             return InvitationAnswer(invitation=_out(doc), link=f"{base}/invite#token={token}")
-        inviter = await self._docs.get("users", inviter_id) or {}
+        inviter = await self.docs.get("users", inviter_id) or {}
         who = inviter.get("name") or inviter.get("email") or "A site owner"
-        mail = templates.invitation(self._mailer.link("invite", token), site.name, who, body.role)
-        await self._mailer.send(email, mail.subject, mail.text, mail.html, kind="invitation")
+        mail = templates.invitation(self.mailer.link("invite", token), site.name, who, body.role)
+        await self.mailer.send(email, mail.subject, mail.text, mail.html, kind="invitation")
         return InvitationAnswer(invitation=_out(doc))
 
     async def _pending(self, site_id: str) -> list[dict[str, Any]]:
-        rows = await self._docs.find(
+        rows = await self.docs.find(
             "invitations", {"site_id": site_id, "state": "pending"}, sort="created_at", descending=True
         )
         now = time.time()
@@ -176,7 +170,7 @@ class InvitationService:
 
     async def revoke(self, site: StoredSite, invitation_id: str) -> None:
         """Withdraw a pending invitation (404 when there is none with this id)."""
-        done = await self._docs.update(
+        done = await self.docs.update(
             "invitations",
             {"id": invitation_id, "site_id": site.id, "state": "pending"},
             {"state": "revoked"},
@@ -189,15 +183,15 @@ class InvitationService:
         refused = Invalid(
             "This invitation is invalid, expired, withdrawn or already used.", code="invalid_token"
         )
-        rows = await self._docs.find("invitations", {"token_hash": self._hash(body.token)}, limit=1)
+        rows = await self.docs.find("invitations", {"token_hash": self._hash(body.token)}, limit=1)
         if not rows or rows[0]["state"] != "pending" or float(rows[0]["expires_at"]) <= time.time():
             raise refused
         invitation = rows[0]
-        doc = await self._docs.get("sites", invitation["site_id"])
+        doc = await self.docs.get("sites", invitation["site_id"])
         if doc is None:
             raise refused
         site = stored_site(doc)
-        user = await self._users.find_by_email(invitation["email"])
+        user = await self.users.find_by_email(invitation["email"])
         if user is None:
             user = await self._new_account(invitation, body)
         elif signed_in_user != user["id"]:
@@ -206,10 +200,10 @@ class InvitationService:
                     "An account with this address exists: sign in as it (or give its password) to accept.",
                     code="sign_in_required",
                 )
-            await self._users.check_password(user, body.password)
-            if self._users.second_factor is not None:
-                await self._users.second_factor(user, body.code)
-        claimed = await self._docs.update(
+            await self.users.check_password(user, body.password)
+            if self.users.second_factor is not None:
+                await self.users.second_factor(user, body.code)
+        claimed = await self.docs.update(
             "invitations",
             {"id": invitation["id"], "state": "pending"},
             {"state": "accepted", "accepted_at": time.time(), "user_id": user["id"]},
@@ -225,12 +219,12 @@ class InvitationService:
                 "created_at": time.time(),
             }
             try:
-                await self._docs.insert("members", member)
+                await self.docs.insert("members", member)
             except DuplicateKeyError:
-                await self._docs.update(
+                await self.docs.update(
                     "members", {"site_id": site.id, "user_id": user["id"]}, {"role": invitation["role"]}
                 )
-        pair = await self._sessions.start(user["id"])
+        pair = await self.sessions.start(user["id"])
         return AcceptAnswer(site_id=site.id, **msgspec.structs.asdict(auth_answer(user, pair)))
 
     async def _new_account(self, invitation: dict[str, Any], body: AcceptIn) -> dict[str, Any]:
@@ -246,7 +240,7 @@ class InvitationService:
             raise Invalid(
                 "A password has 8 to 1024 characters.", fields={"password": "8 to 1024 characters"}
             ) from None
-        password_hash = await self._users.hash_password(body.password)
-        return await self._users.create(
+        password_hash = await self.users.hash_password(body.password)
+        return await self.users.create(
             invitation["email"], body.name, password_hash, email_verified=bool(invitation.get("mailed"))
         )

@@ -11,6 +11,7 @@ too. A family also has an absolute lifetime (`FAMILY_LIFETIME_S`) that refreshin
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import msgspec
 
@@ -31,41 +32,35 @@ class TokenPair(msgspec.Struct, kw_only=True):
     expires_in: int
 
 
+@dataclass(eq=False)
 class SessionService:
     """Starts, rotates and ends sessions."""
 
-    def __init__(
-        self,
-        tokens: TokenService,
-        docs: DocumentStore,
-        bearer: BearerAuthenticator,
-        family_lifetime: float = FAMILY_LIFETIME_S,
-    ) -> None:
-        self._tokens = tokens
-        self._docs = docs
-        self._bearer = bearer
-        self.family_lifetime = family_lifetime
+    tokens: TokenService
+    docs: DocumentStore
+    bearer: BearerAuthenticator
+    family_lifetime: float = FAMILY_LIFETIME_S
 
     def _pair(self, user_id: str, family: str, jti: str) -> TokenPair:
         return TokenPair(
-            access_token=self._tokens.issue_access(user_id, family),
-            refresh_token=self._tokens.issue_refresh(user_id, family, jti),
-            expires_in=self._tokens.access_ttl,
+            access_token=self.tokens.issue_access(user_id, family),
+            refresh_token=self.tokens.issue_refresh(user_id, family, jti),
+            expires_in=self.tokens.access_ttl,
         )
 
     async def _presented(self, refresh_token: str) -> tuple[RefreshClaims, Document | None]:
         """The claims of a refresh token that verifies (401 otherwise) and its family, if it still exists."""
         try:
-            claims = self._tokens.verify_refresh(refresh_token)
+            claims = self.tokens.verify_refresh(refresh_token)
         except InvalidToken:
             raise Unauthorized("invalid or expired refresh token", code="invalid_token") from None
-        return claims, await self._docs.get("refresh_families", claims.family)
+        return claims, await self.docs.get("refresh_families", claims.family)
 
     async def start(self, user_id: str) -> TokenPair:
         """A new session (family) for a user who just proved who they are."""
         now = time.time()
         family, jti = new_id(), new_id()
-        await self._docs.insert(
+        await self.docs.insert(
             "refresh_families",
             {
                 "id": family,
@@ -89,7 +84,7 @@ class SessionService:
         ):
             raise Unauthorized("this session has ended", code="invalid_token")
         new_jti = new_id()
-        swapped = await self._docs.update(
+        swapped = await self.docs.update(
             "refresh_families",
             {"id": claims.family, "current_jti": claims.jti, "revoked": False},
             {"current_jti": new_jti, "rotated_at": time.time()},
@@ -110,11 +105,11 @@ class SessionService:
     async def revoke(self, *families: str) -> None:
         """Revoke sessions now, in every process."""
         for family in families:
-            await self._docs.update("refresh_families", {"id": family}, {"revoked": True})
-        await self._bearer.session_revoked(*families)
+            await self.docs.update("refresh_families", {"id": family}, {"revoked": True})
+        await self.bearer.session_revoked(*families)
 
     async def revoke_all(self, user_id: str) -> None:
         """End every live session of a user (password change, account deletion)."""
-        rows = await self._docs.find("refresh_families", {"user_id": user_id, "revoked": False})
+        rows = await self.docs.find("refresh_families", {"user_id": user_id, "revoked": False})
         if rows:
             await self.revoke(*(row["id"] for row in rows))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import time
 import zoneinfo
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -171,22 +172,15 @@ def plausible_domain(domain: str) -> str:
     return domain[4:] if domain.startswith("www.") else domain
 
 
+@dataclass(eq=False)
 class SiteService:
     """Sites of users."""
 
-    def __init__(
-        self,
-        docs: DocumentStore,
-        events: EventStore,
-        keys: KeyAuthenticator,
-        max_retention_days: int,
-        metric_configs: MetricConfigService,
-    ) -> None:
-        self._docs = docs
-        self._events = events
-        self._keys = keys
-        self._metric_configs = metric_configs
-        self.max_retention_days = max_retention_days
+    docs: DocumentStore
+    events: EventStore
+    keys: KeyAuthenticator
+    max_retention_days: int
+    metric_configs: MetricConfigService
 
     def _retention(self, days: int | None) -> int:
         if days is None:
@@ -217,7 +211,7 @@ class SiteService:
             "updated_at": now,
         }
         doc.update(await self._compat_keys(stored_site(doc)))
-        await self._docs.insert("sites", doc)
+        await self.docs.insert("sites", doc)
         return stored_site(doc)
 
     async def _compat_keys(self, site: StoredSite) -> dict[str, Any]:
@@ -226,7 +220,7 @@ class SiteService:
         site)."""
         key = plausible_domain(site.domain) if site.compat.plausible else None
         if key is not None:
-            for other in await self._docs.find("sites", {"plausible_domain": key}, limit=2):
+            for other in await self.docs.find("sites", {"plausible_domain": key}, limit=2):
                 if stored_site(other).id != site.id:
                     raise Conflict(
                         "another site already takes Plausible traffic for this domain",
@@ -234,7 +228,7 @@ class SiteService:
                         fields={"compat.plausible": "another site takes this domain's Plausible traffic"},
                     )
         if site.umami_alias:
-            for other in await self._docs.find("sites", {"umami_alias": site.umami_alias}, limit=2):
+            for other in await self.docs.find("sites", {"umami_alias": site.umami_alias}, limit=2):
                 if stored_site(other).id != site.id:
                     raise Conflict(
                         "another site already uses this Umami website id",
@@ -245,10 +239,10 @@ class SiteService:
 
     async def list_for(self, user_id: str) -> list[tuple[StoredSite, str]]:
         """(site, role) for every site the user owns or is a member of, oldest first."""
-        owned = [(stored_site(doc), "owner") for doc in await self._docs.find("sites", {"owner_id": user_id})]
+        owned = [(stored_site(doc), "owner") for doc in await self.docs.find("sites", {"owner_id": user_id})]
         shared = []
-        for member in await self._docs.find("members", {"user_id": user_id}):
-            doc = await self._docs.get("sites", member["site_id"])
+        for member in await self.docs.find("members", {"user_id": user_id}):
+            doc = await self.docs.get("sites", member["site_id"])
             if doc is not None:
                 shared.append((stored_site(doc), member["role"]))
         return sorted(owned + shared, key=lambda pair: (pair[0].created_at, pair[0].id))
@@ -285,18 +279,18 @@ class SiteService:
         if {"compat", "umami_alias", "domain"} & changes.keys():
             changes.update(await self._compat_keys(stored_site({**site_document(site), **changes})))
         changes["updated_at"] = time.time()
-        await self._docs.update("sites", {"id": site.id}, changes)
+        await self.docs.update("sites", {"id": site.id}, changes)
         return stored_site({**site_document(site), **changes})
 
     async def delete(self, site: StoredSite) -> None:
         """Delete a site with its keys (revoked everywhere at once), members, configs and events."""
         site_id = site.id
-        keys = await self._docs.find("api_keys", {"site_id": site_id})
-        await self._docs.delete("api_keys", {"site_id": site_id})
+        keys = await self.docs.find("api_keys", {"site_id": site_id})
+        await self.docs.delete("api_keys", {"site_id": site_id})
         for key in keys:
-            await self._keys.revoked(key["lookup"])
-        await self._events.delete_site(site_id)
+            await self.keys.revoked(key["lookup"])
+        await self.events.delete_site(site_id)
         for collection in SITE_COLLECTIONS:
-            await self._docs.delete(collection, {"site_id": site_id})
-        await self._docs.delete("sites", {"id": site_id})
-        await self._metric_configs.announce_change(site_id)
+            await self.docs.delete(collection, {"site_id": site_id})
+        await self.docs.delete("sites", {"id": site_id})
+        await self.metric_configs.announce_change(site_id)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain.errors import RateLimited
 from storage.ports import KeyValue
@@ -55,37 +55,26 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
+@dataclass(eq=False, kw_only=True)
 class Throttle:
     """Counts hits against limits and raises RateLimited (429 + Retry-After) past them."""
 
-    def __init__(
-        self,
-        kv: KeyValue,
-        *,
-        login_ip: Limit = LOGIN_PER_IP,
-        login_address_failures: Limit = LOGIN_FAILURES_PER_ADDRESS,
-        login_account_failures: Limit = LOGIN_FAILURES_PER_ACCOUNT,
-        password_checks: Limit = PASSWORD_CHECKS_PER_USER,
-        register_ip: Limit = REGISTER_PER_IP,
-        api_user: Limit = API_PER_USER,
-        bad_credentials: Limit = BAD_CREDENTIALS_PER_IP,
-    ) -> None:
-        self._kv = kv
-        self.login_ip = login_ip
-        self.login_address_failures = login_address_failures
-        self.login_account_failures = login_account_failures
-        self.password_checks = password_checks
-        self.register_ip = register_ip
-        self.api_user = api_user
-        self.bad_credentials = bad_credentials
+    kv: KeyValue = field(kw_only=False)
+    login_ip: Limit = LOGIN_PER_IP
+    login_address_failures: Limit = LOGIN_FAILURES_PER_ADDRESS
+    login_account_failures: Limit = LOGIN_FAILURES_PER_ACCOUNT
+    password_checks: Limit = PASSWORD_CHECKS_PER_USER
+    register_ip: Limit = REGISTER_PER_IP
+    api_user: Limit = API_PER_USER
+    bad_credentials: Limit = BAD_CREDENTIALS_PER_IP
 
     async def _check(self, key: str, limit: Limit, message: str) -> None:
-        count, resets_in = await self._kv.hit(key, limit.window)
+        count, resets_in = await self.kv.hit(key, limit.window)
         if count > limit.hits:
             raise RateLimited(resets_in + random.uniform(0, JITTER_S), message)
 
     async def _count(self, key: str) -> int:
-        raw = await self._kv.get(key)
+        raw = await self.kv.get(key)
         return int(raw) if raw else 0
 
     @staticmethod
@@ -106,22 +95,22 @@ class Throttle:
         if await self._count(account_key) >= self.login_account_failures.hits:
             allowed = 1
         if from_here >= allowed:
-            raw = await self._kv.get(until_key)
+            raw = await self.kv.get(until_key)
             left = float(raw) - time.time() if raw else self.login_address_failures.window
             raise RateLimited(max(1.0, left) + random.uniform(0, JITTER_S), "too many sign-in attempts")
 
     async def login_failed(self, ip: str, email: str) -> None:
         """A wrong password (or unknown email) from this address for this account."""
         account_key, pair_key, until_key = self._failure_keys(ip, email)
-        await self._kv.hit(account_key, self.login_account_failures.window)
-        _, resets_in = await self._kv.hit(pair_key, self.login_address_failures.window)
-        await self._kv.set(until_key, str(time.time() + resets_in).encode(), max(resets_in, 0.001))
+        await self.kv.hit(account_key, self.login_account_failures.window)
+        _, resets_in = await self.kv.hit(pair_key, self.login_address_failures.window)
+        await self.kv.set(until_key, str(time.time() + resets_in).encode(), max(resets_in, 0.001))
 
     async def login_succeeded(self, ip: str, email: str) -> None:
         """The right password: this address's failures on the account are forgotten."""
         _, pair_key, until_key = self._failure_keys(ip, email)
-        await self._kv.delete(pair_key)
-        await self._kv.delete(until_key)
+        await self.kv.delete(pair_key)
+        await self.kv.delete(until_key)
 
     async def password_check(self, user_id: str) -> None:
         """Count a check of the current password (password change) against the account."""
@@ -148,12 +137,12 @@ class Throttle:
         address has sent too many bad ones."""
         key = f"throttle:badcred:{_digest(ip)}"
         if await self._count(key) >= self.bad_credentials.hits:
-            raw = await self._kv.get(key + ":until")
+            raw = await self.kv.get(key + ":until")
             left = float(raw) - time.time() if raw else self.bad_credentials.window
             raise RateLimited(max(1.0, left) + random.uniform(0, JITTER_S), "too many invalid credentials")
 
     async def credential_failed(self, ip: str) -> None:
         """A share token or API key from this address matched nothing."""
         key = f"throttle:badcred:{_digest(ip)}"
-        _, resets_in = await self._kv.hit(key, self.bad_credentials.window)
-        await self._kv.set(key + ":until", str(time.time() + resets_in).encode(), max(resets_in, 0.001))
+        _, resets_in = await self.kv.hit(key, self.bad_credentials.window)
+        await self.kv.set(key + ":until", str(time.time() + resets_in).encode(), max(resets_in, 0.001))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import msgspec
@@ -147,37 +148,29 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+@dataclass(eq=False)
 class UserService:
     """Accounts of people."""
 
-    def __init__(
-        self,
-        docs: DocumentStore,
-        hasher: PasswordHasher,
-        sessions: SessionService,
-        throttle: Throttle,
-        registration: Registration,
-        emails: AccountEmails,
-    ) -> None:
-        self._docs = docs
-        self._hasher = hasher
-        self._sessions = sessions
-        self._throttle = throttle
-        self.registration = registration
-        self._emails = emails
-        # Set by build_accounts once the second-factor service exists (it needs this one).
-        self.second_factor: SecondFactorCheck | None = None
+    docs: DocumentStore
+    hasher: PasswordHasher
+    sessions: SessionService
+    throttle: Throttle
+    registration: Registration
+    emails: AccountEmails
+    # Set by build_accounts once the second-factor service exists (it needs this one).
+    second_factor: SecondFactorCheck | None = field(default=None, init=False)
 
     async def get(self, user_id: str) -> dict[str, Any]:
         """A user document; NotFound when gone."""
-        user = await self._docs.get("users", user_id)
+        user = await self.docs.get("users", user_id)
         if user is None:
             raise NotFound("no such user")
         return user
 
     async def find_by_email(self, email: str) -> dict[str, Any] | None:
         """The user with this email, or None."""
-        rows = await self._docs.find("users", {"email": normalise_email(email)}, limit=1)
+        rows = await self.docs.find("users", {"email": normalise_email(email)}, limit=1)
         return rows[0] if rows else None
 
     async def create(self, email: str, name: str, password_hash: str | None, **extra: Any) -> dict[str, Any]:
@@ -194,7 +187,7 @@ class UserService:
             **extra,
         }
         try:
-            await self._docs.insert("users", user)
+            await self.docs.insert("users", user)
         except DuplicateKeyError:
             raise Conflict("this email is already registered", code="email_taken") from None
         return user
@@ -202,28 +195,28 @@ class UserService:
     async def register(self, body: RegisterIn, ip: str) -> AuthAnswer | RegisterAccepted:
         """Create an account: signed in at once (the first account, or without mail), else 202 whatever
         the address (see the module docstring); 403 when the registration mode does not allow it."""
-        await self._throttle.register(ip)
+        await self.throttle.register(ip)
         first = await self.registration.admit()
-        if first or not self._emails.mail_enabled:
+        if first or not self.emails.mail_enabled:
             if await self.find_by_email(body.email) is not None:
                 raise Conflict("this email is already registered", code="email_taken")
             user = await self.create(
-                body.email, body.name, await self._hasher.hash(body.password), instance_admin=first
+                body.email, body.name, await self.hasher.hash(body.password), instance_admin=first
             )
-            await self._emails.send_verification(user)
-            return auth_answer(user, await self._sessions.start(user["id"]))
+            await self.emails.send_verification(user)
+            return auth_answer(user, await self.sessions.start(user["id"]))
         # The password is hashed either way, so both answers take the same time.
-        password_hash = await self._hasher.hash(body.password)
+        password_hash = await self.hasher.hash(body.password)
         existing = await self.find_by_email(body.email)
         if existing is not None:
-            await self._emails.tell_already_registered(existing)
+            await self.emails.tell_already_registered(existing)
         else:
             try:
                 user = await self.create(body.email, body.name, password_hash)
             except Conflict:
                 pass  # registered a moment ago by a racing request: the same answer
             else:
-                await self._emails.send_verification(user)
+                await self.emails.send_verification(user)
         return RegisterAccepted(
             message="Check your email: the message we sent tells you how to go on. You can sign in now."
         )
@@ -232,39 +225,39 @@ class UserService:
         """Check credentials (throttled per address and per account: domain/accounts/throttle.py) and
         start a session."""
         email = normalise_email(body.email)
-        await self._throttle.login(ip, email)
+        await self.throttle.login(ip, email)
         user = await self.find_by_email(email)
         if user is None or not user.get("password_hash"):
-            await self._hasher.waste_time(body.password)
-            await self._throttle.login_failed(ip, email)
+            await self.hasher.waste_time(body.password)
+            await self.throttle.login_failed(ip, email)
             raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
-        if not await self._hasher.verify(body.password, user["password_hash"]):
-            await self._throttle.login_failed(ip, email)
+        if not await self.hasher.verify(body.password, user["password_hash"]):
+            await self.throttle.login_failed(ip, email)
             raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
         if self.second_factor is not None:
             await self.second_factor(user, body.code)
-        await self._throttle.login_succeeded(ip, email)
-        return auth_answer(user, await self._sessions.start(user["id"]))
+        await self.throttle.login_succeeded(ip, email)
+        return auth_answer(user, await self.sessions.start(user["id"]))
 
     async def change_email(self, user_id: str, new_email: str, password: str, code: str | None) -> None:
         """Mail a verification link to a new address (password and second factor checked first); the
         account keeps its address until the link is used."""
-        self._emails.mailer.require()
+        self.emails.mailer.require()
         user = await self.get(user_id)
         await self.check_password(user, password)
         if self.second_factor is not None:
             await self.second_factor(user, code)
-        await self._emails.request_email_change(user, normalise_email(new_email))
+        await self.emails.request_email_change(user, normalise_email(new_email))
 
     async def hash_password(self, password: str) -> str:
         """A bcrypt hash of a new password (off the IOLoop)."""
-        return await self._hasher.hash(password)
+        return await self.hasher.hash(password)
 
     async def check_password(self, user: dict[str, Any], password: str) -> None:
         """401 unless `password` is the user's (throttled per account): guards sensitive changes."""
-        await self._throttle.password_check(user["id"])
+        await self.throttle.password_check(user["id"])
         stored = user.get("password_hash")
-        if not stored or not await self._hasher.verify(password, stored):
+        if not stored or not await self.hasher.verify(password, stored):
             raise Unauthorized("the current password is wrong", code="invalid_credentials")
 
     async def change_password(self, user_id: str, body: PasswordChangeIn) -> AuthAnswer:
@@ -273,9 +266,9 @@ class UserService:
         await self.check_password(user, body.current_password)
         if self.second_factor is not None:
             await self.second_factor(user, body.code)
-        new_hash = await self._hasher.hash(body.new_password)
-        await self._docs.update(
+        new_hash = await self.hasher.hash(body.new_password)
+        await self.docs.update(
             "users", {"id": user_id}, {"password_hash": new_hash, "password_changed_at": time.time()}
         )
-        await self._sessions.revoke_all(user_id)
-        return auth_answer(user, await self._sessions.start(user_id))
+        await self.sessions.revoke_all(user_id)
+        return auth_answer(user, await self.sessions.start(user_id))

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,23 +49,16 @@ STALE_AFTER_S = 60.0  # a running job not reported on for this long has lost its
 SPOOLERS: dict[str, Callable[..., None]] = {"umami": spool_umami, "eddy": spool_eddy_export}
 
 
+@dataclass(eq=False)
 class ImportService:
     """Starts imports, runs them, and answers their progress."""
 
-    def __init__(
-        self,
-        docs: DocumentStore,
-        events: EventStore,
-        work_dir: Path,
-        on_events_written: Callable[[str], Any] | None = None,
-        max_running: int = MAX_RUNNING,
-    ) -> None:
-        self._docs = docs
-        self._events = events
-        self.work_dir = work_dir
-        self._on_written = on_events_written
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self.max_running = max_running
+    docs: DocumentStore
+    events: EventStore
+    work_dir: Path
+    on_events_written: Callable[[str], Any] | None = None
+    max_running: int = MAX_RUNNING
+    _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False, repr=False)
 
     def upload_path(self) -> Path:
         """A fresh path for an upload to be written to."""
@@ -73,7 +67,7 @@ class ImportService:
 
     async def begin(self, site_id: str, user_id: str, kind: str, upload: Path) -> dict[str, Any]:
         """Begin importing `upload` (taken over: deleted when the import ends) into the site."""
-        running = await self._docs.find("imports", {"site_id": site_id, "status": "running"})
+        running = await self.docs.find("imports", {"site_id": site_id, "status": "running"})
         refusal: DomainError | None = None
         if any(job["id"] in self._tasks for job in running):
             refusal = Conflict("an import of this site is already running", code="import_running")
@@ -97,7 +91,7 @@ class ImportService:
             "updated_at": now,
             "finished_at": None,
         }
-        await self._docs.insert("imports", job)
+        await self.docs.insert("imports", job)
         self._tasks[job["id"]] = asyncio.get_running_loop().create_task(self._run(job, upload))
         return job
 
@@ -120,11 +114,11 @@ class ImportService:
 
     async def get(self, site_id: str, job_id: str) -> dict[str, Any]:
         """One import of the site (404 for others')."""
-        return await self._settled(await site_item(self._docs, "imports", site_id, job_id, "no such import"))
+        return await self._settled(await site_item(self.docs, "imports", site_id, job_id, "no such import"))
 
     async def list(self, site_id: str) -> list[dict[str, Any]]:
         """The site's imports, newest first."""
-        jobs = await self._docs.find("imports", {"site_id": site_id}, sort="created_at", descending=True)
+        jobs = await self.docs.find("imports", {"site_id": site_id}, sort="created_at", descending=True)
         return [await self._settled(job) for job in jobs]
 
     async def _settled(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -138,12 +132,12 @@ class ImportService:
             "message": "Eddy stopped before the import finished.",
             "phase": "finished",
         }
-        await self._docs.update("imports", {"id": job["id"], "status": "running"}, changes)
+        await self.docs.update("imports", {"id": job["id"], "status": "running"}, changes)
         return {**job, **changes}
 
     async def latest_plausible(self, site_id: str) -> str | None:
         """The id of the site's Plausible import that answers history, if any."""
-        return await latest_import(self._docs, site_id)
+        return await latest_import(self.docs, site_id)
 
     async def _run(self, job: dict[str, Any], upload: Path) -> None:
         tally = Tally()
@@ -172,14 +166,14 @@ class ImportService:
                 await asyncio.get_running_loop().run_in_executor(None, upload.unlink)
         now = time.time()
         changes.update(tally.snapshot(), phase="finished", updated_at=now, finished_at=now)
-        await self._docs.update("imports", {"id": job["id"]}, changes)
+        await self.docs.update("imports", {"id": job["id"]}, changes)
         self._tasks.pop(job["id"], None)
 
     async def _report(self, job: dict[str, Any], tally: Tally) -> None:
         while True:
             await asyncio.sleep(PROGRESS_EVERY_S)
             with contextlib.suppress(Exception):
-                await self._docs.update(
+                await self.docs.update(
                     "imports",
                     {"id": job["id"]},
                     {**tally.snapshot(), "phase": job["phase"], "updated_at": time.time()},
@@ -209,8 +203,8 @@ class ImportService:
                 ) from error
         finally:
             await loop.run_in_executor(None, spool.close)
-            if tally.imported and self._on_written is not None:
-                await self._on_written(site_id)
+            if tally.imported and self.on_events_written is not None:
+                await self.on_events_written(site_id)
         first, last = (days[0], days[-1]) if days else (None, None)
         return {
             "events_in_file": tally.read,
@@ -226,7 +220,7 @@ class ImportService:
         loop = asyncio.get_running_loop()
         stored: set[str] = set()
         flt = EventFilter(site_id=site_id, start=day * DAY_MS, end=(day + 1) * DAY_MS)
-        async for batch in self._events.read(flt, batch_size=5000):
+        async for batch in self.events.read(flt, batch_size=5000):
             stored.update(event.id for event in batch)
         batches = spool.day_batches(day, BATCH)
         while (batch := await loop.run_in_executor(None, next, batches, None)) is not None:
@@ -241,7 +235,7 @@ class ImportService:
         """Store `pending` (emptied); ids the store already had count as duplicates."""
         if not pending:
             return
-        written = await self._events.append(list(pending))
+        written = await self.events.append(list(pending))
         with tally.lock:
             tally.imported += written
             tally.duplicates += len(pending) - written
@@ -259,7 +253,7 @@ class ImportService:
             try:
                 while (item := await loop.run_in_executor(None, next, documents, None)) is not None:
                     table, day, rows = item
-                    await self._docs.insert(
+                    await self.docs.insert(
                         "imported_stats",
                         {
                             "id": f"{import_id}:{table}:{day}",
@@ -274,15 +268,15 @@ class ImportService:
                     with tally.lock:
                         tally.imported += len(rows)
             except BaseException:
-                await self._docs.delete("imported_stats", {"import_id": import_id})
+                await self.docs.delete("imported_stats", {"import_id": import_id})
                 raise
         finally:
             await loop.run_in_executor(None, spool.close)
         # This import now answers history; the ones before it are replaced.
-        for previous in await self._docs.find("imports", {"site_id": site_id, "kind": "plausible"}):
+        for previous in await self.docs.find("imports", {"site_id": site_id, "kind": "plausible"}):
             if previous["id"] != import_id and previous["status"] == "done":
-                await self._docs.delete("imported_stats", {"import_id": previous["id"]})
-                await self._docs.update("imports", {"id": previous["id"]}, {"status": "replaced"})
+                await self.docs.delete("imported_stats", {"import_id": previous["id"]})
+                await self.docs.update("imports", {"id": previous["id"]}, {"status": "replaced"})
         ordered = sorted(days)
         return {
             **summary,

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.principals import KeyPrincipal
@@ -70,27 +70,21 @@ def site_origins(site: StoredSite) -> list[str]:
     return listed
 
 
+@dataclass(eq=False)
 class IngestPipeline:
     """Accepts events for one process: authenticates, checks, enriches and commits them."""
 
-    def __init__(
-        self,
-        keys: KeyAuthenticator,
-        docs: DocumentStore,
-        kv: KeyValue,
-        writer: GroupCommitWriter,
-        metrics: Metrics,
-        limits: IngestLimits | None = None,
-    ) -> None:
-        self._keys = keys
-        self._docs = docs
-        self._kv = kv
-        self.writer = writer
-        self._metrics = metrics
-        self.limits = limits or IngestLimits()
-        self.enricher = Enricher(ClientClassifier(), SaltBook(docs), Sessions(kv))
+    keys: KeyAuthenticator
+    docs: DocumentStore
+    kv: KeyValue
+    writer: GroupCommitWriter
+    metrics: Metrics
+    limits: IngestLimits = field(default_factory=IngestLimits)
+
+    def __post_init__(self) -> None:
+        self.enricher = Enricher(ClientClassifier(), SaltBook(self.docs), Sessions(self.kv))
         # The installation check's records: last accepted request and recent refusals per site.
-        self.installation = InstallationLog(kv)
+        self.installation = InstallationLog(self.kv)
         self._sites: dict[str, _Site] = {}
 
     async def start(self) -> None:
@@ -104,11 +98,11 @@ class IngestPipeline:
     def drop(self, reason: DropReason | str, count: int = 1) -> None:
         """Count refused or dropped events (ValueError for a reason not in DropReason: no new series)."""
         if count > 0:
-            self._metrics.ingest_dropped.labels(DropReason(reason)).inc(count)
+            self.metrics.ingest_dropped.labels(DropReason(reason)).inc(count)
 
     def count_accepted(self, count: int) -> None:
         """Count events that are now durable."""
-        self._metrics.ingest_accepted.inc(count)
+        self.metrics.ingest_accepted.inc(count)
 
     async def authorize(
         self, raw_key: str | None, origin: str | None, *, in_url_or_body: bool
@@ -116,7 +110,7 @@ class IngestPipeline:
         """The key's principal, if it may ingest from this origin. 401 unknown/revoked/expired key;
         403 bad origin, or a secret key used like a public one (sent from a browser, with an Origin, or
         in a body/query field where it would end up in page source and logs: only X-Api-Key carries it)."""
-        principal = await self._keys.authenticate(raw_key.strip()) if raw_key else None
+        principal = await self.keys.authenticate(raw_key.strip()) if raw_key else None
         if principal is None:
             raise Unauthorized("invalid, revoked or expired API key", code="invalid_key")
         if principal.kind == "secret" and (in_url_or_body or origin is not None):
@@ -132,10 +126,10 @@ class IngestPipeline:
     async def check_rate(self, principal: KeyPrincipal) -> None:
         """Raise RateLimited when the key or its site is over its per-second budget."""
         try:
-            key_hits, key_reset = await self._kv.hit(f"rl:ingest:k:{principal.key_id}", 1.0)
-            site_hits, site_reset = await self._kv.hit(f"rl:ingest:s:{principal.site_id}", 1.0)
+            key_hits, key_reset = await self.kv.hit(f"rl:ingest:k:{principal.key_id}", 1.0)
+            site_hits, site_reset = await self.kv.hit(f"rl:ingest:s:{principal.site_id}", 1.0)
         except Exception:  # noqa: BLE001 - documented: fail open while the key-value store is down
-            self._metrics.ingest_rate_limit_skipped.inc()
+            self.metrics.ingest_rate_limit_skipped.inc()
             return
         if key_hits > self.limits.per_key:
             raise RateLimited(key_reset, "too many requests for this key")
@@ -199,7 +193,7 @@ class IngestPipeline:
         cached = self._sites.get(site_id)
         if cached is not None and cached.cached_until > now:
             return cached.origins
-        doc = await self._docs.get("sites", site_id)
+        doc = await self.docs.get("sites", site_id)
         origins: frozenset[str] = frozenset()
         if doc is not None:
             origins = frozenset(site_origins(stored_site(doc)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from domain.accounts.access import SiteAccess
 from domain.accounts.site_docs import stored_site
@@ -28,28 +29,23 @@ CLOSE_FORBIDDEN = 4403
 REASON = "no longer a member of this site"
 
 
+@dataclass(eq=False)
 class MembershipWatch:
     """Ends live streams whose user is no longer on their site (a context component)."""
 
-    def __init__(
-        self,
-        sockets: SocketRegistry,
-        docs: DocumentStore,
-        access: SiteAccess,
-        bus: Bus | None,
-        recheck_s: float = RECHECK_S,
-    ) -> None:
-        self._sockets = sockets
-        self._docs = docs
-        self._access = access
-        self._bus = bus
-        self.recheck_s = recheck_s
+    sockets: SocketRegistry
+    docs: DocumentStore
+    access: SiteAccess
+    bus: Bus | None
+    recheck_s: float = RECHECK_S
+
+    def __post_init__(self) -> None:
         self._rounds = Periodic("live membership recheck", self.recheck, lambda: self.recheck_s, log)
 
     async def start(self) -> None:
         """Listen for removals in every process and start the periodic recheck."""
-        if self._bus is not None:
-            await self._bus.subscribe(MEMBERS_REMOVED_CHANNEL, self._on_removed)
+        if self.bus is not None:
+            await self.bus.subscribe(MEMBERS_REMOVED_CHANNEL, self._on_removed)
         self._rounds.start()
 
     async def stop(self) -> None:
@@ -62,27 +58,25 @@ class MembershipWatch:
 
     def end(self, site_id: str, user_id: str) -> int:
         """Close this process's streams of `user_id` on `site_id`; how many."""
-        return self._close(
-            s for s in self._sockets if _owner(s) == (site_id, user_id) and user_id and site_id
-        )
+        return self._close(s for s in self.sockets if _owner(s) == (site_id, user_id) and user_id and site_id)
 
     async def member_removed(self, site_id: str, user_id: str) -> None:
         """A member left the site: end their streams here and in every other process."""
         self.end(site_id, user_id)
-        if self._bus is not None:
+        if self.bus is not None:
             try:
-                await self._bus.publish(MEMBERS_REMOVED_CHANNEL, f"{site_id}:{user_id}".encode())
+                await self.bus.publish(MEMBERS_REMOVED_CHANNEL, f"{site_id}:{user_id}".encode())
             except Exception as error:  # noqa: BLE001 - the periodic recheck ends them elsewhere
                 log.warning("could not broadcast a member removal: %s", error)
 
     async def recheck(self) -> None:
         """Read the role of every (site, user) with an open stream; end the streams of those without."""
-        pairs = {_owner(s) for s in self._sockets} - {None}
+        pairs = {_owner(s) for s in self.sockets} - {None}
         for site_id, user_id in pairs:  # type: ignore[misc]
             if not site_id or not user_id:
                 continue
-            doc = await self._docs.get("sites", site_id)
-            if doc is None or await self._access.role_of(user_id, stored_site(doc)) is None:
+            doc = await self.docs.get("sites", site_id)
+            if doc is None or await self.access.role_of(user_id, stored_site(doc)) is None:
                 self.end(site_id, user_id)
 
     def _close(self, sockets: Iterable[object]) -> int:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass
 
 from domain.live.counters import PendingCounts
 from domain.live.hub import KV_TIMEOUT_S, VISITORS_TTL_S, LiveHub
@@ -27,23 +28,18 @@ PUBLISH_TIMEOUT_S = 2.0
 WARN_EVERY_S = 30.0
 
 
+@dataclass(eq=False)
 class LivePublisher:
     """Counts ingested events per site and publishes coalesced deltas."""
 
-    def __init__(
-        self,
-        bus: Bus,
-        kv: KeyValue,
-        hub: LiveHub,
-        *,
-        min_interval: float = MIN_INTERVAL_S,
-        on_failure: Callable[[str], None] | None = None,
-    ) -> None:
-        self._bus = bus
-        self._kv = kv
-        self._hub = hub
-        self.min_interval = min_interval
-        self._on_failure = on_failure
+    bus: Bus
+    kv: KeyValue
+    hub: LiveHub
+    _: KW_ONLY
+    min_interval: float = MIN_INTERVAL_S
+    on_failure: Callable[[str], None] | None = None
+
+    def __post_init__(self) -> None:
         self._pending = PendingCounts()
         self._last_sent: dict[str, float] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -102,7 +98,7 @@ class LivePublisher:
             deltas.append(delta)
             messages.append((channel_for(site_id), encode_delta(delta)))
             if visitors:
-                touches.append(self._kv.touch_members(visitors_key(site_id), visitors, VISITORS_TTL_S))
+                touches.append(self.kv.touch_members(visitors_key(site_id), visitors, VISITORS_TTL_S))
         self._forget_quiet(now)
         if not messages:
             return
@@ -114,21 +110,21 @@ class LivePublisher:
             if errors:
                 self._failed("kv", errors[0])
         try:
-            await asyncio.wait_for(self._bus.publish_many(messages), PUBLISH_TIMEOUT_S)
+            await asyncio.wait_for(self.bus.publish_many(messages), PUBLISH_TIMEOUT_S)
             self.published += len(messages)
-            if not self._bus.healthy:
+            if not self.bus.healthy:
                 # Sent for other processes, but this process's own reader is reconnecting and would miss it.
                 for delta in deltas:
-                    self._hub.apply(delta)
+                    self.hub.apply(delta)
         except Exception as error:  # noqa: BLE001 - live fan-out pauses; ingest and local dashboards go on
             self._failed("bus", error)
             for delta in deltas:
-                self._hub.apply(delta)
+                self.hub.apply(delta)
 
     def _failed(self, part: str, error: BaseException) -> None:
         self.failures += 1
-        if self._on_failure is not None:
-            self._on_failure(part)
+        if self.on_failure is not None:
+            self.on_failure(part)
         now = time.monotonic()
         if now - self._last_warning >= WARN_EVERY_S:
             self._last_warning = now

@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -64,7 +64,7 @@ class Mailer:
     """What domain code uses to send mail: `send` queues a message in the outbox (durable) and returns."""
 
     def __init__(self, docs: DocumentStore, settings: MailSettings | None, public_url: str | None) -> None:
-        self._docs = docs
+        self.docs = docs
         self.settings = settings
         self.public_url = public_url
         self.on_queued: Callable[[], None] | None = None
@@ -116,7 +116,7 @@ class Mailer:
             "next_attempt_at": now,
             "created_at": now,
         }
-        await self._docs.insert("mail_outbox", doc)
+        await self.docs.insert("mail_outbox", doc)
         if self.on_queued is not None:
             self.on_queued()
         return str(doc["id"])
@@ -148,26 +148,20 @@ def _permanent(error: BaseException) -> bool:
     return isinstance(error, aiosmtplib.SMTPResponseException) and isinstance(code, int) and code >= 500
 
 
+@dataclass(eq=False)
 class MailDelivery:
     """Delivers due outbox messages (a context component). `poll_s` bounds how long a message queued by
     another process waits; one queued here wakes the loop at once."""
 
-    def __init__(
-        self,
-        docs: DocumentStore,
-        settings: MailSettings | None,
-        *,
-        poll_s: float = 2.0,
-        retry: RetryPolicy | None = None,
-        on_outcome: Callable[[str], None] | None = None,
-        on_counts: Callable[[Mapping[str, int]], None] | None = None,
-    ) -> None:
-        self._docs = docs
-        self.settings = settings
-        self.poll_s = poll_s
-        self.retry = retry or RetryPolicy()
-        self._on_outcome = on_outcome
-        self._on_counts = on_counts
+    docs: DocumentStore
+    settings: MailSettings | None
+    _: KW_ONLY
+    poll_s: float = 2.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    on_outcome: Callable[[str], None] | None = None
+    on_counts: Callable[[Mapping[str, int]], None] | None = None
+
+    def __post_init__(self) -> None:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -216,13 +210,13 @@ class MailDelivery:
         now = time.time() if now is None else now
         await self._release_stale(now)
         sent = 0
-        rows = await self._docs.find(
+        rows = await self.docs.find(
             "mail_outbox", {"state": "pending"}, sort="next_attempt_at", limit=ROUND_LIMIT
         )
         for row in rows:
             if float(row["next_attempt_at"]) > now or self._stopping:
                 break
-            claimed = await self._docs.update(
+            claimed = await self.docs.update(
                 "mail_outbox",
                 {"id": row["id"], "state": "pending", "attempts": row["attempts"]},
                 {"state": "sending", "claimed_at": time.time()},
@@ -259,13 +253,13 @@ class MailDelivery:
             }
             if not failed:
                 changes["next_attempt_at"] = time.time() + self.retry.delay(attempts)
-            await self._docs.update("mail_outbox", {"id": row["id"], "state": "sending"}, changes)
+            await self.docs.update("mail_outbox", {"id": row["id"], "state": "sending"}, changes)
             log.warning(
                 "mail %s to the outbox's recipient not sent (attempt %d): %s", row["id"], attempts, error
             )
             self._count("failed" if failed else "retried")
             return 0
-        await self._docs.update(
+        await self.docs.update(
             "mail_outbox",
             {"id": row["id"], "state": "sending"},
             {"state": "sent", "attempts": attempts, "sent_at": time.time(), "text": "", "html": ""},
@@ -274,10 +268,10 @@ class MailDelivery:
         return 1
 
     async def _release_stale(self, now: float) -> None:
-        for row in await self._docs.find("mail_outbox", {"state": "sending"}, limit=ROUND_LIMIT):
+        for row in await self.docs.find("mail_outbox", {"state": "sending"}, limit=ROUND_LIMIT):
             claimed_at = float(row.get("claimed_at") or 0)
             if claimed_at < now - CLAIM_LEASE_S:
-                await self._docs.update(
+                await self.docs.update(
                     "mail_outbox",
                     {"id": row["id"], "state": "sending", "claimed_at": row.get("claimed_at")},
                     {"state": "pending", "attempts": int(row["attempts"]) + 1, "next_attempt_at": now},
@@ -285,24 +279,24 @@ class MailDelivery:
 
     async def _purge(self, now: float) -> None:
         for state, stamp in (("sent", "sent_at"), ("failed", "created_at")):
-            rows = await self._docs.find("mail_outbox", {"state": state}, sort=stamp, limit=500)
+            rows = await self.docs.find("mail_outbox", {"state": state}, sort=stamp, limit=500)
             for row in rows:
                 if float(row.get(stamp) or 0) >= now - KEEP_DONE_S:
                     break
-                await self._docs.delete("mail_outbox", {"id": row["id"], "state": state})
+                await self.docs.delete("mail_outbox", {"id": row["id"], "state": state})
 
     async def counts(self) -> dict[str, int]:
         """How many outbox messages are in each state."""
-        return {state: await self._docs.count("mail_outbox", {"state": state}) for state in STATES}
+        return {state: await self.docs.count("mail_outbox", {"state": state}) for state in STATES}
 
     async def publish_counts(self) -> None:
         """Hand the current counts to the metrics."""
-        if self._on_counts is not None:
-            self._on_counts(await self.counts())
+        if self.on_counts is not None:
+            self.on_counts(await self.counts())
 
     def _count(self, outcome: str) -> None:
-        if self._on_outcome is not None:
-            self._on_outcome(outcome)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
 
 
 def delivery_from_env(

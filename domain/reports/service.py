@@ -20,6 +20,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Annotated
 
 import msgspec
@@ -74,34 +75,26 @@ class UnsubscribeIn(msgspec.Struct, forbid_unknown_fields=True):
     key: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 
+@dataclass(eq=False)
 class Reports:
     """Subscriptions, the due-report sweep and the report mails (a context component)."""
 
-    def __init__(
-        self,
-        docs: DocumentStore,
-        stats: StatsService,
-        mailer: Mailer,
-        role_of: RoleOf,
-        sites_of: SitesOf,
-        hash_key: bytes,
-        *,
-        interval_s: float = 300.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._docs = docs
-        self._stats = stats
-        self._mailer = mailer
-        self._role_of = role_of
-        self._sites_of = sites_of
-        self._key = hash_key
-        self.interval_s = interval_s
-        self._clock = clock
+    docs: DocumentStore
+    stats: StatsService
+    mailer: Mailer
+    role_of: RoleOf
+    sites_of: SitesOf
+    hash_key: bytes = field(repr=False)  # a secret: never in a repr or a log line
+    _: KW_ONLY
+    interval_s: float = 300.0
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
         self._rounds = Periodic("report sweep", self.send_due, lambda: self.interval_s, log)
 
     async def start(self) -> None:
         """Begin sweeping for due reports (only when mail can be sent)."""
-        if self._mailer.enabled:
+        if self.mailer.enabled:
             self._rounds.start()
 
     async def stop(self) -> None:
@@ -110,12 +103,13 @@ class Reports:
 
     def key_for(self, subscription_id: str) -> str:
         """The unsubscribe key of a subscription."""
-        return hmac.new(self._key, f"unsubscribe:{subscription_id}".encode(), hashlib.sha256).hexdigest()[:40]
+        digest = hmac.new(self.hash_key, f"unsubscribe:{subscription_id}".encode(), hashlib.sha256)
+        return digest.hexdigest()[:40]
 
     async def list_for(self, user_id: str) -> list[SubscriptionOut]:
         """The user's choices for every site they can see."""
         rows = {
-            row["site_id"]: row for row in await self._docs.find("report_subscriptions", {"user_id": user_id})
+            row["site_id"]: row for row in await self.docs.find("report_subscriptions", {"user_id": user_id})
         }
         return [
             SubscriptionOut(
@@ -124,26 +118,24 @@ class Reports:
                 weekly=bool(rows.get(site.id, {}).get("weekly")),
                 monthly=bool(rows.get(site.id, {}).get("monthly")),
             )
-            for site, _role in (await self._sites_of(user_id))[:MAX_LISTED]
+            for site, _role in (await self.sites_of(user_id))[:MAX_LISTED]
         ]
 
     async def set(self, user_id: str, site: StoredSite, body: SubscriptionIn) -> SubscriptionOut:
         """Save a user's choices for a site. A period already due when opting in is not sent: the first
         report covers the first full period after."""
-        now = self._clock()
+        now = self.clock()
         current = {
             f"last_{kind}": (due.key if (due := due_period(kind, now, site.timezone)) else "")
             for kind in KINDS
         }
-        rows = await self._docs.find(
-            "report_subscriptions", {"user_id": user_id, "site_id": site.id}, limit=1
-        )
+        rows = await self.docs.find("report_subscriptions", {"user_id": user_id, "site_id": site.id}, limit=1)
         changes = {"weekly": body.weekly, "monthly": body.monthly}
         if rows:
             for kind in KINDS:  # turned on now: skip the period that is already due
                 if getattr(body, kind) and not rows[0].get(kind):
                     changes[f"last_{kind}"] = current[f"last_{kind}"]
-            await self._docs.update("report_subscriptions", {"id": rows[0]["id"]}, changes)
+            await self.docs.update("report_subscriptions", {"id": rows[0]["id"]}, changes)
         else:
             doc = {
                 "id": new_id(),
@@ -154,9 +146,9 @@ class Reports:
                 **current,
             }
             try:
-                await self._docs.insert("report_subscriptions", doc)
+                await self.docs.insert("report_subscriptions", doc)
             except DuplicateKeyError:
-                await self._docs.update(
+                await self.docs.update(
                     "report_subscriptions", {"user_id": user_id, "site_id": site.id}, changes
                 )
         return SubscriptionOut(site_id=site.id, site_name=site.name, **changes)  # type: ignore[arg-type]
@@ -166,19 +158,19 @@ class Reports:
         # Compared as bytes: compare_digest refuses str with non-ASCII characters (any key may arrive).
         if not hmac.compare_digest(self.key_for(subscription_id).encode(), key.encode()):
             raise Invalid("This unsubscribe link is not valid.", code="invalid_token")
-        await self._docs.update(
+        await self.docs.update(
             "report_subscriptions", {"id": subscription_id}, {"weekly": False, "monthly": False}
         )
 
     async def send_due(self, now: float | None = None) -> int:
         """Queue every report due now that this process claims; returns how many."""
-        if not self._mailer.enabled:
+        if not self.mailer.enabled:
             return 0
-        now = self._clock() if now is None else now
+        now = self.clock() if now is None else now
         sent = 0
         for kind in KINDS:
-            for sub in await self._docs.find("report_subscriptions", {kind: True}):
-                doc = await self._docs.get("sites", sub["site_id"])
+            for sub in await self.docs.find("report_subscriptions", {kind: True}):
+                doc = await self.docs.get("sites", sub["site_id"])
                 if doc is None:
                     continue
                 site = stored_site(doc)
@@ -186,28 +178,28 @@ class Reports:
                 last = sub.get(f"last_{kind}")
                 if period is None or last == period.key:
                     continue
-                claimed = await self._docs.update(
+                claimed = await self.docs.update(
                     "report_subscriptions",
                     {"id": sub["id"], f"last_{kind}": last},
                     {f"last_{kind}": period.key},
                 )
                 if claimed != 1:
                     continue  # another process sends it
-                if await self._role_of(sub["user_id"], site) is None:
-                    await self._docs.delete("report_subscriptions", {"id": sub["id"]})
+                if await self.role_of(sub["user_id"], site) is None:
+                    await self.docs.delete("report_subscriptions", {"id": sub["id"]})
                     continue
-                user = await self._docs.get("users", sub["user_id"])
+                user = await self.docs.get("users", sub["user_id"])
                 if user is None:
                     continue
                 mail = await self.build(site, period, sub["id"])
-                api_link = f"{self._mailer.public_url}/api/v1/reports/unsubscribe?" + urllib.parse.urlencode(
+                api_link = f"{self.mailer.public_url}/api/v1/reports/unsubscribe?" + urllib.parse.urlencode(
                     {"id": sub["id"], "key": self.key_for(sub["id"])}
                 )
                 headers = {
                     "List-Unsubscribe": f"<{api_link}>",
                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 }
-                await self._mailer.send(
+                await self.mailer.send(
                     user["email"], mail.subject, mail.text, mail.html, kind="report", headers=headers
                 )
                 sent += 1
@@ -217,16 +209,16 @@ class Reports:
         """The report mail of a site for a period (numbers from the stats service)."""
         params = {"from": period.first_day.isoformat(), "to": period.last_day.isoformat()}
         tz = site.timezone
-        now_ms = int(self._clock() * 1000)
-        summary = await self._stats.summary(site.id, parse_query(params, default_tz=tz, now_ms=now_ms))
+        now_ms = int(self.clock() * 1000)
+        summary = await self.stats.summary(site.id, parse_query(params, default_tz=tz, now_ms=now_ms))
         tops = []
         for by in ("page", "source"):
             query = parse_query(
                 {**params, "by": by, "limit": str(TOP)}, default_tz=tz, now_ms=now_ms, need_by=True
             )
-            tops.append((await self._stats.breakdown(site.id, query)).results)
-        unsubscribe = f"{self._mailer.public_url}/unsubscribe#" + urllib.parse.urlencode(
+            tops.append((await self.stats.breakdown(site.id, query)).results)
+        unsubscribe = f"{self.mailer.public_url}/unsubscribe#" + urllib.parse.urlencode(
             {"id": subscription_id, "key": self.key_for(subscription_id)}
         )
-        dashboard = f"{self._mailer.public_url}/sites/{site.id}"
+        dashboard = f"{self.mailer.public_url}/sites/{site.id}"
         return render(site, period, summary, tops[0], tops[1], dashboard, unsubscribe)

@@ -33,6 +33,13 @@ def field_error(control: Locator) -> Locator:
     return control.locator("xpath=following-sibling::small[contains(@class, 'field-error')]")
 
 
+def refused(page: Page, submit: Locator, control: Locator, says: str) -> None:
+    """Press `submit` and expect a readable sentence containing `says` under `control`."""
+    submit.click()
+    expect(field_error(control)).to_contain_text(says)
+    assert_readable(page)
+
+
 def test_every_form_answers_bad_input_with_sentences_at_the_field(
     page: Page, eddy_server: EddyProcess
 ) -> None:
@@ -62,40 +69,33 @@ def test_every_form_answers_bad_input_with_sentences_at_the_field(
     page.get_by_label("Name", exact=True).fill("Shop")
     page.get_by_label("Domain").fill("https://shop.example/")
     page.get_by_label("Allowed origins").fill("https://shop.example")
-    page.get_by_role("button", name="Add site").click()
-    expect(field_error(page.get_by_label("Domain"))).to_contain_text("without https://")
-    assert_readable(page)
+    add_site = page.get_by_role("button", name="Add site")
+    refused(page, add_site, page.get_by_label("Domain"), "without https://")
     page.get_by_label("Domain").fill("shop.example")
     page.get_by_label("Allowed origins").fill("https://shop.example\nshop.example/path")
-    page.get_by_role("button", name="Add site").click()
-    expect(field_error(page.get_by_label("Allowed origins"))).to_contain_text("like https://shop.example")
-    assert_readable(page)
+    refused(page, add_site, page.get_by_label("Allowed origins"), "like https://shop.example")
     page.get_by_label("Allowed origins").fill("https://shop.example")
-    page.get_by_role("button", name="Add site").click()
+    add_site.click()
     expect(page).to_have_url(re.compile(r"/keys$"))
 
     # A key that expires after 0 days.
     form = page.locator("form.key-form")
     form.get_by_label("Name").fill("Website")
-    form.get_by_label("Expires after (days)").fill("0")
-    form.get_by_role("button", name="Create key").click()
-    expect(field_error(form.get_by_label("Expires after (days)"))).to_contain_text("between 1 and 3650")
-    assert_readable(page)
-    form.get_by_label("Expires after (days)").fill("")
+    expires = form.get_by_label("Expires after (days)")
+    expires.fill("0")
+    refused(page, form.get_by_role("button", name="Create key"), expires, "between 1 and 3650")
+    expires.fill("")
     create_public_key(page)
 
     # A metric with a name Prometheus refuses.
     page.get_by_role("link", name="Metrics").click()
     form = page.locator("form.metric-form")
+    add_metric = form.get_by_role("button", name="Add metric")
     form.get_by_label("Name").fill("bad name!")
-    form.get_by_role("button", name="Add metric").click()
-    expect(field_error(form.get_by_label("Name"))).to_contain_text("Use letters, digits, underscores")
-    assert_readable(page)
+    refused(page, add_metric, form.get_by_label("Name"), "Use letters, digits, underscores")
     form.get_by_label("Name").fill("checkout_seconds")
     form.get_by_label("Labels").fill("plan, __reserved")
-    form.get_by_role("button", name="Add metric").click()
-    expect(field_error(form.get_by_label("Labels"))).to_contain_text("letters, digits and underscores")
-    assert_readable(page)
+    refused(page, add_metric, form.get_by_label("Labels"), "letters, digits and underscores")
 
     # A snippet batching 0 events.
     page.get_by_role("link", name="Snippet").click()
@@ -117,26 +117,21 @@ def test_every_form_answers_bad_input_with_sentences_at_the_field(
     # that is no UUID.
     page.get_by_role("link", name="Settings").click()
     goals = page.get_by_label("Goals")
+    save = page.get_by_role("button", name="Save changes")
     goals.fill("/a*/b")
-    page.get_by_role("button", name="Save changes").click()
-    expect(field_error(goals)).to_contain_text("a page starting with /")
-    assert_readable(page)
+    refused(page, save, goals, "a page starting with /")
     goals.fill("Signup\nSignup")
-    page.get_by_role("button", name="Save changes").click()
-    expect(field_error(goals)).to_contain_text("on a line of its own, once")
-    assert_readable(page)
+    refused(page, save, goals, "on a line of its own, once")
     goals.fill("Signup")
     page.get_by_label("Currency").fill("eu")
-    page.get_by_role("button", name="Save changes").click()
+    save.click()
     expect(field_error(page.get_by_label("Currency"))).to_have_text(
         "Enter a currency as its three-letter code, like EUR or USD."
     )
     assert_readable(page)
     page.get_by_label("Currency").fill("")
     page.get_by_label("Umami website id").fill("not-a-uuid")
-    page.get_by_role("button", name="Save changes").click()
-    expect(field_error(page.get_by_label("Umami website id"))).to_contain_text("Umami website id")
-    assert_readable(page)
+    refused(page, save, page.get_by_label("Umami website id"), "Umami website id")
 
     # History: a funnel of one step; a hand-edited link with a filter no one can use opens without it.
     page.get_by_role("link", name="Dashboard").click()

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from tests.support.ports import answers_ok, free_port
+from tests.support.subprocesses import start_logged, terminate
 from tests.support.until import until_sync
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,22 +37,16 @@ class EddyProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> EddyProcess:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "run.py",
-                    "--port",
-                    str(self.port),
-                    "--data-dir",
-                    str(self.data_dir),
-                    *self.args,
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        argv = [
+            sys.executable,
+            "run.py",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            *self.args,
+        ]
+        self.process = start_logged(argv, self.log_path, cwd=ROOT, env=self.env)
         self.wait_healthy(timeout)
         return self
 
@@ -88,9 +82,4 @@ class EddyProcess:
     def stop(self) -> None:
         """Terminate if still running (test teardown)."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process, timeout=10)

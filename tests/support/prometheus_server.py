@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from tests.support.ports import answers_ok, free_port
-from tests.support.subprocesses import installed, terminate
+from tests.support.subprocesses import installed, start_logged, terminate
 from tests.support.until import until_sync
 
 
@@ -40,19 +40,14 @@ class PrometheusServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> PrometheusServer:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    self.binary,
-                    f"--config.file={self.dir / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={self.dir / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--log.level=warn",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        process = self.process
+        argv = [
+            self.binary,
+            f"--config.file={self.dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.dir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--log.level=warn",
+        ]
+        self.process = process = start_logged(argv, self.log_path)
 
         def ready() -> bool:
             if process.poll() is not None:
