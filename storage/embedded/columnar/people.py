@@ -113,31 +113,37 @@ def funnel_sql(flt: EventFilter, steps: Sequence[tuple[str, str]], window_ms: in
     return f"WITH {', '.join(ctes)} SELECT {counts}", [*step_params, *params]
 
 
-def cohorts_sql(flt: EventFilter, tz: str) -> tuple[str, list[Any]]:
+def cohorts_sql(flt: EventFilter, tz: str, rolled: str = "") -> tuple[str, list[Any]]:
     """Rows (first week, week, people): a person's first week is the Monday (a day number) of their first
-    local day in the range; they count in every week they were active in."""
+    local day in the range; they count in every week they were active in. `rolled` is a SELECT of more
+    (who, d) pairs, of days `ev` does not hold (the people rows of sealed days: people_rows.py)."""
     where, params = filter_where(flt)
     day = _local_day(flt, tz)
+    pairs = f"SELECT {WHO} AS who, {day} AS d FROM ev{where}" + (f" UNION ALL {rolled}" if rolled else "")
     # 1970-01-01 was a Thursday: +3 mod 7 counts the days since Monday.
     sql = (
-        f"WITH pw AS (SELECT DISTINCT who, d - ((d + 3) % 7) AS wk FROM (SELECT {WHO} AS who, {day} AS d"
-        f" FROM ev{where})), pf AS (SELECT who, min(wk) AS first FROM pw GROUP BY who)"
+        f"WITH pw AS (SELECT DISTINCT who, d - ((d + 3) % 7) AS wk FROM ({pairs})),"
+        " pf AS (SELECT who, min(wk) AS first FROM pw GROUP BY who)"
         # A join with each person's first week: a window partitioned by person took three times as long.
         " SELECT first, wk, count(*) FROM pw JOIN pf USING (who) GROUP BY first, wk ORDER BY first, wk"
     )
     return sql, params
 
 
-def active_sql(flt: EventFilter, tz: str) -> tuple[str, list[Any]]:
+def active_sql(flt: EventFilter, tz: str, rolled: str = "") -> tuple[str, list[Any]]:
     """Rows (day, start7, start30, count) of three histograms over the distinct (person, local day) pairs:
     per day (start7, start30 NULL), and per first day each pair adds to a person's 7-day and 30-day
     windows (its span from max(day, previous active day + width) to day + width - 1: the spans of one
-    person never overlap, so a day's count of spans covering it counts each person once)."""
+    person never overlap, so a day's count of spans covering it counts each person once). `rolled` is a
+    SELECT of more distinct (who, d) pairs, of days `ev` does not hold (people_rows.py)."""
     where, params = filter_where(flt)
     day = _local_day(flt, tz)
     w7, w30 = WINDOWS
+    pairs = f"SELECT DISTINCT {WHO} AS who, {day} AS d FROM ev{where}"
+    if rolled:  # the days differ, so the pairs of both parts stay distinct
+        pairs = f"({pairs}) UNION ALL {rolled}"
     sql = (
-        f"WITH pd AS (SELECT DISTINCT {WHO} AS who, {day} AS d FROM ev{where}),"
+        f"WITH pd AS ({pairs}),"
         " sp AS (SELECT d, lag(d) OVER (PARTITION BY who ORDER BY d) AS p FROM pd)"
         # greatest() skips NULL: a person's first day starts a span at the day itself.
         f" SELECT d, greatest(d, p + {w7}) AS s7, greatest(d, p + {w30}) AS s30, count(*) FROM sp"
