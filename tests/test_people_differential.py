@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 
 from domain.stats.cache import StatsCache
 from domain.stats.funnels import Step
 from domain.stats.query import parse_query
 from domain.stats.service import StatsService
+from storage.embedded.columnar import people
 from storage.embedded.events import SqliteEventStore
 from storage.embedded.memory_kv import MemoryKeyValue
 from storage.ports import EventFilter, PeopleCounts
@@ -173,3 +175,17 @@ async def test_the_service_answers_alike_through_either_path(stored: tuple[Any, 
         assert await fast.funnel("s1", query, steps, window_s) == want, (query, steps, window_s)
         assert await fast.retention("s1", query) == await generic.retention("s1", query), query
         assert await fast.active("s1", query) == await generic.active("s1", query), query
+
+
+@pytest.mark.parametrize("stored", SEEDS[:2], indirect=True)
+async def test_cohorts_of_ranges_longer_than_the_week_bits(stored: tuple[Any, list[Event]]) -> None:
+    """Ranges of more than MASK_WEEKS weeks count cohorts from distinct (person, week) pairs instead of
+    one bit per week: the same answers."""
+    store, events = stored
+    rng = random.Random(3)
+    for tz in ZONES:
+        flt = random_filter(rng, events, tz)
+        flt = msgspec.structs.replace(flt, start=START - 500 * DAY, end=START + SPAN + DAY)
+        assert (flt.end - flt.start) // (7 * DAY) > people.MASK_WEEKS
+        chosen = [e for e in events if matches(e, flt)]
+        assert sorted(await store.week_cohorts(flt, tz)) == reference_cohorts(chosen, tz), (flt, tz)
