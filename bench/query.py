@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import duckdb
+
 from domain.stats.answers import StatsAnswer
 from domain.stats.cache import StatsCache
 from domain.stats.funnels import parse_steps
@@ -118,8 +120,9 @@ def chosen_queries(labels: str) -> list[tuple[str, str, dict[str, str], list[str
     return [q for q in QUERIES if not pieces or any(piece in q[0] for piece in pieces)]
 
 
-# The questions the rollups may answer: without any of them, building the rollups is skipped.
-ROLLED_KINDS = ("summary", "timeseries", "breakdown")
+# The questions the rollups (and their people rows) may answer: without any of them, building them is
+# skipped.
+ROLLED_KINDS = ("summary", "timeseries", "breakdown", "retention", "active")
 
 
 async def measure(size: int, runs: int, labels: str = "") -> list[dict[str, Any]]:
@@ -133,7 +136,8 @@ async def measure(size: int, runs: int, labels: str = "") -> list[dict[str, Any]
         cache = StatsCache(MemoryKeyValue())
         service = StatsService(store, cache, clock=lambda: now)
         # The compactor's rollups of sealed days: UTC (every kind) and, once a time series in the site's
-        # timezone was asked, that zone's time series. Built as the compactor process would, timed.
+        # timezone was asked, that zone's time series; each with the days' people rows. Built as the
+        # compactor process would, timed.
         started = time.perf_counter()
         if any(kind in ROLLED_KINDS for _, kind, _, _ in queries):
             await store.aggregate(
@@ -185,7 +189,7 @@ async def measure(size: int, runs: int, labels: str = "") -> list[dict[str, Any]
         in_range = await store.count(EventFilter(site_id=SITE, start=query.start, end=query.end))
         note = (
             f"load {seconds:.0f} s ({stored / seconds:,.0f}/s); rollups {rollup_seconds:.0f} s;"
-            f" 30 days hold {in_range:,} events"
+            f" 30 days hold {in_range:,} events; {people_rows_held(store)}"
         )
         rows.append(
             {"events": f"{stored:,}", "query (30 days)": note, "mode": "", "p50 ms": "", "p95 ms": ""}
@@ -207,6 +211,20 @@ async def scratch_store(name: str) -> AsyncIterator[SqliteEventStore]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def people_rows_held(store: SqliteEventStore) -> str:
+    """How many people rows the rollups hold, per timezone, and their size on disk."""
+    held = []
+    entries = store.segment_dir.load().rollups
+    for tz in sorted({r.tz for r in entries}):
+        files = [store.segment_dir.path / r.people for r in entries if r.tz == tz and r.people]
+        if files:
+            listed = ", ".join(f"'{f}'" for f in files)
+            rows = duckdb.sql(f"SELECT count(*) FROM read_parquet([{listed}])").fetchall()[0][0]
+            size = sum(f.stat().st_size for f in files) / 1e6
+            held.append(f"{tz} {rows:,} ({size:.1f} MB)")
+    return "people rows " + (", ".join(held) or "none")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run every size; returns the table rows."""
     sizes = [int(part) for part in str(args.query_events).split(",") if part.strip()]
@@ -219,7 +237,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "notes": [
             "cold = the site's cache version bumped before each run, so the store answers; "
             "cached = the same query answered from the in-process query cache; "
-            "scan (no rollups) = cold with the store's rollups switched off (the previous engine)",
+            "scan (no rollups) = cold with the store's rollups and people rows switched off (the previous"
+            " engine)",
             f"queries slower than {SLOW_MS:.0f} ms cold ran {SLOW_RUNS} times (p95 = the slowest)",
         ],
     }

@@ -11,22 +11,32 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 
 from domain.stats.cache import StatsCache
 from domain.stats.funnels import Step
 from domain.stats.query import parse_query
 from domain.stats.service import StatsService
+from storage.embedded.columnar import people
 from storage.embedded.events import SqliteEventStore
 from storage.embedded.memory_kv import MemoryKeyValue
 from storage.ports import EventFilter, PeopleCounts
-from storage.records import Event, step_mask
+from storage.records import Event
 from tests.support.event_match import matches
+from tests.support.people_reference import (
+    open_random_store,
+    person,
+    random_range,
+    reference_active,
+    reference_cohorts,
+    reference_funnel,
+)
 from tests.support.random_events import (
     DAY,
     FIELD_VALUES,
@@ -34,10 +44,7 @@ from tests.support.random_events import (
     SPAN,
     START,
     ZONES,
-    make_events,
     random_condition,
-    store_randomly,
-    with_ties,
 )
 
 STEP_CHOICES = [
@@ -51,92 +58,11 @@ STEP_CHOICES = [
 ]
 
 
-def person(e: Event) -> str:
-    return f"u:{e.user_id}" if e.user_id else f"v:{e.visitor_id}"
-
-
-def local_day(e: Event, tz: str) -> dt.date:
-    return dt.datetime.fromtimestamp(e.ts / 1000, tz=ZoneInfo(tz)).date()
-
-
-# ---- the plain references ---------------------------------------------------------------------------
-
-
-def reference_funnel(events: list[Event], steps: Sequence[tuple[str, str]], window_ms: int) -> list[int]:
-    """People reaching at least each step: some chain of events in (ts, id) order, one event per step,
-    the first completing step 1 and every other at most window_ms after it (tried from every start)."""
-    tests: list[Callable[[Event], bool]] = [
-        lambda e, i=i: bool(step_mask(e, steps) >> i & 1)  # type: ignore[misc]
-        for i in range(len(steps))
-    ]
-    people: dict[str, list[Event]] = defaultdict(list)
-    for e in sorted(events, key=lambda e: (e.ts, e.id)):
-        people[person(e)].append(e)
-
-    def deepest(evs: list[Event], pos: int, depth: int, t0: int) -> int:
-        if depth == len(steps):
-            return depth
-        for j in range(pos, len(evs)):
-            if evs[j].ts - t0 > window_ms:
-                break
-            if tests[depth](evs[j]):  # the earliest next match leaves the most room
-                return deepest(evs, j + 1, depth + 1, t0)
-        return depth
-
-    reached = [0] * len(steps)
-    for evs in people.values():
-        best = max((deepest(evs, i + 1, 1, e.ts) for i, e in enumerate(evs) if tests[0](e)), default=0)
-        for k in range(best):
-            reached[k] += 1
-    return reached
-
-
-def reference_cohorts(events: list[Event], tz: str) -> list[tuple[str, int, int]]:
-    weeks: dict[str, set[dt.date]] = defaultdict(set)
-    for e in events:
-        day = local_day(e, tz)
-        weeks[person(e)].add(day - dt.timedelta(days=day.weekday()))
-    counts: dict[tuple[str, int], int] = defaultdict(int)
-    for active in weeks.values():
-        first = min(active)
-        for week in active:
-            counts[first.isoformat(), (week - first).days // 7] += 1
-    return sorted((first, offset, n) for (first, offset), n in counts.items())
-
-
-def reference_active(
-    events: list[Event], tz: str, first: dt.date, last: dt.date
-) -> list[tuple[str, int, ...]]:
-    """Each day's windows rebuilt as sets of people."""
-    by_day: dict[dt.date, set[str]] = defaultdict(set)
-    for e in events:
-        by_day[local_day(e, tz)].add(person(e))
-    out = []
-    day = first
-    while day <= last:
-        window = [by_day.get(day - dt.timedelta(days=k), set()) for k in range(30)]
-        out.append(
-            (day.isoformat(), len(window[0]), len(set().union(*window[:7])), len(set().union(*window)))
-        )
-        day += dt.timedelta(days=1)
-    return out
-
-
 # ---- random questions -------------------------------------------------------------------------------
 
 
 def random_filter(rng: random.Random, events: list[Event], tz: str) -> EventFilter:
-    if rng.random() < 0.5:  # whole local days
-        zone = ZoneInfo(tz)
-        first = (
-            dt.datetime.fromtimestamp(START / 1000, tz=zone) + dt.timedelta(days=rng.randrange(-1, 7))
-        ).date()
-        last = first + dt.timedelta(days=rng.randrange(1, 12))
-        start = int(dt.datetime(first.year, first.month, first.day, tzinfo=zone).timestamp() * 1000)
-        end = int(dt.datetime(last.year, last.month, last.day, tzinfo=zone).timestamp() * 1000)
-    else:  # cut anywhere
-        start = START + rng.randrange(-DAY, SPAN)
-        end = start + rng.randrange(1, SPAN + DAY)
+    start, end = random_range(rng, tz)
     sample = rng.choice(events)
     equals: dict[str, str] = {}
     prefix = ""
@@ -186,11 +112,7 @@ class PortOnly:
 
 @pytest.fixture
 async def stored(data_dir: Path, request: pytest.FixtureRequest) -> AsyncIterator[tuple[Any, list[Event]]]:
-    rng = random.Random(request.param)
-    events = with_ties(rng, make_events(rng))
-    store = SqliteEventStore(data_dir, compact_interval_s=None)
-    await store.open()
-    await store_randomly(store, rng, events)
+    store, events = await open_random_store(data_dir, request.param)
     yield store, events
     await store.close()
 
@@ -253,3 +175,17 @@ async def test_the_service_answers_alike_through_either_path(stored: tuple[Any, 
         assert await fast.funnel("s1", query, steps, window_s) == want, (query, steps, window_s)
         assert await fast.retention("s1", query) == await generic.retention("s1", query), query
         assert await fast.active("s1", query) == await generic.active("s1", query), query
+
+
+@pytest.mark.parametrize("stored", SEEDS[:2], indirect=True)
+async def test_cohorts_of_ranges_longer_than_the_week_bits(stored: tuple[Any, list[Event]]) -> None:
+    """Ranges of more than MASK_WEEKS weeks count cohorts from distinct (person, week) pairs instead of
+    one bit per week: the same answers."""
+    store, events = stored
+    rng = random.Random(3)
+    for tz in ZONES:
+        flt = random_filter(rng, events, tz)
+        flt = msgspec.structs.replace(flt, start=START - 500 * DAY, end=START + SPAN + DAY)
+        assert (flt.end - flt.start) // (7 * DAY) > people.MASK_WEEKS
+        chosen = [e for e in events if matches(e, flt)]
+        assert sorted(await store.week_cohorts(flt, tz)) == reference_cohorts(chosen, tz), (flt, tz)

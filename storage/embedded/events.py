@@ -37,7 +37,7 @@ from msgspec.structs import astuple
 
 from storage.embedded.aggregates import rows_to_aggregates
 from storage.embedded.bulk import insert_rows, without_empty_columns
-from storage.embedded.columnar import compactor_process, people, rollups
+from storage.embedded.columnar import compactor_process, people, people_rows, rollups
 from storage.embedded.columnar import sql as columnar_sql
 from storage.embedded.columnar.compactor import Compactor
 from storage.embedded.columnar.engine import DEFAULT_TIMEOUT_S, ColumnarEngine, Scan
@@ -239,6 +239,9 @@ class SqliteEventStore:
         self._wants = Wants(self.segment_dir.path)
         # Off only to measure the scans rollups replace (bench/query.py): answers are the same either way.
         self.use_rollups = use_rollups
+        # Questions about people answered from the people rows of sealed days (people_rows.py).
+        self.people_rows_read = 0
+        self._people_rows_lock = threading.Lock()
         self._compact_interval = compact_interval_s
         self._query_timeout = query_timeout_s
         self._query_workers = query_workers
@@ -534,10 +537,8 @@ class SqliteEventStore:
         return await self._engine().run(run, flt)
 
     async def week_cohorts(self, flt: EventFilter, tz: str) -> list[tuple[str, int, int]]:
-        sql, params = people.cohorts_sql(flt, tz)
-
         def run(scan: Scan) -> list[tuple[str, int, int]]:
-            rows = scan.filtered_rows(flt, sql, params)
+            rows = self._people_answer(scan, flt, tz, people.cohorts_sql)
             return [
                 (people.day_iso(int(first)), (int(week) - int(first)) // 7, int(n)) for first, week, n in rows
             ]
@@ -547,14 +548,31 @@ class SqliteEventStore:
     async def active_people(
         self, flt: EventFilter, tz: str, first: str, last: str
     ) -> list[tuple[str, int, int, int]]:
-        sql, params = people.active_sql(flt, tz)
         lo = people.day_number(dt.date.fromisoformat(first))
         hi = people.day_number(dt.date.fromisoformat(last))
 
         def run(scan: Scan) -> list[tuple[str, int, int, int]]:
-            return people.active_rows(scan.filtered_rows(flt, sql, params), lo, hi)
+            return people.active_rows(self._people_answer(scan, flt, tz, people.active_sql), lo, hi)
 
         return await self._engine().run(run, flt)
+
+    def _people_answer(
+        self, scan: Scan, flt: EventFilter, tz: str, statement: people_rows.Statement
+    ) -> list[tuple[Any, ...]]:
+        """The rows of a people question (people.active_sql or cohorts_sql): from the people rows of the
+        sealed days and a scan of the rest when they answer it (people_rows.py), else from a scan."""
+        plan = None
+        if self.use_rollups:
+            key = people_rows.hash_key(scan.cursor)
+            plan = people_rows.plan(scan.manifest.rollups, flt, tz, scan.tail_min_ts, key)
+        if plan is None:
+            # A day series in `tz` asks for the zone's rollups, and people rows come with them.
+            self._wants.note(scan.manifest, flt, Grouping(kind="time", unit="day", tz=tz))
+            sql, params = statement(flt, tz, "")
+            return scan.filtered_rows(flt, sql, params)
+        with self._people_rows_lock:
+            self.people_rows_read += 1
+        return people_rows.answer_rows(scan, plan, self.segment_dir.path, flt, tz, statement)
 
     async def _rewrite_segments(
         self, condition: str, params: list[Any], site_id: str | None, before: int | None

@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from storage.embedded.columnar import rollups
+from storage.embedded.columnar import people_rows, rollups
 from storage.embedded.columnar.rollups import Rollup
 from storage.embedded.columnar.segments import (
     EV_COLUMNS,
@@ -324,7 +324,7 @@ class Compactor:
         gone = [r for r in manifest.rollups if r.site in sites]
         if gone:
             manifest.rollups = [r for r in manifest.rollups if r.site not in sites]
-            self.segments.retire(manifest, [name for r in gone for name in (r.file, r.rest)])
+            self.segments.retire(manifest, [name for r in gone for name in r.names()])
 
     def _trim_rollups(self, manifest: Manifest, sites: set[str], before: int) -> None:
         """Keep only the sites' rolled days starting at or after `before`, rewriting their files so that
@@ -335,20 +335,26 @@ class Compactor:
                 kept.append(entry)
                 continue
             days = [d for d in entry.days if rollups.day_start(d, entry.tz) >= before]
-            self.segments.retire(manifest, [entry.file, entry.rest])
+            self.segments.retire(manifest, entry.names())
             if not days:
                 continue
             listed = ", ".join(str(int(d)) for d in days)
             stem = f"{manifest.generation}-{os.getpid()}-{time.monotonic_ns()}"
-            rows_file = self._copy(
-                f"SELECT * FROM read_parquet('{self.segments.path / entry.file}') WHERE dn IN ({listed})",
-                f"rollup-{stem}",
+
+            def keep(name: str, prefix: str, stem: str = stem, listed: str = listed) -> str:
+                source = f"read_parquet('{self.segments.path / name}')"
+                return self._copy(f"SELECT * FROM {source} WHERE dn IN ({listed})", f"{prefix}-{stem}")
+
+            people = keep(entry.people, "people") if entry.people else ""
+            kept.append(
+                replace(
+                    entry,
+                    file=keep(entry.file, "rollup"),
+                    rest=keep(entry.rest, "rest"),
+                    days=days,
+                    people=people,
+                )
             )
-            rest_file = self._copy(
-                f"SELECT * FROM read_parquet('{self.segments.path / entry.rest}') WHERE dn IN ({listed})",
-                f"rest-{stem}",
-            )
-            kept.append(Rollup(entry.site, entry.tz, rows_file, rest_file, days, entry.full, entry.version))
         manifest.rollups = kept
 
     def _invalidate_rollups(self, manifest: Manifest, oldest: dict[str, int]) -> None:
@@ -366,11 +372,7 @@ class Compactor:
         series of the timezones asked for), then concatenate small files. Returns days rolled."""
         sealed_before = int(self._clock() * 1000) - self._seal_lag_ms
         manifest = self._drop_old_versions(manifest)
-        spans: dict[str, list[int]] = {}
-        for segment in manifest.segments:
-            for site, (low, high) in segment.sites.items():
-                span = spans.setdefault(site, [low, high])
-                span[0], span[1] = min(span[0], low), max(span[1], high)
+        spans = _spans(manifest)
         targets = [(site, rollups.UTC, True) for site in sorted(spans)]
         targets += [
             (site, tz, False)
@@ -392,7 +394,49 @@ class Compactor:
             rolled += len(todo)
             if budget <= 0:
                 break
-        return rolled + self._concat_rollups(manifest)
+        manifest, added = self._add_people(manifest, budget)
+        return rolled + added + self._concat_rollups(manifest)
+
+    def _add_people(self, manifest: Manifest, budget: int) -> tuple[Manifest, int]:
+        """Build the people rows of rollups that lack them (written before people rows, or made with
+        another DuckDB hash: see people_rows.py), at most `budget` days. Returns (manifest, days)."""
+        key = people_rows.hash_key(self._duckdb())
+        spans = _spans(manifest)
+        done = 0
+        for entry in list(manifest.rollups):
+            if done >= budget:
+                break
+            if (entry.people and entry.people_key == key) or entry.site not in spans:
+                continue
+            self._source(manifest, entry.site, entry.tz, spans[entry.site])
+            stem = f"{manifest.generation + 1}-{os.getpid()}-{time.monotonic_ns()}"
+            people = self._copy(people_rows.build_sql(entry.days), f"people-{stem}")
+            self._duckdb().execute("DROP VIEW IF EXISTS src")
+            manifest = replace(
+                manifest,
+                generation=manifest.generation + 1,
+                retired=list(manifest.retired),
+                rollups=[
+                    replace(r, people=people, people_key=key) if r is entry else r for r in manifest.rollups
+                ],
+            )
+            if entry.people:
+                self.segments.retire(manifest, [entry.people])
+            self.segments.save(manifest)
+            done += len(entry.days)
+        return manifest, done
+
+    def _source(self, manifest: Manifest, site: str, tz: str, span: tuple[int, int]) -> str:
+        """Define the view `src`: the site's events with their local day number `dn` in `tz`. Returns the
+        UTC offset SQL used."""
+        files = self._files(manifest.files_for(site, span[0], span[1] + 1))
+        offset = rollups.day_offset_expr(tz, span[0], span[1] + 1)
+        literal = "'" + site.replace("'", "''") + "'"
+        self._duckdb().execute(
+            f"CREATE OR REPLACE TEMP VIEW src AS SELECT *, (ts + {offset}) // {rollups.DAY_MS} AS dn"
+            f" FROM read_parquet({files}) WHERE site_id = {literal}"
+        )
+        return offset
 
     def _drop_old_versions(self, manifest: Manifest) -> Manifest:
         """Full rollups written before the current VERSION lack kinds that questions now read: drop them
@@ -406,7 +450,7 @@ class Compactor:
             retired=list(manifest.retired),
             rollups=[r for r in manifest.rollups if not any(r is o for o in old)],
         )
-        self.segments.retire(manifest, [name for r in old for name in (r.file, r.rest)])
+        self.segments.retire(manifest, [name for r in old for name in r.names()])
         self.segments.save(manifest)
         return manifest
 
@@ -414,13 +458,7 @@ class Compactor:
         self, manifest: Manifest, site: str, tz: str, full: bool, days: list[int], span: tuple[int, int]
     ) -> Manifest:
         duck = self._duckdb()
-        files = self._files(manifest.files_for(site, span[0], span[1] + 1))
-        offset = rollups.day_offset_expr(tz, span[0], span[1] + 1)
-        literal = "'" + site.replace("'", "''") + "'"
-        duck.execute(
-            f"CREATE OR REPLACE TEMP VIEW src AS SELECT *, (ts + {offset}) // {rollups.DAY_MS} AS dn"
-            f" FROM read_parquet({files}) WHERE site_id = {literal}"
-        )
+        offset = self._source(manifest, site, tz, span)
         # Visitors and visits that cross a local day, closed under sharing an event (rollups.py).
         for table, column in (("bad_v", "vh"), ("bad_s", "sh")):
             duck.execute(
@@ -461,6 +499,8 @@ class Compactor:
             f" WHERE dn IN ({listed}) AND NOT ({contained}) ORDER BY ts, seq",
             f"rest-{stem}",
         )
+        people = self._copy(people_rows.build_sql(days), f"people-{stem}")
+        key = people_rows.hash_key(duck)
         for table in ("c", "r", "bad_v", "bad_s"):
             duck.execute(f"DROP TABLE IF EXISTS {table}")
         duck.execute("DROP VIEW IF EXISTS src")
@@ -468,7 +508,10 @@ class Compactor:
             manifest,
             generation=manifest.generation + 1,
             retired=list(manifest.retired),
-            rollups=[*manifest.rollups, Rollup(site, tz, rows_file, rest_file, sorted(days), full)],
+            rollups=[
+                *manifest.rollups,
+                Rollup(site, tz, rows_file, rest_file, sorted(days), full, people=people, people_key=key),
+            ],
         )
         self.segments.save(manifest)
         return manifest
@@ -503,17 +546,35 @@ class Compactor:
                 f"rest-{stem}",
             )
             days = sorted(d for e in entries for d in e.days)
+            # People rows only when every file has them, made alike (else the next pass builds them).
+            people, key = "", entries[0].people_key
+            if all(e.people and e.people_key == key for e in entries):
+                listed = self._files([e.people for e in entries])
+                people = self._copy(
+                    f"SELECT * FROM read_parquet({listed}) ORDER BY dn, who", f"people-{stem}"
+                )
             kept = [r for r in manifest.rollups if not any(r is e for e in entries)]
+            joined = Rollup(site, tz, rows_file, rest_file, days, full, version, people, key if people else 0)
             manifest = replace(
                 manifest,
                 generation=manifest.generation + 1,
                 retired=list(manifest.retired),
-                rollups=[*kept, Rollup(site, tz, rows_file, rest_file, days, full, version)],
+                rollups=[*kept, joined],
             )
-            self.segments.retire(manifest, [name for e in entries for name in (e.file, e.rest)])
+            self.segments.retire(manifest, [name for e in entries for name in e.names()])
             self.segments.save(manifest)
             merged += 1
         return merged
+
+
+def _spans(manifest: Manifest) -> dict[str, tuple[int, int]]:
+    """The (min, max) ts of each site's events over the manifest's segments."""
+    spans: dict[str, tuple[int, int]] = {}
+    for segment in manifest.segments:
+        for site, (low, high) in segment.sites.items():
+            known = spans.get(site)
+            spans[site] = (low, high) if known is None else (min(known[0], low), max(known[1], high))
+    return spans
 
 
 def _oldest_by_site(rows: list[tuple[Any, ...]]) -> dict[str, int]:

@@ -75,7 +75,9 @@ ROLLUP_COLUMNS = (
 class Rollup:
     """One rollup file of a (site, timezone): its rows, the rest events' file, the local days it covers
     (as day numbers: local date minus 1970-01-01), whether it has every kind or the time ones only, and
-    which kinds a full one holds (VERSION; files written before versions have 1)."""
+    which kinds a full one holds (VERSION; files written before versions have 1). `people` names the file
+    of the days' distinct (day, person) rows ("" when not built yet: older manifests) and `people_key`
+    the DuckDB hash fingerprint its person numbers were made with (people_rows.py)."""
 
     site: str
     tz: str
@@ -84,6 +86,12 @@ class Rollup:
     days: list[int]
     full: bool
     version: int = VERSION
+    people: str = ""
+    people_key: int = 0
+
+    def names(self) -> list[str]:
+        """Every file of this rollup."""
+        return [self.file, self.rest, *([self.people] if self.people else [])]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +102,8 @@ class Rollup:
             "days": self.days,
             "full": self.full,
             "version": self.version,
+            "people": self.people,
+            "people_key": self.people_key,
         }
 
     @classmethod
@@ -106,6 +116,8 @@ class Rollup:
             [int(d) for d in raw["days"]],
             bool(raw["full"]),
             int(raw.get("version", 1)),
+            str(raw.get("people", "")),
+            int(raw.get("people_key", 0)),
         )
 
 

@@ -115,8 +115,8 @@ class Manifest:
         return [seg.file for seg in self.segments if seg.covers(site_id, start, end)]
 
     def named_files(self) -> list[str]:
-        """Every file this manifest names: segments, then rollups' rows and rest events."""
-        return [s.file for s in self.segments] + [name for r in self.rollups for name in (r.file, r.rest)]
+        """Every file this manifest names: segments, then rollups' rows, rest events and people rows."""
+        return [s.file for s in self.segments] + [name for r in self.rollups for name in r.names()]
 
     def to_json(self) -> bytes:
         return orjson.dumps(
