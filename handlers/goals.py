@@ -6,12 +6,10 @@ revenue per currency (domain/goals/), plus `by` (an event field or `prop:<name>`
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any
-
 import msgspec
 
 from domain.errors import Invalid
+from domain.goals.answers import EngagementAnswer, GoalsAnswer, TitlesAnswer
 from domain.goals.engagement import engagement_report
 from domain.goals.report import goal_report
 from domain.stats.titles import MAX_PAGES, page_titles
@@ -26,14 +24,6 @@ def _pages(pages: list[str]) -> list[str]:
     if len(pages) > MAX_PAGES or any(len(page) > 2048 for page in pages):
         raise Invalid("too many pages", fields={"pages": f"at most {MAX_PAGES} pages"})
     return pages
-
-
-async def _titled(titles: Awaitable[dict[str, str]]) -> dict[str, Any]:
-    return {"titles": await titles}
-
-
-async def _framed(site_id: str, tz: str, report: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    return {"site_id": site_id, "tz": tz, **await report}
 
 
 class RangeQuery(msgspec.Struct, omit_defaults=True):
@@ -51,49 +41,6 @@ class GoalsQuery(RangeQuery, omit_defaults=True):
     by: str | None = None
 
 
-class Revenue(msgspec.Struct):
-    """Revenue in one currency: the exact decimal sum (as text) and how many events carried it."""
-
-    sum: str
-    count: int
-
-
-class GroupRow(msgspec.Struct):
-    """One group's conversions (`by`)."""
-
-    value: str | None
-    visitors: int
-    conversions: int
-    conversion_rate: float
-    revenue: dict[str, Revenue]
-    revenue_total: str | None
-
-
-class GoalRow(msgspec.Struct):
-    """One goal's conversions; `groups` with `by`."""
-
-    goal: str
-    kind: str
-    match: str
-    visitors: int
-    conversions: int
-    conversion_rate: float
-    revenue: dict[str, Revenue]
-    revenue_total: str | None
-    groups: list[GroupRow] | None = None
-
-
-class GoalsAnswer(msgspec.Struct):
-    """Every goal of the site over the range."""
-
-    site_id: str
-    tz: str
-    visitors: int
-    currency: str | None
-    by: str | None
-    goals: list[GoalRow]
-
-
 class EngagementQuery(RangeQuery, omit_defaults=True):
     """The range and filters, and how many pages or which (repeatable)."""
 
@@ -101,41 +48,10 @@ class EngagementQuery(RangeQuery, omit_defaults=True):
     pages: str | None = None
 
 
-class Engagement(msgspec.Struct):
-    """Mean engaged seconds and deepest scroll (%) of the views that sent engagement."""
-
-    time_on_page_s: float
-    scroll_depth: float
-    views: int
-
-
-class PageEngagement(Engagement):
-    """One page's engagement."""
-
-    page: str
-
-
 class TitlesQuery(RangeQuery, omit_defaults=True):
     """The range and filters, and the pages (repeatable, at most 100)."""
 
     pages: str | None = None
-
-
-class TitlesAnswer(msgspec.Struct):
-    """Each asked page's title (pages without a titled pageview in the range are left out)."""
-
-    site_id: str
-    tz: str
-    titles: dict[str, str]
-
-
-class EngagementAnswer(msgspec.Struct):
-    """Engagement overall and per page."""
-
-    site_id: str
-    tz: str
-    overall: Engagement
-    pages: list[PageEngagement]
 
 
 class GoalsHandler(StatsHandler):
@@ -159,11 +75,12 @@ class GoalsHandler(StatsHandler):
             site.goals,
             query.start,
             query.end,
+            tz=query.tz,
             currency=site.currency or None,
             by=params.by or "",
             base=query.event_filter(site.id),
         )
-        await self.answer(_framed(site.id, query.tz, report))
+        await self.answer(report)
 
 
 class EngagementHandler(StatsHandler):
@@ -183,11 +100,12 @@ class EngagementHandler(StatsHandler):
             site.id,
             query.start,
             query.end,
+            tz=query.tz,
             limit=query.limit,
             base=query.event_filter(site.id),
             pages=pages,
         )
-        await self.answer(_framed(site.id, query.tz, report))
+        await self.answer(report)
 
 
 class TitlesHandler(StatsHandler):
@@ -202,8 +120,9 @@ class TitlesHandler(StatsHandler):
         100."""
         site, query = self.site, self.query()
         pages = _pages(self.get_query_arguments("pages"))
-        titles = page_titles(self.ctx.stores.events, query.event_filter(site.id), pages)
-        await self.answer(_framed(site.id, query.tz, _titled(titles)))
+        await self.answer(
+            page_titles(self.ctx.stores.events, query.event_filter(site.id), pages, tz=query.tz)
+        )
 
 
 _STATS = "/api/v1/sites/{site_id}/stats"

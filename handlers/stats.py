@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any
 
 import msgspec
 
@@ -70,13 +69,12 @@ class StatsHandler(ApiHandler):
     timezone; answers are computed in a task that is cancelled (stopping the store's scan) when the client
     goes away."""
 
-    _work: asyncio.Future[StatsAnswer | dict[str, Any]] | None = None
+    _work: asyncio.Future[msgspec.Struct] | None = None
     _gone = False
 
-    async def answer(self, work: Awaitable[StatsAnswer | dict[str, Any]]) -> None:
-        """Write the answer of `work` as JSON, unless the client left first (then the work is
-        cancelled). A stats answer (a Struct) is encoded straight to JSON; the goals handlers still
-        answer plain values."""
+    async def answer(self, work: Awaitable[msgspec.Struct]) -> None:
+        """Write the answer of `work` (a Struct: a stats, goals, engagement or titles answer), encoded
+        straight to JSON, unless the client left first (then the work is cancelled)."""
         self._work = asyncio.ensure_future(work)
         try:
             result = await self._work
@@ -86,10 +84,7 @@ class StatsHandler(ApiHandler):
             raise
         finally:
             self._work = None
-        if isinstance(result, msgspec.Struct):
-            self.finish(_encoder.encode(result))
-        else:
-            self.write_json(result)
+        self.finish(_encoder.encode(result))
 
     def on_connection_close(self) -> None:
         self._gone = True

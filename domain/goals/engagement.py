@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from domain.goals.answers import Engagement, EngagementAnswer, PageEngagement
 from storage.ports import EventFilter, EventStore
 
 ENGAGEMENT = "engagement"
@@ -24,6 +25,7 @@ def _number(value: Any) -> float | None:
 
 
 def _summary(views: list[tuple[float, float]]) -> dict[str, Any]:
+    """The mean engaged seconds, mean deepest scroll and count of these (engaged ms, depth) views."""
     count = len(views)
     if not count:
         return {"time_on_page_s": 0.0, "scroll_depth": 0.0, "views": 0}
@@ -40,10 +42,11 @@ async def engagement_report(
     start: int,
     end: int,
     *,
+    tz: str,
     limit: int = 10,
     base: EventFilter | None = None,
     pages: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> EngagementAnswer:
     """Overall and per page (the `limit` pages with the most engaged views, or the `pages` asked for, as
     the dashboard asks for the rows it shows) time on page and scroll depth. `base` narrows it to a
     view's filters (a filter on an event name is left out: engagement is an event of its own)."""
@@ -69,7 +72,9 @@ async def engagement_report(
         chosen = [(path, per_page[path]) for path in dict.fromkeys(pages) if path in per_page]
     else:
         chosen = sorted(per_page.items(), key=lambda item: (-len(item[1]), item[0]))[:limit]
-    return {
-        "overall": _summary([(engaged, depth) for engaged, depth in views.values()]),
-        "pages": [{"page": path, **_summary(page_views)} for path, page_views in chosen],
-    }
+    return EngagementAnswer(
+        site_id=site_id,
+        tz=tz,
+        overall=Engagement(**_summary([(engaged, depth) for engaged, depth in views.values()])),
+        pages=[PageEngagement(page=path, **_summary(page_views)) for path, page_views in chosen],
+    )

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from domain.errors import Invalid
+from domain.goals.answers import GoalRow, GoalsAnswer, GroupRow, Revenue
 from domain.goals.definitions import Goal
 from storage.ports import GROUP_FIELDS, EventFilter, EventStore, Grouping
 from storage.records import Event
@@ -87,8 +88,9 @@ def _group_key(event: Event, grouping: Grouping | None) -> Any:
     return getattr(event, grouping.field, "")
 
 
-def _revenue_doc(sums: dict[str, list[Any]], currency: str | None) -> dict[str, Any]:
-    revenue = {code: {"sum": str(total), "count": count} for code, (total, count) in sorted(sums.items())}
+def _revenue(sums: dict[str, list[Any]], currency: str | None) -> dict[str, Any]:
+    """The `revenue` per currency and the `revenue_total` in the site's currency of a row."""
+    revenue = {code: Revenue(sum=str(total), count=count) for code, (total, count) in sorted(sums.items())}
     total = sums.get(currency) if currency else None
     return {"revenue": revenue, "revenue_total": str(total[0]) if total else None}
 
@@ -100,10 +102,11 @@ async def goal_report(
     start: int,
     end: int,
     *,
+    tz: str,
     currency: str | None = None,
     by: str = "",
     base: EventFilter | None = None,
-) -> dict[str, Any]:
+) -> GoalsAnswer:
     """Each goal's conversions (and per group with `by`) over [start, end), among the events of `base`
     when given (a view's filters: then visitors and rates are the filtered view's)."""
     grouping = grouping_for(by) if by else None
@@ -130,31 +133,31 @@ async def goal_report(
                         entry = per_group.setdefault(found[0], [Decimal(0), 0])
                         entry[0] += found[1]
                         entry[1] += 1
-        answer: dict[str, Any] = {
-            "goal": goal.label,
-            "kind": "event" if goal.event is not None else "page",
-            "match": goal.event if goal.event is not None else goal.page,
-            "visitors": converted,
-            "conversions": conversions,
-            "conversion_rate": _rate(converted, visitors),
-            **_revenue_doc(_merge(sums.values()), currency),
-        }
+        answer = GoalRow(
+            goal=goal.label,
+            kind="event" if goal.event is not None else "page",
+            match=goal.event if goal.event is not None else goal.page or "",
+            visitors=converted,
+            conversions=conversions,
+            conversion_rate=_rate(converted, visitors),
+            **_revenue(_merge(sums.values()), currency),
+        )
         if grouping is not None:
-            groups = []
             grouped = await events.aggregate(flt, grouping, limit=MAX_GROUPS) if flt is not None else []
-            for row in grouped:
-                groups.append(
-                    {
-                        "value": row.key,
-                        "visitors": row.visitors,
-                        "conversions": row.pageviews if goal.page is not None else row.events,
-                        "conversion_rate": _rate(row.visitors, group_visitors.get(row.key, 0)),
-                        **_revenue_doc(sums.get(row.key, {}), currency),
-                    }
+            answer.groups = [
+                GroupRow(
+                    value=row.key,
+                    visitors=row.visitors,
+                    conversions=row.pageviews if goal.page is not None else row.events,
+                    conversion_rate=_rate(row.visitors, group_visitors.get(row.key, 0)),
+                    **_revenue(sums.get(row.key, {}), currency),
                 )
-            answer["groups"] = groups
+                for row in grouped
+            ]
         answers.append(answer)
-    return {"visitors": visitors, "currency": currency, "by": by or None, "goals": answers}
+    return GoalsAnswer(
+        site_id=site_id, tz=tz, visitors=visitors, currency=currency, by=by or None, goals=answers
+    )
 
 
 def _merge(per_group: Any) -> dict[str, list[Any]]:

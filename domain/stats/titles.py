@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from domain.goals.answers import TitlesAnswer
 from storage.ports import EventFilter, EventStore
 
 MAX_PAGES = 100
 
 
-async def page_titles(events: EventStore, base: EventFilter, pages: Sequence[str]) -> dict[str, str]:
-    """{path: title} for the `pages` that had a titled pageview among the events of `base`."""
+async def page_titles(
+    events: EventStore, base: EventFilter, pages: Sequence[str], *, tz: str
+) -> TitlesAnswer:
+    """The titles ({path: title}) of the `pages` that had a titled pageview among the events of `base`."""
     fields = {name: getattr(base, name) for name in base.__struct_fields__}
 
     async def one(path: str) -> tuple[str, str]:
@@ -31,4 +34,5 @@ async def page_titles(events: EventStore, base: EventFilter, pages: Sequence[str
         return path, ""
 
     found = await asyncio.gather(*(one(path) for path in dict.fromkeys(pages[:MAX_PAGES])))
-    return {path: title for path, title in found if title}
+    titles = {path: title for path, title in found if title}
+    return TitlesAnswer(site_id=base.site_id, tz=tz, titles=titles)
