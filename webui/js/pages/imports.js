@@ -5,7 +5,7 @@
 // listed below.
 
 import { get, upload } from "../api.js";
-import { h, replace, loading, empty, errorBox, field, fmtNumber, fmtTime, table } from "../dom.js";
+import { h, replace, empty, errorBox, field, fmtNumber, fmtTime, table } from "../dom.js";
 import { isReadable } from "../errors.js";
 
 const KINDS = [
