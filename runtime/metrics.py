@@ -90,6 +90,26 @@ class MailOutcome(StrEnum):
     FAILED = "failed"
 
 
+class StatsKind(StrEnum):
+    """Which stats question (`kind` of eddy_stats_question_duration_seconds)."""
+
+    SUMMARY = "summary"
+    TIMESERIES = "timeseries"
+    BREAKDOWN = "breakdown"
+    FUNNEL = "funnel"
+    RETENTION = "retention"
+    ACTIVE = "active"
+
+
+class StatsAnswered(StrEnum):
+    """Where a stats answer came from (`answered` of eddy_stats_question_duration_seconds): the stats
+    cache, the event store, or nowhere because it ran past the question's time budget."""
+
+    CACHE = "cache"
+    STORE = "store"
+    TOO_SLOW = "too_slow"
+
+
 class SiteEvent(Protocol):
     """What the site series read of a stored event (storage.records.Event has it)."""
 
@@ -101,6 +121,8 @@ STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 # Why ingestion refused or dropped events (the `reason` label of eddy_ingest_events_dropped_total).
 DROP_REASONS = ("bot", "spam_referrer", "bad_origin", "invalid", "rate_limited", "unavailable")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Stats questions run up to their time budget (tens of seconds), so the buckets go further.
+QUESTION_BUCKETS = (*LATENCY_BUCKETS, 10.0, 30.0, 60.0)
 
 
 def status_class(status: int) -> str:
@@ -232,6 +254,12 @@ class Metrics:
             "Live dashboards closed because they could not keep up (close code 4408)",
         )
         # Fed by runtime/loop_lag.py: how late the IOLoop runs a callback (a stall delays every request).
+        self.stats_questions = self._histogram(
+            "eddy_stats_question_duration_seconds",
+            "Time to answer a stats question, by kind and where the answer came from",
+            ["kind", "answered"],
+            buckets=QUESTION_BUCKETS,
+        )
         self.ioloop_lag = self._histogram(
             "eddy_ioloop_lag_seconds",
             "How much later than scheduled the IOLoop ran a periodic callback",
@@ -286,6 +314,11 @@ class Metrics:
     def on_mail_outcome(self, outcome: str) -> None:
         """Count a send attempt (ValueError for an outcome not in MailOutcome)."""
         self.mail_attempts.labels(MailOutcome(outcome)).inc()
+
+    def on_stats_question(self, kind: str, answered: str, seconds: float) -> None:
+        """Time one stats question (ValueError for a kind not in StatsKind or a source not in
+        StatsAnswered)."""
+        self.stats_questions.labels(StatsKind(kind), StatsAnswered(answered)).observe(seconds)
 
     def on_store_error(self, part: str) -> None:
         """Count a failed storage operation (ValueError for a part not in StorePart)."""

@@ -89,7 +89,10 @@ def build_context(config: Config, secrets: Secrets, stores: Stores | None = None
     visitors_now = VisitorsNowSeries(stores.kv, metrics, config.visitors_now_refresh_s)
     # Analytics queries: answers cached per site version; each durable batch bumps its sites' versions.
     stats = StatsService(
-        stores.events, StatsCache(stores.kv), imported=ImportedHistory(stores.docs, stores.events)
+        stores.events,
+        StatsCache(stores.kv),
+        imported=ImportedHistory(stores.docs, stores.events),
+        observe=metrics.on_stats_question,
     )
     bumper = VersionBumper(stats.cache)
     # Every durable batch reaches these, in this order (domain/ingest/writer.py).

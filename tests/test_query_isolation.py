@@ -92,3 +92,28 @@ async def test_a_client_going_away_stops_its_question(
     # and the server answers the next question at once
     answer = await api.get(f"/api/v1/sites/{site['id']}/stats/summary", token=token)
     assert answer.status == 200 and answer.json["results"]["pageviews"]["value"] == 3
+
+
+@pytest.mark.expect_errors("eddy.access")  # the 503 is logged at ERROR
+async def test_a_question_past_its_budget_answers_503_and_is_counted_too_slow(
+    api: Api, ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = await signup(api)
+    site = await make_site(api, token)
+    store = ctx.stores.events
+    assert isinstance(store, SqliteEventStore) and store.engine is not None
+    engine = store.engine
+
+    async def slow_aggregate(flt: EventFilter, *args: Any, **kwargs: Any) -> Any:
+        return await engine.run(endless, flt, timeout_s=0.3)
+
+    monkeypatch.setattr(store, "aggregate", slow_aggregate)
+    answer = await api.get(f"/api/v1/sites/{site['id']}/stats/breakdown?by=browser", token=token)
+    assert answer.status == 503 and answer.json["error"]["code"] == "query_timeout"
+    assert "took too long" in answer.json["error"]["message"]
+    labels = {"kind": "breakdown", "answered": "too_slow"}
+    assert ctx.metrics.registry.get_sample_value("eddy_stats_question_duration_seconds_count", labels) == 1
+    # not stored as an answer: the next question runs again (and answers, the store being quick again)
+    monkeypatch.undo()
+    again = await api.get(f"/api/v1/sites/{site['id']}/stats/breakdown?by=browser", token=token)
+    assert again.status == 200 and again.json["cached"] is False

@@ -103,6 +103,29 @@ async def test_summary_and_cache_invalidation_on_ingest(api: Api, ctx: AppContex
     assert again.json["results"]["visitors"]["value"] == 4
 
 
+def question_counts(exposition: str) -> dict[tuple[str, str], float]:
+    """{(kind, answered): count} of eddy_stats_question_duration_seconds in a /metrics text."""
+    counts = {}
+    for line in exposition.splitlines():
+        if line.startswith("eddy_stats_question_duration_seconds_count{"):
+            labels, value = line[line.index("{") + 1 :].split("} ")
+            pairs = dict(pair.split("=") for pair in labels.split(","))
+            counts[(pairs["kind"].strip('"'), pairs["answered"].strip('"'))] = float(value)
+    return counts
+
+
+async def test_each_question_is_timed_in_metrics_by_kind_and_source(api: Api, ctx: AppContext) -> None:
+    token, site = await owner_with_events(api, ctx)
+    base = f"/api/v1/sites/{site['id']}/stats"
+    for path in ("summary", "summary", "breakdown?by=country", "funnel?steps=page:/,page:/pricing"):
+        assert (await api.get(f"{base}/{path}", token=token)).status == 200
+    scrape = await api.get("/metrics", expect_json=False)
+    assert scrape.status == 200
+    assert question_counts(scrape.body.decode()) == {
+        ("summary", "store"): 1, ("summary", "cache"): 1, ("breakdown", "store"): 1, ("funnel", "store"): 1
+    }  # fmt: skip
+
+
 async def test_timeseries_breakdown_and_filters(api: Api, ctx: AppContext) -> None:
     token, site = await owner_with_events(api, ctx)
     base = f"/api/v1/sites/{site['id']}/stats"

@@ -47,6 +47,8 @@ log = logging.getLogger("eddy.stats")
 REALTIME_VISITORS_MS = 5 * 60_000
 REALTIME_MINUTES = 30
 Answer = TypeVar("Answer", bound=StatsAnswer)
+# Told of every cached question: its kind, where the answer came from (cache, store, too_slow), seconds.
+QuestionObserver = Callable[[str, str, float], None]
 
 
 def _compared(value: float | None, previous: float | None) -> MetricChange:
@@ -69,11 +71,13 @@ class StatsService:
         cache: StatsCache,
         clock: Callable[[], float] = time.time,
         imported: imports.ImportedHistory | None = None,
+        observe: QuestionObserver | None = None,
     ) -> None:
         self._events = events
         self.cache = cache
         self._clock = clock
         self._imported = imported
+        self._observe = observe
 
     def now_ms(self) -> int:
         """The service clock in epoch ms."""
@@ -89,7 +93,9 @@ class StatsService:
         extra: str = "",
     ) -> Answer:
         """The cached answer for this site version and query (`cached` true), or a fresh one (then
-        cached). A failing cache only costs speed."""
+        cached). A failing cache only costs speed. The observer is told how long it took and where the
+        answer came from."""
+        started = time.perf_counter()
         key = None
         try:
             version = await self.cache.version(site_id)
@@ -97,16 +103,27 @@ class StatsService:
             hit = await self.cache.get(key, answer_type)
             if hit is not None:
                 hit.cached = True
+                self._observed(kind, "cache", started)
                 return hit
         except Exception as error:  # noqa: BLE001 - the cache is an optimisation
             log.warning("stats cache unavailable: %s", error)
-        answer = await self._guard(compute())
+        try:
+            answer = await self._guard(compute())
+        except Unavailable as error:
+            if error.code == "query_timeout":
+                self._observed(kind, "too_slow", started)
+            raise
+        self._observed(kind, "store", started)
         if key is not None:
             try:
                 await self.cache.put(key, answer)
             except Exception as error:  # noqa: BLE001
                 log.warning("stats cache unavailable: %s", error)
         return answer
+
+    def _observed(self, kind: str, answered: str, started: float) -> None:
+        if self._observe is not None:
+            self._observe(kind, answered, time.perf_counter() - started)
 
     @staticmethod
     async def _guard(work: Awaitable[Answer]) -> Answer:

@@ -50,4 +50,7 @@ async def mixed_traffic(ctx: AppContext, api: Api) -> dict[str, Any]:
         "/api/v1/collect", body=b"{oops", headers={**headers, "Content-Type": "text/plain"}
     )
     assert broken.status == 400
+    # a stats question, asked with the secret key (timed by kind and source)
+    summary = await api.get(f"/api/v1/sites/{site['id']}/stats/summary", headers=headers)
+    assert summary.status == 200 and summary.json["results"]["pageviews"]["value"] == 4, summary.json
     return site
