@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -164,3 +165,16 @@ async def make_snippet(
     tracker_url = f"{base}/t.js?v={version}"
     pinned = integrity if request.integrity else None
     return Snippet(render(tracker_url, value, attributes(request), pinned), tracker_url)
+
+
+@dataclass(frozen=True)
+class Snippets:
+    """Builds sites' snippets from their keys and metric configs in this process's document store."""
+
+    docs: DocumentStore
+
+    async def make(
+        self, site: StoredSite, request: SnippetRequest, base: str, version: str, integrity: str
+    ) -> Snippet:
+        """The snippet for `site` with these options (see `make_snippet`)."""
+        return await make_snippet(self.docs, site, request, base, version, integrity)

@@ -47,7 +47,7 @@ class AdminUsersHandler(ApiHandler):
     @authorized("instance:admin")
     async def get(self) -> None:
         """Every account, oldest first (instance admin)"""
-        rows = await self.ctx.stores.docs.find("users", {}, sort="created_at", limit=MAX_LISTED)
+        rows = await self.ctx.accounts.users.oldest_first(MAX_LISTED)
         self.write_json(UserList(users=[user_out(row) for row in rows]))
 
 

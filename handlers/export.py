@@ -106,7 +106,7 @@ class ExportHandler(ApiHandler):
         filters = [*self.get_query_arguments("filters"), *self.get_query_arguments("filter")]
         query = parse_query(params, filters, default_tz=self.site.timezone, now_ms=self.ctx.stats.now_ms())
         flt = query.event_filter(self.site.id)
-        batches = self.ctx.stores.events.read(flt, batch_size=BATCH)
+        batches = self.ctx.stats.read_events(flt, batch_size=BATCH)
         try:
             first = await anext(batches, None)
         except StoreUnavailableError as error:

@@ -10,9 +10,7 @@ import msgspec
 
 from domain.errors import Invalid
 from domain.goals.answers import EngagementAnswer, GoalsAnswer, TitlesAnswer
-from domain.goals.engagement import engagement_report
-from domain.goals.report import goal_report
-from domain.stats.titles import MAX_PAGES, page_titles
+from domain.stats.titles import MAX_PAGES
 from handlers.access import authorized
 from handlers.operations import documented
 from handlers.routes import route
@@ -69,16 +67,8 @@ class GoalsHandler(StatsHandler):
         # goals group by an event field or prop (checked by goal_report), not by a breakdown name
         query = self.query(msgspec.structs.replace(params, by=None))
         site = self.site
-        report = goal_report(
-            self.ctx.stores.events,
-            site.id,
-            site.goals,
-            query.start,
-            query.end,
-            tz=query.tz,
-            currency=site.currency or None,
-            by=params.by or "",
-            base=query.event_filter(site.id),
+        report = self.ctx.stats.goals(
+            site, query.start, query.end, tz=query.tz, by=params.by or "", base=query.event_filter(site.id)
         )
         await self.answer(report)
 
@@ -95,8 +85,7 @@ class EngagementHandler(StatsHandler):
         time_on_page_s is the mean of its summed engaged_ms, scroll_depth the mean of its deepest scroll."""
         site, query = self.site, self.query()
         pages = _pages(self.get_query_arguments("pages"))
-        report = engagement_report(
-            self.ctx.stores.events,
+        report = self.ctx.stats.engagement(
             site.id,
             query.start,
             query.end,
@@ -120,9 +109,7 @@ class TitlesHandler(StatsHandler):
         100."""
         site, query = self.site, self.query()
         pages = _pages(self.get_query_arguments("pages"))
-        await self.answer(
-            page_titles(self.ctx.stores.events, query.event_filter(site.id), pages, tz=query.tz)
-        )
+        await self.answer(self.ctx.stats.titles(query.event_filter(site.id), pages, tz=query.tz))
 
 
 _STATS = "/api/v1/sites/{site_id}/stats"

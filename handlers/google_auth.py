@@ -69,7 +69,7 @@ class GoogleStartHandler(GoogleHandlerBase):
     @public
     async def get(self) -> None:
         """Start Google sign-in (302 to Google; 404 when not configured)"""
-        state = await google.new_state(self.ctx.stores.kv)
+        state = await self.ctx.accounts.google.new_state()
         self.set_cookie(
             STATE_COOKIE,
             state,
@@ -100,7 +100,7 @@ class GoogleCallbackHandler(GoogleHandlerBase):
         except (ApiError, DomainError) as error:
             self.redirect("/login#" + urllib.parse.urlencode({"google_error": error.code}))
             return
-        handoff = await google.new_handoff(self.ctx.stores.kv, answer)
+        handoff = await self.ctx.accounts.google.new_handoff(answer)
         self.redirect("/login#" + urllib.parse.urlencode({"google": handoff}))
 
     async def _sign_in(self) -> AuthAnswer:
@@ -108,9 +108,9 @@ class GoogleCallbackHandler(GoogleHandlerBase):
             raise ApiError(401, "google_denied", "Google sign-in was cancelled or refused")
         state = self.get_query_argument("state", "")
         cookie = self.get_cookie(STATE_COOKIE) or ""
-        if not (state and hmac.compare_digest(state, cookie)) or not await google.spend_state(
-            self.ctx.stores.kv, state
-        ):
+        if not (
+            state and hmac.compare_digest(state, cookie)
+        ) or not await self.ctx.accounts.google.spend_state(state):
             raise ApiError(400, "invalid_state", "the sign-in state is missing, expired or already used")
         self.clear_cookie(STATE_COOKIE, path=CALLBACK_PATH)
         code = self.get_query_argument("code", "")
@@ -121,8 +121,7 @@ class GoogleCallbackHandler(GoogleHandlerBase):
             info = await self.oauth2_request(self._OAUTH_USERINFO_URL, access_token=token["access_token"])
         except (HTTPClientError, KeyError, ValueError):
             raise ApiError(401, "google_failed", "Google did not accept this sign-in") from None
-        accounts = self.ctx.accounts
-        return await google.sign_in(self.ctx.stores.docs, accounts.users, accounts.sessions, info)
+        return await self.ctx.accounts.google.sign_in(info)
 
 
 class SignInMethods(msgspec.Struct):
@@ -154,7 +153,7 @@ class GoogleExchangeHandler(ApiHandler):
     async def post(self) -> None:
         """Spend the one-time code from the Google callback for the user and a token pair"""
         body = self.body_as(ExchangeIn)
-        self.write_json(await google.spend_handoff(self.ctx.stores.kv, body.code))
+        self.write_json(await self.ctx.accounts.google.spend_handoff(body.code))
 
 
 openapi_tag = "auth"

@@ -19,7 +19,7 @@ import msgspec
 from tornado.web import stream_request_body
 
 from domain.errors import Invalid
-from domain.imports.history import merged_history, without_imports
+from domain.imports.history import without_imports
 from domain.imports.service import KINDS
 from domain.stats.query import parse_query
 from handlers.access import authorized, bearer_principal
@@ -212,15 +212,7 @@ class HistoryHandler(ApiHandler):
         if import_id is None and self.get_query_argument("if_imported", "") == "true":
             self.write_json({"site_id": self.site.id, **without_imports(query.start, query.end, query.tz)})
             return
-        answer = await merged_history(
-            self.ctx.stores.events,
-            self.ctx.stores.docs,
-            self.site.id,
-            import_id,
-            query.start,
-            query.end,
-            query.tz,
-        )
+        answer = await self.ctx.imports.history(self.site.id, import_id, query.start, query.end, query.tz)
         self.write_json({"site_id": self.site.id, **answer})
 
 

@@ -3,7 +3,7 @@ built by domain/snippets.py with the site's public key and Eddy's public URL."""
 
 from __future__ import annotations
 
-from domain.snippets import Snippet, SnippetRequest, base_url, make_snippet
+from domain.snippets import Snippet, SnippetRequest, base_url
 from handlers.access import authorized
 from handlers.base import ApiHandler
 from handlers.operations import documented
@@ -24,11 +24,8 @@ class SnippetHandler(ApiHandler):
         request = self.body_as(SnippetRequest)
         base = base_url(self.ctx.config.public_url, self.request.protocol, self.request.host)
         bundle = await current_bundle()
-        self.write_json(
-            await make_snippet(
-                self.ctx.stores.docs, self.site, request, base, bundle.version, bundle.integrity
-            )
-        )
+        snippets = self.ctx.accounts.snippets
+        self.write_json(await snippets.make(self.site, request, base, bundle.version, bundle.integrity))
 
 
 _PATH = "/api/v1/sites/{site_id}/snippet"

@@ -117,9 +117,6 @@ class SiteEvent(Protocol):
     name: str
 
 
-STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
-# Why ingestion refused or dropped events (the `reason` label of eddy_ingest_events_dropped_total).
-DROP_REASONS = ("bot", "spam_referrer", "bad_origin", "invalid", "rate_limited", "unavailable")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 # Stats questions run up to their time budget (tens of seconds), so the buckets go further.
 QUESTION_BUCKETS = (*LATENCY_BUCKETS, 10.0, 30.0, 60.0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -118,3 +119,34 @@ async def sign_in(
         await docs.update("users", {"id": user["id"]}, {"google_sub": sub})
         await sessions.revoke_all(user["id"])
     return auth_answer(user, await sessions.start(user["id"]))
+
+
+@dataclass(frozen=True)
+class GoogleSignIn:
+    """Google sign-in over this process's stores: the one-use states, the handoff codes and the sign-in
+    itself, so the handlers speak to a service instead of reaching the stores."""
+
+    kv: KeyValue
+    docs: DocumentStore
+    users: UserService
+    sessions: SessionService
+
+    async def new_state(self) -> str:
+        """A fresh one-use OAuth state."""
+        return await new_state(self.kv)
+
+    async def spend_state(self, state: str) -> bool:
+        """Whether `state` was issued and unused (it is used up now)."""
+        return await spend_state(self.kv, state)
+
+    async def new_handoff(self, answer: AuthAnswer) -> str:
+        """A one-time code the browser exchanges for `answer`."""
+        return await new_handoff(self.kv, answer)
+
+    async def spend_handoff(self, code: str) -> AuthAnswer:
+        """The answer waiting under `code`, once."""
+        return await spend_handoff(self.kv, code)
+
+    async def sign_in(self, info: dict[str, Any]) -> AuthAnswer:
+        """The Eddy user for Google's userinfo answer, signed in (see `sign_in`)."""
+        return await sign_in(self.docs, self.users, self.sessions, info)

@@ -8,6 +8,7 @@ from domain.accounts.access import BearerAuthenticator
 from domain.accounts.account_tokens import AccountTokens
 from domain.accounts.api_keys import KeyService
 from domain.accounts.emails import AccountEmails
+from domain.accounts.google import GoogleSignIn
 from domain.accounts.invitations import InvitationService
 from domain.accounts.keys import KeyAuthenticator
 from domain.accounts.members import MemberService
@@ -21,6 +22,7 @@ from domain.accounts.tokens import TokenService
 from domain.accounts.two_factor import TwoFactor
 from domain.accounts.users import UserService
 from domain.mail.outbox import Mailer
+from domain.snippets import Snippets
 from storage.ports import Stores
 
 
@@ -40,6 +42,8 @@ class Accounts:
     emails: AccountEmails
     invitations: InvitationService
     two_factor: TwoFactor
+    google: GoogleSignIn
+    snippets: Snippets
 
 
 def build_accounts(
@@ -83,4 +87,6 @@ def build_accounts(
         members=MemberService(stores.docs),
         keys=KeyService(stores.docs, hash_key, keys),
         metric_configs=metric_configs,
+        google=GoogleSignIn(stores.kv, stores.docs, users, sessions),
+        snippets=Snippets(stores.docs),
     )

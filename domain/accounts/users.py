@@ -168,6 +168,10 @@ class UserService:
             raise NotFound("no such user")
         return user
 
+    async def oldest_first(self, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` user documents, oldest account first (the instance admin's list)."""
+        return await self.docs.find("users", {}, sort="created_at", limit=limit)
+
     async def find_by_email(self, email: str) -> dict[str, Any] | None:
         """The user with this email, or None."""
         rows = await self.docs.find("users", {"email": normalise_email(email)}, limit=1)

@@ -31,6 +31,7 @@ from typing import Any
 from domain.accounts.tokens import new_id
 from domain.errors import Conflict, DomainError, Unavailable
 from domain.imports.eddy_export import spool_eddy_export
+from domain.imports.history import merged_history
 from domain.imports.plausible import AggregateSpool, spool_plausible
 from domain.imports.rows import ImportFailed, Tally
 from domain.imports.spool import DAY_MS, Spool
@@ -59,6 +60,12 @@ class ImportService:
     on_events_written: Callable[[str], Any] | None = None
     max_running: int = MAX_RUNNING
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False, repr=False)
+
+    async def history(
+        self, site_id: str, import_id: str | None, start: int, end: int, tz: str
+    ) -> dict[str, Any]:
+        """Daily history of [start, end) with the days of import `import_id` merged in (`merged_history`)."""
+        return await merged_history(self.events, self.docs, site_id, import_id, start, end, tz)
 
     def upload_path(self) -> Path:
         """A fresh path for an upload to be written to."""

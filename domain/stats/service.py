@@ -7,14 +7,18 @@ import bisect
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from domain.accounts.site_docs import StoredSite
 from domain.errors import NotFound, Unavailable
+from domain.goals.answers import EngagementAnswer, GoalsAnswer, TitlesAnswer
+from domain.goals.engagement import engagement_report
+from domain.goals.report import goal_report
 from domain.stats import imported as imports
 from domain.stats.answers import (
     ActiveAnswer,
@@ -40,8 +44,10 @@ from domain.stats.funnels import FunnelCounter, Step, funnel_steps
 from domain.stats.journeys import JourneyBuilder
 from domain.stats.query import DAY_MS, StatsQuery, breakdown_grouping, local_midnight_ms
 from domain.stats.retention import active_series, active_table, cohort_table, weekly_cohorts
+from domain.stats.titles import page_titles
 from storage.errors import QueryTooSlowError, StoreUnavailableError
 from storage.ports import Aggregate, EventFilter, EventStore, Grouping, PeopleCounts
+from storage.records import Event
 
 log = logging.getLogger("eddy.stats")
 REALTIME_VISITORS_MS = 5 * 60_000
@@ -82,6 +88,39 @@ class StatsService:
     def now_ms(self) -> int:
         """The service clock in epoch ms."""
         return int(self._clock() * 1000)
+
+    def read_events(self, flt: EventFilter, *, batch_size: int = 1000) -> AsyncIterator[list[Event]]:
+        """The matching events in ascending time order, in batches (exports)."""
+        return self._events.read(flt, batch_size=batch_size)
+
+    async def goals(
+        self,
+        site: StoredSite,
+        start: int,
+        end: int,
+        *,
+        tz: str,
+        by: str = "",
+        base: EventFilter | None = None,
+    ) -> GoalsAnswer:
+        """Each of the site's goals' conversions and revenue over [start, end) (see `goal_report`)."""
+        return await goal_report(
+            self._events, site.id, site.goals, start, end,
+            tz=tz, currency=site.currency or None, by=by, base=base,
+        )  # fmt: skip
+
+    async def engagement(
+        self, site_id: str, start: int, end: int, *, tz: str, limit: int = 10,
+        base: EventFilter | None = None, pages: Sequence[str] = (),
+    ) -> EngagementAnswer:  # fmt: skip
+        """Time on page and scroll depth, overall and per page (see `engagement_report`)."""
+        return await engagement_report(
+            self._events, site_id, start, end, tz=tz, limit=limit, base=base, pages=pages
+        )
+
+    async def titles(self, base: EventFilter, pages: Sequence[str], *, tz: str) -> TitlesAnswer:
+        """The titles of the `pages` that had a titled pageview among the events of `base`."""
+        return await page_titles(self._events, base, pages, tz=tz)
 
     async def _cached(
         self,
