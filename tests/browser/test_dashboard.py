@@ -90,6 +90,10 @@ def test_sign_up_to_a_live_visit_and_history_then_revoke_the_key(
         expect(summary.locator("[data-metric=pageviews] .big-number")).to_have_text("1")
         expect(summary.locator("[data-metric=visitors] .big-number")).to_have_text("1")
         expect(page.get_by_test_id("timeseries").locator("canvas")).to_have_count(1)
+        # Off the chart, the legend reads the latest bucket (its time and numbers), never dashes.
+        legend = page.get_by_test_id("timeseries").locator(".u-legend .u-value")
+        expect(legend.first).to_have_text(re.compile(r"\d"))
+        assert "—" not in "".join(legend.all_inner_texts())
         pages = page.locator("[data-breakdown=pages] table")
         expect(pages).to_contain_text("/landing")
         page.get_by_label("Comparison").select_option("previous")

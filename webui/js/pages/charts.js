@@ -102,6 +102,11 @@ export function timeseriesChart(box, { points, previous, previousLabel = "Previo
   }
   let plot = null;
   const height = () => (box.clientWidth < 500 ? 200 : 280);
+  // Off the chart the legend shows the latest bucket (uPlot would show dashes), so it always reads as data.
+  const latest = xs.length - 1;
+  const showLatest = (u) => {
+    if (u.cursor.idx == null && latest >= 0) u.setLegend({ idx: latest });
+  };
   const observer = observeWidth(box, (width) => {
     if (!plot) {
       plot = new UPlot(
@@ -116,10 +121,12 @@ export function timeseriesChart(box, { points, previous, previousLabel = "Previo
             { size: 50, incrs: integer ? COUNT_INCRS : undefined, values: (u, ticks) => ticks.map((v) => formatValue(v)) },
           ],
           legend: { live: true },
+          hooks: { setCursor: [showLatest] },
         },
         data,
         box,
       );
+      showLatest(plot);
     } else plot.setSize({ width, height: height() });
   });
   return {
