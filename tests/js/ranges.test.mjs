@@ -51,6 +51,26 @@ test("today, yesterday, month to date, last month, year to date, last 12 months"
   assert.deepEqual(rangeFor("lastmonth", { now: at(2026, 1, 15) }), { from: "2025-12-01", to: "2025-12-31" });
 });
 
+test("the dates count from today in the site's timezone, wherever the browser is", () => {
+  // 23:30 UTC on 5 December: already the 6th in Berlin, still the 5th in New York and Honolulu, whatever
+  // the process's own TZ (this file runs under two).
+  const now = new Date(Date.UTC(2026, 11, 5, 23, 30));
+  assert.equal(localDate(now, "Europe/Berlin"), "2026-12-06");
+  assert.equal(localDate(now, "America/New_York"), "2026-12-05");
+  assert.equal(localDate(now, "Asia/Kolkata"), "2026-12-06");
+  assert.deepEqual(rangeFor("today", { now, tz: "Europe/Berlin" }), { from: "2026-12-06", to: "2026-12-06" });
+  assert.deepEqual(rangeFor("yesterday", { now, tz: "Europe/Berlin" }), { from: "2026-12-05", to: "2026-12-05" });
+  assert.deepEqual(rangeFor("7d", { now, tz: "Pacific/Honolulu" }), { from: "2026-11-29", to: "2026-12-05" });
+  assert.deepEqual(rangeFor("mtd", { now: new Date(Date.UTC(2026, 10, 30, 23, 30)), tz: "Europe/Berlin" }), {
+    from: "2026-12-01",
+    to: "2026-12-01",
+  });
+  // Across the spring change in the site's zone: 00:30 UTC on 29 March is 01:30 then 03:30 in Berlin.
+  assert.equal(localDate(new Date(Date.UTC(2026, 2, 29, 0, 30)), "Europe/Berlin"), "2026-03-29");
+  assert.equal(localDate(new Date(Date.UTC(2026, 2, 28, 22, 59)), "Europe/Berlin"), "2026-03-28");
+  assert.equal(localDate(new Date(Date.UTC(2026, 2, 28, 23, 0)), "Europe/Berlin"), "2026-03-29");
+});
+
 test("last 24 hours is 24 real hours of instants", () => {
   const now = at(2026, 3, 29, 12, 0);
   const range = rangeFor("24h", { now });

@@ -49,9 +49,21 @@ function format(y, m, d) {
   return `${yy}-${mm}-${dd}`;
 }
 
-/** The local calendar date of a Date in the browser's timezone. */
-export function localDate(date) {
-  return format(date.getFullYear(), date.getMonth() + 1, date.getDate());
+/** The calendar date of a Date in the IANA timezone `tz` (the site's: its "today" is what the stats
+ *  API counts, wherever the viewer sits), or in the browser's timezone without one. */
+export function localDate(date, tz) {
+  if (!tz) return format(date.getFullYear(), date.getMonth() + 1, date.getDate());
+  const fields = {};
+  for (const { type, value } of dateParts(tz).formatToParts(date)) fields[type] = value;
+  return format(Number(fields.year), Number(fields.month), Number(fields.day));
+}
+
+const partsByZone = new Map();
+function dateParts(tz) {
+  if (!partsByZone.has(tz)) {
+    partsByZone.set(tz, new Intl.DateTimeFormat("en-US", { timeZone: tz, year: "numeric", month: "numeric", day: "numeric" }));
+  }
+  return partsByZone.get(tz);
 }
 
 /** `text` moved by `n` calendar days. */
@@ -85,10 +97,11 @@ export function daysBetween(a, b) {
 }
 
 /** The range of a preset: {from, to} as inclusive local dates, or, for "24h", ISO instants
- *  ({from, to} with `to` exclusive, as the API reads timestamps). `first` is the earliest date "all"
- *  reaches back to (the site's creation), clamped to MAX_DAYS. */
-export function rangeFor(preset, { from, to, now = new Date(), first = null } = {}) {
-  const today = localDate(now);
+ *  ({from, to} with `to` exclusive, as the API reads timestamps). Dates count from today in `tz`
+ *  (the site's timezone; the browser's without one). `first` is the earliest date "all" reaches back
+ *  to (the site's creation), clamped to MAX_DAYS. */
+export function rangeFor(preset, { from, to, now = new Date(), first = null, tz = null } = {}) {
+  const today = localDate(now, tz);
   switch (preset) {
     case "custom":
       if (isDate(from) && isDate(to)) return from <= to ? { from, to } : { from: to, to: from };

@@ -321,7 +321,7 @@ export function historyView(container, source) {
   replace(container, view);
 
   function currentRange() {
-    return rangeFor(state.preset, { from: state.from, to: state.to });
+    return rangeFor(state.preset, { from: state.from, to: state.to, tz: source.timezone });
   }
 
   function currentQuery() {
@@ -472,7 +472,7 @@ export function historyView(container, source) {
   function setPreset(name) {
     state.preset = name;
     if (name === "custom") {
-      const range = isDateRange(currentRange()) ? currentRange() : rangeFor("7d");
+      const range = isDateRange(currentRange()) ? currentRange() : rangeFor("7d", { tz: source.timezone });
       state.from = fromInput.value || range.from;
       state.to = toInput.value || range.to;
     }

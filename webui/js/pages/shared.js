@@ -58,6 +58,7 @@ export async function render(main) {
     replace(main, h("h1", { text: "Shared dashboard" }), errorBox(new Error("This share link is not valid any more.")));
   };
   stop = dashboard(body, {
+    timezone: site.timezone,
     stats: async (kind, params) => {
       try {
         return await shared(`/api/v1/share/stats/${kind}${qs(params)}`, token);

@@ -29,10 +29,12 @@ const TAB_MODULES = {
 };
 const RANK = { viewer: 1, admin: 2, owner: 3 };
 
-/** The data source of a signed-in user's dashboard: bearer-authenticated stats and /ws/live. */
-export function userSource(siteId) {
+/** The data source of a signed-in user's dashboard: bearer-authenticated stats and /ws/live; `timezone`
+ *  is the site's, in which the ranges' dates count. */
+export function userSource(siteId, timezone) {
   const base = `/api/v1/sites/${encodeURIComponent(siteId)}`;
   return {
+    timezone,
     stats: (kind, params) => get(`${base}/stats/${kind}${qs(params)}`),
     // raw events of a range as a file (share links have no export: they show aggregates only)
     exportRange: (format, range) => download(`${base}/export${qs({ format, ...range })}`),
@@ -122,7 +124,7 @@ export async function render(main, params, { navigate }) {
     case "":
     case "live":
     case "history": {
-      const stop = dashboard(body, userSource(site.id));
+      const stop = dashboard(body, userSource(site.id, site.timezone));
       // A site that has received nothing lately gets its installation check above the dashboard.
       import("./install.js")
         .then((module) => module.emptyDashboardCheck(site.id))
