@@ -83,9 +83,12 @@ def unflagged_browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def browser_context(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh incognito-like context (empty localStorage, no cookies) with a desktop user agent."""
-    context = browser.new_context(user_agent=DESKTOP_USER_AGENT)
+def browser_context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    """A fresh incognito-like context (empty localStorage, no cookies) with a desktop user agent, in the
+    timezone of the test's `browser_timezone` mark when it has one."""
+    mark = request.node.get_closest_marker("browser_timezone")
+    timezone = {"timezone_id": mark.args[0]} if mark else {}
+    context = browser.new_context(user_agent=DESKTOP_USER_AGENT, **timezone)
     context.set_default_timeout(15_000)
     yield context
     context.close()
