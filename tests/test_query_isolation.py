@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,47 @@ async def test_a_slow_scan_does_not_stall_other_questions(data_dir: Path) -> Non
         assert store.engine.interrupted == 1
     finally:
         await store.close()  # waits for the worker: it returns only if the scan really stopped
+
+
+async def test_an_interrupt_that_lands_before_the_statement_starts_still_stops_it(data_dir: Path) -> None:
+    """The caller goes away while its query holds a cursor but has not begun its statement (DuckDB forgets
+    an interrupt that comes before a statement): the statement is stopped all the same, and the store
+    closes at once."""
+    store = SqliteEventStore(data_dir, compact_interval_s=None)
+    await store.open()
+    try:
+        assert store.engine is not None
+        engine = store.engine
+        gate = threading.Event()
+
+        def starts_late(scan: Scan) -> Any:
+            gate.wait(30)
+            return endless(scan)
+
+        flt = EventFilter(site_id="s", start=0, end=FOREVER)
+        question = asyncio.ensure_future(engine.run(starts_late, flt, timeout_s=600))
+        await until(lambda: engine.running == 1)
+        question.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await question
+        assert engine.interrupted == 1
+        gate.set()  # the statement begins only now, after the interrupt
+        await until(lambda: engine.running == 0, timeout=20)
+    finally:
+        await store.close()
+
+
+async def test_closing_the_store_stops_a_running_question(data_dir: Path) -> None:
+    store = SqliteEventStore(data_dir, compact_interval_s=None)
+    await store.open()
+    assert store.engine is not None
+    engine = store.engine
+    question = asyncio.ensure_future(engine.run(endless, EventFilter(site_id="s", start=0, end=FOREVER)))
+    await until(lambda: engine.running == 1)
+    await store.close()  # returns only once the worker is free: the statement was interrupted
+    assert engine.running == 0
+    with pytest.raises(QueryTooSlowError):
+        await question
 
 
 async def test_a_client_going_away_stops_its_question(

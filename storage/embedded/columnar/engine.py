@@ -42,6 +42,7 @@ from storage.ports import EventFilter
 T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 30.0
 _RETRIES = 5
+INTERRUPT_AGAIN_S = 0.02
 
 
 class _Worker(threading.local):
@@ -58,9 +59,23 @@ class _Job:
         self.lock = threading.Lock()
 
     def interrupt(self) -> None:
+        """Stop the query, now or as soon as its statement starts."""
         with self.lock:
             self.cancelled = True
-            if self.cursor is not None:
+            if self.cursor is None:
+                return  # not started: `_call` sees `cancelled` before it runs anything
+            self.cursor.interrupt()
+        # DuckDB forgets an interrupt that lands before its statement begins (each statement starts
+        # uninterrupted), and the query may be between statements: interrupt again until the job lets
+        # go of its cursor. Always under the lock, so a later job on the same cursor is never hit.
+        threading.Thread(target=self._keep_interrupting, name="eddy-olap-interrupt", daemon=True).start()
+
+    def _keep_interrupting(self) -> None:
+        while True:
+            time.sleep(INTERRUPT_AGAIN_S)
+            with self.lock:
+                if self.cursor is None:
+                    return
                 self.cursor.interrupt()
 
 
@@ -181,6 +196,7 @@ class ColumnarEngine:
         self._opened_lock = threading.Lock()
         self.interrupted = 0  # queries stopped past their budget or because their caller went away
         self.running = 0  # queries on a worker now
+        self._jobs: set[_Job] = set()  # queries asked and not finished (close interrupts them)
 
     def open(self) -> None:
         """Create the in-memory DuckDB database and the worker pool."""
@@ -195,8 +211,12 @@ class ColumnarEngine:
         self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="eddy-olap")
 
     def close(self) -> None:
-        """Finish running queries and release everything."""
+        """Stop running queries (nobody will read their answers) and release everything."""
         if self._executor is not None:
+            with self._opened_lock:
+                unfinished = list(self._jobs)
+            for job in unfinished:
+                job.interrupt()
             self._executor.shutdown(wait=True)
             self._executor = None
         with self._opened_lock:
@@ -270,6 +290,10 @@ class ColumnarEngine:
                 self.running -= 1
             scan.cursor.unregister("tail_rows")
 
+    def _forget(self, job: _Job) -> None:
+        with self._opened_lock:
+            self._jobs.discard(job)
+
     async def run(self, fn: Callable[[Scan], T], flt: EventFilter, *, timeout_s: float | None = None) -> T:
         """`fn(scan)` on a worker, where `scan` covers `flt`'s site and range. Raises QueryTooSlowError
         past the time budget; cancelling the caller interrupts the query."""
@@ -278,7 +302,10 @@ class ColumnarEngine:
         job = _Job()
         loop = asyncio.get_running_loop()
         deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        with self._opened_lock:
+            self._jobs.add(job)
         future = loop.run_in_executor(self._executor, self._call, job, fn, flt, deadline)
+        future.add_done_callback(lambda _: self._forget(job))
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s or self.timeout_s)
         except TimeoutError:
