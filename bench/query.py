@@ -61,6 +61,7 @@ QUERIES: list[tuple[str, str, dict[str, str], list[str]]] = [
     *[(f"breakdown {by}", "breakdown", {"by": by}, []) for by in DIMENSIONS],
     ("summary, country==DE", "summary", {}, ONE_FILTER),
     ("summary, browser==Firefox", "summary", {}, ["browser==Firefox"]),
+    ("timeseries day, country==DE", "timeseries", {"interval": "day"}, ONE_FILTER),
     ("timeseries day, page==/blog/*", "timeseries", {"interval": "day"}, ["page==/blog/*"]),
     ("breakdown page, country==DE", "breakdown", {"by": "page"}, ONE_FILTER),
     ("breakdown source, country==DE", "breakdown", {"by": "source"}, ONE_FILTER),

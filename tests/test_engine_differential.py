@@ -279,27 +279,36 @@ async def test_answers_from_rollups_equal_the_reference(loaded: tuple[Any, list[
     manifest = store.segment_dir.load()
     assert {r.tz for r in manifest.rollups if r.site == "s1"} == set(ZONES)
     rng = random.Random(len(events))
-    used = filtered = paged = 0
-    for _ in range(160):
+    used = filtered = paged = prefixed = 0
+    for _ in range(200):
         flt, grouping, sort, limit = random_question(rng, events)
+        # a summary or a day/week/month series in any rolled zone (every zone has every kind)
+        unit, zone = rng.choice(["day", "week", "month"]), rng.choice(ZONES)
+        summary_or_series = rng.choice([Grouping(), Grouping(kind="time", unit=unit, tz=zone)])
         if rng.random() < 0.3:
             flt, grouping = rng.choice([page_question, pair_question])(rng, flt)
+        elif rng.random() < 0.15:  # a path prefix alone: directories from prefix rows, others scanned
+            prefix = rng.choice(["/blog/", "/docs/", "/blog/", "/blog", "/"])
+            flt = EventFilter(site_id=flt.site_id, start=flt.start, end=flt.end, path_prefix=prefix)
+            grouping = summary_or_series
         elif rng.random() < 0.4:
             flt = EventFilter(site_id=flt.site_id, start=flt.start, end=flt.end)
-        elif rng.random() < 0.5 and flt.equals:  # one filter on a field, with a summary or day series
+        elif rng.random() < 0.5 and flt.equals:  # one filter on a field, with a summary or series
             field, value = next(iter(flt.equals.items()))
             if rng.random() < 0.5:  # source: the visit field whose values differ inside some visits here
                 field, value = "source", rng.choice(FIELD_VALUES["source"])
             flt = EventFilter(site_id=flt.site_id, start=flt.start, end=flt.end, equals={field: value})
-            grouping = rng.choice([Grouping(), Grouping(kind="time", unit="day", tz="UTC")])
+            grouping = summary_or_series
         plan = rollups.plan(manifest.rollups, flt, grouping, None)
         used += plan is not None
         filtered += plan is not None and plan.filtered is not None
         paged += plan is not None and plan.rows is not None
+        prefixed += plan is not None and plan.filtered is not None and plan.filtered[0] == "prefix"
         got = await store.aggregate(flt, grouping, sort=sort, limit=limit)
         assert got == expected(events, flt, grouping, sort, limit), (flt, grouping, sort, limit)
-    # the comparison covers rolled answers (filtered summaries, page breakdowns), not only scans
-    assert used >= 20 and filtered >= 5 and paged >= 10
+    # the comparison covers rolled answers (filtered summaries and series, page breakdowns, path
+    # prefixes), not only scans
+    assert used >= 20 and filtered >= 5 and paged >= 10 and prefixed >= 3
 
     # A late event sharing a visitor with a rolled day: unused while in the log, dropped once compacted.
     late = msgspec.structs.replace(events[0], id="late-1", ts=events[0].ts + 1, name="signup")

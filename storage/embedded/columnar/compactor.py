@@ -368,14 +368,14 @@ class Compactor:
         self._drop_rollups(manifest, stale)
 
     def roll_up(self, manifest: Manifest) -> int:
-        """Build the rollups of sealed days not rolled yet (every site in UTC with every kind; the time
-        series of the timezones asked for), then concatenate small files. Returns days rolled."""
+        """Build the rollups of sealed days not rolled yet (every site in UTC and in the timezones asked
+        for, with every kind), then concatenate small files. Returns days rolled."""
         sealed_before = int(self._clock() * 1000) - self._seal_lag_ms
         manifest = self._drop_old_versions(manifest)
         spans = _spans(manifest)
         targets = [(site, rollups.UTC, True) for site in sorted(spans)]
         targets += [
-            (site, tz, False)
+            (site, tz, True)
             for site, tz in sorted(rollups.wanted(self.segments.path))
             if site in spans and tz != rollups.UTC
         ]
@@ -439,9 +439,10 @@ class Compactor:
         return offset
 
     def _drop_old_versions(self, manifest: Manifest) -> Manifest:
-        """Full rollups written before the current VERSION lack kinds that questions now read: drop them
-        (saved at once), so that this pass and the next ones build them again."""
-        old = [r for r in manifest.rollups if r.full and r.version < rollups.VERSION]
+        """Rollups written before the current VERSION, or with the time kinds only (other zones before
+        VERSION 3), lack kinds that questions now read: drop them (saved at once), so that this pass and
+        the next ones build them again."""
+        old = [r for r in manifest.rollups if not r.full or r.version < rollups.VERSION]
         if not old:
             return manifest
         manifest = replace(

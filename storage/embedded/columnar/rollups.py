@@ -16,13 +16,15 @@ country, ...) are its first event's and entry/exit pages its first/last pageview
 they do not depend on the range.
 
 What is rolled, per (site, timezone): rows per (local day, kind, name, group) for `total` and `hour` (the
-time series: day/week/month buckets are sums of days, an hour lies in one day) and, for the UTC rollup that
-every site gets, for every group field, entry/exit page and every prop key, the pageviews by path
-(the page breakdown) and, per value of one PAIR_FIELDS field (country, device, browser, os, source), the
-pageviews by path and the events by every other group field: a breakdown with one equality filter on
-such a field is a sum of rows too, as every count of it is still over visitors and visits of the
-filtered events. Another timezone is rolled (time kinds only) once a time series was asked in it (a
-*want* file, see `want`).
+time series: day/week/month buckets are sums of days, an hour lies in one day), for every group field,
+entry/exit page and every prop key, for every directory prefix of the path (`/blog/`, `/blog/2026/`: a
+`page==/blog/*` filter), the pageviews by path (the page breakdown) and, per value of one PAIR_FIELDS
+field (country, device, browser, os, source), the pageviews by path and the events by every other group
+field: a breakdown with one equality filter on such a field is a sum of rows too, as every count of it is
+still over visitors and visits of the filtered events. Every site is rolled in UTC; another timezone once
+a time series was asked in it (a *want* file, see `want`; at most MAX_ZONES per site), with every kind
+too, so that the dashboard's questions in the site's timezone (a filtered day series included) are sums
+of that zone's local days.
 
 When a day is sealed: its end is SEAL_LAG_MS in the past. Live events are at most a day old when they
 arrive (domain/ingest/decode.py) and visitor ids rotate with the UTC day, so no event arriving later shares a
@@ -55,12 +57,17 @@ PASS_DAYS = 400
 MAX_FILES = 4
 WANTS_DIR = "wants"
 WANT_TTL_S = 30 * 86400
+# Timezones other than UTC rolled per site (the most recently asked): each costs a full rollup.
+MAX_ZONES = 3
+# Directory prefixes rolled per path: `/a/`, `/a/b/` and `/a/b/c/` for `/a/b/c/d`; deeper ones scan.
+PREFIX_DEPTH = 3
 TIME_KINDS = ("total", "hour")
 ROLLED_UNITS = ("hour", "day", "week", "month")
 # What a full rollup holds: 1 = every group field, entry/exit page, props, one-filter rows; 2 adds the
 # page breakdown rows (pageviews by path, alone and with one equality filter on a PAIR_FIELDS field) and
-# the breakdowns by every group field with one equality filter on a PAIR_FIELDS field.
-VERSION = 2
+# the breakdowns by every group field with one equality filter on a PAIR_FIELDS field; 3 adds the path
+# prefix rows, and zones other than UTC are rolled with every kind (older ones had the time kinds only).
+VERSION = 3
 # Fields whose one equality filter on a breakdown by a field (pages included) is answered from rows.
 PAIR_FIELDS = ("browser", "country", "device", "os", "source")
 # The group fields of those rows: every one but path, whose rows are many and whose dashboard
@@ -172,23 +179,33 @@ def want(directory: Path, site: str, tz: str) -> None:
 
 
 def wanted(directory: Path) -> list[tuple[str, str]]:
-    """(site, tz) pairs asked for within WANT_TTL_S; older wants are deleted."""
-    out = []
+    """(site, tz) pairs asked for within WANT_TTL_S, the MAX_ZONES most recently asked of each site (a
+    caller asking in many zones cannot make the compactor roll a site up in all of them); older wants
+    are deleted."""
     folder = directory / WANTS_DIR
     if not folder.is_dir():
-        return out
+        return []
     now = time.time()
+    asked: list[tuple[float, str, str]] = []
     for entry in folder.glob("*.want"):
         try:
-            if now - entry.stat().st_mtime > WANT_TTL_S:
+            touched = entry.stat().st_mtime
+            if now - touched > WANT_TTL_S:
                 entry.unlink()
                 continue
             site, tz = entry.read_text().split("\n")[:2]
             _zone(tz)  # a name the zone database knows, or skip it
         except (OSError, ValueError, KeyError):
             continue
+        asked.append((touched, site, tz))
+    out: list[tuple[str, str]] = []
+    per_site: dict[str, int] = {}
+    for _, site, tz in sorted(asked, key=lambda a: (-a[0], a[1], a[2])):
+        if tz != UTC and per_site.get(site, 0) >= MAX_ZONES:
+            continue
+        per_site[site] = per_site.get(site, 0) + (tz != UTC)
         out.append((site, tz))
-    return out
+    return sorted(out)
 
 
 # ---- the query side -----------------------------------------------------------------------------------
@@ -218,7 +235,10 @@ def one_filter(flt: EventFilter) -> tuple[str, str, str] | None:
     """(kind, name, value) of the rollup rows that answer a question filtered by exactly one equality on
     a group field or a prop, or None. A field's rows group events by their own value, which is what the
     filter selects; visit fields group by the visit's first value there, so they have `filter` rows.
-    Conditions (negations, contains, several values) are never answered from rollups: a scan does."""
+    Conditions (negations, contains, several values) are never answered from rollups: a scan does.
+    A path prefix alone is answered from `prefix` rows when it is a rolled directory prefix."""
+    if flt.path_prefix and not (flt.equals or flt.props or flt.traits or flt.conditions):
+        return ("prefix", "path", flt.path_prefix) if rolled_prefix(flt.path_prefix) else None
     if flt.traits or flt.path_prefix or flt.conditions:
         return None
     items = [("field", f, v) for f, v in flt.equals.items()] + [("prop", n, v) for n, v in flt.props.items()]
@@ -230,6 +250,24 @@ def one_filter(flt: EventFilter) -> tuple[str, str, str] | None:
     if kind == "field" and name in VISIT_FIELDS:
         kind = "filter"
     return kind, name, value
+
+
+def rolled_prefix(prefix: str) -> bool:
+    """Whether `prefix` is one the rollups' `prefix` rows hold: a directory (`/blog/`) at most
+    PREFIX_DEPTH deep, not the root (every path starts with `/`: that is no filter to roll)."""
+    return prefix.startswith("/") and prefix.endswith("/") and 2 <= prefix.count("/") <= PREFIX_DEPTH + 1
+
+
+def prefixes_sql(column: str) -> str:
+    """The SQL list of the directory prefixes of a path (`/a/b/c` -> ['/a/', '/a/b/']), PREFIX_DEPTH at
+    most: the prefixes `rolled_prefix` accepts that the path starts with. Joining the split parts with
+    `/` gives back the path's own text, so doubled slashes and any other characters stay exact."""
+    parts = f"string_split({column}, '/')"
+    return (
+        f"CASE WHEN starts_with({column}, '/') THEN list_transform("
+        f"range(2, least(len({parts}), {2 + PREFIX_DEPTH})),"
+        f" lambda i: '/' || array_to_string({parts}[2:i], '/') || '/') END"
+    )
 
 
 def page_rows(flt: EventFilter, grouping: Grouping) -> tuple[str, str] | None:
@@ -273,27 +311,28 @@ def plan(rollups: list[Rollup], flt: EventFilter, grouping: Grouping, tail_min_t
     filtered = None
     paged = page_rows(flt, grouping) or pair_rows(flt, grouping)
     if paged is None and not is_plain(flt):
-        # One filter: summaries and day/week/month series, from the full (UTC) rollups' rows.
+        # One filter: summaries and day/week/month series, from full rollups' rows.
         filtered = one_filter(flt)
         if filtered is None or kind not in ("total", "time") or grouping.unit == "hour":
             return None
-    mine = [r for r in rollups if r.site == flt.site_id]
+    # Page, pair and prefix rows are in full rollups of the current VERSION only (older ones are built
+    # again by the compactor).
+    current = paged is not None or (filtered is not None and filtered[0] == "prefix")
+    mine = [r for r in rollups if r.site == flt.site_id and (r.version >= VERSION or not current)]
     if paged is not None:
-        candidates = {r.tz for r in mine if r.full and r.version >= VERSION}
+        candidates = {r.tz for r in mine if r.full}
     elif filtered is not None:
         candidates = {r.tz for r in mine if r.full and (kind == "total" or r.tz == grouping.tz)}
     elif kind == "time":
         candidates = {grouping.tz} if any(r.tz == grouping.tz for r in mine) else set()
     else:
         candidates = {r.tz for r in mine if r.full}
-    end_of_rolled = horizon(mine, flt.site_id)
+    end_of_rolled = horizon(rollups, flt.site_id)
     if tail_min_ts is not None and end_of_rolled is not None and tail_min_ts < end_of_rolled:
         return None
     best: Plan | None = None
     for tz in sorted(candidates):
         chosen = [r for r in mine if r.tz == tz and (r.full or (kind == "time" and filtered is None))]
-        if paged is not None and any(r.version < VERSION for r in chosen):
-            continue
         days = sorted({d for r in chosen for d in r.days})
         used = [d for d in days if day_start(d, tz) >= flt.start and day_start(d + 1, tz) <= flt.end]
         if not used or (best is not None and len(used) <= len(best.days)):
@@ -407,6 +446,7 @@ def kinds_for(full: bool) -> list[tuple[str, str]]:
         out += [("entry_page", ""), ("exit_page", ""), ("prop", "*")]
         out += [("filter", name) for name in sorted(VISIT_FIELDS & GROUP_FIELDS)]
         out += [("pages", "path"), *(("pages", f"path|{name}") for name in PAIR_FIELDS)]
+        out += [("prefix", "path")]
         out += [(kind, name) for name in PAIR_FIELDS for kind in ("pair", "pair-visits")]
     return out
 
@@ -446,6 +486,11 @@ def kind_sql(kind: str, name: str, off: str) -> str:
         )
     elif kind == "pair":
         grouped = _pair_grouped(name)
+    elif kind == "prefix":  # events under each directory prefix of their path (a `page==/blog/*` filter)
+        grouped = (
+            "eg AS (SELECT dn, '' AS k, ts, name, vh, sh, gt, NULL::BIGINT AS gi FROM"
+            f" (SELECT dn, ts, name, vh, sh, unnest({prefixes_sql('path')}) AS gt FROM c))"
+        )
     elif kind == "prop":
         grouped = (
             "kv AS (SELECT dn, ts, name, vh, sh, props_text, unnest(json_keys(props_text)) AS k FROM c"

@@ -139,36 +139,24 @@ def aggregate_sql(
     if sort not in AGGREGATE_SORTS:
         raise ValueError(f"cannot sort by {sort!r}")
     where, params = filter_where(flt)
-    if grouping.kind in ("entry_page", "exit_page"):
-        pick = "arg_min" if grouping.kind == "entry_page" else "arg_max"
-        grouped = (
-            f"f AS (SELECT ts, id, name, path, vh, sh FROM ev{where}),"
-            f" edge AS (SELECT sh, {pick}(path, (ts, id)) AS g FROM f WHERE name = 'pageview'"
-            " GROUP BY sh), eg AS (SELECT f.ts, f.name, f.vh, f.sh, edge.g FROM f JOIN edge USING (sh))"
-        )
-    elif grouping.kind == "field" and grouping.field in VISIT_FIELDS:
-        # A visit's attributes are its first event's: the whole visit counts under that value.
-        grouped = (
-            f"f AS (SELECT ts, id, name, vh, sh, {grouping.field} AS v FROM ev{where}),"
-            " first AS (SELECT sh, arg_min(v, (ts, id)) AS g FROM f GROUP BY sh),"
-            " eg AS (SELECT f.ts, f.name, f.vh, f.sh, first.g FROM f JOIN first USING (sh))"
-        )
+    if grouping.kind in ("entry_page", "exit_page") or (
+        grouping.kind == "field" and grouping.field in VISIT_FIELDS
+    ):
+        sql = _visit_grouped_sql(where, grouping)
     else:
         expr = group_expr(flt, grouping)
         keyed = f"SELECT ts, name, vh, sh, {expr} AS g FROM ev{where}"
         # Props group only the events that have the prop.
-        grouped = f"eg AS (SELECT * FROM ({keyed}) WHERE g IS NOT NULL)"
-    sql = (
-        f"WITH {grouped},"
-        " s AS (SELECT g, sh, count(*) AS n, count_if(name = 'pageview') AS pv, min(ts) AS lo, max(ts) AS hi"
-        " FROM eg GROUP BY g, sh),"
-        " sg AS (SELECT g, count(*) AS visits, sum(n) AS events, sum(pv) AS pageviews,"
-        " count_if(pv = 1) AS bounces, sum(hi - lo) AS duration, min(lo) AS lo, max(hi) AS hi"
-        " FROM s GROUP BY g),"
-        " vg AS (SELECT g, count(DISTINCT vh) AS visitors FROM eg GROUP BY g)"
-        " SELECT sg.g, vg.visitors, sg.visits, sg.pageviews, sg.events, sg.bounces, sg.duration, sg.lo, sg.hi"
-        " FROM sg JOIN vg ON vg.g = sg.g"
-    )
+        # Materialized: `s` and `vg` both read it, and reading the segments twice costs more.
+        grouped = f"eg AS MATERIALIZED (SELECT * FROM ({keyed}) WHERE g IS NOT NULL)"
+        sql = (
+            f"WITH {grouped},"
+            " s AS (SELECT g, sh, count(*) AS n, count_if(name = 'pageview') AS pv, min(ts) AS lo,"
+            " max(ts) AS hi FROM eg GROUP BY g, sh),"
+            f" sg AS ({_VISIT_SUMS} FROM s GROUP BY g),"
+            " vg AS (SELECT g, count(DISTINCT vh) AS visitors FROM eg GROUP BY g)"
+            f" {_JOINED}"
+        )
     if not ordered:
         return sql, params
     if grouping.kind == "time":
@@ -178,6 +166,43 @@ def aggregate_sql(
         if limit:
             sql += f" LIMIT {int(limit)}"
     return sql, params
+
+
+_VISIT_SUMS = (
+    "SELECT g, count(*) AS visits, sum(n) AS events, sum(pv) AS pageviews, count_if(pv = 1) AS bounces,"
+    " sum(hi - lo) AS duration, min(lo) AS lo, max(hi) AS hi"
+)
+_JOINED = (
+    "SELECT sg.g, vg.visitors, sg.visits, sg.pageviews, sg.events, sg.bounces, sg.duration, sg.lo, sg.hi"
+    " FROM sg JOIN vg ON vg.g = sg.g"
+)
+
+
+def _visit_grouped_sql(where: str, grouping: Grouping) -> str:
+    """The unordered statement of a breakdown by a visit's own value (a visit field: its first event's;
+    entry/exit page: its first/last pageview's), in one pass over the events: one row per visit with its
+    group and counts, then the visits summed by group. A visit's visitors are its lowest and highest
+    visitor hash, equal for almost every visit; the few visits with several visitors (a visitor id that
+    rotated within the visit) take theirs from their events, so distinct visitors stay exact."""
+    if grouping.kind == "field":
+        pick = f"arg_min({grouping.field}, (ts, id))"
+        column = grouping.field
+    else:
+        function = "arg_min" if grouping.kind == "entry_page" else "arg_max"
+        # Visits without a pageview have no entry or exit page: NULL, dropped by the final join.
+        pick = f"{function}(path, (ts, id)) FILTER (WHERE name = 'pageview')"
+        column = "path"
+    return (
+        # Materialized: the visits with several visitors read it again.
+        f"WITH f AS MATERIALIZED (SELECT ts, id, name, vh, sh, {column} FROM ev{where}),"
+        f" s AS (SELECT sh, {pick} AS g, count(*) AS n, count_if(name = 'pageview') AS pv,"
+        " min(ts) AS lo, max(ts) AS hi, min(vh) AS v1, max(vh) AS v2 FROM f GROUP BY sh),"
+        f" sg AS ({_VISIT_SUMS} FROM s GROUP BY g),"
+        " vv AS (SELECT g, v1 AS vh FROM s WHERE v1 = v2"
+        " UNION ALL SELECT s.g, f.vh FROM s JOIN f USING (sh) WHERE s.v1 != s.v2),"
+        " vg AS (SELECT g, count(DISTINCT vh) AS visitors FROM vv GROUP BY g)"
+        f" {_JOINED}"
+    )
 
 
 def identity_days_sql(flt: EventFilter, tz: str) -> tuple[str, list[Any]]:
