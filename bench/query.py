@@ -90,6 +90,14 @@ def add_arguments(parser: Any) -> None:
         " (e.g. funnel,retention,DAU); all when empty",
     )
     parser.add_argument(
+        "--query-store",
+        "--store",
+        dest="query_store",
+        default="",
+        help="keep the store in this folder: loaded on the first run, reused (with its clock) by later"
+        " runs, e.g. to time two versions of the engine on the same events (one size only)",
+    )
+    parser.add_argument(
         "--no-scan",
         dest="query_scan",
         action="store_false",
@@ -132,20 +140,33 @@ def chosen_queries(labels: str) -> list[tuple[str, str, dict[str, str], list[str
 ROLLED_KINDS = ("summary", "timeseries", "breakdown", "retention", "active")
 
 
-async def measure(size: int, runs: int, labels: str = "", scan: bool = True) -> list[dict[str, Any]]:
+async def measure(
+    size: int, runs: int, labels: str = "", scan: bool = True, keep: str = ""
+) -> list[dict[str, Any]]:
     """Load one store of `size` events and time every chosen query cold and cached (and by scans alone,
-    side by side, unless `scan` is false)."""
+    side by side, unless `scan` is false). With `keep`, the store lives in that folder and a store
+    loaded there before is reused, with the clock of its load."""
     queries = chosen_queries(labels)
-    async with scratch_store("query") as store:
-        now = time.time()
-        today = dt.datetime.fromtimestamp(now, tz=ZoneInfo(TZ)).date()
-        stored, seconds = await load(store, size, today)
-        print(f"loaded {stored} events in {seconds:.1f} s ({stored / seconds:,.0f}/s)", file=sys.stderr)
+    async with kept_store(Path(keep)) if keep else scratch_store("query") as store:
+        loaded_at = store.segment_dir.path.parent / "bench-now"
+        if loaded_at.exists():
+            now = float(loaded_at.read_text())
+            today = dt.datetime.fromtimestamp(now, tz=ZoneInfo(TZ)).date()
+            stored = await store.count(EventFilter(site_id=SITE, start=0, end=2**62))
+            loading = f"reused the {stored:,} events loaded in {loaded_at.parent}"
+        else:
+            now = time.time()
+            today = dt.datetime.fromtimestamp(now, tz=ZoneInfo(TZ)).date()
+            stored, seconds = await load(store, size, today)
+            loading = f"load {seconds:.0f} s ({stored / seconds:,.0f}/s)"
+            if keep:
+                loaded_at.write_text(repr(now))
+        print(loading, file=sys.stderr)
         cache = StatsCache(MemoryKeyValue())
         service = StatsService(store, cache, clock=lambda: now)
-        # The compactor's rollups of sealed days: UTC (every kind) and, once a time series in the site's
-        # timezone was asked, that zone's time series; each with the days' people rows. Built as the
-        # compactor process would, timed.
+        # The compactor's rollups of sealed days: UTC and, once a time series in the site's timezone was
+        # asked, that zone (both with every kind), each with the days' people rows. Built as the
+        # compactor process would, timed (a kept store builds only what it lacks).
         started = time.perf_counter()
         if any(kind in ROLLED_KINDS for _, kind, _, _ in queries):
             await store.aggregate(
@@ -198,7 +219,7 @@ async def measure(size: int, runs: int, labels: str = "", scan: bool = True) -> 
                 rows.append(row)
         in_range = await store.count(EventFilter(site_id=SITE, start=query.start, end=query.end))
         note = (
-            f"load {seconds:.0f} s ({stored / seconds:,.0f}/s); rollups {rollup_seconds:.0f} s;"
+            f"{loading}; rollups {rollup_seconds:.0f} s;"
             f" 30 days hold {in_range:,} events; {people_rows_held(store)}"
         )
         rows.append(
@@ -221,6 +242,18 @@ async def scratch_store(name: str) -> AsyncIterator[SqliteEventStore]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@contextlib.asynccontextmanager
+async def kept_store(folder: Path) -> AsyncIterator[SqliteEventStore]:
+    """An embedded event store in `folder` (created when missing), kept afterwards."""
+    folder.mkdir(parents=True, exist_ok=True)
+    store = SqliteEventStore(folder, compact_interval_s=None)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 def people_rows_held(store: SqliteEventStore) -> str:
     """How many people rows the rollups hold, per timezone, and their size on disk."""
     held = []
@@ -240,7 +273,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [int(part) for part in str(args.query_events).split(",") if part.strip()]
     rows: list[dict[str, Any]] = []
     for size in sizes:
-        rows.extend(asyncio.run(measure(size, args.query_runs, args.query_labels, args.query_scan)))
+        keep = str(getattr(args, "query_store", ""))
+        rows.extend(asyncio.run(measure(size, args.query_runs, args.query_labels, args.query_scan, keep)))
     return {
         "title": "Stats questions on the embedded store (columnar segments, DuckDB), last 30 of 60 days",
         "rows": rows,
