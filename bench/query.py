@@ -233,18 +233,17 @@ async def scratch_store(name: str) -> AsyncIterator[SqliteEventStore]:
     """An embedded event store in a new temporary folder (no background compaction: the benchmarks
     compact when they mean to), deleted with its folder afterwards."""
     workdir = Path(tempfile.mkdtemp(prefix=f"eddy-bench-{name}-"))
-    store = SqliteEventStore(workdir, compact_interval_s=None)
-    await store.open()
     try:
-        yield store
+        async with kept_store(workdir) as store:
+            yield store
     finally:
-        await store.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager
 async def kept_store(folder: Path) -> AsyncIterator[SqliteEventStore]:
-    """An embedded event store in `folder` (created when missing), kept afterwards."""
+    """An embedded event store in `folder` (created when missing; no background compaction), kept
+    afterwards."""
     folder.mkdir(parents=True, exist_ok=True)
     store = SqliteEventStore(folder, compact_interval_s=None)
     await store.open()
