@@ -5,6 +5,7 @@ questions ask at once, bounded rows, bytes and age, never a slice of files a new
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -69,6 +70,37 @@ def test_a_filter_keeping_too_many_rows_is_scanned_and_not_built_again() -> None
     assert slices.get(1, FLT, build, 1) is None
     assert builds == [6]
     assert slices.held_bytes() == 0
+
+
+def test_a_filter_too_wide_over_one_range_is_not_built_over_another_as_wide() -> None:
+    """The compared period (same length, earlier) and a longer range of a filter found too wide are
+    scanned without a build; a range short enough to hold fewer rows at that density is built, and so
+    is the same range under another filter or site, or in a later generation's (densities outlive it)."""
+    slices = FilteredSlices(max_rows=5)
+    builds: list[tuple[int, int]] = []
+
+    def build_for(flt: EventFilter, rows: int) -> Callable[[int], pa.Table]:
+        def build(limit: int) -> pa.Table:
+            builds.append((flt.start, flt.end))
+            return table(min(limit, rows))
+
+        return build
+
+    def ranged(start: int, end: int, base: EventFilter = FLT) -> EventFilter:
+        return EventFilter(site_id=base.site_id, start=start, end=end, equals=base.equals)
+
+    month = ranged(1000, 2000)  # 6 rows or more over 1000 ms: at least 0.006 a ms
+    assert slices.get(1, month, build_for(month, 600), 1) is None
+    previous = ranged(0, 1000)
+    assert slices.get(1, previous, build_for(previous, 600), 1) is None
+    longer = ranged(0, 3000)
+    assert slices.get(2, longer, build_for(longer, 1800), 1) is None
+    assert builds == [(1000, 2000)] and slices.skipped == 2
+    short = ranged(1000, 1500)  # 0.006 a ms x 500 ms = 3 rows: worth a build
+    assert slices.get(2, short, build_for(short, 3), 1) is not None
+    other = ranged(1000, 2000, OTHER)
+    assert slices.get(2, other, build_for(other, 2), 1) is not None
+    assert builds == [(1000, 2000), (1000, 1500), (1000, 2000)]
 
 
 def test_slices_are_dropped_least_recently_used_first_past_the_byte_bound() -> None:

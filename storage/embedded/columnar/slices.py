@@ -15,6 +15,12 @@ questions scan as before, at the cost of one cut-short build), the slices togeth
 least recently used dropped first, and a slice unused for `ttl_s` is dropped at the next lookup.
 Questions that need the same slice while it is being built wait for it (one build per view, not one per
 panel), each up to its own time budget.
+
+A too-wide build costs the most (it reads `max_rows` rows of every column, then throws them away), so the
+lowest density seen for a too-wide filter (rows per ms of its range) is remembered per site and filter,
+whatever the range: a later range of that filter that would hold more than `max_rows` rows at that
+density (the compared period, a longer range) is scanned at once, without a build. A guess only about
+where the time goes: answers are the scan's either way.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from storage.ports import EventFilter
 DEFAULT_MAX_ROWS = 250_000
 DEFAULT_MAX_BYTES = 128 * 1024 * 1024
 DEFAULT_TTL_S = 120.0
+# Too-wide filters remembered (site and filter, any range), least recently seen forgotten first.
+WIDE_FILTERS = 1024
 
 
 # Columns no aggregate, count or people question reads (the session is read through its hash `sh`): a
@@ -88,7 +96,10 @@ class FilteredSlices:
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[int, bytes], _Entry] = OrderedDict()
         self._generation = 0
+        # site and filter (range left out) -> lowest rows per ms seen when too wide
+        self._wide_density: OrderedDict[bytes, float] = OrderedDict()
         self.built = 0  # slices built (kept or found too wide)
+        self.skipped = 0  # builds not tried: the filter was too wide before at that density
         self.hits = 0  # questions answered from a slice another question built
 
     def held_bytes(self) -> int:
@@ -107,9 +118,19 @@ class FilteredSlices:
         most `limit` rows) when no question built it yet; None when the filter keeps too many rows, or the
         build failed or took longer than `wait_s` (the caller then scans as before)."""
         key = (generation, msgspec.json.encode(flt))
+        wide_key = msgspec.json.encode(msgspec.structs.replace(flt, start=0, end=0))
+        span = max(1, flt.end - flt.start)
         with self._lock:
             self._forget_older(generation)
             entry = self._entries.get(key)
+            density = self._wide_density.get(wide_key)
+            if entry is None and density is not None and density * span > self.max_rows:
+                self._wide_density.move_to_end(wide_key)
+                entry = _Entry(generation, wide=True, used_at=self._clock())
+                entry.ready.set()
+                self._entries[key] = entry
+                self.skipped += 1
+                return None
             if entry is None:
                 entry = _Entry(generation)
                 self._entries[key] = entry
@@ -138,6 +159,12 @@ class FilteredSlices:
             entry.used_at = self._clock()
             if table.num_rows > self.max_rows or table.nbytes > self.max_bytes // 2:
                 entry.wide = True  # remembered, so the view's other questions do not try again
+                if table.num_rows > self.max_rows:  # at least this dense (the build was cut short)
+                    seen = table.num_rows / span
+                    self._wide_density[wide_key] = min(seen, self._wide_density.get(wide_key, seen))
+                    self._wide_density.move_to_end(wide_key)
+                    while len(self._wide_density) > WIDE_FILTERS:
+                        self._wide_density.popitem(last=False)
             else:
                 entry.table = table
             self._trim()
