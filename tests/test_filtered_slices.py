@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from storage.embedded.columnar.slices import FilteredSlices, slice_columns
+from storage.embedded.columnar.slices import SAMPLE, FilteredSlices, slice_columns
 from storage.embedded.events import SqliteEventStore
 from storage.ports import Condition, EventFilter, Grouping
 from storage.records import Event
@@ -101,6 +101,41 @@ def test_a_filter_too_wide_over_one_range_is_not_built_over_another_as_wide() ->
     other = ranged(1000, 2000, OTHER)
     assert slices.get(2, other, build_for(other, 2), 1) is not None
     assert builds == [(1000, 2000), (1000, 1500), (1000, 2000)]
+
+
+def test_a_filter_not_seen_before_is_sampled_before_its_first_build() -> None:
+    """A new filter is counted in the first 1/SAMPLE of its range first: too wide at that density, it is
+    never built (nor sampled again for the compared period); fitting, it is built, and its later ranges
+    are built without a count."""
+    slices = FilteredSlices(max_rows=5)
+    calls: list[tuple[str, int, int]] = []
+
+    def source(rows: int) -> tuple[Callable[[int], pa.Table], float, Callable[[int, int], int]]:
+        """(build, wait, count) of a filter keeping `rows` rows spread evenly over 1000 ms."""
+
+        def build(limit: int) -> pa.Table:
+            calls.append(("build", 0, 0))
+            return table(min(limit, rows))
+
+        def count(start: int, end: int) -> int:
+            calls.append(("count", start, end))
+            return rows * (end - start) // 1000
+
+        return build, 1.0, count
+
+    wide = EventFilter(site_id="s", start=1000, end=2000, equals={"browser": "Firefox"})
+    assert slices.get(1, wide, *source(600)) is None
+    compared = EventFilter(site_id="s", start=0, end=1000, equals={"browser": "Firefox"})
+    assert slices.get(1, compared, *source(600)) is None
+    assert calls == [("count", 1000, 1000 + 1000 // SAMPLE)]
+    assert slices.counted == 1 and slices.skipped == 1 and slices.built == 0
+
+    calls.clear()
+    narrow = EventFilter(site_id="s", start=1000, end=2000, equals={"browser": "Safari"})
+    assert slices.get(1, narrow, *source(3)) is not None
+    later = EventFilter(site_id="s", start=2000, end=3000, equals={"browser": "Safari"})
+    assert slices.get(1, later, *source(4)) is not None
+    assert [call[0] for call in calls] == ["count", "build", "build"]
 
 
 def test_slices_are_dropped_least_recently_used_first_past_the_byte_bound() -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import msgspec
 
 from storage.embedded.columnar import sql as columnar_sql
 from storage.embedded.columnar.segments import (
@@ -163,8 +164,14 @@ class Scan:
             sql = f"SELECT {columns} FROM {self._parquet()}{where} LIMIT {int(limit)}"
             return self.cursor.sql(sql, params=where_params).to_arrow_table()
 
+        def count(start: int, end: int) -> int:
+            part = msgspec.structs.replace(flt, start=start, end=end)
+            part_where, part_params = columnar_sql.filter_where(part)
+            sql = f"SELECT count(*) FROM {self._parquet()}{part_where}"
+            return int(self.cursor.execute(sql, part_params).fetchall()[0][0])
+
         wait_s = max(0.0, (self.deadline or time.monotonic()) - time.monotonic())
-        return self.slices.get(self.manifest.generation, flt, build, wait_s)
+        return self.slices.get(self.manifest.generation, flt, build, wait_s, count)
 
 
 class ColumnarEngine:
