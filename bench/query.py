@@ -98,6 +98,13 @@ def add_arguments(parser: Any) -> None:
         " runs, e.g. to time two versions of the engine on the same events (one size only)",
     )
     parser.add_argument(
+        "--three-filters",
+        dest="query_three_filters",
+        default=THREE_FILTERS[0],
+        help="the filters of the '3 filters' questions (e.g. a narrow set: country==DE;device==mobile;"
+        "browser==Safari)",
+    )
+    parser.add_argument(
         "--no-scan",
         dest="query_scan",
         action="store_false",
@@ -129,10 +136,14 @@ async def ask(service: StatsService, kind: str, query: Any, params: dict[str, st
     return await getattr(service, kind)(SITE, query)  # type: ignore[no-any-return]
 
 
-def chosen_queries(labels: str) -> list[tuple[str, str, dict[str, str], list[str]]]:
-    """The QUERIES whose label holds one of the comma-separated pieces of `labels` (all when empty)."""
+def chosen_queries(labels: str, three: str = "") -> list[tuple[str, str, dict[str, str], list[str]]]:
+    """The QUERIES whose label holds one of the comma-separated pieces of `labels` (all when empty), the
+    three-filter ones asked with `three` when given."""
     pieces = [piece.strip() for piece in labels.split(",") if piece.strip()]
-    return [q for q in QUERIES if not pieces or any(piece in q[0] for piece in pieces)]
+    chosen = [q for q in QUERIES if not pieces or any(piece in q[0] for piece in pieces)]
+    if not three:
+        return chosen
+    return [(label, kind, params, [three] if f == THREE_FILTERS else f) for label, kind, params, f in chosen]
 
 
 # The questions the rollups (and their people rows) may answer: without any of them, building them is
@@ -141,12 +152,12 @@ ROLLED_KINDS = ("summary", "timeseries", "breakdown", "retention", "active")
 
 
 async def measure(
-    size: int, runs: int, labels: str = "", scan: bool = True, keep: str = ""
+    size: int, runs: int, labels: str = "", scan: bool = True, keep: str = "", three: str = ""
 ) -> list[dict[str, Any]]:
     """Load one store of `size` events and time every chosen query cold and cached (and by scans alone,
     side by side, unless `scan` is false). With `keep`, the store lives in that folder and a store
     loaded there before is reused, with the clock of its load."""
-    queries = chosen_queries(labels)
+    queries = chosen_queries(labels, three)
     async with kept_store(Path(keep)) if keep else scratch_store("query") as store:
         loaded_at = store.segment_dir.path.parent / "bench-now"
         if loaded_at.exists():
@@ -273,7 +284,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for size in sizes:
         keep = str(getattr(args, "query_store", ""))
-        rows.extend(asyncio.run(measure(size, args.query_runs, args.query_labels, args.query_scan, keep)))
+        three = str(getattr(args, "query_three_filters", ""))
+        runs, labels, scan = args.query_runs, args.query_labels, args.query_scan
+        rows.extend(asyncio.run(measure(size, runs, labels, scan, keep, three)))
     return {
         "title": "Stats questions on the embedded store (columnar segments, DuckDB), last 30 of 60 days",
         "rows": rows,
